@@ -1,0 +1,1 @@
+"""Code shared by the hub and the gate agents (no Flask, no database)."""

@@ -1,0 +1,38 @@
+"""The ticketgate ticket format: Ed25519-signed compact tickets as base45 QR text.
+
+Pure Python: no Flask, no database. See docs/ticket-format.md.
+"""
+from .keys import (
+    ALGORITHM,
+    KEYRING_FILE,
+    KeyFileError,
+    KeyMaterialError,
+    Keyring,
+    KeyringError,
+    PublicKeyEntry,
+    SigningKey,
+    create_key,
+    kid_for,
+    load_current_key,
+    load_signing_keys,
+    write_keyring,
+)
+from .revocation import Revocation, RevocationList, RevocationListError
+from .ticket import (
+    MAX_TEXT_LENGTH,
+    TEXT_PREFIX,
+    Reason,
+    Ticket,
+    VerifyResult,
+    looks_like_ticket,
+    sign_ticket,
+    verify_ticket,
+)
+
+__all__ = [
+    "ALGORITHM", "KEYRING_FILE", "KeyFileError", "KeyMaterialError", "Keyring", "KeyringError",
+    "PublicKeyEntry", "SigningKey", "create_key", "kid_for", "load_current_key",
+    "load_signing_keys", "write_keyring", "Revocation", "RevocationList", "RevocationListError",
+    "MAX_TEXT_LENGTH", "TEXT_PREFIX", "Reason", "Ticket", "VerifyResult", "looks_like_ticket",
+    "sign_ticket", "verify_ticket",
+]

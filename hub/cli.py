@@ -1,0 +1,25 @@
+"""The hub's command line, `tickethub`."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from .commands.demo import demo_command
+from .commands.keys import keys_group
+from .commands.ticket import ticket_group
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """ticketgate hub: sell seats and issue signed QR tickets."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+main.add_command(keys_group)
+main.add_command(ticket_group)
+main.add_command(demo_command)

@@ -1,0 +1,1 @@
+"""`tickethub` sub-commands, one module per area."""
