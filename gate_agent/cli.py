@@ -1,0 +1,22 @@
+"""The gate agent's command line, `gate-agent`.
+
+Each sub-command lives in gate_agent/commands/ and is registered below.
+"""
+from __future__ import annotations
+
+import logging
+
+import click
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """ticketgate gate agent: scan and check tickets at the door, online or offline."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# Sub-commands register here, one line each:

@@ -1,0 +1,1 @@
+"""`gate-agent` sub-commands, one module per area."""
