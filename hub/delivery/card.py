@@ -1,0 +1,47 @@
+"""What a delivered ticket shows: one value shared by the PDF, the phone page and the email."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    """A ticket as the holder sees it. `text` is the signed QR text ("TG1:...")."""
+
+    ticket_id: int
+    text: str
+    event_title: str
+    starts_at: datetime
+    venue_name: str
+    ticket_type_name: str
+    buyer_name: str
+    section: str | None = None
+    row: str | None = None
+    seat: str | None = None
+    zone_name: str | None = None
+    venue_address: str | None = None
+
+    @property
+    def is_seated(self) -> bool:
+        return self.seat is not None
+
+    @property
+    def seat_label(self) -> str:
+        """"Section A · Row 3 · Seat 12", or "General admission"."""
+        if not self.is_seated:
+            return "General admission"
+        parts = []
+        if self.section:
+            parts.append(f"Section {self.section}")
+        if self.row:
+            parts.append(f"Row {self.row}")
+        parts.append(f"Seat {self.seat}")
+        return " · ".join(parts)
+
+    @property
+    def when_label(self) -> str:
+        """Local event time as printed on the ticket, e.g. "Sat 5 Dec 2026, 19:30 (UTC)"."""
+        zone = self.starts_at.tzname() or ""
+        label = f"{self.starts_at:%a} {self.starts_at.day} {self.starts_at:%b %Y, %H:%M}"
+        return f"{label} ({zone})" if zone else label
