@@ -2,6 +2,7 @@
 
 Pure Python: no Flask, no database. See docs/ticket-format.md.
 """
+from . import b45
 from .keys import (
     ALGORITHM,
     KEYRING_FILE,

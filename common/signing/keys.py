@@ -1,7 +1,9 @@
 """Ed25519 signing keys (hub only) and public keyrings (hub and gates).
 
-A key id (kid) is the first four bytes of SHA-256 over the raw 32-byte public
-key, written as eight lower-case hex digits. Tickets carry the four raw bytes.
+A key id (kid) is the first two bytes of SHA-256 over the raw 32-byte public
+key, written as four lower-case hex digits; tickets carry the two raw bytes.
+The kid only selects a key (the signature does the proving), so two bytes are
+enough as long as no two keys in one keyring share one: create_key ensures that.
 The algorithm belongs to the keyring entry; tickets never name one.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from .canonical import b64decode, b64encode, canonical_bytes
 
 ALGORITHM = "Ed25519"
-KID_BYTES = 4
+KID_BYTES = 2
 KEYRING_TYPE = "ticketgate.keyring"
 KEYRING_DOMAIN = b"ticketgate/keyring/v1\x00"
 KEYRING_FILE = "keyring.json"
@@ -255,7 +257,7 @@ def create_key(directory: Path, passphrase: bytes | None = None) -> SigningKey:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     keyring = _read_local_keyring(directory)
     key = SigningKey.generate()
-    while key.kid in keyring:  # a 32-bit kid collision is possible, if unlikely
+    while key.kid in keyring:  # a 16-bit kid can collide: draw again
         key = SigningKey.generate()
     key.save(directory / f"{key.kid}.pem", passphrase)
     keyring = keyring.with_entry(key.public_entry())

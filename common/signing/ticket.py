@@ -2,7 +2,7 @@
 
 Byte layout (docs/ticket-format.md is the normative description):
 
-    version(1) flags(1) kid(4) event_id(uvarint) ticket_id(uvarint)
+    version(1) flags(1) kid(2) event_id(uvarint) ticket_id(uvarint)
     ticket_type(uvarint) zones(uvarint) [seat(uvarint)] [not_before(u32 BE)]
     [not_after(u32 BE)] signature(64)
 
@@ -25,7 +25,7 @@ PREFIX_MARK = "TG"
 DOMAIN = b"ticketgate/ticket\x00"
 SIGNATURE_BYTES = 64
 # Longest text accepted at all; checked before any decoding. A v1 ticket with
-# every field at its maximum is 104 bytes, 160 characters.
+# every field at its maximum is 102 bytes, 157 characters.
 MAX_TEXT_LENGTH = 256
 
 FLAG_SEAT = 0x01
@@ -155,7 +155,7 @@ def encode_payload(ticket: Ticket, kid_bytes: bytes) -> bytes:
     if ticket.not_before is not None and ticket.not_after is not None and ticket.not_before > ticket.not_after:
         raise ValueError("not_before is after not_after")
     if len(kid_bytes) != KID_BYTES:
-        raise ValueError("kid must be 4 bytes")
+        raise ValueError(f"kid must be {KID_BYTES} bytes")
     flags = (
         (FLAG_SEAT if ticket.seat is not None else 0)
         | (FLAG_NOT_BEFORE if ticket.not_before is not None else 0)
