@@ -1,0 +1,162 @@
+"""Outgoing mail: SMTP when configured, otherwise (and on failure) .eml files in an outbox folder.
+
+Settings come from `TICKETHUB_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/FROM`
+(app config keys `SMTP_HOST`, ...). With no host every message is written to
+the outbox so nothing is lost; when the SMTP server fails the message is kept
+there too and the failure is logged. Message builders are plain functions.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .delivery.card import TicketCard
+
+log = logging.getLogger(__name__)
+
+SENT = "sent"
+OUTBOX = "outbox"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    outbox: Path
+    host: str | None = None
+    port: int = 25
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    sender: str = "ticketgate <tickets@localhost>"
+    timeout: float = 15.0
+
+    @classmethod
+    def from_config(cls, config: Mapping, outbox: Path | str) -> "MailSettings":
+        """From app config keys SMTP_* / MAIL_FROM, falling back to TICKETHUB_SMTP_* env vars."""
+
+        def get(key: str):
+            value = config.get(key)
+            return value if value not in (None, "") else os.environ.get(f"TICKETHUB_{key}") or None
+
+        starttls = get("SMTP_STARTTLS")
+        return cls(
+            outbox=Path(outbox),
+            host=get("SMTP_HOST"),
+            port=int(get("SMTP_PORT") or 25),
+            user=get("SMTP_USER"),
+            password=get("SMTP_PASSWORD"),
+            starttls=starttls if isinstance(starttls, bool) else str(starttls or "").lower() in _TRUE,
+            sender=get("SMTP_FROM") or cls.sender,
+        )
+
+
+def send(settings: MailSettings, message: EmailMessage) -> str:
+    """Deliver `message`; returns SENT, or OUTBOX when it was written to the outbox folder."""
+    if "From" not in message:
+        message["From"] = settings.sender
+    if not settings.host:
+        path = write_to_outbox(settings.outbox, message)
+        log.info("SMTP not configured; wrote %r to %s", message["Subject"], path)
+        return OUTBOX
+    try:
+        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+            if settings.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.user:
+                smtp.login(settings.user, settings.password or "")
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        path = write_to_outbox(settings.outbox, message)
+        log.error("sending %r to %s failed (%s); kept it in %s", message["Subject"], message["To"], exc, path)
+        return OUTBOX
+    log.info("sent %r to %s", message["Subject"], message["To"])
+    return SENT
+
+
+def write_to_outbox(outbox: Path, message: EmailMessage) -> Path:
+    """Write the message as an .eml file; written under a temporary name first, so readers never see half a file."""
+    outbox.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    path = outbox / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
+    partial = path.with_suffix(".part")
+    partial.write_bytes(message.as_bytes())
+    partial.replace(path)
+    return path
+
+
+def _message(to: str, to_name: str | None, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["To"] = formataddr((to_name, to)) if to_name else to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="ticketgate")
+    message.set_content(body)
+    return message
+
+
+def purchase_confirmation(*, to: str, buyer_name: str, order_code: str, order_url: str,
+                          total: str, cards: Sequence[TicketCard], ticket_urls: Sequence[str],
+                          pdf: bytes) -> EmailMessage:
+    """Order confirmation with the tickets as a PDF attachment and a link to each ticket's phone page."""
+    first = cards[0]
+    lines = [
+        f"Hello {buyer_name},",
+        "",
+        f"thank you for your order {order_code}. Your tickets for {first.event_title}",
+        f"({first.when_label}, {first.venue_name}) are attached as a PDF.",
+        "",
+        "Open a ticket on your phone and show the QR code at the entrance:",
+    ]
+    for card, url in zip(cards, ticket_urls, strict=True):
+        lines.append(f"  - {card.seat_label} ({card.ticket_type_name}): {url}")
+    lines += ["", f"Total paid: {total}", f"Your order: {order_url}", "", "See you there!"]
+    message = _message(to, buyer_name, f"Your tickets for {first.event_title} (order {order_code})", "\n".join(lines))
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"tickets-{order_code}.pdf")
+    return message
+
+
+def refund_notice(*, to: str, buyer_name: str, order_code: str, event_title: str, amount: str,
+                  ticket_ids: Iterable[int]) -> EmailMessage:
+    ids = ", ".join(str(ticket_id) for ticket_id in ticket_ids)
+    body = "\n".join([
+        f"Hello {buyer_name},",
+        "",
+        f"we have refunded {amount} for your order {order_code} ({event_title}).",
+        f"These tickets are no longer valid: {ids}.",
+        "The gates refuse them from their next sync.",
+    ])
+    return _message(to, buyer_name, f"Refund for order {order_code}", body)
+
+
+def event_reminder(*, to: str, buyer_name: str, order_code: str, event_title: str, when: str,
+                   venue: str, order_url: str) -> EmailMessage:
+    body = "\n".join([
+        f"Hello {buyer_name},",
+        "",
+        f"a reminder: {event_title} starts {when} at {venue}.",
+        f"Your tickets (order {order_code}) are here: {order_url}",
+        "Have the QR codes ready on your phone or printed.",
+    ])
+    return _message(to, buyer_name, f"Reminder: {event_title} — {when}", body)
+
+
+def password_reset(*, to: str, reset_url: str, valid_minutes: int) -> EmailMessage:
+    body = "\n".join([
+        "Hello,",
+        "",
+        "someone (hopefully you) asked to reset the password of your ticketgate account.",
+        f"Open this link within {valid_minutes} minutes to choose a new password; it works once:",
+        reset_url,
+        "",
+        "If you did not ask for this, ignore this message; your password stays as it is.",
+    ])
+    return _message(to, None, "Reset your ticketgate password", body)
