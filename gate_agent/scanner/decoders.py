@@ -1,0 +1,318 @@
+"""QR decoder backends behind one small interface.
+
+``zxing`` (zxing-cpp, the default) is fast and reads inverted codes itself;
+``pyzbar`` (the ``zbar`` extra, needs libzbar0) is slower and misses inverted
+codes, so it tries the inverted image as its first extra pass.
+
+Both are restricted to QR (model 1/2: no Micro QR, rMQR or 1-D barcodes) so
+sensor noise is not read as a barcode, and both return text, never bytes.
+
+When the plain read finds nothing, a decoder may spend up to
+``extra_passes_budget_ms`` on cheap extra passes over prepared variants of the
+frame (inverted, contrast-stretched, binarized, sharpened, rescaled). The
+budget is checked before each pass, so a pass that starts in time may finish a
+little after it.
+"""
+from __future__ import annotations
+
+import ctypes
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXTRA_PASSES_BUDGET_MS = 30.0
+DECODER_NAMES = ("zxing", "pyzbar")
+
+
+class DecoderUnavailable(RuntimeError):
+    """The chosen backend cannot run here (library or shared object missing)."""
+
+
+# -- image preparation ------------------------------------------------------
+
+def to_gray(image: object) -> np.ndarray | None:
+    """A 2-D uint8 view/copy of ``image``, or None when it is not a usable image.
+
+    Grayscale uint8 input is returned as is (no copy); BGR/BGRA is converted
+    once here so every pass works on the same gray frame.
+    """
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    img = image
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
+        return None
+    if img.dtype != np.uint8:
+        img = _to_uint8(img)
+        if img is None:
+            return None
+    if img.ndim == 3:
+        code = cv2.COLOR_BGR2GRAY if img.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        img = cv2.cvtColor(img, code)
+    if not img.flags.c_contiguous:
+        img = np.ascontiguousarray(img)
+    return img
+
+
+def _to_uint8(img: np.ndarray) -> np.ndarray | None:
+    if img.dtype == np.bool_:
+        return img.astype(np.uint8) * 255
+    if img.dtype == np.uint16:
+        return (img >> 8).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.floating):
+        finite = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        scale = 255.0 if float(finite.max(initial=0.0)) <= 1.0 else 1.0
+        return np.clip(finite * scale, 0, 255).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.integer):
+        return np.clip(img, 0, 255).astype(np.uint8)
+    return None
+
+
+def _invert(gray: np.ndarray) -> np.ndarray:
+    return cv2.bitwise_not(gray)
+
+
+def _stretch(gray: np.ndarray) -> np.ndarray:
+    """Contrast-stretch between the 1st and 99th percentile (washed-out, dim frames)."""
+    lo, hi = np.percentile(gray[::4, ::4], (1, 99))
+    if hi - lo < 8:
+        return gray
+    return cv2.convertScaleAbs(gray, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
+
+
+def _clahe(gray: np.ndarray) -> np.ndarray:
+    """Local histogram equalisation: lifts a code out of glare or a shadow."""
+    return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
+
+
+def _adaptive_binarize(gray: np.ndarray) -> np.ndarray:
+    block = max(15, (min(gray.shape) // 16) | 1)
+    return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, 5)
+
+
+def _otsu(gray: np.ndarray) -> np.ndarray:
+    return cv2.threshold(cv2.GaussianBlur(gray, (3, 3), 0), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
+
+
+def _sharpen(gray: np.ndarray) -> np.ndarray:
+    """Unsharp mask against motion/focus blur."""
+    blurred = cv2.GaussianBlur(gray, (0, 0), 2.0)
+    return cv2.addWeighted(gray, 2.0, blurred, -1.0, 0)
+
+
+def _denoise(gray: np.ndarray) -> np.ndarray:
+    """Median filter against sensor noise (cheap, keeps module edges)."""
+    return cv2.medianBlur(gray, 3)
+
+
+def _half(gray: np.ndarray) -> np.ndarray:
+    return cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+
+
+def _double(gray: np.ndarray) -> np.ndarray:
+    """Upscale small frames (tiny codes whose modules are 1-2 px)."""
+    if max(gray.shape) > 800:
+        return gray
+    return cv2.resize(gray, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_CUBIC)
+
+
+Pass = tuple[str, Callable[[np.ndarray], np.ndarray]]
+
+
+# -- text --------------------------------------------------------------------
+
+def bytes_to_text(data: bytes) -> str:
+    """Text of a QR payload: UTF-8 first, then Shift_JIS (the QR standard's
+    Japanese default, common in real codes), then Latin-1 (never fails)."""
+    for encoding in ("utf-8", "shift_jis"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+# -- interface ---------------------------------------------------------------
+
+class Decoder(ABC):
+    """Reads QR codes from one frame. ``decode`` never raises on any image."""
+
+    name: str = ""
+
+    def __init__(self, *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS) -> None:
+        self.extra_passes_budget_ms = max(0.0, float(extra_passes_budget_ms))
+
+    def decode(self, image: object) -> list[str]:
+        """Texts of the QR codes found in ``image`` (gray or BGR uint8), [] if none."""
+        try:
+            gray = to_gray(image)
+            if gray is None or min(gray.shape) < 8:
+                return []
+            texts = self._read(gray)
+            if texts or self.extra_passes_budget_ms <= 0:
+                return texts
+            return self._extra_passes(gray)
+        except Exception:  # a decoder must not take the scan loop down
+            log.exception("%s decoder failed on a frame", self.name)
+            return []
+
+    @abstractmethod
+    def _read(self, gray: np.ndarray) -> list[str]:
+        """One plain read of a contiguous 2-D uint8 image."""
+
+    def _passes(self) -> Iterator[Pass]:
+        """Extra passes in order of how often they rescue a missed frame."""
+        yield "stretch", _stretch
+        yield "sharpen", _sharpen
+        yield "denoise", _denoise
+        yield "adaptive", _adaptive_binarize
+        yield "clahe", _clahe
+        yield "half", _half
+        yield "double", _double
+        yield "otsu", _otsu
+
+    def _extra_passes(self, gray: np.ndarray) -> list[str]:
+        deadline = time.perf_counter() + self.extra_passes_budget_ms / 1000.0
+        for name, prepare in self._passes():
+            if time.perf_counter() >= deadline:
+                break
+            variant = prepare(gray)
+            if variant is gray and name != "invert":
+                continue
+            texts = self._read(variant)
+            if texts:
+                log.debug("%s: extra pass %r read %d code(s)", self.name, name, len(texts))
+                return texts
+        return []
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} budget={self.extra_passes_budget_ms}ms>"
+
+
+class ZxingDecoder(Decoder):
+    """zxing-cpp: QR model 1/2, inverted codes included, raw text (no HRI escapes)."""
+
+    name = "zxing"
+
+    def __init__(self, **kwargs: float) -> None:
+        super().__init__(**kwargs)
+        try:
+            import zxingcpp
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise DecoderUnavailable("zxing-cpp is not installed: pip install zxing-cpp") from exc
+        self._zx = zxingcpp
+        fmt = zxingcpp.BarcodeFormat
+        # zxing-cpp 3 groups Micro QR and rMQR under QRCode; older versions lack the model names.
+        if hasattr(fmt, "QRCodeModel2"):
+            self._formats: object = [fmt.QRCodeModel1, fmt.QRCodeModel2]
+        else:  # pragma: no cover - zxing-cpp 2.x
+            self._formats = fmt.QRCode
+        self._text_mode = zxingcpp.TextMode.Plain  # raw text: no "<SOH>"-style escapes
+
+    def _read(self, gray: np.ndarray) -> list[str]:
+        results = self._zx.read_barcodes(gray, formats=self._formats, text_mode=self._text_mode, try_invert=True)
+        return _unique(r.text for r in results if r.valid)
+
+
+class PyzbarDecoder(Decoder):
+    """ZBar through pyzbar, QR only, with raw bytes decoded by :func:`bytes_to_text`.
+
+    ZBar guesses the text encoding itself and gets Shift_JIS and some UTF-8
+    wrong, so its binary mode (libzbar >= 0.23) is switched on when available.
+    """
+
+    name = "pyzbar"
+
+    def __init__(self, **kwargs: float) -> None:
+        super().__init__(**kwargs)
+        try:
+            from pyzbar import pyzbar  # noqa: F401  (loads libzbar, fails clearly without it)
+            from pyzbar import wrapper
+        except ImportError as exc:
+            raise DecoderUnavailable(
+                "the pyzbar decoder needs the 'zbar' extra and libzbar0: "
+                f"pip install 'ticketgate[zbar]' and apt install libzbar0 ({exc})"
+            ) from exc
+        self._zbar = wrapper
+        # One scanner per decoder, reused for every frame (one thread per decoder).
+        self._scanner = wrapper.zbar_image_scanner_create()
+        if not self._scanner:
+            raise DecoderUnavailable("libzbar could not create an image scanner")
+        qr = wrapper.ZBarSymbol.QRCODE
+        wrapper.zbar_image_scanner_set_config(self._scanner, 0, wrapper.ZBarConfig.CFG_ENABLE, 0)
+        wrapper.zbar_image_scanner_set_config(self._scanner, qr, wrapper.ZBarConfig.CFG_ENABLE, 1)
+        # ZBAR_CFG_BINARY: hand back the payload bytes unconverted (ignored by libzbar < 0.23).
+        wrapper.zbar_image_scanner_set_config(self._scanner, qr, _ZBAR_CFG_BINARY, 1)
+        self._qr_type = int(qr)
+        self._y800 = _fourcc("Y800")
+
+    def _read(self, gray: np.ndarray) -> list[str]:
+        z = self._zbar
+        height, width = gray.shape
+        image = z.zbar_image_create()
+        if not image:
+            return []
+        try:
+            z.zbar_image_set_format(image, self._y800)
+            z.zbar_image_set_size(image, width, height)
+            # No copy: ZBar reads the contiguous numpy buffer, which `gray` keeps alive.
+            z.zbar_image_set_data(image, ctypes.c_void_p(gray.ctypes.data), gray.size, None)
+            if z.zbar_scan_image(self._scanner, image) <= 0:
+                return []
+            texts = []
+            symbol = z.zbar_image_first_symbol(image)
+            while symbol:
+                if symbol.contents.type == self._qr_type:
+                    data = ctypes.string_at(z.zbar_symbol_get_data(symbol), z.zbar_symbol_get_data_length(symbol))
+                    texts.append(bytes_to_text(data))
+                symbol = z.zbar_symbol_next(symbol)
+            return _unique(texts)
+        finally:
+            z.zbar_image_destroy(image)
+
+    def _passes(self) -> Iterator[Pass]:
+        # ZBar has no inverted search of its own: dark-mode phones need this first.
+        yield "invert", _invert
+        yield from super()._passes()
+
+    def __del__(self) -> None:
+        scanner = getattr(self, "_scanner", None)
+        if scanner:
+            self._zbar.zbar_image_scanner_destroy(scanner)
+            self._scanner = None
+
+
+def _fourcc(code: str) -> int:
+    a, b, c, d = (ord(ch) for ch in code)
+    return a | (b << 8) | (c << 16) | (d << 24)
+
+
+_ZBAR_CFG_BINARY = 4
+
+_BACKENDS: dict[str, type[Decoder]] = {"zxing": ZxingDecoder, "pyzbar": PyzbarDecoder}
+
+
+def make_decoder(
+    name: str = "zxing", *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS
+) -> Decoder:
+    """A decoder by backend name: ``zxing`` (default) or ``pyzbar``.
+
+    Raises ValueError for an unknown name and DecoderUnavailable when the
+    backend's library is missing, with a message saying what to install.
+    """
+    try:
+        backend = _BACKENDS[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown decoder {name!r}: choose one of {', '.join(DECODER_NAMES)}") from None
+    return backend(extra_passes_budget_ms=extra_passes_budget_ms)
