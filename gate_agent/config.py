@@ -1,0 +1,334 @@
+"""The gate's data folder: configuration, keyring and revocation list.
+
+Layout (docs/operations.md, "Gate data folder"):
+
+    keyring.json      public keyring from the hub (no private keys, ever)
+    revocations.json  signed revocation list (optional; missing = nothing revoked)
+    gate.json         this gate's configuration (events, zones, direction, re-entry)
+    gate.db           the offline store (gate_agent.offline_store)
+
+Configuration is layered: typed defaults, then gate.json, then ``GATE_*``
+environment variables. Every problem raises :class:`GateDataError` with a
+message an operator can act on; the CLI shows it without a traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
+
+KEYRING_FILE = "keyring.json"
+REVOCATIONS_FILE = "revocations.json"
+CONFIG_FILE = "gate.json"
+DB_FILE = "gate.db"
+CONFIG_VERSION = 1
+
+DIRECTIONS = ("entry", "exit")
+REENTRY_POLICIES = ("single", "reentry", "unlimited")
+MAX_ZONE = 16
+
+
+class GateDataError(Exception):
+    """The data folder is missing, incomplete or holds a file that cannot be used."""
+
+
+@dataclass(frozen=True)
+class EventConfig:
+    """One event this gate admits. Window bounds are Unix seconds; they apply
+    when the ticket itself carries no window."""
+
+    event_id: int
+    name: str = ""
+    doors_open: int | None = None
+    ends: int | None = None
+    seat_labels: tuple[str, ...] = ()
+
+    def seat_label(self, seat: int | None) -> str | None:
+        if seat is None:
+            return None
+        if 0 <= seat < len(self.seat_labels):
+            return self.seat_labels[seat]
+        return f"Seat {seat}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event_id": self.event_id}
+        if self.name:
+            out["name"] = self.name
+        if self.doors_open is not None:
+            out["doors_open"] = _iso(self.doors_open)
+        if self.ends is not None:
+            out["ends"] = _iso(self.ends)
+        if self.seat_labels:
+            out["seat_labels"] = list(self.seat_labels)
+        return out
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    gate_id: str = "gate"
+    gate_name: str = "Gate"
+    events: Mapping[int, EventConfig] = field(default_factory=dict)
+    zones: frozenset[int] = frozenset()  # empty: this gate admits every zone
+    direction: str = "entry"
+    reentry: str = "single"
+    timezone: str | None = None  # None: the machine's local time zone
+    hub_url: str | None = None
+    cooldown_s: float = 2.0  # same code seen again by the camera within this is ignored
+
+    @property
+    def tz(self):
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": CONFIG_VERSION,
+            "gate_id": self.gate_id,
+            "gate_name": self.gate_name,
+            "direction": self.direction,
+            "reentry": self.reentry,
+            "zones": sorted(self.zones),
+            "timezone": self.timezone,
+            "hub_url": self.hub_url,
+            "cooldown_s": self.cooldown_s,
+            "events": [e.to_json() for e in sorted(self.events.values(), key=lambda e: e.event_id)],
+        }
+
+
+@dataclass
+class GateData:
+    """Everything a gate needs to decide a verdict, loaded from one folder."""
+
+    data_dir: Path
+    config: GateConfig
+    keyring: Keyring
+    revocations: RevocationList
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILE
+
+
+# --- loading --------------------------------------------------------------
+
+def load_gate_data(data_dir: Path | str, environ: Mapping[str, str] | None = None) -> GateData:
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise GateDataError(
+            f"data folder {data_dir} does not exist: create it with "
+            f"`gate-agent init --data-dir {data_dir} --keyring KEYRING --event ID`"
+        )
+    keyring = load_keyring(data_dir / KEYRING_FILE)
+    config = load_config(data_dir, environ)
+    revocations = load_revocations(data_dir / REVOCATIONS_FILE, keyring)
+    return GateData(data_dir, config, keyring, revocations)
+
+
+def load_keyring(path: Path) -> Keyring:
+    if not path.exists():
+        raise GateDataError(f"{path} is missing: copy the hub's public keyring there (or run `gate-agent init`)")
+    try:
+        keyring = Keyring.load(path)
+    except KeyringError as exc:
+        raise GateDataError(f"{path} is not a usable keyring: {exc}") from None
+    if not len(keyring):
+        raise GateDataError(f"{path} holds no keys: no ticket could ever verify")
+    return keyring
+
+
+def load_revocations(path: Path, keyring: Keyring) -> RevocationList:
+    if not path.exists():
+        return RevocationList()
+    try:
+        return RevocationList.load(path, keyring)
+    except RevocationListError as exc:
+        raise GateDataError(f"{path} is not a usable revocation list: {exc}") from None
+
+
+def load_config(data_dir: Path, environ: Mapping[str, str] | None = None) -> GateConfig:
+    path = Path(data_dir) / CONFIG_FILE
+    if not path.exists():
+        raise GateDataError(f"{path} is missing: run `gate-agent init --data-dir {data_dir} ...`")
+    try:
+        doc = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise GateDataError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise GateDataError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        config = config_from_json(doc)
+        return apply_env(config, os.environ if environ is None else environ)
+    except ValueError as exc:
+        raise GateDataError(f"{path}: {exc}") from None
+
+
+def config_from_json(doc: Any) -> GateConfig:
+    """Parse gate.json over the typed defaults. Raises ValueError naming the bad field."""
+    if not isinstance(doc, dict):
+        raise ValueError("must be a JSON object")
+    version = doc.get("version", CONFIG_VERSION)
+    if version != CONFIG_VERSION:
+        raise ValueError(f"unsupported gate.json version {version!r} (this gate-agent reads {CONFIG_VERSION})")
+    defaults = GateConfig()
+    events_doc = doc.get("events", [])
+    if not isinstance(events_doc, list):
+        raise ValueError("events must be a list")
+    events: dict[int, EventConfig] = {}
+    for item in events_doc:
+        event = _event_from_json(item)
+        if event.event_id in events:
+            raise ValueError(f"event {event.event_id} is listed twice")
+        events[event.event_id] = event
+    config = GateConfig(
+        gate_id=_text(doc, "gate_id", defaults.gate_id),
+        gate_name=_text(doc, "gate_name", defaults.gate_name),
+        events=events,
+        zones=parse_zones(doc.get("zones", [])),
+        direction=_choice(doc, "direction", DIRECTIONS, defaults.direction),
+        reentry=_choice(doc, "reentry", REENTRY_POLICIES, defaults.reentry),
+        timezone=_timezone(doc.get("timezone")),
+        hub_url=_optional_text(doc, "hub_url"),
+        cooldown_s=_number(doc, "cooldown_s", defaults.cooldown_s),
+    )
+    return config
+
+
+def apply_env(config: GateConfig, environ: Mapping[str, str]) -> GateConfig:
+    """``GATE_*`` environment variables override gate.json."""
+    changes: dict[str, Any] = {}
+    if "GATE_ID" in environ:
+        changes["gate_id"] = environ["GATE_ID"]
+    if "GATE_NAME" in environ:
+        changes["gate_name"] = environ["GATE_NAME"]
+    if "GATE_ZONES" in environ:
+        changes["zones"] = parse_zones(environ["GATE_ZONES"])
+    if "GATE_DIRECTION" in environ:
+        changes["direction"] = _choice({"direction": environ["GATE_DIRECTION"]}, "direction", DIRECTIONS, "")
+    if "GATE_REENTRY" in environ:
+        changes["reentry"] = _choice({"reentry": environ["GATE_REENTRY"]}, "reentry", REENTRY_POLICIES, "")
+    if "GATE_TIMEZONE" in environ:
+        changes["timezone"] = _timezone(environ["GATE_TIMEZONE"] or None)
+    if "GATE_HUB_URL" in environ:
+        changes["hub_url"] = environ["GATE_HUB_URL"] or None
+    if "GATE_COOLDOWN_S" in environ:
+        try:
+            changes["cooldown_s"] = float(environ["GATE_COOLDOWN_S"])
+        except ValueError:
+            raise ValueError(f"GATE_COOLDOWN_S must be a number, got {environ['GATE_COOLDOWN_S']!r}") from None
+    return replace(config, **changes) if changes else config
+
+
+def write_config(data_dir: Path, config: GateConfig) -> Path:
+    path = Path(data_dir) / CONFIG_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config.to_json(), indent=2, ensure_ascii=False) + "\n", "utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+# --- field parsers -------------------------------------------------------
+
+def parse_zones(value: Any) -> frozenset[int]:
+    """Zones as a list of ints or a "1,2" string; each in 1..16."""
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+        try:
+            value = [int(p) for p in parts]
+        except ValueError:
+            raise ValueError(f"zones must be integers 1..{MAX_ZONE}, got {value!r}") from None
+    if not isinstance(value, list) or not all(
+        isinstance(z, int) and not isinstance(z, bool) and 1 <= z <= MAX_ZONE for z in value
+    ):
+        raise ValueError(f"zones must be a list of integers 1..{MAX_ZONE}, got {value!r}")
+    return frozenset(value)
+
+
+def parse_time(value: Any, name: str) -> int | None:
+    """Unix seconds or an ISO 8601 time with a UTC offset."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO 8601 time: {value!r}") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"{name} needs a UTC offset, e.g. {value}+01:00")
+        return int(parsed.timestamp())
+    raise ValueError(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}")
+
+
+def _event_from_json(item: Any) -> EventConfig:
+    if isinstance(item, int) and not isinstance(item, bool):
+        item = {"event_id": item}
+    if not isinstance(item, dict):
+        raise ValueError(f"each event must be an object with an event_id, got {item!r}")
+    event_id = item.get("event_id")
+    if not isinstance(event_id, int) or isinstance(event_id, bool) or event_id < 0:
+        raise ValueError(f"event_id must be a non-negative integer, got {event_id!r}")
+    where = f"event {event_id}"
+    doors_open = parse_time(item.get("doors_open"), f"{where}: doors_open")
+    ends = parse_time(item.get("ends"), f"{where}: ends")
+    if doors_open is not None and ends is not None and doors_open > ends:
+        raise ValueError(f"{where}: doors_open is after ends")
+    labels = item.get("seat_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{where}: seat_labels must be a list of strings (index = seat number)")
+    name = item.get("name", "")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: name must be text")
+    return EventConfig(event_id, name, doors_open, ends, tuple(labels))
+
+
+def _text(doc: dict, key: str, default: str) -> str:
+    value = doc.get(key, default)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{key} must be non-empty text, got {value!r}")
+    return value.strip()
+
+
+def _optional_text(doc: dict, key: str) -> str | None:
+    value = doc.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be text, got {value!r}")
+    return value
+
+
+def _choice(doc: Mapping, key: str, choices: tuple[str, ...], default: str) -> str:
+    value = doc.get(key, default)
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {', '.join(choices)}; got {value!r}")
+    return value
+
+
+def _number(doc: dict, key: str, default: float) -> float:
+    value = doc.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{key} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def _timezone(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"timezone must be an IANA name like Europe/Berlin, got {value!r}")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,84 @@
+"""Plain-language verdict messages and panel colours for door staff.
+
+Colours are consistent everywhere: green = let in, red = refuse,
+amber = needs a look (exit recorded, wrong entrance, too early, not a ticket).
+"""
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+
+from .config import GateConfig
+from .rules import Decision, Verdict
+
+COLOURS = {
+    Verdict.ADMITTED: "green",
+    Verdict.EXIT_RECORDED: "amber",
+    Verdict.ALREADY_ADMITTED: "red",
+    Verdict.REVOKED: "red",
+    Verdict.WRONG_EVENT: "red",
+    Verdict.WRONG_ZONE: "amber",
+    Verdict.NOT_YET_VALID: "amber",
+    Verdict.EXPIRED: "red",
+    Verdict.INVALID: "red",
+    Verdict.NOT_A_TICKET: "amber",
+}
+
+INVALID_REASONS = {
+    "malformed": "the code is damaged or incomplete",
+    "unknown_key": "it was signed by a key this gate does not know",
+    "bad_signature": "it is forged or altered",
+    "unsupported_version": "its format version is not supported",
+}
+
+
+def seat_label(config: GateConfig, decision: Decision) -> str | None:
+    ticket = decision.ticket
+    if ticket is None or ticket.seat is None:
+        return None
+    event = config.events.get(ticket.event_id)
+    return event.seat_label(ticket.seat) if event else f"Seat {ticket.seat}"
+
+
+def describe(config: GateConfig, decision: Decision, now: float) -> str:
+    """One sentence for the door screen, e.g. "Already used at Gate B, 19:42"."""
+    verdict, ticket, tz = decision.verdict, decision.ticket, config.tz
+    if verdict is Verdict.ADMITTED:
+        seat = seat_label(config, decision)
+        return f"Welcome — {seat}" if seat else "Welcome"
+    if verdict is Verdict.EXIT_RECORDED:
+        return "Exit recorded: re-entry allowed" if config.reentry != "single" else "Exit recorded"
+    if verdict is Verdict.ALREADY_ADMITTED:
+        prev = decision.previous
+        if prev is None or prev.last_admitted_at is None:
+            return "Already used"
+        return f"Already used at {prev.last_admitted_gate}, {format_time(prev.last_admitted_at, tz, now)}"
+    if verdict is Verdict.REVOKED:
+        return "Ticket cancelled"
+    if verdict is Verdict.WRONG_EVENT:
+        return f"Wrong event: this ticket is for event {ticket.event_id}" if ticket else "Wrong event"
+    if verdict is Verdict.WRONG_ZONE:
+        zones = ", ".join(str(z) for z in sorted(ticket.zones)) if ticket else "?"
+        plural = "s" if ticket and len(ticket.zones) > 1 else ""
+        return f"Wrong entrance: this ticket is for zone{plural} {zones}"
+    if verdict is Verdict.NOT_YET_VALID:
+        when = format_time(decision.window_start, tz, now) if decision.window_start else "later"
+        if decision.reason == "event_window":
+            return f"Too early: doors open {when}"
+        return f"Too early: ticket valid from {when}"
+    if verdict is Verdict.EXPIRED:
+        when = format_time(decision.window_end, tz, now) if decision.window_end else "earlier"
+        if decision.reason == "event_window":
+            return f"Too late: the event ended {when}"
+        return f"Ticket expired {when}"
+    if verdict is Verdict.INVALID:
+        return f"Invalid ticket: {INVALID_REASONS.get(decision.reason or '', 'it cannot be read')}"
+    return "Not a ticket"
+
+
+def format_time(epoch: float, tz: tzinfo | None, now: float) -> str:
+    """"19:42" today, "21 Nov 19:42" on another day, in the gate's time zone."""
+    moment = datetime.fromtimestamp(epoch, tz) if tz else datetime.fromtimestamp(epoch).astimezone()
+    today = datetime.fromtimestamp(now, tz) if tz else datetime.fromtimestamp(now).astimezone()
+    if moment.date() == today.date():
+        return moment.strftime("%H:%M")
+    return f"{moment.day} {moment.strftime('%b %H:%M')}"

@@ -1,0 +1,143 @@
+"""Verdict rules: pure functions, no I/O.
+
+A scan is decided in two steps. :func:`precheck` needs only the text, the
+keyring, the revocation list, the gate configuration and the wall time; it
+refuses anything that is not a valid ticket for this gate. What passes is
+decided by :func:`decide` from the ticket's stored state (admitted before?
+exited?), which the offline store reads and updates in the same transaction
+as it records the scan, so two scans of one ticket can never both be admitted.
+
+Order of checks (the first that fails is the verdict):
+not a ticket -> invalid (format reason) -> wrong event -> revoked ->
+not yet valid / expired (ticket window, else the event's) -> wrong zone ->
+ticket state (re-entry policy). An exit gate records the exit of any genuine
+ticket of its events: nobody is held inside because a ticket expired.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from common.signing import Keyring, Reason, RevocationList, Ticket, looks_like_ticket, verify_ticket
+
+from .config import GateConfig
+
+
+class Verdict(str, enum.Enum):
+    ADMITTED = "admitted"
+    EXIT_RECORDED = "exit_recorded"
+    ALREADY_ADMITTED = "already_admitted"
+    REVOKED = "revoked"
+    WRONG_EVENT = "wrong_event"
+    WRONG_ZONE = "wrong_zone"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    NOT_A_TICKET = "not_a_ticket"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+VERDICTS = tuple(v.value for v in Verdict)
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What this gate's store knows about one ticket (one row of ticket_state)."""
+
+    inside: bool
+    admissions: int
+    last_admitted_at: float | None = None
+    last_admitted_gate: str | None = None  # display name of the gate
+    last_exit_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    ticket: Ticket | None = None
+    reason: str | None = None  # invalid: the format's reason; windows: ticket_window / event_window
+    detail: str = ""
+    window_start: int | None = None  # the bound that refused a not_yet_valid / expired ticket
+    window_end: int | None = None
+    previous: TicketState | None = None  # for already_admitted: when and where
+
+
+@dataclass(frozen=True)
+class Precheck:
+    """Result of :func:`precheck`: either a final refusal, or a ticket to decide with state."""
+
+    refusal: Decision | None
+    ticket: Ticket | None
+
+    @property
+    def needs_state(self) -> bool:
+        return self.refusal is None
+
+
+def precheck(
+    text: object,
+    config: GateConfig,
+    keyring: Keyring,
+    revocations: RevocationList,
+    now_wall: float,
+) -> Precheck:
+    """Every check that needs no stored state. Never raises for any ``text``."""
+    if not isinstance(text, str) or not looks_like_ticket(text):
+        return Precheck(Decision(Verdict.NOT_A_TICKET), None)
+    result = verify_ticket(text, keyring, int(now_wall))
+    if result.reason in (Reason.NOT_YET_VALID, Reason.EXPIRED) or result.valid:
+        ticket = result.ticket
+    else:
+        return Precheck(Decision(Verdict.INVALID, reason=result.reason.value, detail=result.detail), None)
+    event = config.events.get(ticket.event_id)
+    if event is None:
+        return Precheck(Decision(Verdict.WRONG_EVENT, ticket), ticket)
+    if config.direction == "exit":
+        return Precheck(None, ticket)
+    if revocations.is_revoked(ticket.event_id, ticket.ticket_id):
+        return Precheck(Decision(Verdict.REVOKED, ticket), ticket)
+    window = _window_refusal(ticket, event.doors_open, event.ends, now_wall)
+    if window is not None:
+        return Precheck(window, ticket)
+    if config.zones and not ticket.admits_zone(config.zones):
+        return Precheck(Decision(Verdict.WRONG_ZONE, ticket), ticket)
+    return Precheck(None, ticket)
+
+
+def decide(ticket: Ticket, state: TicketState | None, config: GateConfig) -> Decision:
+    """The verdict for a ticket that passed :func:`precheck`, given its stored state."""
+    if config.direction == "exit":
+        return Decision(Verdict.EXIT_RECORDED, ticket)
+    if state is None or config.reentry == "unlimited":
+        return Decision(Verdict.ADMITTED, ticket)
+    if config.reentry == "single" and state.admissions > 0:
+        return Decision(Verdict.ALREADY_ADMITTED, ticket, reason="single", previous=state)
+    if config.reentry == "reentry" and state.inside:
+        return Decision(Verdict.ALREADY_ADMITTED, ticket, reason="reentry", previous=state)
+    return Decision(Verdict.ADMITTED, ticket)
+
+
+def next_state(state: TicketState | None, decision: Decision, wall: float, gate_name: str) -> TicketState | None:
+    """The ticket's state after ``decision``; None when the decision changes nothing."""
+    if decision.verdict is Verdict.ADMITTED:
+        admissions = state.admissions if state else 0
+        last_exit = state.last_exit_at if state else None
+        return TicketState(True, admissions + 1, wall, gate_name, last_exit)
+    if decision.verdict is Verdict.EXIT_RECORDED:
+        if state is None:
+            return TicketState(False, 0, None, None, wall)
+        return TicketState(False, state.admissions, state.last_admitted_at, state.last_admitted_gate, wall)
+    return None
+
+
+def _window_refusal(ticket: Ticket, doors_open: int | None, ends: int | None, now: float) -> Decision | None:
+    """The ticket's own window wins; the event's doors-open .. end fills a missing bound."""
+    start, start_src = (ticket.not_before, "ticket_window") if ticket.not_before is not None else (doors_open, "event_window")
+    end, end_src = (ticket.not_after, "ticket_window") if ticket.not_after is not None else (ends, "event_window")
+    if start is not None and now < start:
+        return Decision(Verdict.NOT_YET_VALID, ticket, reason=start_src, window_start=start, window_end=end)
+    if end is not None and now > end:
+        return Decision(Verdict.EXPIRED, ticket, reason=end_src, window_start=start, window_end=end)
+    return None

@@ -1,0 +1,134 @@
+"""The whole pipeline on a real data folder and a real SQLite store."""
+from __future__ import annotations
+
+import sqlite3
+import string
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gate_agent.pipeline import Gate
+from gate_agent.rules import VERDICTS
+from tests.gate_agent.helpers import make_gate_folder
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return make_gate_folder(
+        tmp_path, zones=[1], timezone="UTC",
+        events=[{"event_id": 1, "seat_labels": ["Section A · Row 3 · Seat 12", "Section A · Row 3 · Seat 13"]}],
+    )
+
+
+@pytest.fixture
+def gate(folder):
+    with Gate.open(folder.path) as gate:
+        yield gate
+
+
+def stored_verdict(folder, scan_id):
+    with sqlite3.connect(folder.path / "gate.db") as conn:
+        return conn.execute("SELECT verdict FROM scans WHERE scan_id = ?", (scan_id,)).fetchone()[0]
+
+
+def test_admitted_with_seat_label_then_already_used_at_this_gate(folder, gate):
+    text = folder.ticket(seat=0, zones=[1])
+    first = gate.check(text)
+    assert first.verdict.value == "admitted" and first.colour == "green"
+    assert first.message == "Welcome — Section A · Row 3 · Seat 12"
+    second = gate.check(text)
+    assert second.verdict.value == "already_admitted" and second.colour == "red"
+    expected_time = time.strftime("%H:%M", time.gmtime(first.record.wall_time))
+    assert second.message == f"Already used at Gate A, {expected_time}"
+    assert second.to_json()["previous_admission"]["gate"] == "Gate A"
+    assert stored_verdict(folder, first.record.scan_id) == "admitted"
+    assert stored_verdict(folder, second.record.scan_id) == "already_admitted"
+    assert second.record.seq > first.record.seq
+
+
+@pytest.mark.parametrize(
+    ("make_text", "verdict", "message"),
+    [
+        (lambda f: "https://example.org", "not_a_ticket", "Not a ticket"),
+        (lambda f: "TG1:%%%%", "invalid", "Invalid ticket: the code is damaged or incomplete"),
+        (lambda f: f.ticket(event_id=2), "wrong_event", "Wrong event: this ticket is for event 2"),
+        (lambda f: f.ticket(zones=[2]), "wrong_zone", "Wrong entrance: this ticket is for zone 2"),
+        (lambda f: f.ticket(ticket_id=99), "revoked", "Ticket cancelled"),
+        (lambda f: f.ticket(not_before=int(time.time()) + 86400 * 3), "not_yet_valid", "Too early: ticket valid from"),
+        (lambda f: f.ticket(not_after=int(time.time()) - 86400 * 3), "expired", "Ticket expired"),
+    ],
+)
+def test_each_refusal_is_recorded_with_a_plain_message(folder, make_text, verdict, message):
+    folder.revoke((1, 99))
+    with Gate.open(folder.path) as gate:
+        result = gate.check(make_text(folder))
+    assert result.verdict.value == verdict
+    assert result.message.startswith(message)
+    assert stored_verdict(folder, result.record.scan_id) == verdict
+
+
+def test_event_window_from_config_is_used_for_messages(folder):
+    now = int(time.time())
+    folder.write_config(events=[{"event_id": 1, "doors_open": now + 7200, "ends": now + 14400}])
+    with Gate.open(folder.path) as gate:
+        early = gate.check(folder.ticket())
+        opens = time.strftime("%H:%M", time.gmtime(now + 7200))
+        assert early.verdict.value == "not_yet_valid"
+        assert early.message.endswith(f"doors open {opens}") and opens in early.message
+    folder.write_config(events=[{"event_id": 1, "doors_open": now - 14400, "ends": now - 7200}])
+    with Gate.open(folder.path) as gate:
+        late = gate.check(folder.ticket())
+        assert late.verdict.value == "expired" and late.message.startswith("Too late: the event ended")
+
+
+def test_reentry_policy_across_an_exit_gate_sharing_the_store(folder):
+    folder.write_config(reentry="reentry")
+    text = folder.ticket()
+    with Gate.open(folder.path) as entry:
+        assert entry.check(text).verdict.value == "admitted"
+        assert entry.check(text).verdict.value == "already_admitted"
+    folder.write_config(direction="exit")
+    with Gate.open(folder.path) as exit_gate:
+        result = exit_gate.check(text)
+        assert (result.verdict.value, result.colour) == ("exit_recorded", "amber")
+    folder.write_config(direction="entry")
+    with Gate.open(folder.path) as entry:
+        assert entry.check(text).verdict.value == "admitted"
+        assert entry.store.ticket_state(1, result.record.ticket_id).admissions == 2
+
+
+def test_listeners_see_a_verdict_only_after_it_is_committed(folder, gate):
+    seen = []
+
+    def listener(result):
+        # a separate connection sees the row: it is committed, not just written
+        seen.append(stored_verdict(folder, result.record.scan_id))
+
+    gate.subscribe(listener)
+    gate.check(folder.ticket())
+    gate.check("not a ticket")
+    assert seen == ["admitted", "not_a_ticket"]
+
+
+def test_snapshot_counts_admissions_at_this_gate(folder, gate):
+    for _ in range(3):
+        gate.check(folder.ticket())
+    gate.check("junk")
+    snap = gate.snapshot()
+    assert snap["admitted"] == 3 and snap["online"] is False
+    assert [r["verdict"] for r in snap["recent"]] == ["not_a_ticket", "admitted", "admitted", "admitted"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.one_of(
+    st.text(max_size=300),
+    st.text(alphabet=string.digits + string.ascii_uppercase + " $%*+-./:", max_size=200).map(lambda s: "TG1:" + s),
+    st.builds(lambda n, s: f"TG{n}:{s}", st.integers(0, 99), st.text(max_size=50)),
+))
+def test_any_text_gives_a_known_verdict_and_never_raises(gate, text):
+    result = gate.check(text)
+    assert result.verdict.value in VERDICTS
+    assert result.verdict.value not in ("admitted", "already_admitted", "exit_recorded")
+    assert gate.store.get_scan(result.record.scan_id).verdict == result.verdict.value
