@@ -1,0 +1,160 @@
+"""QR decoders on real camera photos, real signed tickets (plain and dark mode) and noise."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gate_agent.scanner import DecoderUnavailable, bytes_to_text, make_decoder
+from tests.support import require
+
+from .images import on_canvas, qr_gray, ticket_text
+
+BACKENDS = ["zxing", "pyzbar"]
+# Fewest qr-photos each backend must read (zxing-cpp 3.1.1 and libzbar 0.23 read at least these).
+MIN_PHOTOS_READ = {"zxing": 51, "pyzbar": 41}
+
+
+def decoder(name: str, **kwargs):
+    try:
+        return make_decoder(name, **kwargs)
+    except DecoderUnavailable as exc:
+        require(False, str(exc))
+
+
+def same_text(decoded: str, expected: str) -> bool:
+    # The fixture reads the .txt files with universal newlines and strips them.
+    return decoded.replace("\r\n", "\n").replace("\r", "\n").strip() == expected
+
+
+def other_codes_in(png_name: str, qr_photos) -> set[str]:
+    """Texts a photo legitimately holds besides its .txt: 2-16 is a "double QR" with a
+    second code nested inside; 2-13 is the picture of 2-12 whose .txt lost the final
+    "y" of "photography" that the code itself (error-corrected) carries."""
+    by_name = {png.name: text for png, text in qr_photos}
+    return {
+        "2-16.png": {"[内側QRコード]\n\n*ダブルQR*\nhttp://d-qr.net/ex/"},
+        "2-13.png": {by_name.get("2-12.png", "")},
+    }.get(png_name, set())
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_reads_real_photos_with_the_expected_text(name, qr_photos):
+    import cv2
+
+    dec = decoder(name)
+    read, wrong = [], []
+    for png, expected in qr_photos:
+        codes = dec.decode(cv2.imread(str(png), cv2.IMREAD_COLOR))
+        if any(same_text(code, expected) for code in codes):
+            read.append(png.name)
+        allowed = {expected} | other_codes_in(png.name, qr_photos)
+        wrong += [(png.name, code) for code in codes if not any(same_text(code, a) for a in allowed)]
+    assert not wrong, f"{name} returned texts that are not in the photo: {wrong}"
+    assert len(read) >= MIN_PHOTOS_READ[name], f"{name} read {len(read)} of {len(qr_photos)}: {read}"
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_non_ascii_payloads_decode_to_the_right_text(name, qr_photos):
+    """UTF-8 (Chinese) and Shift_JIS (half-width katakana) payloads come out as text, not mojibake."""
+    import cv2
+
+    photos = {png.name: (png, text) for png, text in qr_photos}
+    wanted = [n for n in ("2-17.png", "2-20.png", "2-30.png") if n in photos]
+    require(len(wanted) == 3, "qr-photos 2-17, 2-20 and 2-30 are missing")
+    dec = decoder(name)
+    for png_name in wanted:
+        png, expected = photos[png_name]
+        codes = dec.decode(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE))
+        assert [c.replace("\r\n", "\n").strip() for c in codes] == [expected], png_name
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("scale", [3, 6])
+def test_reads_signed_tickets_in_gray_and_bgr(name, scale):
+    text = ticket_text(ticket_id=scale)
+    dec = decoder(name, extra_passes_budget_ms=0)
+    gray = on_canvas(qr_gray(text, scale=scale), bgr=False)
+    assert dec.decode(gray) == [text]
+    assert dec.decode(np.dstack([gray] * 3)) == [text]
+    assert dec.decode(np.dstack([gray] * 3 + [np.full_like(gray, 255)])) == [text]  # BGRA
+
+
+@pytest.mark.parametrize("background", [30, 170])
+def test_zxing_reads_dark_mode_tickets_in_its_plain_read(background):
+    text = ticket_text(ticket_id=11)
+    frame = on_canvas(qr_gray(text, inverted=True), background=background)
+    assert decoder("zxing", extra_passes_budget_ms=0).decode(frame) == [text]
+
+
+@pytest.mark.parametrize("background", [30, 170])
+def test_pyzbar_reads_dark_mode_tickets_through_its_inverted_pass(background):
+    """ZBar alone misses light-on-dark codes; the inverted extra pass finds them."""
+    text = ticket_text(ticket_id=12)
+    frame = on_canvas(qr_gray(text, inverted=True), background=background)
+    assert decoder("pyzbar", extra_passes_budget_ms=0).decode(frame) == []
+    assert decoder("pyzbar", extra_passes_budget_ms=1000).decode(frame) == [text]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_two_tickets_in_one_frame_are_both_read(name):
+    first, second = ticket_text(ticket_id=21), ticket_text(ticket_id=22)
+    frame = np.full((480, 1000), 200, dtype=np.uint8)
+    a, b = qr_gray(first, scale=4), qr_gray(second, scale=4)
+    frame[40 : 40 + a.shape[0], 20 : 20 + a.shape[1]] = a
+    frame[40 : 40 + b.shape[0], 520 : 520 + b.shape[1]] = b
+    assert sorted(decoder(name, extra_passes_budget_ms=0).decode(frame)) == sorted([first, second])
+
+
+def test_unknown_decoder_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown decoder 'zbarx'.*zxing, pyzbar"):
+        make_decoder("zbarx")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [None, "not an image", [[0, 255]], np.zeros((0, 0), np.uint8), np.zeros((1, 1), np.uint8),
+     np.zeros((40, 40, 2), np.uint8), np.zeros((4, 4, 4, 4), np.uint8), np.ones((50, 50), np.float64),
+     np.full((60, 60), np.nan), np.zeros((64, 64), bool), np.zeros((64, 64, 3), np.uint16)],
+    ids=lambda v: type(v).__name__ if not isinstance(v, np.ndarray) else f"{v.dtype}{v.shape}",
+)
+@pytest.mark.parametrize("name", BACKENDS)
+def test_odd_inputs_give_no_codes_and_no_exception(name, image):
+    assert decoder(name).decode(image) == []
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    height=st.integers(1, 240),
+    width=st.integers(1, 320),
+    channels=st.sampled_from([None, 1, 3, 4]),
+    smooth=st.booleans(),
+)
+def test_random_noise_never_reads_as_a_qr_code(name, seed, height, width, channels, smooth):
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels is None else (height, width, channels)
+    image = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    if smooth and min(height, width) > 3:  # blotchy noise looks more like a real scene than salt-and-pepper
+        image = cv2.resize(image[::4, ::4], (width, height), interpolation=cv2.INTER_NEAREST)
+    assert decoder(name).decode(image) == []
+
+
+@given(st.binary(max_size=300))
+def test_bytes_to_text_never_fails(data):
+    text = bytes_to_text(data)
+    assert isinstance(text, str)
+    try:
+        assert text == data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+
+
+def test_bytes_to_text_encodings():
+    assert bytes_to_text("測試".encode()) == "測試"
+    assert bytes_to_text("ﾃﾞｻﾞｲﾝQR".encode("shift_jis")) == "ﾃﾞｻﾞｲﾝQR"
+    assert bytes_to_text(b"\xff\xfe caf\xe9") == "\xff\xfe caf\xe9"  # neither UTF-8 nor Shift_JIS: Latin-1
