@@ -1,0 +1,55 @@
+"""ticketgate hub: events, seat inventory with expiring holds, orders and signed tickets.
+
+`create_app(config=None)` is the Flask application factory. Configuration comes
+from typed defaults (hub/config.py), then an optional TOML file, then
+TICKETHUB_* environment variables, then `config` (tests).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from .config import load_config
+    from .db import close_db, make_engine
+    from .services.signing import HubKeys
+
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("TICKETHUB_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+                instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(load_config(Path(app.instance_path), config))
+    app.json.sort_keys = False
+
+    app.extensions["tickethub.engine"] = make_engine(
+        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["DB_POOL_SIZE"])
+    passphrase = app.config["KEY_PASSPHRASE"]
+    app.extensions["tickethub.keys"] = HubKeys(app.config["KEYS_DIR"], passphrase.encode() if passphrase else None)
+    app.teardown_appcontext(close_db)
+
+    from .api import register_api
+    from .extensions import init_limiter
+
+    register_api(app)
+    _register_areas(app)
+    init_limiter(app)
+    return app
+
+
+def _register_areas(app: Flask) -> None:
+    """Other areas plug in with an `init_app(app)` function in their package (config AREAS:
+    the web pages `hub.web`, gate devices and sync). Packages that do not exist are skipped."""
+    import importlib
+    import importlib.util
+
+    for name in [a.strip() for a in app.config["AREAS"].split(",") if a.strip()]:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        if hasattr(module, "init_app"):
+            module.init_app(app)

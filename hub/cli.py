@@ -5,9 +5,13 @@ import logging
 
 import click
 
+from .commands.db import db_group
 from .commands.demo import demo_command
+from .commands.demo_data import demo_data_command
 from .commands.keys import keys_group
+from .commands.serve import serve_command
 from .commands.ticket import ticket_group
+from .commands.users import tokens_group, users_group
 
 
 @click.group()
@@ -23,3 +27,8 @@ def main(verbose: bool) -> None:
 main.add_command(keys_group)
 main.add_command(ticket_group)
 main.add_command(demo_command)
+main.add_command(db_group)
+main.add_command(users_group)
+main.add_command(tokens_group)
+main.add_command(serve_command)
+main.add_command(demo_data_command)

@@ -1,0 +1,110 @@
+"""Venues, events, seat maps and revocation lists."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..db import get_db
+from ..services import events as event_service
+from ..services import orders as order_service
+from ..services import tickets as ticket_service
+from ..services import venues as venue_service
+from ..services.errors import Forbidden
+from .errors import ApiError
+from .util import current_user, json_body, query_int, query_time, require_role, signer
+
+bp = Blueprint("events", __name__)
+STAFF = ("organizer", "admin")
+
+
+@bp.post("/venues")
+@require_role(*STAFF)
+def create_venue():
+    venue = venue_service.create_venue(get_db(), json_body(), owner_id=current_user()["id"])
+    return jsonify(venue), 201
+
+
+@bp.get("/venues")
+@require_role(*STAFF)
+def list_venues():
+    user = current_user()
+    return jsonify({"items": venue_service.list_venues(get_db(), None if user["role"] == "admin" else user["id"])})
+
+
+@bp.get("/venues/<int:venue_id>")
+@require_role(*STAFF)
+def get_venue(venue_id: int):
+    venue = venue_service.get_venue(get_db(), venue_id)
+    _check_venue_owner(venue)
+    return jsonify(venue)
+
+
+def _check_venue_owner(venue: dict) -> None:
+    user = current_user()
+    if user["role"] != "admin" and venue["owner_id"] not in (None, user["id"]):
+        raise Forbidden(f"venue {venue['id']} belongs to another organizer", "not_your_venue")
+
+
+@bp.post("/events")
+@require_role(*STAFF)
+def create_event():
+    data = json_body()
+    conn = get_db()
+    if isinstance(data.get("venue_id"), int) and not isinstance(data["venue_id"], bool):
+        _check_venue_owner(venue_service.get_venue(conn, data["venue_id"]))
+    event = event_service.create_event(conn, data, organizer_id=current_user()["id"])
+    return jsonify(event), 201
+
+
+@bp.get("/events")
+def list_events():
+    mine = request.args.get("mine", "").lower() in ("1", "true", "yes")
+    organizer_id = None
+    if mine:
+        user = current_user()
+        if user is None:
+            raise ApiError(401, "unauthorized", "mine=true needs an API token", {"WWW-Authenticate": "Bearer"})
+        organizer_id = user["id"]
+    result = event_service.list_events(
+        get_db(), offset=query_int("offset", 0, 0, 10**9), limit=query_int("limit", 20, 1, 100),
+        sort=request.args.get("sort") or "starts_at", q=request.args.get("q") or None,
+        category=request.args.get("category") or None,
+        starts_from=query_time("from"), starts_to=query_time("to"), organizer_id=organizer_id)
+    return jsonify(result)
+
+
+@bp.get("/events/<int:event_id>")
+def get_event(event_id: int):
+    return jsonify(event_service.get_event(get_db(), event_id))
+
+
+@bp.get("/events/<int:event_id>/seats")
+def seat_map(event_id: int):
+    return jsonify(event_service.seat_map(get_db(), event_id))
+
+
+@bp.get("/events/<int:event_id>/seats/<section>/<row>/<seat>")
+def check_seat(event_id: int, section: str, row: str, seat: str):
+    return jsonify(event_service.check_seat(get_db(), event_id, section, row, seat))
+
+
+@bp.get("/events/<int:event_id>/seat-labels")
+def seat_labels(event_id: int):
+    """Labels where list index == the `seat` number in signed tickets (for gates)."""
+    event = event_service.get_event(get_db(), event_id)
+    labels = venue_service.seat_labels(get_db(), event["venue_id"]) if event["venue_id"] else []
+    return jsonify({"event_id": event_id, "labels": labels})
+
+
+@bp.get("/events/<int:event_id>/orders")
+@require_role(*STAFF)
+def event_orders(event_id: int):
+    conn = get_db()
+    event_service.check_owner(conn, event_id, current_user())
+    return jsonify(order_service.list_orders(conn, event_id, query_int("offset", 0, 0, 10**9),
+                                             query_int("limit", 50, 1, 200)))
+
+
+@bp.get("/events/<int:event_id>/revocations")
+def revocations(event_id: int):
+    since = query_int("since", 0, 0, 2**62)
+    return jsonify(ticket_service.revocations_since(get_db(), event_id, since, signer()))

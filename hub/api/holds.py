@@ -1,0 +1,61 @@
+"""Holds: lock seats (specific, best available, or GA quantity) for a short time."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from ..db import get_db
+from ..services import holds as hold_service
+from ..services.validate import integer, list_of, obj, string
+from .errors import ApiError
+from .util import json_body
+
+bp = Blueprint("holds", __name__)
+
+_seat = obj(required={"section": string(100, 1), "row": string(20, 1), "seat": string(20, 1)})
+HOLD_SPEC = obj(optional={
+    "seats": list_of(_seat, 1000, 1),
+    "best_available": obj(required={"count": integer(1, 1000)}, optional={"section": string(100, 1)}),
+    "ga": obj(required={"ticket_type": integer(1), "quantity": integer(1, 1000)}),
+    "ticket_type": integer(1),
+    "ttl_seconds": integer(0, 10**6),
+})
+
+
+def policy() -> hold_service.HoldPolicy:
+    cfg = current_app.config
+    return hold_service.HoldPolicy(cfg["HOLD_TTL_SECONDS"], cfg["HOLD_TTL_MIN_SECONDS"],
+                                   cfg["HOLD_TTL_MAX_SECONDS"], cfg["HOLD_MAX_SEATS"])
+
+
+@bp.post("/events/<int:event_id>/holds")
+def create_hold(event_id: int):
+    """Rate-limited per client (HOLD_RATE_LIMIT, see hub/extensions.py)."""
+    spec = HOLD_SPEC(json_body(), "hold")
+    modes = [m for m in ("seats", "best_available", "ga") if m in spec]
+    if len(modes) != 1:
+        raise ApiError(422, "invalid_hold", "give exactly one of seats, best_available or ga")
+    common = {"ttl_seconds": spec.get("ttl_seconds"), "policy": policy()}
+    conn = get_db()
+    if modes == ["seats"]:
+        hold = hold_service.hold_seats(conn, event_id, [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],
+                                       ticket_type_id=spec.get("ticket_type"), **common)
+    elif modes == ["best_available"]:
+        best = spec["best_available"]
+        hold = hold_service.hold_best_available(conn, event_id, best["count"], section=best.get("section"),
+                                                ticket_type_id=spec.get("ticket_type"), **common)
+    else:
+        if "ticket_type" in spec:
+            raise ApiError(422, "invalid_hold", "for ga holds give the ticket type inside ga")
+        hold = hold_service.hold_ga(conn, event_id, spec["ga"]["ticket_type"], spec["ga"]["quantity"], **common)
+    return jsonify(hold), 201
+
+
+@bp.get("/holds/<int:hold_id>")
+def get_hold(hold_id: int):
+    return jsonify(hold_service.get_hold(get_db(), hold_id, request.headers.get("X-Hold-Token")))
+
+
+@bp.delete("/holds/<int:hold_id>")
+def release_hold(hold_id: int):
+    hold_service.release_hold(get_db(), hold_id, request.headers.get("X-Hold-Token"))
+    return "", 204

@@ -1,0 +1,128 @@
+"""Orders and tickets: buy a hold, fetch tickets and their QR codes, refund, re-issue."""
+from __future__ import annotations
+
+import io
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from common.signing.qr import make_qr
+
+from ..db import get_db
+from ..services import events as event_service
+from ..services import orders as order_service
+from ..services import tickets as ticket_service
+from ..services.validate import integer, obj, string
+from .util import current_user, json_body, require_role, signer
+
+bp = Blueprint("orders", __name__)
+STAFF = ("organizer", "admin")
+
+ORDER_SPEC = obj(required={
+    "hold_id": integer(1), "hold_token": string(200, 1),
+    "buyer": obj(required={"name": string(200, 1), "email": string(320, 3)}),
+    "payment": obj(required={"method": string(40, 1)}),
+})
+
+
+def _with_urls(order: dict) -> dict:
+    for ticket in order["tickets"]:
+        _ticket_urls(ticket, order["access_token"])
+    return order
+
+
+def _ticket_urls(ticket: dict, access_token: str | None) -> dict:
+    args = {"access_token": access_token} if access_token else {}
+    ticket["qr_url"] = url_for("api.orders.ticket_qr_png", ticket_id=ticket["ticket_id"], **args)
+    ticket["qr_svg_url"] = url_for("api.orders.ticket_qr_svg", ticket_id=ticket["ticket_id"], **args)
+    return ticket
+
+
+@bp.post("/orders")
+def create_order():
+    spec = ORDER_SPEC(json_body(), "order")
+    order = order_service.purchase(
+        get_db(), spec["hold_id"], spec["hold_token"], spec["buyer"], spec["payment"]["method"], signer(),
+        idempotency_key=request.headers.get("Idempotency-Key"))
+    return jsonify(_with_urls(order)), 201
+
+
+def _order_access(order_id: int) -> None:
+    """The buyer (order access token) or staff of the event may read an order."""
+    conn = get_db()
+    token = request.headers.get("X-Order-Token") or request.args.get("access_token")
+    user = current_user()
+    if user is not None and not token:
+        if user["role"] == "door_staff":
+            return
+        event_id = order_service.get_order(conn, order_id)["event_id"]
+        event_service.check_owner(conn, event_id, user)
+        return
+    order_service.check_access(conn, order_id, token)
+
+
+@bp.get("/orders/<int:order_id>")
+def get_order(order_id: int):
+    _order_access(order_id)
+    return jsonify(_with_urls(order_service.get_order(get_db(), order_id)))
+
+
+def _owned_order(order_id: int) -> dict:
+    conn = get_db()
+    order = order_service.get_order(conn, order_id)
+    event_service.check_owner(conn, order["event_id"], current_user())
+    return order
+
+
+@bp.post("/orders/<int:order_id>/refund")
+@require_role(*STAFF)
+def refund_order(order_id: int):
+    _owned_order(order_id)
+    return jsonify(_with_urls(order_service.refund(get_db(), order_id)))
+
+
+@bp.post("/orders/<int:order_id>/confirm-payment")
+@require_role("door_staff", *STAFF)
+def confirm_payment(order_id: int):
+    if current_user()["role"] != "door_staff":
+        _owned_order(order_id)
+    return jsonify(_with_urls(order_service.confirm_payment(get_db(), order_id, signer())))
+
+
+def _ticket_access(ticket_id: int) -> dict:
+    ticket = ticket_service.get_ticket(get_db(), ticket_id)
+    _order_access(ticket["order_id"])
+    return ticket
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def get_ticket(ticket_id: int):
+    return jsonify(_ticket_urls(_ticket_access(ticket_id), request.args.get("access_token")))
+
+
+@bp.get("/tickets/<int:ticket_id>/qr.png")
+def ticket_qr_png(ticket_id: int):
+    buffer = io.BytesIO()
+    make_qr(_ticket_access(ticket_id)["code"]).save(buffer, kind="png", scale=_scale())
+    return Response(buffer.getvalue(), mimetype="image/png", headers={"Cache-Control": "private, no-store"})
+
+
+@bp.get("/tickets/<int:ticket_id>/qr.svg")
+def ticket_qr_svg(ticket_id: int):
+    buffer = io.BytesIO()
+    make_qr(_ticket_access(ticket_id)["code"]).save(buffer, kind="svg", scale=_scale())
+    return Response(buffer.getvalue(), mimetype="image/svg+xml", headers={"Cache-Control": "private, no-store"})
+
+
+def _scale() -> int:
+    from .util import query_int
+
+    return query_int("scale", 8, 1, 40)
+
+
+@bp.post("/tickets/<int:ticket_id>/reissue")
+@require_role(*STAFF)
+def reissue_ticket(ticket_id: int):
+    conn = get_db()
+    ticket = ticket_service.get_ticket(conn, ticket_id)
+    event_service.check_owner(conn, ticket["event_id"], current_user())
+    return jsonify(_ticket_urls(ticket_service.reissue_ticket(conn, ticket_id, signer()), None)), 201

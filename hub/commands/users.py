@@ -1,0 +1,67 @@
+"""`tickethub users` and `tickethub tokens`: accounts and API tokens."""
+from __future__ import annotations
+
+import click
+
+from hub.services import ServiceError
+from hub.services import users as user_service
+
+from ._app import cli_app, engine_of
+
+
+@click.group("users")
+def users_group() -> None:
+    """Manage hub users."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "organizer", "door_staff", "customer"]))
+def users_create(email: str, password: str, role: str) -> None:
+    """Create a user (password hashed with scrypt)."""
+    with engine_of(cli_app()).connect() as conn:
+        try:
+            user = user_service.create_user(conn, email, password, role)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+    click.echo(f"created user {user['id']} {user['email']} ({user['role']})")
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Manage API tokens (only their SHA-256 hashes are stored)."""
+
+
+@tokens_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="cli", help="A note to tell tokens apart.")
+def tokens_create(email: str, name: str) -> None:
+    """Print a new API token for `Authorization: Bearer <token>`."""
+    with engine_of(cli_app()).connect() as conn:
+        user = user_service.get_user_by_email(conn, email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        _token_id, token = user_service.create_token(conn, user["id"], name)
+    click.echo(token)
+
+
+@tokens_group.command("list")
+@click.option("--email", required=True)
+def tokens_list(email: str) -> None:
+    with engine_of(cli_app()).connect() as conn:
+        user = user_service.get_user_by_email(conn, email)
+        if user is None:
+            raise click.ClickException(f"no user {email}")
+        for token in user_service.list_tokens(conn, user["id"]):
+            state = f"revoked {token['revoked_at']:%Y-%m-%d}" if token["revoked_at"] else "live"
+            click.echo(f"{token['id']}  {token['name']}  created {token['created_at']:%Y-%m-%d %H:%M}  {state}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    with engine_of(cli_app()).connect() as conn:
+        if not user_service.revoke_token(conn, token_id):
+            raise click.ClickException(f"no live token {token_id}")
+    click.echo(f"revoked token {token_id}")

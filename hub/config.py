@@ -1,0 +1,95 @@
+"""Hub configuration: typed defaults, then an optional TOML file, then TICKETHUB_* variables.
+
+The file is ``$TICKETHUB_CONFIG`` or ``<instance>/tickethub.toml`` when it exists.
+Environment values are converted to the type of the default (``TICKETHUB_HOLD_TTL_SECONDS=300``).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "TICKETHUB_"
+
+DEFAULTS: dict[str, Any] = {
+    # storage
+    "DATABASE_URL": "",  # empty: sqlite:///<instance>/tickethub.sqlite3
+    "SQLITE_BUSY_TIMEOUT_MS": 30_000,
+    "DB_POOL_SIZE": 10,
+    # signing keys (private keys never leave this folder)
+    "KEYS_DIR": "",  # empty: <instance>/keys
+    "KEY_PASSPHRASE": "",
+    # holds
+    "HOLD_TTL_SECONDS": 600,
+    "HOLD_TTL_MIN_SECONDS": 30,
+    "HOLD_TTL_MAX_SECONDS": 3600,
+    "HOLD_MAX_SEATS": 20,
+    "HOLD_RATE_LIMIT": "120 per minute",
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "SWEEP_INTERVAL_SECONDS": 30,  # 0 disables the background sweeper
+    # HTTP
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "SECRET_KEY": "",
+    "SERVICE_FEE_DEFAULT": 0,
+    "TESTING": False,
+    # packages with init_app(app) registered after the API (comma-separated)
+    "AREAS": "hub.web,hub.devices,hub.sync,hub.gates",
+}
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{ENV_PREFIX}{key} must be true or false, not {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{ENV_PREFIX}{key} must be an integer, not {raw!r}") from None
+    return raw
+
+
+def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge defaults, the optional file, the environment and explicit overrides (last wins)."""
+    environ = os.environ if environ is None else environ
+    config = dict(DEFAULTS)
+    file_path = environ.get(ENV_PREFIX + "CONFIG") or str(instance_path / "tickethub.toml")
+    if Path(file_path).is_file():
+        with open(file_path, "rb") as fh:
+            config.update({k.upper(): v for k, v in tomllib.load(fh).items()})
+    for key, default in DEFAULTS.items():
+        if ENV_PREFIX + key in environ:
+            config[key] = _coerce(key, environ[ENV_PREFIX + key], default)
+    config.update(overrides or {})
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tickethub.sqlite3'}"
+    if not config["KEYS_DIR"]:
+        config["KEYS_DIR"] = str(instance_path / "keys")
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _instance_secret(instance_path)
+    return config
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A random secret kept in the instance folder, so sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text("utf-8").strip()
+    import secrets
+
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text("utf-8").strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value

@@ -1,0 +1,148 @@
+"""Database engine, per-request connection and the one write-transaction helper.
+
+SQLite: WAL journal, busy timeout, and every write transaction starts with
+BEGIN IMMEDIATE, so writers queue for the lock up front instead of failing
+half-way with "database is locked". pysqlite's own transaction handling is
+switched off (the documented SQLAlchemy recipe) so the BEGIN is ours.
+PostgreSQL (postgresql+psycopg://...): READ COMMITTED; race safety comes from
+conditional UPDATEs and row locks in the services.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from flask import current_app, g
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_RETRY_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=pool_size, max_overflow=50, pool_timeout=60,
+                               connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
+        _install_sqlite_hooks(engine, busy_timeout_ms)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True, pool_timeout=60)
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("begin_immediate", False) else "BEGIN")
+
+
+def is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def atomic(conn: Connection) -> Iterator[Connection]:
+    """Run the block in one write transaction (BEGIN IMMEDIATE on SQLite).
+
+    Nested use joins the outer transaction. A read transaction left open by
+    earlier reads on this connection is ended first (it wrote nothing).
+    """
+    depth = conn.info.get("atomic_depth", 0)
+    if depth:
+        conn.info["atomic_depth"] = depth + 1
+        try:
+            yield conn
+        finally:
+            conn.info["atomic_depth"] = depth
+        return
+    if conn.in_transaction():
+        conn.commit()
+    conn.info["begin_immediate"] = True
+    conn.info["atomic_depth"] = 1
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.info["atomic_depth"] = 0
+        conn.info.pop("begin_immediate", None)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A PostgreSQL deadlock or serialization failure: the whole transaction may be retried."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
+    return code in _RETRY_PGCODES
+
+
+def retrying(fn, attempts: int = 5):
+    """Call fn() again when PostgreSQL aborted its transaction for a deadlock."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except DBAPIError as exc:
+            if not is_retryable(exc) or attempt == attempts - 1:
+                raise
+            log.info("retrying transaction after %s", exc.orig.__class__.__name__)
+            time.sleep(0.005 * (attempt + 1))
+
+
+# --- Flask glue -----------------------------------------------------------
+
+def get_engine() -> Engine:
+    return current_app.extensions["tickethub.engine"]
+
+
+def get_db() -> Connection:
+    """The request's connection, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = get_engine().connect()
+    return g.db
+
+
+def close_db(_exc=None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+# --- migrations -----------------------------------------------------------
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply Alembic migrations up to ``revision``."""
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,206 @@
+"""Tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them.
+
+Times are stored as naive UTC and returned as aware UTC datetimes (UTCDateTime).
+Money is integer minor units (cents).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+    Text, TypeDecorator, UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: raw SQLite text
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc)
+
+
+# Integer primary keys that are BIGINT on PostgreSQL and INTEGER (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | organizer | door_staff | customer
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex; the token is never stored
+    Column("name", String(100), nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+venues = Table(
+    "venues", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("owner_id", BigId, ForeignKey("users.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per physical seat. `position` is the seat's 0-based index in the venue's
+# seat map (the `seat` field of a signed ticket); `row_order` orders rows front to
+# back and `seat_order` orders seats left to right within a row (adjacency).
+venue_seats = Table(
+    "venue_seats", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("venue_id", BigId, ForeignKey("venues.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("section", String(100), nullable=False),
+    Column("row", String(100), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("section_order", Integer, nullable=False),
+    Column("row_order", Integer, nullable=False),
+    Column("seat_order", Integer, nullable=False),
+    UniqueConstraint("venue_id", "position"),
+    UniqueConstraint("venue_id", "section", "row", "label", name="uq_venue_seats_label"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organizer_id", BigId, ForeignKey("users.id")),
+    Column("title", String(300), nullable=False),
+    Column("artist", String(300), nullable=False, default=""),
+    Column("location", String(300), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("category", String(100), nullable=False, default=""),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ticket_release_at", UTCDateTime, nullable=False),
+    Column("venue_id", BigId, ForeignKey("venues.id")),
+    Column("service_fee", Integer, nullable=False, default=0),  # per ticket, minor units
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_events_starts_at", "starts_at"),
+)
+
+ticket_types = Table(
+    "ticket_types", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(8), nullable=False),  # seated | ga
+    Column("price", Integer, nullable=False),
+    Column("capacity", Integer),  # ga only
+    Column("sold", Integer, nullable=False, default=0),  # ga only: tickets sold
+    Column("sections", Text, nullable=False, default="[]"),  # seated: JSON list, [] = all
+    Column("zones", Text, nullable=False, default="[]"),  # JSON list of ints 1..16, [] = all
+    Column("sales_start", UTCDateTime),
+    Column("sales_end", UTCDateTime),
+)
+
+holds = Table(
+    "holds", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),  # seats | ga
+    Column("ticket_type_id", BigId, ForeignKey("ticket_types.id")),  # ga only
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(10), nullable=False),  # active | released | expired | purchased
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_holds_live", "status", "expires_at"),
+    Index("ix_holds_ga", "ticket_type_id", "status"),
+)
+
+# Sale state of each seat for one event. A seat is free when status is
+# 'available' or its hold has expired (held_until <= now), swept or not.
+event_seats = Table(
+    "event_seats", metadata,
+    Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),
+    Column("seat_id", BigId, ForeignKey("venue_seats.id"), primary_key=True),
+    Column("status", String(10), nullable=False, default="available"),  # available | held | sold
+    Column("hold_id", BigId),
+    Column("held_until", UTCDateTime),
+    Column("ticket_type_id", BigId),
+    Column("order_id", BigId),
+    Index("ix_event_seats_hold", "hold_id"),
+    Index("ix_event_seats_order", "order_id"),
+)
+
+orders = Table(
+    "orders", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("hold_id", BigId, ForeignKey("holds.id"), nullable=False, unique=True),
+    Column("buyer_name", String(200), nullable=False),
+    Column("buyer_email", String(320), nullable=False),
+    Column("status", String(10), nullable=False),  # pending | paid | refunded | cancelled
+    Column("payment_method", String(20), nullable=False),
+    Column("subtotal", Integer, nullable=False),
+    Column("fees", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("idempotency_key", String(200), unique=True),
+    Column("access_token", String(64), nullable=False),  # lets the buyer fetch tickets, like the ticket text itself
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+)
+
+tickets = Table(
+    "tickets", metadata,
+    Column("id", BigId, primary_key=True),  # the signed ticket_id
+    Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("ticket_type_id", BigId, ForeignKey("ticket_types.id"), nullable=False),
+    Column("seat_id", BigId, ForeignKey("venue_seats.id")),
+    Column("code", String(300), nullable=False, default=""),
+    Column("kid", String(8), nullable=False, default=""),
+    Column("status", String(10), nullable=False),  # valid | revoked
+    Column("replaces_id", BigId),
+    Column("issued_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    Index("ix_tickets_order", "order_id"),
+    Index("ix_tickets_event", "event_id"),
+)
+
+# `seq` comes from the counters table inside the revoking transaction, so it
+# grows in commit order: a gate that has seen seq N has seen every seq <= N.
+revocations = Table(
+    "revocations", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("ticket_id", BigId, nullable=False),
+    Column("reason", String(20), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=False),
+    Index("ix_revocations_event_seq", "event_id", "seq"),
+)
+
+counters = Table(
+    "counters", metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

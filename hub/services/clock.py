@@ -1,0 +1,24 @@
+"""UTC time helpers. Services take `now` as a parameter so tests control time."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, e.g. 2026-05-01T19:30:00Z (microseconds kept when present)."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def parse_iso(text: str) -> datetime:
+    """Parse ISO 8601; a value without a zone is UTC. Raises ValueError."""
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

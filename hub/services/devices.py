@@ -1,0 +1,233 @@
+"""Gate devices: creation with a one-time enrolment token, enrolment, credentials, management.
+
+A device is created by an organizer (state ``pending``) together with an
+enrolment token that expires. The gate redeems the token once, registering
+its own Ed25519 public key, and receives a random bearer credential. The hub
+stores only SHA-256 hashes of tokens and credentials. Revoking a device keeps
+its credential hash, so its calls get a precise ``device_revoked`` 401.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, insert, select, update
+
+from ..db import atomic
+from ..schema import events
+from ..schema_devices import devices, enrolment_tokens
+from .clock import iso, utcnow
+from .errors import Conflict, Invalid, NotFound, ServiceError
+from .events import event_row
+from .validate import integer, list_of, obj, one_of, string
+from .venues import seat_labels
+
+ENROLMENT_TTL = timedelta(hours=24)
+ENROL_PREFIX = "te_"
+CREDENTIAL_PREFIX = "td_"
+PUSH_DOMAIN = b"ticketgate/push/v1\x00"
+DIRECTIONS = ("entry", "exit")
+
+DEVICE_SPEC = obj(
+    required={"name": string(100, 1), "event_id": integer(1)},
+    optional={"zones": list_of(integer(1, 16), 16), "direction": one_of(*DIRECTIONS)},
+)
+CHANGE_SPEC = obj(
+    optional={"name": string(100, 1), "event_id": integer(1), "zones": list_of(integer(1, 16), 16),
+              "direction": one_of(*DIRECTIONS)},
+)
+
+
+class DeviceAuthError(ServiceError):
+    """A device credential or enrolment token that does not (or no longer) work."""
+
+    status = 401
+    code = "unauthorized"
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+# --- creation and enrolment ------------------------------------------------
+
+def create_device(conn: Connection, data: dict, now: datetime | None = None,
+                  ttl: timedelta = ENROLMENT_TTL) -> tuple[dict, str]:
+    """Create a pending device; return (device, one-time enrolment token)."""
+    now = now or utcnow()
+    spec = DEVICE_SPEC(data, "device")
+    with atomic(conn):
+        event_row(conn, spec["event_id"])
+        device_id = conn.execute(insert(devices).values(
+            name=spec["name"], event_id=spec["event_id"], zones=json.dumps(sorted(set(spec.get("zones", [])))),
+            direction=spec.get("direction", "entry"), status="pending", config_version=1, created_at=now,
+        ).returning(devices.c.id)).scalar_one()
+        token = _new_enrolment_token(conn, device_id, now, ttl)
+    return get_device(conn, device_id), token
+
+
+def new_enrolment_token(conn: Connection, device_id: int, now: datetime | None = None,
+                        ttl: timedelta = ENROLMENT_TTL) -> str:
+    """A fresh token to (re-)enrol a device, e.g. after replacing the gate's SD card."""
+    now = now or utcnow()
+    with atomic(conn):
+        if _device_row(conn, device_id).status == "revoked":
+            raise Conflict(f"device {device_id} is revoked", "device_revoked")
+        return _new_enrolment_token(conn, device_id, now, ttl)
+
+
+def _new_enrolment_token(conn: Connection, device_id: int, now: datetime, ttl: timedelta) -> str:
+    token = ENROL_PREFIX + secrets.token_urlsafe(24)
+    conn.execute(insert(enrolment_tokens).values(
+        device_id=device_id, token_hash=hash_secret(token), created_at=now, expires_at=now + ttl))
+    return token
+
+
+def enroll(conn: Connection, token: str, public_key: str, now: datetime | None = None) -> tuple[dict, str]:
+    """Redeem an enrolment token (once, atomically); return (device, bearer credential)."""
+    now = now or utcnow()
+    _public_key(public_key)
+    if not isinstance(token, str) or not token:
+        raise DeviceAuthError("an enrolment token is required", "enrolment_token_invalid")
+    credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
+    with atomic(conn):
+        claimed = conn.execute(update(enrolment_tokens).where(
+            enrolment_tokens.c.token_hash == hash_secret(token), enrolment_tokens.c.used_at.is_(None),
+            enrolment_tokens.c.expires_at > now,
+        ).values(used_at=now).returning(enrolment_tokens.c.device_id)).first()
+        if claimed is None:
+            raise _why_token_failed(conn, token, now)
+        device = _device_row(conn, claimed.device_id)
+        if device.status == "revoked":
+            raise DeviceAuthError(f"device {device.id} is revoked", "device_revoked")
+        conn.execute(update(devices).where(devices.c.id == device.id).values(
+            status="active", public_key=public_key, credential_hash=hash_secret(credential), enrolled_at=now,
+            config_version=devices.c.config_version + 1))
+    return get_device(conn, claimed.device_id), credential
+
+
+def _why_token_failed(conn: Connection, token: str, now: datetime) -> DeviceAuthError:
+    row = conn.execute(select(enrolment_tokens).where(enrolment_tokens.c.token_hash == hash_secret(token))).first()
+    if row is None:
+        return DeviceAuthError("unknown enrolment token", "enrolment_token_invalid")
+    if row.used_at is not None:
+        return DeviceAuthError("this enrolment token was already used: create a new one", "enrolment_token_used")
+    return DeviceAuthError("this enrolment token has expired: create a new one", "enrolment_token_expired")
+
+
+def _public_key(text: str) -> Ed25519PublicKey:
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (AttributeError, UnicodeEncodeError, binascii.Error, ValueError):
+        raise Invalid("public_key must be a base64 raw 32-byte Ed25519 public key", "invalid_public_key") from None
+
+
+# --- authentication --------------------------------------------------------
+
+def device_for_credential(conn: Connection, credential: str) -> dict:
+    """The active device holding ``credential``; DeviceAuthError otherwise."""
+    if not credential:
+        raise DeviceAuthError("this route needs a device credential (Authorization: Bearer)")
+    row = conn.execute(select(devices).where(devices.c.credential_hash == hash_secret(credential))).mappings().first()
+    if row is None:
+        raise DeviceAuthError("unknown device credential", "device_unknown")
+    if row["status"] == "revoked":
+        raise DeviceAuthError(f"device {row['id']} ({row['name']}) has been revoked", "device_revoked")
+    return dict(row)
+
+
+def verify_push_signature(device: dict, body: bytes, signature_b64: str) -> None:
+    """Each push body is signed by the device's own key (domain-separated)."""
+    try:
+        signature = base64.b64decode((signature_b64 or "").encode("ascii"), validate=True)
+        _public_key(device["public_key"]).verify(signature, PUSH_DOMAIN + body)
+    except (InvalidSignature, binascii.Error, UnicodeEncodeError, ValueError, Invalid):
+        raise DeviceAuthError("the batch signature does not verify with this device's key",
+                              "bad_signature") from None
+
+
+# --- management --------------------------------------------------------------
+
+def _device_row(conn: Connection, device_id: int):
+    row = conn.execute(select(devices).where(devices.c.id == device_id)).first()
+    if row is None:
+        raise NotFound(f"no device {device_id}", "device_not_found")
+    return row
+
+
+def device_json(row) -> dict:
+    return {
+        "id": row.id, "name": row.name, "event_id": row.event_id, "zones": json.loads(row.zones),
+        "direction": row.direction, "status": row.status, "config_version": row.config_version,
+        "created_at": iso(row.created_at), "enrolled_at": iso(row.enrolled_at), "revoked_at": iso(row.revoked_at),
+        "last_sync_at": iso(row.last_sync_at), "clock_offset_s": row.clock_offset_s,
+        "last_rtt_ms": row.last_rtt_ms, "backlog": row.backlog, "pull_cursor": row.pull_cursor,
+    }
+
+
+def get_device(conn: Connection, device_id: int) -> dict:
+    return device_json(_device_row(conn, device_id))
+
+
+def list_devices(conn: Connection, event_id: int | None = None, organizer_id: int | None = None) -> list[dict]:
+    query = select(devices).order_by(devices.c.id)
+    if event_id is not None:
+        query = query.where(devices.c.event_id == event_id)
+    if organizer_id is not None:
+        query = query.join(events, events.c.id == devices.c.event_id).where(events.c.organizer_id == organizer_id)
+    return [device_json(r) for r in conn.execute(query)]
+
+
+def change_device(conn: Connection, device_id: int, data: dict) -> dict:
+    """Rename or reassign (event, zones, direction); the gate picks it up at its next pull."""
+    spec = CHANGE_SPEC(data, "device")
+    with atomic(conn):
+        row = _device_row(conn, device_id)
+        if row.status == "revoked":
+            raise Conflict(f"device {device_id} is revoked", "device_revoked")
+        if "event_id" in spec:
+            event_row(conn, spec["event_id"])
+        values = {k: v for k, v in spec.items() if k != "zones"}
+        if "zones" in spec:
+            values["zones"] = json.dumps(sorted(set(spec["zones"])))
+        if values:
+            conn.execute(update(devices).where(devices.c.id == device_id)
+                         .values(**values, config_version=devices.c.config_version + 1))
+    return get_device(conn, device_id)
+
+
+def revoke_device(conn: Connection, device_id: int, now: datetime | None = None) -> dict:
+    """Lock a device out: every later call with its credential gets 401 device_revoked."""
+    now = now or utcnow()
+    with atomic(conn):
+        _device_row(conn, device_id)
+        conn.execute(update(devices).where(devices.c.id == device_id, devices.c.status != "revoked")
+                     .values(status="revoked", revoked_at=now))
+        conn.execute(update(enrolment_tokens).where(enrolment_tokens.c.device_id == device_id,
+                                                    enrolment_tokens.c.used_at.is_(None)).values(used_at=now))
+    return get_device(conn, device_id)
+
+
+def device_config(conn: Connection, device: dict) -> dict:
+    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels."""
+    event = event_row(conn, device["event_id"])
+    zones = device["zones"] if isinstance(device["zones"], list) else json.loads(device["zones"])
+    return {
+        "config_version": device["config_version"],
+        "device_id": device["id"],
+        "gate_id": f"device-{device['id']}",
+        "gate_name": device["name"],
+        "direction": device["direction"],
+        "zones": zones,
+        "events": [{
+            "event_id": event.id, "name": event.title,
+            "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
+        }],
+    }

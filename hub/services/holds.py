@@ -1,0 +1,345 @@
+"""Holds: all-or-nothing, expiring seat and GA locks with a secret token.
+
+Race safety: a seat is taken with one conditional UPDATE (it must be available,
+or held by an expired hold) whose row count must equal the seats asked for;
+otherwise the transaction is rolled back and nothing is held. GA capacity is
+checked under a row lock on the ticket type. Expiry is evaluated against `now`
+inside the transaction, so an expired hold is free whether or not the sweeper ran.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+
+from ..db import atomic, is_sqlite, retrying
+from ..schema import event_seats, holds, ticket_types, venue_seats
+from .clock import iso, utcnow
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .events import _which_is_unknown, event_row
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    default_ttl: int = 600
+    min_ttl: int = 30
+    max_ttl: int = 3600
+    max_seats: int = 20
+
+    def ttl(self, requested: int | None) -> timedelta:
+        seconds = self.default_ttl if requested is None else requested
+        if not self.min_ttl <= seconds <= self.max_ttl:
+            raise Invalid(f"ttl_seconds must be between {self.min_ttl} and {self.max_ttl}", "invalid_ttl")
+        return timedelta(seconds=seconds)
+
+    def quantity(self, n: int) -> None:
+        if not 1 <= n <= self.max_seats:
+            raise Invalid(f"a hold takes 1 to {self.max_seats} tickets", "invalid_quantity")
+
+
+def hash_hold_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _seat_is_free(now: datetime):
+    return or_(event_seats.c.status == "available",
+               and_(event_seats.c.status == "held", event_seats.c.held_until <= now))
+
+
+def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
+    event = event_row(conn, event_id, lock=lock)
+    if now < event.ticket_release_at:
+        raise Conflict(f"tickets for event {event_id} are released at {iso(event.ticket_release_at)}",
+                       "not_released")
+    return event
+
+
+def _on_sale(t, now: datetime) -> bool:
+    return (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
+
+
+def _seated_types(conn: Connection, event_id: int, now: datetime, wanted: int | None) -> dict[str | None, object]:
+    """Section name -> the cheapest seated ticket type on sale now (key None: covers every section)."""
+    rows = conn.execute(select(ticket_types).where(ticket_types.c.event_id == event_id,
+                                                   ticket_types.c.kind == "seated")
+                        .order_by(ticket_types.c.price, ticket_types.c.id)).all()
+    if wanted is not None:
+        rows = [t for t in rows if t.id == wanted]
+        if not rows:
+            raise NotFound(f"event {event_id} has no seated ticket type {wanted}", "ticket_type_not_found")
+    by_section: dict[str | None, object] = {}
+    for t in rows:
+        if not _on_sale(t, now):
+            continue
+        for section in json.loads(t.sections) or [None]:
+            by_section.setdefault(section, t)
+    return by_section
+
+
+def _type_for(types: dict, section: str):
+    return types.get(section) or types.get(None)
+
+
+def _new_hold(conn: Connection, event_id: int, kind: str, quantity: int, expires_at: datetime,
+              now: datetime, ticket_type_id: int | None = None) -> tuple[int, str]:
+    token = secrets.token_urlsafe(24)
+    hold_id = conn.execute(insert(holds).values(
+        event_id=event_id, token_hash=hash_hold_token(token), kind=kind, ticket_type_id=ticket_type_id,
+        quantity=quantity, status="active", created_at=now, expires_at=expires_at,
+    ).returning(holds.c.id)).scalar_one()
+    return hold_id, token
+
+
+def _take_seats(conn: Connection, event_id: int, hold_id: int, seats: list, types: dict,
+                expires_at: datetime, now: datetime) -> int:
+    """Conditionally mark seats held; return how many were actually free."""
+    by_type: dict[int, list[int]] = {}
+    for seat in seats:
+        by_type.setdefault(_type_for(types, seat.section).id, []).append(seat.id)
+    taken = 0
+    for type_id, seat_ids in by_type.items():
+        taken += conn.execute(update(event_seats).where(
+            event_seats.c.event_id == event_id, event_seats.c.seat_id.in_(seat_ids), _seat_is_free(now),
+        ).values(status="held", hold_id=hold_id, held_until=expires_at, ticket_type_id=type_id,
+                 order_id=None)).rowcount
+    return taken
+
+
+def _hold_json(hold_id: int, token: str, seats: list, types: dict, expires_at: datetime, kind: str,
+               ga_type=None, quantity: int = 0) -> dict:
+    out = {"hold_id": hold_id, "hold_token": token, "kind": kind, "expires_at": iso(expires_at)}
+    if kind == "seats":
+        out["seats"] = [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position,
+                         "ticket_type_id": _type_for(types, s.section).id} for s in seats]
+        out["quantity"] = len(seats)
+    else:
+        out.update(seats=[], ticket_type_id=ga_type.id, quantity=quantity)
+    return out
+
+
+def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]], *,
+               ttl_seconds: int | None = None, ticket_type_id: int | None = None,
+               policy: HoldPolicy = HoldPolicy(), now: datetime | None = None) -> dict:
+    """Hold exactly these (section, row, seat label) seats, or nothing (409)."""
+    now = now or utcnow()
+    expires_at = now + policy.ttl(ttl_seconds)
+    policy.quantity(len(seats))
+    if len(set(seats)) != len(seats):
+        raise Invalid("the same seat is asked for twice", "duplicate_seat")
+
+    def attempt() -> dict:
+        with atomic(conn):
+            event = _open_event(conn, event_id, now)
+            found = conn.execute(
+                select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
+                       venue_seats.c.position)
+                .where(venue_seats.c.venue_id == event.venue_id,
+                       tuple_(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label).in_(seats))
+                .order_by(venue_seats.c.position)).all()
+            if len(found) != len(seats):
+                known = {(s.section, s.row, s.label) for s in found}
+                missing = next(s for s in seats if s not in known)
+                raise _which_is_unknown(conn, event.venue_id, *missing)
+            types = _seated_types(conn, event_id, now, ticket_type_id)
+            no_type = sorted({s.section for s in found if _type_for(types, s.section) is None})
+            if no_type:
+                raise Conflict(f"no ticket type is on sale for section(s) {', '.join(no_type)}", "not_on_sale")
+            hold_id, token = _new_hold(conn, event_id, "seats", len(found), expires_at, now)
+            if _take_seats(conn, event_id, hold_id, found, types, expires_at, now) != len(found):
+                raise Conflict("one or more of the seats asked for is not available", "seats_unavailable")
+        return _hold_json(hold_id, token, found, types, expires_at, "seats")
+
+    return retrying(attempt)
+
+
+class _Collision(Exception):
+    """Another transaction took the chosen seats between our read and our update."""
+
+
+def hold_best_available(conn: Connection, event_id: int, count: int, *, section: str | None = None,
+                        ttl_seconds: int | None = None, ticket_type_id: int | None = None,
+                        policy: HoldPolicy = HoldPolicy(), now: datetime | None = None) -> dict:
+    """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre."""
+    now = now or utcnow()
+    expires_at = now + policy.ttl(ttl_seconds)
+    policy.quantity(count)
+
+    def attempt() -> dict:
+        with atomic(conn):
+            # The event row lock serialises best-available picks on PostgreSQL
+            # (SQLite's BEGIN IMMEDIATE already does); single-seat holds can still
+            # collide with the pick, which _Collision retries.
+            event = _open_event(conn, event_id, now, lock=not is_sqlite(conn))
+            types = _seated_types(conn, event_id, now, ticket_type_id)
+            if section is not None and conn.execute(select(venue_seats.c.id).where(
+                    venue_seats.c.venue_id == event.venue_id, venue_seats.c.section == section).limit(1)).first() is None:
+                raise NotFound(f"no section {section!r}", "unknown_section")
+            block = _find_block(conn, event_id, count, section, types, now)
+            if block is None:
+                raise Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
+            hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now)
+            if _take_seats(conn, event_id, hold_id, block, types, expires_at, now) != count:
+                raise _Collision()
+        return _hold_json(hold_id, token, block, types, expires_at, "seats")
+
+    for _ in range(50):
+        try:
+            return retrying(attempt)
+        except _Collision:
+            continue
+    raise Conflict("seats are changing hands too fast; try again", "busy")
+
+
+def _find_block(conn: Connection, event_id: int, count: int, section: str | None, types: dict,
+                now: datetime):
+    query = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
+                    venue_seats.c.position, venue_seats.c.section_order, venue_seats.c.row_order,
+                    venue_seats.c.seat_order)
+             .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+             .where(event_seats.c.event_id == event_id, _seat_is_free(now))
+             .order_by(venue_seats.c.section_order, venue_seats.c.row_order, venue_seats.c.seat_order))
+    if section is not None:
+        query = query.where(venue_seats.c.section == section)
+    result = conn.execute(query)
+    try:
+        row_key, row_seats = None, []
+        for seat in result:
+            key = (seat.section_order, seat.row_order)
+            if key != row_key:
+                block = _best_in_row(row_seats, count, types)
+                if block:
+                    return block
+                row_key, row_seats = key, []
+            row_seats.append(seat)
+        return _best_in_row(row_seats, count, types)
+    finally:
+        result.close()
+
+
+def _best_in_row(seats: list, count: int, types: dict):
+    if len(seats) < count or not seats or _type_for(types, seats[0].section) is None:
+        return None
+    runs, run = [], [seats[0]]
+    for prev, seat in zip(seats, seats[1:]):
+        if seat.seat_order == prev.seat_order + 1:
+            run.append(seat)
+        else:
+            runs.append(run)
+            run = [seat]
+    runs.append(run)
+    centre = (seats[0].seat_order + seats[-1].seat_order) / 2  # of the free seats; good enough
+    best = None
+    for run in runs:
+        for start in range(len(run) - count + 1):
+            block = run[start:start + count]
+            distance = abs((block[0].seat_order + block[-1].seat_order) / 2 - centre)
+            if best is None or distance < best[0]:
+                best = (distance, block)
+    return best[1] if best else None
+
+
+def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int, *,
+            ttl_seconds: int | None = None, policy: HoldPolicy = HoldPolicy(),
+            now: datetime | None = None) -> dict:
+    """Hold `quantity` general-admission tickets, or nothing (409)."""
+    now = now or utcnow()
+    expires_at = now + policy.ttl(ttl_seconds)
+    policy.quantity(quantity)
+
+    def attempt() -> dict:
+        with atomic(conn):
+            _open_event(conn, event_id, now)
+            ga = conn.execute(select(ticket_types).where(
+                ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
+                .with_for_update()).first()
+            if ga is None or ga.kind != "ga":
+                raise NotFound(f"event {event_id} has no general admission ticket type {ticket_type_id}",
+                               "ticket_type_not_found")
+            if not _on_sale(ga, now):
+                raise Conflict(f"ticket type {ga.name!r} is not on sale now", "not_on_sale")
+            held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0)).where(
+                holds.c.ticket_type_id == ticket_type_id, holds.c.status == "active",
+                holds.c.expires_at > now)).scalar_one()
+            if ga.sold + held + quantity > ga.capacity:
+                raise Conflict(f"only {max(0, ga.capacity - ga.sold - held)} tickets of {ga.name!r} are available",
+                               "sold_out")
+            hold_id, token = _new_hold(conn, event_id, "ga", quantity, expires_at, now, ticket_type_id)
+        return _hold_json(hold_id, token, [], {}, expires_at, "ga", ga, quantity)
+
+    return retrying(attempt)
+
+
+def ga_available(conn: Connection, ticket_type_id: int, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    ga = conn.execute(select(ticket_types).where(ticket_types.c.id == ticket_type_id)).first()
+    held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0)).where(
+        holds.c.ticket_type_id == ticket_type_id, holds.c.status == "active", holds.c.expires_at > now)).scalar_one()
+    return max(0, ga.capacity - ga.sold - held)
+
+
+def check_token(hold, token: str | None) -> None:
+    if not token or not hmac.compare_digest(hold.token_hash, hash_hold_token(token)):
+        raise Forbidden("the hold token does not match this hold", "bad_hold_token")
+
+
+def live_status(hold, now: datetime) -> str:
+    if hold.status == "active" and hold.expires_at <= now:
+        return "expired"
+    return hold.status
+
+
+def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    hold = conn.execute(select(holds).where(holds.c.id == hold_id)).first()
+    if hold is None:
+        raise NotFound(f"no hold {hold_id}", "hold_not_found")
+    check_token(hold, token)
+    seats = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
+                         .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+                         .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
+                         .order_by(venue_seats.c.position)).all() if live_status(hold, now) == "active" else []
+    return {"hold_id": hold.id, "event_id": hold.event_id, "kind": hold.kind, "quantity": hold.quantity,
+            "status": live_status(hold, now), "expires_at": iso(hold.expires_at),
+            "seats": [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position} for s in seats]}
+
+
+def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> None:
+    """Release a live hold. Only the token holder may; a dead hold gives 409."""
+    now = now or utcnow()
+    with atomic(conn):
+        hold = conn.execute(select(holds).where(holds.c.id == hold_id).with_for_update()).first()
+        if hold is None:
+            raise NotFound(f"no hold {hold_id}", "hold_not_found")
+        check_token(hold, token)
+        status = live_status(hold, now)
+        if status != "active":
+            raise Conflict(f"hold {hold_id} is {status}", f"hold_{status}")
+        conn.execute(update(holds).where(holds.c.id == hold_id).values(status="released"))
+        _free_held_seats(conn, [hold_id])
+
+
+def _free_held_seats(conn: Connection, hold_ids: list[int]) -> int:
+    return conn.execute(update(event_seats).where(
+        event_seats.c.hold_id.in_(hold_ids), event_seats.c.status == "held",
+    ).values(status="available", hold_id=None, held_until=None, ticket_type_id=None)).rowcount
+
+
+def sweep_expired(conn: Connection, now: datetime | None = None, batch: int = 500) -> int:
+    """Mark expired holds and free their seats (housekeeping: correctness never depends on it)."""
+    now = now or utcnow()
+    total = 0
+    while True:
+        with atomic(conn):
+            ids = list(conn.execute(select(holds.c.id).where(
+                holds.c.status == "active", holds.c.expires_at <= now).limit(batch)).scalars())
+            if not ids:
+                return total
+            conn.execute(update(holds).where(holds.c.id.in_(ids), holds.c.status == "active",
+                                             holds.c.expires_at <= now).values(status="expired"))
+            _free_held_seats(conn, ids)
+        total += len(ids)

@@ -1,0 +1,206 @@
+"""Orders: a live hold becomes an order and its tickets in one transaction.
+
+An expired, released or already used hold gives 409 and nothing is sold. With
+an idempotency key, a retried purchase returns the first order (never a second).
+"""
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from common.signing import SigningKey
+
+from ..db import atomic, retrying
+from ..schema import event_seats, events, holds, orders, ticket_types, tickets
+from .clock import iso, utcnow
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .holds import check_token, live_status
+from .payments import get_provider
+from .tickets import issue_tickets, revoke_tickets, ticket_rows
+from .validate import obj, string
+
+BUYER_SPEC = obj(required={"name": string(200, 1), "email": string(320, 3)})
+CURRENCY = "EUR"
+
+
+def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payment_method: str,
+             signer: SigningKey, *, idempotency_key: str | None = None, now: datetime | None = None) -> dict:
+    """Convert a live hold into an order; tickets are issued at once when the payment is done."""
+    now = now or utcnow()
+    buyer = BUYER_SPEC(buyer, "buyer")
+    if "@" not in buyer["email"]:
+        raise Invalid("buyer.email: not an email address", "invalid_email")
+    provider = get_provider(payment_method)
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise Invalid("Idempotency-Key must be 1 to 200 characters", "invalid_idempotency_key")
+
+    def attempt() -> int:
+        with atomic(conn):
+            hold = conn.execute(select(holds).where(holds.c.id == hold_id).with_for_update()).first()
+            if hold is None:
+                raise NotFound(f"no hold {hold_id}", "hold_not_found")
+            check_token(hold, hold_token)
+            status = live_status(hold, now)
+            if status != "active":
+                raise Conflict(f"hold {hold_id} is {status}; nothing was sold", f"hold_{status}")
+            items, subtotal = _hold_items(conn, hold, now)
+            fee = conn.execute(select(events.c.service_fee).where(events.c.id == hold.event_id)).scalar_one()
+            fees = fee * len(items)
+            payment_status = provider.start(subtotal + fees, CURRENCY)
+            order_id = conn.execute(insert(orders).values(
+                event_id=hold.event_id, hold_id=hold.id, buyer_name=buyer["name"], buyer_email=buyer["email"],
+                status=payment_status, payment_method=provider.name, subtotal=subtotal, fees=fees,
+                total=subtotal + fees, idempotency_key=idempotency_key, access_token=secrets.token_urlsafe(24),
+                created_at=now, paid_at=now if payment_status == "paid" else None,
+            ).returning(orders.c.id)).scalar_one()
+            # Conditional updates: if anything changed under us, roll back, sell nothing.
+            if conn.execute(update(holds).where(holds.c.id == hold.id, holds.c.status == "active",
+                                                holds.c.expires_at > now)
+                            .values(status="purchased")).rowcount != 1:
+                raise Conflict(f"hold {hold_id} is no longer live; nothing was sold", "hold_expired")
+            if hold.kind == "seats":
+                sold = conn.execute(update(event_seats).where(
+                    event_seats.c.hold_id == hold.id, event_seats.c.status == "held", event_seats.c.held_until > now,
+                ).values(status="sold", order_id=order_id, held_until=None)).rowcount
+                if sold != hold.quantity:
+                    raise Conflict(f"hold {hold_id} lost seats; nothing was sold", "hold_expired")
+            else:
+                conn.execute(update(ticket_types).where(ticket_types.c.id == hold.ticket_type_id)
+                             .values(sold=ticket_types.c.sold + hold.quantity))
+            if payment_status == "paid":
+                issue_tickets(conn, order_id, hold.event_id, items, signer, now)
+            return order_id
+
+    replay = find_idempotent(conn, idempotency_key, hold_id)
+    if replay is not None:
+        return replay
+    try:
+        order_id = retrying(attempt)
+    except (Conflict, IntegrityError):
+        # A concurrent request with the same key may have won: return its result.
+        existing = _order_for_key(conn, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        order_id = _replay(existing, hold_id)
+    return get_order(conn, order_id)
+
+
+def find_idempotent(conn: Connection, idempotency_key: str | None, hold_id: int) -> dict | None:
+    """The order an earlier request with this key created, or None."""
+    if not idempotency_key:
+        return None
+    existing = _order_for_key(conn, idempotency_key)
+    if existing is None:
+        return None
+    return get_order(conn, _replay(existing, hold_id))
+
+
+def _order_for_key(conn: Connection, key: str):
+    if conn.in_transaction():
+        conn.commit()  # a fresh snapshot: see what a concurrent request committed
+    return conn.execute(select(orders.c.id, orders.c.hold_id).where(orders.c.idempotency_key == key)).first()
+
+
+def _replay(existing, hold_id: int) -> int:
+    if existing.hold_id != hold_id:
+        raise Conflict("this Idempotency-Key was used for another purchase", "idempotency_key_reused")
+    return existing.id
+
+
+def _hold_items(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
+    if hold.kind == "ga":
+        price = conn.execute(select(ticket_types.c.price).where(ticket_types.c.id == hold.ticket_type_id)).scalar_one()
+        return [{"ticket_type_id": hold.ticket_type_id} for _ in range(hold.quantity)], price * hold.quantity
+    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.ticket_type_id, ticket_types.c.price)
+                        .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
+                        .where(event_seats.c.hold_id == hold.id, event_seats.c.status == "held",
+                               event_seats.c.held_until > now)
+                        .order_by(event_seats.c.seat_id)).all()
+    if len(rows) != hold.quantity:
+        raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
+    return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows], sum(r.price for r in rows)
+
+
+def get_order(conn: Connection, order_id: int) -> dict:
+    row = conn.execute(select(orders).where(orders.c.id == order_id)).first()
+    if row is None:
+        raise NotFound(f"no order {order_id}", "order_not_found")
+    return {
+        "id": row.id, "event_id": row.event_id, "hold_id": row.hold_id, "status": row.status,
+        "buyer": {"name": row.buyer_name, "email": row.buyer_email},
+        "payment": {"method": row.payment_method, "status": "paid" if row.paid_at else "pending"},
+        "subtotal": row.subtotal, "fees": row.fees, "total": row.total, "currency": CURRENCY,
+        "access_token": row.access_token, "created_at": iso(row.created_at), "paid_at": iso(row.paid_at),
+        "tickets": ticket_rows(conn, tickets.c.order_id == order_id),
+    }
+
+
+def check_access(conn: Connection, order_id: int, access_token: str | None) -> None:
+    token = conn.execute(select(orders.c.access_token).where(orders.c.id == order_id)).scalar_one_or_none()
+    if token is None:
+        raise NotFound(f"no order {order_id}", "order_not_found")
+    if not access_token or not hmac.compare_digest(token, access_token):
+        raise Forbidden("the order access token does not match", "bad_access_token")
+
+
+def confirm_payment(conn: Connection, order_id: int, signer: SigningKey, now: datetime | None = None) -> dict:
+    """Staff confirm a pending (box office) payment; the tickets are issued now."""
+    now = now or utcnow()
+    with atomic(conn):
+        order = _locked_order(conn, order_id)
+        if order.status != "pending":
+            raise Conflict(f"order {order_id} is {order.status}", "order_not_pending")
+        conn.execute(update(orders).where(orders.c.id == order_id).values(status="paid", paid_at=now))
+        issue_tickets(conn, order_id, order.event_id, _sold_items(conn, order), signer, now)
+    return get_order(conn, order_id)
+
+
+def _locked_order(conn: Connection, order_id: int):
+    order = conn.execute(select(orders).where(orders.c.id == order_id).with_for_update()).first()
+    if order is None:
+        raise NotFound(f"no order {order_id}", "order_not_found")
+    return order
+
+
+def _sold_items(conn: Connection, order) -> list[dict]:
+    hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
+    if hold.kind == "ga":
+        return [{"ticket_type_id": hold.ticket_type_id} for _ in range(hold.quantity)]
+    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.ticket_type_id)
+                        .where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
+                        .order_by(event_seats.c.seat_id)).all()
+    return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows]
+
+
+def refund(conn: Connection, order_id: int, now: datetime | None = None) -> dict:
+    """Refund a paid order or cancel a pending one: seats go back on sale, tickets are revoked."""
+    now = now or utcnow()
+    with atomic(conn):
+        order = _locked_order(conn, order_id)
+        if order.status not in ("paid", "pending"):
+            raise Conflict(f"order {order_id} is already {order.status}", "order_closed")
+        new_status = "refunded" if order.status == "paid" else "cancelled"
+        conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status, closed_at=now))
+        hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
+        if hold.kind == "ga":
+            conn.execute(update(ticket_types).where(ticket_types.c.id == hold.ticket_type_id)
+                         .values(sold=ticket_types.c.sold - hold.quantity))
+        else:
+            conn.execute(update(event_seats).where(event_seats.c.order_id == order_id, event_seats.c.status == "sold")
+                         .values(status="available", hold_id=None, held_until=None, ticket_type_id=None,
+                                 order_id=None))
+        ticket_ids = list(conn.execute(select(tickets.c.id).where(tickets.c.order_id == order_id,
+                                                                  tickets.c.status == "valid")).scalars())
+        revoke_tickets(conn, ticket_ids, new_status, now)
+    return get_order(conn, order_id)
+
+
+def list_orders(conn: Connection, event_id: int, offset: int = 0, limit: int = 50) -> dict:
+    total = conn.execute(select(func.count()).select_from(orders).where(orders.c.event_id == event_id)).scalar_one()
+    ids = conn.execute(select(orders.c.id).where(orders.c.event_id == event_id).order_by(orders.c.id)
+                       .offset(offset).limit(limit)).scalars().all()
+    return {"items": [get_order(conn, i) for i in ids], "total": total, "offset": offset, "limit": limit}

@@ -1,0 +1,315 @@
+"""Scan sync between gates and the hub: push (ingest), pull (changes since a cursor),
+duplicate resolution, attendance and export. See docs/sync-protocol.md.
+
+Exactly once: a scan is keyed by its random ``scan_id`` (the gate's nonce);
+a retried or duplicated batch inserts only the ids not yet stored, and every
+id the device owns is acknowledged again.
+
+Order: a scan's ``corrected_time`` is its device wall time plus the device's
+clock offset measured at the push that delivered it. Per ticket, admissions
+and exits are replayed in corrected-time order: an admission while the ticket
+is already inside is a duplicate of the admission that let it in.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select, tuple_, update
+from sqlalchemy import insert as sa_insert
+
+from common.signing import SigningKey
+
+from ..db import atomic
+from ..schema import counters, revocations, tickets
+from ..schema_devices import SCAN_COUNTER, devices, gate_scans
+from .clock import utcnow
+from .devices import device_config
+from .errors import Invalid
+from .tickets import revocations_since
+
+MAX_BATCH = 1000
+PULL_LIMIT = 1000
+ADMITTED, EXITED = "admitted", "exit_recorded"
+MOVEMENTS = (ADMITTED, EXITED)
+_SCAN_ID = re.compile(r"^[0-9a-f]{32}$")
+_WORD = re.compile(r"^[a-z_]{1,20}$")
+_MAX_INT = 2**63 - 1
+
+
+# --- clock -------------------------------------------------------------------
+
+def measure_offset(hub_now: float, device_sent_at: float, last_rtt_ms: int | None) -> float:
+    """Hub time minus device time: the request left the device half a round trip ago."""
+    one_way = (last_rtt_ms or 0) / 2000.0
+    return hub_now - one_way - device_sent_at
+
+
+# --- push --------------------------------------------------------------------
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e12:
+        raise Invalid(f"{where} must be a finite number", "invalid_field")
+    return float(value)
+
+
+def _uint(value: Any, where: str, nullable: bool = False) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT:
+        raise Invalid(f"{where} must be a non-negative integer", "invalid_field")
+    return value
+
+
+def parse_push(body: Any) -> dict:
+    """Validate a push batch. Raises Invalid naming the first bad field."""
+    if not isinstance(body, dict):
+        raise Invalid("the batch must be a JSON object", "invalid_batch")
+    unknown = set(body) - {"sent_at", "last_rtt_ms", "backlog", "scans"}
+    if unknown:
+        raise Invalid(f"batch: unknown field(s) {', '.join(sorted(unknown))}", "unknown_field")
+    scans = body.get("scans")
+    if not isinstance(scans, list) or len(scans) > MAX_BATCH:
+        raise Invalid(f"batch.scans must be a list of at most {MAX_BATCH} scans", "invalid_batch")
+    out = []
+    for i, scan in enumerate(scans):
+        where = f"batch.scans[{i}]"
+        if not isinstance(scan, dict):
+            raise Invalid(f"{where} must be an object", "invalid_field")
+        scan_id = scan.get("scan_id")
+        if not isinstance(scan_id, str) or not _SCAN_ID.match(scan_id):
+            raise Invalid(f"{where}.scan_id must be 32 lower-case hex digits", "invalid_field")
+        verdict = scan.get("verdict")
+        if not isinstance(verdict, str) or not _WORD.match(verdict):
+            raise Invalid(f"{where}.verdict must be a verdict name", "invalid_field")
+        reason = scan.get("reason")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > 40):
+            raise Invalid(f"{where}.reason must be text of at most 40 characters", "invalid_field")
+        out.append({
+            "scan_id": scan_id, "verdict": verdict, "reason": reason,
+            "device_seq": _uint(scan.get("seq"), f"{where}.seq"),
+            "device_time": _number(scan.get("wall_time"), f"{where}.wall_time"),
+            "event_id": _uint(scan.get("event_id"), f"{where}.event_id", True),
+            "ticket_id": _uint(scan.get("ticket_id"), f"{where}.ticket_id", True),
+        })
+    return {
+        "sent_at": _number(body.get("sent_at"), "batch.sent_at"),
+        "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True),
+        "backlog": _uint(body.get("backlog", 0), "batch.backlog"),
+        "scans": out,
+    }
+
+
+def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = None) -> dict:
+    """Store a parsed push batch exactly once; return the acknowledgement."""
+    now = now or utcnow()
+    hub_now = now.timestamp()
+    offset = measure_offset(hub_now, batch["sent_at"], batch["last_rtt_ms"])
+    scans = {s["scan_id"]: s for s in batch["scans"]}  # a batch repeating an id stores it once
+    with atomic(conn):
+        # Take the counter row first: on PostgreSQL its lock serialises ingest, so the
+        # existence check below sees every scan a concurrent retry committed.
+        last = conn.execute(update(counters).where(counters.c.name == SCAN_COUNTER)
+                            .values(value=counters.c.value).returning(counters.c.value)).scalar_one()
+        owners = _owners(conn, list(scans))
+        new = [s for sid, s in scans.items() if sid not in owners]
+        if new:
+            conn.execute(update(counters).where(counters.c.name == SCAN_COUNTER)
+                         .values(value=last + len(new)))
+            conn.execute(sa_insert(gate_scans), [{
+                **s, "device_id": device["id"], "corrected_time": s["device_time"] + offset,
+                "received_at": hub_now, "hub_seq": last + i + 1, "duplicate_of": None,
+            } for i, s in enumerate(new)])
+            moved = {(s["event_id"], s["ticket_id"]) for s in new
+                     if s["verdict"] in MOVEMENTS and s["event_id"] is not None and s["ticket_id"] is not None}
+            resolve_duplicates(conn, moved)
+        conn.execute(update(devices).where(devices.c.id == device["id"]).values(
+            last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"]))
+    acked = [sid for sid in scans if owners.get(sid, device["id"]) == device["id"]]
+    foreign = [sid for sid in scans if owners.get(sid, device["id"]) != device["id"]]
+    return {
+        "acked": acked, "stored": len(new),
+        "rejected": [{"scan_id": sid, "code": "scan_id_taken"} for sid in foreign],
+        "hub_time": hub_now, "clock_offset_s": offset,
+    }
+
+
+def _owners(conn: Connection, scan_ids: list[str]) -> dict[str, int]:
+    if not scan_ids:
+        return {}
+    rows = conn.execute(select(gate_scans.c.scan_id, gate_scans.c.device_id)
+                        .where(gate_scans.c.scan_id.in_(scan_ids)))
+    return {r.scan_id: r.device_id for r in rows}
+
+
+def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) -> int:
+    """Replay each ticket's admissions and exits in corrected-time order and flag
+    every admission made while the ticket was inside. Returns rows changed."""
+    if not tickets_moved:
+        return 0
+    multi = conn.execute(
+        select(gate_scans.c.event_id, gate_scans.c.ticket_id)
+        .where(gate_scans.c.ticket_id.in_({t for _, t in tickets_moved}), gate_scans.c.verdict.in_(MOVEMENTS))
+        .group_by(gate_scans.c.event_id, gate_scans.c.ticket_id).having(func.count() > 1)).all()
+    changed = 0
+    for event_id, ticket_id in multi:
+        if (event_id, ticket_id) not in tickets_moved:
+            continue
+        rows = conn.execute(
+            select(gate_scans.c.id, gate_scans.c.scan_id, gate_scans.c.verdict, gate_scans.c.duplicate_of)
+            .where(gate_scans.c.event_id == event_id, gate_scans.c.ticket_id == ticket_id,
+                   gate_scans.c.verdict.in_(MOVEMENTS))
+            .order_by(gate_scans.c.corrected_time, gate_scans.c.scan_id)).all()
+        entry = None  # the admission that let the ticket in, while it is inside
+        for row in rows:
+            flag = None
+            if row.verdict == EXITED:
+                entry = None
+            elif entry is None:
+                entry = row.scan_id
+            else:
+                flag = entry
+            if flag != row.duplicate_of:
+                conn.execute(update(gate_scans).where(gate_scans.c.id == row.id).values(duplicate_of=flag))
+                changed += 1
+    return changed
+
+
+# --- pull --------------------------------------------------------------------
+
+def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, keyring_seq: int,
+         config_version: int, signer: SigningKey, keyring_doc: dict, device_sent_at: float | None = None,
+         last_rtt_ms: int | None = None, limit: int = PULL_LIMIT, now: datetime | None = None) -> dict:
+    """Everything the device has not seen: other gates' admissions and exits after
+    ``cursor``, the revocation list when it grew, the keyring, its configuration."""
+    now = now or utcnow()
+    hub_now = now.timestamp()
+    # Read the counter first: every scan with hub_seq <= it is committed and visible.
+    counter = conn.execute(select(counters.c.value).where(counters.c.name == SCAN_COUNTER)).scalar_one()
+    rows = conn.execute(
+        select(gate_scans.c.scan_id, gate_scans.c.hub_seq, gate_scans.c.event_id, gate_scans.c.ticket_id,
+               gate_scans.c.verdict, gate_scans.c.corrected_time, gate_scans.c.device_id,
+               devices.c.name.label("gate_name"))
+        .join(devices, devices.c.id == gate_scans.c.device_id)
+        .where(gate_scans.c.event_id == device["event_id"], gate_scans.c.hub_seq > cursor,
+               gate_scans.c.hub_seq <= counter, gate_scans.c.device_id != device["id"],
+               gate_scans.c.verdict.in_(MOVEMENTS))
+        .order_by(gate_scans.c.hub_seq).limit(limit)).all()
+    more = len(rows) == limit
+    new_cursor = rows[-1].hub_seq if more else max(counter, cursor)
+    out: dict[str, Any] = {
+        "hub_time": hub_now,
+        "cursor": new_cursor,
+        "more": more,
+        "movements": [{
+            "scan_id": r.scan_id, "event_id": r.event_id, "ticket_id": r.ticket_id,
+            "kind": "entry" if r.verdict == ADMITTED else "exit", "at": r.corrected_time,
+            "gate_id": f"device-{r.device_id}", "gate_name": r.gate_name,
+        } for r in rows],
+        "revocations": None,
+        "keyring": None,
+        "config": None,
+    }
+    newest_revocation = conn.execute(select(func.max(revocations.c.seq)).where(
+        revocations.c.event_id == device["event_id"])).scalar()
+    if newest_revocation is not None and newest_revocation > revocation_seq:
+        # The full signed list: the gate stores it as received, so it stays verifiable.
+        out["revocations"] = revocations_since(conn, device["event_id"], 0, signer, now)["document"]
+    if keyring_doc.get("seq", 0) > keyring_seq or keyring_seq == 0:
+        out["keyring"] = keyring_doc
+    if device["config_version"] != config_version:
+        out["config"] = device_config(conn, device)
+    values: dict[str, Any] = {"last_sync_at": now, "pull_cursor": new_cursor}
+    if device_sent_at is not None:
+        values.update(clock_offset_s=measure_offset(hub_now, device_sent_at, last_rtt_ms), last_rtt_ms=last_rtt_ms)
+    with atomic(conn):
+        conn.execute(update(devices).where(devices.c.id == device["id"]).values(**values))
+    return out
+
+
+# --- reports -------------------------------------------------------------------
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def attendance(conn: Connection, event_id: int) -> dict:
+    """Sold, admitted, inside, per gate, rejected by reason, and every duplicate."""
+    sold = conn.execute(select(func.count()).select_from(tickets).where(
+        tickets.c.event_id == event_id, tickets.c.status == "valid")).scalar_one()
+    entry = and_(gate_scans.c.verdict == ADMITTED, gate_scans.c.duplicate_of.is_(None))
+    per_gate = {}
+    for d in conn.execute(select(devices.c.id, devices.c.name, devices.c.status)
+                          .where(devices.c.event_id == event_id).order_by(devices.c.id)):
+        per_gate[d.id] = {"device_id": d.id, "name": d.name, "status": d.status, "entries": 0, "exits": 0,
+                          "duplicates": 0, "rejected": 0}
+    rejected: dict[str, int] = {}
+    entries = exits = 0
+    rows = conn.execute(select(gate_scans.c.device_id, gate_scans.c.verdict,
+                               gate_scans.c.duplicate_of.is_not(None).label("dup"), func.count().label("n"))
+                        .where(gate_scans.c.event_id == event_id)
+                        .group_by(gate_scans.c.device_id, gate_scans.c.verdict, "dup"))
+    for r in rows:
+        gate = per_gate.setdefault(r.device_id, {"device_id": r.device_id, "name": f"device-{r.device_id}",
+                                                 "status": "?", "entries": 0, "exits": 0, "duplicates": 0,
+                                                 "rejected": 0})
+        if r.verdict == ADMITTED and r.dup:
+            gate["duplicates"] += r.n
+        elif r.verdict == ADMITTED:
+            gate["entries"] += r.n
+            entries += r.n
+        elif r.verdict == EXITED:
+            gate["exits"] += r.n
+            exits += r.n
+        else:
+            gate["rejected"] += r.n
+            rejected[r.verdict] = rejected.get(r.verdict, 0) + r.n
+    admitted = conn.execute(select(func.count(gate_scans.c.ticket_id.distinct())).where(
+        gate_scans.c.event_id == event_id, entry)).scalar_one()
+    return {
+        "event_id": event_id, "sold": sold, "admitted": admitted, "entries": entries, "exits": exits,
+        "inside": max(entries - exits, 0), "per_gate": list(per_gate.values()),
+        "rejected": dict(sorted(rejected.items())), "duplicates": duplicates(conn, event_id),
+    }
+
+
+def duplicates(conn: Connection, event_id: int) -> list[dict]:
+    dup = gate_scans.alias("dup")
+    first = gate_scans.alias("first")
+    dup_dev, first_dev = devices.alias("dup_dev"), devices.alias("first_dev")
+    rows = conn.execute(
+        select(dup.c.ticket_id, dup.c.scan_id, dup.c.corrected_time, dup_dev.c.name.label("gate"),
+               first.c.scan_id.label("entry_scan_id"), first.c.corrected_time.label("entry_time"),
+               first_dev.c.name.label("entry_gate"))
+        .join(first, first.c.scan_id == dup.c.duplicate_of)
+        .join(dup_dev, dup_dev.c.id == dup.c.device_id)
+        .join(first_dev, first_dev.c.id == first.c.device_id)
+        .where(dup.c.event_id == event_id, dup.c.duplicate_of.is_not(None))
+        .order_by(dup.c.corrected_time)).all()
+    return [{
+        "ticket_id": r.ticket_id,
+        "entry": {"scan_id": r.entry_scan_id, "gate": r.entry_gate, "at": _iso(r.entry_time)},
+        "duplicate": {"scan_id": r.scan_id, "gate": r.gate, "at": _iso(r.corrected_time)},
+    } for r in rows]
+
+
+def export_scans(conn: Connection, event_id: int, since: int = 0, limit: int = 1000) -> dict:
+    """Scans of an event in hub order after ``since`` (a hub seq), for export."""
+    rows = conn.execute(
+        select(gate_scans, devices.c.name.label("gate_name"))
+        .join(devices, devices.c.id == gate_scans.c.device_id)
+        .where(gate_scans.c.event_id == event_id, gate_scans.c.hub_seq > since)
+        .order_by(gate_scans.c.hub_seq).limit(limit)).all()
+    return {
+        "event_id": event_id, "since": since,
+        "next": rows[-1].hub_seq if rows else since,
+        "items": [{
+            "hub_seq": r.hub_seq, "scan_id": r.scan_id, "device_id": r.device_id, "gate": r.gate_name,
+            "ticket_id": r.ticket_id, "verdict": r.verdict, "reason": r.reason, "device_seq": r.device_seq,
+            "device_time": _iso(r.device_time), "corrected_time": _iso(r.corrected_time),
+            "received_at": _iso(r.received_at), "duplicate_of": r.duplicate_of,
+        } for r in rows],
+    }

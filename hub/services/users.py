@@ -1,0 +1,110 @@
+"""Users, roles and API tokens (stored as SHA-256 hashes only, revocable)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import atomic
+from ..schema import api_tokens, users
+from .clock import utcnow
+from .errors import Conflict, Invalid, NotFound
+
+ROLES = ("admin", "organizer", "door_staff", "customer")
+TOKEN_PREFIX = "th_"
+
+
+def _normal_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
+        raise Invalid(f"not an email address: {email!r}", "invalid_email")
+    return email
+
+
+def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None) -> dict:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
+    if not password or len(password) < 8:
+        raise Invalid("the password needs at least 8 characters", "weak_password")
+    email = _normal_email(email)
+    try:
+        with atomic(conn):
+            user_id = conn.execute(insert(users).values(
+                email=email, password_hash=generate_password_hash(password, method="scrypt"),
+                role=role, created_at=now or utcnow(),
+            ).returning(users.c.id)).scalar_one()
+    except IntegrityError:
+        raise Conflict(f"a user with email {email} exists", "email_taken") from None
+    return {"id": user_id, "email": email, "role": role}
+
+
+def get_user_by_email(conn: Connection, email: str) -> dict | None:
+    row = conn.execute(select(users).where(users.c.email == (email or "").strip().lower())).mappings().first()
+    return dict(row) if row else None
+
+
+def get_user(conn: Connection, user_id: int) -> dict | None:
+    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def authenticate(conn: Connection, email: str, password: str) -> dict | None:
+    """The user when the password matches, else None."""
+    user = get_user_by_email(conn, email)
+    if user and check_password_hash(user["password_hash"], password or ""):
+        return user
+    return None
+
+
+def set_password(conn: Connection, user_id: int, password: str) -> None:
+    if not password or len(password) < 8:
+        raise Invalid("the password needs at least 8 characters", "weak_password")
+    with atomic(conn):
+        conn.execute(update(users).where(users.c.id == user_id).values(
+            password_hash=generate_password_hash(password, method="scrypt")))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(conn: Connection, user_id: int, name: str = "", now: datetime | None = None) -> tuple[int, str]:
+    """Create an API token; return (token id, token). Only the hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with atomic(conn):
+        if get_user(conn, user_id) is None:
+            raise NotFound(f"no user {user_id}")
+        token_id = conn.execute(insert(api_tokens).values(
+            user_id=user_id, token_hash=hash_token(token), name=name[:100], created_at=now or utcnow(),
+        ).returning(api_tokens.c.id)).scalar_one()
+    return token_id, token
+
+
+def revoke_token(conn: Connection, token_id: int, now: datetime | None = None) -> bool:
+    with atomic(conn):
+        result = conn.execute(update(api_tokens).where(
+            api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)).values(revoked_at=now or utcnow()))
+    return result.rowcount == 1
+
+
+def list_tokens(conn: Connection, user_id: int) -> list[dict]:
+    rows = conn.execute(select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at,
+                               api_tokens.c.revoked_at).where(api_tokens.c.user_id == user_id)
+                        .order_by(api_tokens.c.id)).mappings()
+    return [dict(r) for r in rows]
+
+
+def user_for_token(conn: Connection, token: str) -> dict | None:
+    """The user owning a live (unrevoked) token, or None."""
+    if not token:
+        return None
+    row = conn.execute(
+        select(users.c.id, users.c.email, users.c.role)
+        .join(api_tokens, api_tokens.c.user_id == users.c.id)
+        .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+    ).mappings().first()
+    return dict(row) if row else None
