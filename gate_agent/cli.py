@@ -24,8 +24,10 @@ from .commands.init import init_command  # noqa: E402
 from .commands.scan import scan_command  # noqa: E402
 from .commands.status import status_command  # noqa: E402
 from .commands.decode import decode_command  # noqa: E402
+from .commands.run import run_command  # noqa: E402
 
 main.add_command(init_command)
 main.add_command(scan_command)
 main.add_command(status_command)
 main.add_command(decode_command)
+main.add_command(run_command)

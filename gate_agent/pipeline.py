@@ -188,27 +188,22 @@ def codes_in_frame(frame, decoder) -> list[str]:
     return decoder.decode(frame.image)
 
 
-def scan_frames(
-    gate: Gate,
-    frames: Iterable,
-    decoder,
-    debouncer=None,
-    stop: threading.Event | None = None,
-    on_frame: Callable[[Any], None] | None = None,
-) -> Iterable[ScanResult]:
-    """Run frames through the gate; yield one result per accepted code.
+def accepted_codes(frame, decoder, debouncer=None) -> list[str]:
+    """The codes in ``frame`` that count as new scans.
 
     The debouncer (camera cool-down on the monotonic clock) applies to image
     frames only: a typed or wedge code is always a deliberate scan.
     """
+    codes = codes_in_frame(frame, decoder)
+    if frame.text is not None or debouncer is None:
+        return codes
+    return [text for text in codes if debouncer.accept(text, frame.mono)]
+
+
+def scan_frames(gate: Gate, frames: Iterable, decoder, debouncer=None) -> Iterable[ScanResult]:
+    """Run frames through the gate; yield one result per accepted code."""
     for frame in frames:
-        if stop is not None and stop.is_set():
-            return
-        if on_frame is not None:
-            on_frame(frame)
-        for text in codes_in_frame(frame, decoder):
-            if frame.text is None and debouncer is not None and not debouncer.accept(text, frame.mono):
-                continue
+        for text in accepted_codes(frame, decoder, debouncer):
             yield gate.check(text, source=frame.source, mono=frame.mono)
 
 

@@ -1,0 +1,93 @@
+"""`gate-agent run`: scan from a camera or other source and show verdicts at the door."""
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import click
+
+from ..runner import GateRunner, headless_printer
+from ._common import data_dir_option, open_gate
+
+log = logging.getLogger(__name__)
+
+
+@click.command("run")
+@data_dir_option
+@click.option("--camera", help="Camera index (e.g. 0); same as --source camera:N.")
+@click.option("--source", "source_spec",
+              help="Frame source: image/video file, folder, stream URL, picamera, stdin or wedge:PATH.")
+@click.option("--decoder", type=click.Choice(["zxing", "pyzbar"]), default="zxing", show_default=True)
+@click.option("--headless", is_flag=True, help="No door page: print one JSON line per verdict (default source: stdin).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address of the door page.")
+@click.option("--port", default=8080, show_default=True, envvar="GATE_PORT", type=click.IntRange(0, 65535))
+@click.option("--resolution", help="Camera resolution, e.g. 1280x720.")
+@click.option("--fps", type=float, help="Camera frame rate (or replay rate of files).")
+@click.option("--loop", is_flag=True, help="Replay a file or folder source forever (demos).")
+def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, port, resolution, fps, loop) -> None:
+    """Run the gate: scan, decide offline, record, and show each verdict."""
+    from ..scanner import (
+        EvdevWedgeSource, ScanDebouncer, SourceError, WedgeStreamSource, make_decoder, open_source,
+    )
+
+    if camera and source_spec:
+        raise click.UsageError("give --camera or --source, not both")
+    spec = f"camera:{camera}" if camera else source_spec or ("stdin" if headless else None)
+    size = _parse_resolution(resolution)
+    gate = open_gate(data_dir)
+    try:
+        source = open_source(spec, resolution=size, fps=fps, loop=loop) if spec else None
+        scanner_decoder = make_decoder(decoder) if source is not None else None
+    except (SourceError, RuntimeError, ValueError) as exc:
+        gate.close()
+        raise click.ClickException(str(exc)) from None
+    has_camera = source is not None and not isinstance(source, (WedgeStreamSource, EvdevWedgeSource))
+
+    preview = server = app = None
+    if headless:
+        gate.subscribe(headless_printer())
+    else:
+        from waitress.server import create_server
+
+        from ..door import PreviewBuffer, create_door_app
+
+        preview = PreviewBuffer()
+        app = create_door_app(gate, preview=preview, has_camera=has_camera)
+        try:
+            server = create_server(app, host=host, port=port, threads=16)
+        except OSError as exc:
+            gate.close()
+            raise click.ClickException(f"cannot serve the door page on {host}:{port}: {exc.strerror or exc}") from None
+        click.echo(f"door page: http://{host}:{server.effective_port}/  ({gate.config.gate_name})")
+
+    runner = GateRunner(gate, source, scanner_decoder, ScanDebouncer(gate.config.cooldown_s), preview=preview)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
+    runner.start()
+    if server is not None:
+        import threading
+
+        threading.Thread(target=server.run, name="door-page", daemon=True).start()
+    try:
+        while not runner.stopped.wait(0.5):
+            if headless and runner.source_done.is_set():
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runner.stop()
+        if app is not None:
+            app.extensions["door"].detach()
+        if server is not None:
+            server.close()
+        gate.close()
+
+
+def _parse_resolution(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    try:
+        width, height = (int(part) for part in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter("use WIDTHxHEIGHT, e.g. 1280x720", param_hint="--resolution") from None
+    return width, height

@@ -1,0 +1,104 @@
+"""The door page's Flask app. Views are thin: the Gate decides, the Broadcaster pushes."""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ..pipeline import Gate, ScanResult
+from .live import Broadcaster, PreviewBuffer
+
+MAX_MANUAL_TEXT = 4096
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
+def create_door_app(
+    gate: Gate,
+    broadcaster: Broadcaster | None = None,
+    preview: PreviewBuffer | None = None,
+    *,
+    has_camera: bool = False,
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS,
+) -> Flask:
+    """The door page for ``gate``. Subscribes to its verdicts; call
+    ``app.extensions["door"].detach()`` when done with the gate."""
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    broadcaster = broadcaster or Broadcaster()
+    preview = preview or PreviewBuffer()
+
+    def on_verdict(result: ScanResult) -> None:
+        broadcaster.publish("verdict", {"result": result.to_json(), "state": gate.snapshot()})
+
+    gate.subscribe(on_verdict)
+    app.extensions["door"] = _DoorHandle(gate, broadcaster, preview, on_verdict)
+
+    @app.before_request
+    def loopback_only():
+        # The page is for the screen on this machine: refuse DNS-rebinding hosts.
+        if request.host.rsplit(":", 1)[0] not in allowed_hosts:
+            return _error(403, "forbidden_host", "the door page only answers on localhost")
+        return None
+
+    @app.get("/")
+    def door_page():
+        return render_template("door.html", config=gate.config, has_camera=has_camera)
+
+    @app.get("/events")
+    def events():
+        stream = broadcaster.stream(gate.snapshot)
+        return Response(stream, mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/state")
+    def state():
+        return jsonify(gate.snapshot())
+
+    @app.post("/api/scan")
+    def manual_scan():
+        # JSON only: a cross-site form cannot send it without a CORS preflight we never grant.
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            return _error(415 if not request.is_json else 400, "bad_request", 'send JSON {"text": "..."}')
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return _error(400, "missing_text", "type or paste the code printed under the QR")
+        if len(text) > MAX_MANUAL_TEXT:
+            return _error(400, "text_too_long", f"a code is at most {MAX_MANUAL_TEXT} characters")
+        return jsonify(gate.check(text, source="manual").to_json())
+
+    @app.get("/preview.jpg")
+    def preview_jpg():
+        data = preview.latest_jpeg()
+        if data is None:
+            return _error(404, "no_frame", "the camera has not delivered a frame yet")
+        return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    @app.get("/preview.mjpg")
+    def preview_mjpg():
+        return Response(preview.mjpeg(), mimetype="multipart/x-mixed-replace; boundary=frame",
+                        headers={"Cache-Control": "no-store"})
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _error(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("door page error")
+        return _error(500, "internal_error", "the gate hit an unexpected error; scans are still recorded")
+
+    return app
+
+
+class _DoorHandle:
+    def __init__(self, gate, broadcaster, preview, listener):
+        self.gate, self.broadcaster, self.preview, self._listener = gate, broadcaster, preview, listener
+
+    def detach(self) -> None:
+        self.gate.unsubscribe(self._listener)
+        self.broadcaster.close()
+        self.preview.close()
+
+
+def _error(status: int, code: str, message: str):
+    return jsonify({"error": {"code": code, "message": message}}), status
