@@ -1,0 +1,107 @@
+"""Server-rendered pages: storefront, accounts, organizer and door pages.
+
+`init_app(app)` registers the page blueprints and the browser-facing security:
+CSRF on every form (Flask-WTF; the token-authenticated JSON API is not
+cookie-based and is left alone), HttpOnly/SameSite session cookies, a
+nonce-based Content-Security-Policy and the usual secure headers.
+"""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Flask, g, request
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+
+WEB_DEFAULTS = {
+    "WTF_CSRF_CHECK_DEFAULT": False,  # checked per page blueprint, see pages_blueprint()
+    "WTF_CSRF_TIME_LIMIT": None,  # valid for the session's lifetime
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "LOGIN_RATE_LIMIT": "10 per minute",
+    "PUBLIC_URL": "",  # base for links in mails sent outside a request (reminders)
+    "REMINDER_INTERVAL_SECONDS": 600,  # 0 disables the reminder job
+}
+
+
+def init_app(app: Flask) -> None:
+    import os
+
+    for key, value in WEB_DEFAULTS.items():
+        env = os.environ.get(f"TICKETHUB_{key}")
+        if env is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = type(value)(env)
+        app.config.setdefault(key, value)
+    app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("TICKETHUB_SESSION_COOKIE_SECURE", "") == "true")
+    csrf.init_app(app)
+
+    from . import account, door, manage, store
+    from .auth import load_user
+    from .filters import register_filters
+
+    app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
+    for blueprint in (store.bp, account.bp, manage.bp, door.bp):
+        app.register_blueprint(blueprint)
+    register_filters(app)
+
+    @app.context_processor
+    def _page_globals():
+        return {"current_user": g.get("user"), "csp_nonce": _nonce()}
+
+    app.after_request(_secure_headers)
+    app.before_request(load_user)
+    _limit_logins(app)
+
+
+# Page endpoints that guess-able secrets go to: rate-limited per client address.
+LOGIN_LIMITED = ("account.login", "account.login_2fa", "account.register", "account.reset_request")
+
+
+def _limit_logins(app: Flask) -> None:
+    """A Limiter of the pages' own (the API has its own) for password and code posts."""
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[],
+                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
+    for endpoint in LOGIN_LIMITED:
+        app.view_functions[endpoint] = limiter.limit(lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(
+            app.view_functions[endpoint])
+    app.extensions["tickethub.web_limiter"] = limiter
+
+
+def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+    """A page blueprint whose unsafe requests must carry the CSRF token."""
+    bp = Blueprint(name, import_name, template_folder="templates", **kwargs)
+
+    @bp.before_request
+    def _csrf_check():
+        csrf.protect()
+
+    return bp
+
+
+def _nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def _secure_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy",
+                           f"default-src 'self'; script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
+                           "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                           "form-action 'self'")
+        headers.setdefault("Cache-Control", "no-store")
+    return response

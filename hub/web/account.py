@@ -1,0 +1,168 @@
+"""Accounts: register, log in (with optional TOTP), log out, password reset by mail, order history."""
+from __future__ import annotations
+
+import logging
+
+import pyotp
+import segno
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+
+from .. import mail
+from ..db import get_db
+from ..services import accounts
+from ..services.errors import ServiceError
+from ..services.users import authenticate, create_user, get_user
+from . import pages_blueprint
+from .auth import STAFF, login_session, logout_session, public, roles, safe_next
+from .forms import (
+    DisableTotpForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm, TotpForm, TotpSetupForm,
+)
+from .mailing import mail_settings
+
+log = logging.getLogger(__name__)
+bp = pages_blueprint("account", __name__, url_prefix="/account")
+
+
+def _landing(user: dict) -> str:
+    if user["role"] in STAFF:
+        return url_for("manage.dashboard")
+    if user["role"] == "door_staff":
+        return url_for("door.status")
+    return url_for("store.events")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        conn = get_db()
+        user = authenticate(conn, form.email.data, form.password.data)
+        if user is None:
+            flash("Wrong email or password.", "error")
+        elif accounts.totp_enabled(conn, user["id"]):
+            next_url = request.args.get("next")
+            session.clear()
+            session["pending_2fa"] = user["id"]
+            return redirect(url_for(".login_2fa", next=next_url))
+        else:
+            login_session(user)
+            return redirect(safe_next(request.args.get("next"), _landing(user)))
+    return render_template("account/login.html", form=form)
+
+
+@bp.route("/login/2fa", methods=["GET", "POST"])
+@public
+def login_2fa():
+    user_id = session.get("pending_2fa")
+    if user_id is None:
+        return redirect(url_for(".login"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        conn = get_db()
+        if accounts.check_totp(conn, user_id, form.code.data):
+            user = get_user(conn, user_id)
+            login_session(user)
+            return redirect(safe_next(request.args.get("next"), _landing(user)))
+        flash("That code is not right (or was already used). Try the next one.", "error")
+    return render_template("account/login_2fa.html", form=form)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    logout_session()
+    flash("You are logged out.", "success")
+    return redirect(url_for("store.events"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        conn = get_db()
+        try:
+            create_user(conn, form.email.data, form.password.data, "customer")
+        except ServiceError as exc:
+            form.email.errors = [exc.message] if exc.code == "email_taken" else []
+            if exc.code != "email_taken":
+                flash(exc.message, "error")
+        else:
+            user = authenticate(conn, form.email.data, form.password.data)
+            login_session(user)
+            flash("Welcome! Your account is ready.", "success")
+            return redirect(url_for("store.events"))
+    return render_template("account/register.html", form=form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+def reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        conn = get_db()
+        started = accounts.start_password_reset(conn, form.email.data)
+        if started:
+            user, token = started
+            message = mail.password_reset(to=user["email"], valid_minutes=int(accounts.RESET_TTL.total_seconds() // 60),
+                                          reset_url=url_for(".reset", token=token, _external=True))
+            mail.send(mail_settings(), message)
+        # The same answer either way: the page does not reveal who has an account.
+        flash("If that address has an account, we have sent it a link to reset the password.", "success")
+        return redirect(url_for(".login"))
+    return render_template("account/reset_request.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset(token: str):
+    conn = get_db()
+    if accounts.reset_token_user(conn, token) is None:
+        flash("This reset link is invalid, used or expired; ask for a new one.", "error")
+        return redirect(url_for(".reset_request"))
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.finish_password_reset(conn, token, form.password.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".reset_request"))
+        logout_session()
+        flash("Your password is changed. Log in with the new one.", "success")
+        return redirect(url_for(".login"))
+    return render_template("account/reset.html", form=form)
+
+
+@bp.get("/orders")
+@roles()
+def orders():
+    return render_template("account/orders.html", orders=accounts.order_history(get_db(), g.user["id"]))
+
+
+@bp.route("/2fa", methods=["GET", "POST"])
+@roles(*STAFF)
+def two_factor():
+    conn = get_db()
+    user = g.user
+    if accounts.totp_enabled(conn, user["id"]):
+        form = DisableTotpForm()
+        if form.validate_on_submit():
+            accounts.disable_totp(conn, user["id"])
+            flash("Two-factor login is off.", "success")
+            return redirect(url_for(".two_factor"))
+        return render_template("account/two_factor.html", enabled=True, form=form)
+    form = TotpSetupForm()
+    if form.validate_on_submit():
+        if accounts.confirm_totp_setup(conn, user["id"], form.code.data):
+            flash("Two-factor login is on. You will need a code from your app at every login.", "success")
+            return redirect(url_for(".two_factor"))
+        flash("That code does not match; check the app and the clock of your phone.", "error")
+    state = accounts.totp_state(conn, user["id"])
+    if state is None or request.method == "GET":
+        secret, uri = accounts.begin_totp_setup(conn, user)
+    else:
+        secret = state["secret"]
+        uri = pyotp.TOTP(secret).provisioning_uri(name=user["email"], issuer_name=accounts.TOTP_ISSUER)
+    qr = segno.make_qr(uri).svg_inline(scale=4, border=4, dark="#000", light="#fff")
+    return render_template("account/two_factor.html", enabled=False, form=form, secret=secret, qr_svg=qr)

@@ -1,0 +1,44 @@
+"""Door staff pages: gate status for today's events and manual ticket look-up (read only)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import g, render_template, request
+
+from ..db import get_db
+from ..services import event_admin
+from ..services.clock import utcnow
+from ..services.events import list_events
+from . import pages_blueprint
+from .auth import DOOR, roles
+from .forms import LookupForm
+
+bp = pages_blueprint("door", __name__, url_prefix="/door")
+
+
+def _event_scope() -> int | None:
+    """Organizers look at their own events; admins and door staff at all."""
+    return g.user["id"] if g.user["role"] == "organizer" else None
+
+
+@bp.get("")
+@roles(*DOOR)
+def status():
+    conn = get_db()
+    now = utcnow()
+    found = list_events(conn, limit=50, starts_from=now - timedelta(hours=12), starts_to=now + timedelta(days=2),
+                        organizer_id=_event_scope())["items"]
+    rows = [{"event": e, "sales": event_admin.event_sales(conn, e["id"])} for e in found]
+    return render_template("door/status.html", rows=rows, now=now)
+
+
+@bp.get("/lookup")
+@roles(*DOOR)
+def lookup():
+    form = LookupForm(request.args)
+    conn = get_db()
+    scope = None
+    if _event_scope() is not None:
+        scope = [e["id"] for e in list_events(conn, limit=1000, organizer_id=_event_scope())["items"]]
+    results = event_admin.lookup_tickets(conn, form.q.data or "", scope) if form.validate() else []
+    return render_template("door/lookup.html", form=form, results=results)

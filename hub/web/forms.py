@@ -1,0 +1,138 @@
+"""Flask-WTF forms: every form carries and checks the CSRF token."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField, DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
+    SelectField, StringField, TextAreaField,
+)
+from wtforms.validators import Email, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+
+from wtforms import Form
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+
+
+class TotpForm(FlaskForm):
+    code = StringField("6-digit code", validators=[InputRequired(), Regexp(r"^\s*\d{6}\s*$", message="six digits")])
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Email(check_deliverability=False), Length(max=320)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat password", validators=[EqualTo("password", message="the passwords differ")])
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Length(max=320)])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat password", validators=[EqualTo("password", message="the passwords differ")])
+
+
+class CheckoutForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    email = EmailField("Email", validators=[InputRequired(), Email(check_deliverability=False), Length(max=320)])
+    promo_code = StringField("Promo code", validators=[Optional(), Length(max=40)])
+    payment_method = SelectField("Payment", choices=[])
+
+
+class VenueForm(FlaskForm):
+    name = StringField("Venue name", validators=[InputRequired(), Length(max=200)])
+    layout = TextAreaField("Seats", validators=[InputRequired(), Length(max=100_000)],
+                           description="One section per line: `Section: Row=seats, Row=first-last`, "
+                                       "e.g. `Stalls: A=12, B=12, C=3-14`")
+
+
+class TicketTypeForm(Form):
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    kind = SelectField("Kind", choices=[("seated", "Seated"), ("ga", "General admission")])
+    price = StringField("Price (EUR)", validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")])
+    capacity = IntegerField("Capacity (GA)", validators=[Optional(), NumberRange(1, 1_000_000)])
+    sections = StringField("Sections (seated, comma separated; empty = all)", validators=[Optional(), Length(max=2000)])
+    zones = StringField("Zones (numbers 1-16, comma separated; empty = all)",
+                        validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")])
+
+
+class EventForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired(), Length(max=300)])
+    artist = StringField("Artist", validators=[Optional(), Length(max=300)])
+    category = StringField("Category", validators=[Optional(), Length(max=100)])
+    location = StringField("Location (city)", validators=[Optional(), Length(max=300)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+    starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC; empty = now)", format="%Y-%m-%dT%H:%M",
+                                           validators=[Optional()])
+    venue_id = SelectField("Venue", coerce=int, choices=[])
+    service_fee = StringField("Service fee per ticket (EUR)", default="0",
+                              validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")])
+    ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
+
+
+class EventEditForm(FlaskForm):
+    title = StringField("Title", validators=[InputRequired(), Length(max=300)])
+    artist = StringField("Artist", validators=[Optional(), Length(max=300)])
+    category = StringField("Category", validators=[Optional(), Length(max=100)])
+    location = StringField("Location (city)", validators=[Optional(), Length(max=300)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
+    starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC)", format="%Y-%m-%dT%H:%M",
+                                           validators=[InputRequired()])
+    service_fee = StringField("Service fee per ticket (EUR)",
+                              validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")])
+
+
+class PriceForm(FlaskForm):
+    price = StringField("Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25")])
+
+
+class PromoForm(FlaskForm):
+    code = StringField("Code", validators=[InputRequired(), Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$",
+                                                                      message="2-40 letters, digits, - or _")])
+    kind = SelectField("Kind", choices=[("percent", "Percent off"), ("fixed", "Amount off (EUR)")])
+    value = StringField("Value", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="a number")])
+    max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
+    valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    valid_until = DateTimeLocalField("Valid until (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r) for r in ("customer", "door_staff", "organizer", "admin")])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something (refund, re-issue, mark paid): only the CSRF token."""
+
+
+class LookupForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    q = StringField("Ticket number, order number, name or email", validators=[Optional(), Length(max=320)])
+
+
+class StaffUserForm(FlaskForm):
+    email = EmailField("Email", validators=[InputRequired(), Email(check_deliverability=False), Length(max=320)])
+    password = PasswordField("Initial password", validators=[InputRequired(), Length(min=8, max=200)])
+    role = SelectField("Role", choices=[(r, r) for r in ("door_staff", "organizer", "admin", "customer")])
+
+
+class TotpSetupForm(TotpForm):
+    pass
+
+
+class DisableTotpForm(FlaskForm):
+    confirm = BooleanField("Turn two-factor login off", validators=[InputRequired()])
+
+
+def cents(text: str | None) -> int:
+    """"24.50" -> 2450 (forms validate the shape first)."""
+    if not text:
+        return 0
+    whole, _, frac = text.strip().replace(",", ".").partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])

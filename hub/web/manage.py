@@ -1,0 +1,305 @@
+"""Organizer and admin pages: venues, events, ticket types and prices, promo codes, orders, users.
+
+Organizers see and change only their own venues and events; admins everything.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from ..db import get_db
+from ..services import accounts, event_admin, promos
+from ..services import orders as order_service
+from ..services.errors import ServiceError
+from ..services.events import check_owner, create_event, get_event, list_events
+from ..services.layouts import layout_text, parse_layout
+from ..services.tickets import get_ticket, reissue_ticket
+from ..services.users import create_user
+from ..services.venues import create_venue, get_venue, list_venues
+from . import pages_blueprint
+from .auth import STAFF, roles
+from .forms import (
+    ActionForm, EventEditForm, EventForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents,
+)
+from .mailing import send_confirmation_now, send_refund_now
+
+bp = pages_blueprint("manage", __name__, url_prefix="/manage")
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    status = exc.status if exc.status in (403, 404) else 400
+    return render_template("error.html", message=exc.message, status=status), status
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value else None
+
+
+def _mine() -> int | None:
+    """Organizers are limited to their own things; admins (None) to nothing."""
+    return None if g.user["role"] == "admin" else g.user["id"]
+
+
+def _own_event(event_id: int) -> dict:
+    check_owner(get_db(), event_id, g.user)
+    return get_event(get_db(), event_id)
+
+
+def _signer():
+    return current_app.extensions["tickethub.keys"].current()
+
+
+@bp.get("")
+@roles(*STAFF)
+def dashboard():
+    conn = get_db()
+    found = list_events(conn, limit=200, sort="-starts_at", organizer_id=_mine())["items"]
+    return render_template("manage/dashboard.html", events=found, venues=list_venues(conn, owner_id=_mine()))
+
+
+# --- venues ----------------------------------------------------------------
+
+@bp.route("/venues/new", methods=["GET", "POST"])
+@roles(*STAFF)
+def venue_new():
+    form = VenueForm()
+    if form.validate_on_submit():
+        try:
+            venue = create_venue(get_db(), {"name": form.name.data.strip(), "sections": parse_layout(form.layout.data)},
+                                 owner_id=g.user["id"])
+        except ServiceError as exc:
+            form.layout.errors = [exc.message]
+        else:
+            flash(f"Venue {venue['name']} with {venue['num_seats']} seats created.", "success")
+            return redirect(url_for(".venue", venue_id=venue["id"]))
+    return render_template("manage/venue_form.html", form=form)
+
+
+@bp.get("/venues/<int:venue_id>")
+@roles(*STAFF)
+def venue(venue_id: int):
+    found = get_venue(get_db(), venue_id)
+    if _mine() is not None and found["owner_id"] != g.user["id"]:
+        abort(403)
+    return render_template("manage/venue.html", venue=found, layout=layout_text(found))
+
+
+# --- events ----------------------------------------------------------------
+
+def _ticket_type_specs(form: EventForm) -> list[dict]:
+    specs = []
+    for entry in form.ticket_types.entries:
+        sub = entry.form
+        if not (sub.name.data or "").strip():
+            continue
+        spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
+        if sub.kind.data == "ga":
+            spec["capacity"] = sub.capacity.data or 0
+        elif sub.sections.data:
+            spec["sections"] = [s.strip() for s in sub.sections.data.split(",") if s.strip()]
+        if sub.zones.data:
+            spec["zones"] = [int(z) for z in sub.zones.data.split(",")]
+        specs.append(spec)
+    return specs
+
+
+@bp.route("/events/new", methods=["GET", "POST"])
+@roles(*STAFF)
+def event_new():
+    conn = get_db()
+    form = EventForm()
+    form.venue_id.choices = [(0, "No venue (general admission only)")] + [
+        (v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())]
+    if form.validate_on_submit():
+        data = {
+            "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",
+            "location": form.location.data or "", "description": form.description.data or "",
+            "starts_at": _utc(form.starts_at.data), "service_fee": cents(form.service_fee.data),
+            "ticket_types": _ticket_type_specs(form),
+        }
+        if form.ticket_release_at.data:
+            data["ticket_release_at"] = _utc(form.ticket_release_at.data)
+        if form.venue_id.data:
+            data["venue_id"] = form.venue_id.data
+        try:
+            if not data["ticket_types"]:
+                raise ServiceError("add at least one ticket type (give it a name)", "missing_field")
+            event = create_event(conn, data, organizer_id=g.user["id"])
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Event {event['title']} created.", "success")
+            return redirect(url_for(".event", event_id=event["id"]))
+    return render_template("manage/event_form.html", form=form)
+
+
+@bp.get("/events/<int:event_id>")
+@roles(*STAFF)
+def event(event_id: int):
+    conn = get_db()
+    found = _own_event(event_id)
+    return render_template(
+        "manage/event.html", event=found, sales=event_admin.event_sales(conn, event_id),
+        promos=promos.list_promos(conn, event_id), promo_form=PromoForm(), price_form=PriceForm(),
+        action=ActionForm())
+
+
+@bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
+@roles(*STAFF)
+def event_edit(event_id: int):
+    found = _own_event(event_id)
+    form = EventEditForm()
+    if request.method == "GET":
+        for key in ("title", "artist", "category", "location", "description"):
+            getattr(form, key).data = found[key]
+        for key in ("starts_at", "ticket_release_at"):
+            getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(second=0, microsecond=0)
+        form.service_fee.data = f"{found['service_fee'] / 100:.2f}"
+    if form.validate_on_submit():
+        event_admin.update_event(get_db(), event_id, {
+            "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",
+            "location": form.location.data or "", "description": form.description.data or "",
+            "starts_at": _utc(form.starts_at.data), "ticket_release_at": _utc(form.ticket_release_at.data),
+            "service_fee": cents(form.service_fee.data)})
+        flash("Event saved.", "success")
+        return redirect(url_for(".event", event_id=event_id))
+    return render_template("manage/event_edit.html", form=form, event=found)
+
+
+@bp.post("/events/<int:event_id>/ticket-types/<int:type_id>/price")
+@roles(*STAFF)
+def ticket_price(event_id: int, type_id: int):
+    _own_event(event_id)
+    form = PriceForm()
+    if form.validate_on_submit():
+        event_admin.set_price(get_db(), event_id, type_id, cents(form.price.data))
+        flash("Price changed; it applies to new holds.", "success")
+    else:
+        flash("Give the price like 25 or 24.50.", "error")
+    return redirect(url_for(".event", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/promos")
+@roles(*STAFF)
+def promo_new(event_id: int):
+    _own_event(event_id)
+    form = PromoForm()
+    if form.validate_on_submit():
+        value = int(float(form.value.data.replace(",", "."))) if form.kind.data == "percent" else cents(form.value.data)
+        try:
+            promo = promos.create_promo(get_db(), event_id, form.code.data, form.kind.data, value,
+                                        max_uses=form.max_uses.data, valid_from=_utc(form.valid_from.data),
+                                        valid_until=_utc(form.valid_until.data))
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Promo code {promo['code']} created.", "success")
+    else:
+        flash("; ".join(f"{getattr(form, k).label.text}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+    return redirect(url_for(".event", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/promos/<int:promo_id>/delete")
+@roles(*STAFF)
+def promo_delete(event_id: int, promo_id: int):
+    _own_event(event_id)
+    if promos.get_promo(get_db(), promo_id)["event_id"] != event_id:
+        abort(404)
+    promos.delete_promo(get_db(), promo_id)
+    flash("Promo code deleted.", "success")
+    return redirect(url_for(".event", event_id=event_id))
+
+
+# --- orders and tickets ----------------------------------------------------
+
+@bp.get("/events/<int:event_id>/orders")
+@roles(*STAFF)
+def event_orders(event_id: int):
+    found = _own_event(event_id)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    result = order_service.list_orders(get_db(), event_id, offset=(page - 1) * 50, limit=50)
+    return render_template("manage/orders.html", event=found, result=result, page=page,
+                           pages=max(1, -(-result["total"] // 50)), action=ActionForm())
+
+
+def _own_order(order_id: int) -> dict:
+    order = order_service.get_order(get_db(), order_id)
+    check_owner(get_db(), order["event_id"], g.user)
+    return order
+
+
+@bp.post("/orders/<int:order_id>/refund")
+@roles(*STAFF)
+def order_refund(order_id: int):
+    order = _own_order(order_id)
+    if ActionForm().validate_on_submit():
+        order_service.refund(get_db(), order_id)
+        send_refund_now(get_db(), order_id)
+        flash(f"Order {order_id} refunded; its tickets are revoked.", "success")
+    return redirect(url_for(".event_orders", event_id=order["event_id"]))
+
+
+@bp.post("/orders/<int:order_id>/mark-paid")
+@roles(*STAFF)
+def order_mark_paid(order_id: int):
+    order = _own_order(order_id)
+    if ActionForm().validate_on_submit():
+        order_service.confirm_payment(get_db(), order_id, _signer())
+        send_confirmation_now(get_db(), order_id)
+        flash(f"Order {order_id} marked paid; tickets issued and mailed.", "success")
+    return redirect(url_for(".event_orders", event_id=order["event_id"]))
+
+
+@bp.post("/orders/<int:order_id>/resend")
+@roles(*STAFF)
+def order_resend(order_id: int):
+    order = _own_order(order_id)
+    if ActionForm().validate_on_submit():
+        status = send_confirmation_now(get_db(), order_id)
+        flash("Confirmation " + ("sent." if status == "sent" else "written to the outbox." if status else
+                                 "not sent: the order has no valid tickets."), "success" if status else "error")
+    return redirect(url_for(".event_orders", event_id=order["event_id"]))
+
+
+@bp.post("/tickets/<int:ticket_id>/reissue")
+@roles(*STAFF)
+def ticket_reissue(ticket_id: int):
+    old = get_ticket(get_db(), ticket_id)
+    check_owner(get_db(), old["event_id"], g.user)
+    if ActionForm().validate_on_submit():
+        new = reissue_ticket(get_db(), ticket_id, _signer())
+        flash(f"Ticket {ticket_id} replaced by ticket {new['ticket_id']}; the old code no longer admits.", "success")
+    return redirect(url_for(".event_orders", event_id=old["event_id"]))
+
+
+# --- users (admin) ---------------------------------------------------------
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles("admin")
+def users():
+    conn = get_db()
+    form = StaffUserForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(conn, form.email.data, form.password.data, form.role.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"User {user['email']} ({user['role']}) created.", "success")
+            return redirect(url_for(".users"))
+    return render_template("manage/users.html", users=accounts.list_users(conn), form=form, role_form=RoleForm())
+
+
+@bp.post("/users/<int:user_id>/role")
+@roles("admin")
+def user_role(user_id: int):
+    form = RoleForm()
+    if form.validate_on_submit():
+        if user_id == g.user["id"] and form.role.data != "admin":
+            flash("You cannot take away your own admin role.", "error")
+        else:
+            accounts.set_role(get_db(), user_id, form.role.data)
+            flash("Role changed.", "success")
+    return redirect(url_for(".users"))

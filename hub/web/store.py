@@ -1,0 +1,315 @@
+"""Storefront: event list and calendar, event page with seat map, hold and checkout, orders and tickets."""
+from __future__ import annotations
+
+import calendar as calendar_module
+from datetime import date, datetime, timedelta, timezone
+
+from flask import (
+    Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for,
+)
+
+from ..db import get_db
+from ..delivery.images import qr_png, qr_svg
+from ..delivery.notify import ticket_cards
+from ..delivery.pdf import tickets_pdf
+from ..services import accounts, orders as order_service, promos, storefront
+from ..services import holds as hold_service
+from ..services.clock import utcnow
+from ..services.errors import Forbidden, NotFound, ServiceError
+from ..services.events import get_event, list_events, seat_map
+from ..services.payments import PROVIDERS
+from . import pages_blueprint
+from .auth import public
+from .forms import CheckoutForm
+from .mailing import send_confirmation_now
+
+bp = pages_blueprint("store", __name__)
+PAGE_SIZE = 12
+SORT_CHOICES = {"starts_at": "Date, soonest first", "-starts_at": "Date, latest first", "title": "Title A-Z",
+                "-title": "Title Z-A"}
+
+
+@bp.errorhandler(ServiceError)
+def _service_error(exc: ServiceError):
+    status = exc.status if exc.status in (403, 404) else 400
+    return render_template("error.html", message=exc.message, status=status), status
+
+
+def _day(name: str) -> datetime | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=timezone.utc)
+    except ValueError:
+        flash(f"{name.replace('_', ' ')}: use a date like 2026-12-31", "error")
+        return None
+
+
+@bp.get("/")
+@public
+def events():
+    conn = get_db()
+    sort = request.args.get("sort", "starts_at")
+    sort = sort if sort in SORT_CHOICES else "starts_at"
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    date_from, date_to = _day("date_from"), _day("date_to")
+    if date_from is None and date_to is None:
+        date_from = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    q = request.args.get("q", "").strip()[:200]
+    location = request.args.get("location", "").strip()[:300]
+    result = list_events(conn, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort,
+                         q=q or None, category=request.args.get("category") or None,
+                         starts_from=date_from, starts_to=date_to + timedelta(days=1) if date_to else None,
+                         **({"location": location} if location else {}))
+    pages = max(1, -(-result["total"] // PAGE_SIZE))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("store/events.html", result=result, page=page, pages=pages, args=args,
+                           sort=sort, sorts=SORT_CHOICES, categories=storefront.categories(conn),
+                           locations=storefront.locations(conn), q=q, location=location)
+
+
+@bp.get("/calendar")
+@public
+def calendar():
+    today = utcnow().date()
+    try:
+        year, month = (int(part) for part in request.args.get("month", f"{today:%Y-%m}").split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        first = today.replace(day=1)
+    after = (first + timedelta(days=32)).replace(day=1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
+    end = datetime.combine(after, datetime.min.time(), tzinfo=timezone.utc)
+    found = list_events(get_db(), limit=500, starts_from=start, starts_to=end)["items"]
+    by_day: dict[int, list[dict]] = {}
+    for event in found:
+        by_day.setdefault(int(event["starts_at"][8:10]), []).append(event)
+    weeks = calendar_module.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    return render_template("store/calendar.html", first=first, weeks=weeks, by_day=by_day,
+                           previous=f"{previous:%Y-%m}", next=f"{after:%Y-%m}")
+
+
+def _seat_rows(seats: list[dict]) -> list[dict]:
+    """Seats grouped by section and row, in seat-map order."""
+    sections: dict[str, dict[str, list[dict]]] = {}
+    for seat in seats:
+        sections.setdefault(seat["section"], {}).setdefault(seat["row"], []).append(seat)
+    return [{"name": name, "rows": [{"name": r, "seats": s} for r, s in rows.items()]}
+            for name, rows in sections.items()]
+
+
+@bp.get("/events/<int:event_id>")
+@public
+def event(event_id: int):
+    conn = get_db()
+    found = get_event(conn, event_id)
+    now = utcnow()
+    seated = any(t["kind"] == "seated" for t in found["ticket_types"])
+    seats = seat_map(conn, event_id, now) if seated else None
+    return render_template(
+        "store/event.html", event=found, venue=storefront.venue_name(conn, found["venue_id"]),
+        available=storefront.availability(conn, found, now), seats=seats,
+        sections=_seat_rows(seats["seats"]) if seats else [],
+        released=now >= datetime.fromisoformat(found["ticket_release_at"].replace("Z", "+00:00")),
+        max_seats=current_app.config["HOLD_MAX_SEATS"])
+
+
+@bp.get("/events/<int:event_id>/seats.json")
+@public
+def seats_json(event_id: int):
+    response = jsonify(seat_map(get_db(), event_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _policy() -> hold_service.HoldPolicy:
+    cfg = current_app.config
+    return hold_service.HoldPolicy(cfg["HOLD_TTL_SECONDS"], cfg["HOLD_TTL_MIN_SECONDS"], cfg["HOLD_TTL_MAX_SECONDS"],
+                                   cfg["HOLD_MAX_SEATS"])
+
+
+@bp.post("/events/<int:event_id>/hold")
+@public
+def hold(event_id: int):
+    conn = get_db()
+    mode = request.form.get("mode")
+    try:
+        if mode == "seats":
+            wanted = {int(i) for i in request.form.getlist("seat") if i.isdigit()}
+            if not wanted:
+                flash("Pick at least one seat on the map.", "error")
+                return redirect(url_for(".event", event_id=event_id))
+            by_index = {s["index"]: s for s in seat_map(conn, event_id)["seats"]}
+            if not wanted <= set(by_index):
+                raise NotFound("one of the picked seats does not exist", "unknown_seat")
+            picked = [(by_index[i]["section"], by_index[i]["row"], by_index[i]["seat"]) for i in sorted(wanted)]
+            result = hold_service.hold_seats(conn, event_id, picked, policy=_policy())
+        elif mode == "best":
+            count = request.form.get("count", type=int) or 0
+            result = hold_service.hold_best_available(conn, event_id, count, policy=_policy(),
+                                                      section=request.form.get("section") or None)
+        elif mode == "ga":
+            result = hold_service.hold_ga(conn, event_id, request.form.get("ticket_type_id", type=int) or 0,
+                                          request.form.get("quantity", type=int) or 0, policy=_policy())
+        else:
+            abort(400)
+    except ServiceError as exc:
+        if exc.status == 404 and exc.code == "event_not_found":
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for(".event", event_id=event_id))
+    held = dict(session.get("holds", {}))
+    held[str(result["hold_id"])] = result["hold_token"]
+    session["holds"] = dict(list(held.items())[-10:])
+    return redirect(url_for(".checkout", hold_id=result["hold_id"]))
+
+
+def _hold_token(hold_id: int) -> str:
+    token = session.get("holds", {}).get(str(hold_id))
+    if token is None:
+        raise Forbidden("this hold belongs to another browser session", "bad_hold_token")
+    return token
+
+
+def _payment_choices(total: int) -> list[tuple[str, str]]:
+    labels = {"free": "Free — no payment needed", "box_office": "Pay at the box office"}
+    if total == 0:
+        return [("free", labels["free"])]
+    return [(name, labels.get(name, name.replace("_", " ").title())) for name in PROVIDERS if name != "free"]
+
+
+@bp.route("/checkout/<int:hold_id>", methods=["GET", "POST"])
+@public
+def checkout(hold_id: int):
+    conn = get_db()
+    token = _hold_token(hold_id)
+    now = utcnow()
+    held = hold_service.get_hold(conn, hold_id, token, now)
+    if held["status"] != "active":
+        flash(f"Your hold has {held['status']}; please pick your seats again.", "error")
+        return redirect(url_for(".event", event_id=held["event_id"]))
+    event = get_event(conn, held["event_id"])
+    quote = storefront.hold_quote(conn, hold_id, now)
+    form = CheckoutForm()
+    if request.method == "GET" and g.user:
+        form.email.data = g.user["email"]
+    discount = None
+    if form.promo_code.data:
+        try:
+            discount = promos.quote(conn, event["id"], form.promo_code.data, quote["subtotal"], now)
+        except ServiceError as exc:
+            form.promo_code.errors = [exc.message]
+    total = quote["total"] - (discount["discount"] if discount else 0)
+    form.payment_method.choices = _payment_choices(total)
+    if request.method == "POST" and request.form.get("action") == "buy" and form.validate() \
+            and not form.promo_code.errors:
+        try:
+            order = order_service.purchase(
+                conn, hold_id, token, {"name": form.name.data.strip(), "email": form.email.data.strip()},
+                form.payment_method.data, current_app.extensions["tickethub.keys"].current(),
+                idempotency_key=f"web-hold-{hold_id}", now=now,
+                **({"promo_code": form.promo_code.data} if form.promo_code.data else {}))
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            if g.user:
+                accounts.link_order(conn, order["id"], g.user["id"])
+            session["holds"] = {k: v for k, v in session.get("holds", {}).items() if k != str(hold_id)}
+            send_confirmation_now(conn, order["id"])
+            return redirect(url_for(".order", order_id=order["id"], token=order["access_token"]))
+    return render_template("store/checkout.html", form=form, hold=held, event=event, quote=quote,
+                           discount=discount, total=total)
+
+
+@bp.post("/checkout/<int:hold_id>/release")
+@public
+def release(hold_id: int):
+    conn = get_db()
+    held = hold_service.get_hold(conn, hold_id, _hold_token(hold_id))
+    try:
+        hold_service.release_hold(conn, hold_id, _hold_token(hold_id))
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Your seats were released.", "success")
+    return redirect(url_for(".event", event_id=held["event_id"]))
+
+
+def _order(order_id: int, token: str) -> dict:
+    conn = get_db()
+    order_service.check_access(conn, order_id, token)
+    return order_service.get_order(conn, order_id)
+
+
+@bp.get("/orders/<int:order_id>/<token>")
+@public
+def order(order_id: int, token: str):
+    conn = get_db()
+    found = _order(order_id, token)
+    event = get_event(conn, found["event_id"])
+    cards = {c.ticket_id: c for c in ticket_cards(conn, order_id, only_valid=False)}
+    return render_template("store/order.html", order=found, event=event, cards=cards, token=token,
+                           venue=storefront.venue_name(conn, event["venue_id"]),
+                           discount=promos.order_discount(conn, order_id))
+
+
+def _card(order_id: int, token: str, ticket_id: int):
+    _order(order_id, token)
+    for card in ticket_cards(get_db(), order_id, only_valid=False):
+        if card.ticket_id == ticket_id:
+            return card
+    abort(404)
+
+
+def _is_valid(ticket_id: int, order: dict) -> bool:
+    return any(t["ticket_id"] == ticket_id and t["status"] == "valid" for t in order["tickets"])
+
+
+@bp.get("/orders/<int:order_id>/<token>/tickets/<int:ticket_id>")
+@public
+def ticket(order_id: int, token: str, ticket_id: int):
+    card = _card(order_id, token, ticket_id)
+    valid = _is_valid(ticket_id, _order(order_id, token))
+    return render_template(
+        "store/ticket.html", card=card, revoked=not valid, qr_svg=qr_svg(card.text) if valid else "",
+        png_url=url_for(".ticket_png", order_id=order_id, token=token, ticket_id=ticket_id),
+        pdf_url=url_for(".ticket_pdf", order_id=order_id, token=token, ticket_id=ticket_id),
+        order_url=url_for(".order", order_id=order_id, token=token))
+
+
+def _download(data: bytes, mimetype: str, filename: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/orders/<int:order_id>/<token>/tickets/<int:ticket_id>.png")
+@public
+def ticket_png(order_id: int, token: str, ticket_id: int):
+    card = _card(order_id, token, ticket_id)
+    if not _is_valid(ticket_id, _order(order_id, token)):
+        abort(410)
+    return _download(qr_png(card.text), "image/png", f"ticket-{ticket_id}.png")
+
+
+@bp.get("/orders/<int:order_id>/<token>/tickets/<int:ticket_id>.pdf")
+@public
+def ticket_pdf(order_id: int, token: str, ticket_id: int):
+    card = _card(order_id, token, ticket_id)
+    if not _is_valid(ticket_id, _order(order_id, token)):
+        abort(410)
+    return _download(tickets_pdf([card], title=f"Ticket {ticket_id}"), "application/pdf", f"ticket-{ticket_id}.pdf")
+
+
+@bp.get("/orders/<int:order_id>/<token>/tickets.pdf")
+@public
+def order_pdf(order_id: int, token: str):
+    _order(order_id, token)
+    cards = ticket_cards(get_db(), order_id)
+    if not cards:
+        abort(404)
+    return _download(tickets_pdf(cards, title=f"Tickets, order {order_id}"), "application/pdf",
+                     f"tickets-{order_id}.pdf")
