@@ -15,6 +15,7 @@ def init_limiter(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[])
     for endpoint, key in RATE_LIMITED.items():
-        limiter.limit(lambda key=key: app.config[key])(app.view_functions[endpoint])
+        # the limit is checked inside the wrapper, so the endpoint must call it
+        app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key])(app.view_functions[endpoint])
     app.extensions["tickethub.limiter"] = limiter
     return limiter
