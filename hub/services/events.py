@@ -136,7 +136,8 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
 
 def list_events(conn: Connection, *, offset: int = 0, limit: int = 20, sort: str = "starts_at",
                 q: str | None = None, category: str | None = None, starts_from: datetime | None = None,
-                starts_to: datetime | None = None, organizer_id: int | None = None) -> dict:
+                starts_to: datetime | None = None, organizer_id: int | None = None,
+                location: str | None = None) -> dict:
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", "invalid_sort")
     conditions = []
@@ -152,6 +153,8 @@ def list_events(conn: Connection, *, offset: int = 0, limit: int = 20, sort: str
         conditions.append(events.c.starts_at < starts_to)
     if organizer_id is not None:
         conditions.append(events.c.organizer_id == organizer_id)
+    if location:
+        conditions.append(events.c.location == location)
     where = and_(True, *conditions)
     total = conn.execute(select(func.count()).select_from(events).where(where)).scalar_one()
     rows = conn.execute(select(events).where(where).order_by(SORTS[sort], events.c.id)

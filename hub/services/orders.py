@@ -19,6 +19,7 @@ from ..schema import event_seats, events, holds, orders, ticket_types, tickets
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .holds import check_token, live_status
+from . import promos
 from .payments import get_provider
 from .tickets import issue_tickets, revoke_tickets, ticket_rows
 from .validate import obj, string
@@ -28,8 +29,12 @@ CURRENCY = "EUR"
 
 
 def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payment_method: str,
-             signer: SigningKey, *, idempotency_key: str | None = None, now: datetime | None = None) -> dict:
-    """Convert a live hold into an order; tickets are issued at once when the payment is done."""
+             signer: SigningKey, *, idempotency_key: str | None = None, now: datetime | None = None,
+             promo_code: str | None = None) -> dict:
+    """Convert a live hold into an order; tickets are issued at once when the payment is done.
+
+    A promo code (services.promos) lowers the total and is used up in the same transaction.
+    """
     now = now or utcnow()
     buyer = BUYER_SPEC(buyer, "buyer")
     if "@" not in buyer["email"]:
@@ -50,13 +55,16 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
             items, subtotal = _hold_items(conn, hold, now)
             fee = conn.execute(select(events.c.service_fee).where(events.c.id == hold.event_id)).scalar_one()
             fees = fee * len(items)
-            payment_status = provider.start(subtotal + fees, CURRENCY)
+            discount = promos.quote(conn, hold.event_id, promo_code, subtotal, now)["discount"] if promo_code else 0
+            payment_status = provider.start(subtotal + fees - discount, CURRENCY)
             order_id = conn.execute(insert(orders).values(
                 event_id=hold.event_id, hold_id=hold.id, buyer_name=buyer["name"], buyer_email=buyer["email"],
                 status=payment_status, payment_method=provider.name, subtotal=subtotal, fees=fees,
-                total=subtotal + fees, idempotency_key=idempotency_key, access_token=secrets.token_urlsafe(24),
+                total=subtotal + fees - discount, idempotency_key=idempotency_key, access_token=secrets.token_urlsafe(24),
                 created_at=now, paid_at=now if payment_status == "paid" else None,
             ).returning(orders.c.id)).scalar_one()
+            if promo_code:
+                promos.redeem(conn, hold.event_id, promo_code, order_id, subtotal, now)
             # Conditional updates: if anything changed under us, roll back, sell nothing.
             if conn.execute(update(holds).where(holds.c.id == hold.id, holds.c.status == "active",
                                                 holds.c.expires_at > now)

@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from ..db import get_db
 from ..services import accounts, event_admin, promos
 from ..services import orders as order_service
+from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
@@ -116,11 +117,11 @@ def event_new():
         data = {
             "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",
             "location": form.location.data or "", "description": form.description.data or "",
-            "starts_at": _utc(form.starts_at.data), "service_fee": cents(form.service_fee.data),
+            "starts_at": iso(_utc(form.starts_at.data)), "service_fee": cents(form.service_fee.data),
             "ticket_types": _ticket_type_specs(form),
         }
         if form.ticket_release_at.data:
-            data["ticket_release_at"] = _utc(form.ticket_release_at.data)
+            data["ticket_release_at"] = iso(_utc(form.ticket_release_at.data))
         if form.venue_id.data:
             data["venue_id"] = form.venue_id.data
         try:

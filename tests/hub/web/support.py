@@ -56,3 +56,77 @@ def _width_mm(bounds: tuple[float, float, float, float]) -> float:
 
 def png_bytes_to_image(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data))
+
+
+# --- page helpers ------------------------------------------------------------
+
+import re as _re
+from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
+
+_CSRF = _re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+class Browser:
+    """A Flask test client that submits forms the way a browser does: with the page's CSRF token."""
+
+    def __init__(self, client):
+        self.client = client
+        self._token = None
+
+    def get(self, url: str, **kwargs):
+        response = self.client.get(url, **kwargs)
+        if response.mimetype != "text/html":
+            return response
+        match = _CSRF.search(response.get_data(as_text=True))
+        if match:
+            self._token = match.group(1)
+        return response
+
+    def token(self) -> str:
+        if self._token is None:
+            self.get("/account/login")
+        return self._token
+
+    def post(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token())
+        return self.client.post(url, data=data, **kwargs)
+
+    def login(self, email: str, password: str = "correct horse"):
+        self.get("/account/login")
+        response = self.post("/account/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        self._token = None  # a new session has a new token
+        return response
+
+
+def grid_layout(rows: int = 3, seats: int = 8, sections=("A",)) -> dict:
+    return {"name": "Test Hall", "sections": [
+        {"name": s, "rows": [{"name": str(r + 1), "seats": seats} for r in range(rows)]} for s in sections]}
+
+
+def make_event(conn, organizer_id: int, *, price: int = 2500, fee: int = 150, rows: int = 3, seats: int = 8,
+               starts_in: _timedelta = _timedelta(days=10), title: str = "Brass Night", ga_capacity: int = 0,
+               **fields) -> dict:
+    """A seated event (and optional standing tickets) created through the hub's services."""
+    from hub.services.events import create_event
+    from hub.services.venues import create_venue
+
+    venue = create_venue(conn, grid_layout(rows, seats), owner_id=organizer_id)
+    now = _datetime.now(_timezone.utc)
+    types = [{"name": "Seat", "kind": "seated", "price": price, "zones": [1]}]
+    if ga_capacity:
+        types.append({"name": "Standing", "kind": "ga", "price": price // 2, "capacity": ga_capacity})
+    from hub.services.clock import iso
+
+    data = {"title": title, "artist": "The Band", "location": "Berlin", "category": "concert",
+            "description": "An evening of brass.", "starts_at": iso(now + starts_in),
+            "ticket_release_at": iso(now - _timedelta(hours=1)), "venue_id": venue["id"], "service_fee": fee,
+            "ticket_types": types, **fields}
+    return create_event(conn, data, organizer_id=organizer_id)

@@ -1,0 +1,174 @@
+"""Storefront pages through the Flask test client: list, calendar, event page, hold, checkout, order, tickets."""
+from __future__ import annotations
+
+import email
+import io
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from email import policy
+
+from PIL import Image
+
+from common.signing import verify_ticket
+from hub.services.clock import utcnow
+from tests.hub.web.support import decode_image, make_event, read_pdf_qr
+
+
+def _hold_two_seats(web, event, seats=(0, 1)):
+    page = web.get(f"/events/{event['id']}")
+    assert page.status_code == 200
+    response = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(s) for s in seats]})
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    return response.headers["Location"]
+
+
+def _checkout(web, checkout_url, **fields):
+    web.get(checkout_url)
+    data = {"name": "Ada Lovelace", "email": "ada@example.org", "payment_method": "box_office", "action": "buy"}
+    data.update(fields)
+    return web.post(checkout_url, data)
+
+
+def _outbox(app):
+    from pathlib import Path
+
+    folder = Path(app.instance_path) / "outbox"
+    return sorted(folder.glob("*.eml")) if folder.exists() else []
+
+
+def test_event_list_filters_sorts_and_pages(browser_client, engine, make_account):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        for i in range(14):
+            make_event(conn, organizer["id"], title=f"Show {i:02d}", starts_in=timedelta(days=i + 1),
+                       location="Berlin" if i % 2 else "Hamburg", category="jazz" if i < 3 else "concert")
+    web = browser_client
+
+    first = web.get("/").get_data(as_text=True)
+    assert "14 events" in first and "Show 00" in first and "Show 13" not in first and "Page 1 of 2" in first
+    second = web.get("/?page=2").get_data(as_text=True)
+    assert "Show 13" in second and "Show 00" not in second
+    jazz = web.get("/?category=jazz").get_data(as_text=True)
+    assert "3 events" in jazz and "Show 02" in jazz and "Show 05" not in jazz
+    hamburg = web.get("/?location=Hamburg").get_data(as_text=True)
+    assert "7 events" in hamburg and "Show 01" not in hamburg
+    latest = web.get("/?sort=-starts_at").get_data(as_text=True)
+    assert latest.index("Show 13") < latest.index("Show 12")
+    day = (utcnow() + timedelta(days=3)).date().isoformat()
+    one_day = web.get(f"/?date_from={day}&date_to={day}").get_data(as_text=True)
+    assert "1 event" in one_day and "Show 02" in one_day
+    searched = web.get("/?q=show+1").get_data(as_text=True)
+    assert "Show 10" in searched and "Show 09" not in searched
+
+
+def test_calendar_shows_events_on_their_day(browser_client, event):
+    starts = datetime.fromisoformat(event["starts_at"].replace("Z", "+00:00"))
+    page = browser_client.get(f"/calendar?month={starts:%Y-%m}").get_data(as_text=True)
+    assert starts.strftime("%B %Y") in page
+    assert f"{starts:%H:%M} Brass Night" in page
+    other = (starts.replace(day=1) + timedelta(days=40)).strftime("%Y-%m")
+    assert "Brass Night" not in browser_client.get(f"/calendar?month={other}").get_data(as_text=True)
+    assert browser_client.get("/calendar?month=garbage").status_code == 200
+
+
+def test_event_page_shows_prices_availability_and_seat_map(browser_client, event):
+    page = browser_client.get(f"/events/{event['id']}").get_data(as_text=True)
+    assert "EUR 25.00" in page and "service fee of EUR 1.50" in page
+    assert page.count('class="seat available"') == 24
+    seats = browser_client.get(f"/events/{event['id']}/seats.json").get_json()
+    assert seats["num_available"] == 24
+    assert browser_client.get("/events/999999").status_code == 404
+
+
+def test_buy_two_seats_box_office_then_staff_marks_paid_and_tickets_verify(app, browser_client, event, new_browser):
+    web = browser_client
+    checkout_url = _hold_two_seats(web, event)
+    checkout = web.get(checkout_url).get_data(as_text=True)
+    assert "Section A · Row 1 · Seat 1" in checkout and "Section A · Row 1 · Seat 2" in checkout
+    assert "EUR 50.00" in checkout and "EUR 3.00" in checkout and "EUR 53.00" in checkout  # fees before paying
+    assert 'id="countdown"' in checkout
+
+    seats = web.get(f"/events/{event['id']}/seats.json").get_json()["seats"]
+    assert [s["status"] for s in seats[:3]] == ["held", "held", "available"]
+
+    bought = _checkout(web, checkout_url)
+    assert bought.status_code == 302
+    order_url = bought.headers["Location"]
+    pending = web.get(order_url).get_data(as_text=True)
+    assert "Pay EUR 53.00 at the box office" in pending
+    assert _outbox(app) == []  # no tickets yet, so no confirmation
+
+    staff = new_browser()
+    staff.login("org@example.org")
+    order_id = int(re.search(r"/orders/(\d+)/", order_url).group(1))
+    staff.get(f"/manage/events/{event['id']}/orders")
+    assert staff.post(f"/manage/orders/{order_id}/mark-paid").status_code == 302
+
+    paid = web.get(order_url).get_data(as_text=True)
+    ticket_urls = re.findall(r'href="(/orders/\d+/[^/"]+/tickets/\d+)"', paid)
+    assert len(ticket_urls) == 2
+    keyring = app.extensions["tickethub.keys"].keyring()
+    phone = web.get(ticket_urls[0]).get_data(as_text=True)
+    assert "<svg" in phone and "Section A · Row 1 · Seat 1" in phone and "Zone: 1" in phone
+
+    png = web.get(ticket_urls[0] + ".png")
+    assert png.mimetype == "image/png"
+    [text] = decode_image(Image.open(io.BytesIO(png.data)))
+    verdict = verify_ticket(text, keyring, time.time())
+    assert verdict.valid and verdict.ticket.seat == 0 and verdict.ticket.zones == frozenset({1})
+
+    pdf = web.get(ticket_urls[1] + ".pdf")
+    assert pdf.mimetype == "application/pdf"
+    qr = read_pdf_qr(pdf.data, 0)
+    assert verify_ticket(qr.text, keyring, time.time()).ticket.seat == 1 and qr.symbol_width_mm >= 35
+
+    [eml] = _outbox(app)  # SMTP is not configured: the confirmation is kept in the outbox
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "Ada Lovelace <ada@example.org>"
+    [attachment] = list(message.iter_attachments())
+    texts = {read_pdf_qr(attachment.get_content(), page).text for page in (0, 1)}
+    assert text in texts and qr.text in texts
+
+
+def test_wrong_order_token_is_refused(browser_client, event):
+    web = browser_client
+    order_url = _checkout(web, _hold_two_seats(web, event)).headers["Location"]
+    good = web.get(order_url)
+    assert good.status_code == 200
+    order_id = re.search(r"/orders/(\d+)/", order_url).group(1)
+    assert web.get(f"/orders/{order_id}/not-the-token").status_code == 403
+    assert web.get(f"/orders/{order_id}/not-the-token/tickets.pdf").status_code == 403
+
+
+def test_hold_conflict_and_expired_hold_are_explained(browser_client, event, new_browser, app):
+    web = browser_client
+    _hold_two_seats(web, event)
+    rival = new_browser()
+    rival.get(f"/events/{event['id']}")
+    taken = rival.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["1", "2"]}, follow_redirects=True)
+    assert "not available" in taken.get_data(as_text=True)
+    # someone else's hold cannot be checked out
+    assert rival.get("/checkout/1").status_code == 403
+
+
+def test_best_available_and_ga_holds(browser_client, engine, make_account):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        found = make_event(conn, organizer["id"], ga_capacity=5)
+    web = browser_client
+    web.get(f"/events/{found['id']}")
+    best = web.post(f"/events/{found['id']}/hold", {"mode": "best", "count": "3"})
+    assert "Seat" in web.get(best.headers["Location"]).get_data(as_text=True)
+    ga_id = next(t["id"] for t in found["ticket_types"] if t["kind"] == "ga")
+    ga = web.post(f"/events/{found['id']}/hold", {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "2"})
+    assert "General admission" in web.get(ga.headers["Location"]).get_data(as_text=True)
+    too_many = web.post(f"/events/{found['id']}/hold", {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "4"},
+                        follow_redirects=True)
+    assert "only 3 tickets" in too_many.get_data(as_text=True)
+
+
+def test_form_without_csrf_token_is_rejected(client, event):
+    response = client.post(f"/events/{event['id']}/hold", data={"mode": "seats", "seat": ["0"]})
+    assert response.status_code == 400
+    assert client.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 24
