@@ -12,6 +12,7 @@ from .commands.keys import keys_group
 from .commands.serve import serve_command
 from .commands.ticket import ticket_group
 from .commands.users import tokens_group, users_group
+from .commands.devices import devices_group
 
 
 @click.group()
@@ -32,3 +33,8 @@ main.add_command(users_group)
 main.add_command(tokens_group)
 main.add_command(serve_command)
 main.add_command(demo_data_command)
+main.add_command(devices_group)
+
+
+if __name__ == "__main__":
+    main()
