@@ -10,6 +10,15 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 
 from wtforms import Form
 
+try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) tuples
+    from wtforms.fields.choices import SelectChoice as _SelectChoice
+
+    def choice(value, label):
+        return _SelectChoice(value, label)
+except ImportError:  # pragma: no cover
+    def choice(value, label):
+        return (value, label)
+
 # The shape of an address; whether it works shows when the mail arrives.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="not an email address")
 
@@ -54,7 +63,7 @@ class VenueForm(FlaskForm):
 
 class TicketTypeForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
-    kind = SelectField("Kind", choices=[("seated", "Seated"), ("ga", "General admission")])
+    kind = SelectField("Kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
     price = StringField("Price (EUR)", validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")])
     capacity = IntegerField("Capacity (GA)", validators=[Optional(), NumberRange(1, 1_000_000)])
     sections = StringField("Sections (seated, comma separated; empty = all)", validators=[Optional(), Length(max=2000)])
@@ -97,7 +106,7 @@ class PriceForm(FlaskForm):
 class PromoForm(FlaskForm):
     code = StringField("Code", validators=[InputRequired(), Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$",
                                                                       message="2-40 letters, digits, - or _")])
-    kind = SelectField("Kind", choices=[("percent", "Percent off"), ("fixed", "Amount off (EUR)")])
+    kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off (EUR)")])
     value = StringField("Value", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="a number")])
     max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
     valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
@@ -105,7 +114,7 @@ class PromoForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ("customer", "door_staff", "organizer", "admin")])
+    role = SelectField("Role", choices=[choice(r, r) for r in ("customer", "door_staff", "organizer", "admin")])
 
 
 class ActionForm(FlaskForm):
@@ -122,7 +131,7 @@ class LookupForm(FlaskForm):
 class StaffUserForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), EMAIL, Length(max=320)])
     password = PasswordField("Initial password", validators=[InputRequired(), Length(min=8, max=200)])
-    role = SelectField("Role", choices=[(r, r) for r in ("door_staff", "organizer", "admin", "customer")])
+    role = SelectField("Role", choices=[choice(r, r) for r in ("door_staff", "organizer", "admin", "customer")])
 
 
 class TotpSetupForm(TotpForm):

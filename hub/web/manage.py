@@ -21,7 +21,7 @@ from ..services.venues import create_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import STAFF, roles
 from .forms import (
-    ActionForm, EventEditForm, EventForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents,
+    ActionForm, EventEditForm, EventForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents, choice,
 )
 from .mailing import send_confirmation_now, send_refund_now
 
@@ -111,8 +111,8 @@ def _ticket_type_specs(form: EventForm) -> list[dict]:
 def event_new():
     conn = get_db()
     form = EventForm()
-    form.venue_id.choices = [(0, "No venue (general admission only)")] + [
-        (v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())]
+    form.venue_id.choices = [choice(0, "No venue (general admission only)")] + [
+        choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())]
     if form.validate_on_submit():
         data = {
             "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",

@@ -20,7 +20,7 @@ from ..services.events import get_event, list_events, seat_map
 from ..services.payments import PROVIDERS
 from . import pages_blueprint
 from .auth import public
-from .forms import CheckoutForm
+from .forms import CheckoutForm, choice
 from .mailing import send_confirmation_now
 
 bp = pages_blueprint("store", __name__)
@@ -176,8 +176,8 @@ def _hold_token(hold_id: int) -> str:
 def _payment_choices(total: int) -> list[tuple[str, str]]:
     labels = {"free": "Free — no payment needed", "box_office": "Pay at the box office"}
     if total == 0:
-        return [("free", labels["free"])]
-    return [(name, labels.get(name, name.replace("_", " ").title())) for name in PROVIDERS if name != "free"]
+        return [choice("free", labels["free"])]
+    return [choice(name, labels.get(name, name.replace("_", " ").title())) for name in PROVIDERS if name != "free"]
 
 
 @bp.route("/checkout/<int:hold_id>", methods=["GET", "POST"])
@@ -210,7 +210,7 @@ def checkout(hold_id: int):
                 conn, hold_id, token, {"name": form.name.data.strip(), "email": form.email.data.strip()},
                 form.payment_method.data, current_app.extensions["tickethub.keys"].current(),
                 idempotency_key=f"web-hold-{hold_id}", now=now,
-                **({"promo_code": form.promo_code.data} if form.promo_code.data else {}))
+                promo_code=form.promo_code.data or None)
         except ServiceError as exc:
             flash(exc.message, "error")
         else:

@@ -1,0 +1,132 @@
+"""Real headless Chromium against a real hub server (waitress on loopback).
+
+A customer picks two seats on the live seat map, checks out, staff mark the
+box-office order paid, and the customer opens the ticket on a phone-sized,
+dark-mode screen: the QR decoded from the screenshot by the gate's decoder
+verifies. An organizer creates a venue and an event through the pages.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.signing import verify_ticket
+from hub.services import holds, users
+from tests.hub.web.live import serve_hub
+from tests.hub.web.support import make_event
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse"
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+         "has_touch": True}
+
+
+@pytest.fixture
+def hub(tmp_path):
+    with serve_hub(tmp_path) as (app, base_url):
+        with app.extensions["tickethub.engine"].connect() as conn:
+            organizer = users.create_user(conn, "org@example.org", PASSWORD, "organizer")
+            event = make_event(conn, organizer["id"], rows=4, seats=10)
+        yield app, base_url, event
+
+
+def _login(page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/account/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/manage|/door|/$"))
+
+
+def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifies(browser, hub):
+    from gate_agent.scanner import make_decoder
+
+    app, base_url, event = hub
+    customer = browser.new_context(**PHONE, color_scheme="dark")
+    page = customer.new_page()
+    page.goto(f"{base_url}/events/{event['id']}")
+    assert page.locator("button.seat.available").count() == 40
+
+    # Someone else holds seat 0 meanwhile: the open map shows it without a reload.
+    with app.extensions["tickethub.engine"].connect() as conn:
+        holds.hold_seats(conn, event["id"], [("A", "1", "1")])
+    page.wait_for_selector('button.seat.held[data-index="0"]', timeout=8000)
+    assert page.locator('button.seat[data-index="0"]').is_disabled()
+
+    page.click('button.seat[data-index="14"]')
+    page.click('button.seat[data-index="15"]')
+    assert page.text_content("#picked-count") == "2"
+    page.click("#hold-picked")
+    page.wait_for_url(re.compile(r"/checkout/\d+"))
+    assert page.locator(".held-seat").all_text_contents() == ["Section A · Row 2 · Seat 5", "Section A · Row 2 · Seat 6"]
+    assert re.fullmatch(r"\d+:\d\d", page.text_content("#countdown"))
+    assert page.text_content("#total") == "EUR 53.00"
+    page.fill("#name", "Ada Lovelace")
+    page.fill("#email", "ada@example.org")
+    page.select_option("#payment_method", "box_office")
+    page.click("#buy")
+    page.wait_for_url(re.compile(r"/orders/\d+/"))
+    order_url = page.url
+
+    staff = browser.new_context()
+    desk = staff.new_page()
+    _login(desk, base_url, "org@example.org")
+    desk.goto(f"{base_url}/manage/events/{event['id']}/orders")
+    desk.click("text=Mark paid")
+    desk.wait_for_selector("text=marked paid")
+    staff.close()
+
+    page.goto(order_url)
+    page.click("text=Show ticket >> nth=0")
+    page.wait_for_selector(".qr-card svg")
+    shot = Image.open(io.BytesIO(page.screenshot()))
+    background = shot.convert("RGB").getpixel((5, shot.height - 5))
+    assert sum(background) < 200, "the page itself is in dark mode"
+    [text] = make_decoder("zxing").decode(np.asarray(shot.convert("L")))
+    verdict = verify_ticket(text, app.extensions["tickethub.keys"].keyring(), time.time())
+    assert verdict.valid, verdict.reason
+    assert verdict.ticket.event_id == event["id"] and verdict.ticket.seat == 14
+    card = page.locator(".qr-card").bounding_box()
+    assert card["width"] >= 300, "the QR fills the phone's width"
+    customer.close()
+
+
+def test_organizer_creates_venue_and_event_through_the_pages(browser, tmp_path):
+    with serve_hub(tmp_path) as (app, base_url):
+        with app.extensions["tickethub.engine"].connect() as conn:
+            users.create_user(conn, "org@example.org", PASSWORD, "organizer")
+        context = browser.new_context()
+        page = context.new_page()
+        _login(page, base_url, "org@example.org")
+        page.click("text=New venue")
+        page.fill("#name", "Little Theatre")
+        page.fill("#layout", "Stalls: A=6, B=6\nBalcony: A=2-5")
+        page.click("#venue-form button[type=submit]")
+        page.wait_for_selector("text=with 16 seats created")
+
+        page.goto(f"{base_url}/manage/events/new")
+        page.fill("#title", "Opening Night")
+        page.fill("#category", "theatre")
+        page.fill("#location", "Leipzig")
+        page.fill("#starts_at", "2031-05-01T19:30")
+        page.select_option("#venue_id", label="Little Theatre (16 seats)")
+        page.fill("#service_fee", "1.00")
+        page.fill("#ticket_types-0-name", "Stalls")
+        page.fill("#ticket_types-0-price", "30")
+        page.fill("#ticket_types-0-sections", "Stalls")
+        page.fill("#ticket_types-1-name", "Balcony")
+        page.fill("#ticket_types-1-price", "18.50")
+        page.fill("#ticket_types-1-sections", "Balcony")
+        page.click("#event-form button[type=submit]")
+        page.wait_for_selector("text=Event Opening Night created.")
+        assert "EUR" not in page.text_content("h1")
+
+        page.click("text=Public page")
+        assert page.locator("button.seat.available").count() == 16
+        assert "EUR 18.50" in page.text_content(".prices")
+        context.close()
