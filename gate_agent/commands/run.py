@@ -48,26 +48,25 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
     if headless:
         gate.subscribe(headless_printer())
     else:
-        from waitress.server import create_server
-
-        from ..door import PreviewBuffer, create_door_app
+        from ..door import DoorServer, PreviewBuffer, create_door_app
 
         preview = PreviewBuffer()
         app = create_door_app(gate, preview=preview, has_camera=has_camera)
         try:
-            server = create_server(app, host=host, port=port, threads=16)
+            server = DoorServer(app, host, port)
         except OSError as exc:
             gate.close()
             raise click.ClickException(f"cannot serve the door page on {host}:{port}: {exc.strerror or exc}") from None
-        click.echo(f"door page: http://{host}:{server.effective_port}/  ({gate.config.gate_name})")
+        click.echo(f"door page: {server.url}  ({gate.config.gate_name})")
 
     runner = GateRunner(gate, source, scanner_decoder, ScanDebouncer(gate.config.cooldown_s), preview=preview)
+    from ..sync.scheduler import start_sync
+
+    sync = start_sync(gate)  # None when the folder is not enrolled with a hub
     signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
     runner.start()
     if server is not None:
-        import threading
-
-        threading.Thread(target=server.run, name="door-page", daemon=True).start()
+        server.start()
     try:
         while not runner.stopped.wait(0.5):
             if headless and runner.source_done.is_set():
@@ -76,10 +75,12 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         pass
     finally:
         runner.stop()
+        if sync is not None:
+            sync.stop()
         if app is not None:
             app.extensions["door"].detach()
         if server is not None:
-            server.close()
+            server.stop()
         gate.close()
 
 

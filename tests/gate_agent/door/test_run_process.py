@@ -1,0 +1,67 @@
+"""A real `gate-agent run` process scanning a folder of QR images and serving its door page."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from common.signing.qr import save_qr
+from tests.gate_agent.helpers import make_gate_folder
+from tests.support import free_port
+
+GATE_AGENT = str(Path(sys.executable).parent / "gate-agent")
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except requests.ConnectionError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.05)  # polling interval, not synchronisation
+    raise AssertionError("condition not met in time")
+
+
+def test_run_scans_a_folder_source_and_serves_the_door_page(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    images = tmp_path / "camera"
+    images.mkdir()
+    texts = [folder.ticket() for _ in range(3)]
+    for i, text in enumerate(texts):
+        save_qr(text, images / f"frame-{i}.png", scale=6)
+    port = free_port()
+    proc = subprocess.Popen(
+        [GATE_AGENT, "run", "--data-dir", str(folder.path), "--source", str(images), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout.readline().startswith(f"door page: http://127.0.0.1:{port}/")
+        base = f"http://127.0.0.1:{port}"
+        state = wait_for(lambda: (s := requests.get(base + "/api/state", timeout=2).json())["admitted"] == 3 and s)
+        assert [r["verdict"] for r in state["recent"]] == ["admitted"] * 3
+        assert 'src="/preview.mjpg"' in requests.get(base + "/", timeout=2).text
+        assert requests.get(base + "/preview.jpg", timeout=2).headers["Content-Type"] == "image/jpeg"
+        again = requests.post(base + "/api/scan", json={"text": texts[0]}, timeout=5).json()
+        assert again["verdict"] == "already_admitted"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_run_with_a_missing_source_is_a_clear_error(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    proc = subprocess.run(
+        [GATE_AGENT, "run", "--data-dir", str(folder.path), "--source", str(tmp_path / "nope.png"), "--headless"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "nope.png: no such file, folder or camera" in proc.stderr and "Traceback" not in proc.stderr
