@@ -25,9 +25,13 @@ from .commands.scan import scan_command  # noqa: E402
 from .commands.status import status_command  # noqa: E402
 from .commands.decode import decode_command  # noqa: E402
 from .commands.run import run_command  # noqa: E402
+from .commands.enroll import enroll_command  # noqa: E402
+from .commands.sync import sync_command  # noqa: E402
 
 main.add_command(init_command)
 main.add_command(scan_command)
 main.add_command(status_command)
 main.add_command(decode_command)
 main.add_command(run_command)
+main.add_command(enroll_command)
+main.add_command(sync_command)

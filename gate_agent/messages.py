@@ -70,6 +70,8 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
         if decision.reason == "event_window":
             return f"Too late: the event ended {when}"
         return f"Ticket expired {when}"
+    if verdict is Verdict.INVALID and decision.reason == "device_revoked":
+        return "Device revoked: this gate no longer admits anyone"
     if verdict is Verdict.INVALID:
         return f"Invalid ticket: {INVALID_REASONS.get(decision.reason or '', 'it cannot be read')}"
     return "Not a ticket"

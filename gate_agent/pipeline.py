@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterable
 from .config import GateData, load_gate_data
 from .messages import COLOURS, describe, seat_label
 from .offline_store import NewScan, OfflineStore, ScanRecord
-from .rules import Decision, Verdict, decide, next_state, precheck
+from .offline_store.sync_state import device_revoked, sync_summary
+from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,8 @@ class Gate:
         mono = self.mono_clock() if mono is None else mono
         config = self.data.config
         pre = precheck(text, config, self.data.keyring, self.data.revocations, wall)
+        if pre.needs_state and device_revoked(self.store):  # the hub locked this gate out
+            pre = Precheck(Decision(Verdict.INVALID, pre.ticket, reason="device_revoked"), pre.ticket)
         ticket = pre.ticket
 
         def decider(state):
@@ -167,7 +170,7 @@ class Gate:
             "reentry": config.reentry,
             "zones": sorted(config.zones),
             "events": sorted(config.events),
-            "online": False,  # no hub sync yet; the sync issue sets this
+            **sync_summary(self.store, self.wall_clock()),  # online, backlog, last_sync_at, device_revoked
             "hub_configured": bool(config.hub_url),
             "admitted": counts.get(Verdict.ADMITTED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),

@@ -8,6 +8,7 @@ import click
 from ..config import GateDataError
 from ..offline_store import StoreError
 from ..pipeline import Gate
+from ..sync.clock import wall_clock_from_env
 
 DATA_DIR_ENV = "GATE_DATA_DIR"
 
@@ -23,6 +24,6 @@ def data_dir_option(func):
 def open_gate(data_dir: Path) -> Gate:
     """Open the data folder, turning its problems into clear CLI errors."""
     try:
-        return Gate.open(data_dir)
-    except (GateDataError, StoreError) as exc:
+        return Gate.open(data_dir, wall_clock=wall_clock_from_env())
+    except (GateDataError, StoreError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

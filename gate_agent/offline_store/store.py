@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..rules import VERDICTS, Decision, TicketState
+from .sync_state import SYNC_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID
         """,
     ],
+    SYNC_SCHEMA,  # version 2: hub sync bookkeeping (sync_state.py)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -12,10 +12,10 @@ from .errors import register_error_handlers
 
 
 def build_api() -> Blueprint:
-    from . import events, holds, keys, meta, orders
+    from . import devices, events, holds, keys, meta, orders, sync
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp):
+    for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp, devices.bp, sync.bp):
         api.register_blueprint(child)
     return api
 

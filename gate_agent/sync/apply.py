@@ -1,0 +1,99 @@
+"""Install what the hub sends (keyring, revocation list, configuration) into the data folder.
+
+Each file is verified before it replaces the old one (atomically), and a
+running gate's in-memory copy is swapped only after the file is on disk.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
+
+from ..config import (
+    CONFIG_FILE, KEYRING_FILE, REVOCATIONS_FILE, EventConfig, GateConfig, GateDataError, apply_env,
+    config_from_json, write_config,
+)
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def verify_keyring(doc: Any, trusted: Keyring | None) -> Keyring:
+    """A keyring from the hub must be signed by a key we trust or, on rotation, by
+    one of its own keys (it arrived over the device-authenticated channel)."""
+    try:
+        if trusted is not None:
+            try:
+                return Keyring.from_document(doc, trusted=trusted)
+            except KeyringError:
+                pass
+        unsigned = Keyring.from_document(doc)
+        return Keyring.from_document(doc, trusted=unsigned)
+    except KeyringError as exc:
+        raise GateDataError(f"the hub sent an unusable keyring: {exc}") from None
+
+
+def install_keyring(data_dir: Path, doc: Any, trusted: Keyring | None) -> Keyring:
+    keyring = verify_keyring(doc, trusted)
+    if not len(keyring):
+        raise GateDataError("the hub sent an empty keyring")
+    _write_json(Path(data_dir) / KEYRING_FILE, doc)
+    return keyring
+
+
+def install_revocations(data_dir: Path, doc: Any, keyring: Keyring) -> RevocationList:
+    try:
+        revocations = RevocationList.from_document(doc, keyring)
+    except RevocationListError as exc:
+        raise GateDataError(f"the hub sent an unusable revocation list: {exc}") from None
+    _write_json(Path(data_dir) / REVOCATIONS_FILE, doc)
+    return revocations
+
+
+def gate_config_from_hub(hub_config: dict[str, Any], hub_url: str, previous: GateConfig | None) -> GateConfig:
+    """The hub decides identity, direction, zones and events; local settings
+    (time zone, re-entry policy, camera cool-down) stay as the operator set them."""
+    base = previous or GateConfig()
+    old_events = base.events
+    events = {}
+    for item in hub_config.get("events", []):
+        event_id = item["event_id"]
+        old = old_events.get(event_id)
+        events[event_id] = EventConfig(
+            event_id, item.get("name", ""), old.doors_open if old else None, old.ends if old else None,
+            tuple(item.get("seat_labels", [])),
+        )
+    config = replace(base, gate_id=hub_config["gate_id"], gate_name=hub_config["gate_name"],
+                     direction=hub_config.get("direction", "entry"), zones=frozenset(hub_config.get("zones", [])),
+                     events=events, hub_url=hub_url)
+    try:
+        return config_from_json(config.to_json())  # validates every field
+    except ValueError as exc:
+        raise GateDataError(f"the hub sent an unusable configuration: {exc}") from None
+
+
+def install_config(data_dir: Path, hub_config: dict[str, Any], hub_url: str) -> GateConfig:
+    """Write gate.json from the hub's configuration; return it with GATE_* overrides applied."""
+    path = Path(data_dir) / CONFIG_FILE
+    previous = None
+    if path.exists():
+        try:
+            previous = config_from_json(json.loads(path.read_text("utf-8")))
+        except ValueError:
+            previous = None  # unreadable: the hub's configuration replaces it
+    config = gate_config_from_hub(hub_config, hub_url, previous)
+    write_config(data_dir, config)
+    try:
+        return apply_env(config, os.environ)
+    except ValueError as exc:
+        raise GateDataError(str(exc)) from None

@@ -1,0 +1,213 @@
+"""The sync client: push unsynced scans, pull changes since the hub's cursor.
+
+Transport: one requests.Session with urllib3 Retry for connection failures and
+502/503/504 (a push is idempotent by scan ids, so POST is retried too). Every
+call carries the device credential; a push body is also signed with the
+device's own key. A 401 ``device_revoked`` locks the gate (sync_meta) and
+raises :class:`DeviceRevoked`.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ..config import GateDataError, load_keyring
+from ..offline_store import OfflineStore
+from ..offline_store.sync_state import (
+    Movement, apply_movements, get_meta, mark_synced, set_meta, unsynced_scans,
+)
+from .apply import install_config, install_keyring, install_revocations
+from .identity import DeviceIdentity, load_identity
+
+log = logging.getLogger(__name__)
+
+PUSH_DOMAIN = b"ticketgate/push/v1\x00"
+BATCH_SIZE = 500
+MAX_PULL_PAGES = 50
+USER_AGENT = "ticketgate-gate-agent/1"
+
+
+class SyncError(Exception):
+    """The hub could not be reached or refused the call; the scans stay queued."""
+
+
+class DeviceRevoked(SyncError):
+    """The hub revoked this device: it must stop admitting."""
+
+
+@dataclass
+class PushResult:
+    sent: int = 0
+    acked: int = 0
+    batches: int = 0
+
+
+@dataclass
+class PullResult:
+    movements: int = 0
+    revocations: bool = False
+    keyring: bool = False
+    config: bool = False
+    cursor: int = 0
+
+
+def make_session(retries: int = 2) -> requests.Session:
+    retry = Retry(total=retries, connect=retries, read=1, status=retries, backoff_factor=0.2,
+                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
+                  raise_on_status=False)
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+class SyncClient:
+    """One gate's link to the hub. Thread-safe enough for one push and one pull job."""
+
+    def __init__(self, data_dir: Path | str, store: OfflineStore, gate=None, *,
+                 identity: DeviceIdentity | None = None, wall_clock: Callable[[], float] = time.time,
+                 timeout: tuple[float, float] = (3.05, 15.0), session: requests.Session | None = None):
+        self.data_dir = Path(data_dir)
+        self.store = store
+        self.gate = gate  # a running pipeline.Gate whose in-memory data follows the pulls
+        self.identity = identity or load_identity(self.data_dir)
+        self.wall_clock = wall_clock
+        self.timeout = timeout
+        self.session = session or make_session()
+        self.last_rtt_ms: int | None = None
+        set_meta(store, device_id=self.identity.device_id)
+
+    @property
+    def base(self) -> str:
+        return self.identity.hub_url.rstrip("/") + "/api/v1"
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- transport -------------------------------------------------------------
+    def _call(self, method: str, path: str, **kwargs) -> dict[str, Any]:
+        headers = kwargs.pop("headers", {})
+        headers["Authorization"] = f"Bearer {self.identity.credential}"
+        started = time.monotonic()
+        headers["X-Device-Time"] = repr(self.wall_clock())
+        if self.last_rtt_ms is not None:
+            headers["X-Device-Last-RTT-Ms"] = str(self.last_rtt_ms)
+        try:
+            response = self.session.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            self._failed(f"hub unreachable: {exc.__class__.__name__}")
+            raise SyncError(f"hub {self.identity.hub_url} unreachable: {exc}") from None
+        self.last_rtt_ms = int((time.monotonic() - started) * 1000)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code == 401:
+            code = (body or {}).get("error", {}).get("code") if isinstance(body, dict) else None
+            if code == "device_revoked":
+                set_meta(self.store, device_revoked=True, last_error="device revoked")
+                raise DeviceRevoked("the hub revoked this device: it no longer admits anyone")
+            self._failed(f"hub refused the credential ({code})")
+            raise SyncError(f"the hub refused this device's credential ({code})")
+        if response.status_code != 200 or not isinstance(body, dict):
+            error = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+            self._failed(f"hub answered {response.status_code} {error.get('code', '')}".strip())
+            raise SyncError(f"{method} {path}: HTTP {response.status_code} {error.get('message', '')}".strip())
+        return body
+
+    def _failed(self, message: str) -> None:
+        set_meta(self.store, last_error=message)
+
+    def _succeeded(self, **meta) -> None:
+        set_meta(self.store, last_sync_ok_at=self.wall_clock(), last_error=None, device_revoked=False, **meta)
+
+    # --- push ------------------------------------------------------------------
+    def push_once(self, batch_size: int = BATCH_SIZE) -> PushResult:
+        """Send every scan that was unsynced when called, in signed batches."""
+        result = PushResult()
+        offset = None  # hub time minus ours, as the hub measured it
+        pending = self.store.unsynced_count()
+        while result.sent < pending:
+            scans = unsynced_scans(self.store, batch_size)
+            if not scans:
+                break
+            body = json.dumps({
+                "sent_at": self.wall_clock(), "last_rtt_ms": self.last_rtt_ms,
+                "backlog": self.store.unsynced_count(), "scans": scans,
+            }, separators=(",", ":")).encode("utf-8")
+            signature = base64.b64encode(self.identity.key.sign(PUSH_DOMAIN + body)).decode("ascii")
+            answer = self._call("POST", "/sync/push", data=body, headers={
+                "Content-Type": "application/json", "X-Device-Signature": signature})
+            acked = answer.get("acked", [])
+            offset = answer.get("clock_offset_s", offset)
+            mark_synced(self.store, acked)
+            for item in answer.get("rejected", []):
+                log.warning("hub rejected scan %s: %s", item.get("scan_id"), item.get("code"))
+            result.sent += len(scans)
+            result.acked += len(acked)
+            result.batches += 1
+            if not acked:
+                break  # nothing moved: do not spin
+        self._succeeded(**({"clock_offset_s": offset} if offset is not None else {}))
+        return result
+
+    # --- pull ------------------------------------------------------------------
+    def pull_once(self) -> PullResult:
+        """Fetch and apply everything since the stored cursors (several pages if needed)."""
+        result = PullResult()
+        for _ in range(MAX_PULL_PAGES):
+            meta = get_meta(self.store)
+            params = {
+                "cursor": meta.get("cursor", 0), "revocation_seq": meta.get("revocation_seq", 0),
+                "keyring_seq": meta.get("keyring_seq", 0), "config_version": meta.get("config_version", 0),
+            }
+            answer = self._call("GET", "/sync/pull", params=params)
+            self._apply(answer, result)
+            result.cursor = answer["cursor"]
+            if not answer.get("more"):
+                break
+        self._succeeded()
+        return result
+
+    def _apply(self, answer: dict[str, Any], result: PullResult) -> None:
+        keyring = self.gate.data.keyring if self.gate is not None else self._disk_keyring()
+        if answer.get("keyring"):
+            new = install_keyring(self.data_dir, answer["keyring"], keyring)
+            if new.seq != keyring.seq or set(e.kid for e in new) != set(e.kid for e in keyring):
+                result.keyring = True
+            keyring = new
+            if self.gate is not None:
+                self.gate.data.keyring = new
+            set_meta(self.store, keyring_seq=answer["keyring"].get("seq", 0))
+        if answer.get("revocations"):
+            revocations = install_revocations(self.data_dir, answer["revocations"], keyring)
+            if self.gate is not None:
+                self.gate.data.revocations = revocations
+            set_meta(self.store, revocation_seq=revocations.seq)
+            result.revocations = True
+        if answer.get("config"):
+            config = install_config(self.data_dir, answer["config"], self.identity.hub_url)
+            if self.gate is not None:
+                self.gate.data.config = config
+            set_meta(self.store, config_version=answer["config"]["config_version"])
+            result.config = True
+        movements = [Movement(m["scan_id"], m["event_id"], m["ticket_id"], m["kind"], m["at"], m["gate_name"])
+                     for m in answer.get("movements", [])]
+        result.movements += apply_movements(self.store, movements, cursor=answer["cursor"])
+
+    def _disk_keyring(self):
+        try:
+            return load_keyring(self.data_dir / "keyring.json")
+        except GateDataError:
+            return None

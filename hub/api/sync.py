@@ -1,0 +1,121 @@
+"""Gate sync (device credential) and the organizer's attendance and scan export."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from ..db import get_db
+from ..services import events as event_service
+from ..services import sync as sync_service
+from ..services.devices import DeviceAuthError, device_for_credential, verify_push_signature
+from .errors import ApiError
+from .util import current_user, query_int, require_role, signer
+
+bp = Blueprint("sync", __name__)
+STAFF = ("organizer", "admin")
+SIGNATURE_HEADER = "X-Device-Signature"
+DEVICE_TIME_HEADER = "X-Device-Time"
+LAST_RTT_HEADER = "X-Device-Last-RTT-Ms"
+
+
+def current_device() -> dict:
+    """The device of the request's bearer credential; 401 (with a precise code) otherwise."""
+    if "device" not in g:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            token = ""
+        try:
+            g.device = device_for_credential(get_db(), token.strip())
+        except DeviceAuthError as exc:
+            exc.headers = {"WWW-Authenticate": "Bearer"}
+            raise
+    return g.device
+
+
+def _header_number(name: str, cast=float):
+    raw = request.headers.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_header", f"{name} must be a number") from None
+    if value != value or value < 0:
+        raise ApiError(400, "invalid_header", f"{name} must be a non-negative number")
+    return value
+
+
+@bp.post("/sync/push")
+def push():
+    device = current_device()
+    body = request.get_data(cache=True)
+    verify_push_signature(device, body, request.headers.get(SIGNATURE_HEADER, ""))
+    data = request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_json", "the request body must be a JSON object")
+    batch = sync_service.parse_push(data)
+    return jsonify(sync_service.ingest(get_db(), device, batch))
+
+
+@bp.get("/sync/pull")
+def pull():
+    device = current_device()
+    result = sync_service.pull(
+        get_db(), device,
+        cursor=query_int("cursor", 0, 0, 2**62),
+        revocation_seq=query_int("revocation_seq", 0, 0, 2**62),
+        keyring_seq=query_int("keyring_seq", 0, 0, 2**62),
+        config_version=query_int("config_version", 0, 0, 2**31),
+        limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
+        signer=signer(), keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
+        device_sent_at=_header_number(DEVICE_TIME_HEADER), last_rtt_ms=_header_number(LAST_RTT_HEADER, int),
+    )
+    return jsonify(result)
+
+
+@bp.get("/events/<int:event_id>/attendance")
+@require_role(*STAFF)
+def attendance(event_id: int):
+    event_service.check_owner(get_db(), event_id, current_user())
+    return jsonify(sync_service.attendance(get_db(), event_id))
+
+
+@bp.get("/events/<int:event_id>/scans")
+@require_role(*STAFF)
+def scans(event_id: int):
+    event_service.check_owner(get_db(), event_id, current_user())
+    return jsonify(sync_service.export_scans(get_db(), event_id, query_int("since", 0, 0, 2**62),
+                                             query_int("limit", 1000, 1, 10_000)))
+
+
+def _openapi() -> dict:
+    from .openapi import OBJ, _header, _op, _path, _query, _resp
+
+    tag = "sync"
+    timing = [_header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
+              _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)")]
+    seq = {"type": "integer", "minimum": 0}
+    return {
+        "/api/v1/sync/push": {
+            "post": _op("Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
+                        {"200": _resp("Acknowledgement", OBJ)}, 400, 401, 413, 422, body=OBJ, auth=True, tag=tag,
+                        params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)]),
+        },
+        "/api/v1/sync/pull": {
+            "get": _op("Other gates' admissions and exits, revocations, keyring and configuration since a cursor",
+                       {"200": _resp("Changes", OBJ)}, 400, 401, auth=True, tag=tag,
+                       params=[_query("cursor", seq), _query("revocation_seq", seq), _query("keyring_seq", seq),
+                               _query("config_version", seq), _query("limit", seq), *timing]),
+        },
+        "/api/v1/events/{event_id}/attendance": {
+            "get": _op("Sold, admitted, inside, per gate, rejected by reason, duplicates",
+                       {"200": _resp("Attendance", OBJ)}, 401, 403, 404, params=[_path("event_id")], auth=True, tag=tag),
+        },
+        "/api/v1/events/{event_id}/scans": {
+            "get": _op("Synced scans in hub order after a hub seq (export)", {"200": _resp("Scans", OBJ)},
+                       400, 401, 403, 404, params=[_path("event_id"), _query("since", seq), _query("limit", seq)],
+                       auth=True, tag=tag),
+        },
+    }
+
+
+OPENAPI_PATHS = _openapi()
