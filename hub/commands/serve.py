@@ -27,7 +27,12 @@ def serve_command(host: str, port: int, threads: int, no_upgrade: bool) -> None:
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
-    start_sweeper(app)
+    scheduler = start_sweeper(app)
+    if "store" in app.blueprints:  # the web pages mail event reminders from the same scheduler
+        from hub.web.mailing import start_reminders
+
+        app.config["PUBLIC_URL"] = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
+        start_reminders(app, scheduler)
     click.echo(f"tickethub serving on http://{host}:{port} ({threads} threads, signing key {key.kid})")
     waitress.serve(app, host=host, port=port, threads=threads, connection_limit=max(100, threads * 8),
                    channel_timeout=60, ident="tickethub")

@@ -8,6 +8,7 @@ nonce-based Content-Security-Policy and the usual secure headers.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from flask import Blueprint, Flask, g, request
 from flask_wtf.csrf import CSRFProtect
@@ -19,7 +20,6 @@ WEB_DEFAULTS = {
     "WTF_CSRF_TIME_LIMIT": None,  # valid for the session's lifetime
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     "LOGIN_RATE_LIMIT": "10 per minute",
     "PUBLIC_URL": "",  # base for links in mails sent outside a request (reminders)
     "REMINDER_INTERVAL_SECONDS": 600,  # 0 disables the reminder job
@@ -34,6 +34,11 @@ def init_app(app: Flask) -> None:
         if env is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
             value = type(value)(env)
         app.config.setdefault(key, value)
+    # Flask ships its own defaults for these; ours are stricter unless configured otherwise.
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
     app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("TICKETHUB_SESSION_COOKIE_SECURE", "") == "true")
     csrf.init_app(app)
 

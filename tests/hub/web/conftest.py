@@ -41,3 +41,13 @@ def event(engine, make_account):
         found = make_event(conn, organizer["id"])
     found["organizer"] = organizer
     return found
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server on loopback that the app sends through; yields the collected messages."""
+    from tests.hub.web.support import smtp_server
+
+    with smtp_server() as (host, port, collector):
+        app.config.update(SMTP_HOST=host, SMTP_PORT=port, SMTP_FROM="Tickets <tickets@hub.test>")
+        yield collector.messages

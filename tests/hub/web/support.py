@@ -130,3 +130,38 @@ def make_event(conn, organizer_id: int, *, price: int = 2500, fee: int = 150, ro
             "ticket_release_at": iso(now - _timedelta(hours=1)), "venue_id": venue["id"], "service_fee": fee,
             "ticket_types": types, **fields}
     return create_event(conn, data, organizer_id=organizer_id)
+
+
+# --- a real SMTP server on loopback --------------------------------------------
+
+from contextlib import contextmanager as _contextmanager
+
+
+class MailCollector:
+    """aiosmtpd handler that keeps every accepted message (parsed)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@_contextmanager
+def smtp_server():
+    """Yield (host, port, collector) of a real aiosmtpd server on 127.0.0.1."""
+    from aiosmtpd.controller import Controller
+
+    from tests.support import free_port
+
+    collector = MailCollector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller.hostname, controller.port, collector
+    finally:
+        controller.stop()
