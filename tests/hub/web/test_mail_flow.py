@@ -1,0 +1,90 @@
+"""Mail sent by the running hub through a real SMTP server (aiosmtpd on loopback):
+purchase confirmation with the tickets PDF, refund notice, the once-per-order event reminder."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from common.signing import verify_ticket
+from hub.schema_web import mail_log, order_reminders
+from hub.web.mailing import remind_once
+from tests.hub.web.support import make_event, pdf_pages, read_pdf_qr
+
+
+def _buy(web, event, seats, method="free", name="Ada Lovelace", email="ada@example.org"):
+    web.get(f"/events/{event['id']}")
+    checkout = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(s) for s in seats]})
+    web.get(checkout.headers["Location"])
+    bought = web.post(checkout.headers["Location"], {"name": name, "email": email, "payment_method": method,
+                                                     "action": "buy"})
+    assert bought.status_code == 302, bought.get_data(as_text=True)[:400]
+    return bought.headers["Location"]
+
+
+def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(app, browser_client, engine,
+                                                                          make_account, smtp):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"], price=0, fee=0, title="Free Matinee")
+    order_url = _buy(browser_client, event, [5, 6])
+
+    [message] = smtp
+    assert message["From"] == "Tickets <tickets@hub.test>" and message["To"] == "Ada Lovelace <ada@example.org>"
+    body = message.get_body(("plain",)).get_content()
+    links = re.findall(r"http://localhost(/orders/\d+/\S+/tickets/\d+)", body)
+    assert len(links) == 2 and all(link.startswith(order_url) for link in links)
+    [attachment] = list(message.iter_attachments())
+    pdf = attachment.get_content()
+    assert pdf_pages(pdf) == 2
+    keyring = app.extensions["tickethub.keys"].keyring()
+    order = browser_client.get(order_url).get_data(as_text=True)
+    for page, link in enumerate(links):
+        qr = read_pdf_qr(pdf, page)
+        verdict = verify_ticket(qr.text, keyring, time.time())
+        assert verdict.valid and verdict.ticket.seat == 5 + page
+        assert link.endswith(f"/tickets/{verdict.ticket.ticket_id}") and link in order
+    with engine.connect() as conn:
+        assert conn.execute(select(mail_log.c.kind, mail_log.c.status)).all() == [("confirmation", "sent")]
+
+
+def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(app, browser_client, new_browser, engine,
+                                                                     make_account, smtp):
+    organizer = make_account("organizer", "org@example.org")
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"], price=0, fee=0)
+    order_url = _buy(browser_client, event, [0])
+    order_id = int(re.search(r"/orders/(\d+)/", order_url).group(1))
+    ticket_url = re.search(r'href="(/orders/[^"]+/tickets/\d+)"', browser_client.get(order_url).get_data(as_text=True)).group(1)
+
+    staff = new_browser()
+    staff.login("org@example.org")
+    staff.get(f"/manage/events/{event['id']}/orders")
+    assert staff.post(f"/manage/orders/{order_id}/refund").status_code == 302
+
+    assert [m["Subject"] for m in smtp] == [smtp[0]["Subject"], f"Refund for order {order_id}"]
+    assert "no longer valid" in smtp[1].get_body(("plain",)).get_content()
+    assert "no longer admits" in browser_client.get(ticket_url).get_data(as_text=True)
+    assert browser_client.get(ticket_url + ".png").status_code == 410
+
+
+def test_reminder_job_mails_each_order_once_within_24_hours(app, browser_client, engine, make_account, smtp):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        soon = make_event(conn, organizer["id"], price=0, fee=0, title="Tomorrow Gig", starts_in=timedelta(hours=20))
+        later = make_event(conn, organizer["id"], price=0, fee=0, title="Next Week Gig", starts_in=timedelta(days=7))
+        unpaid = make_event(conn, organizer["id"], price=900, title="Tomorrow Paid Gig", starts_in=timedelta(hours=20))
+    _buy(browser_client, soon, [0], email="soon@example.org")
+    _buy(browser_client, later, [0], email="later@example.org")
+    _buy(browser_client, unpaid, [0], method="box_office", email="unpaid@example.org")  # not paid: no reminder
+    confirmations = len(smtp)
+
+    assert len(remind_once(app)) == 1
+    assert remind_once(app) == []  # a second run sends nothing again
+    reminders = smtp[confirmations:]
+    assert [m["To"] for m in reminders] == ["Ada Lovelace <soon@example.org>"]
+    assert reminders[0]["Subject"].startswith("Reminder: Tomorrow Gig")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(order_reminders)).scalar_one() == 1
