@@ -10,6 +10,7 @@ conditional UPDATEs and row locks in the services.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,10 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10) ->
         engine = create_engine(url, pool_size=pool_size, max_overflow=50, pool_timeout=60,
                                connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
         _install_sqlite_hooks(engine, busy_timeout_ms)
+        # Writers of one process queue on this lock instead of in SQLite's busy
+        # handler, whose sleep-and-retry backoff makes tail latency explode under
+        # contention. Other processes still wait via busy_timeout.
+        engine.write_lock = threading.Lock()
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True, pool_timeout=60)
 
@@ -71,14 +76,19 @@ def atomic(conn: Connection) -> Iterator[Connection]:
         return
     if conn.in_transaction():
         conn.commit()
+    lock = getattr(conn.engine, "write_lock", None)
     conn.info["begin_immediate"] = True
     conn.info["atomic_depth"] = 1
+    if lock is not None:
+        lock.acquire()
     try:
         with conn.begin():
             yield conn
     finally:
         conn.info["atomic_depth"] = 0
         conn.info.pop("begin_immediate", None)
+        if lock is not None:
+            lock.release()
 
 
 def is_retryable(exc: BaseException) -> bool:

@@ -179,7 +179,7 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
             if section is not None and conn.execute(select(venue_seats.c.id).where(
                     venue_seats.c.venue_id == event.venue_id, venue_seats.c.section == section).limit(1)).first() is None:
                 raise NotFound(f"no section {section!r}", "unknown_section")
-            block = _find_block(conn, event_id, count, section, types, now)
+            block = _find_block(conn, event_id, event.venue_id, count, section, types, now)
             if block is None:
                 raise Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
             hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now)
@@ -195,20 +195,22 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
     raise Conflict("seats are changing hands too fast; try again", "busy")
 
 
-def _find_block(conn: Connection, event_id: int, count: int, section: str | None, types: dict,
+def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
                 now: datetime):
+    """Scan free seats in seat-map order, a page at a time, until a row holds a block."""
+    page_size = max(256, count * 8)
     query = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
                     venue_seats.c.position, venue_seats.c.section_order, venue_seats.c.row_order,
                     venue_seats.c.seat_order)
-             .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-             .where(event_seats.c.event_id == event_id, _seat_is_free(now))
-             .order_by(venue_seats.c.section_order, venue_seats.c.row_order, venue_seats.c.seat_order))
+             .join(event_seats, and_(event_seats.c.seat_id == venue_seats.c.id, event_seats.c.event_id == event_id))
+             .where(venue_seats.c.venue_id == venue_id, event_seats.c.status != "sold", _seat_is_free(now))
+             .order_by(venue_seats.c.position).limit(page_size))
     if section is not None:
         query = query.where(venue_seats.c.section == section)
-    result = conn.execute(query)
-    try:
-        row_key, row_seats = None, []
-        for seat in result:
+    row_key, row_seats, last = None, [], -1
+    while True:
+        page = conn.execute(query.where(venue_seats.c.position > last)).all()
+        for seat in page:
             key = (seat.section_order, seat.row_order)
             if key != row_key:
                 block = _best_in_row(row_seats, count, types)
@@ -216,9 +218,9 @@ def _find_block(conn: Connection, event_id: int, count: int, section: str | None
                     return block
                 row_key, row_seats = key, []
             row_seats.append(seat)
-        return _best_in_row(row_seats, count, types)
-    finally:
-        result.close()
+        if len(page) < page_size:
+            return _best_in_row(row_seats, count, types)
+        last = page[-1].position
 
 
 def _best_in_row(seats: list, count: int, types: dict):
