@@ -16,7 +16,7 @@ function renderVerdict(r) {
   $("headline").textContent = HEADLINES[r.colour] || r.verdict;
   $("message").textContent = r.message;
   const parts = [];
-  if (r.seat_label) parts.push(r.seat_label);
+  if (r.seat_label && !r.message.includes(r.seat_label)) parts.push(r.seat_label);
   if (r.zones && r.zones.length) parts.push("Zone " + r.zones.join(", "));
   $("seat").textContent = parts.join(" · ");
   beep(r.colour);
@@ -40,7 +40,7 @@ function renderState(s) {
     const li = document.createElement("li");
     li.className = scan.colour;
     const when = document.createElement("time");
-    when.textContent = new Date(scan.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    when.textContent = new Date(scan.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
     const what = document.createElement("span");
     what.textContent = scan.verdict.replace(/_/g, " ") + (scan.ticket_id != null ? " #" + scan.ticket_id : "");
     li.append(when, what);
@@ -83,7 +83,7 @@ $("manual").addEventListener("submit", async (e) => {
 // Sound cue, off by default: a high beep to admit, a low double beep to refuse.
 let audio = null;
 let soundOn = localStorage.getItem("door-sound") === "on";
-function showSound() { $("sound").textContent = soundOn ? "🔊" : "🔇"; $("sound").setAttribute("aria-pressed", String(soundOn)); }
+function showSound() { $("sound").textContent = soundOn ? "Sound on" : "Sound off"; $("sound").setAttribute("aria-pressed", String(soundOn)); }
 $("sound").addEventListener("click", () => {
   soundOn = !soundOn;
   localStorage.setItem("door-sound", soundOn ? "on" : "off");
