@@ -108,6 +108,38 @@ def client(app):
 
 
 @pytest.fixture
+def live_server(app):
+    """The app on a real multi-threaded waitress server on loopback; yields its base URL."""
+    import logging
+    import threading
+
+    import waitress
+
+    from tests.support import free_port
+
+    server = waitress.create_server(app, host="127.0.0.1", port=free_port(), threads=16, connection_limit=200)
+    stopping = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except OSError:  # the loop's sockets were closed under it while stopping
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    stopping.set()
+    logging.getLogger("waitress").setLevel(logging.CRITICAL)
+    while server._map:  # close every channel and trigger, as webtest's StopableWSGIServer does
+        for channel in list(server._map.values()):
+            channel.handle_close()
+    server.task_dispatcher.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
 def engine(app):
     return app.extensions["tickethub.engine"]
 

@@ -9,9 +9,6 @@ from collections import Counter
 
 import pytest
 import requests
-import waitress
-
-from tests.support import free_port
 
 from .helpers import create_event, ga_type
 from .race import GA_CAPACITY, attempt_sale, check_invariants, process_worker
@@ -24,18 +21,6 @@ PROCESSES = 4
 def race_event(client, organizer):
     event = create_event(client, organizer, rows=10, seats=10, ga_capacity=GA_CAPACITY)
     return event["id"], ga_type(event)
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a real multi-threaded waitress server on loopback."""
-    port = free_port()
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=16, connection_limit=200)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.close()
-    thread.join(timeout=10)
 
 
 def _sold_seats(results) -> list:
