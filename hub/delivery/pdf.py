@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable
 
 from fpdf import FPDF
+from fpdf.drawing import PaintedPath
 from fpdf.enums import PathPaintRule
 
 from common.signing.qr import make_qr
@@ -36,7 +37,8 @@ def tickets_pdf(cards: Iterable[TicketCard], *, title: str = "Tickets") -> bytes
     pdf.set_creator("ticketgate hub")
     pdf.set_auto_page_break(False)
     pdf.set_margins(PAGE_MARGIN_MM, PAGE_MARGIN_MM, PAGE_MARGIN_MM)
-    font = _register_font(pdf)
+    cards = list(cards)
+    font = _register_font(pdf, cards)
     count = 0
     for card in cards:
         _ticket_page(pdf, font, card)
@@ -46,10 +48,21 @@ def tickets_pdf(cards: Iterable[TicketCard], *, title: str = "Tickets") -> bytes
     return bytes(pdf.output())
 
 
-def _register_font(pdf: FPDF) -> str:
-    """DejaVu Sans covers names in any European script; core Helvetica is the fallback."""
+def _latin1(cards: list[TicketCard]) -> bool:
+    text = "".join(f"{c.event_title}{c.venue_name}{c.venue_address or ''}{c.buyer_name}{c.ticket_type_name}"
+                   f"{c.section or ''}{c.row or ''}{c.seat or ''}{c.zone_name or ''}" for c in cards)
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _register_font(pdf: FPDF, cards: list[TicketCard]) -> str:
+    """Core Helvetica when every text is Latin-1 (fast: nothing to embed); DejaVu Sans for
+    names in other scripts, which costs a font subset per document."""
     regular, bold = _DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf"
-    if regular.exists() and bold.exists():
+    if not _latin1(cards) and regular.exists() and bold.exists():
         pdf.add_font("DejaVu", "", str(regular))
         pdf.add_font("DejaVu", "B", str(bold))
         return "DejaVu"
@@ -103,10 +116,11 @@ def draw_qr(pdf: FPDF, text: str, *, center_x: float, top: float, symbol_mm: flo
     left = center_x - symbol_mm / 2
     top += QUIET_ZONE_MODULES * module_mm
     # One path for all dark runs: the rasteriser fills their union, so no seams between modules.
-    with pdf.new_path() as path:
-        path.style.fill_color = "#000000"
-        path.style.stroke_color = None
-        path.style.paint_rule = PathPaintRule.FILL_NONZERO
+    path = PaintedPath()
+    path.style.fill_color = "#000000"
+    path.style.stroke_color = None
+    path.style.paint_rule = PathPaintRule.FILL_NONZERO
+    with pdf.drawing_context() as context:
         for row_index, row in enumerate(qr.matrix_iter(scale=1, border=0)):
             start = None
             for col_index, dark in enumerate(list(row) + [False]):
@@ -116,4 +130,5 @@ def draw_qr(pdf: FPDF, text: str, *, center_x: float, top: float, symbol_mm: flo
                     path.rectangle(left + start * module_mm, top + row_index * module_mm,
                                    (col_index - start) * module_mm, module_mm)
                     start = None
+        context.add_item(path, False)  # no defensive deep copy: the path is ours alone
     return side
