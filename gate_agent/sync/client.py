@@ -144,7 +144,7 @@ class SyncClient:
                 break
             body = json.dumps({
                 "sent_at": self.wall_clock(), "last_rtt_ms": self.last_rtt_ms,
-                "backlog": self.store.unsynced_count(), "scans": scans,
+                "backlog": self.store.unsynced_count() - len(scans), "scans": scans,
             }, separators=(",", ":")).encode("utf-8")
             signature = base64.b64encode(self.identity.key.sign(PUSH_DOMAIN + body)).decode("ascii")
             answer = self._call("POST", "/sync/push", data=body, headers={
