@@ -155,6 +155,8 @@ class Decoder(ABC):
     def __init__(self, *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS) -> None:
         self.extra_passes_budget_ms = max(0.0, float(extra_passes_budget_ms))
         self._pass_cost: dict[str, float] = {}  # seconds, moving average per extra pass
+        self._passes_cache: list[Pass] | None = None
+        self._resume_at = 0  # index of the pass a too-small budget could not reach
 
     def decode(self, image: object) -> list[str]:
         """Texts of the QR codes found in ``image`` (gray or BGR uint8), [] if none."""
@@ -183,23 +185,44 @@ class Decoder(ABC):
         return lambda gray: self._read(prepare(gray))
 
     def _extra_passes(self, gray: np.ndarray) -> list[str]:
-        """Run passes in order while the budget lasts; skip a pass that would not fit."""
+        """Run passes while the budget lasts, skipping one that would not fit.
+
+        When the budget runs out, the next missed frame resumes with the pass
+        that did not run, so a small budget still tries every pass across a
+        few consecutive camera frames of the same ticket.
+        """
+        passes = self._pass_list()
+        if not passes:
+            return []
         start = time.perf_counter()
         deadline = start + self.extra_passes_budget_ms / 1000.0
-        for index, (name, read) in enumerate(self._passes()):
+        first = self._resume_at % len(passes)
+        self._resume_at = 0
+        for step in range(len(passes)):
+            index = (first + step) % len(passes)
+            name, read = passes[index]
             now = time.perf_counter()
-            if now >= deadline:
+            if step and now >= deadline:
+                self._resume_at = self._resume_at or index
                 break
-            if index and now + self._pass_cost.get(name, 0.0) > deadline:
+            if step and now + self._pass_cost.get(name, 0.0) > deadline:
+                self._resume_at = self._resume_at or index
                 continue  # the first pass always runs; a later one only if it fits
             texts = read(gray)
             took = time.perf_counter() - now
-            # Moving average per pass; frames of one camera cost about the same.
-            self._pass_cost[name] = took if name not in self._pass_cost else 0.8 * self._pass_cost[name] + 0.2 * took
+            # Moving average per pass: frames of one camera cost about the same.
+            cost = self._pass_cost.get(name)
+            self._pass_cost[name] = took if cost is None else 0.8 * cost + 0.2 * took
             if texts:
                 log.debug("%s: extra pass %r read %d code(s)", self.name, name, len(texts))
+                self._resume_at = 0
                 return texts
         return []
+
+    def _pass_list(self) -> list[Pass]:
+        if self._passes_cache is None:
+            self._passes_cache = list(self._passes())
+        return self._passes_cache
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} budget={self.extra_passes_budget_ms}ms>"

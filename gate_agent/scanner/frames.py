@@ -11,6 +11,7 @@ Pick one with :func:`open_source`; use it as a context manager and iterate
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -114,15 +115,15 @@ class _Pacer:
     def __init__(self, fps: float | None, closed: threading.Event) -> None:
         self._interval = 1.0 / fps if fps and fps > 0 else 0.0
         self._closed = closed
-        self._next = time.monotonic()
+        self._next: float | None = None  # when the next frame is due; the first is due at once
 
     def wait(self) -> None:
         if not self._interval:
             return
-        delay = self._next - time.monotonic()
-        if delay > 0:
+        if self._next is not None and (delay := self._next - time.monotonic()) > 0:
             self._closed.wait(delay)
-        self._next = max(self._next + self._interval, time.monotonic() - self._interval)
+        # A slow consumer delays the schedule rather than getting a burst of catch-up frames.
+        self._next = max(self._next or 0.0, time.monotonic()) + self._interval
 
 
 # -- cameras -------------------------------------------------------------------
@@ -313,7 +314,58 @@ def _clean_scan(raw: bytes | str) -> str:
     return text.strip()
 
 
-class WedgeStreamSource(FrameSource):
+class _BlockingReaderSource(FrameSource):
+    """A source whose frames() blocks in select(): close() wakes it, and the
+    device is released only once the reader has left select() (closing a file
+    descriptor under a running select() would be a race)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wake = _WakePipe()
+        self._state_lock = threading.Lock()
+        self._reading = False
+        self._released = False
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[bool]:
+        """Wraps a frames() body; yields False when the source is already closed."""
+        with self._state_lock:
+            if self.closed or self._reading:
+                yield False
+                return
+            self._reading = True
+        try:
+            yield True
+        finally:
+            with self._state_lock:
+                self._reading = False
+                release = self.closed
+            if release:
+                self._release_once()
+
+    def close(self) -> None:
+        with self._state_lock:
+            if self.closed:
+                return
+            super().close()
+            self._wake.wake()
+            reading = self._reading
+        if not reading:
+            self._release_once()
+
+    def _release_once(self) -> None:
+        with self._state_lock:
+            if self._released:
+                return
+            self._released = True
+        self._release()
+
+    @abstractmethod
+    def _release(self) -> None:
+        """Give the device or stream back (terminal mode, file descriptors)."""
+
+
+class WedgeStreamSource(_BlockingReaderSource):
     """A keyboard-wedge scanner typing into a stream (stdin, a pipe, a FIFO, a serial tty).
 
     Each scan is one line. Scanners configured without a trailing Enter are
@@ -331,7 +383,6 @@ class WedgeStreamSource(FrameSource):
         self._stream = stream
         self._fd = stream if isinstance(stream, int) else stream.fileno()
         self._close_stream = close_stream
-        self._wake = _WakePipe()
         self._tty_state = None
         if os.isatty(self._fd):
             import termios
@@ -341,6 +392,11 @@ class WedgeStreamSource(FrameSource):
             tty.setcbreak(self._fd)
 
     def frames(self) -> Iterator[Frame]:
+        with self._reader() as reading:
+            if reading:
+                yield from self._read_scans()
+
+    def _read_scans(self) -> Iterator[Frame]:
         pending = bytearray()
         last_byte = 0.0
         while not self.closed:
@@ -352,7 +408,11 @@ class WedgeStreamSource(FrameSource):
                 yield from self._emit(bytes(pending))
                 pending.clear()
                 continue
-            chunk = os.read(self._fd, 4096)
+            try:
+                chunk = os.read(self._fd, 4096)
+            except OSError as exc:  # EIO: the other end of a tty hung up
+                log.info("%s: %s", self.name, exc)
+                chunk = b""
             if not chunk:  # end of stream: the last code may lack its Enter
                 yield from self._emit(bytes(pending))
                 return
@@ -368,15 +428,14 @@ class WedgeStreamSource(FrameSource):
         if text:
             yield Frame(None, text, time.monotonic(), self.name)
 
-    def close(self) -> None:
-        if self.closed:
-            return
-        super().close()
-        self._wake.wake()
+    def _release(self) -> None:
         if self._tty_state is not None:
             import termios
 
-            termios.tcsetattr(self._fd, termios.TCSADRAIN, self._tty_state)
+            try:
+                termios.tcsetattr(self._fd, termios.TCSADRAIN, self._tty_state)
+            except termios.error:  # the tty is already gone
+                pass
         if self._close_stream and not isinstance(self._stream, int):
             self._stream.close()
 
@@ -429,7 +488,7 @@ class KeystrokeText:
         return text or None
 
 
-class EvdevWedgeSource(FrameSource):
+class EvdevWedgeSource(_BlockingReaderSource):
     """A keyboard-wedge scanner read straight from its Linux input device (python-evdev).
 
     The device is grabbed, so scanned codes do not also land in the console.
@@ -456,9 +515,13 @@ class EvdevWedgeSource(FrameSource):
                 self._device.grab()
             except OSError as exc:
                 log.warning("%s: could not grab the device (%s); codes also reach the console", path, exc)
-        self._wake = _WakePipe()
 
     def frames(self) -> Iterator[Frame]:
+        with self._reader() as reading:
+            if reading:
+                yield from self._read_scans()
+
+    def _read_scans(self) -> Iterator[Frame]:
         keys = KeystrokeText()
         last_key = None
         fd = self._device.fd
@@ -490,11 +553,7 @@ class EvdevWedgeSource(FrameSource):
                     last_key = None
                     yield Frame(None, text, time.monotonic(), self.name)
 
-    def close(self) -> None:
-        if self.closed:
-            return
-        super().close()
-        self._wake.wake()
+    def _release(self) -> None:
         try:
             self._device.ungrab()
         except OSError:

@@ -158,3 +158,26 @@ def test_bytes_to_text_encodings():
     assert bytes_to_text("測試".encode()) == "測試"
     assert bytes_to_text("ﾃﾞｻﾞｲﾝQR".encode("shift_jis")) == "ﾃﾞｻﾞｲﾝQR"
     assert bytes_to_text(b"\xff\xfe caf\xe9") == "\xff\xfe caf\xe9"  # neither UTF-8 nor Shift_JIS: Latin-1
+
+
+def blurred_ticket():
+    """A defocused ticket that zxing-cpp's plain read misses and only the sharpen pass reads."""
+    import cv2
+
+    text = ticket_text(ticket_id=77)
+    return text, cv2.GaussianBlur(on_canvas(qr_gray(text, scale=4), bgr=False), (0, 0), 2.5)
+
+
+def test_sharpen_pass_reads_a_blurred_ticket_the_plain_read_misses():
+    text, frame = blurred_ticket()
+    assert decoder("zxing", extra_passes_budget_ms=0).decode(frame) == []
+    assert decoder("zxing", extra_passes_budget_ms=1000).decode(frame) == [text]
+
+
+def test_a_tiny_budget_resumes_the_passes_on_the_next_frame():
+    """With room for one pass per frame, consecutive frames of the same ticket try the next pass."""
+    text, frame = blurred_ticket()
+    dec = decoder("zxing", extra_passes_budget_ms=1e-6)
+    assert dec.decode(frame) == []  # only the first pass (adaptive binarization) ran
+    assert dec.decode(frame) == [text]  # the second frame got the sharpen pass
+    assert dec.decode(frame) == []  # after a read it starts over with the first pass
