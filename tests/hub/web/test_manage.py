@@ -1,0 +1,111 @@
+"""Organizer pages through the test client: venues from text, event edits, prices, promo codes, orders, users."""
+from __future__ import annotations
+
+import re
+import time
+
+from common.signing import verify_ticket
+from hub.services.holds import hold_seats
+from hub.services.layouts import layout_text, parse_layout
+from hub.services.orders import confirm_payment, purchase
+from hub.services.errors import Invalid
+
+import pytest
+
+
+def test_layout_text_round_trips_and_explains_mistakes():
+    sections = parse_layout("Stalls: A=3, B=2-4\n# comment\n\nBalcony: 1=2")
+    assert sections == [{"name": "Stalls", "rows": [{"name": "A", "seats": 3}, {"name": "B", "seats": ["2", "3", "4"]}]},
+                        {"name": "Balcony", "rows": [{"name": "1", "seats": 2}]}]
+    venue = {"sections": [{"name": "Stalls", "rows": [{"name": "A", "seats": ["1", "2", "3"]},
+                                                      {"name": "B", "seats": ["2", "3", "4"]}]}]}
+    assert layout_text(venue) == "Stalls: A=3, B=2-4"
+    for bad, reason in [("Stalls A=3", "line 1"), ("Stalls: A", "not `Row=count`"), ("S: A=5-2", "backwards"),
+                        ("", "at least one section"), ("S: A=0", "at least one seat")]:
+        with pytest.raises(Invalid, match=reason):
+            parse_layout(bad)
+
+
+def test_venue_page_reports_layout_errors(browser_client, make_account):
+    make_account("organizer", "o@example.org")
+    web = browser_client
+    web.login("o@example.org")
+    web.get("/manage/venues/new")
+    bad = web.post("/manage/venues/new", {"name": "Hall", "layout": "Stalls: A=x"})
+    assert bad.status_code == 200 and "is not `Row=count`" in bad.get_data(as_text=True)
+    good = web.post("/manage/venues/new", {"name": "Hall", "layout": "Stalls: A=4, B=4"}, follow_redirects=True)
+    assert "with 8 seats created" in good.get_data(as_text=True)
+
+
+def test_edit_event_price_and_promo_through_pages(browser_client, event):
+    web = browser_client
+    web.login("org@example.org")
+    edit = web.get(f"/manage/events/{event['id']}/edit").get_data(as_text=True)
+    assert 'value="Brass Night"' in edit
+    saved = web.post(f"/manage/events/{event['id']}/edit", {
+        "title": "Brass Night (extra date)", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00",
+        "service_fee": "2", "location": "Potsdam", "category": "concert"}, follow_redirects=True)
+    assert "Event saved." in saved.get_data(as_text=True)
+    type_id = event["ticket_types"][0]["id"]
+    web.post(f"/manage/events/{event['id']}/ticket-types/{type_id}/price", {"price": "31.50"})
+    web.post(f"/manage/events/{event['id']}/promos", {"code": "fans", "kind": "fixed", "value": "5", "max_uses": "10"})
+    page = browser_client.get(f"/events/{event['id']}").get_data(as_text=True)
+    assert "Brass Night (extra date)" in page and "EUR 31.50" in page and "Potsdam" in page
+    assert "Sat 3 Feb 2031" not in page and "Mon 3 Feb 2031, 20:00" in page
+    manage = web.get(f"/manage/events/{event['id']}").get_data(as_text=True)
+    assert "FANS" in manage and "EUR 5.00" in manage and "0 / 10" in manage
+
+
+def test_reissue_replaces_the_ticket_code(app, browser_client, engine, event):
+    signer = app.extensions["tickethub.keys"].current()
+    with engine.connect() as conn:
+        held = hold_seats(conn, event["id"], [("A", "2", "3")])
+        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@example.org"},
+                         "box_office", signer)
+    web = browser_client
+    web.login("org@example.org")
+    web.get(f"/manage/events/{event['id']}/orders")
+    web.post(f"/manage/orders/{order['id']}/mark-paid")
+    orders = web.get(f"/manage/events/{event['id']}/orders").get_data(as_text=True)
+    old_id = int(re.search(r"/manage/tickets/(\d+)/reissue", orders).group(1))
+    done = web.post(f"/manage/tickets/{old_id}/reissue", follow_redirects=True).get_data(as_text=True)
+    new_id = int(re.search(rf"Ticket {old_id} replaced by ticket (\d+)", done).group(1))
+    buyer = browser_client.get(f"/orders/{order['id']}/{order['access_token']}").get_data(as_text=True)
+    assert f"/tickets/{new_id}" in buyer and f"no. {old_id} · <span class=\"badge\">revoked" in buyer
+    png = browser_client.get(f"/orders/{order['id']}/{order['access_token']}/tickets/{new_id}.png")
+    from PIL import Image
+    import io
+    from tests.hub.web.support import decode_image
+
+    [text] = decode_image(Image.open(io.BytesIO(png.data)))
+    verdict = verify_ticket(text, app.extensions["tickethub.keys"].keyring(), time.time())
+    assert verdict.valid and verdict.ticket.ticket_id == new_id and verdict.ticket.seat == 10
+
+
+def test_admin_manages_users_and_cannot_demote_self(browser_client, make_account):
+    admin = make_account("admin", "a@example.org")
+    web = browser_client
+    web.login("a@example.org")
+    web.get("/manage/users")
+    created = web.post("/manage/users", {"email": "door@example.org", "password": "door staff pw", "role": "door_staff"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "door@example.org (door_staff) created" in created
+    web.get("/manage/users")
+    refused = web.post(f"/manage/users/{admin['id']}/role", {"role": "customer"}, follow_redirects=True)
+    assert "cannot take away your own admin role" in refused.get_data(as_text=True)
+
+
+def test_door_lookup_finds_tickets_by_buyer(app, browser_client, engine, event, make_account):
+    signer = app.extensions["tickethub.keys"].current()
+    with engine.connect() as conn:
+        held = hold_seats(conn, event["id"], [("A", "3", "8")])
+        order = purchase(conn, held["hold_id"], held["hold_token"],
+                         {"name": "Grace Hopper", "email": "grace@example.org"}, "box_office", signer)
+        confirm_payment(conn, order["id"], signer)
+    make_account("door_staff", "d@example.org")
+    web = browser_client
+    web.login("d@example.org")
+    assert "No events in the next two days" in web.get("/door").get_data(as_text=True)  # it is 10 days away
+    found = web.get("/door/lookup?q=hopper").get_data(as_text=True)
+    assert "grace@example.org" in found and "row 3 · seat 8" in found
+    assert "No ticket matches" in web.get("/door/lookup?q=nobody").get_data(as_text=True)
