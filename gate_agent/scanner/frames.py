@@ -143,10 +143,9 @@ class OpenCVCameraSource(FrameSource):
         self._capture = cv2.VideoCapture(target)
         if not self._capture.isOpened():
             self._capture.release()
-            what = f"camera {target}" if isinstance(target, int) else f"stream {self.name}"
-            raise SourceError(
-                f"{what} could not be opened (no such device, no permission, or it is busy)"
-            )
+            if isinstance(target, int):
+                raise SourceError(f"camera {target} could not be opened (no such device, no permission, or it is busy)")
+            raise SourceError(f"stream {self.name} could not be opened (unreachable, wrong URL, or not a video stream)")
         if resolution:
             width, height = resolution
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)

@@ -9,6 +9,7 @@ import queue
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 import numpy as np
@@ -24,7 +25,7 @@ from gate_agent.scanner import (
     make_decoder,
     open_source,
 )
-from tests.support import REPO, require
+from tests.support import REPO, free_port, require
 
 from .images import blank_frame, on_canvas, qr_gray, ticket_text
 
@@ -273,3 +274,50 @@ def test_frame_is_a_frozen_value():
     with pytest.raises(AttributeError):
         frame.text = "other"  # type: ignore[misc]
     assert frame == Frame(None, "TG1:X", 1.0, "stdin")
+
+
+class MjpegHandler(BaseHTTPRequestHandler):
+    """An IP camera: an MJPEG stream over HTTP (multipart/x-mixed-replace), as many webcams serve."""
+
+    jpeg = b""
+    count = 0
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(self.jpeg)
+        try:
+            for _ in range(self.count):
+                self.wfile.write(part + self.jpeg + b"\r\n")
+        except OSError:  # the reader went away
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_camera_stream_url_through_opencv():
+    text = ticket_text(ticket_id=55)
+    handler = type("Handler", (MjpegHandler,), {
+        "jpeg": cv2.imencode(".jpg", on_canvas(qr_gray(text, scale=4)))[1].tobytes(), "count": 12,
+    })
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://gate:s3cret@127.0.0.1:{server.server_address[1]}/video.mjpg"
+        with open_source(url) as source:
+            assert "s3cret" not in source.name and source.name.startswith("http://gate:***@127.0.0.1:")
+            frames = list(itertools.islice(source.frames(), 12))
+        assert len(frames) == 12
+        decoder = make_decoder()
+        assert all(decoder.decode(f.image) == [text] for f in frames)
+        assert scans_from(open_source(url)) == [text]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unreachable_stream_is_a_clear_error():
+    with pytest.raises(SourceError, match="could not be opened .unreachable, wrong URL"):
+        open_source(f"http://127.0.0.1:{free_port()}/video.mjpg")
