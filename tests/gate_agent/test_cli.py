@@ -81,3 +81,22 @@ def test_bad_data_folder_gives_one_clear_line_not_a_traceback(tmp_path):
         assert proc.returncode == 1
         assert "Traceback" not in proc.stderr
         assert "gate.json: direction must be one of entry, exit; got 'up'" in proc.stderr
+
+
+def test_scan_reads_qr_images_through_the_decoder(tmp_path):
+    from common.signing.qr import save_qr
+    from PIL import Image
+
+    folder = make_gate_folder(tmp_path)
+    text = folder.ticket(seat=3)
+    code_png, blank_png, broken_png = tmp_path / "ticket.png", tmp_path / "blank.png", tmp_path / "broken.png"
+    save_qr(text, code_png, scale=6)
+    Image.new("L", (200, 200), 255).save(blank_png)
+    broken_png.write_text("not an image")
+    result = run("scan", "--data-dir", folder.path, code_png, blank_png, code_png, broken_png)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(l["file"], l["verdict"]) for l in lines] == [
+        (str(code_png), "admitted"), (str(blank_png), None), (str(code_png), "already_admitted")]
+    assert lines[1]["error"] == "no_code_found"
+    assert "broken.png: not an image" in result.stderr

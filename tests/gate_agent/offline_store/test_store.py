@@ -133,3 +133,22 @@ def test_already_admitted_lookup_uses_the_key_at_a_million_rows(tmp_path):
         assert decision.verdict is Verdict.ALREADY_ADMITTED
         assert decision.previous == TicketState(True, 1, 500_000.0, "Gate A", None)
         assert record.seq == rows + 1
+
+
+def test_a_version_1_database_is_migrated_keeping_its_scans(tmp_path):
+    """A gate.db written by the first gate-agent release opens in this one."""
+    from gate_agent.offline_store.store import MIGRATIONS
+
+    path = tmp_path / "gate.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
+                 " VALUES (?, 'gate-a', 1, 7, 'admitted', 1, 1, 'x')", ("c" * 32,))
+    conn.execute("INSERT INTO ticket_state (event_id, ticket_id, inside, admissions) VALUES (1, 7, 1, 1)")
+    conn.close()
+    with OfflineStore(path) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get_scan("c" * 32).verdict == "admitted"
+        assert store.record_scan(new_scan(ticket_id=7), admit_once)[1].verdict is Verdict.ALREADY_ADMITTED
