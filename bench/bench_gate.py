@@ -312,6 +312,11 @@ def main(argv: list[str] | None = None) -> None:
     decoding = run_decoding(args.frames, args.seed, args.budget_ms, progress)
     print_decoding(decoding)
     write_section("decoding", decoding)
+    from gate_latency import print_latency, run_latency  # latency section: frame -> durable verdict
+
+    latency = run_latency(max(60, args.frames), 20, args.seed, progress)
+    print_latency(latency)
+    write_section("latency", latency)
     print(f"wrote {RESULTS}", file=sys.stderr)
 
 
