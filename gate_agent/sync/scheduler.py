@@ -3,8 +3,8 @@
 Each job backs off exponentially with jitter while the hub is unreachable and
 resets after a success. Jobs never overlap themselves, and scanning never
 waits for them: they meet the scanner only in short store transactions.
-Intervals: GATE_PUSH_INTERVAL_S and GATE_PULL_INTERVAL_S (tests use fractions
-of a second).
+Intervals: GATE_PUSH_INTERVAL_S, GATE_PULL_INTERVAL_S and the longest backoff
+GATE_SYNC_MAX_BACKOFF_S (tests use fractions of a second).
 """
 from __future__ import annotations
 
@@ -68,17 +68,18 @@ def intervals_from_env(environ: Mapping[str, str] | None = None) -> tuple[float,
             raise ValueError(f"{name} must be positive")
         return value
 
-    return read("GATE_PUSH_INTERVAL_S", DEFAULT_PUSH_INTERVAL_S), read("GATE_PULL_INTERVAL_S", DEFAULT_PULL_INTERVAL_S)
+    return (read("GATE_PUSH_INTERVAL_S", DEFAULT_PUSH_INTERVAL_S), read("GATE_PULL_INTERVAL_S", DEFAULT_PULL_INTERVAL_S),
+            read("GATE_SYNC_MAX_BACKOFF_S", MAX_BACKOFF_S))
 
 
 class SyncScheduler:
     def __init__(self, client: SyncClient, push_interval_s: float = DEFAULT_PUSH_INTERVAL_S,
-                 pull_interval_s: float = DEFAULT_PULL_INTERVAL_S):
+                 pull_interval_s: float = DEFAULT_PULL_INTERVAL_S, max_backoff_s: float = MAX_BACKOFF_S):
         self.client = client
         self.push_interval_s = push_interval_s
         self.pull_interval_s = pull_interval_s
-        self.push_backoff = Backoff(push_interval_s)
-        self.pull_backoff = Backoff(pull_interval_s)
+        self.push_backoff = Backoff(push_interval_s, max_backoff_s)
+        self.pull_backoff = Backoff(pull_interval_s, max_backoff_s)
         self.revoked = threading.Event()
         self._scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
 
@@ -138,7 +139,7 @@ def start_sync(gate, environ: Mapping[str, str] | None = None) -> SyncScheduler 
     if not is_enrolled(gate.data.data_dir):
         log.info("this gate is not enrolled with a hub: running offline only")
         return None
-    push_s, pull_s = intervals_from_env(environ)
+    push_s, pull_s, max_backoff_s = intervals_from_env(environ)
     client = SyncClient(gate.data.data_dir, gate.store, gate, wall_clock=gate.wall_clock)
     log.info("syncing with %s (push every %.1f s, pull every %.1f s)", client.identity.hub_url, push_s, pull_s)
-    return SyncScheduler(client, push_s, pull_s).start()
+    return SyncScheduler(client, push_s, pull_s, max_backoff_s).start()

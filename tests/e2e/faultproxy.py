@@ -37,6 +37,7 @@ class FaultPlan:
     max_delay_s: float = 0.3
     enabled: bool = True
     seed: int = 1234
+    script: list[str] = field(default_factory=list)  # faults used first, in order, then random ones
 
     def __post_init__(self):
         self.rng = random.Random(self.seed)
@@ -46,6 +47,8 @@ class FaultPlan:
         if not self.enabled:
             return "pass"
         with self.lock:
+            if self.script:
+                return self.script.pop(0)
             x = self.rng.random()
         for name, weight in self.weights.items():
             if x < weight:

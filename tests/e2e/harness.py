@@ -18,7 +18,7 @@ import requests
 from tests.support import REPO, free_port
 
 BIN = Path(sys.executable).parent
-FAST_SYNC = {"GATE_PUSH_INTERVAL_S": "0.2", "GATE_PULL_INTERVAL_S": "0.3"}
+FAST_SYNC = {"GATE_PUSH_INTERVAL_S": "0.2", "GATE_PULL_INTERVAL_S": "0.3", "GATE_SYNC_MAX_BACKOFF_S": "1"}
 
 
 def command(name: str, module: str) -> list[str]:

@@ -1,0 +1,90 @@
+"""Sync through a fault-injecting proxy: lost answers, duplicated, cut and dropped requests.
+
+The hub is a real `tickethub serve` process; the proxy runs in this process
+on loopback. Whatever the faults, every scan ends up stored exactly once.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from gate_agent.pipeline import Gate
+from gate_agent.sync.client import SyncClient
+from gate_agent.sync.enroll import enroll
+from tests.e2e.faultproxy import FAULTS, FaultPlan, FaultProxy
+from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
+
+pytestmark = pytest.mark.slow
+PUSH = "/api/v1/sync/push"
+
+
+@pytest.fixture
+def hub(tmp_path):
+    hub = HubServer(tmp_path)
+    hub.headers = hub.organizer()
+    hub.event = hub.ga_event()
+    hub.start()
+    yield hub
+    hub.close()
+
+
+def hub_scan_ids(hub) -> list[str]:
+    response = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers, params={"limit": 10_000})
+    assert response.status_code == 200, response.text
+    return [s["scan_id"] for s in response.json()["items"]]
+
+
+def local_scan_ids(data_dir) -> set[str]:
+    with sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute("SELECT scan_id FROM scans")}
+
+
+def test_push_whose_answer_is_lost_is_retried_and_stored_once(hub, tmp_path):
+    plan = FaultPlan(script=["lose_response"])
+    with FaultProxy("127.0.0.1", hub.port, plan, only=PUSH) as proxy:
+        _device, token = create_device(hub, hub.headers, hub.event["id"], "Gate L")
+        enroll(tmp_path / "gate", proxy.url, token)
+        codes = [t["code"] for t in hub.buy(hub.event, 3)["tickets"]]
+        with Gate.open(tmp_path / "gate") as gate:
+            scans = [gate.check(code).record.scan_id for code in codes]
+            client = SyncClient(tmp_path / "gate", gate.store, gate)
+            result = client.push_once()
+            client.close()
+            assert gate.store.unsynced_count() == 0
+        assert result.acked == 3
+        assert proxy.stats["lose_response"] == 1
+        assert proxy.requests[PUSH] == 2  # the hub saw the batch twice...
+    stored = hub_scan_ids(hub)
+    assert sorted(stored) == sorted(scans)  # ...and stored each scan once
+
+
+def test_gates_and_hub_converge_after_the_faults_stop(hub, tmp_path):
+    plan = FaultPlan(enabled=False, script=["lose_response", "duplicate", "cut_request", "drop", "delay"], seed=7)
+    with FaultProxy("127.0.0.1", hub.port, plan) as proxy:
+        gates = [GateProcess(tmp_path, "gate-a"), GateProcess(tmp_path, "gate-b")]
+        try:
+            for i, gate in enumerate(gates):
+                _device, token = create_device(hub, hub.headers, hub.event["id"], f"Gate {'AB'[i]}")
+                assert gate.enroll(proxy.url, token).returncode == 0
+                gate.start()
+            plan.enabled = True
+            tickets = [t["code"] for t in hub.buy(hub.event, 20)["tickets"]]
+            for i, code in enumerate(tickets):
+                gates[i % 2].scan(code)
+            for code in tickets[:4]:  # the same tickets at the other gate: refused or duplicate
+                gates[1].scan(code)
+            wait_for(lambda: sum(proxy.stats[f] for f in FAULTS if f != "pass") >= 10, 30, "ten injected faults")
+            plan.enabled = False
+            wait_for(lambda: all(g.state()["backlog"] == 0 for g in gates), 30, "both backlogs to drain")
+            local = local_scan_ids(gates[0].data_dir) | local_scan_ids(gates[1].data_dir)
+            stored = hub_scan_ids(hub)
+            assert len(stored) == len(set(stored)) == len(local) == 24
+            assert set(stored) == local
+            for fault in ("lose_response", "duplicate", "cut_request", "drop", "delay"):
+                assert proxy.stats[fault] >= 1, proxy.stats
+            attendance = hub.api("GET", f"/events/{hub.event['id']}/attendance", hub.headers).json()
+            assert attendance["entries"] == 20  # every ticket entered once, whatever else happened
+        finally:
+            for gate in gates:
+                gate.stop()
