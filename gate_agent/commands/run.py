@@ -49,9 +49,13 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         gate.subscribe(headless_printer())
     else:
         from ..door import DoorServer, PreviewBuffer, create_door_app
+        from ..door.app import LOOPBACK_HOSTS
 
         preview = PreviewBuffer()
-        app = create_door_app(gate, preview=preview, has_camera=has_camera)
+        hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else LOOPBACK_HOSTS | {host}
+        if host not in LOOPBACK_HOSTS:
+            log.warning("the door page is reachable from the network on %s: anyone there can submit codes", host)
+        app = create_door_app(gate, preview=preview, has_camera=has_camera, allowed_hosts=hosts)
         try:
             server = DoorServer(app, host, port)
         except OSError as exc:

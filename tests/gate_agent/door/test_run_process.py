@@ -65,3 +65,13 @@ def test_run_with_a_missing_source_is_a_clear_error(tmp_path):
     )
     assert proc.returncode == 1
     assert "nope.png: no such file, folder or camera" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_with_a_camera_that_is_not_there_is_a_clear_error(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    proc = subprocess.run(
+        [GATE_AGENT, "run", "--data-dir", str(folder.path), "--camera", "97", "--headless"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "camera 97 could not be opened" in proc.stderr and "Traceback" not in proc.stderr
