@@ -100,3 +100,11 @@ def test_scan_reads_qr_images_through_the_decoder(tmp_path):
         (str(code_png), "admitted"), (str(blank_png), None), (str(code_png), "already_admitted")]
     assert lines[1]["error"] == "no_code_found"
     assert "broken.png: not an image" in result.stderr
+
+
+def test_corrupt_database_is_a_clear_error(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    (folder.path / "gate.db").write_bytes(b"garbage" * 1000)
+    result = run("status", "--data-dir", folder.path)
+    assert result.exit_code == 1
+    assert "cannot open the gate database" in result.output and "Traceback" not in result.output

@@ -132,3 +132,23 @@ def test_any_text_gives_a_known_verdict_and_never_raises(gate, text):
     assert result.verdict.value in VERDICTS
     assert result.verdict.value not in ("admitted", "already_admitted", "exit_recorded")
     assert gate.store.get_scan(result.record.scan_id).verdict == result.verdict.value
+
+
+def test_unlimited_policy_admits_every_time_and_counts_each_admission(folder):
+    folder.write_config(reentry="unlimited")
+    text = folder.ticket()
+    with Gate.open(folder.path) as gate:
+        verdicts = [gate.check(text).verdict.value for _ in range(3)]
+        assert verdicts == ["admitted"] * 3
+        assert gate.store.ticket_state(1, gate.store.recent_scans(1)[0].ticket_id).admissions == 3
+        assert gate.snapshot()["admitted"] == 3
+
+
+def test_exit_gate_records_an_exit_for_a_ticket_never_seen_here(folder):
+    folder.write_config(direction="exit")
+    with Gate.open(folder.path) as gate:
+        result = gate.check(folder.ticket(zones=[5]))
+        assert (result.verdict.value, result.message) == ("exit_recorded", "Exit recorded")
+        state = gate.store.ticket_state(1, result.record.ticket_id)
+        assert state.inside is False and state.admissions == 0
+        assert gate.snapshot()["exits"] == 1
