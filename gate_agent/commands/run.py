@@ -59,6 +59,8 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         try:
             server = DoorServer(app, host, port)
         except OSError as exc:
+            if source is not None:
+                source.close()
             gate.close()
             raise click.ClickException(f"cannot serve the door page on {host}:{port}: {exc.strerror or exc}") from None
         click.echo(f"door page: {server.url}  ({gate.config.gate_name})")

@@ -75,3 +75,17 @@ def test_run_with_a_camera_that_is_not_there_is_a_clear_error(tmp_path):
     )
     assert proc.returncode == 1
     assert "camera 97 could not be opened" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_on_a_busy_port_is_a_clear_error(tmp_path):
+    import socket
+
+    folder = make_gate_folder(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run([GATE_AGENT, "run", "--data-dir", str(folder.path), "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert f"cannot serve the door page on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
