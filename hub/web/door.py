@@ -8,7 +8,9 @@ from flask import g, render_template, request
 from ..db import get_db
 from ..services import event_admin
 from ..services.clock import utcnow
+from ..services.devices import list_devices
 from ..services.events import list_events
+from ..services.sync import attendance
 from . import pages_blueprint
 from .auth import DOOR, roles
 from .forms import LookupForm
@@ -28,7 +30,13 @@ def status():
     now = utcnow()
     found = list_events(conn, limit=50, starts_from=now - timedelta(hours=12), starts_to=now + timedelta(days=2),
                         organizer_id=_event_scope())["items"]
-    rows = [{"event": e, "sales": event_admin.event_sales(conn, e["id"])} for e in found]
+    rows = []
+    for e in found:
+        gates = {d["id"]: d for d in list_devices(conn, event_id=e["id"])}
+        counts = attendance(conn, e["id"])
+        for gate in counts["per_gate"]:
+            gate["device"] = gates.get(gate["device_id"], {})
+        rows.append({"event": e, "counts": counts})
     return render_template("door/status.html", rows=rows, now=now)
 
 

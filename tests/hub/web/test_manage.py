@@ -11,6 +11,10 @@ from hub.services.orders import confirm_payment, purchase
 from hub.services.errors import Invalid
 
 import pytest
+from datetime import timedelta
+
+from hub.services.devices import create_device
+from tests.hub.web.support import make_event
 
 
 def test_layout_text_round_trips_and_explains_mistakes():
@@ -102,10 +106,14 @@ def test_door_lookup_finds_tickets_by_buyer(app, browser_client, engine, event, 
         order = purchase(conn, held["hold_id"], held["hold_token"],
                          {"name": "Grace Hopper", "email": "grace@example.org"}, "box_office", signer)
         confirm_payment(conn, order["id"], signer)
+        soon = make_event(conn, event["organizer"]["id"], title="Tonight", starts_in=timedelta(hours=3))
+        create_device(conn, {"name": "Gate North", "event_id": soon["id"]})
     make_account("door_staff", "d@example.org")
     web = browser_client
     web.login("d@example.org")
-    assert "No events in the next two days" in web.get("/door").get_data(as_text=True)  # it is 10 days away
+    door = web.get("/door").get_data(as_text=True)
+    assert "Tonight" in door and "Gate North" in door and "<strong>0</strong> of 0 tickets admitted" in door
+    assert "Brass Night" not in door  # ten days away
     found = web.get("/door/lookup?q=hopper").get_data(as_text=True)
     assert "grace@example.org" in found and "row 3 · seat 8" in found
     assert "No ticket matches" in web.get("/door/lookup?q=nobody").get_data(as_text=True)
