@@ -137,7 +137,7 @@ def hold(event_id: int):
     mode = request.form.get("mode")
     try:
         if mode == "seats":
-            wanted = {int(i) for i in request.form.getlist("seat") if i.isdigit()}
+            wanted = {int(i) for i in request.form.getlist("seat") if i.isascii() and i.isdigit() and len(i) < 10}
             if not wanted:
                 flash("Pick at least one seat on the map.", "error")
                 return redirect(url_for(".event", event_id=event_id))
