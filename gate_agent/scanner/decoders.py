@@ -11,8 +11,9 @@ When the plain read finds nothing, a decoder may spend up to
 ``extra_passes_budget_ms`` on cheap extra passes over prepared variants of the
 frame (inverted, contrast-stretched, binarized, sharpened, rescaled). The
 budget is checked before each pass, so a pass that starts in time may finish a
-little after it; a pass whose usual cost does not fit the time left is skipped.
-Decoder objects are not thread-safe: use one per scanning thread.
+little after it; a pass whose usual cost does not fit the time left is skipped,
+and the next missed frame carries on with the passes this one had no time for.
+Decoder objects keep that state and are not thread-safe: one per scanning thread.
 """
 from __future__ import annotations
 
@@ -156,7 +157,7 @@ class Decoder(ABC):
         self.extra_passes_budget_ms = max(0.0, float(extra_passes_budget_ms))
         self._pass_cost: dict[str, float] = {}  # seconds, moving average per extra pass
         self._passes_cache: list[Pass] | None = None
-        self._resume_at = 0  # index of the pass a too-small budget could not reach
+        self._resume_at = 0  # where the next miss resumes the passes after the first
 
     def decode(self, image: object) -> list[str]:
         """Texts of the QR codes found in ``image`` (gray or BGR uint8), [] if none."""
@@ -185,39 +186,50 @@ class Decoder(ABC):
         return lambda gray: self._read(prepare(gray))
 
     def _extra_passes(self, gray: np.ndarray) -> list[str]:
-        """Run passes while the budget lasts, skipping one that would not fit.
+        """Run the first pass, then the others in turn while the budget lasts.
 
-        When the budget runs out, the next missed frame resumes with the pass
-        that did not run, so a small budget still tries every pass across a
-        few consecutive camera frames of the same ticket.
+        Every miss runs the first pass (the best rescue; ZBar's inverted read)
+        and at least one of the others. When the budget runs out, the next
+        missed frame resumes the others where this one stopped, so even a
+        small budget tries every pass over a few camera frames of one ticket.
+        A pass whose usual cost does not fit the time left is skipped.
         """
         passes = self._pass_list()
         if not passes:
             return []
-        start = time.perf_counter()
-        deadline = start + self.extra_passes_budget_ms / 1000.0
-        first = self._resume_at % len(passes)
+        deadline = time.perf_counter() + self.extra_passes_budget_ms / 1000.0
+        head, rest = passes[0], passes[1:]
+        texts = self._run_pass(head, gray)
+        if texts or not rest:
+            return texts
+        first = self._resume_at % len(rest)
         self._resume_at = 0
-        for step in range(len(passes)):
-            index = (first + step) % len(passes)
-            name, read = passes[index]
+        for step in range(len(rest)):
+            index = (first + step) % len(rest)
+            name = rest[index][0]
             now = time.perf_counter()
-            if step and now >= deadline:
+            if step and (now >= deadline or now + self._pass_cost.get(name, 0.0) > deadline):
                 self._resume_at = self._resume_at or index
-                break
-            if step and now + self._pass_cost.get(name, 0.0) > deadline:
-                self._resume_at = self._resume_at or index
-                continue  # the first pass always runs; a later one only if it fits
-            texts = read(gray)
-            took = time.perf_counter() - now
-            # Moving average per pass: frames of one camera cost about the same.
-            cost = self._pass_cost.get(name)
-            self._pass_cost[name] = took if cost is None else 0.8 * cost + 0.2 * took
+                if now >= deadline:
+                    break
+                continue  # a cheaper pass further on may still fit
+            texts = self._run_pass(rest[index], gray)
             if texts:
-                log.debug("%s: extra pass %r read %d code(s)", self.name, name, len(texts))
                 self._resume_at = 0
                 return texts
         return []
+
+    def _run_pass(self, extra_pass: Pass, gray: np.ndarray) -> list[str]:
+        name, read = extra_pass
+        started = time.perf_counter()
+        texts = read(gray)
+        took = time.perf_counter() - started
+        # Moving average per pass: frames of one camera cost about the same.
+        cost = self._pass_cost.get(name)
+        self._pass_cost[name] = took if cost is None else 0.8 * cost + 0.2 * took
+        if texts:
+            log.debug("%s: extra pass %r read %d code(s)", self.name, name, len(texts))
+        return texts
 
     def _pass_list(self) -> list[Pass]:
         if self._passes_cache is None:
