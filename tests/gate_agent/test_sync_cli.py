@@ -1,0 +1,59 @@
+"""`gate-agent enroll --qr` and `gate-agent sync` against a real hub server process."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from common.signing.qr import save_qr
+from tests.e2e.harness import GateProcess, HubServer, create_device
+
+
+@pytest.fixture
+def hub(tmp_path):
+    hub = HubServer(tmp_path)
+    hub.headers = hub.organizer()
+    hub.event = hub.ga_event()
+    hub.start()
+    yield hub
+    hub.close()
+
+
+def test_enroll_from_a_qr_picture_then_sync_once(hub, tmp_path):
+    response = hub.api("POST", "/devices", hub.headers, json={"name": "Side door", "event_id": hub.event["id"]})
+    qr = tmp_path / "enrol.png"
+    save_qr(response.json()["enrolment_qr_text"].replace("http://localhost", hub.url), qr)
+    gate = GateProcess(tmp_path, "gate")
+    enrolled = gate.cli("enroll", "--data-dir", str(gate.data_dir), "--qr", str(qr))
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert '"Side door"' in enrolled.stdout
+
+    code = hub.buy(hub.event)["tickets"][0]["code"]
+    scanned = gate.cli("scan", "--data-dir", str(gate.data_dir), "--text", code)
+    assert scanned.returncode == 0, scanned.stderr
+    synced = gate.cli("sync", "--data-dir", str(gate.data_dir))
+    assert synced.returncode == 0, synced.stderr
+    assert "push: ok" in synced.stdout and "pull: ok" in synced.stdout and "backlog: 0" in synced.stdout
+    items = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers).json()["items"]
+    assert [(s["gate"], s["verdict"]) for s in items] == [("Side door", "admitted")]
+
+    hub.stop()
+    gate.cli("scan", "--data-dir", str(gate.data_dir), "--text", code)
+    offline = gate.cli("sync", "--data-dir", str(gate.data_dir))
+    assert offline.returncode == 1
+    assert "push: failed" in offline.stderr and "backlog: 1" in offline.stdout
+
+
+def test_enroll_refuses_a_bad_token_and_writes_nothing(hub, tmp_path):
+    gate = GateProcess(tmp_path, "gate")
+    result = gate.enroll(hub.url, "te_not-a-real-token")
+    assert result.returncode != 0 and "enrolment_token_invalid" in result.stderr
+    assert not (gate.data_dir / "device.json").exists()
+    _device, token = create_device(hub, hub.headers, hub.event["id"], "Gate Z")
+    unreachable = gate.enroll("http://127.0.0.1:9", token)
+    assert unreachable.returncode != 0 and "cannot reach the hub" in unreachable.stderr
+    assert gate.enroll(hub.url, token).returncode == 0  # the failed attempts did not spend the token
+    again = gate.enroll(hub.url, token)
+    assert again.returncode != 0 and "already enrolled" in again.stderr
+    status = json.loads(gate.cli("status", "--data-dir", str(gate.data_dir), "--json").stdout)
+    assert status["gate"]["gate_name"] == "Gate Z" and status["gate"]["hub_url"] == hub.url

@@ -1,0 +1,102 @@
+"""Sync bookkeeping in the real gate store, and its effect on verdicts."""
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+
+from gate_agent.offline_store import OfflineStore
+from gate_agent.offline_store.sync_state import (
+    Movement, apply_movements, get_meta, mark_synced, set_meta, sync_summary, unsynced_scans,
+)
+from gate_agent.pipeline import Gate
+from gate_agent.sync.scheduler import Backoff, intervals_from_env
+from tests.gate_agent.helpers import make_gate_folder
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return make_gate_folder(tmp_path, timezone="UTC", gate_name="Gate B", gate_id="gate-b")
+
+
+def test_admission_pulled_from_gate_a_refuses_the_ticket_here(folder):
+    text, ticket_id = folder.ticket(ticket_id=4242), 4242
+    with Gate.open(folder.path) as gate:
+        moved = Movement("a" * 32, 1, ticket_id, "entry", gate.wall_clock() - 5, "Gate A")
+        assert apply_movements(gate.store, [moved, moved], cursor=17) == 1  # twice in, folded once
+        assert apply_movements(gate.store, [moved], cursor=17) == 0
+        assert get_meta(gate.store)["cursor"] == 17
+        result = gate.check(text)
+    assert result.verdict.value == "already_admitted"
+    assert result.message.startswith("Already used at Gate A")
+
+
+def test_an_exit_pulled_from_another_gate_allows_reentry(folder):
+    folder.write_config(reentry="reentry")
+    text = folder.ticket(ticket_id=77)
+    with Gate.open(folder.path) as gate:
+        now = gate.wall_clock()
+        assert gate.check(text).verdict.value == "admitted"
+        apply_movements(gate.store, [Movement("e" * 32, 1, 77, "exit", now + 1, "Exit North")])
+        assert gate.check(text).verdict.value == "admitted"
+
+
+def test_unsynced_scans_are_handed_out_in_order_and_marked_once(folder):
+    with Gate.open(folder.path) as gate:
+        ids = [gate.check(folder.ticket()).record.scan_id for _ in range(5)]
+        batch = unsynced_scans(gate.store, 3)
+        assert [s["scan_id"] for s in batch] == ids[:3] and [s["seq"] for s in batch] == [1, 2, 3]
+        assert mark_synced(gate.store, ids[:3] + ids[:1]) == 3
+        assert [s["scan_id"] for s in unsynced_scans(gate.store)] == ids[3:]
+        summary = sync_summary(gate.store, gate.wall_clock())
+        assert summary["backlog"] == 2 and summary["online"] is False and summary["enrolled"] is False
+
+
+def test_a_revoked_device_stops_admitting(folder):
+    with Gate.open(folder.path) as gate:
+        set_meta(gate.store, device_revoked=True)
+        result = gate.check(folder.ticket())
+        assert result.verdict.value == "invalid" and result.decision.reason == "device_revoked"
+        assert result.message == "Device revoked: this gate no longer admits anyone"
+        assert gate.snapshot()["device_revoked"] is True
+
+
+def test_a_version_1_store_is_migrated_keeping_its_scans(tmp_path):
+    from gate_agent.offline_store.store import MIGRATIONS
+
+    path = tmp_path / "gate.db"
+    conn = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
+                 " VALUES (?, 'g', 'not_a_ticket', 1.0, 1.0, 'd')", ("f" * 32,))
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with OfflineStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert [s["scan_id"] for s in unsynced_scans(store)] == ["f" * 32]
+        set_meta(store, cursor=3)
+        assert get_meta(store) == {"cursor": 3}
+
+
+def test_backoff_grows_with_jitter_and_resets():
+    now = [100.0]
+    backoff = Backoff(2.0, max_s=20.0, clock=lambda: now[0], rng=random.Random(1))
+    delays = [backoff.failed() for _ in range(6)]
+    for n, delay in enumerate(delays, start=1):
+        cap = min(20.0, 2.0 * 2 ** n)
+        assert cap / 2 <= delay <= cap
+    assert not backoff.ready()
+    now[0] += 21
+    assert backoff.ready()
+    backoff.succeeded()
+    assert backoff.failures == 0 and backoff.ready()
+
+
+def test_sync_intervals_come_from_the_environment():
+    assert intervals_from_env({}) == (2.0, 5.0, 60.0)
+    assert intervals_from_env({"GATE_PUSH_INTERVAL_S": "0.5", "GATE_PULL_INTERVAL_S": "1"})[:2] == (0.5, 1.0)
+    with pytest.raises(ValueError, match="GATE_PULL_INTERVAL_S"):
+        intervals_from_env({"GATE_PULL_INTERVAL_S": "soon"})
