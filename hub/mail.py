@@ -1,6 +1,6 @@
 """Outgoing mail: SMTP when configured, otherwise (and on failure) .eml files in an outbox folder.
 
-Settings come from `TICKETHUB_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/FROM`
+Settings come from `TICKETHUB_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/FROM` (and `SMTP_CA_FILE`)
 (app config keys `SMTP_HOST`, ...). With no host every message is written to
 the outbox so nothing is lost; when the SMTP server fails the message is kept
 there too and the failure is logged. Message builders are plain functions.
@@ -37,6 +37,7 @@ class MailSettings:
     password: str | None = field(default=None, repr=False)
     starttls: bool = False
     sender: str = "ticketgate <tickets@localhost>"
+    ca_file: str | None = None  # CA bundle for a server certificate from a private CA
     timeout: float = 15.0
 
     @classmethod
@@ -56,6 +57,7 @@ class MailSettings:
             password=get("SMTP_PASSWORD"),
             starttls=starttls if isinstance(starttls, bool) else str(starttls or "").lower() in _TRUE,
             sender=get("SMTP_FROM") or cls.sender,
+            ca_file=get("SMTP_CA_FILE"),
         )
 
 
@@ -70,7 +72,7 @@ def send(settings: MailSettings, message: EmailMessage) -> str:
     try:
         with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
             if settings.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
             if settings.user:
                 smtp.login(settings.user, settings.password or "")
             smtp.send_message(message)

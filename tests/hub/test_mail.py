@@ -161,3 +161,64 @@ def test_env_vars_configure_smtp(monkeypatch, tmp_path):
     monkeypatch.setenv("TICKETHUB_SMTP_FROM", "box@example.org")
     settings = mail.MailSettings.from_config({}, tmp_path)
     assert (settings.host, settings.port, settings.starttls, settings.sender) == ("mail.example.org", 587, True, "box@example.org")
+
+
+def _tls_files(folder):
+    """A private CA and a certificate for 127.0.0.1 it signed (PEM files)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(2).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = {n: folder / f"{n}.pem" for n in ("ca", "cert", "key")}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return paths
+
+
+def test_starttls_is_used_and_the_server_certificate_checked(tmp_path):
+    import ssl
+
+    paths = _tls_files(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(paths["cert"], paths["key"])
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=free_port(), tls_context=server_tls,
+                            require_starttls=True)
+    controller.start()
+    try:
+        message = mail.password_reset(to="e@example.org", reset_url="http://hub/reset/xyz", valid_minutes=30)
+        trusted = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port,
+                                    starttls=True, ca_file=str(paths["ca"]))
+        assert mail.send(trusted, message) == mail.SENT
+        assert len(collector.envelopes) == 1
+
+        untrusted = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port,
+                                      starttls=True)  # system CAs only: the private certificate is refused
+        assert mail.send(untrusted, message) == mail.OUTBOX
+        plain = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port)
+        assert mail.send(plain, message) == mail.OUTBOX  # the server insists on STARTTLS
+        assert len(collector.envelopes) == 1 and len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    finally:
+        controller.stop()
