@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, func, or_, select, update
+import json
+
+from sqlalchemy import Connection, func, insert, literal, or_, select, update
 
 from ..db import atomic
-from ..schema import events, orders, ticket_types, tickets, venue_seats
+from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .errors import Invalid, NotFound
-from .events import MAX_PRICE, event_row
+from .events import MAX_PRICE, TICKET_TYPE_SPEC, event_row
 
 EDITABLE = ("title", "artist", "category", "location", "description", "starts_at", "ticket_release_at",
             "service_fee")
@@ -40,6 +42,42 @@ def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) 
                                .values(price=price)).rowcount
     if changed != 1:
         raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+
+
+def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
+    """Add a ticket type to an existing event; seated sections not yet on sale join the seat inventory."""
+    spec = TICKET_TYPE_SPEC(data, "ticket_type")
+    if spec["kind"] == "ga" and "capacity" not in spec:
+        raise Invalid("a general admission ticket type needs a capacity", "missing_field")
+    if spec["kind"] == "seated" and ("capacity" in spec):
+        raise Invalid("a seated ticket type's capacity is its seats", "invalid_field")
+    if spec["kind"] == "ga" and spec.get("sections"):
+        raise Invalid("sections only apply to seated ticket types", "invalid_field")
+    with atomic(conn):
+        event = event_row(conn, event_id, lock=True)
+        sections = sorted(set(spec.get("sections", [])))
+        if spec["kind"] == "seated":
+            if event.venue_id is None:
+                raise Invalid("this event has no venue, so no seats", "missing_field")
+            known = set(conn.execute(select(venue_seats.c.section).distinct()
+                                     .where(venue_seats.c.venue_id == event.venue_id)).scalars())
+            unknown = sorted(set(sections) - known)
+            if unknown:
+                raise Invalid(f"unknown section(s) {', '.join(unknown)}", "unknown_section")
+        type_id = conn.execute(insert(ticket_types).values(
+            event_id=event_id, name=spec["name"], kind=spec["kind"], price=spec["price"],
+            capacity=spec.get("capacity"), sold=0, sections=json.dumps(sections),
+            zones=json.dumps(sorted(set(spec.get("zones", [])))), sales_start=spec.get("sales_start"),
+            sales_end=spec.get("sales_end")).returning(ticket_types.c.id)).scalar_one()
+        if spec["kind"] == "seated":
+            missing = (select(literal(event_id), venue_seats.c.id, literal("available"))
+                       .where(venue_seats.c.venue_id == event.venue_id,
+                              venue_seats.c.id.not_in(select(event_seats.c.seat_id)
+                                                      .where(event_seats.c.event_id == event_id))))
+            if sections:
+                missing = missing.where(venue_seats.c.section.in_(sections))
+            conn.execute(insert(event_seats).from_select(["event_id", "seat_id", "status"], missing))
+    return type_id
 
 
 def event_sales(conn: Connection, event_id: int) -> dict:

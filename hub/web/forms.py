@@ -99,6 +99,10 @@ class EventEditForm(FlaskForm):
                               validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")])
 
 
+class NewTicketTypeForm(FlaskForm, TicketTypeForm):
+    """One more ticket type for an existing event."""
+
+
 class PriceForm(FlaskForm):
     price = StringField("Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25")])
 

@@ -21,7 +21,7 @@ from ..services.venues import create_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import STAFF, roles
 from .forms import (
-    ActionForm, EventEditForm, EventForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents, choice,
+    ActionForm, EventEditForm, EventForm, NewTicketTypeForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents, choice,
 )
 from .mailing import send_confirmation_now, send_refund_now
 
@@ -89,21 +89,19 @@ def venue(venue_id: int):
 
 # --- events ----------------------------------------------------------------
 
+def _ticket_type_spec(sub) -> dict:
+    spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
+    if sub.kind.data == "ga":
+        spec["capacity"] = sub.capacity.data or 0
+    elif sub.sections.data:
+        spec["sections"] = [s.strip() for s in sub.sections.data.split(",") if s.strip()]
+    if sub.zones.data:
+        spec["zones"] = [int(z) for z in sub.zones.data.split(",")]
+    return spec
+
+
 def _ticket_type_specs(form: EventForm) -> list[dict]:
-    specs = []
-    for entry in form.ticket_types.entries:
-        sub = entry.form
-        if not (sub.name.data or "").strip():
-            continue
-        spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
-        if sub.kind.data == "ga":
-            spec["capacity"] = sub.capacity.data or 0
-        elif sub.sections.data:
-            spec["sections"] = [s.strip() for s in sub.sections.data.split(",") if s.strip()]
-        if sub.zones.data:
-            spec["zones"] = [int(z) for z in sub.zones.data.split(",")]
-        specs.append(spec)
-    return specs
+    return [_ticket_type_spec(entry.form) for entry in form.ticket_types.entries if (entry.form.name.data or "").strip()]
 
 
 @bp.route("/events/new", methods=["GET", "POST"])
@@ -144,7 +142,24 @@ def event(event_id: int):
     return render_template(
         "manage/event.html", event=found, sales=event_admin.event_sales(conn, event_id),
         promos=promos.list_promos(conn, event_id), promo_form=PromoForm(), price_form=PriceForm(),
-        action=ActionForm())
+        type_form=NewTicketTypeForm(), action=ActionForm())
+
+
+@bp.post("/events/<int:event_id>/ticket-types")
+@roles(*STAFF)
+def ticket_type_new(event_id: int):
+    _own_event(event_id)
+    form = NewTicketTypeForm()
+    if form.validate_on_submit() and (form.name.data or "").strip():
+        try:
+            event_admin.add_ticket_type(get_db(), event_id, _ticket_type_spec(form))
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Ticket type {form.name.data.strip()} added.", "success")
+    else:
+        flash("Give the ticket type a name and a price like 25 or 24.50.", "error")
+    return redirect(url_for(".event", event_id=event_id))
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])

@@ -117,3 +117,33 @@ def test_door_lookup_finds_tickets_by_buyer(app, browser_client, engine, event, 
     found = web.get("/door/lookup?q=hopper").get_data(as_text=True)
     assert "grace@example.org" in found and "row 3 · seat 8" in found
     assert "No ticket matches" in web.get("/door/lookup?q=nobody").get_data(as_text=True)
+
+
+def test_add_ticket_types_to_an_existing_event(browser_client, engine, make_account):
+    from hub.services.clock import iso, utcnow
+    from hub.services.events import create_event
+    from hub.services.venues import create_venue
+
+    organizer = make_account("organizer", "o2@example.org")
+    with engine.connect() as conn:
+        venue = create_venue(conn, {"name": "Two Rooms", "sections": [
+            {"name": "A", "rows": [{"name": "1", "seats": 4}]}, {"name": "B", "rows": [{"name": "1", "seats": 3}]}]},
+            owner_id=organizer["id"])
+        event = create_event(conn, {"title": "Split", "starts_at": iso(utcnow() + timedelta(days=5)),
+                                    "venue_id": venue["id"], "ticket_types": [
+                                        {"name": "Front", "kind": "seated", "price": 1000, "sections": ["A"]}]},
+                             organizer_id=organizer["id"])
+    web = browser_client
+    assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 4
+    web.login("o2@example.org")
+    web.get(f"/manage/events/{event['id']}")
+    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Back", "kind": "seated", "price": "8",
+                                                            "sections": "B", "zones": "2"})
+    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Standing", "kind": "ga", "price": "5",
+                                                            "capacity": "40"})
+    wrong = web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Ghost", "kind": "seated", "price": "1",
+                                                                    "sections": "Z"}, follow_redirects=True)
+    assert "unknown section(s) Z" in wrong.get_data(as_text=True)
+    assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 7
+    page = web.get(f"/events/{event['id']}").get_data(as_text=True)
+    assert "EUR 8.00" in page and "General admission: Standing" in page and "Ghost" not in page

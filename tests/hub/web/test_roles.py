@@ -34,7 +34,7 @@ ROUTES = {
     "account.two_factor": ("GET", STAFF),
     "manage.dashboard": ("GET", STAFF), "manage.venue_new": ("GET", STAFF), "manage.event_new": ("GET", STAFF),
     "manage.venue": ("GET", OWNER), "manage.event": ("GET", OWNER), "manage.event_edit": ("GET", OWNER),
-    "manage.ticket_price": ("POST", OWNER), "manage.promo_new": ("POST", OWNER),
+    "manage.ticket_price": ("POST", OWNER), "manage.ticket_type_new": ("POST", OWNER), "manage.promo_new": ("POST", OWNER),
     "manage.promo_delete": ("POST", OWNER), "manage.event_orders": ("GET", OWNER),
     "manage.order_refund": ("POST", OWNER), "manage.order_mark_paid": ("POST", OWNER),
     "manage.order_resend": ("POST", OWNER), "manage.ticket_reissue": ("POST", OWNER),
