@@ -11,7 +11,8 @@ import secrets
 from datetime import timedelta
 
 from flask import Blueprint, Flask, g, request
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 csrf = CSRFProtect()
 
@@ -84,6 +85,20 @@ def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     @bp.before_request
     def _csrf_check():
         csrf.protect()
+
+    @bp.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        from flask import render_template
+
+        if isinstance(exc, CSRFError):
+            message = "This form is out of date (or was not sent from this site). Reload the page and try again."
+        elif exc.code == 429:
+            message = "Too many attempts from your address. Wait a minute and try again."
+        else:
+            message = exc.description or exc.name
+        response = exc.get_response()
+        body = render_template("error.html", message=message, status=exc.code)
+        return body, exc.code, [(k, v) for k, v in response.headers.items() if k.lower() in ("retry-after", "allow")]
 
     return bp
 

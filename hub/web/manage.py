@@ -286,6 +286,7 @@ def ticket_reissue(ticket_id: int):
     check_owner(get_db(), old["event_id"], g.user)
     if ActionForm().validate_on_submit():
         new = reissue_ticket(get_db(), ticket_id, _signer())
+        send_confirmation_now(get_db(), old["order_id"])  # the buyer gets the new code
         flash(f"Ticket {ticket_id} replaced by ticket {new['ticket_id']}; the old code no longer admits.", "success")
     return redirect(url_for(".event_orders", event_id=old["event_id"]))
 

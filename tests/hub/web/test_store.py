@@ -170,5 +170,5 @@ def test_best_available_and_ga_holds(browser_client, engine, make_account):
 
 def test_form_without_csrf_token_is_rejected(client, event):
     response = client.post(f"/events/{event['id']}/hold", data={"mode": "seats", "seat": ["0"]})
-    assert response.status_code == 400
+    assert response.status_code == 400 and "This form is out of date" in response.get_data(as_text=True)
     assert client.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 24
