@@ -88,3 +88,17 @@ def test_reminder_job_mails_each_order_once_within_24_hours(app, browser_client,
     assert reminders[0]["Subject"].startswith("Reminder: Tomorrow Gig")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(order_reminders)).scalar_one() == 1
+
+
+def test_reminder_job_is_scheduled_on_the_hub_scheduler(app):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from hub.web.mailing import start_reminders
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    app.config["REMINDER_INTERVAL_SECONDS"] = 900
+    assert start_reminders(app, scheduler) is scheduler
+    job = scheduler.get_job("event_reminders")
+    assert job.trigger.interval == timedelta(seconds=900) and job.args == (app,)
+    app.config["REMINDER_INTERVAL_SECONDS"] = 0
+    assert start_reminders(app, BackgroundScheduler(timezone="UTC")) is None
