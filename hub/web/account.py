@@ -5,7 +5,7 @@ import logging
 
 import pyotp
 import segno
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 
 from .. import mail
 from ..db import get_db

@@ -61,7 +61,7 @@ def events():
     result = list_events(conn, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort,
                          q=q or None, category=request.args.get("category") or None,
                          starts_from=date_from, starts_to=date_to + timedelta(days=1) if date_to else None,
-                         **({"location": location} if location else {}))
+                         location=location or None)
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("store/events.html", result=result, page=page, pages=pages, args=args,

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -60,10 +63,7 @@ def png_bytes_to_image(data: bytes) -> Image.Image:
 
 # --- page helpers ------------------------------------------------------------
 
-import re as _re
-from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
-
-_CSRF = _re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 def csrf_from(html: str) -> str:
@@ -112,14 +112,14 @@ def grid_layout(rows: int = 3, seats: int = 8, sections=("A",)) -> dict:
 
 
 def make_event(conn, organizer_id: int, *, price: int = 2500, fee: int = 150, rows: int = 3, seats: int = 8,
-               starts_in: _timedelta = _timedelta(days=10), title: str = "Brass Night", ga_capacity: int = 0,
+               starts_in: timedelta = timedelta(days=10), title: str = "Brass Night", ga_capacity: int = 0,
                **fields) -> dict:
     """A seated event (and optional standing tickets) created through the hub's services."""
     from hub.services.events import create_event
     from hub.services.venues import create_venue
 
     venue = create_venue(conn, grid_layout(rows, seats), owner_id=organizer_id)
-    now = _datetime.now(_timezone.utc)
+    now = datetime.now(timezone.utc)
     types = [{"name": "Seat", "kind": "seated", "price": price, "zones": [1]}]
     if ga_capacity:
         types.append({"name": "Standing", "kind": "ga", "price": price // 2, "capacity": ga_capacity})
@@ -127,14 +127,12 @@ def make_event(conn, organizer_id: int, *, price: int = 2500, fee: int = 150, ro
 
     data = {"title": title, "artist": "The Band", "location": "Berlin", "category": "concert",
             "description": "An evening of brass.", "starts_at": iso(now + starts_in),
-            "ticket_release_at": iso(now - _timedelta(hours=1)), "venue_id": venue["id"], "service_fee": fee,
+            "ticket_release_at": iso(now - timedelta(hours=1)), "venue_id": venue["id"], "service_fee": fee,
             "ticket_types": types, **fields}
     return create_event(conn, data, organizer_id=organizer_id)
 
 
 # --- a real SMTP server on loopback --------------------------------------------
-
-from contextlib import contextmanager as _contextmanager
 
 
 class MailCollector:
@@ -151,7 +149,7 @@ class MailCollector:
         return "250 OK"
 
 
-@_contextmanager
+@contextmanager
 def smtp_server():
     """Yield (host, port, collector) of a real aiosmtpd server on 127.0.0.1."""
     from aiosmtpd.controller import Controller

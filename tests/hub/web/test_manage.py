@@ -1,20 +1,21 @@
 """Organizer pages through the test client: venues from text, event edits, prices, promo codes, orders, users."""
 from __future__ import annotations
 
+import io
 import re
 import time
+from datetime import timedelta
+
+import pytest
+from PIL import Image
 
 from common.signing import verify_ticket
+from hub.services.devices import create_device
+from hub.services.errors import Invalid
 from hub.services.holds import hold_seats
 from hub.services.layouts import layout_text, parse_layout
 from hub.services.orders import confirm_payment, purchase
-from hub.services.errors import Invalid
-
-import pytest
-from datetime import timedelta
-
-from hub.services.devices import create_device
-from tests.hub.web.support import make_event
+from tests.hub.web.support import decode_image, make_event
 
 
 def test_layout_text_round_trips_and_explains_mistakes():
@@ -77,10 +78,6 @@ def test_reissue_replaces_the_ticket_code(app, browser_client, engine, event):
     buyer = browser_client.get(f"/orders/{order['id']}/{order['access_token']}").get_data(as_text=True)
     assert f"/tickets/{new_id}" in buyer and f"no. {old_id} · <span class=\"badge\">revoked" in buyer
     png = browser_client.get(f"/orders/{order['id']}/{order['access_token']}/tickets/{new_id}.png")
-    from PIL import Image
-    import io
-    from tests.hub.web.support import decode_image
-
     [text] = decode_image(Image.open(io.BytesIO(png.data)))
     verdict = verify_ticket(text, app.extensions["tickethub.keys"].keyring(), time.time())
     assert verdict.valid and verdict.ticket.ticket_id == new_id and verdict.ticket.seat == 10

@@ -5,7 +5,7 @@ import email
 import io
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email import policy
 
 from PIL import Image
