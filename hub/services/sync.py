@@ -13,11 +13,12 @@ is already inside is a duplicate of the admission that let it in.
 from __future__ import annotations
 
 import re
+import threading
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, tuple_, update
-from sqlalchemy import insert as sa_insert
+from sqlalchemy import Connection, and_, func, select, update
 
 from common.signing import SigningKey
 
@@ -101,35 +102,61 @@ def parse_push(body: Any) -> dict:
     }
 
 
+INSERT_COLUMNS = ("scan_id", "device_id", "event_id", "ticket_id", "verdict", "reason", "device_seq",
+                  "device_time", "corrected_time", "received_at", "hub_seq")
+
+
+def _insert_sql(conn: Connection) -> str:
+    """INSERT ... ON CONFLICT (scan_id) DO NOTHING in the driver's own parameter style.
+
+    The hot path of ingest: plain DBAPI executemany of tuples is about twice as
+    fast as Core's per-row parameter processing for these simple columns."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return (f"INSERT INTO {gate_scans.name} ({', '.join(INSERT_COLUMNS)}) "
+            f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))}) ON CONFLICT (scan_id) DO NOTHING")
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+def _writer_turn(conn: Connection):
+    """SQLite has one writer: threads of this process queue on a lock instead of in
+    SQLite's busy handler, which sleeps in steps of up to 100 ms."""
+    return _SQLITE_WRITER if conn.dialect.name == "sqlite" else nullcontext()
+
+
 def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = None) -> dict:
     """Store a parsed push batch exactly once; return the acknowledgement."""
     now = now or utcnow()
     hub_now = now.timestamp()
     offset = measure_offset(hub_now, batch["sent_at"], batch["last_rtt_ms"])
-    scans = {s["scan_id"]: s for s in batch["scans"]}  # a batch repeating an id stores it once
-    with atomic(conn):
-        # Take the counter row first: on PostgreSQL its lock serialises ingest, so the
-        # existence check below sees every scan a concurrent retry committed.
+    scans = list({s["scan_id"]: s for s in batch["scans"]}.values())  # a batch repeating an id stores it once
+    device_id = device["id"]
+    with _writer_turn(conn), atomic(conn):
+        # One hub_seq per scan, taken from the counter row: its lock orders concurrent
+        # ingests by commit, so pull cursors never skip a row. Ids already stored leave
+        # a gap, which cursors do not mind.
         last = conn.execute(update(counters).where(counters.c.name == SCAN_COUNTER)
-                            .values(value=counters.c.value).returning(counters.c.value)).scalar_one()
-        owners = _owners(conn, list(scans))
-        new = [s for sid, s in scans.items() if sid not in owners]
-        if new:
-            conn.execute(update(counters).where(counters.c.name == SCAN_COUNTER)
-                         .values(value=last + len(new)))
-            conn.execute(sa_insert(gate_scans), [{
-                **s, "device_id": device["id"], "corrected_time": s["device_time"] + offset,
-                "received_at": hub_now, "hub_seq": last + i + 1, "duplicate_of": None,
-            } for i, s in enumerate(new)])
-            moved = {(s["event_id"], s["ticket_id"]) for s in new
-                     if s["verdict"] in MOVEMENTS and s["event_id"] is not None and s["ticket_id"] is not None}
-            resolve_duplicates(conn, moved)
-        conn.execute(update(devices).where(devices.c.id == device["id"]).values(
+                            .values(value=counters.c.value + len(scans)).returning(counters.c.value)).scalar_one()
+        first = last - len(scans) + 1
+        stored = 0
+        if scans:
+            stored = conn.exec_driver_sql(_insert_sql(conn), [
+                (s["scan_id"], device_id, s["event_id"], s["ticket_id"], s["verdict"], s["reason"], s["device_seq"],
+                 s["device_time"], s["device_time"] + offset, hub_now, first + i)
+                for i, s in enumerate(scans)]).rowcount
+        # Only when some ids were already there: whose are they? (a retry: ours; else: refused)
+        owners = _owners(conn, [s["scan_id"] for s in scans]) if stored != len(scans) else {}
+        moved = {(s["event_id"], s["ticket_id"]) for s in scans
+                 if s["verdict"] in MOVEMENTS and s["event_id"] is not None and s["ticket_id"] is not None
+                 and owners.get(s["scan_id"], device_id) == device_id}
+        resolve_duplicates(conn, moved)
+        conn.execute(update(devices).where(devices.c.id == device_id).values(
             last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"]))
-    acked = [sid for sid in scans if owners.get(sid, device["id"]) == device["id"]]
-    foreign = [sid for sid in scans if owners.get(sid, device["id"]) != device["id"]]
+    foreign = [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) != device_id]
     return {
-        "acked": acked, "stored": len(new),
+        "acked": [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) == device_id],
+        "stored": stored,
         "rejected": [{"scan_id": sid, "code": "scan_id_taken"} for sid in foreign],
         "hub_time": hub_now, "clock_offset_s": offset,
     }
