@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -85,15 +86,22 @@ def _invert(gray: np.ndarray) -> np.ndarray:
 
 def _stretch(gray: np.ndarray) -> np.ndarray:
     """Contrast-stretch between the 1st and 99th percentile (washed-out, dim frames)."""
-    lo, hi = np.percentile(gray[::4, ::4], (1, 99))
+    hist = cv2.calcHist([gray[::4, ::4]], [0], None, [256], [0, 256]).ravel().cumsum()
+    lo, hi = np.searchsorted(hist, (0.01 * hist[-1], 0.99 * hist[-1]))
     if hi - lo < 8:
         return gray
-    return cv2.convertScaleAbs(gray, alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
+    lut = np.clip((np.arange(256, dtype=np.float32) - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
+    return cv2.LUT(gray, lut)
+
+
+_CLAHE = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8))
+_CLAHE_LOCK = threading.Lock()  # one OpenCV object shared by every decoder
 
 
 def _clahe(gray: np.ndarray) -> np.ndarray:
     """Local histogram equalisation: lifts a code out of glare or a shadow."""
-    return cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(gray)
+    with _CLAHE_LOCK:
+        return _CLAHE.apply(gray)
 
 
 def _adaptive_binarize(gray: np.ndarray) -> np.ndarray:
@@ -107,7 +115,7 @@ def _otsu(gray: np.ndarray) -> np.ndarray:
 
 def _sharpen(gray: np.ndarray) -> np.ndarray:
     """A strong unsharp mask against motion/focus blur."""
-    blurred = cv2.GaussianBlur(gray, (0, 0), 3.0)
+    blurred = cv2.blur(gray, (11, 11))  # a box filter: about half the cost of a wide Gaussian, as good
     return cv2.addWeighted(gray, 3.0, blurred, -2.0, 0)
 
 
