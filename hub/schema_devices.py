@@ -66,7 +66,7 @@ gate_scans = Table(
     Column("hub_seq", BigInteger, nullable=False, unique=True),
     Column("duplicate_of", String(32)),
     Index("ix_gate_scans_event_seq", "event_id", "hub_seq"),
-    Index("ix_gate_scans_ticket", "ticket_id", "event_id"),
+    Index("ix_gate_scans_ticket", "ticket_id", "event_id", "verdict"),
 )
 
 SCAN_COUNTER = "gate_scan_seq"

@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("hub_seq", name=op.f("uq_gate_scans_hub_seq")),
     )
     op.create_index("ix_gate_scans_event_seq", "gate_scans", ["event_id", "hub_seq"])
-    op.create_index("ix_gate_scans_ticket", "gate_scans", ["ticket_id", "event_id"])
+    op.create_index("ix_gate_scans_ticket", "gate_scans", ["ticket_id", "event_id", "verdict"])
     counters = sa.table("counters", sa.column("name", sa.String), sa.column("value", sa.BigInteger))
     op.bulk_insert(counters, [{"name": "gate_scan_seq", "value": 0}])
 
