@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, abort, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -83,7 +83,11 @@ def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     bp = Blueprint(name, import_name, template_folder="templates", **kwargs)
 
     @bp.before_request
-    def _csrf_check():
+    def _check_request():
+        # PostgreSQL text cannot hold NUL; refuse it up front with a clear 400 instead of a database error.
+        if any("\x00" in value for values in (request.args, request.form) for _key, items in values.lists()
+               for value in items):
+            abort(400, "Text with NUL characters cannot be used here.")
         csrf.protect()
 
     @bp.errorhandler(HTTPException)
