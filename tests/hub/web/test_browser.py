@@ -49,6 +49,9 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
     app, base_url, event = hub
     customer = browser.new_context(**PHONE, color_scheme="dark")
     page = customer.new_page()
+    console_errors = []  # CSP violations and script errors show up here
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
     page.goto(f"{base_url}/events/{event['id']}")
     assert page.locator("button.seat.available").count() == 40
 
@@ -98,6 +101,7 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
         assert make_decoder("zxing").decode(dimmed) == [text]
     card = page.locator(".qr-card").bounding_box()
     assert card["width"] >= 300, "the QR fills the phone's width"
+    assert console_errors == []
     customer.close()
 
 
