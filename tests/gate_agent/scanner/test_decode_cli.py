@@ -14,6 +14,7 @@ from gate_agent.cli import main
 from tests.support import REPO, require
 
 from .images import on_canvas, qr_gray, ticket_text
+from .test_decoders import hide_pyzbar
 
 
 def json_lines(output: str) -> list[dict]:
@@ -78,3 +79,11 @@ def test_decode_console_script_on_real_photos(qr_photos):
     assert done.returncode == 0, done.stderr.decode()
     lines = json_lines(done.stdout.decode("utf-8"))
     assert [line["codes"] for line in lines] == [[text] for _, text in picked]
+
+
+def test_decode_without_pyzbar_says_what_to_install(monkeypatch, ticket_files):
+    folder, _, _ = ticket_files
+    hide_pyzbar(monkeypatch)
+    result = CliRunner().invoke(main, ["decode", "--decoder", "pyzbar", str(folder / "plain.png")])
+    assert result.exit_code == 1
+    assert "libzbar0" in result.output and "Traceback" not in result.output

@@ -1,6 +1,8 @@
 """QR decoders on real camera photos, real signed tickets (plain and dark mode) and noise."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -190,3 +192,17 @@ def test_a_tiny_budget_resumes_the_passes_on_the_next_frame():
     assert dec.decode(frame) == []  # after a read the rotation starts over
     assert decoder("zxing", extra_passes_budget_ms=1000).decode(frame) == [text]
     assert decoder("zxing", extra_passes_budget_ms=0).decode(frame) == []
+
+
+def hide_pyzbar(monkeypatch):
+    """Make `import pyzbar` fail the way it does without the zbar extra installed."""
+    for module in [m for m in sys.modules if m == "pyzbar" or m.startswith("pyzbar.")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "pyzbar", None)
+
+
+def test_pyzbar_missing_is_a_clear_error(monkeypatch):
+    hide_pyzbar(monkeypatch)
+    with pytest.raises(DecoderUnavailable, match="zbar' extra and libzbar0"):
+        make_decoder("pyzbar")
+    assert make_decoder("zxing").decode(on_canvas(qr_gray(ticket_text(ticket_id=9)))) == [ticket_text(ticket_id=9)]
