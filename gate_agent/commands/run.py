@@ -68,7 +68,8 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
     runner = GateRunner(gate, source, scanner_decoder, ScanDebouncer(gate.config.cooldown_s), preview=preview)
     from ..sync.scheduler import start_sync
 
-    sync = start_sync(gate)  # None when the folder is not enrolled with a hub
+    door = app.extensions["door"] if app is not None else None
+    sync = start_sync(gate, on_change=(lambda: door.broadcaster.publish("state", gate.snapshot())) if door else None)
     signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
     runner.start()
     if server is not None:

@@ -1,5 +1,8 @@
 """Background sync: push about every 2 s, pull about every 5 s (APScheduler jobs).
 
+A scan also triggers a push at once, so an admission reaches other gates within
+about one pull interval.
+
 Each job backs off exponentially with jitter while the hub is unreachable and
 resets after a success. Jobs never overlap themselves, and scanning never
 waits for them: they meet the scanner only in short store transactions.
@@ -16,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from .client import DeviceRevoked, SyncClient, SyncError
@@ -74,8 +78,12 @@ def intervals_from_env(environ: Mapping[str, str] | None = None) -> tuple[float,
 
 class SyncScheduler:
     def __init__(self, client: SyncClient, push_interval_s: float = DEFAULT_PUSH_INTERVAL_S,
-                 pull_interval_s: float = DEFAULT_PULL_INTERVAL_S, max_backoff_s: float = MAX_BACKOFF_S):
+                 pull_interval_s: float = DEFAULT_PULL_INTERVAL_S, max_backoff_s: float = MAX_BACKOFF_S,
+                 on_change: Callable[[], None] | None = None):
         self.client = client
+        self.on_change = on_change  # e.g. refresh the door page's badge
+        self._last_summary: dict | None = None
+        self.gate = None  # set by start_sync: the gate whose scans trigger a push
         self.push_interval_s = push_interval_s
         self.pull_interval_s = pull_interval_s
         self.push_backoff = Backoff(push_interval_s, max_backoff_s)
@@ -94,7 +102,18 @@ class SyncScheduler:
         self._scheduler.modify_job("push", next_run_time=_now())
         return self
 
+    def push_soon(self, _result=None) -> None:
+        """Push now rather than at the next tick (called after each scan): an admission
+        reaches the hub at once, so other gates learn it within one pull interval."""
+        if self._scheduler.running and not self.revoked.is_set():
+            try:
+                self._scheduler.modify_job("push", next_run_time=_now())
+            except JobLookupError:
+                pass
+
     def stop(self) -> None:
+        if self.gate is not None:
+            self.gate.unsubscribe(self.push_soon)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self.client.close()
@@ -108,6 +127,26 @@ class SyncScheduler:
     def _run(self, name: str, op: Callable, backoff: Backoff) -> None:
         if self.revoked.is_set() or not backoff.ready():
             return
+        try:
+            self._step(name, op, backoff)
+        finally:
+            self._notify()
+
+    def _notify(self) -> None:
+        """Tell the door page when online / backlog / last sync / revoked changed."""
+        if self.on_change is None:
+            return
+        from ..offline_store.sync_state import sync_summary
+
+        try:
+            summary = sync_summary(self.client.store, self.client.wall_clock())
+            if summary != self._last_summary:
+                self._last_summary = summary
+                self.on_change()
+        except Exception:
+            log.exception("could not refresh the door page")
+
+    def _step(self, name: str, op: Callable, backoff: Backoff) -> None:
         try:
             result = op()
         except DeviceRevoked as exc:
@@ -132,7 +171,8 @@ def _now():
     return datetime.now(timezone.utc)
 
 
-def start_sync(gate, environ: Mapping[str, str] | None = None) -> SyncScheduler | None:
+def start_sync(gate, environ: Mapping[str, str] | None = None,
+               on_change: Callable[[], None] | None = None) -> SyncScheduler | None:
     """Start background sync for a running gate whose data folder is enrolled; else None."""
     from .identity import is_enrolled
 
@@ -142,4 +182,7 @@ def start_sync(gate, environ: Mapping[str, str] | None = None) -> SyncScheduler 
     push_s, pull_s, max_backoff_s = intervals_from_env(environ)
     client = SyncClient(gate.data.data_dir, gate.store, gate, wall_clock=gate.wall_clock)
     log.info("syncing with %s (push every %.1f s, pull every %.1f s)", client.identity.hub_url, push_s, pull_s)
-    return SyncScheduler(client, push_s, pull_s, max_backoff_s).start()
+    scheduler = SyncScheduler(client, push_s, pull_s, max_backoff_s, on_change).start()
+    gate.subscribe(scheduler.push_soon)
+    scheduler.gate = gate
+    return scheduler

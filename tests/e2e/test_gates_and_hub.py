@@ -129,12 +129,16 @@ def test_revoked_ticket_is_refused_after_the_next_pull(world):
     assert a.scan(order["tickets"][0]["code"])["verdict"] == "revoked"
 
 
-def test_revoked_device_is_locked_out(world):
+def test_revoked_device_is_locked_out(world, page):
     hub, b = world["hub"], world["gates"]["B"]
     credential = json.loads((b.data_dir / "device.json").read_text())["credential"]
+    page.goto(b.url + "/")
+    page.wait_for_function("document.getElementById('badge').textContent.startsWith('online')", timeout=20_000)
     response = hub.api("POST", f"/devices/{world['devices']['B']['id']}/revoke", world["headers"])
     assert response.status_code == 200 and response.json()["status"] == "revoked"
     wait_for(lambda: b.state()["device_revoked"], what="gate B to learn it was revoked")
+    # the open door page learns it by server-sent events, without a scan or a reload
+    page.wait_for_function("document.getElementById('badge').textContent === 'device revoked'", timeout=20_000)
     result = b.scan(hub.buy(world["event"])["tickets"][0]["code"])
     assert result["verdict"] == "invalid" and result["reason"] == "device_revoked"
     assert result["message"].startswith("Device revoked")

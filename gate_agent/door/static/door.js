@@ -33,8 +33,10 @@ function renderVerdict(r) {
 function renderState(s) {
   $("count").textContent = s.direction === "exit" ? s.exits : s.admitted;
   const badge = $("badge");
-  badge.textContent = s.online ? "online" : "offline";
-  badge.className = "badge " + (s.online ? "online" : "offline");
+  badge.textContent = s.device_revoked ? "device revoked" : (s.online ? "online" : "offline")
+    + (s.backlog ? " · " + s.backlog + " to sync" : "")
+    + (!s.online && s.last_sync_at ? " · last sync " + new Date(s.last_sync_at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) : "");
+  badge.className = "badge " + (s.online && !s.device_revoked ? "online" : "offline");
   const list = $("recent");
   list.replaceChildren(...s.recent.map((scan) => {
     const li = document.createElement("li");
