@@ -58,23 +58,69 @@ class Frame:
 
 
 class FrameSource(ABC):
-    """Yields frames until exhausted or closed. ``close()`` is safe from another thread."""
+    """Yields frames until exhausted or closed.
+
+    ``close()`` is safe from another thread while ``frames()`` runs: it stops
+    the reader, and the device is given back only after the reader has left it
+    (releasing an OpenCV capture or closing a descriptor under a running read
+    would be a race). One reader at a time: a second ``frames()`` yields nothing.
+    """
 
     name: str = ""
 
     def __init__(self) -> None:
         self._closed = threading.Event()
+        self._state_lock = threading.Lock()
+        self._reading = False
+        self._released = False
 
     @abstractmethod
     def frames(self) -> Iterator[Frame]:
         """Frames in capture order; ends when the source is exhausted or closed."""
 
     def close(self) -> None:
-        self._closed.set()
+        with self._state_lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            reading = self._reading
+        self._interrupt()
+        if not reading:
+            self._release_once()
 
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    @contextlib.contextmanager
+    def _reading_session(self) -> Iterator[bool]:
+        """Wraps the body of frames(); yields False if closed or already being read."""
+        with self._state_lock:
+            allowed = not self._closed.is_set() and not self._reading
+            if allowed:
+                self._reading = True
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                with self._state_lock:
+                    self._reading = False
+                    release = self._closed.is_set()
+                if release:
+                    self._release_once()
+
+    def _interrupt(self) -> None:
+        """Wake a reader blocked waiting for the device (nothing to do for most sources)."""
+
+    def _release(self) -> None:
+        """Give the device or stream back; runs once, after close(), with no reader inside."""
+
+    def _release_once(self) -> None:
+        with self._state_lock:
+            if self._released:
+                return
+            self._released = True
+        self._release()
 
     def __enter__(self) -> FrameSource:
         return self
@@ -159,6 +205,11 @@ class OpenCVCameraSource(FrameSource):
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
     def frames(self) -> Iterator[Frame]:
+        with self._reading_session() as reading:
+            if reading:
+                yield from self._read_frames()
+
+    def _read_frames(self) -> Iterator[Frame]:
         failures = 0
         while not self.closed:
             ok, image = self._capture.read()
@@ -171,8 +222,7 @@ class OpenCVCameraSource(FrameSource):
             failures = 0
             yield Frame(image, None, time.monotonic(), self.name)
 
-    def close(self) -> None:
-        super().close()
+    def _release(self) -> None:
         self._capture.release()
 
 
@@ -209,12 +259,12 @@ class PicameraSource(FrameSource):
         self._height = config["main"]["size"][1]
 
     def frames(self) -> Iterator[Frame]:
-        while not self.closed:
-            yuv = self._camera.capture_array("main")
-            yield Frame(yuv[: self._height], None, time.monotonic(), self.name)
+        with self._reading_session() as reading:
+            while reading and not self.closed:
+                yuv = self._camera.capture_array("main")
+                yield Frame(yuv[: self._height], None, time.monotonic(), self.name)
 
-    def close(self) -> None:
-        super().close()
+    def _release(self) -> None:
         try:
             self._camera.stop()
             self._camera.close()
@@ -255,6 +305,11 @@ class ImageFilesSource(FrameSource):
         return cls(paths, name=str(folder), **kwargs)  # type: ignore[arg-type]
 
     def frames(self) -> Iterator[Frame]:
+        with self._reading_session() as reading:
+            if reading:
+                yield from self._read_frames()
+
+    def _read_frames(self) -> Iterator[Frame]:
         pacer = _Pacer(self._fps, self._closed)
         while not self.closed:
             yielded = False
@@ -287,6 +342,11 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"{path}: not a video OpenCV can read")
 
     def frames(self) -> Iterator[Frame]:
+        with self._reading_session() as reading:
+            if reading:
+                yield from self._read_frames()
+
+    def _read_frames(self) -> Iterator[Frame]:
         pacer = _Pacer(self._fps, self._closed)
         index = 0
         while not self.closed:
@@ -301,8 +361,7 @@ class VideoFileSource(FrameSource):
             yield Frame(image, None, time.monotonic(), f"{self.name}#{index}")
             index += 1
 
-    def close(self) -> None:
-        super().close()
+    def _release(self) -> None:
         self._capture.release()
 
 
@@ -313,58 +372,18 @@ def _clean_scan(raw: bytes | str) -> str:
     return text.strip()
 
 
-class _BlockingReaderSource(FrameSource):
-    """A source whose frames() blocks in select(): close() wakes it, and the
-    device is released only once the reader has left select() (closing a file
-    descriptor under a running select() would be a race)."""
+class _SelectingSource(FrameSource):
+    """A source whose reader waits in select(): close() wakes it through a pipe."""
 
     def __init__(self) -> None:
         super().__init__()
         self._wake = _WakePipe()
-        self._state_lock = threading.Lock()
-        self._reading = False
-        self._released = False
 
-    @contextlib.contextmanager
-    def _reader(self) -> Iterator[bool]:
-        """Wraps a frames() body; yields False when the source is already closed."""
-        with self._state_lock:
-            if self.closed or self._reading:
-                yield False
-                return
-            self._reading = True
-        try:
-            yield True
-        finally:
-            with self._state_lock:
-                self._reading = False
-                release = self.closed
-            if release:
-                self._release_once()
-
-    def close(self) -> None:
-        with self._state_lock:
-            if self.closed:
-                return
-            super().close()
-            self._wake.wake()
-            reading = self._reading
-        if not reading:
-            self._release_once()
-
-    def _release_once(self) -> None:
-        with self._state_lock:
-            if self._released:
-                return
-            self._released = True
-        self._release()
-
-    @abstractmethod
-    def _release(self) -> None:
-        """Give the device or stream back (terminal mode, file descriptors)."""
+    def _interrupt(self) -> None:
+        self._wake.wake()
 
 
-class WedgeStreamSource(_BlockingReaderSource):
+class WedgeStreamSource(_SelectingSource):
     """A keyboard-wedge scanner typing into a stream (stdin, a pipe, a FIFO, a serial tty).
 
     Each scan is one line. Scanners configured without a trailing Enter are
@@ -391,7 +410,7 @@ class WedgeStreamSource(_BlockingReaderSource):
             tty.setcbreak(self._fd)
 
     def frames(self) -> Iterator[Frame]:
-        with self._reader() as reading:
+        with self._reading_session() as reading:
             if reading:
                 yield from self._read_scans()
 
@@ -487,7 +506,7 @@ class KeystrokeText:
         return text or None
 
 
-class EvdevWedgeSource(_BlockingReaderSource):
+class EvdevWedgeSource(_SelectingSource):
     """A keyboard-wedge scanner read straight from its Linux input device (python-evdev).
 
     The device is grabbed, so scanned codes do not also land in the console.
@@ -516,7 +535,7 @@ class EvdevWedgeSource(_BlockingReaderSource):
                 log.warning("%s: could not grab the device (%s); codes also reach the console", path, exc)
 
     def frames(self) -> Iterator[Frame]:
-        with self._reader() as reading:
+        with self._reading_session() as reading:
             if reading:
                 yield from self._read_scans()
 

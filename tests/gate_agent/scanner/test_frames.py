@@ -321,3 +321,17 @@ def test_camera_stream_url_through_opencv():
 def test_unreachable_stream_is_a_clear_error():
     with pytest.raises(SourceError, match="could not be opened .unreachable, wrong URL"):
         open_source(f"http://127.0.0.1:{free_port()}/video.mjpg")
+
+
+def test_closing_a_source_while_another_thread_reads_it(tmp_path):
+    """The door loop reads in one thread and close() comes from another (shutdown)."""
+    path = tmp_path / "loop.avi"
+    write_video(path, [blank_frame(), on_canvas(qr_gray(ticket_text(6), scale=4))])
+    source = open_source(str(path), loop=True, fps=200)
+    frames = collect_in_background(source)
+    assert frames.get(timeout=5).source == "loop.avi#0"
+    source.close()
+    while (frame := frames.get(timeout=5)) is not None:  # drains, then ends: no hang, no crash
+        assert frame.image is not None
+    assert list(source.frames()) == []  # closed for good
+    source.close()  # twice is harmless
