@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import click
+import cv2
 
 from gate_agent.scanner import DECODER_NAMES, DecoderUnavailable, make_decoder, read_image
 
@@ -43,6 +45,8 @@ def decode_command(files: tuple[Path, ...], decoder_name: str, budget_ms: float)
             click.echo(_error(name, "not_found", "no such file"))
         elif not path.is_file():
             click.echo(_error(name, "not_a_file", "not a regular file"))
+        elif not os.access(path, os.R_OK):
+            click.echo(_error(name, "permission_denied", "no permission to read this file"))
         elif (image := _read(path)) is None:
             click.echo(_error(name, "unreadable_image", "not an image OpenCV can read"))
         else:
@@ -59,5 +63,5 @@ def decode_command(files: tuple[Path, ...], decoder_name: str, budget_ms: float)
 def _read(path: Path):
     try:
         return read_image(path)
-    except (OSError, ValueError):  # e.g. permission denied surfaces as a None or an error by platform
+    except (OSError, ValueError, cv2.error):  # never a traceback for one bad file
         return None

@@ -256,13 +256,14 @@ class PicameraSource(FrameSource):
             self._camera.start()
         except Exception as exc:  # picamera2 raises assorted errors for a missing/busy camera
             raise SourceError(f"Raspberry Pi camera {index} could not be started: {exc}") from exc
-        self._height = config["main"]["size"][1]
+        self._width, self._height = config["main"]["size"]
 
     def frames(self) -> Iterator[Frame]:
         with self._reading_session() as reading:
             while reading and not self.closed:
                 yuv = self._camera.capture_array("main")
-                yield Frame(yuv[: self._height], None, time.monotonic(), self.name)
+                # The Y plane: the first `height` rows (cropped in case rows are padded to a stride).
+                yield Frame(yuv[: self._height, : self._width], None, time.monotonic(), self.name)
 
     def _release(self) -> None:
         try:
