@@ -119,7 +119,7 @@ def sse_latency(gate: Gate, texts: list[str]) -> list[float]:
     def client():
         try:
             with requests.get(server.url + "events", stream=True, timeout=(5, 30)) as resp:
-                for line in resp.iter_lines(chunk_size=1, decode_unicode=True):
+                for line in resp.iter_lines(chunk_size=65536, decode_unicode=True):  # each HTTP chunk as it arrives
                     if line.startswith("event: state"):
                         connected.set()
                     elif line.startswith("data: ") and '"result"' in line:
