@@ -522,7 +522,7 @@ class EvdevWedgeSource(_SelectingSource):
         except ImportError as exc:
             raise SourceError(
                 f"reading the scanner at {path} needs python-evdev, which is not installed: "
-                "`pip install evdev`, or let the scanner type into the terminal and use 'wedge:stdin'"
+                "`pip install 'ticketgate[wedge]'` (python-evdev), or let the scanner type into the terminal and use 'wedge:stdin'"
             ) from exc
         self._ecodes = evdev.ecodes
         try:
