@@ -1,6 +1,7 @@
 """Enrol a gate with the hub: make the device key, redeem the one-time token, install the answer."""
 from __future__ import annotations
 
+import base64
 import logging
 from pathlib import Path
 
@@ -40,8 +41,6 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = SigningKey.generate()
-    import base64
-
     public_key = base64.b64encode(key.public_raw).decode("ascii")
     url = hub_url.rstrip("/") + "/api/v1/enrol"
     try:

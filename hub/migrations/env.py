@@ -5,6 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from hub.schema import metadata
+import hub.schema_devices  # noqa: E402,F401  devices/sync tables live on the same metadata
 
 config = context.config
 

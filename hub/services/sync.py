@@ -258,7 +258,7 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
     values: dict[str, Any] = {"last_sync_at": now, "pull_cursor": new_cursor}
     if device_sent_at is not None:
         values.update(clock_offset_s=measure_offset(hub_now, device_sent_at, last_rtt_ms), last_rtt_ms=last_rtt_ms)
-    with atomic(conn):
+    with _writer_turn(conn), atomic(conn):
         conn.execute(update(devices).where(devices.c.id == device["id"]).values(**values))
     return out
 
