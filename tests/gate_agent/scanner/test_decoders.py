@@ -206,3 +206,13 @@ def test_pyzbar_missing_is_a_clear_error(monkeypatch):
     with pytest.raises(DecoderUnavailable, match="zbar' extra and libzbar0"):
         make_decoder("pyzbar")
     assert make_decoder("zxing").decode(on_canvas(qr_gray(ticket_text(ticket_id=9)))) == [ticket_text(ticket_id=9)]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_array_views_are_read_without_the_caller_copying(name):
+    """Crops, strided, transposed, Fortran-order and channel-reversed views of a frame."""
+    text = ticket_text(ticket_id=3)
+    frame = on_canvas(qr_gray(text, scale=6))
+    dec = decoder(name, extra_passes_budget_ms=0)
+    views = [frame[::2, ::2], np.asfortranarray(frame[:, :, 0]), frame[:, :, 0].T, frame[:, :, ::-1], frame[100:400, 150:500]]
+    assert [dec.decode(view) for view in views] == [[text]] * len(views)
