@@ -70,13 +70,17 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
             zones=json.dumps(sorted(set(spec.get("zones", [])))), sales_start=spec.get("sales_start"),
             sales_end=spec.get("sales_end")).returning(ticket_types.c.id)).scalar_one()
         if spec["kind"] == "seated":
-            missing = (select(literal(event_id), venue_seats.c.id, literal("available"))
+            # the same columns create_event fills (event_seats may carry a copy of the seat's position)
+            columns = {"event_id": literal(event_id), "seat_id": venue_seats.c.id, "status": literal("available")}
+            if "position" in event_seats.c:
+                columns["position"] = venue_seats.c.position
+            missing = (select(*columns.values())
                        .where(venue_seats.c.venue_id == event.venue_id,
                               venue_seats.c.id.not_in(select(event_seats.c.seat_id)
                                                       .where(event_seats.c.event_id == event_id))))
             if sections:
                 missing = missing.where(venue_seats.c.section.in_(sections))
-            conn.execute(insert(event_seats).from_select(["event_id", "seat_id", "status"], missing))
+            conn.execute(insert(event_seats).from_select(list(columns), missing))
     return type_id
 
 
