@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_signing.py
+	$(PY) bench/bench_sync.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
