@@ -61,19 +61,22 @@ def init_app(app: Flask) -> None:
     _limit_logins(app)
 
 
-# Page endpoints that guess-able secrets go to: rate-limited per client address.
-LOGIN_LIMITED = ("account.login", "account.login_2fa", "account.register", "account.reset_request")
+# Page endpoints rate-limited per client address (POST only), with the config key of each limit:
+# passwords and codes against guessing; holds against a bot taking every seat (the API's limit).
+RATE_LIMITED = {"account.login": "LOGIN_RATE_LIMIT", "account.login_2fa": "LOGIN_RATE_LIMIT",
+                "account.register": "LOGIN_RATE_LIMIT", "account.reset_request": "LOGIN_RATE_LIMIT",
+                "store.hold": "HOLD_RATE_LIMIT"}
 
 
 def _limit_logins(app: Flask) -> None:
-    """A Limiter of the pages' own (the API has its own) for password and code posts."""
+    """A Limiter of the pages' own (the API has its own)."""
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
 
     limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[],
                       storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-    for endpoint in LOGIN_LIMITED:
-        app.view_functions[endpoint] = limiter.limit(lambda: app.config["LOGIN_RATE_LIMIT"], methods=["POST"])(
+    for endpoint, key in RATE_LIMITED.items():
+        app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key], methods=["POST"])(
             app.view_functions[endpoint])
     app.extensions["tickethub.web_limiter"] = limiter
 

@@ -172,3 +172,13 @@ def test_form_without_csrf_token_is_rejected(client, event):
     response = client.post(f"/events/{event['id']}/hold", data={"mode": "seats", "seat": ["0"]})
     assert response.status_code == 400 and "This form is out of date" in response.get_data(as_text=True)
     assert client.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 24
+
+
+def test_hold_posts_are_rate_limited_per_client(app, browser_client, event):
+    app.config["HOLD_RATE_LIMIT"] = "3 per minute"
+    web = browser_client
+    web.get(f"/events/{event['id']}")
+    codes = [web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(n)]}).status_code
+             for n in range(4)]
+    assert codes == [302, 302, 302, 429]
+    assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 21
