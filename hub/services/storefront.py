@@ -21,6 +21,14 @@ def locations(conn: Connection) -> list[str]:
                              .order_by(events.c.location)).scalars())
 
 
+def lowest_prices(conn: Connection, event_ids: list[int]) -> dict[int, int]:
+    """The cheapest ticket price of each event ("from EUR 19.00" on the event cards)."""
+    if not event_ids:
+        return {}
+    return dict(conn.execute(select(ticket_types.c.event_id, func.min(ticket_types.c.price))
+                             .where(ticket_types.c.event_id.in_(event_ids)).group_by(ticket_types.c.event_id)).all())
+
+
 def venue_name(conn: Connection, venue_id: int | None) -> str | None:
     if venue_id is None:
         return None

@@ -66,7 +66,8 @@ def events():
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("store/events.html", result=result, page=page, pages=pages, args=args,
                            sort=sort, sorts=SORT_CHOICES, categories=storefront.categories(conn),
-                           locations=storefront.locations(conn), q=q, location=location)
+                           locations=storefront.locations(conn), q=q, location=location,
+                           prices=storefront.lowest_prices(conn, [e["id"] for e in result["items"]]))
 
 
 @bp.get("/calendar")

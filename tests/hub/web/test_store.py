@@ -47,6 +47,7 @@ def test_event_list_filters_sorts_and_pages(browser_client, engine, make_account
 
     first = web.get("/").get_data(as_text=True)
     assert "14 events" in first and "Show 00" in first and "Show 13" not in first and "Page 1 of 2" in first
+    assert first.count("from EUR 25.00") == 12
     second = web.get("/?page=2").get_data(as_text=True)
     assert "Show 13" in second and "Show 00" not in second
     jazz = web.get("/?category=jazz").get_data(as_text=True)
