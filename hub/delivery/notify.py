@@ -145,9 +145,15 @@ def send_due_reminders(conn: Connection, settings: mail.MailSettings, links: Lin
     return sent
 
 
-def mail_history(conn: Connection, order_id: int) -> list[dict]:
-    rows = conn.execute(select(mail_log).where(mail_log.c.order_id == order_id).order_by(mail_log.c.id)).mappings()
-    return [dict(r) for r in rows]
+def mail_history(conn: Connection, order_ids: list[int]) -> dict[int, list[dict]]:
+    """Messages recorded per order, oldest first."""
+    history: dict[int, list[dict]] = {}
+    if not order_ids:
+        return history
+    rows = conn.execute(select(mail_log).where(mail_log.c.order_id.in_(order_ids)).order_by(mail_log.c.id)).mappings()
+    for row in rows:
+        history.setdefault(row["order_id"], []).append(dict(row))
+    return history
 
 
 __all__ = ["Links", "money", "ticket_cards", "send_confirmation", "send_refund_notice", "send_due_reminders",

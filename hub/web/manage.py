@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
+from ..delivery.notify import mail_history
 from ..services import accounts, event_admin, promos
 from ..services import orders as order_service
 from ..services.clock import iso
@@ -236,7 +237,8 @@ def event_orders(event_id: int):
     found = _own_event(event_id)
     page = max(1, request.args.get("page", 1, type=int) or 1)
     result = order_service.list_orders(get_db(), event_id, offset=(page - 1) * 50, limit=50)
-    return render_template("manage/orders.html", event=found, result=result, page=page,
+    mails = mail_history(get_db(), [o["id"] for o in result["items"]])
+    return render_template("manage/orders.html", event=found, result=result, page=page, mails=mails,
                            pages=max(1, -(-result["total"] // 50)), action=ActionForm())
 
 

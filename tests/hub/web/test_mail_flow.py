@@ -65,6 +65,8 @@ def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(app, brows
     assert staff.post(f"/manage/orders/{order_id}/refund").status_code == 302
 
     assert [m["Subject"] for m in smtp] == [smtp[0]["Subject"], f"Refund for order {order_id}"]
+    log = staff.get(f"/manage/events/{event['id']}/orders").get_data(as_text=True)
+    assert "confirmation: sent" in log and "refund: sent" in log
     assert "no longer valid" in smtp[1].get_body(("plain",)).get_content()
     assert "no longer admits" in browser_client.get(ticket_url).get_data(as_text=True)
     assert browser_client.get(ticket_url + ".png").status_code == 410
