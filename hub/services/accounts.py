@@ -132,8 +132,13 @@ def disable_totp(conn: Connection, user_id: int) -> None:
 # --- order history ---------------------------------------------------------
 
 def link_order(conn: Connection, order_id: int, user_id: int) -> None:
-    with atomic(conn):
-        conn.execute(insert(account_orders).values(order_id=order_id, user_id=user_id))
+    """Put the order in the user's history; linking the same order again (a replayed purchase) changes nothing."""
+    try:
+        with atomic(conn):
+            conn.execute(insert(account_orders).values(order_id=order_id, user_id=user_id))
+    except IntegrityError:
+        if order_owner(conn, order_id) is None:
+            raise
 
 
 def order_owner(conn: Connection, order_id: int) -> int | None:

@@ -137,3 +137,18 @@ def test_order_history_shows_only_own_orders(browser_client, new_browser, make_a
     other = new_browser()
     other.login("d@example.org")
     assert "Brass Night" not in other.get("/account/orders").get_data(as_text=True)
+
+
+def test_linking_an_order_twice_is_harmless(engine, event, make_account, app):
+    from hub.services import accounts
+    from hub.services.holds import hold_seats
+    from hub.services.orders import purchase
+
+    user = make_account("customer", "c@example.org")
+    with engine.connect() as conn:
+        held = hold_seats(conn, event["id"], [("A", "1", "2")])
+        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "C", "email": "c@example.org"},
+                         "box_office", app.extensions["tickethub.keys"].current())
+        accounts.link_order(conn, order["id"], user["id"])
+        accounts.link_order(conn, order["id"], user["id"])
+        assert [o["id"] for o in accounts.order_history(conn, user["id"])] == [order["id"]]
