@@ -14,6 +14,8 @@ from flask import Blueprint, Flask, abort, g, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from ..services.errors import ServiceError
+
 csrf = CSRFProtect()
 
 WEB_DEFAULTS = {
@@ -92,6 +94,13 @@ def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
                for value in items):
             abort(400, "Text with NUL characters cannot be used here.")
         csrf.protect()
+
+    @bp.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError):
+        from flask import render_template
+
+        status = exc.status if exc.status in (403, 404) else 400
+        return render_template("error.html", message=exc.message, status=status), status
 
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -29,12 +29,6 @@ from .mailing import send_confirmation_now, send_refund_now
 bp = pages_blueprint("manage", __name__, url_prefix="/manage")
 
 
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
-    status = exc.status if exc.status in (403, 404) else 400
-    return render_template("error.html", message=exc.message, status=status), status
-
-
 def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value else None
 

@@ -29,12 +29,6 @@ SORT_CHOICES = {"starts_at": "Date, soonest first", "-starts_at": "Date, latest 
                 "-title": "Title Z-A"}
 
 
-@bp.errorhandler(ServiceError)
-def _service_error(exc: ServiceError):
-    status = exc.status if exc.status in (403, 404) else 400
-    return render_template("error.html", message=exc.message, status=status), status
-
-
 def _day(name: str) -> datetime | None:
     raw = request.args.get(name, "").strip()
     if not raw:
