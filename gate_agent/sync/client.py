@@ -20,7 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..config import GateDataError, load_keyring
+from ..config import GateDataError, load_config, load_keyring
 from ..offline_store import OfflineStore
 from ..offline_store.sync_state import (
     Movement, apply_movements, get_meta, mark_synced, set_meta, unsynced_scans,
@@ -173,14 +173,17 @@ class SyncClient:
                 "keyring_seq": meta.get("keyring_seq", 0), "config_version": meta.get("config_version", 0),
             }
             answer = self._call("GET", "/sync/pull", params=params)
-            self._apply(answer, result)
+            if self._apply(answer, result):
+                continue  # moved to another event: pull it from the start
             result.cursor = answer["cursor"]
             if not answer.get("more"):
                 break
         self._succeeded()
         return result
 
-    def _apply(self, answer: dict[str, Any], result: PullResult) -> None:
+    def _apply(self, answer: dict[str, Any], result: PullResult) -> bool:
+        """Install one pull answer. True when the gate was moved to other events: its
+        cursors are reset and this answer's movements (for the old cursor) are dropped."""
         keyring = self.gate.data.keyring if self.gate is not None else self._disk_keyring()
         if answer.get("keyring"):
             new = install_keyring(self.data_dir, answer["keyring"], keyring)
@@ -197,14 +200,27 @@ class SyncClient:
             set_meta(self.store, revocation_seq=revocations.seq)
             result.revocations = True
         if answer.get("config"):
+            before = self._event_ids()
             config = install_config(self.data_dir, answer["config"], self.identity.hub_url)
             if self.gate is not None:
                 self.gate.data.config = config
-            set_meta(self.store, config_version=answer["config"]["config_version"])
             result.config = True
+            if before is not None and set(config.events) != before:
+                set_meta(self.store, config_version=answer["config"]["config_version"], cursor=0, revocation_seq=0)
+                return True
+            set_meta(self.store, config_version=answer["config"]["config_version"])
         movements = [Movement(m["scan_id"], m["event_id"], m["ticket_id"], m["kind"], m["at"], m["gate_name"])
                      for m in answer.get("movements", [])]
         result.movements += apply_movements(self.store, movements, cursor=answer["cursor"])
+        return False
+
+    def _event_ids(self) -> set[int] | None:
+        if self.gate is not None:
+            return set(self.gate.data.config.events)
+        try:
+            return set(load_config(self.data_dir).events)
+        except GateDataError:
+            return None
 
     def _disk_keyring(self):
         try:

@@ -57,3 +57,23 @@ def test_enroll_refuses_a_bad_token_and_writes_nothing(hub, tmp_path):
     assert again.returncode != 0 and "already enrolled" in again.stderr
     status = json.loads(gate.cli("status", "--data-dir", str(gate.data_dir), "--json").stdout)
     assert status["gate"]["gate_name"] == "Gate Z" and status["gate"]["hub_url"] == hub.url
+
+
+def test_a_gate_moved_to_another_event_learns_that_events_admissions(hub, tmp_path):
+    other_event = hub.ga_event()
+    x, y = GateProcess(tmp_path, "gate-x"), GateProcess(tmp_path, "gate-y")
+    device_x, token_x = create_device(hub, hub.headers, hub.event["id"], "Gate X")
+    _device_y, token_y = create_device(hub, hub.headers, other_event["id"], "Gate Y")
+    assert x.enroll(hub.url, token_x).returncode == 0 and y.enroll(hub.url, token_y).returncode == 0
+    code = hub.buy(other_event)["tickets"][0]["code"]
+    assert y.cli("scan", "--data-dir", str(y.data_dir), "--text", code).returncode == 0
+    assert y.cli("sync", "--data-dir", str(y.data_dir)).returncode == 0
+    assert x.cli("sync", "--data-dir", str(x.data_dir)).returncode == 0  # cursor moves past Y's admission
+
+    moved = hub.api("PATCH", f"/devices/{device_x['id']}", hub.headers, json={"event_id": other_event["id"]})
+    assert moved.status_code == 200
+    assert x.cli("sync", "--data-dir", str(x.data_dir)).returncode == 0
+    config = json.loads((x.data_dir / "gate.json").read_text())
+    assert [e["event_id"] for e in config["events"]] == [other_event["id"]]
+    refused = json.loads(x.cli("scan", "--data-dir", str(x.data_dir), "--text", code).stdout.splitlines()[-1])
+    assert refused["verdict"] == "already_admitted" and refused["message"].startswith("Already used at Gate Y")

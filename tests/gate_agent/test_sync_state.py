@@ -1,6 +1,7 @@
 """Sync bookkeeping in the real gate store, and its effect on verdicts."""
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 
@@ -100,3 +101,38 @@ def test_sync_intervals_come_from_the_environment():
     assert intervals_from_env({"GATE_PUSH_INTERVAL_S": "0.5", "GATE_PULL_INTERVAL_S": "1"})[:2] == (0.5, 1.0)
     with pytest.raises(ValueError, match="GATE_PULL_INTERVAL_S"):
         intervals_from_env({"GATE_PULL_INTERVAL_S": "soon"})
+
+
+def test_keyring_from_the_hub_is_verified_and_rotation_is_accepted(tmp_path):
+    from common.signing import Keyring, create_key
+    from gate_agent.config import GateDataError
+    from gate_agent.sync.apply import verify_keyring
+
+    keys = tmp_path / "keys"
+    old = create_key(keys)
+    first = json.loads((keys / "keyring.json").read_text())
+    trusted = verify_keyring(first, None)
+    assert [e.kid for e in trusted] == [old.kid]
+    create_key(keys)  # rotation: the new keyring is signed by the new key
+    rotated = json.loads((keys / "keyring.json").read_text())
+    assert len(verify_keyring(rotated, trusted)) == 2
+    forged = json.loads(json.dumps(rotated))
+    forged["keys"] = forged["keys"][:1]  # tampered after signing
+    with pytest.raises(GateDataError, match="unusable keyring"):
+        verify_keyring(forged, trusted)
+    assert isinstance(trusted, Keyring)
+
+
+def test_configuration_from_the_hub_keeps_local_settings(folder):
+    from gate_agent.config import load_config
+    from gate_agent.sync.apply import install_config
+
+    folder.write_config(reentry="reentry", timezone="Europe/Berlin", cooldown_s=3.5)
+    config = install_config(folder.path, {
+        "config_version": 3, "gate_id": "device-9", "gate_name": "Exit North", "direction": "exit", "zones": [2],
+        "events": [{"event_id": 5, "name": "Late Show", "seat_labels": ["A1", "A2"]}]}, "http://hub.test")
+    on_disk = load_config(folder.path, environ={})
+    for c in (config, on_disk):
+        assert (c.gate_id, c.gate_name, c.direction, sorted(c.zones)) == ("device-9", "Exit North", "exit", [2])
+        assert (c.reentry, c.timezone, c.cooldown_s, c.hub_url) == ("reentry", "Europe/Berlin", 3.5, "http://hub.test")
+        assert c.events[5].seat_label(1) == "A2"
