@@ -117,3 +117,58 @@ def lookup_tickets(conn: Connection, query: str, event_ids: list[int] | None = N
     if event_ids is not None:
         statement = statement.where(tickets.c.event_id.in_(event_ids))
     return [dict(r) for r in conn.execute(statement).mappings()]
+
+
+def edit_venue(conn: Connection, venue_id: int, *, name: str | None = None,
+               add_sections: list[dict] | None = None) -> int:
+    """Rename a venue and/or append rows and sections; returns the number of seats added.
+
+    Existing seats never move: signed tickets carry a seat's position, so new
+    seats get positions after the last one. Rows may be added to an existing
+    section, not seats to an existing row. Events already created keep their
+    seats; an organizer adds a ticket type to put new sections on sale.
+    """
+    from ..schema import venues
+
+    with atomic(conn):
+        if conn.execute(select(venues.c.id).where(venues.c.id == venue_id).with_for_update()).first() is None:
+            raise NotFound(f"no venue {venue_id}", "venue_not_found")
+        if name is not None:
+            if not name.strip() or len(name) > 200:
+                raise Invalid("a venue name is 1 to 200 characters", "invalid_field")
+            conn.execute(update(venues).where(venues.c.id == venue_id).values(name=name.strip()))
+        if not add_sections:
+            return 0
+        existing = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.section_order,
+                                       venue_seats.c.row_order).where(venue_seats.c.venue_id == venue_id)).all()
+        section_order = {r.section: r.section_order for r in existing}
+        rows_of: dict[str, set[str]] = {}
+        last_row: dict[str, int] = {}
+        for r in existing:
+            rows_of.setdefault(r.section, set()).add(r.row)
+            last_row[r.section] = max(last_row.get(r.section, -1), r.row_order)
+        next_section = max(section_order.values(), default=-1) + 1
+        position = conn.execute(select(func.coalesce(func.max(venue_seats.c.position), -1))
+                                .where(venue_seats.c.venue_id == venue_id)).scalar_one() + 1
+        new_seats = []
+        for section in add_sections:
+            if section["name"] not in section_order:
+                section_order[section["name"]] = next_section
+                next_section += 1
+            for row in section["rows"]:
+                if row["name"] in rows_of.setdefault(section["name"], set()):
+                    raise Invalid(f"row {row['name']} of section {section['name']} exists; add new rows only",
+                                  "duplicate_row")
+                rows_of[section["name"]].add(row["name"])
+                last_row[section["name"]] = last_row.get(section["name"], -1) + 1
+                labels = ([str(n) for n in range(1, row["seats"] + 1)] if isinstance(row["seats"], int)
+                          else row["seats"])
+                for seat_order, label in enumerate(labels):
+                    new_seats.append({"venue_id": venue_id, "position": position, "section": section["name"],
+                                      "row": row["name"], "label": label,
+                                      "section_order": section_order[section["name"]],
+                                      "row_order": last_row[section["name"]], "seat_order": seat_order})
+                    position += 1
+        if new_seats:
+            conn.execute(insert(venue_seats), new_seats)
+        return len(new_seats)

@@ -61,6 +61,13 @@ class VenueForm(FlaskForm):
                                        "e.g. `Stalls: A=12, B=12, C=3-14`")
 
 
+class VenueEditForm(FlaskForm):
+    name = StringField("Venue name", validators=[InputRequired(), Length(max=200)])
+    add_layout = TextAreaField("Add rows or sections", validators=[Optional(), Length(max=100_000)],
+                               description="Same form as a new venue, e.g. `Stalls: D=12` or `Gallery: A=8`. "
+                                           "Existing seats never move.")
+
+
 class TicketTypeForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     kind = SelectField("Kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])

@@ -22,7 +22,8 @@ from ..services.venues import create_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import STAFF, roles
 from .forms import (
-    ActionForm, EventEditForm, EventForm, NewTicketTypeForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueForm, cents, choice,
+    ActionForm, EventEditForm, EventForm, NewTicketTypeForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueEditForm,
+    VenueForm, cents, choice,
 )
 from .mailing import send_confirmation_now, send_refund_now
 
@@ -73,13 +74,37 @@ def venue_new():
     return render_template("manage/venue_form.html", form=form)
 
 
-@bp.get("/venues/<int:venue_id>")
-@roles(*STAFF)
-def venue(venue_id: int):
+def _own_venue(venue_id: int) -> dict:
     found = get_venue(get_db(), venue_id)
     if _mine() is not None and found["owner_id"] != g.user["id"]:
         abort(403)
+    return found
+
+
+@bp.get("/venues/<int:venue_id>")
+@roles(*STAFF)
+def venue(venue_id: int):
+    found = _own_venue(venue_id)
     return render_template("manage/venue.html", venue=found, layout=layout_text(found))
+
+
+@bp.route("/venues/<int:venue_id>/edit", methods=["GET", "POST"])
+@roles(*STAFF)
+def venue_edit(venue_id: int):
+    found = _own_venue(venue_id)
+    form = VenueEditForm()
+    if request.method == "GET":
+        form.name.data = found["name"]
+    if form.validate_on_submit():
+        try:
+            sections = parse_layout(form.add_layout.data) if (form.add_layout.data or "").strip() else None
+            added = event_admin.edit_venue(get_db(), venue_id, name=form.name.data, add_sections=sections)
+        except ServiceError as exc:
+            form.add_layout.errors = [exc.message]
+        else:
+            flash(f"Venue saved; {added} seat(s) added." if added else "Venue saved.", "success")
+            return redirect(url_for(".venue", venue_id=venue_id))
+    return render_template("manage/venue_edit.html", form=form, venue=found)
 
 
 # --- events ----------------------------------------------------------------

@@ -144,3 +144,26 @@ def test_add_ticket_types_to_an_existing_event(browser_client, engine, make_acco
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 7
     page = web.get(f"/events/{event['id']}").get_data(as_text=True)
     assert "EUR 8.00" in page and "General admission: Standing" in page and "Ghost" not in page
+
+
+def test_edit_venue_renames_and_appends_seats_without_moving_existing_ones(browser_client, engine, event):
+    web = browser_client
+    web.login("org@example.org")
+    venue_id = event["venue_id"]
+    before = web.get(f"/events/{event['id']}/seats.json").get_json()["seats"]
+    web.get(f"/manage/venues/{venue_id}/edit")
+    clash = web.post(f"/manage/venues/{venue_id}/edit", {"name": "Hall", "add_layout": "A: 2=5"})
+    assert "row 2 of section A exists" in clash.get_data(as_text=True)
+    saved = web.post(f"/manage/venues/{venue_id}/edit", {"name": "Renamed Hall", "add_layout": "A: 4=5\nGallery: 1=3"},
+                     follow_redirects=True).get_data(as_text=True)
+    assert "8 seat(s) added" in saved and "Renamed Hall" in saved and "A: 1=8, 2=8, 3=8, 4=5" in saved
+    assert "Gallery: 1=3" in saved
+    # the event keeps its seats until a ticket type puts the new ones on sale; old positions are unchanged
+    assert web.get(f"/events/{event['id']}/seats.json").get_json()["seats"] == before
+    web.get(f"/manage/events/{event['id']}")
+    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Gallery", "kind": "seated", "price": "9",
+                                                            "sections": "Gallery"})
+    after = web.get(f"/events/{event['id']}/seats.json").get_json()["seats"]
+    assert after[:len(before)] == before and len(after) == len(before) + 3
+    assert [(s["section"], s["row"], s["seat"], s["index"]) for s in after[-3:]] == [
+        ("Gallery", "1", "1", 29), ("Gallery", "1", "2", 30), ("Gallery", "1", "3", 31)]

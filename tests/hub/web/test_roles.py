@@ -33,7 +33,7 @@ ROUTES = {
     "account.logout": ("POST", EVERYONE), "account.orders": ("GET", LOGGED_IN),
     "account.two_factor": ("GET", STAFF),
     "manage.dashboard": ("GET", STAFF), "manage.venue_new": ("GET", STAFF), "manage.event_new": ("GET", STAFF),
-    "manage.venue": ("GET", OWNER), "manage.event": ("GET", OWNER), "manage.event_edit": ("GET", OWNER),
+    "manage.venue": ("GET", OWNER), "manage.venue_edit": ("GET", OWNER), "manage.event": ("GET", OWNER), "manage.event_edit": ("GET", OWNER),
     "manage.ticket_price": ("POST", OWNER), "manage.ticket_type_new": ("POST", OWNER), "manage.promo_new": ("POST", OWNER),
     "manage.promo_delete": ("POST", OWNER), "manage.event_orders": ("GET", OWNER),
     "manage.order_refund": ("POST", OWNER), "manage.order_mark_paid": ("POST", OWNER),
