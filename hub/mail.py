@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from html import escape
 import smtplib
 import ssl
 import uuid
@@ -122,8 +123,26 @@ def purchase_confirmation(*, to: str, buyer_name: str, order_code: str, order_ur
         lines.append(f"  - {card.seat_label} ({card.ticket_type_name}): {url}")
     lines += ["", f"Total paid: {total}", f"Your order: {order_url}", "", "See you there!"]
     message = _message(to, buyer_name, f"Your tickets for {first.event_title} (order {order_code})", "\n".join(lines))
+    message.add_alternative(_confirmation_html(buyer_name, order_code, order_url, total, cards, ticket_urls),
+                            subtype="html")
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"tickets-{order_code}.pdf")
     return message
+
+
+def _confirmation_html(buyer_name: str, order_code: str, order_url: str, total: str,
+                       cards: Sequence[TicketCard], ticket_urls: Sequence[str]) -> str:
+    first = cards[0]
+    items = "".join(
+        f'<li><a href="{escape(url)}">{escape(card.seat_label)}</a> ({escape(card.ticket_type_name)})</li>'
+        for card, url in zip(cards, ticket_urls, strict=True))
+    return (
+        f"<!doctype html><html><body style=\"font-family:sans-serif\">"
+        f"<p>Hello {escape(buyer_name)},</p>"
+        f"<p>thank you for your order {escape(order_code)}. Your tickets for <strong>{escape(first.event_title)}"
+        f"</strong> ({escape(first.when_label)}, {escape(first.venue_name)}) are attached as a PDF.</p>"
+        f"<p>Open a ticket on your phone and show the QR code at the entrance:</p><ul>{items}</ul>"
+        f"<p>Total paid: {escape(total)} · <a href=\"{escape(order_url)}\">your order</a></p>"
+        f"<p>See you there!</p></body></html>")
 
 
 def refund_notice(*, to: str, buyer_name: str, order_code: str, event_title: str, amount: str,

@@ -92,6 +92,8 @@ def test_confirmation_arrives_over_smtp_with_pdf_whose_qr_verifies(smtp_server, 
     assert "order K7Q2" in received["Subject"]
     body = received.get_body(("plain",)).get_content()
     assert "http://hub/t/501" in body and "http://hub/t/502" in body
+    html = received.get_body(("html",)).get_content()
+    assert '<a href="http://hub/t/501">Section B · Row 1 · Seat 4</a>' in html
     [attachment] = list(received.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     pdf = attachment.get_content()
@@ -222,3 +224,13 @@ def test_starttls_is_used_and_the_server_certificate_checked(tmp_path):
         assert len(collector.envelopes) == 1 and len(list((tmp_path / "outbox").glob("*.eml"))) == 2
     finally:
         controller.stop()
+
+
+def test_confirmation_html_escapes_buyer_text(key):
+    cards = _cards(key)
+    message = mail.purchase_confirmation(
+        to="x@example.org", buyer_name='<img src=x onerror="alert(1)">', order_code="Z9", order_url="http://hub/o/Z9",
+        total="EUR 1.00", cards=cards, ticket_urls=["http://hub/t/1?a=1&b=2", "http://hub/t/2"], pdf=b"%PDF-1.4")
+    html = message.get_body(("html",)).get_content()
+    assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
+    assert 'href="http://hub/t/1?a=1&amp;b=2"' in html
