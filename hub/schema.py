@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import (
     BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, TypeDecorator, UniqueConstraint,
+    Text, TypeDecorator, UniqueConstraint, text,
 )
 
 metadata = MetaData(naming_convention={
@@ -142,6 +142,7 @@ event_seats = Table(
     "event_seats", metadata,
     Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),
     Column("seat_id", BigId, ForeignKey("venue_seats.id"), primary_key=True),
+    Column("position", Integer, nullable=False),  # copy of venue_seats.position, for the index below
     Column("status", String(10), nullable=False, default="available"),  # available | held | sold
     Column("hold_id", BigId),
     Column("held_until", UTCDateTime),
@@ -149,6 +150,9 @@ event_seats = Table(
     Column("order_id", BigId),
     Index("ix_event_seats_hold", "hold_id"),
     Index("ix_event_seats_order", "order_id"),
+    # Unsold seats in seat-map order: best-available scans walk this and stop early.
+    Index("ix_event_seats_unsold", "event_id", "position",
+          sqlite_where=text("status <> 'sold'"), postgresql_where=text("status <> 'sold'")),
 )
 
 orders = Table(

@@ -87,8 +87,13 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None,
             if covered is not None:
                 seats = seats.where(venue_seats.c.section.in_(covered))
             conn.execute(insert(event_seats).from_select(
-                ["event_id", "seat_id", "status"],
-                seats.with_only_columns(literal(event_id), venue_seats.c.id, literal("available"))))
+                ["event_id", "seat_id", "position", "status"],
+                seats.with_only_columns(literal(event_id), venue_seats.c.id, venue_seats.c.position,
+                                        literal("available"))))
+    if seated and conn.dialect.name == "postgresql":
+        # Fresh statistics so the planner walks the unsold-seat index from the first sale.
+        conn.exec_driver_sql("ANALYZE event_seats")
+        conn.commit()
     return get_event(conn, event_id)
 
 

@@ -12,8 +12,11 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
 
@@ -195,22 +198,59 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
     raise Conflict("seats are changing hands too fast; try again", "busy")
 
 
+class _LayoutSeat(NamedTuple):
+    id: int
+    section: str
+    row: str
+    label: str
+    position: int
+    section_order: int
+    row_order: int
+    seat_order: int
+
+
+_layouts: OrderedDict[tuple[str, int], list[_LayoutSeat]] = OrderedDict()
+_layouts_lock = threading.Lock()
+
+
+def venue_layout(conn: Connection, venue_id: int) -> list[_LayoutSeat]:
+    """A venue's seats by position. Layouts never change once created, so they are cached."""
+    key = (conn.engine.url.render_as_string(hide_password=True), venue_id)
+    with _layouts_lock:
+        if key in _layouts:
+            _layouts.move_to_end(key)
+            return _layouts[key]
+    rows = conn.execute(select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
+                               venue_seats.c.position, venue_seats.c.section_order, venue_seats.c.row_order,
+                               venue_seats.c.seat_order)
+                        .where(venue_seats.c.venue_id == venue_id).order_by(venue_seats.c.position)).all()
+    layout = [_LayoutSeat(*r) for r in rows]
+    with _layouts_lock:
+        _layouts[key] = layout
+        while len(_layouts) > 32:
+            _layouts.popitem(last=False)
+    return layout
+
+
 def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
                 now: datetime):
-    """Scan free seats in seat-map order, a page at a time, until a row holds a block."""
+    """Scan free seats in seat-map order, a page at a time, until a row holds a block.
+
+    Only positions come from the database (an index on unsold seats in position
+    order); rows and adjacency come from the cached venue layout.
+    """
+    layout = venue_layout(conn, venue_id)
     page_size = max(256, count * 8)
-    query = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
-                    venue_seats.c.position, venue_seats.c.section_order, venue_seats.c.row_order,
-                    venue_seats.c.seat_order)
-             .join(event_seats, and_(event_seats.c.seat_id == venue_seats.c.id, event_seats.c.event_id == event_id))
-             .where(venue_seats.c.venue_id == venue_id, event_seats.c.status != "sold", _seat_is_free(now))
-             .order_by(venue_seats.c.position).limit(page_size))
-    if section is not None:
-        query = query.where(venue_seats.c.section == section)
+    query = (select(event_seats.c.position)
+             .where(event_seats.c.event_id == event_id, event_seats.c.status != "sold", _seat_is_free(now))
+             .order_by(event_seats.c.position).limit(page_size))
     row_key, row_seats, last = None, [], -1
     while True:
-        page = conn.execute(query.where(venue_seats.c.position > last)).all()
-        for seat in page:
+        page = conn.execute(query.where(event_seats.c.position > last)).scalars().all()
+        for position in page:
+            seat = layout[position]
+            if section is not None and seat.section != section:
+                continue
             key = (seat.section_order, seat.row_order)
             if key != row_key:
                 block = _best_in_row(row_seats, count, types)
@@ -220,7 +260,7 @@ def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
             row_seats.append(seat)
         if len(page) < page_size:
             return _best_in_row(row_seats, count, types)
-        last = page[-1].position
+        last = page[-1]
 
 
 def _best_in_row(seats: list, count: int, types: dict):

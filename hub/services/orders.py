@@ -6,6 +6,7 @@ an idempotency key, a retried purchase returns the first order (never a second).
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from datetime import datetime
 
@@ -45,7 +46,8 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
 
     def attempt() -> int:
         with atomic(conn):
-            hold = conn.execute(select(holds).where(holds.c.id == hold_id).with_for_update()).first()
+            hold = conn.execute(select(holds, events.c.service_fee).join(events, events.c.id == holds.c.event_id)
+                                .where(holds.c.id == hold_id).with_for_update(of=holds)).first()
             if hold is None:
                 raise NotFound(f"no hold {hold_id}", "hold_not_found")
             check_token(hold, hold_token)
@@ -53,8 +55,7 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
             if status != "active":
                 raise Conflict(f"hold {hold_id} is {status}; nothing was sold", f"hold_{status}")
             items, subtotal = _hold_items(conn, hold, now)
-            fee = conn.execute(select(events.c.service_fee).where(events.c.id == hold.event_id)).scalar_one()
-            fees = fee * len(items)
+            fees = hold.service_fee * len(items)
             discount = promos.quote(conn, hold.event_id, promo_code, subtotal, now)["discount"] if promo_code else 0
             payment_status = provider.start(subtotal + fees - discount, CURRENCY)
             order_id = conn.execute(insert(orders).values(
@@ -121,16 +122,20 @@ def _replay(existing, hold_id: int) -> int:
 
 def _hold_items(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
     if hold.kind == "ga":
-        price = conn.execute(select(ticket_types.c.price).where(ticket_types.c.id == hold.ticket_type_id)).scalar_one()
-        return [{"ticket_type_id": hold.ticket_type_id} for _ in range(hold.quantity)], price * hold.quantity
-    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.ticket_type_id, ticket_types.c.price)
+        price, zones = conn.execute(select(ticket_types.c.price, ticket_types.c.zones)
+                                    .where(ticket_types.c.id == hold.ticket_type_id)).one()
+        return ([{"ticket_type_id": hold.ticket_type_id, "zones": json.loads(zones)} for _ in range(hold.quantity)],
+                price * hold.quantity)
+    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.position, event_seats.c.ticket_type_id,
+                               ticket_types.c.price, ticket_types.c.zones)
                         .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
                         .where(event_seats.c.hold_id == hold.id, event_seats.c.status == "held",
                                event_seats.c.held_until > now)
                         .order_by(event_seats.c.seat_id)).all()
     if len(rows) != hold.quantity:
         raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
-    return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows], sum(r.price for r in rows)
+    return ([{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id, "seat_index": r.position,
+              "zones": json.loads(r.zones)} for r in rows], sum(r.price for r in rows))
 
 
 def get_order(conn: Connection, order_id: int) -> dict:

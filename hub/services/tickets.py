@@ -20,6 +20,7 @@ def issue_tickets(conn: Connection, order_id: int, event_id: int, items: list[di
                   now: datetime, replaces: dict[int, int] | None = None) -> list[int]:
     """Insert and sign one ticket per item ({"ticket_type_id", "seat_id"?}); return their ids.
 
+    Items may carry "zones" and "seat_index" when the caller has them (saves queries).
     Runs inside the caller's transaction. The signed ticket_id is the row id.
     """
     if not items:
@@ -29,18 +30,21 @@ def issue_tickets(conn: Connection, order_id: int, event_id: int, items: list[di
         "seat_id": item.get("seat_id"), "status": "valid", "issued_at": now, "code": "", "kid": signer.kid,
         "replaces_id": item.get("replaces_id"),
     } for item in items]).scalars())
-    zones = _zones(conn, {item["ticket_type_id"] for item in items})
-    positions = _positions(conn, [item["seat_id"] for item in items if item.get("seat_id")])
+    zones = _zones(conn, {item["ticket_type_id"] for item in items if "zones" not in item})
+    positions = _positions(conn, [item["seat_id"] for item in items if item.get("seat_id") and "seat_index" not in item])
     codes = [{
         "tid": ticket_id,
         "code": sign_ticket(signer, event_id=event_id, ticket_id=ticket_id, ticket_type=item["ticket_type_id"],
-                            zones=zones[item["ticket_type_id"]], seat=positions.get(item.get("seat_id"))),
+                            zones=item["zones"] if "zones" in item else zones[item["ticket_type_id"]],
+                            seat=item["seat_index"] if "seat_index" in item else positions.get(item.get("seat_id"))),
     } for ticket_id, item in zip(ids, items)]
     conn.execute(update(tickets).where(tickets.c.id == bindparam("tid")).values(code=bindparam("code")), codes)
     return ids
 
 
 def _zones(conn: Connection, type_ids: set[int]) -> dict[int, list[int]]:
+    if not type_ids:
+        return {}
     rows = conn.execute(select(ticket_types.c.id, ticket_types.c.zones).where(ticket_types.c.id.in_(type_ids)))
     return {r.id: json.loads(r.zones) for r in rows}
 

@@ -87,6 +87,7 @@ def upgrade() -> None:
     op.create_table('event_seats',
     sa.Column('event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('seat_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
     sa.Column('hold_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('held_until', sa.DateTime(), nullable=True),
@@ -99,6 +100,8 @@ def upgrade() -> None:
     with op.batch_alter_table('event_seats', schema=None) as batch_op:
         batch_op.create_index('ix_event_seats_hold', ['hold_id'], unique=False)
         batch_op.create_index('ix_event_seats_order', ['order_id'], unique=False)
+        batch_op.create_index('ix_event_seats_unsold', ['event_id', 'position'], unique=False,
+                              sqlite_where=sa.text("status <> 'sold'"), postgresql_where=sa.text("status <> 'sold'"))
 
     op.create_table('revocations',
     sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -213,6 +216,7 @@ def downgrade() -> None:
 
     op.drop_table('revocations')
     with op.batch_alter_table('event_seats', schema=None) as batch_op:
+        batch_op.drop_index('ix_event_seats_unsold')
         batch_op.drop_index('ix_event_seats_order')
         batch_op.drop_index('ix_event_seats_hold')
 
