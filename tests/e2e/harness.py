@@ -29,7 +29,7 @@ def command(name: str, module: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.05):
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
     """Poll until ``predicate()`` is truthy; return its value or fail naming ``what``."""
     deadline = time.monotonic() + timeout
     last_error = None
@@ -119,7 +119,7 @@ class HubServer:
             orders.refund(conn, order_id)
 
     # --- the server process ----------------------------------------------------
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         self.app  # migrate and create the signing key before serving
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -171,7 +171,7 @@ class GateProcess:
     def enroll(self, hub_url: str, token: str) -> subprocess.CompletedProcess:
         return self.cli("enroll", "--data-dir", str(self.data_dir), "--hub", hub_url, "--token", token)
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [*command("gate-agent", "gate_agent.cli"), "run", "--data-dir", str(self.data_dir),

@@ -109,7 +109,7 @@ def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world)
         wait_for(lambda: a.state()["backlog"] >= 1 and b.state()["backlog"] >= 1, what="both backlogs")
     finally:
         hub.start()
-    wait_for(lambda: a.state()["backlog"] == 0 and b.state()["backlog"] == 0, 30, "both gates to push")
+    wait_for(lambda: a.state()["backlog"] == 0 and b.state()["backlog"] == 0, 60, "both gates to push")
     dupes = [d for d in attendance(world)["duplicates"] if d["ticket_id"] == ticket_id]
     assert len(dupes) == 1
     assert dupes[0]["entry"]["gate"] == "Gate B" and dupes[0]["entry"]["scan_id"] == at_b["scan_id"]
