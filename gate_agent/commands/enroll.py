@@ -18,20 +18,22 @@ from ..sync.identity import is_enrolled
 @click.option("--qr", "qr_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A picture of the enrolment QR code (holds the hub URL and the token).")
 @click.option("--camera", help="Read the enrolment QR from this camera (e.g. 0).")
+@click.option("--source", "source_spec", help="Read it from any frame source, as for `run` (picamera, a video file...).")
 @click.option("--camera-timeout", default=60.0, show_default=True, help="Seconds to wait for the QR.")
 @click.option("--force", is_flag=True, help="Enrol again over an existing enrolment.")
-def enroll_command(data_dir, hub_url, token, qr_file, camera, camera_timeout, force) -> None:
+def enroll_command(data_dir, hub_url, token, qr_file, camera, source_spec, camera_timeout, force) -> None:
     """Create this gate's key, register it with the hub, and fetch keys, revocations and settings."""
     if is_enrolled(data_dir) and not force:
         raise click.ClickException(f"{data_dir} is already enrolled: pass --force to enrol it again")
-    given = sum(bool(x) for x in (token, qr_file, camera))
+    given = sum(bool(x) for x in (token, qr_file, camera, source_spec))
     if given != 1:
-        raise click.UsageError("give exactly one of --token (with --hub), --qr FILE or --camera N")
+        raise click.UsageError("give exactly one of --token (with --hub), --qr FILE, --camera N or --source SPEC")
     try:
         if qr_file:
             hub_url, token = parse_enrolment_text(_decode_file(qr_file))
-        elif camera:
-            hub_url, token = parse_enrolment_text(_read_camera(camera, camera_timeout))
+        elif camera or source_spec:
+            spec = f"camera:{camera}" if camera else source_spec
+            hub_url, token = parse_enrolment_text(_read_frames(spec, camera_timeout))
         elif not hub_url:
             raise click.UsageError("--token needs --hub URL")
         result = enroll(data_dir, hub_url, token)
@@ -55,11 +57,15 @@ def _decode_file(path: Path) -> str:
     raise EnrolmentError(f"no enrolment QR code found in {path}")
 
 
-def _read_camera(camera: str, timeout: float) -> str:
-    from ..scanner import make_decoder, open_source
+def _read_frames(spec: str, timeout: float) -> str:
+    """Decode frames (the camera's, or any source's) until an enrolment QR shows up."""
+    from ..scanner import SourceError, make_decoder, open_source
 
     decoder = make_decoder("zxing")
-    source = open_source(f"camera:{camera}")
+    try:
+        source = open_source(spec)
+    except SourceError as exc:
+        raise EnrolmentError(str(exc)) from None
     deadline = time.monotonic() + timeout
     try:
         for frame in source.frames():
@@ -71,4 +77,4 @@ def _read_camera(camera: str, timeout: float) -> str:
                 break
     finally:
         source.close()
-    raise EnrolmentError(f"no enrolment QR code seen by camera {camera} within {timeout:.0f} s")
+    raise EnrolmentError(f"no enrolment QR code seen in {spec} within {timeout:.0f} s")

@@ -27,6 +27,11 @@ def test_enroll_from_a_qr_picture_then_sync_once(hub, tmp_path):
     enrolled = gate.cli("enroll", "--data-dir", str(gate.data_dir), "--qr", str(qr))
     assert enrolled.returncode == 0, enrolled.stderr
     assert '"Side door"' in enrolled.stdout
+    nothing = tmp_path / "no-code"
+    nothing.mkdir()
+    blank = GateProcess(tmp_path, "blank").cli("enroll", "--data-dir", str(tmp_path / "blank"), "--source", str(nothing),
+                                               "--camera-timeout", "5")
+    assert blank.returncode != 0 and "Error" in blank.stderr
 
     code = hub.buy(hub.event)["tickets"][0]["code"]
     scanned = gate.cli("scan", "--data-dir", str(gate.data_dir), "--text", code)
@@ -77,3 +82,17 @@ def test_a_gate_moved_to_another_event_learns_that_events_admissions(hub, tmp_pa
     assert [e["event_id"] for e in config["events"]] == [other_event["id"]]
     refused = json.loads(x.cli("scan", "--data-dir", str(x.data_dir), "--text", code).stdout.splitlines()[-1])
     assert refused["verdict"] == "already_admitted" and refused["message"].startswith("Already used at Gate Y")
+
+
+def test_enroll_by_showing_the_qr_to_a_frame_source(hub, tmp_path):
+    from PIL import Image
+
+    response = hub.api("POST", "/devices", hub.headers, json={"name": "Camera gate", "event_id": hub.event["id"]})
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.new("RGB", (320, 240), "white").save(frames / "01-empty.png")  # the camera sees nothing at first
+    save_qr(response.json()["enrolment_qr_text"].replace("http://localhost", hub.url), frames / "02-qr.png")
+    gate = GateProcess(tmp_path, "gate")
+    enrolled = gate.cli("enroll", "--data-dir", str(gate.data_dir), "--source", str(frames))
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads((gate.data_dir / "gate.json").read_text())["gate_name"] == "Camera gate"
