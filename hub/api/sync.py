@@ -7,6 +7,7 @@ from ..db import get_db
 from ..services import events as event_service
 from ..services import sync as sync_service
 from ..services.devices import DeviceAuthError, device_for_credential, verify_push_signature
+from ..services.live import notifier_for
 from .errors import ApiError
 from .util import current_user, query_int, require_role, signer
 
@@ -53,7 +54,10 @@ def push():
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
     batch = sync_service.parse_push(data)
-    return jsonify(sync_service.ingest(get_db(), device, batch))
+    ack = sync_service.ingest(get_db(), device, batch)
+    # committed: wake the live dashboards of the events this batch touched (and the gate's own)
+    notifier_for(current_app).publish({device["event_id"], *(s["event_id"] for s in batch["scans"] if s["event_id"])})
+    return jsonify(ack)
 
 
 @bp.get("/sync/pull")

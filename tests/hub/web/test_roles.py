@@ -40,9 +40,12 @@ ROUTES = {
     "manage.order_resend": ("POST", OWNER), "manage.ticket_reissue": ("POST", OWNER),
     "manage.users": ("GET", {ADMIN}), "manage.user_role": ("POST", {ADMIN}),
     "door.status": ("GET", DOOR), "door.lookup": ("GET", DOOR),
+    "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}), "dashboard.panel": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
+    "dashboard.live_json": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
+    "dashboard.stream": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "door", "web_static"}
+PAGE_BLUEPRINTS = {"store", "account", "manage", "door", "web_static", "dashboard"}
 
 
 @pytest.fixture

@@ -1,0 +1,66 @@
+"""Figures of the live attendance dashboard: the sync service's attendance, plus each
+gate's connection state and the arrivals per minute (and their SVG bar chart)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Integer, cast, func, select
+
+from ..schema_devices import gate_scans
+from .clock import utcnow
+from .devices import list_devices
+from .events import get_event
+from .sync import ADMITTED, attendance
+
+ONLINE_WITHIN_S = 90  # a gate that synced this recently counts as online (it pulls every few seconds)
+CHART_MINUTES = 60
+
+
+def live_attendance(conn: Connection, event_id: int, now: datetime | None = None,
+                    minutes: int = CHART_MINUTES) -> dict:
+    """Everything the dashboard shows for one event, as JSON-ready values."""
+    now = now or utcnow()
+    event = get_event(conn, event_id)
+    data = attendance(conn, event_id)
+    gates = {d["id"]: d for d in list_devices(conn, event_id=event_id)}
+    for gate in data["per_gate"]:
+        device = gates.get(gate["device_id"], {})
+        last = device.get("last_sync_at")
+        age = (now - datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() if last else None
+        gate.update(last_sync_at=last, backlog=device.get("backlog"), clock_offset_s=device.get("clock_offset_s"),
+                    online=age is not None and age <= ONLINE_WITHIN_S and gate["status"] == "active")
+    data.update(title=event["title"], starts_at=event["starts_at"], now=now.isoformat(timespec="seconds"),
+                arrivals=arrivals_per_minute(conn, event_id, now, minutes))
+    return data
+
+
+def arrivals_per_minute(conn: Connection, event_id: int, now: datetime, minutes: int = CHART_MINUTES) -> list[dict]:
+    """Admissions (duplicates excluded) per minute of hub-corrected time, for the ``minutes``
+    up to now; after the doors closed, the ``minutes`` up to the last arrival."""
+    minute = (cast(func.floor(gate_scans.c.corrected_time / 60), Integer) if conn.dialect.name == "postgresql"
+              else cast(gate_scans.c.corrected_time / 60, Integer))  # times are positive: truncation is floor
+    rows = conn.execute(select(minute.label("m"), func.count().label("n"))
+                        .where(gate_scans.c.event_id == event_id, gate_scans.c.verdict == ADMITTED,
+                               gate_scans.c.duplicate_of.is_(None))
+                        .group_by("m")).all()
+    counts = {int(r.m): r.n for r in rows}
+    end = int(now.timestamp() // 60)
+    if counts and max(counts) < end - minutes:
+        end = max(counts)
+    return [{"minute": datetime.fromtimestamp(m * 60, timezone.utc).isoformat(timespec="minutes"),
+             "count": counts.get(m, 0)} for m in range(end - minutes + 1, end + 1)]
+
+
+def arrivals_chart(arrivals: list[dict], width: int = 600, height: int = 160) -> dict:
+    """Bar geometry for the server-rendered SVG: one bar per minute, scaled to the busiest."""
+    top = max([a["count"] for a in arrivals] + [1])
+    slot = width / max(len(arrivals), 1)
+    plot = height - 20  # room for the axis labels
+    bars = []
+    for i, a in enumerate(arrivals):
+        h = round(plot * a["count"] / top, 1)
+        bars.append({"x": round(i * slot + 1, 1), "y": round(plot - h, 1), "width": round(max(slot - 2, 1), 1),
+                     "height": h, "count": a["count"], "minute": a["minute"]})
+    labels = [{"x": b["x"], "text": b["minute"][11:16]} for b in bars[::15]] if bars else []
+    return {"width": width, "height": height, "plot": plot, "top": top, "bars": bars, "labels": labels,
+            "total": sum(a["count"] for a in arrivals)}

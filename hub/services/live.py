@@ -1,0 +1,200 @@
+"""Live attendance updates: "event N changed" pings from a sync to every open dashboard.
+
+Two notifiers share one interface (``publish(event_id)`` / ``subscribe()``):
+
+- ``LocalNotifier``: in-process fan-out, one queue per subscriber. Enough for
+  one hub process (SQLite).
+- ``PostgresNotifier``: ``NOTIFY tickethub_attendance, '<event_id>'`` after the
+  sync transaction commits, and one dedicated ``LISTEN`` connection per process
+  that feeds a LocalNotifier. Every hub process on the database hears every
+  sync, so a browser connected to any process sees it (its own publishes come
+  back through the listener too, so nothing is delivered twice).
+
+Pings carry only the event id: the page fetches fresh figures itself, so a
+missed or merged ping costs nothing but a refresh.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Iterable, Protocol
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "tickethub_attendance"
+ANY_EVENT = -1  # a ping meaning "refresh whatever you show" (e.g. the listener reconnected)
+EXTENSION = "tickethub.live"
+
+
+class Subscription:
+    """One subscriber's queue of changed event ids. Use as a context manager."""
+
+    def __init__(self, hub: "LocalNotifier"):
+        self._hub = hub
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.closed = False  # the notifier shut down: stop reading
+
+    def put(self, event_id: int | None) -> None:
+        self._queue.put(event_id)
+
+    def get(self, timeout: float) -> int | None:
+        """The next changed event id; None after ``timeout`` seconds or when the notifier closed."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def drain(self) -> list[int]:
+        """Every id already queued (to merge a burst of pings into one)."""
+        found = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return found
+            if item is not None:
+                found.append(item)
+
+    def close(self) -> None:
+        self._hub._remove(self)
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+class Notifier(Protocol):
+    def publish(self, event_ids: Iterable[int], conn=None) -> None: ...
+
+    def subscribe(self) -> Subscription: ...
+
+    def close(self) -> None: ...
+
+
+class LocalNotifier:
+    """Fans pings out to the subscribers of this process. Never blocks the publisher."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[Subscription] = set()
+        self._lock = threading.Lock()
+        self.closed = False
+
+    def publish(self, event_ids: Iterable[int], conn=None) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for event_id in set(event_ids):
+            for sub in subscribers:
+                sub.put(int(event_id))
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self)
+        with self._lock:
+            if self.closed:
+                sub.closed = True
+                sub.put(None)
+            else:
+                self._subscribers.add(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(sub)
+
+    def close(self) -> None:
+        """Wake every subscriber with None (server shutdown)."""
+        with self._lock:
+            self.closed = True
+            subscribers, self._subscribers = list(self._subscribers), set()
+        for sub in subscribers:
+            sub.closed = True
+            sub.put(None)
+
+
+class PostgresNotifier:
+    """NOTIFY on publish; a per-process LISTEN thread (started by the first subscriber)
+    hands pings to local subscribers."""
+
+    def __init__(self, engine, reconnect_s: float = 1.0):
+        self._engine = engine
+        self._local = LocalNotifier()
+        self._reconnect_s = reconnect_s
+        self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+        self._stopping = threading.Event()
+        self.listening = threading.Event()  # set while the LISTEN connection is up
+
+    def publish(self, event_ids: Iterable[int], conn=None) -> None:
+        """NOTIFY once per event. With ``conn`` inside a transaction, PostgreSQL delivers
+        at its commit; otherwise at once (its own short transaction)."""
+        from sqlalchemy import text
+
+        ids = sorted({int(e) for e in event_ids})
+        if not ids:
+            return
+        statement = text("SELECT pg_notify(:channel, :payload)")
+        params = [{"channel": CHANNEL, "payload": str(e)} for e in ids]
+        if conn is not None and conn.in_transaction():
+            for p in params:
+                conn.execute(statement, p)
+            return
+        with self._engine.begin() as own:
+            for p in params:
+                own.execute(statement, p)
+
+    def subscribe(self) -> Subscription:
+        self._ensure_listener()
+        return self._local.subscribe()
+
+    def _ensure_listener(self) -> None:
+        with self._started:
+            if self._thread is None and not self._stopping.is_set():
+                self._thread = threading.Thread(target=self._listen_forever, name="attendance-listener",
+                                                daemon=True)
+                self._thread.start()
+
+    def _listen_forever(self) -> None:
+        import psycopg
+
+        url = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.listening.set()
+                    self._local.publish([ANY_EVENT])  # (re)connected: pings may have been missed
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=0.5):
+                            if note.payload.isdigit():
+                                self._local.publish([int(note.payload)])
+            except psycopg.Error as exc:
+                self.listening.clear()
+                log.warning("attendance listener lost its connection (%s); reconnecting", exc)
+                self._stopping.wait(self._reconnect_s)
+        self.listening.clear()
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._local.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def make_notifier(engine) -> LocalNotifier | PostgresNotifier:
+    return PostgresNotifier(engine) if engine.dialect.name == "postgresql" else LocalNotifier()
+
+
+def notifier_for(app) -> LocalNotifier | PostgresNotifier:
+    """The app's notifier, created on first use."""
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        with _CREATE_LOCK:
+            found = app.extensions.get(EXTENSION)
+            if found is None:
+                found = app.extensions[EXTENSION] = make_notifier(app.extensions["tickethub.engine"])
+    return found
+
+
+_CREATE_LOCK = threading.Lock()

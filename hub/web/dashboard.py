@@ -1,0 +1,82 @@
+"""Live attendance dashboard (organizers for their own events, admins, door staff).
+
+The page holds one server-sent-events stream. Each sync that touches the event
+sends a "changed" ping (hub.services.live: in-process, or PostgreSQL
+LISTEN/NOTIFY across hub processes); the page answers by fetching the
+server-rendered panel (figures, tables and the SVG chart) and swapping it in.
+"""
+from __future__ import annotations
+
+from flask import Response, current_app, g, jsonify, render_template
+
+from ..db import get_db
+from ..services.dashboard import arrivals_chart, live_attendance
+from ..services.events import check_owner, event_row
+from ..services.live import ANY_EVENT, notifier_for
+from . import pages_blueprint
+from .auth import DOOR, roles
+
+bp = pages_blueprint("dashboard", __name__, url_prefix="/dashboard")
+TICK_SECONDS = 10.0  # idle streams send a tick: the page refreshes "online" states, dead clients are noticed
+
+
+def _check_event(event_id: int) -> None:
+    """Door staff watch every event; organizers their own; admins all."""
+    if g.user["role"] == "door_staff":
+        event_row(get_db(), event_id)
+    else:
+        check_owner(get_db(), event_id, g.user)
+
+
+def _panel_context(event_id: int) -> dict:
+    data = live_attendance(get_db(), event_id)
+    return {"event_id": event_id, "live": data, "chart": arrivals_chart(data["arrivals"])}
+
+
+@bp.get("/events/<int:event_id>")
+@roles(*DOOR)
+def event(event_id: int):
+    _check_event(event_id)
+    return render_template("dashboard/event.html", **_panel_context(event_id))
+
+
+@bp.get("/events/<int:event_id>/panel")
+@roles(*DOOR)
+def panel(event_id: int):
+    _check_event(event_id)
+    return render_template("dashboard/_panel.html", **_panel_context(event_id))
+
+
+@bp.get("/events/<int:event_id>/live.json")
+@roles(*DOOR)
+def live_json(event_id: int):
+    _check_event(event_id)
+    return jsonify(live_attendance(get_db(), event_id))
+
+
+@bp.get("/events/<int:event_id>/stream")
+@roles(*DOOR)
+def stream(event_id: int):
+    _check_event(event_id)
+    subscription = notifier_for(current_app).subscribe()
+    tick = float(current_app.config.get("DASHBOARD_TICK_SECONDS", TICK_SECONDS))
+    return Response(_pings(subscription, event_id, tick), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _pings(subscription, event_id: int, tick: float):
+    """A "changed" message at once (the page may have missed some while connecting) and after
+    every ping for this event; bursts of pings coalesce into one message."""
+    with subscription:
+        yield "retry: 1000\n\n"
+        yield f"event: changed\ndata: {event_id}\n\n"
+        while not subscription.closed:
+            got = subscription.get(tick)
+            if got is None:
+                if subscription.closed:
+                    return
+                yield "event: tick\ndata: {}\n\n"
+                continue
+            pending = {got, *subscription.drain()}
+            if event_id in pending or ANY_EVENT in pending:
+                yield f"event: changed\ndata: {event_id}\n\n"
