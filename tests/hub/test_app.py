@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -76,8 +77,6 @@ def test_fuzzed_bodies_get_4xx(fuzz_client, body):
             assert set(response.json["error"]) == {"code", "message"}
 
 
-import pytest  # noqa: E402
-
 
 @pytest.fixture
 def fuzz_client(client, organizer):
@@ -106,3 +105,18 @@ def test_openapi_lists_every_api_route(tmp_path):
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert op["responses"], path
+
+
+def test_signing_key_is_encrypted_with_the_passphrase(tmp_path):
+    from common.signing import Keyring, SigningKey, sign_ticket, verify_ticket
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "AREAS": "", "KEY_PASSPHRASE": "s3cret pass"})
+    key = app.extensions["tickethub.keys"].ensure()
+    [pem] = (tmp_path / "inst" / "keys").glob("*.pem")
+    assert pem.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert SigningKey.load(pem, b"s3cret pass").kid == key.kid
+    # the same key object is reused: loaded once per app, not per ticket
+    assert app.extensions["tickethub.keys"].current() is key
+    text = sign_ticket(key, event_id=1, ticket_id=2, ticket_type=3)
+    ring = Keyring.from_document(app.test_client().get("/api/v1/keyring").json)
+    assert verify_ticket(text, ring, 0).valid
