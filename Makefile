@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tickethub demo --out demo-output
+	$(VENV)/bin/tickethub demo --out demo-output $(if $(CAMERA),--camera $(CAMERA))
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,56 +1,287 @@
-"""`tickethub demo`: issue a ticket, render its QR, read it back and verify it."""
+"""`tickethub demo`: the whole system on one machine.
+
+A hub on SQLite (demo venue, events and an organizer from `tickethub demo-data`),
+a few tickets sold through the services, photos of their QR codes (tilted,
+noisy, as a camera would see them), `tickethub serve`, one gate enrolled with
+`gate-agent enroll` and running `gate-agent run` on those photos (or a real
+camera). Ctrl-C stops every process. Running it again reuses `--out`.
+"""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import click
 
-from common.signing import Keyring, create_key, load_current_key, sign_ticket, verify_ticket
-from common.signing.qr import save_qr
+DEMO_PASSWORD = "demo-organizer"
+SOLD_SEATS = [("Stalls", "A", str(n)) for n in range(1, 7)]
 
 
 @click.command("demo")
 @click.option("--out", default="demo-output", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the demo's keys and QR images.")
-def demo_command(out: Path) -> None:
-    """Issue a seated ticket, write its QR PNG, decode it as a gate would, and verify it."""
-    import numpy as np
-    import zxingcpp
-    from PIL import Image
-
-    key_dir = out / "keys"
+              help="Folder for the hub instance, the gate's data and the ticket photos (reused when it exists).")
+@click.option("--camera", help="Scan with this camera (e.g. 0) instead of the ticket photos.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
+              help="Hub port (a free one is taken when it is busy; 0: any free port).")
+@click.option("--gate-port", default=8081, show_default=True, type=click.IntRange(0, 65535),
+              help="Door page port (a free one is taken when it is busy).")
+@click.option("--fps", default=1.0, show_default=True, help="Photos shown to the gate per second.")
+@click.option("--exit-after-sync", is_flag=True,
+              help="Stop everything once the gate's admissions have reached the hub (for tests).")
+def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_after_sync: bool) -> None:
+    """Run the hub and a gate with a simulated camera; print the storefront, dashboard and door URLs."""
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    instance, gate_dir, photos = out / "hub-instance", out / "gate", out / "ticket-photos"
+    os.environ["TICKETHUB_INSTANCE_PATH"] = str(instance)  # demo-data and the child processes use it
     step = _stepper(5)
-    if (key_dir / "keyring.json").exists():
-        key = load_current_key(key_dir)
-        step(f"reusing signing key {key.kid} in {key_dir}")
-    else:
-        key = create_key(key_dir)
-        step(f"created signing key {key.kid} in {key_dir} (private key mode 0600)")
 
-    # No per-ticket validity window: the gate's event configuration holds the
-    # event's dates, which keeps a seated ticket at QR version 5.
-    text = sign_ticket(key, event_id=1, ticket_id=1001, ticket_type=1, zones=[1], seat=57)
-    step(f"signed ticket (event 1, ticket 1001, seat 57): {text}")
+    app = _prepared_app(instance, step)
+    state = _seed(app, out / "demo.json", step)
+    count = _render_photos(state["codes"], photos)
+    step(f"{len(state['codes'])} tickets sold for {state['event_title']!r}; {count} photos of their QR codes in {photos}")
 
-    png = out / "ticket-1001.png"
-    qr = save_qr(text, png)
-    save_qr(text, out / "ticket-1001-dark.png", dark="white", light="#111111")
-    step(f"wrote {png} and a dark-mode copy: QR version {qr.version}, ECC {qr.error}")
+    port, gate_port = _port(port), _port(gate_port)
+    hub_url = f"http://127.0.0.1:{port}"
+    children = Children(out)
+    stopping = {"signal": None}
 
-    results = zxingcpp.read_barcodes(np.asarray(Image.open(png).convert("L")),
-                                     formats=zxingcpp.BarcodeFormat.QRCode)
-    decoded = results[0].text if results else None
-    step(f"decoded the PNG with zxing-cpp: {'same text' if decoded == text else decoded!r}")
+    def _stop(signum, _frame):
+        stopping["signal"] = signum
 
-    keyring = Keyring.load(key_dir / "keyring.json")
-    verdict = verify_ticket(decoded, keyring, time.time())
-    step("verified with the public keyring only: " + json.dumps(verdict.to_json()))
-    tampered = text[:-3] + ("AAA" if text[-3:] != "AAA" else "BBB")
-    click.echo(f"    a tampered copy is refused: {verify_ticket(tampered, keyring, time.time()).reason}")
-    if not verdict.valid:
-        raise click.ClickException("demo ticket did not verify")
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        children.start("hub", [_script("tickethub"), "serve", "--port", str(port)])
+        children.wait_http(f"{hub_url}/api/v1/keyring", "hub", stopping)
+        step(f"hub serving on {hub_url} (log {children.log('hub')})")
+        device = _enrolled_gate(app, state, gate_dir, hub_url, children)
+        source = ["--camera", camera] if camera is not None else ["--source", str(photos), "--fps", str(fps)]
+        children.start("gate", [_script("gate-agent"), "run", "--data-dir", str(gate_dir), "--port", str(gate_port),
+                                *source], env={"GATE_PUSH_INTERVAL_S": "1", "GATE_PULL_INTERVAL_S": "2"})
+        door_url = f"http://127.0.0.1:{gate_port}/"
+        children.wait_http(door_url + "api/state", "gate", stopping)
+        step(f"gate {device['name']!r} (device {device['id']}) scanning "
+             + (f"camera {camera}" if camera is not None else "the ticket photos"))
+        click.echo("")
+        click.echo(f"  storefront:  {hub_url}/")
+        click.echo(f"  dashboard:   {hub_url}/dashboard/events/{state['event_id']}  "
+                   f"(log in as {state['email']} / {DEMO_PASSWORD})")
+        click.echo(f"  door page:   {door_url}")
+        click.echo("")
+        click.echo("Ctrl-C stops the hub and the gate.")
+        while stopping["signal"] is None:
+            children.check()
+            if exit_after_sync and _admitted(app, state["event_id"]) > 0:
+                click.echo(f"admissions reached the hub: {_admitted(app, state['event_id'])} admitted")
+                break
+            time.sleep(0.2)  # the foreground loop's pace; signals end it at once
+    except ChildFailed as exc:
+        children.stop_all()
+        raise click.ClickException(str(exc)) from None
+    finally:
+        children.stop_all()
+        app.extensions["tickethub.engine"].dispose()
+    click.echo("stopped the gate and the hub")
+
+
+# --- set-up ----------------------------------------------------------------------
+
+def _prepared_app(instance: Path, step):
+    from hub import create_app
+    from hub.db import upgrade
+
+    app = create_app({"INSTANCE_PATH": str(instance), "SWEEP_INTERVAL_SECONDS": 0})
+    upgrade(app.extensions["tickethub.engine"])
+    key = app.extensions["tickethub.keys"].ensure()
+    step(f"hub instance {instance} (SQLite, migrated, signing key {key.kid})")
+    return app
+
+
+def _seed(app, state_file: Path, step) -> dict:
+    """Demo data and sold tickets, once; later runs read them back from ``state_file``."""
+    from hub.commands.demo_data import DEMO_EMAIL, demo_data_command
+    from hub.services.events import list_events
+    from hub.services.holds import hold_seats
+    from hub.services.orders import confirm_payment, purchase
+
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        step(f"reusing the demo data: organizer {state['email']} (password {DEMO_PASSWORD!r})")
+        return state
+    click.get_current_context().invoke(demo_data_command, password=DEMO_PASSWORD)
+    signer = app.extensions["tickethub.keys"].current()
+    with app.extensions["tickethub.engine"].connect() as conn:
+        event = next(e for e in list_events(conn, limit=100)["items"] if e["title"] == "Demo Night")
+        held = hold_seats(conn, event["id"], SOLD_SEATS)
+        order = purchase(conn, held["hold_id"], held["hold_token"],
+                         {"name": "Demo Guest", "email": "guest@demo.example"}, "box_office", signer)
+        order = confirm_payment(conn, order["id"], signer)
+    state = {"email": DEMO_EMAIL, "event_id": event["id"], "event_title": event["title"],
+             "codes": [t["code"] for t in order["tickets"]], "device_id": None}
+    state_file.write_text(json.dumps(state, indent=2))
+    step(f"demo data created: organizer {DEMO_EMAIL} (password {DEMO_PASSWORD!r})")
+    return state
+
+
+def _enrolled_gate(app, state: dict, gate_dir: Path, hub_url: str, children: "Children") -> dict:
+    """Create the device and enrol the gate folder once; reuse both afterwards."""
+    from hub.services import devices as device_service
+
+    state_file = gate_dir.parent / "demo.json"
+    with app.extensions["tickethub.engine"].connect() as conn:
+        device = device_service.get_device(conn, state["device_id"]) if state.get("device_id") else None
+        if device is None or device["status"] == "revoked":
+            device, token = device_service.create_device(conn, {"name": "Gate A", "event_id": state["event_id"]})
+        else:
+            identity = gate_dir / "device.json"
+            enrolled_with = json.loads(identity.read_text()).get("hub_url") if identity.exists() else None
+            if device["status"] == "active" and enrolled_with == hub_url:
+                return device
+            token = device_service.new_enrolment_token(conn, device["id"])  # e.g. the hub got another port
+    enrolled = children.run([_script("gate-agent"), "enroll", "--data-dir", str(gate_dir), "--hub", hub_url,
+                             "--token", token, "--force"])
+    if enrolled.returncode != 0:
+        raise ChildFailed(f"gate-agent enroll failed: {enrolled.stderr.strip()}")
+    state["device_id"] = device["id"]
+    state_file.write_text(json.dumps(state, indent=2))
+    return device
+
+
+def _admitted(app, event_id: int) -> int:
+    from hub.services.sync import attendance
+
+    with app.extensions["tickethub.engine"].connect() as conn:
+        return attendance(conn, event_id)["admitted"]
+
+
+# --- ticket photos -----------------------------------------------------------------
+
+def _render_photos(codes: list[str], folder: Path) -> int:
+    """One camera-like photo per ticket (tilted, noisy, on a cluttered background), plus a
+    photo of a forged ticket for the dashboard's rejected list."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    forged = codes[0][:-4] + ("AAAA" if not codes[0].endswith("AAAA") else "BBBB")
+    for i, text in enumerate([*codes, forged], start=1):
+        path = folder / f"{i:02d}.png"
+        if not path.exists():
+            _write_photo(text, path, rng)
+    return len(codes) + 1
+
+
+def _write_photo(text: str, path: Path, rng) -> None:
+    import cv2
+    import numpy as np
+    import segno
+
+    qr = segno.make(text, error="m")
+    code = np.array(qr.matrix, dtype=np.uint8)
+    code = np.pad(code, 4)  # quiet zone
+    module = 8
+    image = np.where(np.kron(code, np.ones((module, module), dtype=np.uint8)) > 0, 20, 245).astype(np.uint8)
+    h, w = 720, 960
+    scene = rng.normal(140, 30, (h, w)).clip(0, 255).astype(np.uint8)
+    scene = cv2.GaussianBlur(scene, (0, 0), 6)
+    size = image.shape[0]
+    src = np.float32([[0, 0], [size, 0], [size, size], [0, size]])
+    cx, cy, half = w / 2 + rng.uniform(-80, 80), h / 2 + rng.uniform(-40, 40), 210
+    jitter = rng.uniform(-25, 25, (4, 2))
+    dst = np.float32([[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half],
+                      [cx - half, cy + half]]) + jitter.astype(np.float32)
+    matrix = cv2.getPerspectiveTransform(src, dst)
+    warped = cv2.warpPerspective(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
+    mask = cv2.warpPerspective(np.full_like(image, 255), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
+    frame = np.where(mask > 0, warped, scene).astype(np.float32)
+    frame = cv2.GaussianBlur(frame, (0, 0), 0.8) + rng.normal(0, 6, frame.shape)
+    cv2.imwrite(str(path), cv2.cvtColor(frame.clip(0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+
+
+# --- child processes ---------------------------------------------------------------
+
+class ChildFailed(Exception):
+    pass
+
+
+class Children:
+    """The demo's subprocesses, each in its own session: Ctrl-C reaches only the demo, which
+    stops them in order (the gate first, then the hub)."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def log(self, name: str) -> Path:
+        return self.out / f"{name}.log"
+
+    def _env(self, extra: dict | None = None) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATE_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        return {**env, **(extra or {})}
+
+    def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
+        with open(self.log(name), "ab") as log:
+            self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self._env(env),
+                                                start_new_session=True)
+
+    def run(self, argv: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(argv, capture_output=True, text=True, env=self._env(), timeout=120)
+
+    def check(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = self.log(name).read_text(errors="replace")[-1500:]
+                raise ChildFailed(f"{name} exited with {proc.returncode}; end of {self.log(name)}:\n{tail}")
+
+    def wait_http(self, url: str, name: str, stopping: dict, timeout: float = 90.0) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and stopping["signal"] is None:
+            self.check()
+            try:
+                if requests.get(url, timeout=2).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        if stopping["signal"] is None:
+            raise ChildFailed(f"{name} did not answer on {url} within {timeout:.0f} s (log {self.log(name)})")
+
+    def stop_all(self) -> None:
+        for name in ("gate", "hub"):
+            proc = self.procs.pop(name, None)
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()  # the gate stops its scanner and sync; the hub has nothing to flush
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def _script(name: str) -> str:
+    """The console script beside this Python (the venv's), else from PATH."""
+    local = Path(sys.executable).with_name(name)
+    return str(local) if local.exists() else name
+
+
+def _port(preferred: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _stepper(total: int):

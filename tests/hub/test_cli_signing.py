@@ -109,11 +109,8 @@ def test_qr_writes_file_and_reports_version(cli, key_dir, tmp_path, suffix):
 
 
 def test_console_script_and_demo(tmp_path):
+    # the demo itself (hub, gate, photos, clean stop) is tested in tests/test_demo.py
     exe = [str(Path(sys.executable).with_name("tickethub"))]
-    result = subprocess.run(exe + ["demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(exe + ["demo", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "[5/5] verified" in result.stdout and '"valid": true' in result.stdout
-    assert "refused: bad_signature" in result.stdout
-    assert (tmp_path / "demo" / "ticket-1001.png").stat().st_size > 0
-    rerun = subprocess.run(exe + ["demo", "--out", str(tmp_path / "demo")], capture_output=True, text=True, timeout=60)
-    assert rerun.returncode == 0 and "reusing signing key" in rerun.stdout
+    assert "--exit-after-sync" in result.stdout and "--camera" in result.stdout
