@@ -43,9 +43,10 @@ ROUTES = {
     "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}), "dashboard.panel": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "dashboard.live_json": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "dashboard.stream": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
+    "reports.report": ("GET", OWNER), "reports.export_csv": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "door", "web_static", "dashboard"}
+PAGE_BLUEPRINTS = {"store", "account", "manage", "door", "web_static", "dashboard", "reports"}
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def world(app, engine, make_account):
     args = {"event_id": event["id"], "venue_id": event["venue_id"], "order_id": order["id"],
             "token": order["access_token"], "ticket_id": order["tickets"][0]["ticket_id"],
             "hold_id": held["hold_id"], "promo_id": promo["id"], "type_id": event["ticket_types"][0]["id"],
-            "user_id": spare["id"], "filename": "hub.css"}
+            "user_id": spare["id"], "filename": "hub.css", "kind": "orders"}
     return people, args
 
 
