@@ -40,6 +40,11 @@ def local_scan_ids(data_dir) -> set[str]:
         return {row[0] for row in conn.execute("SELECT scan_id FROM scans")}
 
 
+def remote_movements(data_dir) -> set[str]:
+    with sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True) as conn:
+        return {row[0] for row in conn.execute("SELECT scan_id FROM remote_movements")}
+
+
 def test_push_whose_answer_is_lost_is_retried_and_stored_once(hub, tmp_path):
     plan = FaultPlan(script=["lose_response"])
     with FaultProxy("127.0.0.1", hub.port, plan, only=PUSH) as proxy:
@@ -85,6 +90,12 @@ def test_gates_and_hub_converge_after_the_faults_stop(hub, tmp_path):
                 assert proxy.stats[fault] >= 1, proxy.stats
             attendance = hub.api("GET", f"/events/{hub.event['id']}/attendance", hub.headers).json()
             assert attendance["entries"] == 20  # every ticket entered once, whatever else happened
+            # and each gate has folded in every admission made at the other one
+            items = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers,
+                            params={"limit": 10_000}).json()["items"]
+            for gate, other in ((gates[0], "Gate B"), (gates[1], "Gate A")):
+                expected = {s["scan_id"] for s in items if s["gate"] == other and s["verdict"] == "admitted"}
+                wait_for(lambda: remote_movements(gate.data_dir) == expected, 30, f"{gate.name} to pull {other}")
         finally:
             for gate in gates:
                 gate.stop()
