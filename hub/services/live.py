@@ -145,8 +145,9 @@ class PostgresNotifier:
                 own.execute(statement, p)
 
     def subscribe(self) -> Subscription:
+        sub = self._local.subscribe()  # first, so it hears the listener's "connected" ping
         self._ensure_listener()
-        return self._local.subscribe()
+        return sub
 
     def _ensure_listener(self) -> None:
         with self._started:
