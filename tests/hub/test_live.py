@@ -1,0 +1,63 @@
+"""Notifiers of the live dashboard: in-process fan-out, and PostgreSQL LISTEN/NOTIFY between
+two notifiers on one database (as two hub processes have)."""
+from __future__ import annotations
+
+import os
+import threading
+
+from hub.db import make_engine
+from hub.services.live import ANY_EVENT, LocalNotifier, PostgresNotifier, make_notifier
+from tests.support import POSTGRES_URL_ENV, require
+
+
+def test_local_notifier_fans_out_to_every_subscriber_and_close_wakes_them():
+    notifier = LocalNotifier()
+    first, second = notifier.subscribe(), notifier.subscribe()
+    notifier.publish([7, 7, 9])
+    assert sorted([first.get(1), *first.drain()]) == [7, 9]
+    assert sorted([second.get(1), *second.drain()]) == [7, 9]
+    second.close()  # an unsubscribed reader gets nothing more
+    notifier.publish([3])
+    assert first.get(1) == 3 and second.get(0.01) is None
+
+    woke = threading.Event()
+
+    def reader():
+        while not first.closed:
+            first.get(30)
+        woke.set()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    notifier.close()
+    assert woke.wait(5)
+    thread.join()
+    assert notifier.subscribe().closed  # after close, new subscribers end at once
+
+
+def test_sqlite_gets_the_in_process_notifier(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert isinstance(make_notifier(engine), LocalNotifier)
+    engine.dispose()
+
+
+def test_postgres_notify_reaches_the_other_notifier():
+    url = os.environ.get(POSTGRES_URL_ENV)
+    require(bool(url), f"{POSTGRES_URL_ENV} is not set")
+    engine_a, engine_b = make_engine(url), make_engine(url)
+    a, b = make_notifier(engine_a), make_notifier(engine_b)
+    assert isinstance(a, PostgresNotifier) and isinstance(b, PostgresNotifier)
+    try:
+        with b.subscribe() as sub:
+            assert sub.get(10) == ANY_EVENT  # B's LISTEN connection is up
+            a.publish([41, 42])
+            assert {sub.get(10), sub.get(10)} == {41, 42}  # each NOTIFY once, in any order
+            with engine_a.begin() as conn:  # inside a transaction: delivered at commit, not before
+                a.publish([43], conn)
+                assert sub.get(0.3) is None
+            assert sub.get(10) == 43
+    finally:
+        a.close()
+        b.close()
+        engine_a.dispose()
+        engine_b.dispose()
