@@ -28,8 +28,7 @@ def test_arrivals_per_minute_gates_and_duplicates(engine):
         gate_a, _ = device_service.create_device(conn, {"name": "Gate A", "event_id": event["id"]})
         gate_b, _ = device_service.create_device(conn, {"name": "Gate B", "event_id": event["id"]})
         for device in (gate_a, gate_b):  # active, as after enrolment
-            conn.execute(device_service.devices.update().where(device_service.devices.c.id == device["id"])
-                         .values(status="active"))
+            conn.execute(devices.update().where(devices.c.id == device["id"]).values(status="active"))
         conn.commit()
         # minute 19:28: two arrivals; 19:30: one, plus a forged ticket
         _push(conn, gate_a, event["id"], [(1, "admitted", 150), (2, "admitted", 140), (3, "admitted", 10),
