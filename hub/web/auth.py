@@ -6,9 +6,11 @@ The signed session cookie holds the user id; `load_user` puts the user in
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import wraps
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import abort, current_app, g, redirect, request, session, url_for
 
 from ..db import get_db
 from ..services.users import get_user
@@ -18,13 +20,20 @@ STAFF = ("admin", "organizer")
 DOOR = ("admin", "organizer", "door_staff")
 
 
+def _password_stamp(user: dict) -> str:
+    """Changes whenever the password does; an HMAC, so the (readable) cookie reveals nothing of the hash."""
+    key = current_app.secret_key
+    key = key.encode() if isinstance(key, str) else key
+    return hmac.new(key, user["password_hash"].encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def load_user() -> None:
     g.user = None
     user_id = session.get("user_id")
     if user_id is None:
         return
     user = get_user(get_db(), user_id)
-    if user is None or session.get("pw") != user["password_hash"][-12:]:
+    if user is None or not hmac.compare_digest(session.get("pw", ""), _password_stamp(user)):
         session.clear()  # deleted user, or the password changed since this session began
         return
     g.user = {"id": user["id"], "email": user["email"], "role": user["role"]}
@@ -35,7 +44,7 @@ def login_session(user: dict) -> None:
     session.clear()
     session.permanent = True
     session["user_id"] = user["id"]
-    session["pw"] = user["password_hash"][-12:]
+    session["pw"] = _password_stamp(user)
     g.user = {"id": user["id"], "email": user["email"], "role": user["role"]}
 
 

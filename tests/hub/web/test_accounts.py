@@ -48,8 +48,10 @@ def test_login_is_rate_limited(browser_client, make_account):
     assert responses[10].status_code == 429 and "Too many attempts" in responses[10].get_data(as_text=True)
 
 
-def test_session_cookie_and_secure_headers(browser_client, make_account):
-    make_account("customer", "c@example.org")
+def test_session_cookie_and_secure_headers(app, browser_client, make_account, engine):
+    from hub.services.users import get_user
+
+    user = make_account("customer", "c@example.org")
     web = browser_client
     page = web.get("/account/login")
     assert page.headers["X-Frame-Options"] == "DENY"
@@ -59,6 +61,12 @@ def test_session_cookie_and_secure_headers(browser_client, make_account):
     login = web.post("/account/login", {"email": "c@example.org", "password": PASSWORD})
     cookie = login.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    # the cookie is signed, not encrypted: it must carry nothing of the password hash
+    content = app.session_interface.get_signing_serializer(app).loads(cookie.split(";")[0].split("=", 1)[1])
+    with engine.connect() as conn:
+        password_hash = get_user(conn, user["id"])["password_hash"]
+    assert content["user_id"] == user["id"]
+    assert not any(password_hash[i:i + 8] in str(content) for i in range(0, len(password_hash) - 8))
 
 
 def test_password_reset_by_mailed_single_use_link(browser_client, make_account, smtp):
