@@ -10,7 +10,7 @@ from ..schema_devices import gate_scans
 from .clock import utcnow
 from .devices import list_devices
 from .events import get_event
-from .sync import ADMITTED, attendance
+from .sync import ADMITTED, MOVEMENTS, attendance
 
 ONLINE_WITHIN_S = 90  # a gate that synced this recently counts as online (it pulls every few seconds)
 CHART_MINUTES = 60
@@ -29,9 +29,26 @@ def live_attendance(conn: Connection, event_id: int, now: datetime | None = None
         age = (now - datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() if last else None
         gate.update(last_sync_at=last, backlog=device.get("backlog"), clock_offset_s=device.get("clock_offset_s"),
                     online=age is not None and age <= ONLINE_WITHIN_S and gate["status"] == "active")
+    _add_eventless_rejections(conn, data)
     data.update(title=event["title"], starts_at=event["starts_at"], now=now.isoformat(timespec="seconds"),
                 arrivals=arrivals_per_minute(conn, event_id, now, minutes))
     return data
+
+
+def _add_eventless_rejections(conn: Connection, data: dict) -> None:
+    """Scans that name no event (a forged or unreadable code) belong to no event in the sync
+    figures; at this event's gates they are rejections all the same."""
+    gates = {g["device_id"]: g for g in data["per_gate"]}
+    if not gates:
+        return
+    rows = conn.execute(select(gate_scans.c.device_id, gate_scans.c.verdict, func.count().label("n"))
+                        .where(gate_scans.c.event_id.is_(None), gate_scans.c.device_id.in_(gates),
+                               gate_scans.c.verdict.not_in(MOVEMENTS))
+                        .group_by(gate_scans.c.device_id, gate_scans.c.verdict))
+    for r in rows:
+        gates[r.device_id]["rejected"] += r.n
+        data["rejected"][r.verdict] = data["rejected"].get(r.verdict, 0) + r.n
+    data["rejected"] = dict(sorted(data["rejected"].items()))
 
 
 def arrivals_per_minute(conn: Connection, event_id: int, now: datetime, minutes: int = CHART_MINUTES) -> list[dict]:

@@ -17,7 +17,8 @@ def _push(conn, device, event_id, scans, at: datetime):
     """scans: (ticket_id, verdict, seconds before ``at``); the device clock is exact."""
     batch = sync.parse_push({"sent_at": at.timestamp(), "scans": [
         {"scan_id": secrets.token_hex(16), "verdict": verdict, "seq": i + 1, "wall_time": at.timestamp() - ago,
-         "event_id": event_id, "ticket_id": ticket} for i, (ticket, verdict, ago) in enumerate(scans)]})
+         "event_id": event_id if ticket else None, "ticket_id": ticket}  # a forged code names no event
+        for i, (ticket, verdict, ago) in enumerate(scans)]})
     sync.ingest(conn, device, batch, now=at)
 
 
@@ -43,6 +44,7 @@ def test_arrivals_per_minute_gates_and_duplicates(engine):
     gates = {g["name"]: g for g in live["per_gate"]}
     assert gates["Gate A"]["online"] and not gates["Gate B"]["online"]
     assert gates["Gate A"]["entries"] == 3 and gates["Gate B"]["duplicates"] == 1
+    assert gates["Gate A"]["rejected"] == 1  # the forged code names no event, but was shown at this gate
     assert gates["Gate A"]["backlog"] == 0 and gates["Gate A"]["clock_offset_s"] == 0
     [dup] = live["duplicates"]
     assert (dup["ticket_id"], dup["entry"]["gate"], dup["duplicate"]["gate"]) == (1, "Gate A", "Gate B")
