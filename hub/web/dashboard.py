@@ -58,16 +58,17 @@ def live_json(event_id: int):
 @roles(*DOOR)
 def stream(event_id: int):
     _check_event(event_id)
-    subscription = notifier_for(current_app).subscribe()
+    notifier = notifier_for(current_app)
     tick = float(current_app.config.get("DASHBOARD_TICK_SECONDS", TICK_SECONDS))
-    return Response(_pings(subscription, event_id, tick), mimetype="text/event-stream",
+    return Response(_pings(notifier, event_id, tick), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _pings(subscription, event_id: int, tick: float):
+def _pings(notifier, event_id: int, tick: float):
     """A "changed" message at once (the page may have missed some while connecting) and after
-    every ping for this event; bursts of pings coalesce into one message."""
-    with subscription:
+    every ping for this event; bursts of pings coalesce into one message. Subscribes only once
+    the server starts sending, so a stream that never starts leaves nothing behind."""
+    with notifier.subscribe() as subscription:
         yield "retry: 1000\n\n"
         yield f"event: changed\ndata: {event_id}\n\n"
         while not subscription.closed:

@@ -6,7 +6,6 @@ and a ticket admitted at both gates (gate B was offline) shows up as a duplicate
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -16,19 +15,10 @@ from hub.services import users
 from hub.services.live import notifier_for
 from tests.hub.web.gates import LiveGate, sell_seats
 from tests.hub.web.live import serve_hub
+from tests.hub.web.test_browser import PASSWORD, PHONE, _login
 from tests.hub.web.support import make_event
 
 pytestmark = pytest.mark.browser
-PASSWORD = "correct horse"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-
-
-def _login(page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/account/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/manage|/door|/$"))
 
 
 def _bars(page) -> list[int]:
