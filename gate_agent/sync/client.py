@@ -130,7 +130,9 @@ class SyncClient:
         set_meta(self.store, last_error=message)
 
     def _succeeded(self, **meta) -> None:
-        set_meta(self.store, last_sync_ok_at=self.wall_clock(), last_error=None, device_revoked=False, **meta)
+        # never clears device_revoked: a call that succeeded just before the revocation
+        # must not re-open the gate (only a new enrolment does)
+        set_meta(self.store, last_sync_ok_at=self.wall_clock(), last_error=None, **meta)
 
     # --- push ------------------------------------------------------------------
     def push_once(self, batch_size: int = BATCH_SIZE) -> PushResult:
