@@ -1,7 +1,15 @@
-"""`tickethub serve`: the hub on waitress, a multi-threaded production WSGI server."""
+"""`tickethub serve`: the hub on waitress, a multi-threaded production WSGI server.
+
+With --workers N > 1 the listening socket is opened once and N forked
+processes serve it (pre-fork), each with its own app, engine and threads; the
+sales core stays race-safe across processes (see tests/hub/test_race.py).
+"""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 
 import click
 
@@ -14,25 +22,80 @@ log = logging.getLogger(__name__)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 512),
-              help="Worker threads (each request holds one while it runs).")
+              help="Worker threads per process (each request holds one while it runs).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes sharing the port. Rate limits are per process unless "
+                   "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.")
 @click.option("--no-upgrade", is_flag=True, help="Do not apply pending migrations first.")
-def serve_command(host: str, port: int, threads: int, no_upgrade: bool) -> None:
+def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: bool) -> None:
     """Serve the hub (JSON API and pages) with waitress; sweeps expired holds in the background."""
-    import waitress
-
     from hub.db import upgrade
-    from hub.scheduler import start_sweeper
 
     app = cli_app()
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
-    scheduler = start_sweeper(app)
-    if "store" in app.blueprints:  # the web pages mail event reminders from the same scheduler
-        from hub.web.mailing import start_reminders
+    click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads, "
+               f"signing key {key.kid})")
+    if workers == 1:
+        _serve(app, threads, host=host, port=port, sweeper=True)
+        return
+    engine_of(app).dispose()  # each worker opens its own connections
+    listener = socket.create_server((host, port), backlog=2048)
+    children = []
+    for index in range(workers):
+        pid = os.fork()
+        if pid == 0:  # worker: a fresh app after the fork
+            code = 0
+            try:
+                _serve(cli_app(), threads, sockets=[listener], sweeper=index == 0)
+            except BaseException:  # noqa: BLE001 - log and leave the worker with a failure code
+                log.exception("worker %d failed", index)
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    listener.close()
+    _supervise(children)
 
-        app.config["PUBLIC_URL"] = app.config.get("PUBLIC_URL") or f"http://{host}:{port}"
-        start_reminders(app, scheduler)
-    click.echo(f"tickethub serving on http://{host}:{port} ({threads} threads, signing key {key.kid})")
-    waitress.serve(app, host=host, port=port, threads=threads, connection_limit=max(100, threads * 8),
-                   channel_timeout=60, ident="tickethub")
+
+def _serve(app, threads: int, sweeper: bool, **where) -> None:
+    import waitress
+
+    from hub.scheduler import start_sweeper
+
+    if sweeper:
+        start_sweeper(app)
+    waitress.serve(app, threads=threads, connection_limit=max(100, threads * 8), channel_timeout=60,
+                   ident="tickethub", **where)
+
+
+def _supervise(children: list[int]) -> None:
+    """Wait for the workers; stop them all on SIGTERM/SIGINT or when one of them dies."""
+    stopping = False
+
+    def stop(_signum=None, _frame=None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = False
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        children.remove(pid)
+        if not stopping:
+            failed = True
+            log.error("worker %d exited (status %d); stopping the others", pid, status)
+            stop()
+    if failed:
+        raise SystemExit(1)

@@ -72,3 +72,50 @@ def test_serve_runs_a_real_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_with_several_worker_processes(tmp_path):
+    port = free_port()
+    env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_AREAS": ""}
+    subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "hub.cli", "users", "create", "--email", "o@example.org",
+                    "--password", "long enough", "--role", "organizer"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "2",
+                             "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                requests.get(f"{base}/keyring", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)  # polling for the workers to listen, with a deadline
+        token = subprocess.run([sys.executable, "-m", "hub.cli", "tokens", "create", "--email", "o@example.org"],
+                               env=env, check=True, capture_output=True, text=True).stdout.strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        venue = requests.post(f"{base}/venues", headers=headers, timeout=10, json={
+            "name": "V", "sections": [{"name": "A", "rows": [{"name": "1", "seats": 4}]}]}).json()
+        event = requests.post(f"{base}/events", headers=headers, timeout=10, json={
+            "title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": venue["id"],
+            "ticket_types": [{"name": "S", "kind": "seated", "price": 0}]}).json()
+        sold = []
+        for _ in range(4):  # requests land on either worker; the seat map stays consistent
+            hold = requests.post(f"{base}/events/{event['id']}/holds", json={"best_available": {"count": 1}},
+                                 timeout=10).json()
+            order = requests.post(f"{base}/orders", timeout=10, json={
+                "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
+                "buyer": {"name": "B", "email": "b@example.org"}, "payment": {"method": "free"}})
+            assert order.status_code == 201
+            sold.append(hold["seats"][0]["seat"])
+        assert sorted(sold) == ["1", "2", "3", "4"]
+        assert requests.get(f"{base}/events/{event['id']}/seats", timeout=10).json()["num_available"] == 0
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0 or proc.returncode < 0
+    try:
+        requests.get(f"{base}/keyring", timeout=2)
+    except requests.ConnectionError:
+        pass  # every worker stopped with the supervisor
+    else:
+        raise AssertionError("a worker outlived the supervisor")
