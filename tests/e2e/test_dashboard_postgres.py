@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import os
 import queue
-import re
 import secrets
-import subprocess
 import threading
 
 import pytest
 import requests
-import urllib3
 
 from hub.services import users
-from tests.e2e.harness import _base_env, command, wait_for
+from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, read_events
+from tests.e2e.harness import _base_env
 from tests.hub.web.gates import LiveGate, sell_seats
 from tests.hub.web.support import make_event
-from tests.support import POSTGRES_URL_ENV, free_port, require
+from tests.support import POSTGRES_URL_ENV, require
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
-PASSWORD = "correct horse"
 
 
 @pytest.fixture
@@ -36,65 +33,6 @@ def pg_database():
     yield _with_database(url, name)
     with _admin_pg(url) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-class Hub:
-    def __init__(self, tmp_path, name: str, env: dict):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"{name}.log"
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*command("tickethub", "hub.cli"), "serve", "--port", str(self.port),
-                                          "--threads", "8", "--no-upgrade"],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT)
-
-    def wait(self) -> "Hub":
-        wait_for(self._up, 60, f"tickethub serve on {self.url} (log {self.log})")
-        return self
-
-    def _up(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"tickethub serve exited: {self.log.read_text()[-2000:]}")
-        return requests.get(self.url + "/api/v1/keyring", timeout=2).ok
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _login(session: requests.Session, base: str, email: str) -> None:
-    page = session.get(base + "/account/login", timeout=10).text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    reply = session.post(base + "/account/login", data={"csrf_token": token, "email": email, "password": PASSWORD},
-                         allow_redirects=False, timeout=10)
-    assert reply.status_code == 302, reply.text[:300]
-
-
-def _read_events(response, into: queue.Queue) -> None:
-    """Server-sent event names, as they arrive."""
-    try:
-        for line in response.iter_lines(decode_unicode=True):
-            if line and line.startswith("event: "):
-                into.put(line[len("event: "):])
-    except (requests.RequestException, urllib3.exceptions.HTTPError):
-        pass  # the server went away: the test is over
-
-
-def _next_changed(events: queue.Queue, timeout: float) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if events.get(timeout=max(deadline - time.monotonic(), 0.01)) == "changed":
-                return True
-        except queue.Empty:
-            break
-    return False
 
 
 def test_a_sync_received_by_process_a_reaches_a_dashboard_on_process_b(tmp_path, pg_database):
@@ -118,19 +56,19 @@ def test_a_sync_received_by_process_a_reaches_a_dashboard_on_process_b(tmp_path,
         hub_a, hub_b = Hub(tmp_path, "hub-a", env), Hub(tmp_path, "hub-b", env)  # both start at once
         hub_a.wait(), hub_b.wait()
         watcher = requests.Session()
-        _login(watcher, hub_b.url, "org@example.org")
+        login(watcher, hub_b.url, "org@example.org")
         stream = watcher.get(f"{hub_b.url}/dashboard/events/{event['id']}/stream", stream=True, timeout=(5, 60))
         assert stream.status_code == 200 and stream.headers["Content-Type"].startswith("text/event-stream")
         events: queue.Queue = queue.Queue()
-        reader = threading.Thread(target=_read_events, args=(stream, events), daemon=True)
+        reader = threading.Thread(target=read_events, args=(stream, events), daemon=True)
         reader.start()
         # one "changed" on connecting, one when B's LISTEN connection is up: nothing can be missed after
-        assert _next_changed(events, 10) and _next_changed(events, 10), "process B's stream did not start"
+        assert next_changed(events, 10) and next_changed(events, 10), "process B's stream did not start"
 
         gate = LiveGate(engine, hub_a.url, event["id"], "Gate A", tmp_path / "gate-a")  # enrols with A
         assert [gate.scan(t["code"]) for t in tickets] == ["admitted", "admitted"]
         assert gate.push().acked == 2  # to process A only
-        assert _next_changed(events, 5), "process B's dashboard heard nothing of A's sync"
+        assert next_changed(events, 5), "process B's dashboard heard nothing of A's sync"
         figures = watcher.get(f"{hub_b.url}/dashboard/events/{event['id']}/live.json", timeout=10).json()
         assert figures["admitted"] == 2 and figures["per_gate"][0]["name"] == "Gate A"
     finally:
