@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_signing.py
 	$(PY) bench/bench_sync.py
+	$(PY) bench/bench_dashboard.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
