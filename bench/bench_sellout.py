@@ -52,7 +52,7 @@ def pct(values: list[float], q: float) -> float:
 class Hub:
     """A `tickethub serve` subprocess on its own instance folder and database."""
 
-    def __init__(self, db_url: str, threads: int):
+    def __init__(self, db_url: str, threads: int, workers: int = 1):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
         self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
                     "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_AREAS": "",
@@ -63,7 +63,8 @@ class Hub:
         self.cli("users", "create", "--email", "bench@example.org", "--password", "bench-password",
                  "--role", "organizer")
         self.token = self.cli("tokens", "create", "--email", "bench@example.org").strip().splitlines()[-1]
-        self.proc = subprocess.Popen([*TICKETHUB, "serve", "--port", str(self.port), "--threads", str(threads)],
+        self.proc = subprocess.Popen([*TICKETHUB, "serve", "--port", str(self.port), "--threads", str(threads),
+                                      "--workers", str(workers)],
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -236,8 +237,8 @@ def run_backend(backend: str, args) -> dict:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {scratch}")
         db_url = make_url(base).set(database=scratch).render_as_string(hide_password=False)
-    print(f"[{backend}] starting tickethub serve ({args.server_threads} threads)", file=sys.stderr)
-    hub = Hub(db_url, args.server_threads)
+    print(f"[{backend}] starting tickethub serve ({args.workers} x {args.server_threads} threads)", file=sys.stderr)
+    hub = Hub(db_url, args.server_threads, args.workers)
     try:
         event_id = make_event(hub, args.seats)
         print(f"[{backend}] event {event_id} with {args.seats} seats; {args.clients} clients selling out",
@@ -268,6 +269,8 @@ def main() -> None:
     parser.add_argument("--seats", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--server-threads", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="tickethub serve --workers (processes)")
+    parser.add_argument("--out", default=str(RESULTS), help="JSON results file")
     parser.add_argument("--postgres-url", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     results = {}
@@ -277,7 +280,8 @@ def main() -> None:
             continue
         results[backend] = run_backend(backend, args)
 
-    print(f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, waitress {args.server_threads} threads")
+    print(f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, "
+          f"waitress {args.workers} process(es) x {args.server_threads} threads")
     print(f"{'backend':9} {'holds/s':>8} {'orders/s':>9} {'hold p50/p99 ms':>16} {'order p50/p99 ms':>17} "
           f"{'409s':>6} {'oversell':>8} {'sale tx/s':>9} {'floor tx/s':>10} {'ratio':>6}")
     for backend, r in results.items():
@@ -285,12 +289,14 @@ def main() -> None:
               f"{r['hold_p50_ms']:7.1f}/{r['hold_p99_ms']:<8.1f} {r['order_p50_ms']:8.1f}/{r['order_p99_ms']:<8.1f} "
               f"{r['conflicts_409']:6d} {r['oversell']:8d} {r['sale_tx_per_s']:9.0f} {r['floor_tx_per_s']:10.0f} "
               f"{r['ratio_to_floor']:6.3f}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({
+    out = Path(args.out)
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "seats": args.seats, "clients": args.clients, "server_threads": args.server_threads, "results": results,
+        "seats": args.seats, "clients": args.clients, "server_threads": args.server_threads,
+        "workers": args.workers, "results": results,
     }, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    print(f"wrote {out}")
     if any(r["oversell"] for r in results.values()):
         raise SystemExit("OVERSOLD")
 
