@@ -26,6 +26,7 @@ WEB_DEFAULTS = {
     "LOGIN_RATE_LIMIT": "10 per minute",
     "PUBLIC_URL": "",  # base for links in mails sent outside a request (reminders)
     "REMINDER_INTERVAL_SECONDS": 600,  # 0 disables the reminder job
+    "DASHBOARD_TICK_SECONDS": 10,  # idle dashboard streams refresh the page this often
 }
 
 

@@ -17,7 +17,6 @@ from . import pages_blueprint
 from .auth import DOOR, roles
 
 bp = pages_blueprint("dashboard", __name__, url_prefix="/dashboard")
-TICK_SECONDS = 10.0  # idle streams send a tick: the page refreshes "online" states, dead clients are noticed
 
 
 def _check_event(event_id: int) -> None:
@@ -59,15 +58,16 @@ def live_json(event_id: int):
 def stream(event_id: int):
     _check_event(event_id)
     notifier = notifier_for(current_app)
-    tick = float(current_app.config.get("DASHBOARD_TICK_SECONDS", TICK_SECONDS))
+    tick = max(float(current_app.config["DASHBOARD_TICK_SECONDS"]), 1.0)
     return Response(_pings(notifier, event_id, tick), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _pings(notifier, event_id: int, tick: float):
     """A "changed" message at once (the page may have missed some while connecting) and after
-    every ping for this event; bursts of pings coalesce into one message. Subscribes only once
-    the server starts sending, so a stream that never starts leaves nothing behind."""
+    every ping for this event; bursts of pings coalesce into one message. An idle stream sends
+    a tick (DASHBOARD_TICK_SECONDS): the page refreshes "online" states, dead clients are
+    noticed. It subscribes once sending starts, so a stream never started leaves nothing behind."""
     with notifier.subscribe() as subscription:
         yield "retry: 1000\n\n"
         yield f"event: changed\ndata: {event_id}\n\n"
