@@ -39,7 +39,9 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     instance, gate_dir, photos = out / "hub-instance", out / "gate", out / "ticket-photos"
-    os.environ["TICKETHUB_INSTANCE_PATH"] = str(instance)  # demo-data and the child processes use it
+    # demo-data and the child processes read these: this instance, on SQLite whatever the shell says
+    os.environ["TICKETHUB_INSTANCE_PATH"] = str(instance)
+    os.environ["TICKETHUB_DATABASE_URL"] = f"sqlite:///{instance / 'tickethub.sqlite3'}"
     step = _stepper(5)
 
     app = _prepared_app(instance, step)
