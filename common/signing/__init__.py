@@ -16,6 +16,7 @@ from .keys import (
     kid_for,
     load_current_key,
     load_signing_keys,
+    retire_key,
     write_keyring,
 )
 from .revocation import Revocation, RevocationList, RevocationListError
@@ -33,7 +34,7 @@ from .ticket import (
 __all__ = [
     "ALGORITHM", "KEYRING_FILE", "KeyFileError", "KeyMaterialError", "Keyring", "KeyringError",
     "PublicKeyEntry", "SigningKey", "create_key", "kid_for", "load_current_key",
-    "load_signing_keys", "write_keyring", "Revocation", "RevocationList", "RevocationListError",
+    "load_signing_keys", "retire_key", "write_keyring", "Revocation", "RevocationList", "RevocationListError",
     "MAX_TEXT_LENGTH", "TEXT_PREFIX", "Reason", "Ticket", "VerifyResult", "looks_like_ticket",
     "sign_ticket", "verify_ticket",
 ]

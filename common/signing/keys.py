@@ -259,6 +259,9 @@ def create_key(directory: Path, passphrase: bytes | None = None) -> SigningKey:
     key = SigningKey.generate()
     while key.kid in keyring:  # a 16-bit kid can collide: draw again
         key = SigningKey.generate()
+    # The newest key signs: keep creation times strictly increasing even for
+    # keys made within one second (or with a clock that stepped back).
+    key.created_at = max([key.created_at] + [entry.created_at + 1 for entry in keyring])
     key.save(directory / f"{key.kid}.pem", passphrase)
     keyring = keyring.with_entry(key.public_entry())
     write_keyring(directory / KEYRING_FILE, keyring, signer=key)
@@ -296,3 +299,26 @@ def load_current_key(directory: Path, passphrase: bytes | None = None) -> Signin
         raise KeyFileError(f"no signing key in {directory}: run `tickethub keys new --dir {directory}`")
     newest = entries[-1]
     return SigningKey.load(Path(directory) / f"{newest.kid}.pem", passphrase, newest.created_at)
+
+
+def retire_key(directory: Path, kid: str, passphrase: bytes | None = None) -> Keyring:
+    """Drop ``kid`` from ``directory/keyring.json`` so gates stop accepting its tickets.
+
+    The newest key signs and cannot be retired (create its successor first). The
+    private key file is kept, renamed ``<kid>.pem.retired`` (still 0600), so tickets
+    can be audited later; it is never loaded again.
+    """
+    directory = Path(directory)
+    keyring = _read_local_keyring(directory)
+    entries = list(keyring)
+    if kid not in keyring:
+        raise KeyFileError(f"no key {kid!r} in {directory / KEYRING_FILE}")
+    if entries[-1].kid == kid:
+        raise KeyFileError(f"{kid} is the key that signs new tickets: create a new key before retiring it")
+    remaining = keyring.without(kid)
+    signer = load_current_key(directory, passphrase)
+    write_keyring(directory / KEYRING_FILE, remaining, signer=signer)
+    pem = directory / f"{kid}.pem"
+    if pem.exists():
+        os.replace(pem, directory / f"{kid}.pem.retired")
+    return remaining

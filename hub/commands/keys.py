@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from common.signing import KeyMaterialError, create_key, load_signing_keys
+from common.signing import KeyMaterialError, create_key, load_signing_keys, retire_key
 
 from ._common import key_passphrase
 
@@ -42,3 +42,19 @@ def keys_list(directory: Path) -> None:
         raise click.ClickException(str(exc)) from None
     for key in keys:
         click.echo(f"{key.kid}  created {key.created_at}")
+
+
+@keys_group.command("retire")
+@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("kid")
+def keys_retire(directory: Path, kid: str) -> None:
+    """Remove KID from the public keyring: gates refuse its tickets after their next pull.
+
+    Retire a key only when every event it signed tickets for is over. The newest
+    key cannot be retired; create its successor first.
+    """
+    try:
+        keyring = retire_key(directory, kid, key_passphrase())
+    except KeyMaterialError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"retired {kid}; keyring now holds {', '.join(e.kid for e in keyring)} (seq {keyring.seq})")

@@ -114,3 +114,13 @@ def test_console_script_and_demo(tmp_path):
     result = subprocess.run(exe + ["demo", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--exit-after-sync" in result.stdout and "--camera" in result.stdout
+
+
+def test_keys_retire(cli, tmp_path):
+    first = cli("keys", "new", "--dir", str(tmp_path)).output.strip()
+    second = cli("keys", "new", "--dir", str(tmp_path)).output.strip()
+    refused = cli("keys", "retire", "--dir", str(tmp_path), second)
+    assert refused.exit_code == 1 and "create a new key" in refused.output
+    done = cli("keys", "retire", "--dir", str(tmp_path), first)
+    assert done.exit_code == 0 and f"retired {first}" in done.output
+    assert [k["kid"] for k in json.loads((tmp_path / "keyring.json").read_text())["keys"]] == [second]

@@ -8,7 +8,7 @@ import pytest
 
 from common.signing import (
     KeyFileError, Keyring, KeyringError, SigningKey, create_key, load_current_key, load_signing_keys,
-    sign_ticket, verify_ticket,
+    retire_key, sign_ticket, verify_ticket,
 )
 from common.signing.keys import KEYRING_FILE
 
@@ -50,12 +50,6 @@ def test_rotation_keeps_old_tickets_valid_and_signs_with_the_newest(tmp_path):
     old = create_key(tmp_path)
     old_ticket = sign_ticket(load_current_key(tmp_path), event_id=1, ticket_id=1, ticket_type=1)
     new = create_key(tmp_path)
-    # created_at has one-second resolution: make the order explicit for the test.
-    doc = json.loads((tmp_path / KEYRING_FILE).read_text())
-    for entry in doc["keys"]:
-        entry["created_at"] = 1 if entry["kid"] == old.kid else 2
-    doc.pop("signature")
-    (tmp_path / KEYRING_FILE).write_text(json.dumps(doc))
     assert load_current_key(tmp_path).kid == new.kid
     assert [k.kid for k in load_signing_keys(tmp_path)] == [old.kid, new.kid]
     keyring = Keyring.load(tmp_path / KEYRING_FILE)
@@ -65,6 +59,12 @@ def test_rotation_keeps_old_tickets_valid_and_signs_with_the_newest(tmp_path):
     assert verify_ticket(new_ticket, keyring, 0).ticket.kid == new.kid
     retired = keyring.without(old.kid)
     assert verify_ticket(old_ticket, retired, 0).reason.value == "unknown_key"
+
+
+def test_keys_made_within_one_second_still_have_a_clear_newest(tmp_path):
+    kids = [create_key(tmp_path).kid for _ in range(5)]
+    assert [e.kid for e in Keyring.load(tmp_path / KEYRING_FILE)] == kids
+    assert load_current_key(tmp_path).kid == kids[-1]
 
 
 def test_missing_key_directory_gives_a_clear_error(tmp_path):
@@ -112,3 +112,22 @@ def test_bad_keyring_files(tmp_path, content):
     path.write_text(content)
     with pytest.raises(KeyringError):
         Keyring.load(path)
+
+
+def test_retiring_a_key_drops_it_from_the_keyring_but_keeps_the_file(tmp_path):
+    old = create_key(tmp_path)
+    new = create_key(tmp_path)
+    with pytest.raises(KeyFileError, match="create a new key"):
+        retire_key(tmp_path, new.kid)
+    with pytest.raises(KeyFileError, match="no key"):
+        retire_key(tmp_path, "ffff" if "ffff" not in (old.kid, new.kid) else "fffe")
+    before = Keyring.load(tmp_path / KEYRING_FILE)
+    remaining = retire_key(tmp_path, old.kid)
+    assert [e.kid for e in remaining] == [new.kid] and remaining.seq > before.seq
+    # the published keyring is signed by the current key, so gates can check it
+    published = Keyring.load(tmp_path / KEYRING_FILE, trusted=Keyring([new.public_entry()]))
+    assert old.kid not in published
+    retired = tmp_path / f"{old.kid}.pem.retired"
+    assert _mode(retired) == 0o600 and not (tmp_path / f"{old.kid}.pem").exists()
+    assert load_current_key(tmp_path).kid == new.kid
+
