@@ -32,11 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests  # noqa: E402
 
-from hub import create_app  # noqa: E402
-from hub.db import upgrade  # noqa: E402
 from hub.services import users  # noqa: E402
-from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, read_events  # noqa: E402
-from tests.e2e.harness import _base_env  # noqa: E402
+from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, postgres_database, prepared_hub, read_events  # noqa: E402,E501
 from tests.hub.web.gates import LiveGate, sell_seats  # noqa: E402
 from tests.hub.web.support import make_event  # noqa: E402
 
@@ -50,19 +47,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run(name: str, root: Path, database_url: str, samples: int, processes: int) -> dict:
-    instance = root / "instance"
-    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "SWEEP_INTERVAL_SECONDS": 0,
-                      "AREAS": ""})
+    app, env = prepared_hub(root, database_url)
     engine = app.extensions["tickethub.engine"]
-    upgrade(engine)
-    app.extensions["tickethub.keys"].ensure()
     with engine.connect() as conn:
         organizer = users.create_user(conn, f"org{secrets.token_hex(3)}@example.org", PASSWORD, "organizer")
         event = make_event(conn, organizer["id"], rows=max(1, samples // 10 + 1), seats=10)
     seats = [("A", str(1 + i // 10), str(1 + i % 10)) for i in range(samples)]
     tickets = [t for i in range(0, len(seats), 10) for t in sell_seats(app, engine, event["id"], seats[i:i + 10])]
-    env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(instance), "TICKETHUB_DATABASE_URL": database_url,
-           "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
     hubs = [Hub(root, f"{name}-hub-{i}", env) for i in range(processes)]
     stream = gate = None
     try:
@@ -118,20 +109,6 @@ def summary(values: list[float]) -> dict:
             "max": round(max(values) * 1000, 1)}
 
 
-def postgres_database(url: str):
-    from tests.hub.conftest import _admin_pg, _with_database
-
-    name = f"tg_bench_dash_{secrets.token_hex(4)}"
-    with _admin_pg(url) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-
-    def drop():
-        with _admin_pg(url) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    return _with_database(url, name), drop
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=30)
@@ -146,11 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                                        args.samples, 1)
         if args.postgres:
             (root / "postgres").mkdir()
-            url, drop = postgres_database(args.postgres)
-            try:
+            with postgres_database(args.postgres) as url:
                 report["runs"]["postgres"] = run("postgres", root / "postgres", url, args.samples, 2)
-            finally:
-                drop()
     print(f"{'run':<10} {'procs':>5} {'push p50/p95 ms':>16} {'ping p50/p95 ms':>16} "
           f"{'page p50/p95 ms':>16} {'p95/floor':>9} {'<= 2 s':>6}")
     for name, r in report["runs"].items():

@@ -4,16 +4,50 @@ from __future__ import annotations
 
 import queue
 import re
+import secrets
 import subprocess
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 import urllib3
 
-from tests.e2e.harness import command, wait_for
+from tests.e2e.harness import _base_env, command, wait_for
 from tests.support import free_port
 
 PASSWORD = "correct horse"
+
+
+def prepared_hub(root: Path, database_url: str):
+    """A migrated hub instance with its signing key, and the environment of `tickethub serve`
+    processes sharing it: (app for in-process set-up, env)."""
+    from hub import create_app
+    from hub.db import upgrade
+
+    instance = root / "instance"
+    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "SWEEP_INTERVAL_SECONDS": 0,
+                      "AREAS": ""})
+    upgrade(app.extensions["tickethub.engine"])
+    app.extensions["tickethub.keys"].ensure()
+    env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(instance), "TICKETHUB_DATABASE_URL": database_url,
+           "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
+    return app, env
+
+
+@contextmanager
+def postgres_database(server_url: str):
+    """A fresh empty database on the server of ``server_url``; yields its URL, drops it after."""
+    from tests.hub.conftest import _admin_pg, _with_database
+
+    name = f"tg_live_{secrets.token_hex(4)}"
+    with _admin_pg(server_url) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        with _admin_pg(server_url) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 class Hub:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import queue
-import secrets
 import threading
 
 import pytest
 import requests
 
 from hub.services import users
-from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, read_events
-from tests.e2e.harness import _base_env
+from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, postgres_database, prepared_hub, read_events
 from tests.hub.web.gates import LiveGate, sell_seats
 from tests.hub.web.support import make_event
 from tests.support import POSTGRES_URL_ENV, require
@@ -25,32 +23,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 def pg_database():
     url = os.environ.get(POSTGRES_URL_ENV)
     require(bool(url), f"{POSTGRES_URL_ENV} is not set")
-    from tests.hub.conftest import _admin_pg, _with_database
-
-    name = f"tg_live_{secrets.token_hex(4)}"
-    with _admin_pg(url) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield _with_database(url, name)
-    with _admin_pg(url) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with postgres_database(url) as database_url:
+        yield database_url
 
 
 def test_a_sync_received_by_process_a_reaches_a_dashboard_on_process_b(tmp_path, pg_database):
-    from hub import create_app
-    from hub.db import upgrade
-
-    instance = tmp_path / "instance"
-    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": pg_database, "SWEEP_INTERVAL_SECONDS": 0,
-                      "AREAS": ""})
+    app, env = prepared_hub(tmp_path, pg_database)
     engine = app.extensions["tickethub.engine"]
-    upgrade(engine)
-    app.extensions["tickethub.keys"].ensure()
     with engine.connect() as conn:
         organizer = users.create_user(conn, "org@example.org", PASSWORD, "organizer")
         event = make_event(conn, organizer["id"])
     tickets = sell_seats(app, engine, event["id"], [("A", "1", "1"), ("A", "1", "2")])
-    env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(instance), "TICKETHUB_DATABASE_URL": pg_database,
-           "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
     hub_a = hub_b = gate = stream = reader = None
     try:
         hub_a, hub_b = Hub(tmp_path, "hub-a", env), Hub(tmp_path, "hub-b", env)  # both start at once
