@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, Integer, cast, func, select
 
 from ..schema_devices import gate_scans
-from .clock import utcnow
+from .clock import parse_iso, utcnow
 from .devices import list_devices
 from .events import get_event
 from .sync import ADMITTED, MOVEMENTS, attendance
@@ -26,7 +26,7 @@ def live_attendance(conn: Connection, event_id: int, now: datetime | None = None
     for gate in data["per_gate"]:
         device = gates.get(gate["device_id"], {})
         last = device.get("last_sync_at")
-        age = (now - datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() if last else None
+        age = (now - parse_iso(last)).total_seconds() if last else None
         gate.update(last_sync_at=last, backlog=device.get("backlog"), clock_offset_s=device.get("clock_offset_s"),
                     online=age is not None and age <= ONLINE_WITHIN_S and gate["status"] == "active")
     _add_eventless_rejections(conn, data)

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 from sqlalchemy import Connection, select
 
 from ..schema import orders, ticket_types, tickets, venue_seats
-from .clock import iso, utcnow
+from .clock import iso, parse_iso, utcnow
 from .events import get_event
 from .orders import CURRENCY
 from .sync import attendance, export_scans
@@ -51,7 +51,7 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
         by_day[t.paid_at.date().isoformat()]["tickets"] += 1
 
     figures = attendance(conn, event_id)
-    over = now >= datetime.fromisoformat(event["starts_at"].replace("Z", "+00:00")) + EVENT_LENGTH
+    over = now >= parse_iso(event["starts_at"]) + EVENT_LENGTH
     return {
         "event_id": event_id, "title": event["title"], "currency": CURRENCY, "starts_at": event["starts_at"],
         "orders": {"paid": len(paid), "refunded": len(refunded),
