@@ -8,6 +8,8 @@ import secrets
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hub.services import devices as device_service
 from hub.services import promos, reports, sync, users
@@ -97,3 +99,11 @@ def test_csv_exports_have_every_row_and_neutralise_formulas(engine, sold):
     assert sorted(t["status"] for t in tickets).count("revoked") == 2
     assert [s["ticket_id"] for s in scans] == [str(ga["tickets"][0]["ticket_id"])]
     assert scans[0]["verdict"] == "admitted" and scans[0]["gate"] == "Gate A"
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=5))
+def test_csv_cells_round_trip_and_never_start_a_formula(cells):
+    [row] = list(csv.reader(io.StringIO(reports.to_csv(["c"] * len(cells), [cells]))))[1:]
+    for original, written in zip(cells, row):
+        assert written in (original, "'" + original)
+        assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
