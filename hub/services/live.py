@@ -1,9 +1,10 @@
 """Live attendance updates: "event N changed" pings from a sync to every open dashboard.
 
-Two notifiers share one interface (``publish(event_id)`` / ``subscribe()``):
+The notifiers share one interface (``publish(event_id)`` / ``subscribe()``):
 
-- ``LocalNotifier``: in-process fan-out, one queue per subscriber. Enough for
-  one hub process (SQLite).
+- ``LocalNotifier``: in-process fan-out, one queue per subscriber;
+  ``SqliteNotifier`` adds a poller of the scan counter for syncs committed by
+  other hub processes on the same SQLite file.
 - ``PostgresNotifier``: ``NOTIFY tickethub_attendance, '<event_id>'`` after the
   sync transaction commits, and one dedicated ``LISTEN`` connection per process
   that feeds a LocalNotifier. Every hub process on the database hears every
@@ -183,8 +184,69 @@ class PostgresNotifier:
             self._thread.join(timeout=5)
 
 
+class SqliteNotifier(LocalNotifier):
+    """In-process pings at once, plus syncs committed by other processes on the same database
+    file (`tickethub serve --workers N`): a thread, started by the first subscriber, polls the
+    scan counter and pings the events of the new scans. SQLite has no NOTIFY; one indexed
+    read per interval is cheap. A sync seen both ways pings twice; the page merges pings."""
+
+    def __init__(self, engine, poll_s: float = 0.5):
+        super().__init__()
+        self._engine = engine
+        self._poll_s = poll_s
+        self._thread: threading.Thread | None = None
+        self._started = threading.Lock()
+        self._stopping = threading.Event()
+
+    def subscribe(self) -> Subscription:
+        sub = super().subscribe()
+        with self._started:
+            if self._thread is None and not self.closed:
+                self._thread = threading.Thread(target=self._poll_forever, name="attendance-poller", daemon=True)
+                self._thread.start()
+        return sub
+
+    def _poll_forever(self) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        last = None
+        while not self._stopping.is_set():
+            try:
+                with self._engine.connect() as conn:
+                    last, changed = _scans_since(conn, last)
+                self.publish(changed)
+            except SQLAlchemyError as exc:
+                log.warning("attendance poller could not read the database: %s", exc)
+            self._stopping.wait(self._poll_s)
+
+    def close(self) -> None:
+        self._stopping.set()
+        super().close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _scans_since(conn, last: int | None) -> tuple[int, set[int]]:
+    """The scan counter now, and the events with scans after ``last`` (ANY_EVENT on the first
+    read: whatever happened before it may have been missed)."""
+    from sqlalchemy import func, select
+
+    from ..schema import counters
+    from ..schema_devices import SCAN_COUNTER, devices, gate_scans
+
+    now = conn.execute(select(counters.c.value).where(counters.c.name == SCAN_COUNTER)).scalar() or 0
+    if last is None:
+        return now, {ANY_EVENT}
+    if now <= last:
+        return now, set()
+    rows = conn.execute(select(func.coalesce(gate_scans.c.event_id, devices.c.event_id)).distinct()
+                        .join(devices, devices.c.id == gate_scans.c.device_id)
+                        .where(gate_scans.c.hub_seq > last, gate_scans.c.hub_seq <= now)).scalars()
+    return now, {e for e in rows if e is not None}
+
+
 def make_notifier(engine) -> LocalNotifier | PostgresNotifier:
-    return PostgresNotifier(engine) if engine.dialect.name == "postgresql" else LocalNotifier()
+    return PostgresNotifier(engine) if engine.dialect.name == "postgresql" else SqliteNotifier(engine)
 
 
 def notifier_for(app) -> LocalNotifier | PostgresNotifier:

@@ -3,10 +3,11 @@ two notifiers on one database (as two hub processes have)."""
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 
 from hub.db import make_engine
-from hub.services.live import ANY_EVENT, LocalNotifier, PostgresNotifier, make_notifier
+from hub.services.live import ANY_EVENT, LocalNotifier, PostgresNotifier, SqliteNotifier, make_notifier
 from tests.support import POSTGRES_URL_ENV, require
 
 
@@ -35,10 +36,37 @@ def test_local_notifier_fans_out_to_every_subscriber_and_close_wakes_them():
     assert notifier.subscribe().closed  # after close, new subscribers end at once
 
 
-def test_sqlite_gets_the_in_process_notifier(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    assert isinstance(make_notifier(engine), LocalNotifier)
-    engine.dispose()
+def test_sqlite_notifier_hears_syncs_committed_by_another_process(tmp_path):
+    """Two notifiers on one SQLite file, as `tickethub serve --workers 2` has: B's poller finds
+    the scans A's process ingested (its in-process publish reaches only A's subscribers)."""
+    from hub.db import upgrade
+    from hub.services import devices, events, sync
+    from hub.services.clock import iso, utcnow
+
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    engine_a, engine_b = make_engine(url), make_engine(url)
+    upgrade(engine_a)
+    a, b = make_notifier(engine_a), make_notifier(engine_b)
+    assert isinstance(a, SqliteNotifier) and isinstance(b, SqliteNotifier)
+    b._poll_s = 0.05
+    try:
+        with engine_a.connect() as conn:
+            event = events.create_event(conn, {"title": "Night", "starts_at": iso(utcnow()), "ticket_types": [
+                {"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}]}, organizer_id=None)
+            device, _ = devices.create_device(conn, {"name": "Gate A", "event_id": event["id"]})
+        with b.subscribe() as sub:
+            assert sub.get(10) == ANY_EVENT  # B's poller has read the counter
+            with engine_a.connect() as conn:
+                sync.ingest(conn, device, sync.parse_push({"sent_at": 1.0e9, "scans": [
+                    {"scan_id": secrets.token_hex(16), "verdict": "invalid", "seq": 1, "wall_time": 1.0e9,
+                     "event_id": None, "ticket_id": None}]}))  # no event id: the gate's event is pinged
+            a.publish([event["id"]])
+            assert sub.get(10) == event["id"]
+    finally:
+        a.close()
+        b.close()
+        engine_a.dispose()
+        engine_b.dispose()
 
 
 def test_postgres_notify_reaches_the_other_notifier():
