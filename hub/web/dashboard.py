@@ -1,9 +1,10 @@
 """Live attendance dashboard (organizers for their own events, admins, door staff).
 
 The page holds one server-sent-events stream. Each sync that touches the event
-sends a "changed" ping (hub.services.live: in-process, or PostgreSQL
-LISTEN/NOTIFY across hub processes); the page answers by fetching the
-server-rendered panel (figures, tables and the SVG chart) and swapping it in.
+sends a "changed" ping (hub.services.live: in-process, and across hub processes
+by PostgreSQL LISTEN/NOTIFY or a poller of SQLite's scan counter); the page
+answers by fetching the server-rendered panel (figures, tables and the SVG
+chart) and swapping it in.
 """
 from __future__ import annotations
 
