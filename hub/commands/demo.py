@@ -84,6 +84,8 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
                 click.echo(f"admissions reached the hub: {_admitted(app, state['event_id'])} admitted")
                 break
             time.sleep(0.2)  # the foreground loop's pace; signals end it at once
+    except Stopped:
+        pass  # Ctrl-C while starting up
     except ChildFailed as exc:
         children.stop_all()
         raise click.ClickException(str(exc)) from None
@@ -213,6 +215,10 @@ class ChildFailed(Exception):
     pass
 
 
+class Stopped(Exception):
+    """Ctrl-C or SIGTERM arrived while waiting for a child to start."""
+
+
 class Children:
     """The demo's subprocesses, each in its own session: Ctrl-C reaches only the demo, which
     stops them in order (the gate first, then the hub)."""
@@ -255,8 +261,9 @@ class Children:
             except requests.RequestException:
                 pass
             time.sleep(0.1)
-        if stopping["signal"] is None:
-            raise ChildFailed(f"{name} did not answer on {url} within {timeout:.0f} s (log {self.log(name)})")
+        if stopping["signal"] is not None:
+            raise Stopped()
+        raise ChildFailed(f"{name} did not answer on {url} within {timeout:.0f} s (log {self.log(name)})")
 
     def stop_all(self) -> None:
         for name in ("gate", "hub"):
