@@ -6,9 +6,11 @@ with url_prefix="/api/v1/<area>".
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from typing import Any
 
-from .errors import register_error_handlers
+from flask import Blueprint, Flask, request
+
+from .errors import ApiError, register_error_handlers
 
 
 def build_api() -> Blueprint:
@@ -17,7 +19,27 @@ def build_api() -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api/v1")
     for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp, devices.bp, sync.bp):
         api.register_blueprint(child)
+    api.before_request(refuse_nul_characters)
     return api
+
+
+def refuse_nul_characters() -> None:
+    """PostgreSQL text cannot hold NUL: refuse it up front with a clear 400, on every
+    backend alike, instead of failing inside the database."""
+    body = request.get_json(force=True, silent=True, cache=True) if request.content_length else None
+    texts = [*request.args.keys(), *request.args.values(), *(request.view_args or {}).values()]
+    if any(isinstance(t, str) and "\x00" in t for t in texts) or _has_nul(body):
+        raise ApiError(400, "nul_character", "text may not contain NUL (U+0000) characters")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def register_api(app: Flask) -> None:
