@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -23,3 +24,13 @@ def b64encode(data: bytes) -> str:
 
 def b64decode(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def read_json_document(path: Path, error: type[Exception]) -> Any:
+    """Parse a JSON file; raise ``error`` with a readable message when it can't be."""
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise error(f"{path} is not JSON") from None

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from .canonical import b64decode, b64encode, canonical_bytes
+from .canonical import b64decode, b64encode, canonical_bytes, read_json_document
 
 ALGORITHM = "Ed25519"
 KID_BYTES = 2
@@ -223,13 +223,7 @@ class Keyring:
 
     @classmethod
     def load(cls, path: Path, trusted: "Keyring | None" = None) -> "Keyring":
-        try:
-            doc = json.loads(Path(path).read_text("utf-8"))
-        except OSError as exc:
-            raise KeyringError(f"cannot read keyring {path}: {exc.strerror}") from None
-        except ValueError:
-            raise KeyringError(f"{path} is not JSON") from None
-        return cls.from_document(doc, trusted)
+        return cls.from_document(read_json_document(path, KeyringError), trusted)
 
 
 def verify_document_signature(doc: dict[str, Any], domain: bytes, keyring: Keyring) -> PublicKeyEntry:

@@ -6,12 +6,11 @@ from any channel (sync, USB stick, QR), and keeps the highest ``seq`` it saw.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .canonical import b64encode, canonical_bytes
+from .canonical import b64encode, canonical_bytes, read_json_document
 from .keys import Keyring, KeyringError, SigningKey, verify_document_signature
 
 REVOCATIONS_TYPE = "ticketgate.revocations"
@@ -98,13 +97,7 @@ class RevocationList:
 
     @classmethod
     def load(cls, path: Path, keyring: Keyring) -> "RevocationList":
-        try:
-            doc = json.loads(Path(path).read_text("utf-8"))
-        except OSError as exc:
-            raise RevocationListError(f"cannot read {path}: {exc.strerror}") from None
-        except ValueError:
-            raise RevocationListError(f"{path} is not JSON") from None
-        return cls.from_document(doc, keyring)
+        return cls.from_document(read_json_document(path, RevocationListError), keyring)
 
 
 def _is_uint(value: Any) -> bool:
