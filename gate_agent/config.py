@@ -14,6 +14,7 @@ message an operator can act on; the CLI shows it without a traceback.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -203,9 +204,9 @@ def apply_env(config: GateConfig, environ: Mapping[str, str]) -> GateConfig:
     """``GATE_*`` environment variables override gate.json."""
     changes: dict[str, Any] = {}
     if "GATE_ID" in environ:
-        changes["gate_id"] = environ["GATE_ID"]
+        changes["gate_id"] = _text(environ, "GATE_ID", "")
     if "GATE_NAME" in environ:
-        changes["gate_name"] = environ["GATE_NAME"]
+        changes["gate_name"] = _text(environ, "GATE_NAME", "")
     if "GATE_ZONES" in environ:
         changes["zones"] = parse_zones(environ["GATE_ZONES"])
     if "GATE_DIRECTION" in environ:
@@ -218,9 +219,10 @@ def apply_env(config: GateConfig, environ: Mapping[str, str]) -> GateConfig:
         changes["hub_url"] = environ["GATE_HUB_URL"] or None
     if "GATE_COOLDOWN_S" in environ:
         try:
-            changes["cooldown_s"] = float(environ["GATE_COOLDOWN_S"])
+            seconds = float(environ["GATE_COOLDOWN_S"])
         except ValueError:
-            raise ValueError(f"GATE_COOLDOWN_S must be a number, got {environ['GATE_COOLDOWN_S']!r}") from None
+            seconds = math.nan  # refused just below with the variable's name
+        changes["cooldown_s"] = _number({"GATE_COOLDOWN_S": seconds}, "GATE_COOLDOWN_S", 0.0)
     return replace(config, **changes) if changes else config
 
 
@@ -288,10 +290,13 @@ def _event_from_json(item: Any) -> EventConfig:
     return EventConfig(event_id, name, doors_open, ends, tuple(labels))
 
 
-def _text(doc: dict, key: str, default: str) -> str:
+def _text(doc: Mapping, key: str, default: str) -> str:
     value = doc.get(key, default)
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{key} must be non-empty text, got {value!r}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value.strip()):
+        # recorded with every scan and synced: the hub refuses control characters (NUL)
+        raise ValueError(f"{key} must not contain control characters, got {value!r}")
     return value.strip()
 
 
@@ -311,9 +316,9 @@ def _choice(doc: Mapping, key: str, choices: tuple[str, ...], default: str) -> s
     return value
 
 
-def _number(doc: dict, key: str, default: float) -> float:
+def _number(doc: Mapping, key: str, default: float) -> float:
     value = doc.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
         raise ValueError(f"{key} must be a non-negative number, got {value!r}")
     return float(value)
 

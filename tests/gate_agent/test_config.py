@@ -43,6 +43,22 @@ def test_bad_env_value_is_a_clear_error(folder):
         load_gate_data(folder.path, environ={"GATE_DIRECTION": "sideways"})
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GATE_COOLDOWN_S": "-1"}, "GATE_COOLDOWN_S must be a non-negative number"),
+        ({"GATE_COOLDOWN_S": "nan"}, "GATE_COOLDOWN_S must be a non-negative number"),
+        ({"GATE_COOLDOWN_S": "soon"}, "GATE_COOLDOWN_S must be a non-negative number"),
+        ({"GATE_ID": ""}, "GATE_ID must be non-empty text"),
+        ({"GATE_NAME": "Gate\x00B"}, "GATE_NAME must not contain control characters"),
+    ],
+)
+def test_bad_env_values_are_refused_when_loading(folder, env, message):
+    # not later, when the scanner starts (a negative cool-down was blamed on the scanned file)
+    with pytest.raises(GateDataError, match=message):
+        load_gate_data(folder.path, environ=env)
+
+
 def test_missing_folder(tmp_path):
     with pytest.raises(GateDataError, match="does not exist: create it with `gate-agent init"):
         load_gate_data(tmp_path / "nowhere")
@@ -82,6 +98,9 @@ def test_empty_keyring(folder):
         ({"events": [{"event_id": 1}, {"event_id": 1}]}, "listed twice"),
         ({"events": [{"event_id": 1, "seat_labels": [1, 2]}]}, "seat_labels must be a list of strings"),
         ({"gate_name": ""}, "gate_name must be non-empty"),
+        ({"gate_id": "a\x00b"}, "gate_id must not contain control characters"),
+        ({"cooldown_s": float("nan")}, "cooldown_s must be a non-negative number"),
+        ({"cooldown_s": float("inf")}, "cooldown_s must be a non-negative number"),
         ({"timezone": "Mars/Olympus"}, "unknown timezone"),
         ({"version": 9}, "unsupported gate.json version"),
     ],
