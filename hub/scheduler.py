@@ -1,4 +1,4 @@
-"""Background housekeeping with APScheduler: sweep expired holds.
+"""Background jobs with APScheduler: sweep expired holds, mail event reminders.
 
 Correctness never depends on the sweeper (expiry is checked inside every
 transaction); it only keeps the seat map and the tables tidy.
@@ -32,4 +32,17 @@ def start_sweeper(app: Flask) -> BackgroundScheduler | None:
                       max_instances=1, coalesce=True)
     scheduler.start()
     app.extensions["tickethub.scheduler"] = scheduler
+    return scheduler
+
+
+def start_background_jobs(app: Flask) -> BackgroundScheduler | None:
+    """Every periodic job of a serving hub, on one scheduler. Call it in ONE process
+    (with several workers, the first), so reminders are not mailed twice."""
+    scheduler = start_sweeper(app)
+    if "store" in app.blueprints:  # the web pages mail event reminders
+        from .web.mailing import start_reminders
+
+        scheduler = start_reminders(app, scheduler) or scheduler
+    if scheduler is not None:
+        log.info("background jobs: %s", ", ".join(sorted(job.id for job in scheduler.get_jobs())))
     return scheduler

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
                    "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.")
 @click.option("--no-upgrade", is_flag=True, help="Do not apply pending migrations first.")
 def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: bool) -> None:
-    """Serve the hub (JSON API and pages) with waitress; sweeps expired holds in the background."""
+    """Serve the hub (JSON API and pages) with waitress; sweeps expired holds and mails event reminders in the background."""
     from hub.db import upgrade
 
     app = cli_app()
@@ -38,7 +38,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads, "
                f"signing key {key.kid})")
     if workers == 1:
-        _serve(app, threads, host=host, port=port, sweeper=True)
+        _serve(app, threads, host=host, port=port, background_jobs=True)
         return
     engine_of(app).dispose()  # each worker opens its own connections
     listener = socket.create_server((host, port), backlog=2048)
@@ -48,7 +48,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
         if pid == 0:  # worker: a fresh app after the fork
             code = 0
             try:
-                _serve(cli_app(), threads, sockets=[listener], sweeper=index == 0)
+                _serve(cli_app(), threads, sockets=[listener], background_jobs=index == 0)
             except BaseException:  # noqa: BLE001 - log and leave the worker with a failure code
                 log.exception("worker %d failed", index)
                 code = 1
@@ -58,13 +58,13 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     _supervise(children)
 
 
-def _serve(app, threads: int, sweeper: bool, **where) -> None:
+def _serve(app, threads: int, background_jobs: bool, **where) -> None:
     import waitress
 
-    from hub.scheduler import start_sweeper
+    from hub.scheduler import start_background_jobs
 
-    if sweeper:
-        start_sweeper(app)
+    if background_jobs:  # only one process runs them: reminders must go out once
+        start_background_jobs(app)
     waitress.serve(app, threads=threads, connection_limit=max(100, threads * 8), channel_timeout=60,
                    ident="tickethub", **where)
 
