@@ -8,6 +8,7 @@ from ..pipeline import Gate, ScanResult
 from .live import Broadcaster, PreviewBuffer
 
 MAX_MANUAL_TEXT = 4096
+MAX_REQUEST_BYTES = 64 * 1024  # a typed code is tiny; refuse huge bodies before parsing them
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
@@ -23,6 +24,7 @@ def create_door_app(
     ``app.extensions["door"].detach()`` when done with the gate."""
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     broadcaster = broadcaster or Broadcaster()
     preview = preview or PreviewBuffer()
 

@@ -90,6 +90,7 @@ def test_manual_entry_goes_through_the_pipeline(folder, door):
         ({"json": {"code": "x"}}, 400, "missing_text"),
         ({"json": {"text": "   "}}, 400, "missing_text"),
         ({"json": {"text": "x" * 5000}}, 400, "text_too_long"),
+        ({"json": {"text": "x" * 2_000_000}}, 413, "request_entity_too_large"),
         ({"json": ["TG1:"]}, 400, "bad_request"),
     ],
 )
