@@ -24,6 +24,8 @@ def scan_command(data_dir: Path, files: tuple[Path, ...], texts: tuple[str, ...]
     """
     if not files and not texts:
         raise click.UsageError("give at least one FILE or --text")
+    if any(not text.strip() for text in texts):
+        raise click.UsageError("--text is empty: give the code printed under the QR")
     failures = 0
     with open_gate(data_dir) as gate:
         for text in texts:
@@ -41,7 +43,7 @@ def scan_command(data_dir: Path, files: tuple[Path, ...], texts: tuple[str, ...]
 
 def _scan_file(gate, path: Path, decoder_name: str) -> int:
     """Scan one file; return 1 when it could not be read (after saying why)."""
-    from ..scanner import ScanDebouncer, make_decoder, open_source
+    from ..scanner import ScanDebouncer, SourceError, make_decoder, open_source
 
     if not path.exists():
         click.echo(f"error: {path}: no such file or folder", err=True)
@@ -54,6 +56,9 @@ def _scan_file(gate, path: Path, decoder_name: str) -> int:
             for result in scan_frames(gate, source.frames(), decoder, debouncer):
                 found += 1
                 _emit({"file": str(path), **result.to_json()})
+    except SourceError as exc:  # its message names the file already
+        click.echo(f"error: {exc}", err=True)
+        return 1
     except (OSError, ValueError, RuntimeError) as exc:
         click.echo(f"error: {path}: {exc}", err=True)
         return 1

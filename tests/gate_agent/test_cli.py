@@ -70,6 +70,18 @@ def test_unreadable_file_is_reported_and_others_still_scanned(tmp_path):
     assert json.loads(result.stdout.splitlines()[0])["verdict"] == "admitted"
 
 
+def test_not_an_image_is_named_once_and_an_empty_text_is_refused(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    junk = tmp_path / "junk.png"
+    junk.write_text("not a picture")
+    result = run("scan", "--data-dir", folder.path, junk)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {junk}: not an image OpenCV can read (nor a known video suffix)"
+    result = run("scan", "--data-dir", folder.path, "--text", "  ")
+    assert result.exit_code == 2 and "--text is empty" in result.stderr
+    assert run("status", "--data-dir", folder.path, "--json").output.count('"unsynced": 0') == 1  # nothing recorded
+
+
 def test_bad_data_folder_gives_one_clear_line_not_a_traceback(tmp_path):
     folder = make_gate_folder(tmp_path)
     (folder.path / "gate.json").write_text('{"direction": "up"}')
