@@ -26,19 +26,28 @@ def build_api() -> Blueprint:
 def refuse_nul_characters() -> None:
     """PostgreSQL text cannot hold NUL: refuse it up front with a clear 400, on every
     backend alike, instead of failing inside the database."""
-    body = request.get_json(force=True, silent=True, cache=True) if request.content_length else None
+    try:
+        body = request.get_json(force=True, silent=True, cache=True) if request.content_length else None
+    except RecursionError:  # nested deeper than the JSON parser goes (silent= covers only ValueError)
+        raise ApiError(400, "malformed_json", "the request body is nested too deeply") from None
     texts = [*request.args.keys(), *request.args.values(), *(request.view_args or {}).values()]
     if any(isinstance(t, str) and "\x00" in t for t in texts) or _has_nul(body):
         raise ApiError(400, "nul_character", "text may not contain NUL (U+0000) characters")
 
 
 def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+    # iterative: a body nested a few hundred levels deep must not exhaust the Python stack
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
 
 

@@ -32,7 +32,8 @@ def current_device() -> dict:
     return g.device
 
 
-def _header_number(name: str, cast=float):
+def _header_number(name: str, cast=float, most: float = 1e12):
+    """A timing header: a finite number in [0, most] (the devices table stores it)."""
     raw = request.headers.get(name)
     if raw is None or raw == "":
         return None
@@ -40,8 +41,8 @@ def _header_number(name: str, cast=float):
         value = cast(raw)
     except ValueError:
         raise ApiError(400, "invalid_header", f"{name} must be a number") from None
-    if value != value or value < 0:
-        raise ApiError(400, "invalid_header", f"{name} must be a non-negative number")
+    if not 0 <= value <= most:  # also refuses nan and inf
+        raise ApiError(400, "invalid_header", f"{name} must be a number between 0 and {most:g}")
     return value
 
 
@@ -71,7 +72,8 @@ def pull():
         config_version=query_int("config_version", 0, 0, 2**31),
         limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
         signer=signer(), keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
-        device_sent_at=_header_number(DEVICE_TIME_HEADER), last_rtt_ms=_header_number(LAST_RTT_HEADER, int),
+        device_sent_at=_header_number(DEVICE_TIME_HEADER),
+        last_rtt_ms=_header_number(LAST_RTT_HEADER, int, sync_service.MAX_INT32),
     )
     return jsonify(result)
 

@@ -36,6 +36,7 @@ ADMITTED, EXITED = "admitted", "exit_recorded"
 MOVEMENTS = (ADMITTED, EXITED)
 _WORD = re.compile(r"^[a-z_]{1,20}$")
 _MAX_INT = 2**63 - 1
+MAX_INT32 = 2**31 - 1  # devices.last_rtt_ms and .backlog are INTEGER columns
 
 
 # --- clock -------------------------------------------------------------------
@@ -56,13 +57,13 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def _uint(value: Any, where: str, nullable: bool = False) -> int | None:
-    if type(value) is int and 0 <= value <= _MAX_INT:  # the common case first
+def _uint(value: Any, where: str, nullable: bool = False, most: int = _MAX_INT) -> int | None:
+    if type(value) is int and 0 <= value <= most:  # the common case first
         return value
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT:
-        raise Invalid(f"{where} must be a non-negative integer", "invalid_field")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise Invalid(f"{where} must be an integer between 0 and {most}", "invalid_field")
     return value
 
 
@@ -104,8 +105,8 @@ def parse_push(body: Any) -> dict:
         })
     return {
         "sent_at": _number(body.get("sent_at"), "batch.sent_at"),
-        "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True),
-        "backlog": _uint(body.get("backlog", 0), "batch.backlog"),
+        "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True, MAX_INT32),
+        "backlog": _uint(body.get("backlog", 0), "batch.backlog", most=MAX_INT32),
         "scans": out,
     }
 

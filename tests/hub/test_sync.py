@@ -216,3 +216,36 @@ def test_malformed_batches_get_a_clear_4xx(gates, value):
     body = json.dumps({"sent_at": 1.0, "scans": [value]} if not isinstance(value, dict) else value).encode()
     response = a.push([], body=body)
     assert 400 <= response.status_code < 500 and "error" in response.json
+
+
+@pytest.mark.parametrize("make_body, status, code", [
+    (lambda s: b"[" * 600 + b"]" * 600, 400, "malformed_json"),  # deeper than the Python stack allows to walk
+    (lambda s: b"[" * 100_000 + b"]" * 100_000, 400, "malformed_json"),  # deeper than the JSON parser goes
+    (lambda s: json.dumps({"sent_at": 1.0, "last_rtt_ms": 2**40, "scans": s}).encode(), 422, "invalid_field"),
+    (lambda s: json.dumps({"sent_at": 1.0, "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
+    (lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(), 400, "nul_character"),
+])
+def test_hostile_batches_get_a_json_4xx_and_lose_nothing(client, organizer, event, gates, make_body, status, code):
+    a, _b = gates
+    scans = [a.scan(1), a.scan(2)]
+    refused = a.push(scans, body=make_body(scans))
+    assert refused.status_code == status and refused.json["error"]["code"] == code, refused.get_data(as_text=True)
+    assert client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"] == []
+    retried = a.push(scans)  # the gate's own retry of the same scans goes through whole
+    assert retried.status_code == 200 and retried.json["stored"] == 2
+
+
+@pytest.mark.parametrize("header, value", [
+    ("X-Device-Time", "inf"), ("X-Device-Time", "1e308"), ("X-Device-Time", "nan"),
+    ("X-Device-Last-RTT-Ms", "99999999999999999999999"), ("X-Device-Last-RTT-Ms", str(2**40)),
+])
+def test_pull_refuses_timing_headers_out_of_range(client, organizer, gates, header, value):
+    a, _b = gates
+    response = a.client.get("/api/v1/sync/pull", headers={**a.auth, "X-Device-Time": "1000", header: value})
+    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_header"
+    listing = client.get("/api/v1/devices", headers=organizer)
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    json.loads(listing.get_data(as_text=True), parse_constant=refuse)  # no Infinity stored as a clock offset
+    assert all(d["clock_offset_s"] is None for d in listing.json["items"])
