@@ -11,6 +11,15 @@
   form.querySelectorAll("button.seat").forEach((b) => buttons.set(b.dataset.index, b));
   const picked = new Set();
 
+  // Size seats so the widest row fits (hub.css reads --cols); say so when the map still scrolls sideways.
+  const map = document.getElementById("seatmap");
+  const hint = document.getElementById("map-scroll-hint");
+  const widest = Math.max(1, ...[...map.querySelectorAll(".row")].map((row) => row.querySelectorAll("button.seat").length));
+  map.style.setProperty("--cols", String(widest));
+  function showScrollHint() { hint.hidden = map.scrollWidth <= map.clientWidth + 1; }
+  window.addEventListener("resize", showScrollHint);
+  showScrollHint();
+
   function render() {
     inputs.replaceChildren(...[...picked].map((index) => {
       const input = document.createElement("input");
