@@ -31,17 +31,33 @@ def refuse_nul_characters() -> None:
     except RecursionError:  # nested deeper than the JSON parser goes (silent= covers only ValueError)
         raise ApiError(400, "malformed_json", "the request body is nested too deeply") from None
     texts = [*request.args.keys(), *request.args.values(), *(request.view_args or {}).values()]
-    if any(isinstance(t, str) and "\x00" in t for t in texts) or _has_nul(body):
+    if any(isinstance(t, str) and "\x00" in t for t in texts) or _any_text(body, _has_nul_text):
         raise ApiError(400, "nul_character", "text may not contain NUL (U+0000) characters")
+    # JSON may spell a lone UTF-16 surrogate ("\\ud800"), which no database can store
+    if _any_text(body, _has_lone_surrogate):
+        raise ApiError(400, "invalid_text", "text may not contain lone UTF-16 surrogates (\\ud800-\\udfff)")
 
 
-def _has_nul(value: Any) -> bool:
+def _has_nul_text(text: str) -> bool:
+    return "\x00" in text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _any_text(value: Any, bad) -> bool:
+    """Whether any string (key or value) in the JSON value is `bad`."""
     # iterative: a body nested a few hundred levels deep must not exhaust the Python stack
     pending = [value]
     while pending:
         value = pending.pop()
         if isinstance(value, str):
-            if "\x00" in value:
+            if bad(value):
                 return True
         elif isinstance(value, dict):
             pending.extend(value.keys())

@@ -40,3 +40,21 @@ def test_nul_in_a_body_with_the_wrong_content_type_is_refused_too(client, organi
 def test_ordinary_text_still_works(client, organizer):
     event = create_event(client, organizer, rows=1, seats=2)
     assert client.get(f"/api/v1/events?q={event['title'][:3]}").status_code == 200
+
+
+def test_lone_surrogates_are_refused_with_a_clear_error(client, organizer):
+    """JSON may spell a lone UTF-16 surrogate ("\\ud800"); no database can store one."""
+    event = create_event(client, organizer, rows=1, seats=2)
+    before = client.get(f"/api/v1/events/{event['id']}/seats").json
+    for path, raw in [
+        (f"/api/v1/events/{event['id']}/holds", '{"seats": [{"section": "A", "row": "1", "seat": "\\ud800"}]}'),
+        ("/api/v1/venues", '{"name": "Hall \\udfff", "sections": [{"name": "A", "rows": [{"name": "1", "seats": 2}]}]}'),
+    ]:
+        response = client.post(path, data=raw, content_type="application/json", headers=organizer)
+        assert response.status_code == 400, path
+        assert response.json["error"]["code"] == "invalid_text"
+    assert client.get(f"/api/v1/events/{event['id']}/seats").json == before
+    # a real (paired) astral character is fine
+    venue = client.post("/api/v1/venues", headers=organizer, data='{"name": "Hall \\ud83c\\udfb5", "sections": '
+                        '[{"name": "A", "rows": [{"name": "1", "seats": 1}]}]}', content_type="application/json")
+    assert venue.status_code == 201 and venue.json["name"] == "Hall \U0001f3b5"
