@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .config import load_config
-    from .db import close_db, make_engine
+    from .db import close_db, make_engine, require_schema
     from .services.signing import HubKeys
 
     config = dict(config or {})
@@ -31,6 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     passphrase = app.config["KEY_PASSPHRASE"]
     app.extensions["tickethub.keys"] = HubKeys(app.config["KEYS_DIR"], passphrase.encode() if passphrase else None)
     app.teardown_appcontext(close_db)
+    app.before_request(require_schema)
+    app.url_map.converters["int"] = DatabaseId  # before any route is added
 
     from .api import register_api
     from .extensions import init_limiter
@@ -39,6 +42,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_areas(app)
     init_limiter(app)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ids beyond a 64-bit database integer are simply not
+    found (404), instead of overflowing the database driver (500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _register_areas(app: Flask) -> None:

@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+class ConfigError(ValueError):
+    """A setting that cannot be used (the message names the file or variable)."""
+
+
 def _coerce(key: str, raw: str, default: Any) -> Any:
     if isinstance(default, bool):
         lowered = raw.strip().lower()
@@ -46,13 +50,35 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
             return True
         if lowered in ("0", "false", "no", "off", ""):
             return False
-        raise ValueError(f"{ENV_PREFIX}{key} must be true or false, not {raw!r}")
+        raise ConfigError(f"{ENV_PREFIX}{key} must be true or false, not {raw!r}")
     if isinstance(default, int):
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{key} must be an integer, not {raw!r}") from None
+            raise ConfigError(f"{ENV_PREFIX}{key} must be an integer, not {raw!r}") from None
     return raw
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The TOML file's settings; values of known settings must have the default's type."""
+    try:
+        with open(path, "rb") as fh:
+            settings = {k.upper(): v for k, v in tomllib.load(fh).items()}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
+    for key, value in settings.items():
+        default = DEFAULTS.get(key)
+        if default is None:
+            continue
+        expected = bool if isinstance(default, bool) else type(default)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{path}: {key.lower()} must be {_TYPE_NAMES[expected]}, not {value!r}")
+    return settings
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", str: "a string"}
 
 
 def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
@@ -60,10 +86,12 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
     """Merge defaults, the optional file, the environment and explicit overrides (last wins)."""
     environ = os.environ if environ is None else environ
     config = dict(DEFAULTS)
-    file_path = environ.get(ENV_PREFIX + "CONFIG") or str(instance_path / "tickethub.toml")
-    if Path(file_path).is_file():
-        with open(file_path, "rb") as fh:
-            config.update({k.upper(): v for k, v in tomllib.load(fh).items()})
+    explicit = environ.get(ENV_PREFIX + "CONFIG")
+    file_path = Path(explicit or instance_path / "tickethub.toml")
+    if explicit and not file_path.is_file():
+        raise ConfigError(f"{ENV_PREFIX}CONFIG names {file_path}, which is not a file")
+    if file_path.is_file():
+        config.update(_read_file(file_path))
     for key, default in DEFAULTS.items():
         if ENV_PREFIX + key in environ:
             config[key] = _coerce(key, environ[ENV_PREFIX + key], default)

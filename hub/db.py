@@ -156,3 +156,43 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Why this database cannot serve the hub yet (no schema, or an older one), else None."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return None
+    where = engine.url.render_as_string(hide_password=True)
+    found = "has no hub schema" if current is None else f"has schema revision {current}, this hub needs {head}"
+    return f"the database {where} {found}: run `tickethub db upgrade`"
+
+
+NO_DATABASE_ENDPOINTS = {"api.keys.keyring", "api.meta.openapi"}  # answer from files alone
+
+
+def require_schema():
+    """before_request: answer 503 with the fix (`tickethub db upgrade`) until the schema is
+    current, instead of failing deeper with "no such table". Checked until it passes once."""
+    from flask import abort, request
+
+    app = current_app
+    endpoint = request.endpoint or ""
+    if app.extensions.get("tickethub.schema_ok") or endpoint in NO_DATABASE_ENDPOINTS or endpoint.endswith("static"):
+        return None
+    problem = schema_problem(get_engine())
+    if problem is None:
+        app.extensions["tickethub.schema_ok"] = True
+        return None
+    log.warning("%s", problem)
+    if request.path.startswith("/api/"):
+        from .api.errors import error_response
+
+        return error_response(503, "database_not_migrated", problem, {"Retry-After": "30"})
+    abort(503, description=problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Flask, jsonify, request
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ..services.errors import ServiceError
@@ -54,6 +55,11 @@ def register_error_handlers(app: Flask, api: Blueprint) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http_error(exc)
+        if isinstance(exc, (OperationalError, InterfaceError)) and request.path.startswith(API_PREFIX):
+            # the database is down, unreachable or locked for too long: not the client's fault, retry later
+            log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
+            return error_response(503, "database_unavailable", "the database is not available; try again shortly",
+                                  {"Retry-After": "5"})
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not request.path.startswith(API_PREFIX):
             raise exc

@@ -9,6 +9,7 @@ from ..services import orders as order_service
 from ..services import tickets as ticket_service
 from ..services import venues as venue_service
 from ..services.errors import Forbidden
+from ..services.validate import MAX_INTEGER
 from .errors import ApiError
 from .util import current_user, json_body, query_int, query_time, require_role, signer
 
@@ -49,8 +50,9 @@ def _check_venue_owner(venue: dict) -> None:
 def create_event():
     data = json_body()
     conn = get_db()
-    if isinstance(data.get("venue_id"), int) and not isinstance(data["venue_id"], bool):
-        _check_venue_owner(venue_service.get_venue(conn, data["venue_id"]))
+    venue_id = data.get("venue_id")
+    if isinstance(venue_id, int) and not isinstance(venue_id, bool) and 1 <= venue_id <= MAX_INTEGER:
+        _check_venue_owner(venue_service.get_venue(conn, venue_id))  # else create_event names the bad field
     event = event_service.create_event(conn, data, organizer_id=current_user()["id"])
     return jsonify(event), 201
 

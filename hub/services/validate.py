@@ -13,6 +13,7 @@ from .errors import Invalid
 
 Checker = Callable[[Any, str], Any]
 MISSING = object()
+MAX_INTEGER = 2**63 - 1  # the largest integer (id) the databases store
 
 
 def fail(where: str, message: str, code: str = "invalid_field"):
@@ -32,7 +33,7 @@ def string(max_len: int = 200, min_len: int = 0) -> Checker:
     return check
 
 
-def integer(lo: int | None = None, hi: int | None = None) -> Checker:
+def integer(lo: int | None = None, hi: int | None = MAX_INTEGER) -> Checker:
     def check(value, where):
         if isinstance(value, bool) or not isinstance(value, int):
             fail(where, "must be an integer")

@@ -120,3 +120,75 @@ def test_signing_key_is_encrypted_with_the_passphrase(tmp_path):
     text = sign_ticket(key, event_id=1, ticket_id=2, ticket_type=3)
     ring = Keyring.from_document(app.test_client().get("/api/v1/keyring").json)
     assert verify_ticket(text, ring, 0).valid
+
+
+def test_config_file_and_variable_mistakes_are_named(tmp_path):
+    from hub.config import ConfigError
+
+    (tmp_path / "broken.toml").write_text("hold_ttl_seconds 120\n")
+    (tmp_path / "typed.toml").write_text('hold_ttl_seconds = "120"\n')
+    mistakes = {
+        "not valid TOML": {"TICKETHUB_CONFIG": str(tmp_path / "broken.toml")},
+        "hold_ttl_seconds must be an integer": {"TICKETHUB_CONFIG": str(tmp_path / "typed.toml")},
+        "which is not a file": {"TICKETHUB_CONFIG": str(tmp_path / "missing.toml")},
+        "TICKETHUB_RATELIMIT_ENABLED must be true or false": {"TICKETHUB_RATELIMIT_ENABLED": "maybe"},
+    }
+    for expected, environ in mistakes.items():
+        with pytest.raises(ConfigError, match=expected):
+            load_config(tmp_path, environ=environ)
+
+
+def test_an_unmigrated_database_answers_503_naming_the_fix(tmp_path):
+    from hub.db import upgrade
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "SWEEP_INTERVAL_SECONDS": 0})
+    client = app.test_client()
+    for path in ("/api/v1/events", "/api/v1/events/1/seats", "/api/v1/no-such-route"):
+        response = client.get(path)
+        assert response.status_code == 503, path
+        assert response.json["error"]["code"] == "database_not_migrated"
+        assert "tickethub db upgrade" in response.json["error"]["message"]
+    page = client.get("/")  # the web pages say so too, instead of a 500
+    assert page.status_code == 503 and b"tickethub db upgrade" in page.data
+    upgrade(app.extensions["tickethub.engine"])
+    assert client.get("/api/v1/events").status_code == 200
+    app.extensions["tickethub.engine"].dispose()
+
+
+def test_an_unreachable_database_is_503_json(tmp_path):
+    from tests.support import free_port
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=5"
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "DATABASE_URL": url, "SWEEP_INTERVAL_SECONDS": 0})
+    response = app.test_client().get("/api/v1/events")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["error"]["code"] == "database_unavailable"
+
+
+def test_ids_beyond_the_database_integer_range_are_4xx(client, organizer):
+    event = create_event(client, organizer, rows=1, seats=2, ga_capacity=5)
+    huge = 10**20
+    ga_type = next(t["id"] for t in event["ticket_types"] if t["kind"] == "ga")
+    cases = {
+        f"/api/v1/events/{huge}": client.get(f"/api/v1/events/{huge}"),
+        f"/api/v1/venues/{huge}": client.get(f"/api/v1/venues/{huge}", headers=organizer),
+        f"/api/v1/orders/{huge}": client.get(f"/api/v1/orders/{huge}"),
+        "hold ga.ticket_type": client.post(f"/api/v1/events/{event['id']}/holds",
+                                           json={"ga": {"ticket_type": huge, "quantity": 1}}),
+        "order hold_id": client.post("/api/v1/orders", json={
+            "hold_id": huge, "hold_token": "t", "buyer": {"name": "B", "email": "b@example.org"},
+            "payment": {"method": "free"}}),
+        "event venue_id": client.post("/api/v1/events", headers=organizer, json={
+            "title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": huge, "ticket_types": []}),
+    }
+    assert {name: r.status_code for name, r in cases.items()} == {
+        f"/api/v1/events/{huge}": 404, f"/api/v1/venues/{huge}": 404, f"/api/v1/orders/{huge}": 404,
+        "hold ga.ticket_type": 422, "order hold_id": 422, "event venue_id": 422}
+    for response in cases.values():
+        assert set(response.json["error"]) == {"code", "message"}
+    # the largest storable id is still an ordinary "not found"
+    assert client.post(f"/api/v1/events/{event['id']}/holds",
+                       json={"ga": {"ticket_type": 2**63 - 1, "quantity": 1}}).status_code == 404
+    assert client.get(f"/api/v1/events/{event['id']}/seats").json["num_available"] == 2
+    assert client.post(f"/api/v1/events/{event['id']}/holds",
+                       json={"ga": {"ticket_type": ga_type, "quantity": 1}}).status_code == 201
