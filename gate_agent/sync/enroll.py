@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 from pathlib import Path
 
 import requests
@@ -11,6 +12,7 @@ from common.signing import SigningKey
 
 from ..config import GateDataError
 from ..offline_store import OfflineStore
+from ..offline_store.store import StoreError
 from ..offline_store.sync_state import set_meta
 from .apply import install_config, install_keyring, install_revocations
 from .client import USER_AGENT
@@ -39,7 +41,12 @@ def parse_enrolment_text(text: str) -> tuple[str, str]:
 def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> dict:
     """Create the device key, register it with the token, and write the data folder."""
     data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:  # before the hub spends the token: a folder we cannot write would waste it
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {data_dir}")
+    except OSError as exc:
+        raise EnrolmentError(f"cannot use {data_dir} as the gate's data folder: {exc}") from None
     key = SigningKey.generate()
     public_key = base64.b64encode(key.public_raw).decode("ascii")
     url = hub_url.rstrip("/") + "/api/v1/enrol"
@@ -64,11 +71,16 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
         raise EnrolmentError(f"the hub's answer is incomplete: {exc}") from None
     except GateDataError as exc:
         raise EnrolmentError(str(exc)) from None
+    except OSError as exc:
+        raise EnrolmentError(f"cannot write the gate's data folder {data_dir}: {exc}") from None
     device = body["device"]
-    save_identity(data_dir, DeviceIdentity(device["id"], hub_url.rstrip("/"), body["credential"], key))
-    with OfflineStore(data_dir / "gate.db") as store:
-        set_meta(store, device_id=device["id"], keyring_seq=body["keyring"].get("seq", 0),
-                 revocation_seq=body["revocations"].get("seq", 0),
-                 config_version=body["config"]["config_version"], device_revoked=False, cursor=0)
+    try:
+        save_identity(data_dir, DeviceIdentity(device["id"], hub_url.rstrip("/"), body["credential"], key))
+        with OfflineStore(data_dir / "gate.db") as store:
+            set_meta(store, device_id=device["id"], keyring_seq=body["keyring"].get("seq", 0),
+                     revocation_seq=body["revocations"].get("seq", 0),
+                     config_version=body["config"]["config_version"], device_revoked=False, cursor=0)
+    except (OSError, StoreError) as exc:
+        raise EnrolmentError(f"cannot write the gate's data folder {data_dir}: {exc}") from None
     log.info("enrolled as device %s (%s)", device["id"], config.gate_name)
     return {"device": device, "gate_name": config.gate_name, "events": sorted(config.events)}

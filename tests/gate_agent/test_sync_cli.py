@@ -96,3 +96,14 @@ def test_enroll_by_showing_the_qr_to_a_frame_source(hub, tmp_path):
     enrolled = gate.cli("enroll", "--data-dir", str(gate.data_dir), "--source", str(frames))
     assert enrolled.returncode == 0, enrolled.stderr
     assert json.loads((gate.data_dir / "gate.json").read_text())["gate_name"] == "Camera gate"
+
+
+def test_enroll_into_a_folder_it_cannot_create_fails_clearly_and_keeps_the_token(hub, tmp_path):
+    _device, token = create_device(hub, hub.headers, hub.event["id"], "Gate F")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = GateProcess(tmp_path, "gate").cli("enroll", "--data-dir", str(blocker / "gate"), "--hub", hub.url,
+                                               "--token", token)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot use" in result.stderr and "data folder" in result.stderr
+    assert GateProcess(tmp_path, "gate").enroll(hub.url, token).returncode == 0  # the token was not spent
