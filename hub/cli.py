@@ -15,7 +15,21 @@ from .commands.users import tokens_group, users_group
 from .commands.devices import devices_group
 
 
-@click.group()
+class HubGroup(click.Group):
+    """Database connection failures (server down, unknown database, locked file) end the
+    command with the driver's one-line reason instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, InterfaceError) as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise click.ClickException(f"cannot use the database: {reason}") from None
+
+
+@click.group(cls=HubGroup)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """ticketgate hub: sell seats and issue signed QR tickets."""
@@ -23,6 +37,8 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # alembic announces each of its plugins at INFO on every command
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 main.add_command(keys_group)

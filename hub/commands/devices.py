@@ -10,7 +10,7 @@ from common.signing.qr import save_qr
 from hub.services import ServiceError
 from hub.services import devices as device_service
 
-from ._app import cli_app, engine_of
+from ._app import ready_engine
 from ._common import parse_zones
 
 HUB_URL_ENV = "TICKETHUB_PUBLIC_URL"
@@ -47,7 +47,7 @@ def _print_token(device: dict, token: str, hub_url: str, qr: Path | None) -> Non
               help="Also write the enrolment QR to this PNG/SVG file (default: device-<id>-enrol.png).")
 def devices_create(name, event_id, zones, direction, hub_url, qr) -> None:
     """Create a device and print its one-time enrolment token (and write it as a QR)."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         try:
             device, token = device_service.create_device(conn, {
                 "name": name, "event_id": event_id, "zones": parse_zones(zones), "direction": direction})
@@ -62,7 +62,7 @@ def devices_create(name, event_id, zones, direction, hub_url, qr) -> None:
 @click.option("--qr", type=click.Path(path_type=Path, dir_okay=False))
 def devices_token(device_id, hub_url, qr) -> None:
     """A new enrolment token for an existing device (e.g. a replaced SD card)."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         try:
             token = device_service.new_enrolment_token(conn, device_id)
             device = device_service.get_device(conn, device_id)
@@ -76,7 +76,7 @@ def devices_token(device_id, hub_url, qr) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def devices_list(event_id, as_json) -> None:
     """Devices with their state, last sync, clock offset and backlog."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         items = device_service.list_devices(conn, event_id)
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -111,7 +111,7 @@ def devices_reassign(device_id, event_id, zones, direction) -> None:
 @click.argument("device_id", type=int)
 def devices_revoke(device_id) -> None:
     """Lock a device out: every later call gets 401 and the gate stops admitting."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         try:
             device = device_service.revoke_device(conn, device_id)
         except ServiceError as exc:
@@ -120,7 +120,7 @@ def devices_revoke(device_id) -> None:
 
 
 def _change(device_id: int, changes: dict) -> None:
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         try:
             device = device_service.change_device(conn, device_id, changes)
         except ServiceError as exc:

@@ -6,7 +6,7 @@ import click
 from hub.services import ServiceError
 from hub.services import users as user_service
 
-from ._app import cli_app, engine_of
+from ._app import ready_engine
 
 
 @click.group("users")
@@ -20,7 +20,7 @@ def users_group() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "organizer", "door_staff", "customer"]))
 def users_create(email: str, password: str, role: str) -> None:
     """Create a user (password hashed with scrypt)."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         try:
             user = user_service.create_user(conn, email, password, role)
         except ServiceError as exc:
@@ -38,7 +38,7 @@ def tokens_group() -> None:
 @click.option("--name", default="cli", help="A note to tell tokens apart.")
 def tokens_create(email: str, name: str) -> None:
     """Print a new API token for `Authorization: Bearer <token>`."""
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         user = user_service.get_user_by_email(conn, email)
         if user is None:
             raise click.ClickException(f"no user {email}")
@@ -49,7 +49,7 @@ def tokens_create(email: str, name: str) -> None:
 @tokens_group.command("list")
 @click.option("--email", required=True)
 def tokens_list(email: str) -> None:
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         user = user_service.get_user_by_email(conn, email)
         if user is None:
             raise click.ClickException(f"no user {email}")
@@ -61,7 +61,7 @@ def tokens_list(email: str) -> None:
 @tokens_group.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
-    with engine_of(cli_app()).connect() as conn:
+    with ready_engine().connect() as conn:
         if not user_service.revoke_token(conn, token_id):
             raise click.ClickException(f"no live token {token_id}")
     click.echo(f"revoked token {token_id}")

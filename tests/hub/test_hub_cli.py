@@ -119,3 +119,28 @@ def test_serve_with_several_worker_processes(tmp_path):
         pass  # every worker stopped with the supervisor
     else:
         raise AssertionError("a worker outlived the supervisor")
+
+
+def test_a_fresh_operator_gets_one_line_errors_not_tracebacks(tmp_path):
+    """Commands before `tickethub db upgrade`, and bad settings, say what to do."""
+    instance = {"TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst")}
+
+    def run(args, **env):
+        result = CliRunner().invoke(main, args, env={**instance, **env})
+        # a ClickException: exit status 1 and a message (an uncaught error would be the exception itself)
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+        return result.output
+
+    for args in (["users", "create", "--email", "o@example.org", "--password", "long enough", "--role", "admin"],
+                 ["tokens", "create", "--email", "o@example.org"], ["tokens", "list", "--email", "o@example.org"],
+                 ["devices", "list"]):
+        assert "has no hub schema: run `tickethub db upgrade`" in run(args), args
+    assert "TICKETHUB_DATABASE_URL is not a database URL" in run(["db", "upgrade"], TICKETHUB_DATABASE_URL="nope")
+    assert "TICKETHUB_HOLD_TTL_SECONDS must be an integer" in run(["db", "upgrade"], TICKETHUB_HOLD_TTL_SECONDS="ten")
+    unreachable = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing?connect_timeout=5"
+    assert "cannot use the database: connection failed" in run(["db", "upgrade"], TICKETHUB_DATABASE_URL=unreachable)
+    # after the upgrade the same command works
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=instance).exit_code == 0
+    created = CliRunner().invoke(main, ["users", "create", "--email", "o@example.org", "--password", "long enough",
+                                        "--role", "admin"], env=instance)
+    assert created.exit_code == 0, created.output
