@@ -9,7 +9,8 @@ sensor noise is not read as a barcode, and both return text, never bytes.
 
 When the plain read finds nothing, a decoder may spend up to
 ``extra_passes_budget_ms`` on cheap extra passes over prepared variants of the
-frame (inverted, contrast-stretched, binarized, sharpened, rescaled). The
+frame (motion-deblurred, inverted, contrast-stretched, binarized, sharpened,
+rescaled). The
 budget is checked before each pass, so a pass that starts in time may finish a
 little after it; a pass whose usual cost does not fit the time left is skipped,
 and the next missed frame carries on with the passes this one had no time for.
@@ -18,6 +19,7 @@ Decoder objects keep that state and are not thread-safe: one per scanning thread
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import threading
 import time
@@ -119,6 +121,61 @@ def _sharpen(gray: np.ndarray) -> np.ndarray:
     return cv2.addWeighted(gray, 3.0, blurred, -2.0, 0)
 
 
+# Horizontal motion blur (a phone sliding in): estimate the blur length, then undo it.
+MAX_BLUR_PX = 64
+# The x-gradient's autocorrelation dips at least this far at the blur length when a
+# strong blur is there; weaker dips are static frames or blur too mild to matter.
+BLUR_DIP = -0.03
+
+
+def motion_blur_length(gray: np.ndarray) -> int | None:
+    """Length in pixels of a horizontal motion blur in ``gray``, or None.
+
+    A box blur of length L makes the x-gradient the difference of two copies
+    of the sharp edges L pixels apart, so the gradient's autocorrelation has
+    its deepest negative dip at lag L. Every 8th row is enough (about 3 ms at 1280x720).
+    A sharp code's module pitch can show as a short blur too: that costs one
+    extra read of an already missed frame, nothing more.
+    """
+    rows = gray[::8].astype(np.float32)
+    if rows.shape[1] < 4 * MAX_BLUR_PX:
+        return None
+    grad = np.diff(rows, axis=1)
+    grad -= grad.mean(axis=1, keepdims=True)
+    width = cv2.getOptimalDFTSize(grad.shape[1] + MAX_BLUR_PX)  # zero padding: no wrap-around
+    padded = np.zeros((grad.shape[0], width), np.float32)
+    padded[:, : grad.shape[1]] = grad
+    spectrum = cv2.dft(padded, flags=cv2.DFT_ROWS | cv2.DFT_COMPLEX_OUTPUT)
+    power = cv2.mulSpectrums(spectrum, spectrum, cv2.DFT_ROWS, conjB=True).sum(axis=0, keepdims=True)
+    autocorr = cv2.dft(power, flags=cv2.DFT_ROWS | cv2.DFT_INVERSE | cv2.DFT_REAL_OUTPUT)[0, : MAX_BLUR_PX + 1]
+    if autocorr[0] <= 0:
+        return None
+    lag = int(np.argmin(autocorr[3:])) + 3
+    return lag if autocorr[lag] / autocorr[0] <= BLUR_DIP else None
+
+
+@functools.lru_cache(maxsize=16)
+def _wiener_filter(height: int, width: int, length: int) -> np.ndarray:
+    """Per-row Wiener filter (DFT layout, read-only) undoing a centred 1 x ``length`` box blur."""
+    kernel = np.zeros(width, np.float64)
+    kernel[:length] = 1.0 / length
+    response = np.fft.fft(np.roll(kernel, -(length // 2)))
+    inverse = np.conj(response) / (np.abs(response) ** 2 + 0.01)  # 0.01: noise-to-signal guess
+    row = np.stack([inverse.real, inverse.imag], axis=-1).astype(np.float32)[None]
+    filt = np.ascontiguousarray(np.repeat(row, height, axis=0))
+    filt.flags.writeable = False
+    return filt
+
+
+def _deblur_horizontal(gray: np.ndarray, length: int) -> np.ndarray:
+    """Wiener deconvolution of a horizontal box blur, row by row (about 2 ms at 1280x720)."""
+    height, width = gray.shape
+    spectrum = cv2.dft(gray.astype(np.float32), flags=cv2.DFT_ROWS | cv2.DFT_COMPLEX_OUTPUT)
+    restored = cv2.mulSpectrums(spectrum, _wiener_filter(height, width, length), cv2.DFT_ROWS)
+    out = cv2.dft(restored, flags=cv2.DFT_ROWS | cv2.DFT_INVERSE | cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+    return cv2.convertScaleAbs(out)
+
+
 def _denoise(gray: np.ndarray) -> np.ndarray:
     """Median filter against sensor noise (cheap, keeps module edges)."""
     return cv2.medianBlur(gray, 3)
@@ -162,6 +219,7 @@ class Decoder(ABC):
     """Reads QR codes from one frame. ``decode`` never raises on any image."""
 
     name: str = ""
+    every_miss = 1  # the first passes of _passes() run on every missed frame, budget or not
 
     def __init__(self, *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS) -> None:
         self.extra_passes_budget_ms = max(0.0, float(extra_passes_budget_ms))
@@ -191,14 +249,20 @@ class Decoder(ABC):
         """Extra passes, most rescues per millisecond first (see bench/bench_gate.py)."""
         return iter(())
 
+    def _deblur_read(self, gray: np.ndarray) -> list[str]:
+        """Read the frame with its horizontal motion blur undone; [] at once when there is none."""
+        length = motion_blur_length(gray)
+        return self._read(_deblur_horizontal(gray, length)) if length else []
+
     def _on(self, prepare: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], list[str]]:
         """A pass that reads a prepared variant of the frame with this backend."""
         return lambda gray: self._read(prepare(gray))
 
     def _extra_passes(self, gray: np.ndarray) -> list[str]:
-        """Run the first pass, then the others in turn while the budget lasts.
+        """Run the first pass(es), then the others in turn while the budget lasts.
 
-        Every miss runs the first pass (the best rescue; ZBar's inverted read)
+        Every miss runs the first ``every_miss`` passes (the best rescues;
+        ZBar's inverted read, zxing's motion deblur and adaptive binarization)
         and at least one of the others. When the budget runs out, the next
         missed frame resumes the others where this one stopped, so even a
         small budget tries every pass over a few camera frames of one ticket.
@@ -208,10 +272,13 @@ class Decoder(ABC):
         if not passes:
             return []
         deadline = time.perf_counter() + self.extra_passes_budget_ms / 1000.0
-        head, rest = passes[0], passes[1:]
-        texts = self._run_pass(head, gray)
-        if texts or not rest:
-            return texts
+        head, rest = passes[: self.every_miss], passes[self.every_miss :]
+        for extra_pass in head:
+            texts = self._run_pass(extra_pass, gray)
+            if texts:
+                return texts
+        if not rest:
+            return []
         first = self._resume_at % len(rest)
         self._resume_at = 0
         for step in range(len(rest)):
@@ -254,6 +321,10 @@ class ZxingDecoder(Decoder):
     """zxing-cpp: QR model 1/2, inverted codes included, raw text (no HRI escapes)."""
 
     name = "zxing"
+    # A phone sliding into view is blurred for several frames; deblurring each
+    # of them (about 5 ms, 0 ms without a blur) reads it 1-3 frames earlier
+    # (bench/gate_latency.py, presentation sequences), so it runs on every miss.
+    every_miss = 2
 
     def __init__(self, **kwargs: float) -> None:
         super().__init__(**kwargs)
@@ -272,6 +343,7 @@ class ZxingDecoder(Decoder):
 
     def _passes(self) -> Iterator[Pass]:
         # No inverted pass: zxing-cpp's try_invert already reads light-on-dark codes.
+        yield "deblur", self._deblur_read
         yield "adaptive", self._on(_adaptive_binarize)
         yield "sharpen", self._on(_sharpen)
         yield "clahe", self._on(_clahe)
@@ -344,6 +416,7 @@ class PyzbarDecoder(Decoder):
     def _passes(self) -> Iterator[Pass]:
         # ZBar has no inverted search of its own: dark-mode phones need this first.
         yield "invert", self._on(_invert)
+        yield "deblur", self._deblur_read
         yield "half", self._on(_half)
         yield "denoise", self._on(_denoise)
         yield "stretch", self._on(_stretch)
