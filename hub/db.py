@@ -154,8 +154,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    chatter = logging.getLogger("alembic.runtime.migration")  # "Context impl ..." at INFO on every look
+    level = chatter.level
+    chatter.setLevel(max(level, logging.WARNING))
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        chatter.setLevel(level)
 
 
 def head_revision() -> str:
