@@ -14,7 +14,7 @@ from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
 from ..services import accounts, orders as order_service, promos, storefront
 from ..services import holds as hold_service
-from ..services.clock import utcnow
+from ..services.clock import parse_iso, utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events, seat_map
 from ..services.payments import PROVIDERS
@@ -214,8 +214,10 @@ def checkout(hold_id: int):
             session["holds"] = {k: v for k, v in session.get("holds", {}).items() if k != str(hold_id)}
             send_confirmation_now(conn, order["id"])
             return redirect(url_for(".order", order_id=order["id"], token=order["access_token"]))
+    # The countdown runs from the hub's clock: a phone whose clock is off still shows the right time left.
+    seconds_left = max(0, int((parse_iso(held["expires_at"]) - now).total_seconds()))
     return render_template("store/checkout.html", form=form, hold=held, event=event, quote=quote,
-                           discount=discount, total=total)
+                           discount=discount, total=total, seconds_left=seconds_left)
 
 
 @bp.post("/checkout/<int:hold_id>/release")

@@ -2,7 +2,8 @@
 (function () {
   const box = document.getElementById("hold-timer");
   if (!box) return;
-  const expires = Date.parse(box.dataset.expires);
+  // Count down the seconds the hub said were left, from when the page loaded: the phone's own clock may be off.
+  const expires = Date.now() + 1000 * parseInt(box.dataset.secondsLeft, 10);
   const label = document.getElementById("countdown");
   const buy = document.getElementById("buy");
   function tick() {

@@ -84,3 +84,26 @@ def test_organizer_pages_fit_a_phone_screen(browser, hub):
         page.goto(base_url + path)
         assert _page_width(page) <= 390, f"{path} is wider than the phone"
     context.close()
+
+
+def test_hold_countdown_ignores_a_phone_clock_that_runs_ahead(browser, hub):
+    """The countdown starts from the hub's seconds left, so a phone clock twenty minutes fast
+    neither shows the hold as expired nor disables buying."""
+    from datetime import datetime, timedelta, timezone
+
+    base_url, _fits, wide, _org = hub
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.clock.install(time=datetime.now(timezone.utc) + timedelta(minutes=20))
+    page.goto(f"{base_url}/events/{wide['id']}")
+    page.fill("#count", "1")
+    page.click("text=Find seats")
+    page.wait_for_url(re.compile(r"/checkout/\d+"))
+    page.clock.run_for(2000)
+    timer = page.text_content("#hold-timer")
+    left = re.search(r"held for (\d+):(\d\d)", timer)
+    assert left, timer
+    minutes, seconds = left.groups()
+    assert 9 * 60 <= int(minutes) * 60 + int(seconds) < 10 * 60
+    assert page.locator("#buy").is_enabled()
+    context.close()
