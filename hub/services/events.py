@@ -147,8 +147,8 @@ def list_events(conn: Connection, *, offset: int = 0, limit: int = 20, sort: str
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", "invalid_sort")
     conditions = []
     if q:
-        pattern = f"%{q.lower()}%"
-        conditions.append(or_(*(func.lower(col).like(pattern) for col in
+        # autoescape: % and _ in the search text are literal characters, not LIKE wildcards
+        conditions.append(or_(*(func.lower(col).contains(q.lower(), autoescape=True) for col in
                                 (events.c.title, events.c.artist, events.c.description, events.c.location))))
     if category:
         conditions.append(events.c.category == category)

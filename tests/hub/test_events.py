@@ -118,6 +118,21 @@ def test_list_events_paginates_sorts_and_filters(client, organizer):
         assert 400 <= response.status_code < 500 and "error" in response.json, bad
 
 
+def test_search_text_is_literal_not_a_like_pattern(client, organizer):
+    for title in ("100% Rock", "1000 Voices", "snake_case live", "snakes and cases"):
+        body = {"title": title, "starts_at": "2031-03-01T20:00:00Z",
+                "ticket_types": [{"name": "GA", "kind": "ga", "price": 0, "capacity": 5}]}
+        assert client.post("/api/v1/events", json=body, headers=organizer).status_code == 201
+
+    def search(q: str) -> list[str]:
+        return [e["title"] for e in client.get("/api/v1/events", query_string={"q": q, "sort": "title"}).json["items"]]
+
+    assert search("100%") == ["100% Rock"]
+    assert search("snake_") == ["snake_case live"]
+    assert search("%") == ["100% Rock"] and search("_") == ["snake_case live"]
+    assert search("\\") == []
+
+
 def test_roles_and_ownership(client, make_user):
     _alice, alice = make_user("organizer")
     _bob, bob = make_user("organizer")
