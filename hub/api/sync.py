@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ..db import get_db
 from ..services import events as event_service
 from ..services import sync as sync_service
+from ..services.clock import utcnow
 from ..services.devices import DeviceAuthError, device_for_credential, verify_push_signature
 from ..services.live import notifier_for
 from .errors import ApiError
@@ -48,6 +49,9 @@ def _header_number(name: str, cast=float, most: float = 1e12):
 
 @bp.post("/sync/push")
 def push():
+    # the clock offset is measured against the time the request arrived, not after
+    # the body was read, verified and validated (that would skew it under load)
+    received = utcnow()
     device = current_device()
     body = request.get_data(cache=True)
     verify_push_signature(device, body, request.headers.get(SIGNATURE_HEADER, ""))
@@ -55,7 +59,7 @@ def push():
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
     batch = sync_service.parse_push(data)
-    ack = sync_service.ingest(get_db(), device, batch)
+    ack = sync_service.ingest(get_db(), device, batch, received)
     # committed: wake the live dashboards of the events this batch touched (and the gate's own)
     notifier_for(current_app).publish({device["event_id"], *(s["event_id"] for s in batch["scans"] if s["event_id"])})
     return jsonify(ack)
@@ -63,6 +67,7 @@ def push():
 
 @bp.get("/sync/pull")
 def pull():
+    received = utcnow()
     device = current_device()
     result = sync_service.pull(
         get_db(), device,
@@ -72,7 +77,7 @@ def pull():
         config_version=query_int("config_version", 0, 0, 2**31),
         limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
         signer=signer(), keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
-        device_sent_at=_header_number(DEVICE_TIME_HEADER),
+        device_sent_at=_header_number(DEVICE_TIME_HEADER), now=received,
         last_rtt_ms=_header_number(LAST_RTT_HEADER, int, sync_service.MAX_INT32),
     )
     return jsonify(result)
