@@ -5,7 +5,11 @@ on loopback. Whatever the faults, every scan ends up stored exactly once.
 """
 from __future__ import annotations
 
+import json
+import socket
 import sqlite3
+import threading
+from contextlib import closing
 
 import pytest
 
@@ -36,12 +40,12 @@ def hub_scan_ids(hub) -> list[str]:
 
 
 def local_scan_ids(data_dir) -> set[str]:
-    with sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True)) as conn:
         return {row[0] for row in conn.execute("SELECT scan_id FROM scans")}
 
 
 def remote_movements(data_dir) -> set[str]:
-    with sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{data_dir / 'gate.db'}?mode=ro", uri=True)) as conn:
         return {row[0] for row in conn.execute("SELECT scan_id FROM remote_movements")}
 
 
@@ -79,9 +83,9 @@ def test_gates_and_hub_converge_after_the_faults_stop(hub, tmp_path):
                 gates[i % 2].scan(code)
             for code in tickets[:4]:  # the same tickets at the other gate: refused or duplicate
                 gates[1].scan(code)
-            wait_for(lambda: sum(proxy.stats[f] for f in FAULTS if f != "pass") >= 10, 30, "ten injected faults")
+            wait_for(lambda: sum(proxy.stats[f] for f in FAULTS if f != "pass") >= 10, 60, "ten injected faults")
             plan.enabled = False
-            wait_for(lambda: all(g.state()["backlog"] == 0 for g in gates), 30, "both backlogs to drain")
+            wait_for(lambda: all(g.state()["backlog"] == 0 for g in gates), 60, "both backlogs to drain")
             local = local_scan_ids(gates[0].data_dir) | local_scan_ids(gates[1].data_dir)
             stored = hub_scan_ids(hub)
             assert len(stored) == len(set(stored)) == len(local) == 24
@@ -95,7 +99,63 @@ def test_gates_and_hub_converge_after_the_faults_stop(hub, tmp_path):
                             params={"limit": 10_000}).json()["items"]
             for gate, other in ((gates[0], "Gate B"), (gates[1], "Gate A")):
                 expected = {s["scan_id"] for s in items if s["gate"] == other and s["verdict"] == "admitted"}
-                wait_for(lambda: remote_movements(gate.data_dir) == expected, 30, f"{gate.name} to pull {other}")
+                wait_for(lambda: remote_movements(gate.data_dir) == expected, 60, f"{gate.name} to pull {other}")
         finally:
             for gate in gates:
                 gate.stop()
+
+
+class SilentHub:
+    """Accepts connections and never answers: a hub hanging mid-call."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.connections.append(self.server.accept()[0])
+            except (socket.timeout, OSError):
+                continue
+
+    def still_waiting(self, conn: socket.socket) -> bool:
+        """The client is still waiting for an answer (it has not closed its side)."""
+        conn.setblocking(False)
+        try:
+            return conn.recv(65536, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            return True
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        for conn in self.connections:
+            conn.close()
+        self.server.close()
+
+
+def test_a_hub_that_never_answers_does_not_hold_up_scanning(hub, tmp_path):
+    silent = SilentHub()
+    gate = GateProcess(tmp_path, "gate-h")
+    try:
+        _device, token = create_device(hub, hub.headers, hub.event["id"], "Gate H")
+        assert gate.enroll(hub.url, token).returncode == 0
+        identity = gate.data_dir / "device.json"
+        identity.write_text(json.dumps({**json.loads(identity.read_text()), "hub_url": silent.url}))
+        gate.start()
+        wait_for(lambda: silent.connections, what="the gate's first sync call to hang on the silent hub")
+        hung = list(silent.connections)
+        codes = [t["code"] for t in hub.buy(hub.event, 3)["tickets"]]
+        assert [gate.scan(code)["verdict"] for code in codes] == ["admitted"] * 3
+        assert gate.state()["backlog"] == 3
+        # answered while the sync calls were still waiting on the hub (they give up after 15 s)
+        assert all(silent.still_waiting(conn) for conn in hung)
+    finally:
+        silent.close()  # first: the hung calls fail at once, so the gate stops promptly
+        gate.stop()

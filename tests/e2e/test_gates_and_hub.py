@@ -10,6 +10,7 @@ import json
 import sqlite3
 import stat
 import time
+from contextlib import closing
 
 import pytest
 import requests
@@ -60,7 +61,7 @@ def attendance(world) -> dict:
 
 
 def gate_meta(gate: GateProcess) -> dict:
-    with sqlite3.connect(f"file:{gate.data_dir / 'gate.db'}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{gate.data_dir / 'gate.db'}?mode=ro", uri=True)) as conn:
         return {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM sync_meta")}
 
 
@@ -102,8 +103,9 @@ def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world)
         # B admits first in real time, but its clock says two hours later than A's.
         at_b = b.scan(code)
         # Real time must pass between the two scans: more than the offset measurement error
-        # (half a round trip, plus up to ~0.6 s when urllib3 retried the push that measured it).
-        wait_for(lambda: time.time() > at_b["wall_time"] - TWO_HOURS + 2.0, what="two seconds")
+        # (half a round trip, plus up to ~0.6 s when urllib3 retried the push that measured it),
+        # with a margin for a loaded machine.
+        wait_for(lambda: time.time() > at_b["wall_time"] - TWO_HOURS + 3.0, what="three seconds")
         at_a = a.scan(code)
         assert at_b["verdict"] == at_a["verdict"] == "admitted"
         assert at_b["wall_time"] > at_a["wall_time"] + TWO_HOURS - 60  # uncorrected, B looks later
@@ -134,12 +136,12 @@ def test_revoked_device_is_locked_out(world, page):
     hub, b = world["hub"], world["gates"]["B"]
     credential = json.loads((b.data_dir / "device.json").read_text())["credential"]
     page.goto(b.url + "/")
-    page.wait_for_function("document.getElementById('badge').textContent.startsWith('online')", timeout=20_000)
+    page.wait_for_function("document.getElementById('badge').textContent.startsWith('online')", timeout=60_000)
     response = hub.api("POST", f"/devices/{world['devices']['B']['id']}/revoke", world["headers"])
     assert response.status_code == 200 and response.json()["status"] == "revoked"
     wait_for(lambda: b.state()["device_revoked"], what="gate B to learn it was revoked")
     # the open door page learns it by server-sent events, without a scan or a reload
-    page.wait_for_function("document.getElementById('badge').textContent === 'device revoked'", timeout=20_000)
+    page.wait_for_function("document.getElementById('badge').textContent === 'device revoked'", timeout=60_000)
     result = b.scan(hub.buy(world["event"])["tickets"][0]["code"])
     assert result["verdict"] == "invalid" and result["reason"] == "device_revoked"
     assert result["message"].startswith("Device revoked")
