@@ -192,3 +192,27 @@ def test_ids_beyond_the_database_integer_range_are_4xx(client, organizer):
     assert client.get(f"/api/v1/events/{event['id']}/seats").json["num_available"] == 2
     assert client.post(f"/api/v1/events/{event['id']}/holds",
                        json={"ga": {"ticket_type": ga_type, "quantity": 1}}).status_code == 201
+
+
+def test_sqlite_storage_is_wal_with_busy_timeout_and_immediate_write_transactions(tmp_path):
+    import sqlite3
+
+    from hub.db import atomic, make_engine
+
+    path = tmp_path / "hub.sqlite3"
+    engine = make_engine(f"sqlite:///{path}", busy_timeout_ms=1234)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with atomic(conn):
+            # the write lock is taken at BEGIN, before this transaction has written anything
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        other.execute("BEGIN IMMEDIATE")  # free again after the commit
+        other.execute("ROLLBACK")
+        other.close()
+        assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    engine.dispose()
