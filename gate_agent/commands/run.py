@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 from pathlib import Path
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the door page.")
 @click.option("--port", default=8080, show_default=True, envvar="GATE_PORT", type=click.IntRange(0, 65535))
 @click.option("--resolution", help="Camera resolution, e.g. 1280x720.")
-@click.option("--fps", type=float, help="Camera frame rate (or replay rate of files).")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True, max=1000), callback=lambda _c, _p, v: _finite_fps(v), help="Camera frame rate (or replay rate of files).")
 @click.option("--loop", is_flag=True, help="Replay a file or folder source forever (demos).")
 def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, port, resolution, fps, loop) -> None:
     """Run the gate: scan, decide offline, record, and show each verdict."""
@@ -91,6 +92,12 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         gate.close()
 
 
+def _finite_fps(value: float | None) -> float | None:
+    if value is not None and math.isnan(value):  # FloatRange lets NaN through
+        raise click.BadParameter("must be a number of frames per second", param_hint="--fps")
+    return value
+
+
 def _parse_resolution(value: str | None) -> tuple[int, int] | None:
     if not value:
         return None
@@ -98,4 +105,6 @@ def _parse_resolution(value: str | None) -> tuple[int, int] | None:
         width, height = (int(part) for part in value.lower().split("x"))
     except ValueError:
         raise click.BadParameter("use WIDTHxHEIGHT, e.g. 1280x720", param_hint="--resolution") from None
+    if not (0 < width <= 16384 and 0 < height <= 16384):
+        raise click.BadParameter("width and height must be positive, e.g. 1280x720", param_hint="--resolution")
     return width, height

@@ -120,3 +120,11 @@ def test_corrupt_database_is_a_clear_error(tmp_path):
     result = run("status", "--data-dir", folder.path)
     assert result.exit_code == 1
     assert "cannot open the gate database" in result.output and "Traceback" not in result.output
+
+
+def test_run_refuses_a_zero_resolution_and_a_non_positive_frame_rate(tmp_path):
+    folder = make_gate_folder(tmp_path)
+    for option, value in (("--resolution", "0x0"), ("--fps", "0"), ("--fps", "-5"), ("--fps", "nan")):
+        result = run("run", "--data-dir", folder.path, "--headless", "--source", "stdin", option, value)
+        assert result.exit_code == 2, (option, value, result.output)
+        assert option in result.stderr
