@@ -12,6 +12,7 @@ is already inside is a duplicate of the admission that let it in.
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from contextlib import nullcontext
@@ -23,12 +24,14 @@ from sqlalchemy import Connection, and_, func, select, update
 from common.signing import SigningKey
 
 from ..db import atomic
-from ..schema import counters, revocations, tickets
+from ..schema import counters, events, revocations, tickets
 from ..schema_devices import SCAN_COUNTER, devices, gate_scans
 from .clock import utcnow
 from .devices import device_config
 from .errors import Invalid
 from .tickets import revocations_since
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 PULL_LIMIT = 1000
@@ -141,6 +144,7 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
     offset = measure_offset(hub_now, batch["sent_at"], batch["last_rtt_ms"])
     scans = list({s["scan_id"]: s for s in batch["scans"]}.values())  # a batch repeating an id stores it once
     device_id = device["id"]
+    scans, foreign_event = _refuse_other_organizers_movements(conn, device, scans)
     with _writer_turn(conn), atomic(conn):
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
@@ -164,11 +168,33 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
             last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"]))
     foreign = [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) != device_id]
     return {
-        "acked": [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) == device_id],
+        # refused movements are acknowledged too: they are settled, the gate must not resend them
+        "acked": [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) == device_id] + foreign_event,
         "stored": stored,
-        "rejected": [{"scan_id": sid, "code": "scan_id_taken"} for sid in foreign],
+        "rejected": [{"scan_id": sid, "code": "scan_id_taken"} for sid in foreign]
+        + [{"scan_id": sid, "code": "foreign_event"} for sid in foreign_event],
         "hub_time": hub_now, "clock_offset_s": offset,
     }
+
+
+def _refuse_other_organizers_movements(conn: Connection, device: dict, scans: list[dict]) -> tuple[list[dict], list[str]]:
+    """A gate may push admissions and exits for its own organizer's events only (a gate
+    reassigned between events still holds some of the old one's); one for another
+    organizer's event would be refused at that organizer's gates: it is not stored.
+    Returns (scans to store, scan ids refused)."""
+    others = {s["event_id"] for s in scans if s["verdict"] in MOVEMENTS and s["event_id"] not in (None, device["event_id"])}
+    if not others:  # the common case: no query
+        return scans, []
+    organizer = select(events.c.organizer_id).where(events.c.id == device["event_id"]).scalar_subquery()
+    allowed = set(conn.execute(select(events.c.id).where(events.c.id.in_(others),
+                                                         events.c.organizer_id.is_not_distinct_from(organizer))).scalars())
+    refused = [s["scan_id"] for s in scans
+               if s["verdict"] in MOVEMENTS and s["event_id"] in others and s["event_id"] not in allowed]
+    if refused:
+        log.warning("device %s pushed %d admission(s)/exit(s) for other organizers' events: refused",
+                    device["id"], len(refused))
+    refused_ids = set(refused)
+    return [s for s in scans if s["scan_id"] not in refused_ids], refused
 
 
 def _owners(conn: Connection, scan_ids: list[str]) -> dict[str, int]:

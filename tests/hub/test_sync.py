@@ -249,3 +249,22 @@ def test_pull_refuses_timing_headers_out_of_range(client, organizer, gates, head
 
     json.loads(listing.get_data(as_text=True), parse_constant=refuse)  # no Infinity stored as a clock offset
     assert all(d["clock_offset_s"] is None for d in listing.json["items"])
+
+
+def test_admissions_for_another_organizers_event_are_refused_not_stored(client, organizer, event, make_user):
+    _user, other_organizer = make_user("organizer")
+    theirs = create_event(client, other_organizer, rows=1, seats=1, ga_capacity=5)
+    ours_too = create_event(client, organizer, rows=1, seats=1, ga_capacity=5)
+    gate = FakeGate(client, organizer, event["id"], "Gate A")
+    their_gate = FakeGate(client, other_organizer, theirs["id"], "Their gate")
+    forged = gate.scan(1, event_id=theirs["id"])
+    wrong_event = gate.scan(2, verdict="wrong_event", event_id=theirs["id"])
+    reassigned = gate.scan(3, event_id=ours_too["id"])  # our other event: a gate moved between them
+    answer = gate.push([forged, wrong_event, reassigned]).json
+    assert answer["rejected"] == [{"scan_id": forged["scan_id"], "code": "foreign_event"}]
+    assert sorted(answer["acked"]) == sorted(s["scan_id"] for s in (forged, wrong_event, reassigned))
+    assert answer["stored"] == 2
+    assert their_gate.pull().json["movements"] == []  # their gates would refuse ticket 1 otherwise
+    report = client.get(f"/api/v1/events/{theirs['id']}/attendance", headers=other_organizer).json
+    assert report["entries"] == 0 and report["rejected"] == {"wrong_event": 1}
+    assert attendance(client, organizer, ours_too)["entries"] == 1
