@@ -9,18 +9,32 @@ from ..db import atomic
 from ..schema import venue_seats, venues
 from .clock import utcnow
 from .errors import Invalid, NotFound
-from .validate import either, integer, list_of, obj, string
+from .validate import either, fail, integer, list_of, obj, string
 
 MAX_SEATS_PER_ROW = 1000
 MAX_VENUE_SEATS = 100_000
 
-_label = string(max_len=20, min_len=1)
+
+
+def _seat_part(max_len: int):
+    """A section, row or seat name: it is a path segment of /events/{id}/seats/{section}/{row}/{seat}."""
+    text = string(max_len, 1)
+
+    def check(value, where):
+        value = text(value, where)
+        if "/" in value:
+            fail(where, "may not contain '/' (seats are addressed as .../seats/{section}/{row}/{seat})")
+        return value
+    return check
+
+
+_label = _seat_part(20)
 VENUE_SPEC = obj(
     required={
         "name": string(200, 1),
         "sections": list_of(obj(
-            required={"name": string(100, 1), "rows": list_of(obj(
-                required={"name": string(20, 1),
+            required={"name": _seat_part(100), "rows": list_of(obj(
+                required={"name": _seat_part(20),
                           "seats": either(integer(1, MAX_SEATS_PER_ROW),
                                           list_of(_label, MAX_SEATS_PER_ROW, 1))},
             ), 1000, 1)},

@@ -31,6 +31,10 @@ def test_venue_from_counts_and_labels(client, organizer):
      "duplicate_row"),
     ({"name": "X", "sections": [{"name": "A", "rows": [{"name": "1", "seats": "2"}]}]}, "invalid_field"),
     ({"name": "X", "sections": [{"name": "A", "rows": [{"name": "1", "seats": 2, "extra": 1}]}]}, "unknown_field"),
+    # names are path segments of /seats/{section}/{row}/{seat}: a '/' would make the seat unreachable
+    ({"name": "X", "sections": [{"name": "A/B", "rows": [{"name": "1", "seats": 2}]}]}, "invalid_field"),
+    ({"name": "X", "sections": [{"name": "A", "rows": [{"name": "1/2", "seats": 2}]}]}, "invalid_field"),
+    ({"name": "X", "sections": [{"name": "A", "rows": [{"name": "1", "seats": ["4/5"]}]}]}, "invalid_field"),
 ])
 def test_bad_venue_is_refused_with_a_reason(client, organizer, body, code):
     response = client.post("/api/v1/venues", json=body, headers=organizer)
