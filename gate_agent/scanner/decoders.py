@@ -122,7 +122,7 @@ def _sharpen(gray: np.ndarray) -> np.ndarray:
 
 
 # Horizontal motion blur (a phone sliding in): estimate the blur length, then undo it.
-MAX_BLUR_PX = 64
+MIN_BLUR_PX, MAX_BLUR_PX = 8, 64  # shorter blurs: the plain read and the sharpen pass manage
 # The x-gradient's autocorrelation dips at least this far at the blur length when a
 # strong blur is there; weaker dips are static frames or blur too mild to matter.
 BLUR_DIP = -0.03
@@ -134,8 +134,8 @@ def motion_blur_length(gray: np.ndarray) -> int | None:
     A box blur of length L makes the x-gradient the difference of two copies
     of the sharp edges L pixels apart, so the gradient's autocorrelation has
     its deepest negative dip at lag L. Every 8th row is enough (about 3 ms at 1280x720).
-    A sharp code's module pitch can show as a short blur too: that costs one
-    extra read of an already missed frame, nothing more.
+    Sharp edges a few pixels apart (a code's modules, printed text) dip too,
+    at short lags: lags under MIN_BLUR_PX are not considered.
     """
     rows = gray[::8].astype(np.float32)
     if rows.shape[1] < 4 * MAX_BLUR_PX:
@@ -150,7 +150,7 @@ def motion_blur_length(gray: np.ndarray) -> int | None:
     autocorr = cv2.dft(power, flags=cv2.DFT_ROWS | cv2.DFT_INVERSE | cv2.DFT_REAL_OUTPUT)[0, : MAX_BLUR_PX + 1]
     if autocorr[0] <= 0:
         return None
-    lag = int(np.argmin(autocorr[3:])) + 3
+    lag = int(np.argmin(autocorr[MIN_BLUR_PX:])) + MIN_BLUR_PX
     return lag if autocorr[lag] / autocorr[0] <= BLUR_DIP else None
 
 
@@ -219,7 +219,6 @@ class Decoder(ABC):
     """Reads QR codes from one frame. ``decode`` never raises on any image."""
 
     name: str = ""
-    every_miss = 1  # the first passes of _passes() run on every missed frame, budget or not
 
     def __init__(self, *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS) -> None:
         self.extra_passes_budget_ms = max(0.0, float(extra_passes_budget_ms))
@@ -259,26 +258,23 @@ class Decoder(ABC):
         return lambda gray: self._read(prepare(gray))
 
     def _extra_passes(self, gray: np.ndarray) -> list[str]:
-        """Run the first pass(es), then the others in turn while the budget lasts.
+        """Run the first pass, then the others in turn while the budget lasts.
 
-        Every miss runs the first ``every_miss`` passes (the best rescues;
-        ZBar's inverted read, zxing's motion deblur and adaptive binarization)
-        and at least one of the others. When the budget runs out, the next
-        missed frame resumes the others where this one stopped, so even a
-        small budget tries every pass over a few camera frames of one ticket.
+        Every miss runs the first pass (the best rescue; ZBar's inverted read,
+        zxing's motion deblur) and at least one of the others. When the budget
+        runs out, the next missed frame resumes the others where this one
+        stopped, so even a small budget tries every pass over a few camera
+        frames of one ticket.
         A pass whose usual cost does not fit the time left is skipped.
         """
         passes = self._pass_list()
         if not passes:
             return []
         deadline = time.perf_counter() + self.extra_passes_budget_ms / 1000.0
-        head, rest = passes[: self.every_miss], passes[self.every_miss :]
-        for extra_pass in head:
-            texts = self._run_pass(extra_pass, gray)
-            if texts:
-                return texts
-        if not rest:
-            return []
+        head, rest = passes[0], passes[1:]
+        texts = self._run_pass(head, gray)
+        if texts or not rest:
+            return texts
         first = self._resume_at % len(rest)
         self._resume_at = 0
         for step in range(len(rest)):
@@ -321,10 +317,6 @@ class ZxingDecoder(Decoder):
     """zxing-cpp: QR model 1/2, inverted codes included, raw text (no HRI escapes)."""
 
     name = "zxing"
-    # A phone sliding into view is blurred for several frames; deblurring each
-    # of them (about 5 ms, 0 ms without a blur) reads it 1-3 frames earlier
-    # (bench/gate_latency.py, presentation sequences), so it runs on every miss.
-    every_miss = 2
 
     def __init__(self, **kwargs: float) -> None:
         super().__init__(**kwargs)
@@ -343,6 +335,9 @@ class ZxingDecoder(Decoder):
 
     def _passes(self) -> Iterator[Pass]:
         # No inverted pass: zxing-cpp's try_invert already reads light-on-dark codes.
+        # First, so it runs on every miss: a phone sliding into view is blurred for
+        # several frames, and deblurring each (about 3 ms to measure the blur, 5 ms
+        # more when there is one) reads it 1-3 frames earlier (bench/gate_latency.py).
         yield "deblur", self._deblur_read
         yield "adaptive", self._on(_adaptive_binarize)
         yield "sharpen", self._on(_sharpen)
@@ -416,7 +411,6 @@ class PyzbarDecoder(Decoder):
     def _passes(self) -> Iterator[Pass]:
         # ZBar has no inverted search of its own: dark-mode phones need this first.
         yield "invert", self._on(_invert)
-        yield "deblur", self._deblur_read
         yield "half", self._on(_half)
         yield "denoise", self._on(_denoise)
         yield "stretch", self._on(_stretch)
