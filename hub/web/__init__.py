@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
     for blueprint in (store.bp, account.bp, manage.bp, door.bp, dashboard.bp, reports.bp):
         app.register_blueprint(blueprint)
     register_filters(app)
+    for code in (404, 405):  # addresses no page matched: the site's error page instead of Flask's bare one
+        app.register_error_handler(code, _unmatched_address)
 
     @app.context_processor
     def _page_globals():
@@ -118,6 +120,23 @@ def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
         return body, exc.code, [(k, v) for k, v in response.headers.items() if k.lower() in ("retry-after", "allow")]
 
     return bp
+
+
+def _unmatched_address(exc: HTTPException):
+    """404/405 outside any blueprint (a mistyped address, a reload of a POST-only one).
+
+    API paths keep the API's JSON answer (its HTTPException handler); pages get error.html.
+    """
+    from flask import current_app, render_template
+
+    from ..api.errors import API_PREFIX
+
+    if request.path.startswith(API_PREFIX):
+        api_handler = current_app.error_handler_spec[None][None].get(HTTPException)
+        return api_handler(exc) if api_handler else exc
+    message = "There is no page at this address." if exc.code == 404 else "This address cannot be opened that way."
+    allow = [(k, v) for k, v in exc.get_response().headers.items() if k.lower() == "allow"]
+    return render_template("error.html", message=message, status=exc.code), exc.code, allow
 
 
 def _nonce() -> str:

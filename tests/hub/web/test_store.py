@@ -183,3 +183,14 @@ def test_hold_posts_are_rate_limited_per_client(app, browser_client, event):
              for n in range(4)]
     assert codes == [302, 302, 302, 429]
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 21
+
+
+def test_unknown_address_and_wrong_method_get_the_sites_error_page_and_the_api_keeps_json(client, event):
+    missing = client.get("/no-such-page")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"
+    assert b"Back to the events" in missing.data and b'name="viewport"' in missing.data
+    wrong_method = client.get(f"/events/{event['id']}/hold")  # a reload of a POST-only address
+    assert wrong_method.status_code == 405 and b"Back to the events" in wrong_method.data
+    assert "POST" in wrong_method.headers["Allow"]
+    api_missing = client.get("/api/v1/no-such-thing")
+    assert api_missing.status_code == 404 and api_missing.json["error"]["code"] == "not_found"
