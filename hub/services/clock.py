@@ -21,4 +21,9 @@ def parse_iso(text: str) -> datetime:
     if not isinstance(text, str):
         raise ValueError("not a string")
     parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        parsed.astimezone(timezone.utc)  # stored and compared in UTC
+    except OverflowError:
+        raise ValueError("outside the years 1 to 9999 in UTC") from None
+    return parsed
