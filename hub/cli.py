@@ -16,17 +16,21 @@ from .commands.devices import devices_group
 
 
 class HubGroup(click.Group):
-    """Database connection failures (server down, unknown database, locked file) end the
-    command with the driver's one-line reason instead of a traceback."""
+    """Database connection failures (server down, unknown database, locked file) and
+    unreadable signing keys end the command with a one-line reason instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
         from sqlalchemy.exc import InterfaceError, OperationalError
+
+        from common.signing.keys import KeyFileError
 
         try:
             return super().invoke(ctx)
         except (OperationalError, InterfaceError) as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise click.ClickException(f"cannot use the database: {reason}") from None
+        except KeyFileError as exc:  # e.g. a wrong or missing TICKETHUB_KEY_PASSPHRASE
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group(cls=HubGroup)

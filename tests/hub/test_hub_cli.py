@@ -144,3 +144,10 @@ def test_a_fresh_operator_gets_one_line_errors_not_tracebacks(tmp_path):
     created = CliRunner().invoke(main, ["users", "create", "--email", "o@example.org", "--password", "long enough",
                                         "--role", "admin"], env=instance)
     assert created.exit_code == 0, created.output
+
+    encrypted = {"TICKETHUB_INSTANCE_PATH": str(tmp_path / "encrypted")}
+    made = CliRunner().invoke(main, ["db", "upgrade"], env={**encrypted, "TICKETHUB_KEY_PASSPHRASE": "right one"})
+    assert made.exit_code == 0, made.output
+    instance = encrypted
+    assert "wrong passphrase" in run(["db", "upgrade"], TICKETHUB_KEY_PASSPHRASE="wrong one")
+    assert "set TICKETHUB_KEY_PASSPHRASE" in run(["db", "upgrade"])
