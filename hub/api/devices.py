@@ -8,6 +8,7 @@ from ..services import devices as device_service
 from ..services import events as event_service
 from ..services import tickets as ticket_service
 from ..services.clock import utcnow
+from ..services.validate import MAX_INTEGER
 from .util import current_user, json_body, query_int, require_role, signer
 
 bp = Blueprint("devices", __name__)
@@ -18,6 +19,14 @@ ENROL_QR_PREFIX = "TGE1:"
 def enrolment_text(hub_url: str, token: str) -> str:
     """What the enrolment QR holds: the token and the hub URL the gate should call."""
     return f"{ENROL_QR_PREFIX}{token}@{hub_url.rstrip('/')}"
+
+
+def _check_target_event_owner(data: dict) -> None:
+    """The organizer must own the event a device is created for or moved to. An event_id
+    that is not a storable id is left to the service's validation (422), not the database."""
+    event_id = data.get("event_id")
+    if isinstance(event_id, int) and not isinstance(event_id, bool) and 1 <= event_id <= MAX_INTEGER:
+        event_service.check_owner(get_db(), event_id, current_user())
 
 
 def _check_device_owner(device_id: int) -> dict:
@@ -31,10 +40,8 @@ def _check_device_owner(device_id: int) -> dict:
 @require_role(*STAFF)
 def create_device():
     data = json_body()
-    conn = get_db()
-    if isinstance(data.get("event_id"), int) and not isinstance(data["event_id"], bool):
-        event_service.check_owner(conn, data["event_id"], current_user())
-    device, token = device_service.create_device(conn, data)
+    _check_target_event_owner(data)
+    device, token = device_service.create_device(get_db(), data)
     return jsonify({"device": device, "enrolment_token": token,
                     "enrolment_qr_text": enrolment_text(request.host_url, token)}), 201
 
@@ -59,8 +66,7 @@ def get_device(device_id: int):
 def change_device(device_id: int):
     _check_device_owner(device_id)
     data = json_body()
-    if isinstance(data.get("event_id"), int) and not isinstance(data["event_id"], bool):
-        event_service.check_owner(get_db(), data["event_id"], current_user())
+    _check_target_event_owner(data)
     return jsonify(device_service.change_device(get_db(), device_id, data))
 
 

@@ -127,6 +127,16 @@ def test_device_routes_need_an_organizer(client, make_user, event):
     assert client.get("/api/v1/sync/pull", headers={"Authorization": "Bearer td_unknown"}).json["error"]["code"] == "device_unknown"
 
 
+@pytest.mark.parametrize("event_id", [2**64, 10**30, 0, -1])
+def test_event_ids_beyond_the_database_get_a_422_on_create_and_reassign(client, organizer, event, event_id):
+    created = client.post("/api/v1/devices", json={"name": "G", "event_id": event_id}, headers=organizer)
+    assert created.status_code == 422 and created.json["error"]["code"] == "invalid_field"
+    device_id = new_device(client, organizer, event["id"])["device"]["id"]
+    moved = client.patch(f"/api/v1/devices/{device_id}", json={"event_id": event_id}, headers=organizer)
+    assert moved.status_code == 422 and moved.json["error"]["code"] == "invalid_field"
+    assert client.get(f"/api/v1/devices/{device_id}", headers=organizer).json["event_id"] == event["id"]
+
+
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.integers(), max_size=3),
                  st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)))
