@@ -164,5 +164,6 @@ def two_factor():
     else:
         secret = state["secret"]
         uri = pyotp.TOTP(secret).provisioning_uri(name=user["email"], issuer_name=accounts.TOTP_ISSUER)
-    qr = segno.make_qr(uri).svg_inline(scale=4, border=4, dark="#000", light="#fff")
+    # omitsize: a viewBox only, so the code scales to its card instead of sitting in one corner of it
+    qr = segno.make_qr(uri).svg_inline(border=4, dark="#000", light="#fff", omitsize=True)
     return render_template("account/two_factor.html", enabled=False, form=form, secret=secret, qr_svg=qr)

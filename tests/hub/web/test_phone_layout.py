@@ -6,9 +6,12 @@ the organizer pages scroll inside their box instead of widening the page.
 """
 from __future__ import annotations
 
+import io
 import re
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from hub.services import holds, orders, users
 from tests.hub.web.live import serve_hub
@@ -106,4 +109,25 @@ def test_hold_countdown_ignores_a_phone_clock_that_runs_ahead(browser, hub):
     minutes, seconds = left.groups()
     assert 9 * 60 <= int(minutes) * 60 + int(seconds) < 10 * 60
     assert page.locator("#buy").is_enabled()
+    context.close()
+
+
+def test_two_factor_setup_qr_fills_its_white_card(browser, hub):
+    """The authenticator QR scales to its card instead of sitting small in a corner of a white box."""
+    base_url, _fits, _wide, _org = hub
+    context = browser.new_context(**PHONE, color_scheme="dark")
+    page = context.new_page()
+    page.goto(f"{base_url}/account/login")
+    page.fill("#email", "org@example.org")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/manage"))
+    page.goto(f"{base_url}/account/2fa")
+    shot = Image.open(io.BytesIO(page.locator(".qr-card").screenshot())).convert("L")
+    margin = 14  # past the card's rounded corners, where the dark page shows through
+    dark = np.argwhere(np.asarray(shot)[margin:-margin, margin:-margin] < 128)
+    (top, left), (bottom, right) = dark.min(axis=0), dark.max(axis=0)
+    assert dark.size and right - left >= 0.7 * shot.width and bottom - top >= 0.7 * shot.height, \
+        f"modules span {right - left}x{bottom - top} px of a {shot.width}x{shot.height} card"
+    assert shot.width >= 160
     context.close()
