@@ -31,6 +31,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     """Serve the hub (JSON API and pages) with waitress; sweeps expired holds and mails event reminders in the background."""
     from hub.db import upgrade
 
+    _check_address(host, port)
     app = cli_app()
     if not no_upgrade:
         upgrade(engine_of(app))
@@ -56,6 +57,16 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
         children.append(pid)
     listener.close()
     _supervise(children)
+
+
+def _check_address(host: str, port: int) -> None:
+    """A busy port or an unknown host is a one-line error before anything starts."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        socket.create_server((host, port), family=family).close()
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _serve(app, threads: int, background_jobs: bool, **where) -> None:

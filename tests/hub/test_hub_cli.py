@@ -151,3 +151,16 @@ def test_a_fresh_operator_gets_one_line_errors_not_tracebacks(tmp_path):
     instance = encrypted
     assert "wrong passphrase" in run(["db", "upgrade"], TICKETHUB_KEY_PASSPHRASE="wrong one")
     assert "set TICKETHUB_KEY_PASSPHRASE" in run(["db", "upgrade"])
+
+
+def test_serve_on_a_busy_port_or_unknown_host_says_so(tmp_path):
+    import socket
+
+    env = {"TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst")}
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--port", str(port)], env=env)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.output
+    unknown = CliRunner().invoke(main, ["serve", "--host", "999.1.1.1", "--port", str(free_port())], env=env)
+    assert unknown.exit_code == 1 and "cannot listen on 999.1.1.1" in unknown.output
