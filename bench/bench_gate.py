@@ -157,6 +157,17 @@ def percentile_ms(times: list[float], q: float) -> float:
     return round(float(np.percentile(np.array(times) * 1000.0, q)), 3) if times else 0.0
 
 
+def without_deblur(budget_ms: float):
+    """The default decoder minus its motion-deblur pass: what that pass adds, in the same run."""
+    from gate_agent.scanner.decoders import ZxingDecoder
+
+    class NoDeblur(ZxingDecoder):
+        def _passes(self):
+            return ((name, read) for name, read in super()._passes() if name != "deblur")
+
+    return NoDeblur(extra_passes_budget_ms=budget_ms)
+
+
 def decoders_to_compare(budget_ms: float) -> dict[str, object]:
     """Each backend alone (one plain read), each with its extra passes, in that order."""
     out: dict[str, object] = {}
@@ -166,6 +177,7 @@ def decoders_to_compare(budget_ms: float) -> dict[str, object]:
             out[f"{backend}+passes"] = make_decoder(backend, extra_passes_budget_ms=budget_ms)
             if backend == "zxing":  # a generous budget (the decode command's) for comparison
                 out["zxing+passes@100ms"] = make_decoder(backend, extra_passes_budget_ms=100)
+                out["zxing+passes-deblur"] = without_deblur(budget_ms)
         except DecoderUnavailable as exc:
             print(f"skipping {backend}: {exc}", file=sys.stderr)
     return out
