@@ -94,7 +94,7 @@ def test_admitted_at_gate_a_is_refused_at_gate_b_while_online(world):
     assert "Gate A" in second["message"]
 
 
-def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world):
+def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world, page):
     hub, a, b = world["hub"], world["gates"]["A"], world["gates"]["B"]
     order = hub.buy(world["event"])
     code, ticket_id = order["tickets"][0]["code"], order["tickets"][0]["ticket_id"]
@@ -110,6 +110,10 @@ def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world)
         assert at_b["verdict"] == at_a["verdict"] == "admitted"
         assert at_b["wall_time"] > at_a["wall_time"] + TWO_HOURS - 60  # uncorrected, B looks later
         wait_for(lambda: a.state()["backlog"] >= 1 and b.state()["backlog"] >= 1, what="both backlogs")
+        assert a.state()["last_sync_at"] is not None  # the last successful sync stays known offline
+        page.goto(a.url + "/")  # the door page shows the backlog
+        page.wait_for_function("document.getElementById('badge').textContent.includes('1 to sync')",
+                               timeout=60_000)
     finally:
         hub.start()
     wait_for(lambda: a.state()["backlog"] == 0 and b.state()["backlog"] == 0, 60, "both gates to push")
