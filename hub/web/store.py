@@ -25,6 +25,7 @@ from .mailing import send_confirmation_now
 
 bp = pages_blueprint("store", __name__)
 PAGE_SIZE = 12
+MAX_PAGE = 100_000  # far past any real list; keeps the offset inside the database's integer range
 SORT_CHOICES = {"starts_at": "Date, soonest first", "-starts_at": "Date, latest first", "title": "Title A-Z",
                 "-title": "Title Z-A"}
 
@@ -46,7 +47,7 @@ def events():
     conn = get_db()
     sort = request.args.get("sort", "starts_at")
     sort = sort if sort in SORT_CHOICES else "starts_at"
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     date_from, date_to = _day("date_from"), _day("date_to")
     if date_from is None and date_to is None:
         date_from = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -54,7 +55,8 @@ def events():
     location = request.args.get("location", "").strip()[:300]
     result = list_events(conn, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort,
                          q=q or None, category=request.args.get("category") or None,
-                         starts_from=date_from, starts_to=date_to + timedelta(days=1) if date_to else None,
+                         starts_from=date_from,
+                         starts_to=date_to + timedelta(days=1) if date_to and date_to.date() < date.max else None,
                          location=location or None)
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -71,6 +73,8 @@ def calendar():
     try:
         year, month = (int(part) for part in request.args.get("month", f"{today:%Y-%m}").split("-"))
         first = date(year, month, 1)
+        if not date.min.year < year < date.max.year:  # the month before and after must exist too
+            raise ValueError(year)
     except ValueError:
         first = today.replace(day=1)
     after = (first + timedelta(days=32)).replace(day=1)

@@ -194,3 +194,12 @@ def test_unknown_address_and_wrong_method_get_the_sites_error_page_and_the_api_k
     assert "POST" in wrong_method.headers["Allow"]
     api_missing = client.get("/api/v1/no-such-thing")
     assert api_missing.status_code == 404 and api_missing.json["error"]["code"] == "not_found"
+
+
+def test_out_of_range_page_dates_and_months_are_not_server_errors(client, event):
+    for path in ("/?page=99999999999999999999", "/?date_to=9999-12-31", "/calendar?month=9999-12",
+                 "/calendar?month=0001-01", "/calendar?month=2026-00"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+    assert b"Brass Night" in client.get("/?date_to=9999-12-31").data  # the last day there is: no upper bound
+    assert b"Brass Night" not in client.get("/?page=99999999999999999999").data  # a page past the end is empty
