@@ -268,3 +268,12 @@ def test_admissions_for_another_organizers_event_are_refused_not_stored(client, 
     report = client.get(f"/api/v1/events/{theirs['id']}/attendance", headers=other_organizer).json
     assert report["entries"] == 0 and report["rejected"] == {"wrong_event": 1}
     assert attendance(client, organizer, ours_too)["entries"] == 1
+
+
+def test_a_revoked_device_gets_401_on_push_and_pull_and_stores_nothing(client, organizer, event, gates):
+    a, _b = gates
+    assert client.post(f"/api/v1/devices/{a.id}/revoke", headers=organizer).status_code == 200
+    for response in (a.push([a.scan(1)]), a.pull()):
+        assert response.status_code == 401 and response.json["error"]["code"] == "device_revoked"
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"] == []
