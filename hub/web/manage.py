@@ -26,6 +26,7 @@ from .forms import (
     VenueForm, cents, choice,
 )
 from .mailing import send_confirmation_now, send_refund_now
+from .store import MAX_PAGE
 
 bp = pages_blueprint("manage", __name__, url_prefix="/manage")
 
@@ -254,7 +255,7 @@ def promo_delete(event_id: int, promo_id: int):
 @roles(*STAFF)
 def event_orders(event_id: int):
     found = _own_event(event_id)
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     result = order_service.list_orders(get_db(), event_id, offset=(page - 1) * 50, limit=50)
     mails = mail_history(get_db(), [o["id"] for o in result["items"]])
     return render_template("manage/orders.html", event=found, result=result, page=page, mails=mails,

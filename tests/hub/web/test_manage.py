@@ -167,3 +167,10 @@ def test_edit_venue_renames_and_appends_seats_without_moving_existing_ones(brows
     assert after[:len(before)] == before and len(after) == len(before) + 3
     assert [(s["section"], s["row"], s["seat"], s["index"]) for s in after[-3:]] == [
         ("Gallery", "1", "1", 29), ("Gallery", "1", "2", 30), ("Gallery", "1", "3", 31)]
+
+
+def test_orders_page_far_past_the_end_is_empty_not_a_server_error(browser_client, event):
+    web = browser_client
+    web.login("org@example.org")
+    response = web.get(f"/manage/events/{event['id']}/orders?page=99999999999999999999")
+    assert response.status_code == 200
