@@ -249,6 +249,8 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
     hub_now = now.timestamp()
     # Read the counter first: every scan with hub_seq <= it is committed and visible.
     counter = conn.execute(select(counters.c.value).where(counters.c.name == SCAN_COUNTER)).scalar_one()
+    if cursor > counter:  # a cursor this hub never issued (its database was restored): start over
+        cursor = 0
     rows = conn.execute(
         select(gate_scans.c.scan_id, gate_scans.c.hub_seq, gate_scans.c.event_id, gate_scans.c.ticket_id,
                gate_scans.c.verdict, gate_scans.c.corrected_time, gate_scans.c.device_id,

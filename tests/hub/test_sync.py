@@ -277,3 +277,10 @@ def test_a_revoked_device_gets_401_on_push_and_pull_and_stores_nothing(client, o
         assert response.status_code == 401 and response.json["error"]["code"] == "device_revoked"
         assert response.headers["WWW-Authenticate"] == "Bearer"
     assert client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"] == []
+
+
+def test_a_cursor_the_hub_never_issued_starts_the_pull_over(gates):
+    a, b = gates
+    b.push([b.scan(9)])
+    ahead = a.pull(cursor=10**9).json  # e.g. the hub's database was restored from a backup
+    assert [m["ticket_id"] for m in ahead["movements"]] == [9] and ahead["cursor"] < 10**9
