@@ -224,6 +224,9 @@ def test_malformed_batches_get_a_clear_4xx(gates, value):
     (lambda s: json.dumps({"sent_at": 1.0, "last_rtt_ms": 2**40, "scans": s}).encode(), 422, "invalid_field"),
     (lambda s: json.dumps({"sent_at": 1.0, "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
     (lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(), 400, "nul_character"),
+    (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * 1001}).encode(), 422, "invalid_batch"),
+    (lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * 300_000}).encode(), 413,
+     "request_entity_too_large"),
 ])
 def test_hostile_batches_get_a_json_4xx_and_lose_nothing(client, organizer, event, gates, make_body, status, code):
     a, _b = gates
