@@ -14,6 +14,7 @@
   // Size seats so the widest row fits (hub.css reads --cols); say so when the map still scrolls sideways.
   const map = document.getElementById("seatmap");
   const hint = document.getElementById("map-scroll-hint");
+  const limit = document.getElementById("pick-limit");
   const widest = Math.max(1, ...[...map.querySelectorAll(".row")].map((row) => row.querySelectorAll("button.seat").length));
   map.style.setProperty("--cols", String(widest));
   function showScrollHint() { hint.hidden = map.scrollWidth <= map.clientWidth + 1; }
@@ -34,10 +35,13 @@
     const seat = event.target.closest("button.seat");
     if (!seat || seat.disabled) return;
     const index = seat.dataset.index;
+    limit.hidden = true;
     if (picked.has(index)) {
       picked.delete(index);
     } else if (picked.size < max) {
       picked.add(index);
+    } else {
+      limit.hidden = false;  // say why the seat did not turn blue
     }
     seat.classList.toggle("picked", picked.has(index));
     seat.setAttribute("aria-pressed", picked.has(index));

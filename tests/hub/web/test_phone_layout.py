@@ -131,3 +131,20 @@ def test_two_factor_setup_qr_fills_its_white_card(browser, hub):
         f"modules span {right - left}x{bottom - top} px of a {shot.width}x{shot.height} card"
     assert shot.width >= 160
     context.close()
+
+
+def test_picking_more_seats_than_a_hold_takes_says_why(browser, hub):
+    base_url, _fits, wide, _org = hub
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{base_url}/events/{wide['id']}")
+    assert page.locator("#pick-limit").is_hidden()
+    free = page.eval_on_selector_all("button.seat.available", "seats => seats.map(s => s.dataset.index)")
+    for index in free[:21]:  # a hold takes at most 20 seats (HOLD_MAX_SEATS)
+        page.locator(f'button.seat[data-index="{index}"]').click()
+    assert page.text_content("#picked-count") == "20"
+    assert page.locator("#pick-limit").is_visible()
+    assert "up to 20 seats" in page.text_content("#pick-limit")
+    page.locator(f'button.seat[data-index="{free[0]}"]').click()  # un-picking one clears the message
+    assert page.locator("#pick-limit").is_hidden()
+    context.close()
