@@ -234,7 +234,7 @@ def release(hold_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
-        flash("Your seats were released.", "success")
+        flash("Your held tickets were released.", "success")
     return redirect(url_for(".event", event_id=held["event_id"]))
 
 

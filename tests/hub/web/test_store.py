@@ -163,7 +163,9 @@ def test_best_available_and_ga_holds(browser_client, engine, make_account):
     assert "Seat" in web.get(best.headers["Location"]).get_data(as_text=True)
     ga_id = next(t["id"] for t in found["ticket_types"] if t["kind"] == "ga")
     ga = web.post(f"/events/{found['id']}/hold", {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "2"})
-    assert "General admission" in web.get(ga.headers["Location"]).get_data(as_text=True)
+    ga_checkout = web.get(ga.headers["Location"]).get_data(as_text=True)
+    assert "General admission" in ga_checkout
+    assert "Your tickets are held for" in ga_checkout and "seats" not in ga_checkout  # standing: no seats
     too_many = web.post(f"/events/{found['id']}/hold", {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "4"},
                         follow_redirects=True)
     assert "only 3 tickets" in too_many.get_data(as_text=True)
