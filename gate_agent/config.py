@@ -163,6 +163,10 @@ def load_config(data_dir: Path, environ: Mapping[str, str] | None = None) -> Gat
     except ValueError as exc:
         raise GateDataError(f"{path} is not valid JSON: {exc}") from None
     try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a "\ud800" escape: no terminal, page or database could take it
+        raise GateDataError(f"{path}: text with a lone UTF-16 surrogate (\\ud800-\\udfff escape)") from None
+    try:
         config = config_from_json(doc)
         return apply_env(config, os.environ if environ is None else environ)
     except ValueError as exc:

@@ -112,6 +112,13 @@ def test_bad_gate_json_names_the_field(folder, changes, message):
     assert "gate.json" in str(info.value)
 
 
+def test_gate_json_with_a_lone_surrogate_is_refused(folder):
+    # valid JSON, but no UTF-8 terminal, page or SQLite row can hold the text
+    (folder.path / "gate.json").write_text('{"gate_name": "Gate \\ud800"}')
+    with pytest.raises(GateDataError, match="lone UTF-16 surrogate"):
+        load_gate_data(folder.path, environ={})
+
+
 def test_gate_json_not_json_or_not_object(folder):
     (folder.path / "gate.json").write_text("[1, 2]")
     with pytest.raises(GateDataError, match="must be a JSON object"):
