@@ -133,7 +133,7 @@ def motion_blur_length(gray: np.ndarray) -> int | None:
 
     A box blur of length L makes the x-gradient the difference of two copies
     of the sharp edges L pixels apart, so the gradient's autocorrelation has
-    its deepest negative dip at lag L. Every 8th row is enough (about 3 ms at 1280x720).
+    its deepest negative dip at lag L. Every 8th row is enough (1-3 ms at 1280x720).
     Sharp edges a few pixels apart (a code's modules, printed text) dip too,
     at short lags: lags under MIN_BLUR_PX are not considered.
     """
@@ -168,7 +168,7 @@ def _wiener_filter(height: int, width: int, length: int) -> np.ndarray:
 
 
 def _deblur_horizontal(gray: np.ndarray, length: int) -> np.ndarray:
-    """Wiener deconvolution of a horizontal box blur, row by row (about 2 ms at 1280x720)."""
+    """Wiener deconvolution of a horizontal box blur, row by row (3 ms at 640x480, ~20 ms at 1280x720)."""
     height, width = gray.shape
     spectrum = cv2.dft(gray.astype(np.float32), flags=cv2.DFT_ROWS | cv2.DFT_COMPLEX_OUTPUT)
     restored = cv2.mulSpectrums(spectrum, _wiener_filter(height, width, length), cv2.DFT_ROWS)
@@ -336,8 +336,9 @@ class ZxingDecoder(Decoder):
     def _passes(self) -> Iterator[Pass]:
         # No inverted pass: zxing-cpp's try_invert already reads light-on-dark codes.
         # First, so it runs on every miss: a phone sliding into view is blurred for
-        # several frames, and deblurring each (about 3 ms to measure the blur, 5 ms
-        # more when there is one) reads it 1-3 frames earlier (bench/gate_latency.py).
+        # several frames, and deblurring each (1-3 ms to measure the blur; up to
+        # ~20 ms more at 1280x720 when there is one) reads it 1-3 frames earlier
+        # (bench/gate_latency.py).
         yield "deblur", self._deblur_read
         yield "adaptive", self._on(_adaptive_binarize)
         yield "sharpen", self._on(_sharpen)
