@@ -71,3 +71,25 @@ def test_other_organizers_and_customers_cannot_touch_a_gate(app, engine, client)
     customer, _ = login(app, engine, "buyer@example.org", "customer")
     assert customer.get("/manage/devices").status_code == 403
     assert Browser(app.test_client()).get("/manage/devices").status_code == 302  # to the login page
+
+
+def test_the_gate_list_shows_last_sync_clock_offset_and_backlog(app, engine, client):
+    import json
+    import time
+    from datetime import datetime
+
+    from tests.hub.test_sync import FakeGate
+
+    web, api = login(app, engine, "offsets@example.org")
+    event = create_event(client, api, rows=1, seats=2)
+    gate = FakeGate(client, api, event["id"], "Gate Ahead", clock_offset=7200)  # two hours ahead
+    row = re.compile(rf'<tr data-device="{gate.id}">(.*?)</tr>', re.S)
+    before = row.search(web.get("/manage/devices").get_data(as_text=True)).group(1)
+    assert "never" in before
+    body = json.dumps({"sent_at": gate.now(), "last_rtt_ms": 2, "backlog": 7, "scans": [gate.scan(1)]}).encode()
+    assert gate.push([], body=body).status_code == 200
+    cells = re.findall(r"<td>(.*?)</td>", row.search(web.get("/manage/devices").get_data(as_text=True)).group(1))
+    last_sync, offset, backlog = cells[3], cells[4], cells[5]
+    assert abs(datetime.fromisoformat(last_sync.replace("Z", "+00:00")).timestamp() - time.time()) < 600
+    assert offset.endswith(" s") and abs(float(offset[:-2]) + 7200) < 5
+    assert backlog == "7"
