@@ -4,9 +4,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
+import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parent.parent
 QR_PHOTOS = REPO.parent / "shared" / "qr-photos"
@@ -31,3 +35,27 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Errors that mean "not ready yet" while polling a server, a process or a database.
+NOT_READY = (requests.RequestException, OSError, ValueError, KeyError, sqlite3.Error)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",
+             interval: float = 0.05, retry_on: tuple[type[BaseException], ...] = NOT_READY) -> Any:
+    """Poll until ``predicate()`` is truthy; return its value or fail naming ``what``.
+
+    Synchronises on an observable condition with a deadline, never on elapsed
+    time; the deadline is generous for a loaded CI machine and costs nothing
+    when the condition already holds."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except retry_on as exc:
+            value, last_error = None, exc
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else ""))

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
-
 import requests
 
-from tests.support import REPO, free_port
+from tests.support import REPO, free_port, wait_for
 
 BIN = Path(sys.executable).parent
 FAST_SYNC = {"GATE_PUSH_INTERVAL_S": "0.2", "GATE_PULL_INTERVAL_S": "0.3", "GATE_SYNC_MAX_BACKOFF_S": "1"}
@@ -28,23 +25,6 @@ def command(name: str, module: str) -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition", interval: float = 0.05):
-    """Poll until ``predicate()`` is truthy; return its value or fail naming ``what``.
-
-    The deadline is generous (a loaded CI machine): it costs nothing when the condition holds."""
-    deadline = time.monotonic() + timeout
-    last_error = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except (requests.RequestException, OSError, ValueError, KeyError, sqlite3.Error) as exc:
-            value, last_error = None, exc
-        if value:
-            return value
-        time.sleep(interval)  # polling pace, not synchronisation
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else ""))
 
 
 def _base_env() -> dict[str, str]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import requests
 from click.testing import CliRunner
 
 from hub.cli import main
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 
 def test_db_upgrade_on_a_fresh_instance(tmp_path):
@@ -58,15 +57,9 @@ def test_serve_runs_a_real_server(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "4"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        response = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)  # polling for the server to listen, with a deadline
-        assert response is not None and response.status_code == 200, proc.poll()
+        response = wait_for(lambda: proc.poll() is None and requests.get(
+            f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2), timeout=30, what="the server to listen")
+        assert response.status_code == 200
         assert response.headers["Server"] == "tickethub"  # waitress, not the Flask debug server
         assert requests.get(f"http://127.0.0.1:{port}/api/v1/keyring", timeout=5).json()["keys"]
     finally:
@@ -84,13 +77,8 @@ def test_serve_with_several_worker_processes(tmp_path):
                              "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests.get(f"{base}/keyring", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)  # polling for the workers to listen, with a deadline
+        wait_for(lambda: proc.poll() is None and requests.get(f"{base}/keyring", timeout=2),
+                 timeout=30, what="the workers to listen")
         token = subprocess.run([sys.executable, "-m", "hub.cli", "tokens", "create", "--email", "o@example.org"],
                                env=env, check=True, capture_output=True, text=True).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}

@@ -4,29 +4,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
 from common.signing.qr import save_qr
 from tests.gate_agent.helpers import make_gate_folder
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 GATE_AGENT = str(Path(sys.executable).parent / "gate-agent")
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except requests.ConnectionError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)  # polling interval, not synchronisation
-    raise AssertionError("condition not met in time")
 
 
 def test_run_scans_a_folder_source_and_serves_the_door_page(tmp_path):
@@ -44,7 +30,8 @@ def test_run_scans_a_folder_source_and_serves_the_door_page(tmp_path):
     try:
         assert proc.stdout.readline().startswith(f"door page: http://127.0.0.1:{port}/")
         base = f"http://127.0.0.1:{port}"
-        state = wait_for(lambda: (s := requests.get(base + "/api/state", timeout=2).json())["admitted"] == 3 and s)
+        state = wait_for(lambda: (s := requests.get(base + "/api/state", timeout=2).json())["admitted"] == 3 and s,
+                         what="three admissions")
         assert [r["verdict"] for r in state["recent"]] == ["admitted"] * 3
         assert 'src="/preview.mjpg"' in requests.get(base + "/", timeout=2).text
         assert requests.get(base + "/preview.jpg", timeout=2).headers["Content-Type"] == "image/jpeg"
