@@ -74,9 +74,15 @@ class FrameSource(ABC):
         self._reading = False
         self._released = False
 
-    @abstractmethod
     def frames(self) -> Iterator[Frame]:
         """Frames in capture order; ends when the source is exhausted or closed."""
+        with self._reading_session() as reading:
+            if reading:
+                yield from self._read_frames()
+
+    @abstractmethod
+    def _read_frames(self) -> Iterator[Frame]:
+        """The source's own reading loop; runs inside one reading session."""
 
     def close(self) -> None:
         with self._state_lock:
@@ -204,11 +210,6 @@ class OpenCVCameraSource(FrameSource):
         # Keep at most one frame queued so a slow decode never works on stale pictures.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
 
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            if reading:
-                yield from self._read_frames()
-
     def _read_frames(self) -> Iterator[Frame]:
         failures = 0
         while not self.closed:
@@ -258,12 +259,11 @@ class PicameraSource(FrameSource):
             raise SourceError(f"Raspberry Pi camera {index} could not be started: {exc}") from exc
         self._width, self._height = config["main"]["size"]
 
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            while reading and not self.closed:
-                yuv = self._camera.capture_array("main")
-                # The Y plane: the first `height` rows (cropped in case rows are padded to a stride).
-                yield Frame(yuv[: self._height, : self._width], None, time.monotonic(), self.name)
+    def _read_frames(self) -> Iterator[Frame]:
+        while not self.closed:
+            yuv = self._camera.capture_array("main")
+            # The Y plane: the first `height` rows (cropped in case rows are padded to a stride).
+            yield Frame(yuv[: self._height, : self._width], None, time.monotonic(), self.name)
 
     def _release(self) -> None:
         try:
@@ -305,11 +305,6 @@ class ImageFilesSource(FrameSource):
             raise SourceError(f"{folder}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return cls(paths, name=str(folder), **kwargs)  # type: ignore[arg-type]
 
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            if reading:
-                yield from self._read_frames()
-
     def _read_frames(self) -> Iterator[Frame]:
         pacer = _Pacer(self._fps, self._closed)
         while not self.closed:
@@ -341,11 +336,6 @@ class VideoFileSource(FrameSource):
         if not self._capture.isOpened():
             self._capture.release()
             raise SourceError(f"{path}: not a video OpenCV can read")
-
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            if reading:
-                yield from self._read_frames()
 
     def _read_frames(self) -> Iterator[Frame]:
         pacer = _Pacer(self._fps, self._closed)
@@ -410,12 +400,7 @@ class WedgeStreamSource(_SelectingSource):
             self._tty_state = termios.tcgetattr(self._fd)
             tty.setcbreak(self._fd)
 
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            if reading:
-                yield from self._read_scans()
-
-    def _read_scans(self) -> Iterator[Frame]:
+    def _read_frames(self) -> Iterator[Frame]:
         pending = bytearray()
         last_byte = 0.0
         while not self.closed:
@@ -535,12 +520,7 @@ class EvdevWedgeSource(_SelectingSource):
             except OSError as exc:
                 log.warning("%s: could not grab the device (%s); codes also reach the console", path, exc)
 
-    def frames(self) -> Iterator[Frame]:
-        with self._reading_session() as reading:
-            if reading:
-                yield from self._read_scans()
-
-    def _read_scans(self) -> Iterator[Frame]:
+    def _read_frames(self) -> Iterator[Frame]:
         keys = KeystrokeText()
         last_key = None
         fd = self._device.fd
