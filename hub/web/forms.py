@@ -78,13 +78,18 @@ class TicketTypeForm(Form):
                         validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")])
 
 
-class EventForm(FlaskForm):
+class _EventDetails(FlaskForm):
+    """The fields an event has when it is created and when it is edited."""
+
     title = StringField("Title", validators=[InputRequired(), Length(max=300)])
     artist = StringField("Artist", validators=[Optional(), Length(max=300)])
     category = StringField("Category", validators=[Optional(), Length(max=100)])
     location = StringField("Location (city)", validators=[Optional(), Length(max=300)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
     starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+
+
+class EventForm(_EventDetails):
     ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC; empty = now)", format="%Y-%m-%dT%H:%M",
                                            validators=[Optional()])
     venue_id = SelectField("Venue", coerce=int, choices=[])
@@ -93,13 +98,7 @@ class EventForm(FlaskForm):
     ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
 
 
-class EventEditForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired(), Length(max=300)])
-    artist = StringField("Artist", validators=[Optional(), Length(max=300)])
-    category = StringField("Category", validators=[Optional(), Length(max=100)])
-    location = StringField("Location (city)", validators=[Optional(), Length(max=300)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
-    starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+class EventEditForm(_EventDetails):
     ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC)", format="%Y-%m-%dT%H:%M",
                                            validators=[InputRequired()])
     service_fee = StringField("Service fee per ticket (EUR)",
