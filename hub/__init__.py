@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from flask import Flask
-from werkzeug.routing import IntegerConverter
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    # Flask is imported here, not at module level: `tickethub ticket ...` and
+    # `tickethub keys ...` import this package without needing a web app.
+    from flask import Flask
+
     from .config import load_config
     from .db import close_db, make_engine, require_schema
+    from .routing import DatabaseId
     from .services.signing import HubKeys
 
     config = dict(config or {})
@@ -42,15 +47,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _register_areas(app)
     init_limiter(app)
     return app
-
-
-class DatabaseId(IntegerConverter):
-    """`<int:...>` in every route: ids beyond a 64-bit database integer are simply not
-    found (404), instead of overflowing the database driver (500)."""
-
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(url_map, *args, **kwargs)
 
 
 def _register_areas(app: Flask) -> None:
