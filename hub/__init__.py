@@ -44,20 +44,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .extensions import init_limiter
 
     register_api(app)
-    _register_areas(app)
+    if app.config["WEB_PAGES"]:  # off: an API-only hub (no storefront, account or organizer pages)
+        from . import web
+
+        web.init_app(app)
     init_limiter(app)
     return app
 
-
-def _register_areas(app: Flask) -> None:
-    """Other areas plug in with an `init_app(app)` function in their package (config AREAS:
-    the web pages `hub.web`, gate devices and sync). Packages that do not exist are skipped."""
-    import importlib
-    import importlib.util
-
-    for name in [a.strip() for a in app.config["AREAS"].split(",") if a.strip()]:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        if hasattr(module, "init_app"):
-            module.init_app(app)

@@ -34,8 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "SERVICE_FEE_DEFAULT": 0,
     "TESTING": False,
-    # packages with init_app(app) registered after the API (comma-separated)
-    "AREAS": "hub.web,hub.devices,hub.sync,hub.gates",
+    # false: an API-only hub (no storefront, account or organizer pages)
+    "WEB_PAGES": True,
 }
 
 

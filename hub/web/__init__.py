@@ -46,12 +46,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("TICKETHUB_SESSION_COOKIE_SECURE", "") == "true")
     csrf.init_app(app)
 
-    from . import account, dashboard, door, manage, reports, store
+    from . import account, dashboard, devices, door, manage, reports, store
     from .auth import load_user
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
-    for blueprint in (store.bp, account.bp, manage.bp, door.bp, dashboard.bp, reports.bp):
+    for blueprint in (store.bp, account.bp, manage.bp, devices.bp, door.bp, dashboard.bp, reports.bp):
         app.register_blueprint(blueprint)
     register_filters(app)
     for code in (404, 405):  # addresses no page matched: the site's error page instead of Flask's bare one

@@ -27,7 +27,7 @@ def prepared_hub(root: Path, database_url: str):
 
     instance = root / "instance"
     app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "SWEEP_INTERVAL_SECONDS": 0,
-                      "AREAS": ""})
+                      "WEB_PAGES": False})
     upgrade(app.extensions["tickethub.engine"])
     app.extensions["tickethub.keys"].ensure()
     env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(instance), "TICKETHUB_DATABASE_URL": database_url,

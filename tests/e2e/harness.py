@@ -43,7 +43,7 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "hub.log"
         self.proc: subprocess.Popen | None = None
-        self.env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(self.instance), "TICKETHUB_AREAS": "",
+        self.env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(self.instance), "TICKETHUB_WEB_PAGES": "false",
                     "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
         self._app = None
 
@@ -54,7 +54,7 @@ class HubServer:
             from hub import create_app
             from hub.db import upgrade
 
-            self._app = create_app({"INSTANCE_PATH": str(self.instance), "AREAS": "", "SWEEP_INTERVAL_SECONDS": 0})
+            self._app = create_app({"INSTANCE_PATH": str(self.instance), "WEB_PAGES": False, "SWEEP_INTERVAL_SECONDS": 0})
             upgrade(self._app.extensions["tickethub.engine"])
             self._app.extensions["tickethub.keys"].ensure()
         return self._app

@@ -34,7 +34,7 @@ def test_config_layers_defaults_file_env_overrides(tmp_path):
 
 
 def test_factory_uses_instance_folder_and_creates_a_signing_key(tmp_path):
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "AREAS": ""})
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "WEB_PAGES": False})
     assert app.config["DATABASE_URL"].endswith("/inst/tickethub.sqlite3")
     ring = app.test_client().get("/api/v1/keyring").json
     assert ring["type"] == "ticketgate.keyring" and len(ring["keys"]) == 1
@@ -110,7 +110,7 @@ def test_openapi_lists_every_api_route(tmp_path):
 def test_signing_key_is_encrypted_with_the_passphrase(tmp_path):
     from common.signing import Keyring, SigningKey, sign_ticket, verify_ticket
 
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "AREAS": "", "KEY_PASSPHRASE": "s3cret pass"})
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "WEB_PAGES": False, "KEY_PASSPHRASE": "s3cret pass"})
     key = app.extensions["tickethub.keys"].ensure()
     [pem] = (tmp_path / "inst" / "keys").glob("*.pem")
     assert pem.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")

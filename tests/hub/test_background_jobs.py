@@ -24,7 +24,7 @@ def test_background_jobs_include_the_sweeper_and_reminders(app_config):
 
 def test_serve_starts_the_background_jobs(tmp_path):
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst")}
-    env.pop("TICKETHUB_AREAS", None)
+    env.pop("TICKETHUB_WEB_PAGES", None)
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port()), "--threads", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

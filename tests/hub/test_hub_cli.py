@@ -53,7 +53,7 @@ def test_demo_data(runner, client):
 
 def test_serve_runs_a_real_server(tmp_path):
     port = free_port()
-    env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_AREAS": ""}
+    env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_WEB_PAGES": "false"}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "4"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -69,7 +69,7 @@ def test_serve_runs_a_real_server(tmp_path):
 
 def test_serve_with_several_worker_processes(tmp_path):
     port = free_port()
-    env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_AREAS": ""}
+    env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_WEB_PAGES": "false"}
     subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run([sys.executable, "-m", "hub.cli", "users", "create", "--email", "o@example.org",
                     "--password", "long enough", "--role", "organizer"], env=env, check=True, capture_output=True)

@@ -10,8 +10,8 @@ from ..db import get_db
 from ..services import devices as device_service
 from ..services import events as event_service
 from ..services.errors import ServiceError
-from ..web import pages_blueprint
-from ..web.auth import STAFF, roles
+from . import pages_blueprint
+from .auth import STAFF, roles
 
 bp = pages_blueprint("devices_pages", __name__, url_prefix="/manage/devices")
 
