@@ -7,7 +7,7 @@ Goal: the combined decoder (zxing-cpp plus its extra passes, the default) decode
 than every single backend alone. Time floor: converting the BGR frame to gray,
 the one step every decode needs, measured in the same run.
 
-Run: .venv/bin/python bench/bench_gate.py [--frames 20] [--seed 7] [--budget-ms 10]
+Run: .venv/bin/python -m bench.bench_gate [--frames 20] [--seed 7] [--budget-ms 10]
 Writes bench/results/bench_gate.json (each section under its own key).
 """
 from __future__ import annotations
@@ -23,11 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.signing import SigningKey, sign_ticket  # noqa: E402
-from common.signing.qr import make_qr  # noqa: E402
-from gate_agent.scanner import DEFAULT_EXTRA_PASSES_BUDGET_MS, DecoderUnavailable, make_decoder  # noqa: E402
+from bench.stats import percentile_ms
+from common.signing import SigningKey, sign_ticket
+from common.signing.qr import make_qr
+from gate_agent.scanner import DEFAULT_EXTRA_PASSES_BUDGET_MS, DecoderUnavailable, make_decoder
 
 RESULTS = Path(__file__).with_name("results") / "bench_gate.json"
 RESOLUTIONS = ((640, 480), (1280, 720))
@@ -153,10 +152,6 @@ def make_frames(count: int, seed: int) -> list[dict]:
 
 # -- decoding section ---------------------------------------------------------------
 
-def percentile_ms(times: list[float], q: float) -> float:
-    return round(float(np.percentile(np.array(times) * 1000.0, q)), 3) if times else 0.0
-
-
 def without_deblur(budget_ms: float):
     """The default decoder minus its motion-deblur pass: what that pass adds, in the same run."""
     from gate_agent.scanner.decoders import ZxingDecoder
@@ -204,7 +199,8 @@ def measure_empty(decoders: dict[str, object], scenes: list[dict]) -> list[dict]
                 found += len(decoder.decode(f["image"]))
                 times.append(time.perf_counter() - start)
             rows.append({"decoder": name, "resolution": f"{size[0]}x{size[1]}", "frames": len(times),
-                         "codes_found": found, "p50_ms": percentile_ms(times, 50), "p99_ms": percentile_ms(times, 99)})
+                         "codes_found": found, "p50_ms": percentile_ms(times, 50, 3),
+                         "p99_ms": percentile_ms(times, 99, 3)})
     return rows
 
 
@@ -217,7 +213,7 @@ def time_floor(frames: list[dict]) -> dict[str, float]:
             start = time.perf_counter()
             cv2.cvtColor(f["image"], cv2.COLOR_BGR2GRAY)
             times.append(time.perf_counter() - start)
-        floor[f"{size[0]}x{size[1]}"] = percentile_ms(times, 50)
+        floor[f"{size[0]}x{size[1]}"] = percentile_ms(times, 50, 3)
     return floor
 
 
@@ -249,10 +245,10 @@ def run_decoding(count: int, seed: int, budget_ms: float, progress: Callable[[st
                 "success": round(total / n, 4),
                 "by_distortion": {d: round(sum(v) / len(v), 4) for d, v in per_distortion.items()},
                 "wrong_texts": wrong,
-                "p50_ms": percentile_ms(times, 50),
-                "p99_ms": percentile_ms(times, 99),
+                "p50_ms": percentile_ms(times, 50, 3),
+                "p99_ms": percentile_ms(times, 99, 3),
                 "floor_gray_p50_ms": floor[res],
-                "p50_over_floor": round(percentile_ms(times, 50) / floor[res], 1) if floor[res] else None,
+                "p50_over_floor": round(percentile_ms(times, 50, 3) / floor[res], 1) if floor[res] else None,
             })
     progress("decoding frames without a ticket...")
     empty = measure_empty(decoders, empty_scenes(max(4, count // 2), seed))
@@ -324,7 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     decoding = run_decoding(args.frames, args.seed, args.budget_ms, progress)
     print_decoding(decoding)
     write_section("decoding", decoding)
-    from gate_latency import print_latency, run_latency  # latency section: frame -> durable verdict
+    # latency section: frame -> durable verdict (imported here: gate_latency imports this module)
+    from bench.gate_latency import print_latency, run_latency
 
     latency = run_latency(max(60, args.frames), 20, args.seed, progress)
     print_latency(latency)

@@ -2,7 +2,7 @@
 `cryptography` Ed25519 sign/verify measured in the same run.
 
 Goal: project verify >= 0.8x raw verify (keys loaded once, not per ticket).
-Run: .venv/bin/python bench/bench_signing.py [--seconds 1.0]
+Run: .venv/bin/python -m bench.bench_signing [--seconds 1.0]
 Writes bench/results/bench_signing.json.
 """
 from __future__ import annotations
@@ -14,10 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.signing import Keyring, SigningKey, b45, sign_ticket, verify_ticket  # noqa: E402
-from common.signing.ticket import DOMAIN, SIGNATURE_BYTES, TEXT_PREFIX  # noqa: E402
+from common.signing import Keyring, SigningKey, b45, sign_ticket, verify_ticket
+from common.signing.ticket import DOMAIN, SIGNATURE_BYTES, TEXT_PREFIX
 
 RESULTS = Path(__file__).with_name("results") / "bench_signing.json"
 

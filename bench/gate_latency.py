@@ -15,8 +15,8 @@
    Measured from the first frame with the code fully in view to the durable
    verdict. Goal: median <= 150 ms of sequence time.
 
-Run: .venv/bin/python bench/bench_gate.py (all sections) or
-     .venv/bin/python bench/gate_latency.py [--frames 60] [--sequences 20]
+Run: .venv/bin/python -m bench.bench_gate (all sections) or
+     .venv/bin/python -m bench.gate_latency [--frames 60] [--sequences 20]
 """
 from __future__ import annotations
 
@@ -34,20 +34,16 @@ from typing import Callable
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from common.signing import Keyring, SigningKey, sign_ticket  # noqa: E402
-from gate_agent.config import EventConfig, GateConfig, write_config  # noqa: E402
-from gate_agent.pipeline import Gate, accepted_codes  # noqa: E402
-from gate_agent.scanner import Frame, ScanDebouncer, make_decoder  # noqa: E402
+from bench.bench_gate import code_pixels, make_frame, without_deblur, write_section
+from bench.stats import percentile, percentile_ms
+from common.signing import Keyring, SigningKey, sign_ticket
+from gate_agent.config import EventConfig, GateConfig, write_config
+from gate_agent.pipeline import Gate, accepted_codes
+from gate_agent.scanner import DEFAULT_EXTRA_PASSES_BUDGET_MS, Frame, ScanDebouncer, make_decoder
 
 EVENT_ID = 4242
 FPS = 30.0
 SIZE = (1280, 720)
-
-
-def _pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(np.array(values) * 1000.0, q)), 2) if values else 0.0
 
 
 def bench_key() -> SigningKey:
@@ -149,13 +145,6 @@ def sse_latency(gate: Gate, texts: list[str]) -> list[float]:
 
 # -- 3. presentation sequences ---------------------------------------------------------
 
-def code_image(text: str, module_px: int) -> np.ndarray:
-    from common.signing.qr import make_qr
-
-    dark = np.array(list(make_qr(text).matrix_iter(scale=module_px, border=4)), dtype=bool)
-    return np.where(dark, 0, 255).astype(np.uint8)
-
-
 def presentation(rng: np.random.Generator, text: str, exposure: float, frames: int = 30) -> tuple[list[np.ndarray], int]:
     """A phone entering from the right, decelerating to rest near the centre.
 
@@ -164,7 +153,7 @@ def presentation(rng: np.random.Generator, text: str, exposure: float, frames: i
     (``exposure`` = fraction of the frame period the shutter is open).
     """
     width, height = SIZE
-    code = code_image(text, 6)
+    code = code_pixels(text, 6, inverted=False)
     contrast = rng.uniform(0.6, 0.85)
     code = (128 + (code.astype(np.float32) - 128) * contrast).astype(np.uint8)
     phone = np.full((code.shape[0] + 80, code.shape[1] + 40), 30, np.uint8)  # dark phone body
@@ -245,10 +234,6 @@ def time_to_verdict(gate: Gate, decoder, rng, texts: list[str], exposure: float)
 # -- section ---------------------------------------------------------------------------------
 
 def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[[str], None]) -> dict:
-    from bench_gate import make_frame, without_deblur  # the decoding section's frames and decoders
-
-    from gate_agent.scanner import DEFAULT_EXTRA_PASSES_BUDGET_MS
-
     key = bench_key()
     rng = np.random.default_rng(seed)
     decoder = make_decoder("zxing")
@@ -279,32 +264,32 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
                                        tickets(key, sequences, start), exposure)  # verdict aside, same frames
                 presentations[f"exposure_{exposure}_without_deblur"] = summarize_presentation(runs, exposure)
 
-    floor_p99 = _pct(pipeline["decode"], 99) + _pct(commits, 99)
-    floor_p50 = _pct(pipeline["decode"], 50) + _pct(commits, 50)
-    p99 = _pct(pipeline["total"], 99)
+    floor_p99 = percentile_ms(pipeline["decode"], 99) + percentile_ms(commits, 99)
+    floor_p50 = percentile_ms(pipeline["decode"], 50) + percentile_ms(commits, 50)
+    p99 = percentile_ms(pipeline["total"], 99)
     return {
         "resolution": f"{SIZE[0]}x{SIZE[1]}",
         "frame_to_durable_verdict": {
             "frames": len(pipeline["total"]),
             "missed_frames": pipeline["missed"],
-            "p50_ms": _pct(pipeline["total"], 50),
+            "p50_ms": percentile_ms(pipeline["total"], 50),
             "p99_ms": p99,
-            "decoder_p50_ms": _pct(pipeline["decode"], 50),
-            "decoder_p99_ms": _pct(pipeline["decode"], 99),
-            "commit_p50_ms": _pct(commits, 50),
-            "commit_p99_ms": _pct(commits, 99),
-            "p50_over_floor": round(_pct(pipeline["total"], 50) / floor_p50, 2) if floor_p50 else None,
+            "decoder_p50_ms": percentile_ms(pipeline["decode"], 50),
+            "decoder_p99_ms": percentile_ms(pipeline["decode"], 99),
+            "commit_p50_ms": percentile_ms(commits, 50),
+            "commit_p99_ms": percentile_ms(commits, 99),
+            "p50_over_floor": round(percentile_ms(pipeline["total"], 50) / floor_p50, 2) if floor_p50 else None,
             "p99_over_floor": round(p99 / floor_p99, 2) if floor_p99 else None,
             "goal": "p99 <= 2x (decoder p99 + commit p99)",
             "goal_met": bool(floor_p99 and p99 <= 2 * floor_p99),
         },
         "verdict_to_screen": {
             "events": len(sse),
-            "p50_ms": _pct(sse, 50),
-            "p99_ms": _pct(sse, 99),
+            "p50_ms": percentile_ms(sse, 50),
+            "p99_ms": percentile_ms(sse, 99),
             "max_ms": round(max(sse) * 1000, 2) if sse else None,
             "goal": "p99 <= 100 ms",
-            "goal_met": bool(sse) and _pct(sse, 99) <= 100,
+            "goal_met": bool(sse) and percentile_ms(sse, 99) <= 100,
         },
         "presentation": presentations,
     }
@@ -321,7 +306,7 @@ def summarize_presentation(runs: list[dict], exposure: float) -> dict:
         "fps": FPS,
         "exposure_fraction": exposure,
         "median_ms": median_ttv,
-        "p90_ms": round(float(np.percentile(ttv, 90)), 1) if ttv else None,
+        "p90_ms": round(percentile(ttv, 90), 1) if ttv else None,
         "median_unreadable_frames_in_view": float(np.median(blurred)) if blurred else None,
         "median_after_readable_ms": round(float(np.median(after)), 1) if after else None,
         "runs": runs,
@@ -351,8 +336,6 @@ def print_latency(report: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench_gate import write_section
-
     parser = argparse.ArgumentParser(description="Gate verdict latency (section of bench_gate.py)")
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--sequences", type=int, default=20)
