@@ -22,10 +22,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Every benchmark, each a module run from the repo root (docs/performance.md);
+# bench_gate runs both gate sections (decoding, then latency: bench/gate_latency.py).
+# PostgreSQL rows need TICKETHUB_TEST_POSTGRES_URL. Takes many minutes (the sell-outs most):
+# run it on an otherwise idle machine.
 bench: $(STAMP)
-	$(PY) bench/bench_signing.py
-	$(PY) bench/bench_sync.py
-	$(PY) bench/bench_dashboard.py
+	$(PY) -m bench.bench_signing
+	$(PY) -m bench.bench_gate
+	$(PY) -m bench.bench_sync
+	$(PY) -m bench.bench_sellout
+	$(PY) -m bench.bench_sellout --workers 2 --server-threads 8 --out bench/results/bench_sellout_2workers.json
+	$(PY) -m bench.bench_hub_web
+	$(PY) -m bench.bench_dashboard
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
