@@ -10,7 +10,7 @@ push round trip itself, in the same run:
   on B (LISTEN/NOTIFY), when --postgres URL or TICKETHUB_TEST_POSTGRES_URL is given.
 
 Goal: sync -> page updated within 2 s.
-Run: .venv/bin/python bench/bench_dashboard.py [--samples 30] [--postgres URL]
+Run: .venv/bin/python -m bench.bench_dashboard [--samples 30] [--postgres URL]
 Writes bench/results/bench_dashboard.json. Everything runs on loopback.
 """
 from __future__ import annotations
@@ -21,29 +21,21 @@ import os
 import platform
 import queue
 import secrets
-import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import requests
 
-import requests  # noqa: E402
-
-from hub.services import users  # noqa: E402
-from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, postgres_database, prepared_hub, read_events  # noqa: E402,E501
-from tests.hub.web.gates import LiveGate, sell_seats  # noqa: E402
-from tests.hub.web.support import make_event  # noqa: E402
+from bench.stats import percentile, percentile_ms
+from hub.services import users
+from tests.e2e.dashboard import PASSWORD, Hub, login, next_changed, postgres_database, prepared_hub, read_events  # noqa: E501
+from tests.hub.web.gates import LiveGate, sell_seats
+from tests.hub.web.support import make_event
 
 RESULTS = Path(__file__).with_name("results") / "bench_dashboard.json"
 GOAL_S = 2.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def run(name: str, root: Path, database_url: str, samples: int, processes: int) -> dict:
@@ -105,7 +97,7 @@ def run(name: str, root: Path, database_url: str, samples: int, processes: int) 
 
 
 def summary(values: list[float]) -> dict:
-    return {"p50": round(statistics.median(values) * 1000, 1), "p95": round(percentile(values, 95) * 1000, 1),
+    return {"p50": percentile_ms(values, 50, 1), "p95": percentile_ms(values, 95, 1),
             "max": round(max(values) * 1000, 1)}
 
 

@@ -9,7 +9,7 @@ Each figure stands beside a floor measured in the same run:
   (session, CSRF, security headers, DB reads) vs. the seat JSON of a small event
   (same stack and database, no QR, no templates).
 
-Run: .venv/bin/python bench/bench_hub_web.py [--repeat 30]
+Run: .venv/bin/python -m bench.bench_hub_web [--repeat 30]
 Writes bench/results/bench_hub_web.json.
 """
 from __future__ import annotations
@@ -19,21 +19,18 @@ import json
 import platform
 import re
 import statistics
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from fpdf import FPDF
 
-from fpdf import FPDF  # noqa: E402
-
-from common.signing import SigningKey, sign_ticket  # noqa: E402
-from common.signing.qr import make_qr  # noqa: E402
-from hub.delivery import TicketCard  # noqa: E402
-from hub.delivery.images import qr_png, qr_svg  # noqa: E402
-from hub.delivery.pdf import tickets_pdf  # noqa: E402
+from common.signing import SigningKey, sign_ticket
+from common.signing.qr import make_qr
+from hub.delivery import TicketCard
+from hub.delivery.images import qr_png, qr_svg
+from hub.delivery.pdf import tickets_pdf
 
 RESULTS = Path(__file__).with_name("results") / "bench_hub_web.json"
 

@@ -6,7 +6,7 @@ the raw database's floor measured in the same run: the same number of single-row
 transactional UPDATEs (BEGIN [IMMEDIATE]; UPDATE ... WHERE status='available'; COMMIT)
 through the bare DB-API driver, one client, no HTTP.
 
-Run: .venv/bin/python bench/bench_sellout.py [--backends sqlite,postgres] [--seats 10000] [--clients 32]
+Run: .venv/bin/python -m bench.bench_sellout [--backends sqlite,postgres] [--seats 10000] [--clients 32]
 PostgreSQL URL: --postgres-url or TICKETHUB_TEST_POSTGRES_URL (a scratch database is created and dropped).
 Writes bench/results/bench_sellout.json.
 """
@@ -18,7 +18,6 @@ import os
 import platform
 import random
 import secrets
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -31,22 +30,12 @@ from pathlib import Path
 import requests
 from requests.adapters import HTTPAdapter
 
+from bench.stats import percentile
+from tests.support import free_port, wait_for
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).with_name("results") / "bench_sellout.json"
 TICKETHUB = [sys.executable, "-m", "hub.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 class Hub:
@@ -55,7 +44,7 @@ class Hub:
     def __init__(self, db_url: str, threads: int, workers: int = 1):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
         self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
-                    "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_AREAS": "",
+                    "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_WEB_PAGES": "false",
                     "PYTHONPATH": str(REPO)}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -66,14 +55,7 @@ class Hub:
         self.proc = subprocess.Popen([*TICKETHUB, "serve", "--port", str(self.port), "--threads", str(threads),
                                       "--workers", str(workers)],
                                      env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.url + "/api/v1/openapi.json", timeout=2)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise SystemExit("tickethub serve did not start")
+        wait_for(lambda: requests.get(self.url + "/api/v1/openapi.json", timeout=2), 60, "tickethub serve to start")
 
     def cli(self, *args: str) -> str:
         return subprocess.run([*TICKETHUB, *args], env=self.env, check=True, capture_output=True, text=True).stdout
@@ -161,8 +143,8 @@ def sell_out(hub: Hub, event_id: int, clients: int, seats: int) -> dict:
         "num_available_after": seat_map["num_available"],
         "holds_per_s": len(hold_ms) / elapsed, "orders_per_s": len(order_ms) / elapsed,
         "requests_per_s": (len(hold_ms) + len(order_ms) + conflicts[0]) / elapsed,
-        "hold_p50_ms": pct(hold_ms, 0.5), "hold_p99_ms": pct(hold_ms, 0.99),
-        "order_p50_ms": pct(order_ms, 0.5), "order_p99_ms": pct(order_ms, 0.99),
+        "hold_p50_ms": percentile(hold_ms, 50), "hold_p99_ms": percentile(hold_ms, 99),
+        "order_p50_ms": percentile(order_ms, 50), "order_p99_ms": percentile(order_ms, 99),
         "hold_mean_ms": statistics.fmean(hold_ms) if hold_ms else 0.0,
     }
 

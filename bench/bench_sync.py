@@ -5,7 +5,7 @@ and the time for an admission at gate A to reach gate B (two real gate-agent
 processes, default intervals: push 2 s and right after each scan, pull 5 s).
 
 Goals: ingest >= 20,000 scans/s on SQLite; propagation p95 <= 5 s.
-Run: .venv/bin/python bench/bench_sync.py [--batches 10] [--gates 20] [--samples 20] [--postgres URL]
+Run: .venv/bin/python -m bench.bench_sync [--batches 10] [--gates 20] [--samples 20] [--postgres URL]
 Writes bench/results/bench_sync.json. Everything runs on loopback.
 """
 from __future__ import annotations
@@ -13,26 +13,22 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import math
 import os
 import platform
 import secrets
 import sqlite3
-import statistics
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-import requests  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-
-from hub.services.devices import PUSH_DOMAIN  # noqa: E402
-from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for  # noqa: E402
+from bench.stats import percentile
+from hub.services.devices import PUSH_DOMAIN
+from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
 
 RESULTS = Path(__file__).with_name("results") / "bench_sync.json"
 BATCH = 500
@@ -176,9 +172,8 @@ def propagation(root: Path, samples: int) -> dict:
         wait_for(lambda: len(delays) == samples, 60, "every admission to reach gate B")
         done.set()
         watcher.join()
-        delays.sort()
-        return {"samples": samples, "p50_s": round(statistics.median(delays), 2),
-                "p95_s": round(delays[math.ceil(0.95 * samples) - 1], 2),  # nearest rank "max_s": round(delays[-1], 2),
+        return {"samples": samples, "p50_s": round(percentile(delays, 50), 2),
+                "p95_s": round(percentile(delays, 95), 2), "max_s": round(max(delays), 2),
                 "floor_s": "a scan pushes at once; B pulls every 5 s: worst case about 5 s, mean about 2.5 s"}
     finally:
         for gate in gates:
