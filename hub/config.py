@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "SWEEP_INTERVAL_SECONDS": 30,  # 0 disables the background sweeper
+    # live streams (the dashboard's server-sent events): each open stream holds a server thread
+    "MAX_STREAMS": 0,  # open streams per process, beyond it 503; 0: a quarter of the server's threads
+    "STREAM_LIFETIME_SECONDS": 300,  # a stream then ends (the page reconnects): a forgotten tab frees its thread
+    "STREAM_RETRY_SECONDS": 10,  # Retry-After of a refused stream; the page tries again after about this long
     # HTTP
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "SECRET_KEY": "",

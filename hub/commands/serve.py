@@ -13,6 +13,8 @@ import socket
 
 import click
 
+from hub.services.live import SERVER_THREADS, stream_limit
+
 from ._app import cli_app, engine_of
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 512),
+@click.option("--threads", default=SERVER_THREADS, show_default=True, type=click.IntRange(1, 512),
               help="Worker threads per process (each request holds one while it runs).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port. Rate limits are per process unless "
@@ -36,8 +38,12 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
+    streams = _limit_streams(app, threads)
+    if streams >= threads:
+        log.warning("MAX_STREAMS=%d with %d threads: open live streams can take every thread and stop "
+                    "sales and gate sync", streams, threads)
     click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads, "
-               f"signing key {key.kid})")
+               f"up to {streams} live stream(s) each, signing key {key.kid})")
     if workers == 1:
         _serve(app, threads, host=host, port=port, background_jobs=True)
         return
@@ -69,11 +75,23 @@ def _check_address(host: str, port: int) -> None:
         raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
 
 
+def _limit_streams(app, threads: int) -> int:
+    """Cap the live streams of ``app`` (each holds one of the ``threads``): MAX_STREAMS, or a
+    quarter of the threads. Returns the cap; a bad MAX_STREAMS is a one-line error."""
+    try:
+        limit = stream_limit(int(app.config["MAX_STREAMS"]), threads)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    app.config["MAX_STREAMS"] = limit
+    return limit
+
+
 def _serve(app, threads: int, background_jobs: bool, **where) -> None:
     import waitress
 
     from hub.scheduler import start_background_jobs
 
+    _limit_streams(app, threads)  # a worker's fresh app, too
     if background_jobs:  # only one process runs them: reminders must go out once
         start_background_jobs(app)
     waitress.serve(app, threads=threads, connection_limit=max(100, threads * 8), channel_timeout=60,

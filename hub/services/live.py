@@ -13,12 +13,19 @@ The notifiers share one interface (``publish(event_id)`` / ``subscribe()``):
 
 Pings carry only the event id: the page fetches fresh figures itself, so a
 missed or merged ping costs nothing but a refresh.
+
+``StreamSlots`` caps the streams open at once in a process. Under waitress an
+open stream holds a worker thread for its whole life (waitress iterates a
+response on a task thread and has no way to hand a socket to an event loop), so
+without a cap a room of dashboards would take every thread and stop sales and
+gate sync. Streams past the cap are refused at once and the page tries again.
 """
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
 from typing import Iterable, Protocol
 
 log = logging.getLogger(__name__)
@@ -26,6 +33,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "tickethub_attendance"
 ANY_EVENT = -1  # a ping meaning "refresh whatever you show" (e.g. the listener reconnected)
 EXTENSION = "tickethub.live"
+SLOTS_EXTENSION = "tickethub.live_slots"
 
 
 class Subscription:
@@ -243,6 +251,87 @@ def _scans_since(conn, last: int | None) -> tuple[int, set[int]]:
                         .join(devices, devices.c.id == gate_scans.c.device_id)
                         .where(gate_scans.c.hub_seq > last, gate_scans.c.hub_seq <= now)).scalars()
     return now, {e for e in rows if e is not None}
+
+
+SERVER_THREADS = 16  # `tickethub serve --threads` default; assumed when the app is served some other way
+
+
+def stream_limit(configured: int, threads: int = SERVER_THREADS) -> int:
+    """Streams a process may hold open: MAX_STREAMS, or (0) a quarter of its ``threads``, at least
+    one. The rest of the pool stays free for sales, sync and pages whatever the dashboards do."""
+    if configured < 0:
+        raise ValueError(f"MAX_STREAMS must be 0 (a quarter of the server's threads) or more, not {configured}")
+    return configured or max(1, threads // 4)
+
+
+class StreamSlots:
+    """At most ``limit`` live streams open at once in this process; ``take()`` says None past it."""
+
+    REFUSAL_LOG_INTERVAL_S = 60.0  # a full room retries every few seconds: warn once a minute, not each time
+
+    def __init__(self, limit: int, clock=time.monotonic):
+        self.limit = limit
+        self._open = 0
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._refused = 0
+        self._warned_at: float | None = None
+
+    @property
+    def open(self) -> int:
+        return self._open
+
+    def take(self) -> "StreamSlot | None":
+        with self._lock:
+            if self._open < self.limit:
+                self._open += 1
+                return StreamSlot(self)
+            self._refused += 1
+            refused = self._refusals_to_report()
+        if refused:
+            log.warning("%d live stream(s) refused: all %d stream slots of this process are open "
+                        "(MAX_STREAMS; each open stream holds a server thread)", refused, self.limit)
+        return None
+
+    def _give_back(self) -> None:
+        with self._lock:
+            self._open -= 1
+
+    def _refusals_to_report(self) -> int:
+        """Refusals since the last warning, when one is due (else 0). Called under the lock."""
+        now = self._clock()
+        if self._warned_at is not None and now - self._warned_at < self.REFUSAL_LOG_INTERVAL_S:
+            return 0
+        refused, self._warned_at, self._refused = self._refused, now, 0
+        return refused
+
+
+class StreamSlot:
+    """One open stream's place; ``release()`` gives it back (once, however often it is called)."""
+
+    def __init__(self, slots: StreamSlots):
+        self._slots = slots
+        self._released = False
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._slots._give_back()
+
+
+def slots_for(app) -> StreamSlots:
+    """The app's stream slots, created on first use from MAX_STREAMS (`tickethub serve` sets it
+    from its thread count)."""
+    found = app.extensions.get(SLOTS_EXTENSION)
+    if found is None:
+        with _CREATE_LOCK:
+            found = app.extensions.get(SLOTS_EXTENSION)
+            if found is None:
+                found = app.extensions[SLOTS_EXTENSION] = StreamSlots(stream_limit(int(app.config["MAX_STREAMS"])))
+    return found
 
 
 def make_notifier(engine) -> LocalNotifier | PostgresNotifier:

@@ -1,13 +1,19 @@
 """Notifiers of the live dashboard: in-process fan-out, and PostgreSQL LISTEN/NOTIFY between
-two notifiers on one database (as two hub processes have)."""
+two notifiers on one database (as two hub processes have); the cap on open streams
+(over HTTP: tests/hub/test_stream_limit.py)."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import threading
 
+import pytest
+
 from hub.db import make_engine
-from hub.services.live import ANY_EVENT, LocalNotifier, PostgresNotifier, SqliteNotifier, make_notifier
+from hub.services.live import (
+    ANY_EVENT, LocalNotifier, PostgresNotifier, SqliteNotifier, StreamSlots, make_notifier, stream_limit,
+)
 from tests.support import POSTGRES_URL_ENV, require
 
 
@@ -89,3 +95,28 @@ def test_postgres_notify_reaches_the_other_notifier():
         b.close()
         engine_a.dispose()
         engine_b.dispose()
+
+
+def test_stream_limit_is_a_quarter_of_the_threads_unless_configured():
+    assert [stream_limit(0, threads) for threads in (1, 4, 8, 16, 64)] == [1, 1, 2, 4, 16]
+    assert stream_limit(0) == 4  # served some other way: as many threads as `tickethub serve` has by default
+    assert stream_limit(6, 16) == 6
+    with pytest.raises(ValueError, match="MAX_STREAMS"):
+        stream_limit(-1, 16)
+
+
+def test_stream_slots_refuse_past_the_limit_warn_once_a_minute_and_give_a_slot_back_once(caplog):
+    now = [0.0]
+    slots = StreamSlots(2, clock=lambda: now[0])
+    first, second = slots.take(), slots.take()
+    assert first is not None and second is not None and slots.open == 2
+    with caplog.at_level(logging.WARNING, "hub.services.live"):
+        assert slots.take() is None and slots.take() is None
+        now[0] = 61.0
+        assert slots.take() is None
+    # the first refusal at once, then the ones since, a minute later
+    assert [r.getMessage().split(" live")[0] for r in caplog.records] == ["1", "2"]
+    first.release()
+    first.release()  # a second release (closed twice) does not free another stream's slot
+    assert slots.open == 1
+    assert slots.take() is not None and slots.take() is None

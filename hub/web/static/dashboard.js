@@ -20,9 +20,30 @@
     }
   }
 
-  const events = new EventSource(panel.dataset.streamUrl);
-  events.addEventListener("changed", refresh);
-  events.addEventListener("tick", refresh);
-  events.onopen = () => { link.textContent = "live"; link.className = "badge live-link online"; document.body.dataset.live = "1"; };
-  events.onerror = () => { link.textContent = "reconnecting…"; link.className = "badge live-link offline"; document.body.dataset.live = ""; };
+  // A stream the hub refuses (503 when all its stream slots are open) or one that answers with
+  // something else (a login page) closes the EventSource for good; the browser only reconnects by
+  // itself after a dropped connection or a stream the hub ended. So try again ourselves, after
+  // about the hub's Retry-After, spread out so that refused tabs do not all come back at once.
+  const retryMs = 1000 * Number(panel.dataset.retrySeconds || 10);
+
+  function showLive(live) {
+    link.textContent = live ? "live" : "reconnecting…";
+    link.className = "badge live-link " + (live ? "online" : "offline");
+    document.body.dataset.live = live ? "1" : "";
+  }
+
+  function connect() {
+    const events = new EventSource(panel.dataset.streamUrl);
+    events.addEventListener("changed", refresh);
+    events.addEventListener("tick", refresh);
+    events.onopen = () => showLive(true);
+    events.onerror = () => {
+      showLive(false);
+      if (events.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retryMs * (0.5 + Math.random()));
+      }
+    };
+  }
+
+  connect();
 })();

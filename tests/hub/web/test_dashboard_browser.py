@@ -3,16 +3,19 @@
 Two real gates (enrolled over HTTP, gate_agent's pipeline and sync client) push
 admissions; the open page's counts and arrivals chart change without a reload,
 and a ticket admitted at both gates (gate B was offline) shows up as a duplicate.
+A page refused a stream (the hub's stream cap is full) says so and keeps trying.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+import requests
 from playwright.sync_api import expect
 
 from hub.services import users
 from hub.services.live import notifier_for
+from tests.e2e.dashboard import login
 from tests.hub.web.gates import LiveGate, sell_seats
 from tests.hub.web.live import serve_hub
 from tests.hub.web.test_browser import PASSWORD, PHONE, _login
@@ -69,3 +72,38 @@ def test_dashboard_updates_live_as_gates_sync_and_lists_the_duplicate(browser, t
             notifier_for(app).close()  # ends the page's event stream before the server stops
             gate_a.close()
             gate_b.close()
+
+
+def test_a_dashboard_refused_a_stream_says_reconnecting_and_goes_live_when_a_slot_frees(browser, tmp_path):
+    """The hub's one stream slot is taken: the page's stream gets 503, which makes EventSource give
+    up for good, so the page must try again itself; once the slot is free it goes live."""
+    with serve_hub(tmp_path, MAX_STREAMS=1, STREAM_RETRY_SECONDS=1, DASHBOARD_TICK_SECONDS=1) as (app, base_url):
+        with app.extensions["tickethub.engine"].connect() as conn:
+            organizer = users.create_user(conn, "org@example.org", PASSWORD, "organizer")
+            event = make_event(conn, organizer["id"], starts_in=timedelta(hours=1))
+        stream_url = f"{base_url}/dashboard/events/{event['id']}/stream"
+        holder = requests.Session()
+        login(holder, base_url, "org@example.org")
+        taken = holder.get(stream_url, stream=True, timeout=(5, 30))
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            assert taken.status_code == 200
+            _login(page, base_url, "org@example.org")
+            is_stream = lambda status: lambda r: r.url == stream_url and r.status == status  # noqa: E731
+            with page.expect_response(is_stream(503), timeout=10_000):
+                page.goto(f"{base_url}/dashboard/events/{event['id']}")
+            expect(page.locator("#link")).to_have_text("reconnecting…", timeout=5_000)
+            with page.expect_response(is_stream(503), timeout=10_000):
+                pass  # refused again: the page tried once more by itself
+            assert page.get_attribute("body", "data-live") == ""
+
+            taken.close()  # the hub notices at its next tick and frees the slot
+            with page.expect_response(is_stream(200), timeout=30_000):
+                pass
+            page.wait_for_selector("body[data-live='1']", timeout=10_000)
+            expect(page.locator("#link")).to_have_text("live")
+        finally:
+            taken.close()
+            context.close()
+            notifier_for(app).close()
