@@ -25,6 +25,11 @@ DEFAULTS: dict[str, Any] = {
     "HOLD_TTL_MIN_SECONDS": 30,
     "HOLD_TTL_MAX_SECONDS": 3600,
     "HOLD_MAX_SEATS": 20,
+    # the longest hold an anonymous client (no login, no API token) may ask for: a checkout takes minutes
+    "HOLD_TTL_MAX_ANONYMOUS_SECONDS": 900,
+    # tickets one client (a signed-in user, else one address; an IPv6 /64) may hold at once over all
+    # its live holds, so one client cannot hold a whole event; 0 = no limit. Two full holds by default.
+    "HOLD_MAX_SEATS_PER_CLIENT": 40,
     "HOLD_RATE_LIMIT": "120 per minute",
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",

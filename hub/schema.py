@@ -132,8 +132,11 @@ holds = Table(
     Column("status", String(10), nullable=False),  # active | released | expired | purchased
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # whose share of holds this counts against (services.holds.client_identity); NULL: no limit
+    Column("client", String(100)),
     Index("ix_holds_live", "status", "expires_at"),
     Index("ix_holds_ga", "ticket_type_id", "status"),
+    Index("ix_holds_client", "client", "status"),
 )
 
 # Sale state of each seat for one event. A seat is free when status is

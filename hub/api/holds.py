@@ -7,7 +7,7 @@ from ..db import get_db
 from ..services import holds as hold_service
 from ..services.validate import integer, list_of, obj, string
 from .errors import ApiError
-from .util import json_body
+from .util import current_user, json_body
 
 bp = Blueprint("holds", __name__)
 
@@ -21,20 +21,18 @@ HOLD_SPEC = obj(optional={
 })
 
 
-def policy() -> hold_service.HoldPolicy:
-    cfg = current_app.config
-    return hold_service.HoldPolicy(cfg["HOLD_TTL_SECONDS"], cfg["HOLD_TTL_MIN_SECONDS"],
-                                   cfg["HOLD_TTL_MAX_SECONDS"], cfg["HOLD_MAX_SEATS"])
-
-
 @bp.post("/events/<int:event_id>/holds")
 def create_hold(event_id: int):
-    """Rate-limited per client (HOLD_RATE_LIMIT, see hub/extensions.py)."""
+    """Rate-limited per client (HOLD_RATE_LIMIT, see hub/extensions.py); what one client may hold
+    at once is capped (HOLD_MAX_SEATS_PER_CLIENT), per API user or else per address."""
     spec = HOLD_SPEC(json_body(), "hold")
     modes = [m for m in ("seats", "best_available", "ga") if m in spec]
     if len(modes) != 1:
         raise ApiError(422, "invalid_hold", "give exactly one of seats, best_available or ga")
-    common = {"ttl_seconds": spec.get("ttl_seconds"), "policy": policy()}
+    user = current_user()
+    common = {"ttl_seconds": spec.get("ttl_seconds"),
+              "policy": hold_service.HoldPolicy.from_config(current_app.config, signed_in=user is not None),
+              "client": hold_service.client_identity(user and user["id"], request.remote_addr)}
     conn = get_db()
     if modes == ["seats"]:
         hold = hold_service.hold_seats(conn, event_id, [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],

@@ -19,7 +19,7 @@ STAFF = ("organizer", "admin")
 
 ORDER_SPEC = obj(required={
     "hold_id": integer(1), "hold_token": string(200, 1),
-    "buyer": obj(required={"name": string(200, 1), "email": string(320, 3)}),
+    "buyer": order_service.BUYER_SPEC,
     "payment": obj(required={"method": string(40, 1)}),
 })
 

@@ -115,7 +115,11 @@ def send_refund_notice(conn: Connection, settings: mail.MailSettings, order_id: 
 
 def send_due_reminders(conn: Connection, settings: mail.MailSettings, links: Links,
                        now: datetime | None = None, ahead: timedelta = REMINDER_AHEAD) -> list[int]:
-    """Remind buyers of paid orders whose event starts within `ahead`; each order once. Returns order ids."""
+    """Remind buyers of paid orders whose event starts within `ahead`; each order once. Returns order ids.
+
+    An order whose reminder cannot be built or sent (a bad address stored before
+    addresses were checked) is logged and skipped, not retried; the others still go out.
+    """
     now = now or utcnow()
     due = conn.execute(
         select(orders.c.id).join(events, events.c.id == orders.c.event_id)
@@ -132,17 +136,27 @@ def send_due_reminders(conn: Connection, settings: mail.MailSettings, links: Lin
                 conn.execute(insert(order_reminders).values(order_id=order_id, sent_at=now))
         except IntegrityError:
             continue  # another run claimed it
-        order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
-        facts = event_facts(conn, order["event_id"])
-        message = mail.event_reminder(
-            to=order["buyer_email"], buyer_name=order["buyer_name"], order_code=str(order_id),
-            event_title=facts["title"], when=f"{facts['starts_at']:%a %d %b %Y, %H:%M} UTC", venue=facts["place"],
-            order_url=links.order_url(order_id, order["access_token"]))
-        _record(conn, "reminder", order_id, message, mail.send(settings, message), now)
+        try:
+            _remind(conn, settings, links, order_id, now)
+        except Exception:  # one bad order (an address no message can be built for) must not stop the rest
+            log.exception("could not mail the event reminder for order %s; skipped", order_id)
+            if conn.in_transaction():
+                conn.rollback()
+            continue
         sent.append(order_id)
     if sent:
         log.info("sent %d event reminder(s)", len(sent))
     return sent
+
+
+def _remind(conn: Connection, settings: mail.MailSettings, links: Links, order_id: int, now: datetime) -> None:
+    order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
+    facts = event_facts(conn, order["event_id"])
+    message = mail.event_reminder(
+        to=order["buyer_email"], buyer_name=order["buyer_name"], order_code=str(order_id),
+        event_title=facts["title"], when=f"{facts['starts_at']:%a %d %b %Y, %H:%M} UTC", venue=facts["place"],
+        order_url=links.order_url(order_id, order["access_token"]))
+    _record(conn, "reminder", order_id, message, mail.send(settings, message), now)
 
 
 def mail_history(conn: Connection, order_ids: list[int]) -> dict[int, list[dict]]:

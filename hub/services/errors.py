@@ -33,3 +33,14 @@ class Conflict(ServiceError):
 
     status = 409
     code = "conflict"
+
+
+class LimitReached(ServiceError):
+    """The client already has as much as one client may have at once; `headers` may carry Retry-After."""
+
+    status = 429
+    code = "limit_reached"
+
+    def __init__(self, message: str, code: str | None = None, retry_after: int | None = None):
+        super().__init__(message, code)
+        self.headers = {"Retry-After": str(retry_after)} if retry_after else None

@@ -5,26 +5,32 @@ or held by an expired hold) whose row count must equal the seats asked for;
 otherwise the transaction is rolled back and nothing is held. GA capacity is
 checked under a row lock on the ticket type. Expiry is evaluated against `now`
 inside the transaction, so an expired hold is free whether or not the sweeper ran.
+
+Fair share: each hold records its client (a signed-in user, else a network
+address) and one client's live holds may total at most `max_per_client` tickets,
+counted in the database (so across hub processes) under a per-client lock.
 """
 from __future__ import annotations
 
 import hashlib
-import hmac
+import ipaddress
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
 
 from ..db import atomic, is_sqlite, retrying
 from ..schema import event_seats, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
-from .errors import Conflict, Forbidden, Invalid, NotFound
+from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from .events import _which_is_unknown, event_row
+from .tokens import as_bytes, same_secret, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,18 @@ class HoldPolicy:
     min_ttl: int = 30
     max_ttl: int = 3600
     max_seats: int = 20
+    max_per_client: int = 0  # tickets one client may hold at once, over all its live holds; 0: no limit
+
+    @classmethod
+    def from_config(cls, config: Mapping, *, signed_in: bool) -> "HoldPolicy":
+        """The hub's settings for one client. Anonymous clients get the shorter maximum
+        time (HOLD_TTL_MAX_ANONYMOUS_SECONDS): a checkout needs minutes, not an hour."""
+        max_ttl = config["HOLD_TTL_MAX_SECONDS"]
+        if not signed_in:
+            max_ttl = min(max_ttl, config["HOLD_TTL_MAX_ANONYMOUS_SECONDS"])
+        return cls(default_ttl=min(config["HOLD_TTL_SECONDS"], max_ttl), min_ttl=config["HOLD_TTL_MIN_SECONDS"],
+                   max_ttl=max_ttl, max_seats=config["HOLD_MAX_SEATS"],
+                   max_per_client=config["HOLD_MAX_SEATS_PER_CLIENT"])
 
     def ttl(self, requested: int | None) -> timedelta:
         seconds = self.default_ttl if requested is None else requested
@@ -46,7 +64,55 @@ class HoldPolicy:
 
 
 def hash_hold_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return sha256_hex(token)
+
+
+def client_identity(user_id: int | None, address: str | None) -> str | None:
+    """Whose holds count together: a signed-in user's; else one network address's.
+
+    An IPv6 client usually has a whole /64 to pick addresses from, so the /64 is one client.
+    """
+    if user_id is not None:
+        return f"user:{user_id}"
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"addr:{address}"[:100]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 6:
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
+
+
+def _check_client_limit(conn: Connection, client: str | None, quantity: int, policy: HoldPolicy,
+                        now: datetime) -> None:
+    """Refuse (429 hold_limit_reached) a hold that would take the client over its share.
+
+    Called inside the hold's write transaction before anything is taken. SQLite
+    serialises writers already; on PostgreSQL an advisory lock per client does, so
+    two parallel requests of one client cannot both fit under the limit.
+    """
+    if client is None or not policy.max_per_client:
+        return
+    if not is_sqlite(conn):
+        key = int.from_bytes(hashlib.sha256(as_bytes(client)).digest()[:8], "big", signed=True)
+        conn.execute(select(func.pg_advisory_xact_lock(key)))  # released at commit or rollback
+    live = and_(holds.c.client == client, holds.c.status == "active", holds.c.expires_at > now)
+    held, first_end = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0),
+                                          func.min(holds.c.expires_at)).where(live)).one()
+    if held + quantity <= policy.max_per_client:
+        return
+    limit = policy.max_per_client
+    if held:
+        message = (f"You already hold {held} ticket{'' if held == 1 else 's'}, and one customer can hold at "
+                   f"most {limit} at a time. Buy or release the tickets you hold, or wait until your hold runs out.")
+        retry_after = max(1, math.ceil((first_end - now).total_seconds()))
+    else:
+        message, retry_after = f"One customer can hold at most {limit} tickets at a time.", None
+    raise LimitReached(message, "hold_limit_reached", retry_after)
 
 
 def _seat_is_free(now: datetime):
@@ -89,11 +155,11 @@ def _type_for(types: dict, section: str):
 
 
 def _new_hold(conn: Connection, event_id: int, kind: str, quantity: int, expires_at: datetime,
-              now: datetime, ticket_type_id: int | None = None) -> tuple[int, str]:
+              now: datetime, client: str | None, ticket_type_id: int | None = None) -> tuple[int, str]:
     token = secrets.token_urlsafe(24)
     hold_id = conn.execute(insert(holds).values(
         event_id=event_id, token_hash=hash_hold_token(token), kind=kind, ticket_type_id=ticket_type_id,
-        quantity=quantity, status="active", created_at=now, expires_at=expires_at,
+        quantity=quantity, status="active", created_at=now, expires_at=expires_at, client=client,
     ).returning(holds.c.id)).scalar_one()
     return hold_id, token
 
@@ -127,8 +193,11 @@ def _hold_json(hold_id: int, token: str, seats: list, types: dict, expires_at: d
 
 def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]], *,
                ttl_seconds: int | None = None, ticket_type_id: int | None = None,
-               policy: HoldPolicy = HoldPolicy(), now: datetime | None = None) -> dict:
-    """Hold exactly these (section, row, seat label) seats, or nothing (409)."""
+               policy: HoldPolicy = HoldPolicy(), client: str | None = None, now: datetime | None = None) -> dict:
+    """Hold exactly these (section, row, seat label) seats, or nothing (409).
+
+    `client` (client_identity) is whose share the seats count against (policy.max_per_client).
+    """
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
     policy.quantity(len(seats))
@@ -138,6 +207,7 @@ def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]
     def attempt() -> dict:
         with atomic(conn):
             event = _open_event(conn, event_id, now)
+            _check_client_limit(conn, client, len(seats), policy, now)
             found = conn.execute(
                 select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
                        venue_seats.c.position)
@@ -152,7 +222,7 @@ def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]
             no_type = sorted({s.section for s in found if _type_for(types, s.section) is None})
             if no_type:
                 raise Conflict(f"no ticket type is on sale for section(s) {', '.join(no_type)}", "not_on_sale")
-            hold_id, token = _new_hold(conn, event_id, "seats", len(found), expires_at, now)
+            hold_id, token = _new_hold(conn, event_id, "seats", len(found), expires_at, now, client)
             if _take_seats(conn, event_id, hold_id, found, types, expires_at, now) != len(found):
                 raise Conflict("one or more of the seats asked for is not available", "seats_unavailable")
         return _hold_json(hold_id, token, found, types, expires_at, "seats")
@@ -166,7 +236,8 @@ class _Collision(Exception):
 
 def hold_best_available(conn: Connection, event_id: int, count: int, *, section: str | None = None,
                         ttl_seconds: int | None = None, ticket_type_id: int | None = None,
-                        policy: HoldPolicy = HoldPolicy(), now: datetime | None = None) -> dict:
+                        policy: HoldPolicy = HoldPolicy(), client: str | None = None,
+                        now: datetime | None = None) -> dict:
     """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre."""
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
@@ -178,6 +249,7 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
             # (SQLite's BEGIN IMMEDIATE already does); single-seat holds can still
             # collide with the pick, which _Collision retries.
             event = _open_event(conn, event_id, now, lock=not is_sqlite(conn))
+            _check_client_limit(conn, client, count, policy, now)
             types = _seated_types(conn, event_id, now, ticket_type_id)
             if section is not None and conn.execute(select(venue_seats.c.id).where(
                     venue_seats.c.venue_id == event.venue_id, venue_seats.c.section == section).limit(1)).first() is None:
@@ -185,7 +257,7 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
             block = _find_block(conn, event_id, event.venue_id, count, section, types, now)
             if block is None:
                 raise Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
-            hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now)
+            hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now, client)
             if _take_seats(conn, event_id, hold_id, block, types, expires_at, now) != count:
                 raise _Collision()
         return _hold_json(hold_id, token, block, types, expires_at, "seats")
@@ -286,7 +358,7 @@ def _best_in_row(seats: list, count: int, types: dict):
 
 
 def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int, *,
-            ttl_seconds: int | None = None, policy: HoldPolicy = HoldPolicy(),
+            ttl_seconds: int | None = None, policy: HoldPolicy = HoldPolicy(), client: str | None = None,
             now: datetime | None = None) -> dict:
     """Hold `quantity` general-admission tickets, or nothing (409)."""
     now = now or utcnow()
@@ -296,6 +368,7 @@ def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int,
     def attempt() -> dict:
         with atomic(conn):
             _open_event(conn, event_id, now)
+            _check_client_limit(conn, client, quantity, policy, now)
             ga = conn.execute(select(ticket_types).where(
                 ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
                 .with_for_update()).first()
@@ -310,7 +383,7 @@ def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int,
             if ga.sold + held + quantity > ga.capacity:
                 raise Conflict(f"only {max(0, ga.capacity - ga.sold - held)} tickets of {ga.name!r} are available",
                                "sold_out")
-            hold_id, token = _new_hold(conn, event_id, "ga", quantity, expires_at, now, ticket_type_id)
+            hold_id, token = _new_hold(conn, event_id, "ga", quantity, expires_at, now, client, ticket_type_id)
         return _hold_json(hold_id, token, [], {}, expires_at, "ga", ga, quantity)
 
     return retrying(attempt)
@@ -325,7 +398,7 @@ def ga_available(conn: Connection, ticket_type_id: int, now: datetime | None = N
 
 
 def check_token(hold, token: str | None) -> None:
-    if not token or not hmac.compare_digest(hold.token_hash, hash_hold_token(token)):
+    if not token or not same_secret(hold.token_hash, hash_hold_token(token)):
         raise Forbidden("the hold token does not match this hold", "bad_hold_token")
 
 

@@ -2,10 +2,14 @@
 
 An expired, released or already used hold gives 409 and nothing is sold. With
 an idempotency key, a retried purchase returns the first order (never a second).
+
+Idempotency keys are scoped to the hold: the stored key is the hold id plus a
+hash of the client's key, so a key chosen by one client can never match (and
+so never replay or block) another client's purchase, and a replay is only
+returned to a caller who proves the hold token, like the first purchase did.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import secrets
 from datetime import datetime
@@ -23,9 +27,12 @@ from .holds import check_token, live_status
 from . import promos
 from .payments import get_provider
 from .tickets import issue_tickets, revoke_tickets, ticket_rows
-from .validate import obj, string
+from .tokens import same_secret, sha256_hex
+from .validate import email_address, obj, plain_text
 
-BUYER_SPEC = obj(required={"name": string(200, 1), "email": string(320, 3)})
+# The one rule for a buyer, used by the API and the checkout page alike: the name and
+# address go into mail headers, so no line breaks or control characters, and one real address.
+BUYER_SPEC = obj(required={"name": plain_text(200, 1), "email": email_address()})
 CURRENCY = "EUR"
 
 
@@ -38,11 +45,8 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
     """
     now = now or utcnow()
     buyer = BUYER_SPEC(buyer, "buyer")
-    if "@" not in buyer["email"]:
-        raise Invalid("buyer.email: not an email address", "invalid_email")
     provider = get_provider(payment_method)
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        raise Invalid("Idempotency-Key must be 1 to 200 characters", "invalid_idempotency_key")
+    scoped_key = _scoped_key(hold_id, idempotency_key)
 
     def attempt() -> int:
         with atomic(conn):
@@ -61,7 +65,7 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
             order_id = conn.execute(insert(orders).values(
                 event_id=hold.event_id, hold_id=hold.id, buyer_name=buyer["name"], buyer_email=buyer["email"],
                 status=payment_status, payment_method=provider.name, subtotal=subtotal, fees=fees,
-                total=subtotal + fees - discount, idempotency_key=idempotency_key, access_token=secrets.token_urlsafe(24),
+                total=subtotal + fees - discount, idempotency_key=scoped_key, access_token=secrets.token_urlsafe(24),
                 created_at=now, paid_at=now if payment_status == "paid" else None,
             ).returning(orders.c.id)).scalar_one()
             if promo_code:
@@ -84,40 +88,44 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
                 issue_tickets(conn, order_id, hold.event_id, items, signer, now)
             return order_id
 
-    replay = find_idempotent(conn, idempotency_key, hold_id)
+    # The token is checked before anything about an earlier purchase is looked up:
+    # a replay shows the order (and its ticket codes) only to the hold's owner.
+    _check_hold_token(conn, hold_id, hold_token)
+    replay = _order_for_key(conn, scoped_key)
     if replay is not None:
-        return replay
+        return get_order(conn, replay)
     try:
         order_id = retrying(attempt)
     except (Conflict, IntegrityError):
         # A concurrent request with the same key may have won: return its result.
-        existing = _order_for_key(conn, idempotency_key) if idempotency_key else None
-        if existing is None:
+        order_id = _order_for_key(conn, scoped_key)
+        if order_id is None:
             raise
-        order_id = _replay(existing, hold_id)
     return get_order(conn, order_id)
 
 
-def find_idempotent(conn: Connection, idempotency_key: str | None, hold_id: int) -> dict | None:
-    """The order an earlier request with this key created, or None."""
-    if not idempotency_key:
+def _scoped_key(hold_id: int, idempotency_key: str | None) -> str | None:
+    """What is stored for a client's Idempotency-Key: it only ever matches a purchase of the same hold."""
+    if idempotency_key is None:
         return None
-    existing = _order_for_key(conn, idempotency_key)
-    if existing is None:
-        return None
-    return get_order(conn, _replay(existing, hold_id))
+    if not 1 <= len(idempotency_key) <= 200:
+        raise Invalid("Idempotency-Key must be 1 to 200 characters", "invalid_idempotency_key")
+    return f"{hold_id}:{sha256_hex(idempotency_key)}"
 
 
-def _order_for_key(conn: Connection, key: str):
+def _check_hold_token(conn: Connection, hold_id: int, hold_token: str) -> None:
+    hold = conn.execute(select(holds.c.token_hash).where(holds.c.id == hold_id)).first()
+    if hold is None:
+        raise NotFound(f"no hold {hold_id}", "hold_not_found")
+    check_token(hold, hold_token)
+
+
+def _order_for_key(conn: Connection, scoped_key: str | None) -> int | None:
+    if scoped_key is None:
+        return None
     if conn.in_transaction():
         conn.commit()  # a fresh snapshot: see what a concurrent request committed
-    return conn.execute(select(orders.c.id, orders.c.hold_id).where(orders.c.idempotency_key == key)).first()
-
-
-def _replay(existing, hold_id: int) -> int:
-    if existing.hold_id != hold_id:
-        raise Conflict("this Idempotency-Key was used for another purchase", "idempotency_key_reused")
-    return existing.id
+    return conn.execute(select(orders.c.id).where(orders.c.idempotency_key == scoped_key)).scalar_one_or_none()
 
 
 def _hold_items(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
@@ -156,7 +164,7 @@ def check_access(conn: Connection, order_id: int, access_token: str | None) -> N
     token = conn.execute(select(orders.c.access_token).where(orders.c.id == order_id)).scalar_one_or_none()
     if token is None:
         raise NotFound(f"no order {order_id}", "order_not_found")
-    if not access_token or not hmac.compare_digest(token, access_token):
+    if not same_secret(token, access_token):
         raise Forbidden("the order access token does not match", "bad_access_token")
 
 

@@ -5,7 +5,11 @@ field path, so both the API and the web forms give precise 4xx errors.
 """
 from __future__ import annotations
 
+import string as _ascii
+import unicodedata
 from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from typing import Any, Callable
 
 from .clock import parse_iso
@@ -30,6 +34,84 @@ def string(max_len: int = 200, min_len: int = 0) -> Checker:
         if len(value) > max_len:
             fail(where, f"is longer than {max_len} characters")
         return value
+    return check
+
+
+# Control characters, lone surrogates and line/paragraph separators: never part of a
+# name or an address, and CR/LF in a mail header makes building the message fail.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def has_control_characters(text: str) -> bool:
+    return any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in text)
+
+
+def plain_text(max_len: int = 200, min_len: int = 0) -> Checker:
+    """A one-line text such as a person's name: a string without control characters or line breaks."""
+    base = string(max_len, min_len)
+
+    def check(value, where):
+        value = base(value, where)
+        if has_control_characters(value):
+            fail(where, "must not contain line breaks or control characters", "control_characters")
+        return value
+    return check
+
+
+MAX_EMAIL = 320
+_LOCAL_CHARS = frozenset(_ascii.ascii_letters + _ascii.digits + "!#$%&'*+-/=?^_`{|}~.")
+_LABEL_CHARS = frozenset(_ascii.ascii_letters + _ascii.digits + "-")
+
+
+def normal_email(text: str) -> str:
+    """One plain address (name@example.org) as the mailer can send to it, or ValueError saying why not.
+
+    The domain may be internationalised; it is returned in its ASCII (xn--) form.
+    The part before @ must be ASCII: mailing a non-ASCII one needs SMTPUTF8,
+    which neither the hub's mailer nor most servers speak.
+    """
+    text = text.strip()
+    if not 3 <= len(text) <= MAX_EMAIL:
+        raise ValueError(f"an address has 3 to {MAX_EMAIL} characters")
+    if any(c.isspace() for c in text) or has_control_characters(text):
+        raise ValueError("an address has no spaces, line breaks or control characters")
+    local, at, domain = text.rpartition("@")
+    if not at or "@" in local:
+        raise ValueError("give one address with one @, like name@example.org")
+    if not 1 <= len(local) <= 64:
+        raise ValueError("the part before @ has 1 to 64 characters")
+    if not set(local) <= _LOCAL_CHARS or local[0] == "." or local[-1] == "." or ".." in local:
+        raise ValueError("the part before @ may have letters a-z, digits, dots (not first, last or twice) "
+                         "and !#$%&'*+-/=?^_`{|}~")
+    domain = _ascii_domain(domain)
+    try:
+        Address(addr_spec=f"{local}@{domain}")  # the parser the mailer builds its headers with
+    except (HeaderParseError, ValueError, IndexError):
+        raise ValueError("not an email address") from None
+    return f"{local}@{domain}"
+
+
+def _ascii_domain(domain: str) -> str:
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError("the part after @ is not a domain name") from None
+    labels = ascii_domain.split(".")
+    if len(ascii_domain) > 253 or len(labels) < 2 or labels[-1].isdigit() or not all(
+            1 <= len(label) <= 63 and set(label) <= _LABEL_CHARS and label[0] != "-" and label[-1] != "-"
+            for label in labels):
+        raise ValueError("the part after @ must be a domain name like example.org")
+    return ascii_domain
+
+
+def email_address() -> Checker:
+    def check(value, where):
+        if not isinstance(value, str):
+            fail(where, "must be a string")
+        try:
+            return normal_email(value)
+        except ValueError as exc:
+            fail(where, f"not an email address: {exc}", "invalid_email")
     return check
 
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import calendar as calendar_module
+import hashlib
+import hmac
 from datetime import date, datetime, timedelta, timezone
 
 from flask import (
@@ -18,6 +20,7 @@ from ..services.clock import parse_iso, utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events, seat_map
 from ..services.payments import PROVIDERS
+from ..services.tokens import as_bytes
 from . import pages_blueprint
 from .auth import public
 from .forms import CheckoutForm, choice
@@ -123,17 +126,14 @@ def seats_json(event_id: int):
     return response
 
 
-def _policy() -> hold_service.HoldPolicy:
-    cfg = current_app.config
-    return hold_service.HoldPolicy(cfg["HOLD_TTL_SECONDS"], cfg["HOLD_TTL_MIN_SECONDS"], cfg["HOLD_TTL_MAX_SECONDS"],
-                                   cfg["HOLD_MAX_SEATS"])
-
-
 @bp.post("/events/<int:event_id>/hold")
 @public
 def hold(event_id: int):
     conn = get_db()
     mode = request.form.get("mode")
+    # the same share of holds as the API's: per signed-in user, else per address
+    common = {"policy": hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)),
+              "client": hold_service.client_identity(g.user["id"] if g.user else None, request.remote_addr)}
     try:
         if mode == "seats":
             wanted = {int(i) for i in request.form.getlist("seat") if i.isascii() and i.isdigit() and len(i) < 10}
@@ -144,14 +144,14 @@ def hold(event_id: int):
             if not wanted <= set(by_index):
                 raise NotFound("one of the picked seats does not exist", "unknown_seat")
             picked = [(by_index[i]["section"], by_index[i]["row"], by_index[i]["seat"]) for i in sorted(wanted)]
-            result = hold_service.hold_seats(conn, event_id, picked, policy=_policy())
+            result = hold_service.hold_seats(conn, event_id, picked, **common)
         elif mode == "best":
             count = request.form.get("count", type=int) or 0
-            result = hold_service.hold_best_available(conn, event_id, count, policy=_policy(),
-                                                      section=request.form.get("section") or None)
+            result = hold_service.hold_best_available(conn, event_id, count,
+                                                      section=request.form.get("section") or None, **common)
         elif mode == "ga":
             result = hold_service.hold_ga(conn, event_id, request.form.get("ticket_type_id", type=int) or 0,
-                                          request.form.get("quantity", type=int) or 0, policy=_policy())
+                                          request.form.get("quantity", type=int) or 0, **common)
         else:
             abort(400)
     except ServiceError as exc:
@@ -170,6 +170,12 @@ def _hold_token(hold_id: int) -> str:
     if token is None:
         raise Forbidden("this hold belongs to another browser session", "bad_hold_token")
     return token
+
+
+def _checkout_key(hold_token: str) -> str:
+    """The checkout's Idempotency-Key: the same for every submit of this hold's form (a double click
+    gets the first order back), and derived from the secret hold token, so nobody else can know it."""
+    return hmac.new(as_bytes(hold_token), b"web-checkout", hashlib.sha256).hexdigest()
 
 
 def _payment_choices(total: int) -> list[tuple[str, str]]:
@@ -208,7 +214,7 @@ def checkout(hold_id: int):
             order = order_service.purchase(
                 conn, hold_id, token, {"name": form.name.data.strip(), "email": form.email.data.strip()},
                 form.payment_method.data, current_app.extensions["tickethub.keys"].current(),
-                idempotency_key=f"web-hold-{hold_id}", now=now,
+                idempotency_key=_checkout_key(token), now=now,
                 promo_code=form.promo_code.data or None)
         except ServiceError as exc:
             flash(exc.message, "error")

@@ -129,3 +129,120 @@ def test_holds_are_rate_limited_per_client(app, client, organizer):
     other = client.post(url, json={"best_available": {"count": 1}}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 201
     assert client.get(f"/api/v1/events/{event['id']}/seats").status_code == 200  # only holds are limited
+
+
+def test_one_anonymous_client_cannot_hold_a_whole_event(client, organizer):
+    """The probe: 20 seats per hold, many holds a minute, held the whole hall. Now a client's live
+    holds total at most HOLD_MAX_SEATS_PER_CLIENT (40 by default) tickets."""
+    event = create_event(client, organizer, rows=8, seats=28)  # 224 seats, like the demo hall
+    url = f"/api/v1/events/{event['id']}/holds"
+    answers = [client.post(url, json={"best_available": {"count": 20}}) for _ in range(12)]
+    assert [a.status_code for a in answers[:3]] == [201, 201, 429]
+    refused = answers[2]
+    assert refused.json["error"]["code"] == "hold_limit_reached"
+    assert "at most 40 at a time" in refused.json["error"]["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 600  # when the client's first hold runs out
+    assert {a.status_code for a in answers[2:]} == {429}
+    assert client.get(f"/api/v1/events/{event['id']}/seats").json["num_available"] == 224 - 40
+    # not even one more seat
+    assert client.post(url, json={"best_available": {"count": 1}}).status_code == 429
+    # others are other clients: another address, and a signed-in API user (even from the same address)
+    assert client.post(url, json={"best_available": {"count": 20}},
+                       environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 201
+    assert client.post(url, json={"best_available": {"count": 20}}, headers=organizer).status_code == 201
+    # releasing or buying a hold frees the share
+    first = answers[0].json
+    assert client.delete(f"/api/v1/holds/{first['hold_id']}", headers={"X-Hold-Token": first["hold_token"]}
+                         ).status_code == 204
+    again = client.post(url, json={"best_available": {"count": 20}})
+    assert again.status_code == 201
+    assert buy(client, again.json).status_code == 201
+    assert client.post(url, json={"best_available": {"count": 20}}).status_code == 201
+
+
+def test_ga_places_count_against_the_same_share(app, client, organizer):
+    app.config["HOLD_MAX_SEATS_PER_CLIENT"] = 5
+    event = create_event(client, organizer, rows=1, seats=10, ga_capacity=50)
+    url = f"/api/v1/events/{event['id']}/holds"
+    assert client.post(url, json={"best_available": {"count": 3}}).status_code == 201
+    over = client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 3}})
+    assert over.status_code == 429 and over.json["error"]["code"] == "hold_limit_reached"
+    assert client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 2}}).status_code == 201
+    big = client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 6}},
+                      environ_base={"REMOTE_ADDR": "203.0.113.10"})
+    assert big.status_code == 429 and big.json["error"]["message"] == "One customer can hold at most 5 tickets at a time."
+
+
+def test_anonymous_holds_are_short(client, organizer):
+    event = create_event(client, organizer, rows=1, seats=4)
+    url = f"/api/v1/events/{event['id']}/holds"
+    hour = client.post(url, json={"seats": [seat("A", "1", "1")], "ttl_seconds": 3600})
+    assert hour.status_code == 422 and hour.json["error"]["code"] == "invalid_ttl"
+    assert "between 30 and 900" in hour.json["error"]["message"]
+    assert client.post(url, json={"seats": [seat("A", "1", "1")], "ttl_seconds": 900}).status_code == 201
+    staff = client.post(url, json={"seats": [seat("A", "1", "2")], "ttl_seconds": 3600}, headers=organizer)
+    assert staff.status_code == 201
+
+
+def test_expired_holds_leave_the_share_without_a_sweep(client, organizer, engine):
+    from hub.services import holds
+    from hub.services.errors import LimitReached
+
+    event = create_event(client, organizer, rows=1, seats=1, ga_capacity=50)
+    policy = holds.HoldPolicy(max_per_client=5)
+    now = datetime.now(timezone.utc)
+    who = holds.client_identity(None, "198.51.100.1")
+    with engine.connect() as conn:
+        holds.hold_ga(conn, event["id"], ga_type(event), 3, policy=policy, client=who, now=now)
+        try:
+            holds.hold_ga(conn, event["id"], ga_type(event), 3, policy=policy, client=who, now=now)
+        except LimitReached as exc:
+            assert exc.code == "hold_limit_reached" and exc.headers == {"Retry-After": "600"}
+        else:
+            raise AssertionError("a sixth place was held")
+        later = now + timedelta(seconds=601)
+        assert holds.hold_ga(conn, event["id"], ga_type(event), 5, policy=policy, client=who, now=later)["quantity"] == 5
+        # holds made without a client (the demo data, staff tools) count against nobody
+        assert holds.hold_ga(conn, event["id"], ga_type(event), 5, policy=policy, now=later)["quantity"] == 5
+
+
+def test_client_identity_groups_an_ipv6_64_and_unwraps_mapped_ipv4():
+    from hub.services.holds import client_identity
+
+    assert client_identity(7, "192.0.2.1") == "user:7"
+    assert client_identity(None, "192.0.2.1") == client_identity(None, "::ffff:192.0.2.1") == "ip:192.0.2.1"
+    assert client_identity(None, "2001:db8::1") == client_identity(None, "2001:db8::ffff:1") == "ip:2001:db8::/64"
+    assert client_identity(None, "2001:db8:0:1::1") != client_identity(None, "2001:db8::1")
+    assert client_identity(None, None) is None
+
+
+def test_migrations_give_holds_their_client_column_and_index(database_url):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import inspect
+
+    from hub.db import make_engine
+    from hub.schema import holds, metadata
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+            columns = {c["name"] for c in inspect(conn).get_columns("holds")}
+            indexes = {i["name"]: i["column_names"] for i in inspect(conn).get_indexes("holds")}
+    finally:
+        engine.dispose()
+    assert "client" in columns and indexes["ix_holds_client"] == ["client", "status"]
+    about_holds = [d for d in diffs if holds in _tables_of(d)]
+    assert about_holds == []
+
+
+def _tables_of(diff) -> set:
+    items = diff if isinstance(diff, list) else [diff]
+    found = set()
+    for item in items:
+        for part in item[1:]:
+            table = getattr(part, "table", None)
+            if table is not None:
+                found.add(table)
+    return found

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import io
 import time
+import unicodedata
 
 import numpy as np
 import zxingcpp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from common.signing import Keyring, RevocationList, verify_ticket
@@ -85,10 +88,65 @@ def test_idempotency_key_returns_the_first_order(client, organizer, engine):
         assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 1
     # without the key, buying the same hold again is a conflict
     assert buy(client, held).json["error"]["code"] == "hold_purchased"
-    # the same key for another hold is refused, not silently replayed
+    # keys are scoped to their hold: the same key with another hold is that hold's own purchase
     other = hold_seats(client, event["id"], seat("A", "1", "2"))
     reused = buy(client, other, **{"Idempotency-Key": "retry-1"})
-    assert reused.status_code == 409 and reused.json["error"]["code"] == "idempotency_key_reused"
+    assert reused.status_code == 201 and reused.json["id"] != first.json["id"]
+    assert reused.json["hold_id"] == other["hold_id"]
+
+
+def _reveals_nothing(response, order: dict) -> None:
+    body = response.get_data(as_text=True)
+    assert set(response.json) == {"error"}
+    for secret in (order["access_token"], order["buyer"]["email"], order["buyer"]["name"],
+                   *(t["code"] for t in order["tickets"])):
+        assert secret not in body
+
+
+def test_a_replay_needs_the_hold_token_and_reveals_nothing_without_it(client, organizer):
+    event = create_event(client, organizer, rows=1, seats=3)
+    held = hold_seats(client, event["id"], seat("A", "1", "1"))
+    victim = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
+        "hold_id": held["hold_id"], "hold_token": held["hold_token"],
+        "buyer": {"name": "Vic Tim", "email": "victim@example.org"}, "payment": {"method": "free"}}).json
+    assert victim["tickets"][0]["code"].startswith("TG1:")
+    for wrong in ("x", held["hold_token"][:-1], "é" * 5):
+        probe = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
+            "hold_id": held["hold_id"], "hold_token": wrong,
+            "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "free"}})
+        assert probe.status_code == 403 and probe.json["error"]["code"] == "bad_hold_token"
+        _reveals_nothing(probe, victim)
+    # the owner's retry still gets the first order back
+    again = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
+        "hold_id": held["hold_id"], "hold_token": held["hold_token"],
+        "buyer": {"name": "Vic Tim", "email": "victim@example.org"}, "payment": {"method": "free"}})
+    assert again.status_code == 201 and again.json == victim
+
+
+def test_a_key_someone_else_used_first_does_not_block_a_purchase(client, organizer, engine):
+    event = create_event(client, organizer, rows=1, seats=3)
+    mallory = buy(client, hold_seats(client, event["id"], seat("A", "1", "1")), **{"Idempotency-Key": "guess-me"})
+    assert mallory.status_code == 201
+    mine = hold_seats(client, event["id"], seat("A", "1", "2"))
+    bought = buy(client, mine, **{"Idempotency-Key": "guess-me"})
+    assert bought.status_code == 201, bought.json
+    assert bought.json["hold_id"] == mine["hold_id"] and bought.json["id"] != mallory.json["id"]
+    with engine.connect() as conn:
+        keys = conn.exec_driver_sql("SELECT idempotency_key FROM orders ORDER BY id").scalars().all()
+    assert len(set(keys)) == 2 and "guess-me" not in keys  # stored scoped to the hold, not as sent
+
+
+def test_non_ascii_access_tokens_are_refused_not_a_server_error(client, organizer):
+    event = create_event(client, organizer, rows=1, seats=2)
+    order = buy(client, hold_seats(client, event["id"], seat("A", "1", "1"))).json
+    ticket_id = order["tickets"][0]["ticket_id"]
+    for token in ("é", "é" * 40, "☃", order["access_token"] + "é"):
+        for path in (f"/api/v1/orders/{order['id']}", f"/api/v1/tickets/{ticket_id}",
+                     f"/api/v1/tickets/{ticket_id}/qr.png"):
+            response = client.get(path, query_string={"access_token": token})
+            assert response.status_code == 403 and response.json["error"]["code"] == "bad_access_token", path
+    assert client.get(f"/api/v1/orders/{order['id']}", query_string={"access_token": order["access_token"]}
+                      ).status_code == 200
 
 
 def test_qr_png_and_svg_carry_the_ticket_text(client, organizer):
@@ -171,3 +229,76 @@ def test_orders_require_valid_bodies(client, organizer):
         response = client.post("/api/v1/orders", json={**good, **change})
         assert 400 <= response.status_code < 500 and response.json["error"]["code"] == code, change
     assert client.post("/api/v1/orders", json=good).status_code == 201
+
+
+def test_buyer_names_and_addresses_that_would_break_mail_are_refused(client, organizer, engine):
+    event = create_event(client, organizer, rows=1, seats=2)
+    held = hold_seats(client, event["id"], seat("A", "1", "1"))
+    cases = [
+        ({"name": "Ada\r\nBcc: everyone@example.org", "email": "ada@example.org"}, "control_characters"),
+        ({"name": "Ada\u2028Lovelace", "email": "ada@example.org"}, "control_characters"),
+        ({"name": "Ada", "email": "ada@example.org\r\nBcc: everyone@example.org"}, "invalid_email"),
+        ({"name": "Ada", "email": "ada@example.org, bob@example.org"}, "invalid_email"),
+        ({"name": "Ada", "email": "Ada <ada@example.org>"}, "invalid_email"),
+        ({"name": "Ada", "email": "ada@localhost"}, "invalid_email"),
+        ({"name": "Ada", "email": "a" * 65 + "@example.org"}, "invalid_email"),
+        ({"name": "Ada", "email": "ada@" + "b" * 64 + ".org"}, "invalid_email"),
+        ({"name": "Ada", "email": "jö@example.org"}, "invalid_email"),
+    ]
+    for buyer, code in cases:
+        response = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
+                                                       "buyer": buyer, "payment": {"method": "free"}})
+        assert response.status_code == 422 and response.json["error"]["code"] == code, buyer
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
+    # an internationalised domain is kept in the form mail servers understand
+    bought = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
+                                                 "buyer": {"name": "Jörg", "email": "joerg@Bücher.example"},
+                                                 "payment": {"method": "free"}})
+    assert bought.status_code == 201 and bought.json["buyer"] == {"name": "Jörg",
+                                                                  "email": "joerg@xn--bcher-kva.example"}
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=80)
+_ADDRESSLIKE = st.one_of(st.emails(), _ANY_TEXT, st.builds(lambda a, b: f"{a}@{b}", _ANY_TEXT, _ANY_TEXT),
+                         st.builds(lambda e, t: e + t, st.emails(), _ANY_TEXT))
+
+
+@given(name=_ANY_TEXT, email=_ADDRESSLIKE)
+@settings(max_examples=400, deadline=None)
+def test_any_accepted_buyer_can_be_mailed(name, email):
+    from hub import mail
+    from hub.services.errors import Invalid
+    from hub.services.orders import BUYER_SPEC
+    from hub.services.validate import has_control_characters
+
+    try:
+        buyer = BUYER_SPEC({"name": name, "email": email}, "buyer")
+    except Invalid as exc:
+        assert exc.code in ("invalid_field", "control_characters", "invalid_email")
+        return
+    assert not has_control_characters(buyer["name"] + buyer["email"]) and buyer["email"].isascii()
+    message = mail.event_reminder(to=buyer["email"], buyer_name=buyer["name"], order_code="1", event_title="Show",
+                                  when="Fri 01 Jan 2027, 20:00 UTC", venue="Hall", order_url="http://hub.test/o/1")
+    assert b"\nBcc:" not in message.as_bytes()
+
+
+@given(name=_ANY_TEXT, email=_ADDRESSLIKE)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_random_buyers_never_give_a_server_error_nor_store_control_characters(client, organizer, engine, name, email):
+    events = client.get("/api/v1/events?mine=true", headers=organizer).json["items"]  # one for all examples
+    event = (client.get(f"/api/v1/events/{events[0]['id']}").json if events
+             else create_event(client, organizer, rows=1, seats=1, ga_capacity=100_000))
+    held = client.post(f"/api/v1/events/{event['id']}/holds",
+                       json={"ga": {"ticket_type": ga_type(event), "quantity": 1}}).json
+    response = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
+                                                   "buyer": {"name": name, "email": email},
+                                                   "payment": {"method": "free"}})
+    assert response.status_code in (201, 400, 422), response.json
+    if response.status_code != 201:
+        client.delete(f"/api/v1/holds/{held['hold_id']}", headers={"X-Hold-Token": held["hold_token"]})
+        return
+    with engine.connect() as conn:
+        stored = conn.exec_driver_sql("SELECT buyer_name, buyer_email FROM orders WHERE id = %d"
+                                      % response.json["id"]).one()
+    assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in stored[0] + stored[1])

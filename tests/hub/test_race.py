@@ -18,6 +18,12 @@ PROCESSES = 4
 
 
 @pytest.fixture
+def app_config(app_config):
+    # every simulated customer comes from 127.0.0.1: lift the per-client share of holds for these races
+    return {**app_config, "HOLD_MAX_SEATS_PER_CLIENT": 0}
+
+
+@pytest.fixture
 def race_event(client, organizer):
     event = create_event(client, organizer, rows=10, seats=10, ga_capacity=GA_CAPACITY)
     return event["id"], ga_type(event)
@@ -132,3 +138,29 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_order(live_server,
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 1
         assert conn.exec_driver_sql("SELECT count(*) FROM tickets").scalar() == 2
+
+
+def test_parallel_holds_of_one_client_stay_within_its_share(app, live_server, race_event, engine):
+    """The share is checked inside the hold's transaction under a per-client lock, so 12 parallel
+    requests of one client cannot all see room for themselves (PostgreSQL runs them truly in parallel)."""
+    app.config["HOLD_MAX_SEATS_PER_CLIENT"] = 20
+    event_id, _ga = race_event
+    barrier = threading.Barrier(12)
+    statuses = []
+
+    def grab(i: int):  # distinct seats, so nothing but the share makes the requests wait for each other
+        row, first = 1 + i // 2, 1 + 5 * (i % 2)
+        seats = [{"section": "A", "row": str(row), "seat": str(n)} for n in range(first, first + 5)]
+        barrier.wait(timeout=30)
+        response = requests.post(f"{live_server}/api/v1/events/{event_id}/holds", json={"seats": seats}, timeout=60)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=grab, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(statuses) == [201] * 4 + [429] * 8
+    with engine.connect() as conn:
+        held = conn.exec_driver_sql("SELECT sum(quantity) FROM holds WHERE status = 'active'").scalar()
+    assert held == 20

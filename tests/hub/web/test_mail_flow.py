@@ -6,9 +6,10 @@ import re
 import time
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from common.signing import verify_ticket
+from hub.schema import orders
 from hub.schema_web import mail_log, order_reminders
 from hub.web.mailing import remind_once
 from tests.hub.web.support import make_event, pdf_pages, read_pdf_qr
@@ -34,7 +35,7 @@ def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(app, b
     [message] = smtp
     assert message["From"] == "Tickets <tickets@hub.test>" and message["To"] == "Ada Lovelace <ada@example.org>"
     body = message.get_body(("plain",)).get_content()
-    links = re.findall(r"http://localhost(/orders/\d+/\S+/tickets/\d+)", body)
+    links = re.findall(r"http://localhost:8080(/orders/\d+/\S+/tickets/\d+)", body)
     assert len(links) == 2 and all(link.startswith(order_url) for link in links)
     [attachment] = list(message.iter_attachments())
     pdf = attachment.get_content()
@@ -104,3 +105,23 @@ def test_reminder_job_is_scheduled_on_the_hub_scheduler(app):
     assert job.trigger.interval == timedelta(seconds=900) and job.args == (app,)
     app.config["REMINDER_INTERVAL_SECONDS"] = 0
     assert start_reminders(app, BackgroundScheduler(timezone="UTC")) is None
+
+
+def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(app, browser_client, engine, make_account,
+                                                                        smtp, caplog):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        soon = make_event(conn, organizer["id"], price=0, fee=0, title="Tomorrow Gig", starts_in=timedelta(hours=20))
+    _buy(browser_client, soon, [0], email="first@example.org")
+    _buy(browser_client, soon, [1], email="second@example.org")
+    confirmations = len(smtp)
+    with engine.begin() as conn:  # a row stored before addresses were checked
+        first_id = conn.execute(select(func.min(orders.c.id))).scalar_one()
+        conn.execute(update(orders).where(orders.c.id == first_id).values(
+            buyer_name="Eve\r\nBcc: everyone@example.org", buyer_email="eve@example.org\r\nBcc: all@example.org"))
+
+    reminded = remind_once(app)
+    assert reminded == [first_id + 1]
+    assert [m["To"] for m in smtp[confirmations:]] == ["Ada Lovelace <second@example.org>"]
+    assert f"could not mail the event reminder for order {first_id}" in caplog.text
+    assert remind_once(app) == []  # the bad one is not retried on every run

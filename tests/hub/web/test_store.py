@@ -205,3 +205,60 @@ def test_out_of_range_page_dates_and_months_are_not_server_errors(client, event)
         assert response.status_code == 200, path
     assert b"Brass Night" in client.get("/?date_to=9999-12-31").data  # the last day there is: no upper bound
     assert b"Brass Night" not in client.get("/?page=99999999999999999999").data  # a page past the end is empty
+
+
+def test_web_orders_cannot_be_read_or_blocked_through_a_guessed_idempotency_key(browser_client, event, new_browser):
+    api = new_browser().client
+    # Mallory buys a seat of her own with the key the old checkout would have used for the next web hold
+    mine = api.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [{"section": "A", "row": "3",
+                                                                          "seat": "8"}]}).json
+    victims_hold = mine["hold_id"] + 1
+    guessed = {"Idempotency-Key": f"web-hold-{victims_hold}"}
+    planted = api.post("/api/v1/orders", headers=guessed, json={
+        "hold_id": mine["hold_id"], "hold_token": mine["hold_token"],
+        "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "box_office"}})
+    assert planted.status_code == 201
+
+    checkout_url = _hold_two_seats(browser_client, event)
+    assert checkout_url.endswith(f"/checkout/{victims_hold}")
+    bought = _checkout(browser_client, checkout_url, payment_method="box_office")
+    assert bought.status_code == 302, bought.get_data(as_text=True)[:500]  # not blocked by Mallory's key
+    order_url = bought.headers["Location"]
+    access_token = order_url.rstrip("/").rsplit("/", 1)[1]
+
+    for key in (f"web-hold-{victims_hold}", "web-checkout"):
+        probe = api.post("/api/v1/orders", headers={"Idempotency-Key": key}, json={
+            "hold_id": victims_hold, "hold_token": "x",
+            "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "box_office"}})
+        assert probe.status_code == 403 and set(probe.json) == {"error"}
+        body = probe.get_data(as_text=True)
+        assert access_token not in body and "ada@example.org" not in body and "Ada Lovelace" not in body
+
+
+def test_checkout_refuses_line_breaks_in_the_name_and_bad_addresses(browser_client, event, engine):
+    web = browser_client
+    checkout_url = _hold_two_seats(web, event)
+    for fields, complaint in (({"name": "Ada\r\nBcc: all@example.org"}, "line breaks"),
+                              ({"email": "ada@example.org, bob@example.org"}, "not an email address"),
+                              ({"email": "ada@localhost"}, "not an email address")):
+        page = _checkout(web, checkout_url, **fields)
+        assert page.status_code == 200 and complaint in page.get_data(as_text=True), fields
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
+    assert _checkout(web, checkout_url).status_code == 302  # the hold was kept: a good retry buys it
+
+
+def test_one_client_cannot_hold_more_than_its_share(app, browser_client, event, new_browser):
+    app.config["HOLD_MAX_SEATS_PER_CLIENT"] = 3
+    web = browser_client
+    _hold_two_seats(web, event)
+    refused = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["4", "5"]}, follow_redirects=True)
+    text = refused.get_data(as_text=True)
+    assert "You already hold 2 tickets, and one customer can hold at most 3 at a time." in text
+    assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 22
+    # another address is another client
+    other = new_browser()
+    other.get(f"/events/{event['id']}", environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    held = other.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["4", "5"]},
+                      environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert held.status_code == 302 and "/checkout/" in held.headers["Location"]
