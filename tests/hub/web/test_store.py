@@ -262,3 +262,12 @@ def test_one_client_cannot_hold_more_than_its_share(app, browser_client, event, 
     held = other.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["4", "5"]},
                       environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert held.status_code == 302 and "/checkout/" in held.headers["Location"]
+
+
+def test_non_ascii_order_token_on_the_order_pages_is_refused_not_a_server_error(browser_client, event):
+    web = browser_client
+    order_url = _checkout(web, _hold_two_seats(web, event)).headers["Location"]
+    order_id = re.search(r"/orders/(\d+)/", order_url).group(1)
+    for suffix in ("", "/tickets.pdf", "/tickets/1"):
+        assert web.get(f"/orders/{order_id}/%C3%A9{suffix}").status_code == 403, suffix
+        assert web.get(f"/orders/{order_id}/%E2%98%83{suffix}").status_code == 403, suffix
