@@ -45,6 +45,8 @@ class Hub:
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
         self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
                     "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_WEB_PAGES": "false",
+                    # every simulated buyer comes from 127.0.0.1: no per-client share of holds
+                    "TICKETHUB_HOLD_MAX_SEATS_PER_CLIENT": "0",
                     "PYTHONPATH": str(REPO)}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -21,7 +21,7 @@ def _resp(description: str, schema: dict | None = None, media: str = "applicatio
 def _errors(*codes: int) -> dict:
     texts = {400: "Malformed request", 401: "Missing or bad API token", 403: "Not allowed",
              404: "Not found", 409: "Not available / state conflict", 413: "Body too large",
-             422: "Invalid field", 429: "Rate limited"}
+             422: "Invalid field", 429: "Rate limited, or the hold limit per client reached"}
     return {str(c): _resp(texts[c], ERROR) for c in codes}
 
 
@@ -100,7 +100,8 @@ SCHEMAS = {
                    "ga": {"type": "object", "required": ["ticket_type", "quantity"],
                           "properties": {"ticket_type": INT, "quantity": INT}},
                    "ticket_type": {"type": "integer", "description": "seated ticket type (default: cheapest on sale)"},
-                   "ttl_seconds": {"type": "integer", "description": "within the configured bounds"}}},
+                   "ttl_seconds": {"type": "integer", "description": "seconds, within the configured "
+                          "bounds; by default 30-900 anonymous, 30-3600 with an API token"}}},
     "Hold": {"type": "object", "properties": {"hold_id": INT, "hold_token": STR, "kind": STR, "quantity": INT,
                                               "expires_at": TIME, "seats": {"type": "array",
                                                                             "items": {"$ref": "#/components/schemas/Seat"}}}},
@@ -179,7 +180,8 @@ def _paths() -> dict:
         "/api/v1/orders": {
             "post": _op("Buy a live hold: the order and its tickets", {"201": _resp("Order", ref("Order"))},
                         400, 403, 404, 409, 422, body=ref("OrderIn"), tag="orders",
-                        params=[_header("Idempotency-Key", "a retry with the same key returns the first order")])},
+                        params=[_header("Idempotency-Key", "a retry for the same hold (same hold token) "
+                                         "with the same key returns the first order; keys are scoped to their hold")])},
         "/api/v1/orders/{order_id}": {
             "get": _op("An order with its tickets (buyer or staff)", {"200": _resp("Order", ref("Order"))},
                        401, 403, 404, params=[order_id, order_token, _query("access_token", STR)], tag="orders")},
