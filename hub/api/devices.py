@@ -104,33 +104,54 @@ def enrol():
 
 
 def _openapi() -> dict:
-    from .openapi import OBJ, _op, _path, _query, _resp
+    from .openapi import INT, OBJ, STR, TIME, _nullable, _op, _path, _query, _record, _resp
 
     tag = "devices"
-    device = {"200": _resp("Device", OBJ)}
+    zones = {"type": "array", "maxItems": 16, "items": {"type": "integer", "minimum": 1, "maximum": 16}}
+    direction = {"enum": list(device_service.DIRECTIONS)}
+    fields = {"name": {"type": "string", "minLength": 1, "maxLength": 100}, "event_id": {"type": "integer", "minimum": 1},
+              "zones": zones, "direction": direction}
+    device_in = {"type": "object", "additionalProperties": False, "required": ["name", "event_id"], "properties": fields}
+    change_in = {"type": "object", "additionalProperties": False, "properties": fields}
+    enrol_in = {"type": "object", "required": ["token", "public_key"], "properties": {
+        "token": STR, "public_key": {"type": "string", "description": "base64 raw 32-byte Ed25519 public key"}}}
+    schema = _record({"id": INT, "name": STR, "event_id": INT, "zones": {"type": "array", "items": INT},
+                      "direction": direction, "status": {"enum": ["pending", "active", "revoked"]},
+                      "config_version": INT, "created_at": TIME, "enrolled_at": _nullable(TIME),
+                      "revoked_at": _nullable(TIME), "last_sync_at": _nullable(TIME),
+                      "clock_offset_s": _nullable({"type": "number"}), "last_rtt_ms": _nullable(INT),
+                      "backlog": _nullable(INT), "pull_cursor": _nullable(INT)})
+    token = _record({"enrolment_token": STR, "enrolment_qr_text": STR})
+    device = {"200": _resp("Device", schema)}
     return {
         "/api/v1/devices": {
-            "post": _op("Create a gate device; returns its one-time enrolment token", {"201": _resp("Device and token", OBJ)},
-                        400, 401, 403, 404, 422, body=OBJ, auth=True, tag=tag),
-            "get": _op("Devices with state, last sync, clock offset and backlog", {"200": _resp("Devices", OBJ)},
-                       401, 403, params=[_query("event_id", {"type": "integer"})], auth=True, tag=tag),
+            "post": _op("Create a gate device; returns its one-time enrolment token",
+                        {"201": _resp("Device and token", {**token, "required": ["device", *token["required"]],
+                                                           "properties": {"device": schema, **token["properties"]}})},
+                        400, 401, 403, 404, 422, body=device_in, auth=True, tag=tag),
+            "get": _op("Devices with state, last sync, clock offset and backlog",
+                       {"200": _resp("Devices", _record({"items": {"type": "array", "items": schema}}))},
+                       400, 401, 403, params=[_query("event_id", {"type": "integer"})], auth=True, tag=tag),
         },
         "/api/v1/devices/{device_id}": {
             "get": _op("One device", device, 401, 403, 404, params=[_path("device_id")], auth=True, tag=tag),
             "patch": _op("Rename or reassign (event, zones, direction)", device, 400, 401, 403, 404, 409, 422,
-                         body=OBJ, params=[_path("device_id")], auth=True, tag=tag),
+                         body=change_in, params=[_path("device_id")], auth=True, tag=tag),
         },
         "/api/v1/devices/{device_id}/revoke": {
             "post": _op("Revoke: every later call of the device gets 401", device, 401, 403, 404,
                         params=[_path("device_id")], auth=True, tag=tag),
         },
         "/api/v1/devices/{device_id}/enrolment-token": {
-            "post": _op("A new one-time enrolment token", {"201": _resp("Token", OBJ)}, 401, 403, 404, 409,
+            "post": _op("A new one-time enrolment token", {"201": _resp("Token", token)}, 401, 403, 404, 409,
                         params=[_path("device_id")], auth=True, tag=tag),
         },
         "/api/v1/enrol": {
-            "post": _op("A gate redeems its enrolment token with its public key", {"201": _resp("Credential, keyring, revocations, configuration", OBJ)},
-                        400, 401, 422, body=OBJ, tag=tag),
+            "post": _op("A gate redeems its enrolment token with its public key",
+                        {"201": _resp("Credential, keyring, revocations, configuration", _record({
+                            "device": schema, "credential": STR, "hub_time": {"type": "number"}, "keyring": OBJ,
+                            "revocations": OBJ, "config": OBJ}))},
+                        400, 401, 422, body=enrol_in, tag=tag),
         },
     }
 

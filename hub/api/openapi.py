@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..services.events import MAX_PRICE
+from ..services.validate import MAX_INTEGER
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -55,73 +58,176 @@ STR = {"type": "string"}
 INT = {"type": "integer"}
 TIME = {"type": "string", "format": "date-time"}
 
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict, description: str = "") -> dict:
+    """`schema` or null (OpenAPI 3.0 ignores keywords beside a $ref, hence the allOf)."""
+    out = {"allOf": [schema]} if "$ref" in schema else dict(schema)
+    out["nullable"] = True
+    if description:
+        out["description"] = description
+    return out
+
+
+def _record(fields: dict, optional: dict | None = None) -> dict:
+    """A response object that always has `fields` (more may be added later, so others are allowed)."""
+    return {"type": "object", "required": sorted(fields), "properties": {**fields, **(optional or {})}}
+
+
+def _body(fields: dict, optional: dict | None = None) -> dict:
+    """A request object: exactly these fields (unknown ones are refused with 422 unknown_field)."""
+    out = {"type": "object", "additionalProperties": False, "properties": {**fields, **(optional or {})}}
+    if fields:
+        out["required"] = sorted(fields)
+    return out
+
+
+def _text(max_len: int, min_len: int = 0) -> dict:
+    """validate.string: surrounding spaces are stripped before the length is checked."""
+    out: dict[str, Any] = {"type": "string", "maxLength": max_len}
+    if min_len:
+        out.update(minLength=min_len, pattern=r"\S")
+    return out
+
+
+def _seat_part(max_len: int) -> dict:
+    """A section, row or seat name is a path segment of /events/{id}/seats/{section}/{row}/{seat}."""
+    return {**_text(max_len, 1), "pattern": r"^[^/]*[^/\s][^/]*$"}
+
+
+def _int(lo: int | None = None, hi: int | None = MAX_INTEGER) -> dict:
+    out: dict[str, Any] = {"type": "integer"}
+    if lo is not None:
+        out["minimum"] = lo
+    if hi is not None:
+        out["maximum"] = hi
+    return out
+
+
+def _list(items: dict, max_items: int, min_items: int = 0) -> dict:
+    out: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
+    if min_items:
+        out["minItems"] = min_items
+    return out
+
+
+def _page(item: str) -> dict:
+    return _record({"items": {"type": "array", "items": ref(item)}, "total": INT, "offset": INT, "limit": INT})
+
+
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": STR, "message": STR}}}},
-    "VenueIn": {"type": "object", "additionalProperties": False, "required": ["name", "sections"], "properties": {
-        "name": STR,
-        "sections": {"type": "array", "items": {"type": "object", "additionalProperties": False,
-                     "required": ["name", "rows"], "properties": {
-                         "name": STR,
-                         "rows": {"type": "array", "items": {"type": "object", "additionalProperties": False,
-                                  "required": ["name", "seats"], "properties": {
-                                      "name": STR,
-                                      "seats": {"oneOf": [{"type": "integer", "minimum": 1},
-                                                          {"type": "array", "items": STR}],
-                                                "description": "N numbers the seats \"1\"..\"N\""}}}}}}}}},
-    "TicketTypeIn": {"type": "object", "additionalProperties": False, "required": ["name", "kind", "price"],
-                     "properties": {"name": STR, "kind": {"enum": ["seated", "ga"]},
-                                    "price": {"type": "integer", "minimum": 0, "description": "minor units"},
-                                    "capacity": {"type": "integer", "description": "ga only"},
-                                    "sections": {"type": "array", "items": STR,
+    # Request bodies carry the bounds of the validators that check them (hub/services/venues.py VENUE_SPEC,
+    # events.py EVENT_SPEC, api/holds.py HOLD_SPEC, api/orders.py ORDER_SPEC), so generated requests are accepted.
+    "VenueIn": _body({"name": _text(200, 1), "sections": _list(_body({
+        "name": _seat_part(100), "rows": _list(_body({
+            "name": _seat_part(20),
+            "seats": {"oneOf": [_int(1, 1000), _list(_seat_part(20), 1000, 1)],
+                      "description": "N numbers the seats \"1\"..\"N\""}}), 1000, 1)}), 200, 1)}),
+    "TicketTypeIn": _body({"name": _text(200, 1), "kind": {"enum": ["seated", "ga"]},
+                           "price": {**_int(0, MAX_PRICE), "description": "minor units"}},
+                          optional={"capacity": {**_int(1, 1_000_000), "description": "ga only (required there)"},
+                                    "sections": {**_list(_text(100, 1), 200),
                                                  "description": "seated: sections it covers (empty: all)"},
-                                    "sales_start": TIME, "sales_end": TIME,
-                                    "zones": {"type": "array", "items": {"type": "integer", "minimum": 1,
-                                                                         "maximum": 16}}}},
-    "EventIn": {"type": "object", "additionalProperties": False, "required": ["title", "starts_at", "ticket_types"],
-                "properties": {"title": STR, "artist": STR, "location": STR, "description": STR, "category": STR,
-                               "starts_at": TIME, "ticket_release_at": TIME, "venue_id": INT,
-                               "service_fee": {"type": "integer", "description": "per ticket, minor units"},
-                               "ticket_types": {"type": "array",
-                                                "items": {"$ref": "#/components/schemas/TicketTypeIn"}}}},
-    "Event": {"type": "object", "properties": {"id": INT, "title": STR, "artist": STR, "location": STR,
-                                               "description": STR, "category": STR, "starts_at": TIME,
-                                               "ticket_release_at": TIME, "venue_id": INT, "organizer_id": INT,
-                                               "service_fee": INT, "ticket_types": {"type": "array", "items": OBJ}}},
-    "Seat": {"type": "object", "properties": {"index": INT, "section": STR, "row": STR, "seat": STR,
-                                              "status": {"enum": ["available", "held", "sold"]}}},
-    "HoldIn": {"type": "object", "additionalProperties": False,
-               "description": "exactly one of seats, best_available, ga", "properties": {
-                   "seats": {"type": "array", "items": {"type": "object", "required": ["section", "row", "seat"],
-                                                        "properties": {"section": STR, "row": STR, "seat": STR}}},
-                   "best_available": {"type": "object", "required": ["count"],
-                                      "properties": {"count": INT, "section": STR}},
-                   "ga": {"type": "object", "required": ["ticket_type", "quantity"],
-                          "properties": {"ticket_type": INT, "quantity": INT}},
-                   "ticket_type": {"type": "integer", "description": "seated ticket type (default: cheapest on sale)"},
-                   "ttl_seconds": {"type": "integer", "description": "seconds, within the configured "
-                          "bounds; by default 30-900 anonymous, 30-3600 with an API token"}}},
-    "Hold": {"type": "object", "properties": {"hold_id": INT, "hold_token": STR, "kind": STR, "quantity": INT,
-                                              "expires_at": TIME, "seats": {"type": "array",
-                                                                            "items": {"$ref": "#/components/schemas/Seat"}}}},
-    "OrderIn": {"type": "object", "additionalProperties": False,
-                "required": ["hold_id", "hold_token", "buyer", "payment"], "properties": {
-                    "hold_id": INT, "hold_token": STR,
-                    "buyer": {"type": "object", "required": ["name", "email"], "properties": {"name": STR, "email": STR}},
-                    "payment": {"type": "object", "required": ["method"],
-                                "properties": {"method": {"enum": ["free", "box_office"]}}}}},
-    "Ticket": {"type": "object", "properties": {"ticket_id": INT, "ticket_type_id": INT, "status": STR,
-                                                "seat": {"$ref": "#/components/schemas/Seat"}, "code": STR,
-                                                "qr_url": STR, "qr_svg_url": STR}},
-    "Order": {"type": "object", "properties": {"id": INT, "event_id": INT, "status": STR, "total": INT,
-                                               "access_token": STR, "tickets": {"type": "array",
-                                                                                "items": {"$ref": "#/components/schemas/Ticket"}}}},
+                                    "sales_start": TIME, "sales_end": TIME, "zones": _list(_int(1, 16), 16)}),
+    "EventIn": _body({"title": _text(300, 1), "starts_at": TIME,
+                      "ticket_types": _list(ref("TicketTypeIn"), 50, 1)},
+                     optional={"artist": _text(300), "location": _text(300), "description": _text(10_000),
+                               "category": _text(100), "ticket_release_at": TIME,
+                               "venue_id": {**_int(1), "description": "needed by seated ticket types"},
+                               "service_fee": {**_int(0, MAX_PRICE), "description": "per ticket, minor units"}}),
+    "Event": _record({"id": INT, "title": STR, "artist": STR, "location": STR, "description": STR,
+                      "category": STR, "starts_at": TIME, "ticket_release_at": TIME,
+                      "venue_id": _nullable(INT, "null: general admission only"),
+                      "organizer_id": _nullable(INT), "service_fee": INT},
+                     optional={"ticket_types": {"type": "array", "items": ref("TicketType"),
+                                                "description": "in GET /events/{id} and POST /events"}}),
+    "TicketType": _record({"id": INT, "name": STR, "kind": {"enum": ["seated", "ga"]}, "price": INT,
+                           "sales_start": _nullable(TIME), "sales_end": _nullable(TIME),
+                           "zones": {"type": "array", "items": INT}},
+                          optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}}),
+    "EventPage": _page("Event"),
+    "VenueSummary": _record({"id": INT, "name": STR, "owner_id": _nullable(INT), "num_seats": INT}),
+    "Venue": _record({"id": INT, "name": STR, "owner_id": _nullable(INT), "num_seats": INT,
+                      "sections": {"type": "array", "items": _record({"name": STR, "rows": {
+                          "type": "array", "items": _record({"name": STR, "seats": {"type": "array", "items": STR}})}})}}),
+    "Seat": _record({"index": INT, "section": STR, "row": STR, "seat": STR,
+                     "status": {"enum": ["available", "held", "sold"]}}),
+    "SeatMap": _record({"event_id": INT, "num_available": INT, "num_seats": INT,
+                        "seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}}}),
+    "HoldIn": {**_body({}, optional={
+        "seats": _list(_body({"section": _text(100, 1), "row": _text(20, 1), "seat": _text(20, 1)}), 1000, 1),
+        "best_available": _body({"count": _int(1, 1000)}, optional={"section": _text(100, 1)}),
+        "ga": _body({"ticket_type": _int(1), "quantity": _int(1, 1000)}),
+        "ticket_type": {**_int(1), "description": "seated ticket type (default: cheapest on sale)"},
+        "ttl_seconds": {**_int(0, 10**6), "description": "seconds, within the configured "
+                          "bounds; by default 30-900 anonymous, 30-3600 with an API token"}}),
+        "oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
+        "description": "exactly one of seats, best_available, ga"},
+    "HeldSeat": _record({"index": INT, "section": STR, "row": STR, "seat": STR, "ticket_type_id": INT}),
+    "Hold": _record({"hold_id": INT, "hold_token": STR, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
+                     "expires_at": TIME, "seats": {"type": "array", "items": ref("HeldSeat")}},
+                    optional={"ticket_type_id": INT}),
+    "HoldState": _record({"hold_id": INT, "event_id": INT, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
+                          "status": {"enum": ["active", "released", "expired", "purchased"]},
+                          "expires_at": TIME, "seats": {"type": "array", "items": OBJ}}),
+    "OrderIn": _body({"hold_id": _int(1), "hold_token": _text(200, 1),
+                      "buyer": _body({"name": _text(200, 1), "email": {**_text(320, 3), "format": "email"}}),
+                      "payment": _body({"method": {"enum": ["free", "box_office"]}})}),
+    "TicketSeat": _record({"section": STR, "row": STR, "seat": STR, "index": INT}),
+    "Ticket": _record({"ticket_id": INT, "order_id": INT, "event_id": INT, "ticket_type_id": INT, "ticket_type": STR,
+                       "status": {"enum": ["valid", "revoked"]}, "code": STR, "kid": STR,
+                       "seat": _nullable(ref("TicketSeat"), "null: general admission"),
+                       "issued_at": TIME, "revoked_at": _nullable(TIME), "replaces_id": _nullable(INT)},
+                      optional={"qr_url": {"type": "string", "description": "not in GET /events/{id}/orders"},
+                                "qr_svg_url": {"type": "string", "description": "not in GET /events/{id}/orders"}}),
+    "Order": _record({"id": INT, "event_id": INT, "hold_id": INT,
+                      "status": {"enum": ["pending", "paid", "refunded", "cancelled"]},
+                      "buyer": _record({"name": STR, "email": STR}),
+                      "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
+                      "subtotal": INT, "fees": INT, "total": INT, "currency": STR, "access_token": STR,
+                      "created_at": TIME, "paid_at": _nullable(TIME),
+                      "tickets": {"type": "array", "items": ref("Ticket")}}),
+    "OrderPage": _page("Order"),
+    "User": _record({"id": INT, "email": STR, "role": STR}),
 }
 
 
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _operation(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _links(response: dict, links: dict) -> dict:
+    return {**response, "links": links}
+
+
+# How a created hold or order is used next (OpenAPI links; schemathesis' stateful phase follows them).
+_HOLD = {"hold_id": "$response.body#/hold_id", "hold_token": "$response.body#/hold_token"}
+_HOLD_HEADERS = {"path.hold_id": _HOLD["hold_id"], "header.X-Hold-Token": _HOLD["hold_token"]}
+HOLD_LINKS = {
+    "BuyTheHold": {"operationRef": _operation("/api/v1/orders", "post"), "requestBody": _HOLD},
+    "GetTheHold": {"operationRef": _operation("/api/v1/holds/{hold_id}", "get"), "parameters": _HOLD_HEADERS},
+    "ReleaseTheHold": {"operationRef": _operation("/api/v1/holds/{hold_id}", "delete"), "parameters": _HOLD_HEADERS},
+}
+_ORDER = {"path.order_id": "$response.body#/id"}
+_FIRST_TICKET = {"path.ticket_id": "$response.body#/tickets/0/ticket_id",
+                 "header.X-Order-Token": "$response.body#/access_token"}
+ORDER_LINKS = {
+    "GetTheOrder": {"operationRef": _operation("/api/v1/orders/{order_id}", "get"),
+                    "parameters": {**_ORDER, "header.X-Order-Token": "$response.body#/access_token"}},
+    "RefundTheOrder": {"operationRef": _operation("/api/v1/orders/{order_id}/refund", "post"), "parameters": _ORDER},
+    "ConfirmThePayment": {"operationRef": _operation("/api/v1/orders/{order_id}/confirm-payment", "post"),
+                          "parameters": _ORDER},
+    "GetTheFirstTicket": {"operationRef": _operation("/api/v1/tickets/{ticket_id}", "get"),
+                          "parameters": _FIRST_TICKET},
+    "ReissueTheFirstTicket": {"operationRef": _operation("/api/v1/tickets/{ticket_id}/reissue", "post"),
+                              "parameters": {"path.ticket_id": _FIRST_TICKET["path.ticket_id"]}},
+}
 
 
 def _paths() -> dict:
@@ -130,17 +236,18 @@ def _paths() -> dict:
     order_token = _header("X-Order-Token", "the order's access_token (or ?access_token=)")
     return {
         "/api/v1/venues": {
-            "post": _op("Create a venue from sections, rows and seats", {"201": _resp("Created", OBJ)},
+            "post": _op("Create a venue from sections, rows and seats", {"201": _resp("Created", ref("Venue"))},
                         400, 401, 403, 422, body=ref("VenueIn"), auth=True, tag="events"),
-            "get": _op("List your venues", {"200": _resp("Venues", OBJ)}, 401, 403, auth=True, tag="events"),
+            "get": _op("List your venues", {"200": _resp("Venues", _record({"items": {
+                "type": "array", "items": ref("VenueSummary")}}))}, 401, 403, auth=True, tag="events"),
         },
         "/api/v1/venues/{venue_id}": {
-            "get": _op("A venue with its seat layout", {"200": _resp("Venue", OBJ)}, 401, 403, 404,
+            "get": _op("A venue with its seat layout", {"200": _resp("Venue", ref("Venue"))}, 401, 403, 404,
                        params=[_path("venue_id")], auth=True, tag="events")},
         "/api/v1/events": {
             "post": _op("Create an event with ticket types", {"201": _resp("Created", ref("Event"))},
                         400, 401, 403, 404, 422, body=ref("EventIn"), auth=True, tag="events"),
-            "get": _op("List events (public; paginated, sortable, filterable)", {"200": _resp("Page of events", OBJ)},
+            "get": _op("List events (public; paginated, sortable, filterable)", {"200": _resp("Page of events", ref("EventPage"))},
                        400, 422, tag="events", params=[
                            _query("offset", INT), _query("limit", {"type": "integer", "maximum": 100}),
                            _query("sort", {"enum": ["starts_at", "-starts_at", "title", "-title"]}),
@@ -152,33 +259,37 @@ def _paths() -> dict:
             "get": _op("One event (public)", {"200": _resp("Event", ref("Event"))}, 404, params=[event_id],
                        tag="events")},
         "/api/v1/events/{event_id}/seats": {
-            "get": _op("Seat map with each seat's status and num_available", {"200": _resp("Seat map", OBJ)}, 404,
+            "get": _op("Seat map with each seat's status and num_available", {"200": _resp("Seat map", ref("SeatMap"))}, 404,
                        params=[event_id], tag="events")},
         "/api/v1/events/{event_id}/seats/{section}/{row}/{seat}": {
             "get": _op("Check one seat", {"200": _resp("Seat", ref("Seat"))}, 404, tag="events",
                        params=[event_id, _path("section", STR), _path("row", STR), _path("seat", STR)])},
         "/api/v1/events/{event_id}/seat-labels": {
             "get": _op("Seat labels; list index == the signed ticket's seat number",
-                       {"200": _resp("Labels", OBJ)}, 404, params=[event_id], tag="events")},
+                       {"200": _resp("Labels", _record({"event_id": INT, "labels": {"type": "array", "items": STR}}))}, 404, params=[event_id], tag="events")},
         "/api/v1/events/{event_id}/orders": {
-            "get": _op("Orders of your event", {"200": _resp("Page of orders", OBJ)}, 401, 403, 404,
+            "get": _op("Orders of your event", {"200": _resp("Page of orders", ref("OrderPage"))}, 401, 403, 404,
                        params=[event_id, _query("offset", INT), _query("limit", INT)], auth=True, tag="orders")},
         "/api/v1/events/{event_id}/revocations": {
             "get": _op("Revoked tickets with seq > since, with a signed RevocationList document",
-                       {"200": _resp("Revocations", OBJ)}, 400, 404, params=[event_id, _query("since", INT)],
+                       {"200": _resp("Revocations", _record({
+                           "event_id": INT, "since": INT, "seq": INT, "document": OBJ, "revocations": {
+                               "type": "array", "items": _record({"ticket_id": INT, "seq": INT, "reason": STR,
+                                                                  "revoked_at": TIME})}}))}, 400, 404, params=[event_id, _query("since", INT)],
                        tag="sync")},
         "/api/v1/events/{event_id}/holds": {
             "post": _op("Hold seats or GA tickets (all or nothing, expiring; rate-limited)",
-                        {"201": _resp("Hold", ref("Hold"))}, 400, 404, 409, 422, 429, body=ref("HoldIn"),
+                        {"201": _links(_resp("Hold", ref("Hold")), HOLD_LINKS)}, 400, 404, 409, 422, 429,
+                        body=ref("HoldIn"),
                         params=[event_id], tag="holds")},
         "/api/v1/holds/{hold_id}": {
-            "get": _op("A hold's state (token holder only)", {"200": _resp("Hold", OBJ)}, 403, 404,
+            "get": _op("A hold's state (token holder only)", {"200": _resp("Hold", ref("HoldState"))}, 403, 404,
                        params=[hold_id, _header("X-Hold-Token", "the hold_token", True)], tag="holds"),
             "delete": _op("Release a hold (token holder only)", {"204": _resp("Released")}, 403, 404, 409,
                           params=[hold_id, _header("X-Hold-Token", "the hold_token", True)], tag="holds"),
         },
         "/api/v1/orders": {
-            "post": _op("Buy a live hold: the order and its tickets", {"201": _resp("Order", ref("Order"))},
+            "post": _op("Buy a live hold: the order and its tickets", {"201": _links(_resp("Order", ref("Order")), ORDER_LINKS)},
                         400, 403, 404, 409, 422, body=ref("OrderIn"), tag="orders",
                         params=[_header("Idempotency-Key", "a retry for the same hold (same hold token) "
                                          "with the same key returns the first order; keys are scoped to their hold")])},
@@ -211,7 +322,7 @@ def _paths() -> dict:
             "get": _op("Public signing keyring (signed document) for gates", {"200": _resp("Keyring", OBJ)},
                        tag="sync")},
         "/api/v1/openapi.json": {"get": _op("This document", {"200": _resp("OpenAPI 3", OBJ)}, tag="meta")},
-        "/api/v1/me": {"get": _op("The token's user", {"200": _resp("User", OBJ)}, 401, auth=True, tag="meta")},
+        "/api/v1/me": {"get": _op("The token's user", {"200": _resp("User", ref("User"))}, 401, auth=True, tag="meta")},
     }
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hub import create_app
 from hub.config import load_config
 
-from .helpers import create_event
+from .helpers import assert_documented, buy, create_event, ga_type
 
 
 def test_config_layers_defaults_file_env_overrides(tmp_path):
@@ -105,6 +105,26 @@ def test_openapi_lists_every_api_route(tmp_path):
     for path, ops in doc["paths"].items():
         for op in ops.values():
             assert op["responses"], path
+
+
+def test_openapi_documents_general_admission_events_and_tickets_as_they_are(client, organizer):
+    # found by tests/hub/test_api_schemathesis.py: a GA-only event has no venue (venue_id null) and a GA
+    # ticket no seat (seat null), where the document promised an integer and a Seat object
+    event = client.post("/api/v1/events", headers=organizer, json={
+        "title": "Open Air", "starts_at": "2031-06-01T18:00:00Z",
+        "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}]})
+    assert event.status_code == 201 and event.json["venue_id"] is None
+    assert_documented(client, "POST", "/api/v1/events", event)
+    assert_documented(client, "GET", "/api/v1/events/{event_id}", client.get(f"/api/v1/events/{event.json['id']}"))
+    hold = client.post(f"/api/v1/events/{event.json['id']}/holds",
+                       json={"ga": {"ticket_type": ga_type(event.json), "quantity": 1}}).json
+    order = buy(client, hold)
+    assert order.status_code == 201 and order.json["tickets"][0]["seat"] is None
+    assert_documented(client, "POST", "/api/v1/orders", order)
+    ticket = client.get(f"/api/v1/tickets/{order.json['tickets'][0]['ticket_id']}", headers=organizer)
+    assert_documented(client, "GET", "/api/v1/tickets/{ticket_id}", ticket)
+    listed = client.get(f"/api/v1/events/{event.json['id']}/orders", headers=organizer)
+    assert_documented(client, "GET", "/api/v1/events/{event_id}/orders", listed)
 
 
 def test_signing_key_is_encrypted_with_the_passphrase(tmp_path):
