@@ -31,6 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(Path(app.instance_path), config))
     app.json.sort_keys = False
+    from . import deployment
+
+    deployment.init_app(app)  # PUBLIC_URL, trusted Host names, reverse proxy hops
 
     app.extensions["tickethub.engine"] = make_engine(
         app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["DB_POOL_SIZE"])

@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": "",
     "SERVICE_FEE_DEFAULT": 0,
     "TESTING": False,
+    # public address and reverse proxy (hub/deployment.py, docs/deployment.md)
+    "PUBLIC_URL": "",  # e.g. https://tickets.example.org: base of every mailed link; empty: http://localhost:8080
+    "TRUSTED_HOSTS": "",  # Host names served, comma-separated; empty: PUBLIC_URL's host + loopback; "*": any
+    "PROXY_FIX": 0,  # reverse proxies in front whose X-Forwarded-* headers are believed; 0: none (ignored)
+    # one organization runs the hub: door staff not assigned to an organizer may work at every event
+    "SINGLE_TENANT": False,
     # false: an API-only hub (no storefront, account or organizer pages)
     "WEB_PAGES": True,
 }

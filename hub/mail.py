@@ -181,3 +181,33 @@ def password_reset(*, to: str, reset_url: str, valid_minutes: int) -> EmailMessa
         "If you did not ask for this, ignore this message; your password stays as it is.",
     ])
     return _message(to, None, "Reset your ticketgate password", body)
+
+
+def registration_link(*, to: str, register_url: str, valid_hours: int) -> EmailMessage:
+    body = "\n".join([
+        "Hello,",
+        "",
+        "someone (hopefully you) asked to create a ticketgate account with this address.",
+        f"Open this link within {valid_hours} hours to choose your password and finish:",
+        register_url,
+        "",
+        "If you did not ask for this, ignore this message; no account is created.",
+    ])
+    return _message(to, None, "Finish creating your ticketgate account", body)
+
+
+def account_exists(*, to: str, login_url: str, reset_url: str) -> EmailMessage:
+    """Sent instead of a registration link when the address already has an account."""
+    body = "\n".join([
+        "Hello,",
+        "",
+        "someone (hopefully you) tried to create a ticketgate account with this address,",
+        "but it already has one. Log in here:",
+        login_url,
+        "",
+        "Forgot the password? Ask for a reset link here:",
+        reset_url,
+        "",
+        "If you did not try to register, ignore this message; nothing has changed.",
+    ])
+    return _message(to, None, "You already have a ticketgate account", body)

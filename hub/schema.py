@@ -51,6 +51,10 @@ users = Table(
     Column("password_hash", String(255), nullable=False),
     Column("role", String(16), nullable=False),  # admin | organizer | door_staff | customer
     Column("created_at", UTCDateTime, nullable=False),
+    # signed into the session cookie; logout, password and 2FA changes bump it, ending every session
+    Column("session_version", Integer, nullable=False, default=0, server_default="0"),
+    # door staff: the organizer whose events they work at (NULL: see services.staff)
+    Column("staff_of", BigId, ForeignKey("users.id")),
 )
 
 api_tokens = Table(

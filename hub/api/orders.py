@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import io
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from common.signing.qr import make_qr
 
 from ..db import get_db
 from ..services import events as event_service
 from ..services import orders as order_service
+from ..services import staff as staff_service
 from ..services import tickets as ticket_service
+from ..services.users import get_user
 from ..services.validate import integer, obj, string
 from .util import current_user, json_body, require_role, signer
 
@@ -52,12 +54,22 @@ def _order_access(order_id: int) -> None:
     token = request.headers.get("X-Order-Token") or request.args.get("access_token")
     user = current_user()
     if user is not None and not token:
-        if user["role"] == "door_staff":
-            return
-        event_id = order_service.get_order(conn, order_id)["event_id"]
-        event_service.check_owner(conn, event_id, user)
+        _staff_order(order_id)
         return
     order_service.check_access(conn, order_id, token)
+
+
+def _staff_order(order_id: int) -> dict:
+    """The order, when the user works at its event's door (door staff: their organizer's events) or owns it."""
+    conn = get_db()
+    user = current_user()
+    order = order_service.get_order(conn, order_id)
+    if user["role"] == "door_staff":  # the token's user row has the organizer they work for
+        staff_service.check_door(conn, order["event_id"], get_user(conn, user["id"]),
+                                 current_app.config["SINGLE_TENANT"])
+    else:
+        event_service.check_owner(conn, order["event_id"], user)
+    return order
 
 
 @bp.get("/orders/<int:order_id>")
@@ -83,8 +95,7 @@ def refund_order(order_id: int):
 @bp.post("/orders/<int:order_id>/confirm-payment")
 @require_role("door_staff", *STAFF)
 def confirm_payment(order_id: int):
-    if current_user()["role"] != "door_staff":
-        _owned_order(order_id)
+    _staff_order(order_id)
     return jsonify(_with_urls(order_service.confirm_payment(get_db(), order_id, signer())))
 
 

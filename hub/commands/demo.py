@@ -51,6 +51,7 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
 
     port, gate_port = _port(port), _port(gate_port)
     hub_url = f"http://127.0.0.1:{port}"
+    os.environ["TICKETHUB_PUBLIC_URL"] = hub_url  # links in the demo's mails (outbox folder) lead to this hub
     children = Children(out)
     stopping = {"signal": None}
 
@@ -76,6 +77,7 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
         click.echo(f"  dashboard:   {hub_url}/dashboard/events/{state['event_id']}  "
                    f"(log in as {state['email']} / {DEMO_PASSWORD})")
         click.echo(f"  door page:   {door_url}")
+        click.echo(f"  mail:        {instance / 'outbox'}  (links in mails point at {hub_url})")
         click.echo("")
         click.echo("Ctrl-C stops the hub and the gate.")
         while stopping["signal"] is None:

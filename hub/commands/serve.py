@@ -34,7 +34,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     from hub.db import upgrade
 
     _check_address(host, port)
-    app = cli_app()
+    app = _with_public_url(cli_app(), host, port, announce=True)
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
@@ -55,7 +55,8 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
         if pid == 0:  # worker: a fresh app after the fork
             code = 0
             try:
-                _serve(cli_app(), threads, sockets=[listener], background_jobs=index == 0)
+                _serve(_with_public_url(cli_app(), host, port), threads, sockets=[listener],
+                       background_jobs=index == 0)
             except BaseException:  # noqa: BLE001 - log and leave the worker with a failure code
                 log.exception("worker %d failed", index)
                 code = 1
@@ -63,6 +64,19 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
         children.append(pid)
     listener.close()
     _supervise(children)
+
+
+def _with_public_url(app, host: str, port: int, announce: bool = False):
+    """Without PUBLIC_URL, links in mails point at the address served on (and the operator is told)."""
+    from hub.deployment import assume_public_url
+
+    assumed = assume_public_url(app, host, port)
+    if announce and assumed:
+        click.echo(f"warning: PUBLIC_URL is not set; links in mails point at {assumed}. Set "
+                   "TICKETHUB_PUBLIC_URL to the address buyers use (docs/deployment.md).", err=True)
+    elif announce:
+        click.echo(f"links in mails point at {app.config['PUBLIC_URL']} (PUBLIC_URL)")
+    return app
 
 
 def _check_address(host: str, port: int) -> None:

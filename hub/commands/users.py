@@ -18,14 +18,29 @@ def users_group() -> None:
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", required=True, type=click.Choice(["admin", "organizer", "door_staff", "customer"]))
-def users_create(email: str, password: str, role: str) -> None:
+@click.option("--staff-of", "staff_of", metavar="EMAIL",
+              help="door_staff: the organizer (or admin) whose events this account works at.")
+def users_create(email: str, password: str, role: str, staff_of: str | None) -> None:
     """Create a user (password hashed with scrypt)."""
     with ready_engine().connect() as conn:
+        organizer_id = _employer_id(conn, staff_of) if staff_of else None
         try:
-            user = user_service.create_user(conn, email, password, role)
+            user = user_service.create_user(conn, email, password, role, staff_of=organizer_id)
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
-    click.echo(f"created user {user['id']} {user['email']} ({user['role']})")
+    works_for = f", works for {staff_of}" if staff_of else ""
+    click.echo(f"created user {user['id']} {user['email']} ({user['role']}{works_for})")
+    if role == "door_staff" and not staff_of:
+        click.echo("note: door staff without --staff-of work at no event unless SINGLE_TENANT is on", err=True)
+
+
+def _employer_id(conn, email: str) -> int:
+    from hub.services.staff import EMPLOYERS
+
+    employer = user_service.get_user_by_email(conn, email)
+    if employer is None or employer["role"] not in EMPLOYERS:
+        raise click.ClickException(f"--staff-of {email}: no organizer or admin with that email")
+    return employer["id"]
 
 
 @click.group("tokens")

@@ -1,7 +1,8 @@
 """Mail the buyer about an order: confirmation with tickets, refund notice, reminder before the event.
 
-Plain functions on a connection. Links come from a `Links` object so the
-same code runs in a request (url_for) and in the scheduler (PUBLIC_URL).
+Plain functions on a connection. Links come from a `Links` object (the web
+layer builds them under the configured PUBLIC_URL, hub.deployment.external_url),
+so the same code runs in a request and in the scheduler.
 Every message is recorded in mail_log; a reminder is claimed in
 order_reminders before it is sent, so each order gets exactly one.
 """

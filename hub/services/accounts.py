@@ -1,4 +1,4 @@
-"""Account features on top of users: password reset tokens, TOTP two-factor, order history."""
+"""Account features on top of users: registration links, password reset tokens, TOTP two-factor, order history."""
 from __future__ import annotations
 
 import hashlib
@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import pyotp
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -14,15 +15,45 @@ from ..schema import orders, events, users
 from ..schema_web import account_orders, password_resets, user_totp
 from .clock import utcnow
 from .errors import Conflict, Invalid
-from .users import get_user_by_email, set_password
+from .users import end_sessions, get_user_by_email, set_password
 
 RESET_TTL = timedelta(minutes=30)
+REGISTER_TTL = timedelta(hours=24)
 TOTP_ROLES = ("admin", "organizer")
 TOTP_ISSUER = "ticketgate hub"
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# --- registration ----------------------------------------------------------
+# Registering answers the same whether or not the address has an account: a new
+# address is mailed a link (a signed token naming it) to choose a password, an
+# existing one a note. So the page tells nobody which emails are registered,
+# and nobody can create an account for an address they cannot read.
+
+def _registration_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="tickethub-register")
+
+
+def registration_token(secret: str, email: str, now: datetime | None = None) -> str:
+    """A link token naming `email`, signed with the hub's secret key; valid REGISTER_TTL from `now`."""
+    now = now or utcnow()
+    return _registration_serializer(secret).dumps({"email": email.strip(), "at": int(now.timestamp())})
+
+
+def registration_email(secret: str, token: str, now: datetime | None = None) -> str | None:
+    """The email a live registration token names; None when forged, mangled or expired."""
+    now = now or utcnow()
+    try:
+        data = _registration_serializer(secret).loads(token or "")
+        email, issued = data["email"], int(data["at"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if not 0 <= now.timestamp() - issued <= REGISTER_TTL.total_seconds():
+        return None
+    return email
 
 
 # --- password reset --------------------------------------------------------
@@ -110,11 +141,13 @@ def _accept_code(conn: Connection, user_id: int, code: str, now: datetime) -> bo
 
 
 def confirm_totp_setup(conn: Connection, user_id: int, code: str, now: datetime | None = None) -> bool:
+    """Turn two-factor login on with the first code from the app; ends the user's sessions."""
     now = now or utcnow()
     with atomic(conn):
         if not _accept_code(conn, user_id, code, now):
             return False
         conn.execute(update(user_totp).where(user_totp.c.user_id == user_id).values(enabled_at=now))
+        end_sessions(conn, user_id)
     return True
 
 
@@ -124,9 +157,16 @@ def check_totp(conn: Connection, user_id: int, code: str, now: datetime | None =
         return totp_enabled(conn, user_id) and _accept_code(conn, user_id, code, now)
 
 
-def disable_totp(conn: Connection, user_id: int) -> None:
+def disable_totp(conn: Connection, user_id: int, code: str, now: datetime | None = None) -> bool:
+    """Turn two-factor login off, only with a current code (a stolen session alone cannot);
+    ends the user's sessions. False when the code is wrong."""
+    now = now or utcnow()
     with atomic(conn):
+        if not check_totp(conn, user_id, code, now):
+            return False
         conn.execute(delete(user_totp).where(user_totp.c.user_id == user_id))
+        end_sessions(conn, user_id)
+    return True
 
 
 # --- order history ---------------------------------------------------------
@@ -167,4 +207,5 @@ def set_role(conn: Connection, user_id: int, role: str) -> None:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
     with atomic(conn):
-        conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+        values = {"role": role} if role == "door_staff" else {"role": role, "staff_of": None}
+        conn.execute(update(users).where(users.c.id == user_id).values(**values))

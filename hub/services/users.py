@@ -1,6 +1,7 @@
 """Users, roles and API tokens (stored as SHA-256 hashes only, revocable)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime
@@ -25,21 +26,35 @@ def _normal_email(email: str) -> str:
     return email
 
 
-def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None) -> dict:
+def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None,
+                staff_of: int | None = None) -> dict:
+    """A new user; door staff may be given the organizer they work for (`staff_of`, see services.staff)."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
     if not password or len(password) < 8:
         raise Invalid("the password needs at least 8 characters", "weak_password")
+    if staff_of is not None and role != "door_staff":
+        raise Invalid("only door staff work for an organizer", "invalid_role")
     email = _normal_email(email)
     try:
         with atomic(conn):
             user_id = conn.execute(insert(users).values(
-                email=email, password_hash=generate_password_hash(password, method="scrypt"),
-                role=role, created_at=now or utcnow(),
+                email=email, password_hash=_hash_password(password),
+                role=role, created_at=now or utcnow(), staff_of=staff_of,
             ).returning(users.c.id)).scalar_one()
     except IntegrityError:
         raise Conflict(f"a user with email {email} exists", "email_taken") from None
-    return {"id": user_id, "email": email, "role": role}
+    return {"id": user_id, "email": email, "role": role, "staff_of": staff_of}
+
+
+def _hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check passwords against for unknown emails: the same work as for a real account."""
+    return _hash_password(secrets.token_urlsafe(16))
 
 
 def get_user_by_email(conn: Connection, email: str) -> dict | None:
@@ -53,11 +68,11 @@ def get_user(conn: Connection, user_id: int) -> dict | None:
 
 
 def authenticate(conn: Connection, email: str, password: str) -> dict | None:
-    """The user when the password matches, else None."""
+    """The user when the password matches, else None. An unknown email costs the same hash check
+    as a wrong password, so the answer's timing does not tell which emails have accounts."""
     user = get_user_by_email(conn, email)
-    if user and check_password_hash(user["password_hash"], password or ""):
-        return user
-    return None
+    matches = check_password_hash(user["password_hash"] if user else _dummy_hash(), password or "")
+    return user if user and matches else None
 
 
 def set_password(conn: Connection, user_id: int, password: str) -> None:
@@ -65,7 +80,15 @@ def set_password(conn: Connection, user_id: int, password: str) -> None:
         raise Invalid("the password needs at least 8 characters", "weak_password")
     with atomic(conn):
         conn.execute(update(users).where(users.c.id == user_id).values(
-            password_hash=generate_password_hash(password, method="scrypt")))
+            password_hash=_hash_password(password), session_version=users.c.session_version + 1))
+
+
+def end_sessions(conn: Connection, user_id: int) -> int:
+    """End every session of the user (logout, 2FA change): the new session version."""
+    with atomic(conn):
+        return conn.execute(update(users).where(users.c.id == user_id)
+                            .values(session_version=users.c.session_version + 1)
+                            .returning(users.c.session_version)).scalar_one()
 
 
 def hash_token(token: str) -> str:

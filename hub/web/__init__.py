@@ -2,15 +2,17 @@
 
 `init_app(app)` registers the page blueprints and the browser-facing security:
 CSRF on every form (Flask-WTF; the token-authenticated JSON API is not
-cookie-based and is left alone), HttpOnly/SameSite session cookies, a
-nonce-based Content-Security-Policy and the usual secure headers.
+cookie-based and is left alone), HttpOnly/SameSite session cookies (Secure on
+HTTPS), a nonce-based Content-Security-Policy and the usual secure headers
+(HSTS on HTTPS).
 """
 from __future__ import annotations
 
 import secrets
 from datetime import timedelta
 
-from flask import Blueprint, Flask, abort, g, request
+from flask import Blueprint, Flask, abort, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -24,7 +26,6 @@ WEB_DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "LOGIN_RATE_LIMIT": "10 per minute",
-    "PUBLIC_URL": "",  # base for links in mails sent outside a request (reminders)
     "REMINDER_INTERVAL_SECONDS": 600,  # 0 disables the reminder job
     "DASHBOARD_TICK_SECONDS": 10,  # idle dashboard streams refresh the page this often
 }
@@ -44,14 +45,15 @@ def init_app(app: Flask) -> None:
     if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
     app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("TICKETHUB_SESSION_COOKIE_SECURE", "") == "true")
+    app.session_interface = _SessionOverHttps()
     csrf.init_app(app)
 
-    from . import account, dashboard, devices, door, manage, reports, store
+    from . import account, dashboard, devices, door, manage, reports, staff, store
     from .auth import load_user
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
-    for blueprint in (store.bp, account.bp, manage.bp, devices.bp, door.bp, dashboard.bp, reports.bp):
+    for blueprint in (store.bp, account.bp, manage.bp, staff.bp, devices.bp, door.bp, dashboard.bp, reports.bp):
         app.register_blueprint(blueprint)
     register_filters(app)
     for code in (404, 405):  # addresses no page matched: the site's error page instead of Flask's bare one
@@ -78,7 +80,7 @@ def _limit_logins(app: Flask) -> None:
     from flask_limiter import Limiter
     from flask_limiter.util import get_remote_address
 
-    limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[],
+    limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[], headers_enabled=True,
                       storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
     for endpoint, key in RATE_LIMITED.items():
         app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key], methods=["POST"])(
@@ -145,6 +147,18 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
+class _SessionOverHttps(SecureCookieSessionInterface):
+    """The session cookie is Secure when configured (SESSION_COOKIE_SECURE, an https PUBLIC_URL)
+    and on every HTTPS request (behind a proxy: with PROXY_FIX, from X-Forwarded-Proto)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return super().get_cookie_secure(app) or bool(request and request.is_secure)
+
+
+def _https_site() -> bool:
+    return request.is_secure or current_app.config.get("PUBLIC_URL", "").startswith("https://")
+
+
 def _secure_headers(response):
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -152,7 +166,7 @@ def _secure_headers(response):
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
+    if _https_site():  # browsers heed it only over HTTPS, and then keep to HTTPS for a year
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy",

@@ -1,21 +1,28 @@
-"""Accounts: register, log in (with optional TOTP), log out, password reset by mail, order history."""
+"""Accounts: register (by mailed link), log in (with optional TOTP), log out, password reset by mail, order history.
+
+Answers never tell whether an email has an account: login says "wrong email or
+password" after the same hash work either way, and registration and reset
+requests say "check your mail" either way (the mail differs).
+"""
 from __future__ import annotations
 
 import logging
 
 import pyotp
 import segno
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import mail
 from ..db import get_db
+from ..deployment import external_url
 from ..services import accounts
 from ..services.errors import ServiceError
-from ..services.users import authenticate, create_user, get_user
+from ..services.users import authenticate, create_user, get_user, get_user_by_email
 from . import pages_blueprint
-from .auth import STAFF, login_session, logout_session, public, roles, safe_next
+from .auth import STAFF, login_session, logout_session, public, renew_session, roles, safe_next
 from .forms import (
-    DisableTotpForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm, TotpForm, TotpSetupForm,
+    DisableTotpForm, LoginForm, RegisterFinishForm, RegisterForm, ResetForm, ResetRequestForm, TotpForm,
+    TotpSetupForm,
 )
 from .mailing import mail_settings
 
@@ -41,10 +48,9 @@ def login():
         if user is None:
             flash("Wrong email or password.", "error")
         elif accounts.totp_enabled(conn, user["id"]):
-            next_url = request.args.get("next")
             session.clear()
             session["pending_2fa"] = user["id"]
-            return redirect(url_for(".login_2fa", next=next_url))
+            return redirect(url_for(".login_2fa", next=safe_next(request.args.get("next"), None)))
         else:
             login_session(user)
             return redirect(safe_next(request.args.get("next"), _landing(user)))
@@ -81,19 +87,44 @@ def logout():
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
-        conn = get_db()
-        try:
-            create_user(conn, form.email.data, form.password.data, "customer")
-        except ServiceError as exc:
-            form.email.errors = [exc.message] if exc.code == "email_taken" else []
-            if exc.code != "email_taken":
-                flash(exc.message, "error")
+        email = form.email.data.strip()
+        if get_user_by_email(get_db(), email) is None:
+            token = accounts.registration_token(current_app.secret_key, email)
+            message = mail.registration_link(
+                to=email, register_url=external_url("account.register_finish", token=token),
+                valid_hours=int(accounts.REGISTER_TTL.total_seconds() // 3600))
         else:
-            user = authenticate(conn, form.email.data, form.password.data)
-            login_session(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(url_for("store.events"))
+            message = mail.account_exists(to=email, login_url=external_url("account.login"),
+                                          reset_url=external_url("account.reset_request"))
+        mail.send(mail_settings(), message)
+        # The same answer either way: the page does not reveal who has an account.
+        flash(f"Check your mail: we have sent {email} a link to finish creating your account.", "success")
+        return redirect(url_for(".login"))
     return render_template("account/register.html", form=form)
+
+
+@bp.route("/register/<token>", methods=["GET", "POST"])
+@public
+def register_finish(token: str):
+    conn = get_db()
+    email = accounts.registration_email(current_app.secret_key, token)
+    if email is None:
+        flash("This registration link is invalid or expired; register again for a new one.", "error")
+        return redirect(url_for(".register"))
+    if get_user_by_email(conn, email) is not None:
+        flash("This address already has an account: log in (or reset the password).", "error")
+        return redirect(url_for(".login"))
+    form = RegisterFinishForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(conn, email, form.password.data, "customer")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".login" if exc.code == "email_taken" else ".register"))
+        login_session(get_user(conn, user["id"]))
+        flash("Welcome! Your account is ready.", "success")
+        return redirect(url_for("store.events"))
+    return render_template("account/register_finish.html", form=form, email=email)
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -106,7 +137,7 @@ def reset_request():
         if started:
             user, token = started
             message = mail.password_reset(to=user["email"], valid_minutes=int(accounts.RESET_TTL.total_seconds() // 60),
-                                          reset_url=url_for(".reset", token=token, _external=True))
+                                          reset_url=external_url("account.reset", token=token))
             mail.send(mail_settings(), message)
         # The same answer either way: the page does not reveal who has an account.
         flash("If that address has an account, we have sent it a link to reset the password.", "success")
@@ -148,13 +179,16 @@ def two_factor():
     if accounts.totp_enabled(conn, user["id"]):
         form = DisableTotpForm()
         if form.validate_on_submit():
-            accounts.disable_totp(conn, user["id"])
-            flash("Two-factor login is off.", "success")
-            return redirect(url_for(".two_factor"))
+            if accounts.disable_totp(conn, user["id"], form.code.data):
+                renew_session(user["id"])  # other sessions end; this one stays
+                flash("Two-factor login is off.", "success")
+                return redirect(url_for(".two_factor"))
+            flash("That code is not right (or was already used); two-factor login stays on.", "error")
         return render_template("account/two_factor.html", enabled=True, form=form)
     form = TotpSetupForm()
     if form.validate_on_submit():
         if accounts.confirm_totp_setup(conn, user["id"], form.code.data):
+            renew_session(user["id"])  # other sessions end; this one stays
             flash("Two-factor login is on. You will need a code from your app at every login.", "success")
             return redirect(url_for(".two_factor"))
         flash("That code does not match; check the app and the clock of your phone.", "error")

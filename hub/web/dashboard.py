@@ -17,7 +17,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from ..db import get_db
 from ..services.dashboard import arrivals_chart, live_attendance
-from ..services.events import check_owner, event_row
+from ..services.staff import check_door
 from ..services.live import ANY_EVENT, notifier_for, slots_for
 from . import pages_blueprint
 from .auth import DOOR, roles
@@ -26,11 +26,8 @@ bp = pages_blueprint("dashboard", __name__, url_prefix="/dashboard")
 
 
 def _check_event(event_id: int) -> None:
-    """Door staff watch every event; organizers their own; admins all."""
-    if g.user["role"] == "door_staff":
-        event_row(get_db(), event_id)
-    else:
-        check_owner(get_db(), event_id, g.user)
+    """Door staff watch their organizer's events; organizers their own; admins all (services.staff)."""
+    check_door(get_db(), event_id, g.user, current_app.config["SINGLE_TENANT"])
 
 
 def _panel_context(event_id: int) -> dict:

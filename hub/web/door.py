@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import g, render_template, request
+from flask import current_app, g, render_template, request
 
 from ..db import get_db
 from ..services import event_admin
 from ..services.clock import utcnow
 from ..services.devices import list_devices
 from ..services.events import list_events
+from ..services.staff import works_for
 from ..services.sync import attendance
 from . import pages_blueprint
 from .auth import DOOR, roles
@@ -19,8 +20,8 @@ bp = pages_blueprint("door", __name__, url_prefix="/door")
 
 
 def _event_scope() -> int | None:
-    """Organizers look at their own events; admins and door staff at all."""
-    return g.user["id"] if g.user["role"] == "organizer" else None
+    """Whose events this user works at (services.staff): None for every event."""
+    return works_for(g.user, current_app.config["SINGLE_TENANT"])
 
 
 @bp.get("")
@@ -46,7 +47,8 @@ def lookup():
     form = LookupForm(request.args)
     conn = get_db()
     scope = None
-    if _event_scope() is not None:
-        scope = [e["id"] for e in list_events(conn, limit=1000, organizer_id=_event_scope())["items"]]
+    organizer_id = _event_scope()
+    if organizer_id is not None:
+        scope = [e["id"] for e in list_events(conn, limit=1000, organizer_id=organizer_id)["items"]]
     results = event_admin.lookup_tickets(conn, form.q.data or "", scope) if form.validate() else []
     return render_template("door/lookup.html", form=form, results=results)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
+    DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
     SelectField, StringField, TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -48,7 +48,11 @@ class TotpForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
+    """Step one: the address; the password is chosen after following the mailed link (RegisterFinishForm)."""
     email = EmailField("Email", validators=[InputRequired(), EMAIL, Length(max=320)])
+
+
+class RegisterFinishForm(FlaskForm):
     password = PasswordField("Password", validators=[InputRequired(), Length(min=8, max=200)])
     confirm = PasswordField("Repeat password", validators=[EqualTo("password", message="the passwords differ")])
 
@@ -163,8 +167,8 @@ class TotpSetupForm(TotpForm):
     pass
 
 
-class DisableTotpForm(FlaskForm):
-    confirm = BooleanField("Turn two-factor login off", validators=[InputRequired()])
+class DisableTotpForm(TotpForm):
+    """Turning two-factor login off takes a current code: a borrowed session alone cannot."""
 
 
 def cents(text: str | None) -> int:

@@ -1,15 +1,16 @@
-"""Flask glue for mail: settings from the app, links from url_for, the reminder job."""
+"""Flask glue for mail: settings from the app, links under PUBLIC_URL (hub.deployment), the reminder job."""
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from sqlalchemy import Connection
 
 from .. import mail
 from ..delivery import notify
+from ..deployment import external_url
 
 log = logging.getLogger(__name__)
 
@@ -19,12 +20,13 @@ def mail_settings(app: Flask | None = None) -> mail.MailSettings:
     return mail.MailSettings.from_config(app.config, Path(app.instance_path) / "outbox")
 
 
-def links() -> notify.Links:
-    """Absolute links; needs a request context (a real one, or test_request_context(base_url=PUBLIC_URL))."""
+def links(app: Flask | None = None) -> notify.Links:
+    """Absolute links under the public URL, never the request's Host; no request context needed."""
+    app = app or current_app
     return notify.Links(
-        order_url=lambda order_id, token: url_for("store.order", order_id=order_id, token=token, _external=True),
-        ticket_url=lambda order_id, token, ticket_id: url_for("store.ticket", order_id=order_id, token=token,
-                                                              ticket_id=ticket_id, _external=True),
+        order_url=lambda order_id, token: external_url("store.order", app, order_id=order_id, token=token),
+        ticket_url=lambda order_id, token, ticket_id: external_url("store.ticket", app, order_id=order_id,
+                                                                   token=token, ticket_id=ticket_id),
     )
 
 
@@ -47,10 +49,8 @@ def send_refund_now(conn: Connection, order_id: int) -> str | None:
 
 def remind_once(app: Flask) -> list[int]:
     """One run of the reminder job: mail buyers whose event starts within 24 hours."""
-    base_url = app.config.get("PUBLIC_URL") or "http://localhost:8000"
-    with app.test_request_context(base_url=base_url):
-        with app.extensions["tickethub.engine"].connect() as conn:
-            return notify.send_due_reminders(conn, mail_settings(app), links())
+    with app.extensions["tickethub.engine"].connect() as conn:
+        return notify.send_due_reminders(conn, mail_settings(app), links(app))
 
 
 def start_reminders(app: Flask, scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler | None:

@@ -15,6 +15,7 @@ from hub.services.errors import Invalid
 from hub.services.holds import hold_seats
 from hub.services.layouts import layout_text, parse_layout
 from hub.services.orders import confirm_payment, purchase
+from hub.services.staff import assign_staff
 from tests.hub.web.support import decode_image, make_event
 
 
@@ -105,7 +106,8 @@ def test_door_lookup_finds_tickets_by_buyer(app, browser_client, engine, event, 
         confirm_payment(conn, order["id"], signer)
         soon = make_event(conn, event["organizer"]["id"], title="Tonight", starts_in=timedelta(hours=3))
         create_device(conn, {"name": "Gate North", "event_id": soon["id"]})
-    make_account("door_staff", "d@example.org")
+        door_staff = make_account("door_staff", "d@example.org")
+        assign_staff(conn, door_staff["id"], event["organizer"]["id"])  # works at this organizer's doors
     web = browser_client
     web.login("d@example.org")
     door = web.get("/door").get_data(as_text=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from flask import url_for
 
-from hub.services import accounts, promos
+from hub.services import accounts, promos, staff
 from hub.services.orders import confirm_payment, purchase
 from hub.services.holds import hold_seats
 from tests.hub.web.support import Browser, make_event
@@ -30,6 +30,7 @@ ROUTES = {
     "store.ticket_pdf": ("GET", EVERYONE), "store.order_pdf": ("GET", EVERYONE),
     "account.login": ("GET", EVERYONE), "account.login_2fa": ("GET", EVERYONE), "account.register": ("GET", EVERYONE),
     "account.reset_request": ("GET", EVERYONE), "account.reset": ("GET", EVERYONE),
+    "account.register_finish": ("GET", EVERYONE),
     "account.logout": ("POST", EVERYONE), "account.orders": ("GET", LOGGED_IN),
     "account.two_factor": ("GET", STAFF),
     "manage.dashboard": ("GET", STAFF), "manage.venue_new": ("GET", STAFF), "manage.event_new": ("GET", STAFF),
@@ -39,6 +40,7 @@ ROUTES = {
     "manage.order_refund": ("POST", OWNER), "manage.order_mark_paid": ("POST", OWNER),
     "manage.order_resend": ("POST", OWNER), "manage.ticket_reissue": ("POST", OWNER),
     "manage.users": ("GET", {ADMIN}), "manage.user_role": ("POST", {ADMIN}),
+    "staff.staff": ("GET", STAFF), "staff.assign": ("POST", {ADMIN}),
     "door.status": ("GET", DOOR), "door.lookup": ("GET", DOOR),
     "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}), "dashboard.panel": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "dashboard.live_json": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
@@ -46,7 +48,7 @@ ROUTES = {
     "reports.report": ("GET", OWNER), "reports.export_csv": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "door", "web_static", "dashboard", "reports"}
+PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports"}
 
 
 @pytest.fixture
@@ -63,6 +65,7 @@ def world(app, engine, make_account):
         order = confirm_payment(conn, order["id"], signer)
         promo = promos.create_promo(conn, event["id"], "TENOFF", "percent", 10)
         accounts.link_order(conn, order["id"], people[CUSTOMER]["id"])
+        staff.assign_staff(conn, people[DOOR_STAFF]["id"], people[ORGANIZER]["id"])  # works at ORGANIZER's door
     args = {"event_id": event["id"], "venue_id": event["venue_id"], "order_id": order["id"],
             "token": order["access_token"], "ticket_id": order["tickets"][0]["ticket_id"],
             "hold_id": held["hold_id"], "promo_id": promo["id"], "type_id": event["ticket_types"][0]["id"],

@@ -1,0 +1,38 @@
+"""users.session_version (logout ends the session everywhere) and users.staff_of (door staff per organizer)
+
+Revision ID: s001
+Revises: h001
+
+Sessions started before this revision carry no session version and end once:
+their users log in again. Door-staff accounts get no organizer (staff_of NULL):
+on a hub without SINGLE_TENANT they work at no event until an admin assigns
+them one on /manage/staff.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "s001"
+down_revision = "h001"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    # ADD COLUMN works in place on SQLite too (a table copy would trip over the rows referencing users)
+    op.add_column("users", sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"))
+    if op.get_bind().dialect.name == "sqlite":  # alembic cannot add the constraint there; SQLite's ALTER can
+        op.execute("ALTER TABLE users ADD COLUMN staff_of INTEGER "
+                   "CONSTRAINT fk_users_staff_of_users REFERENCES users (id)")
+    else:
+        op.add_column("users", sa.Column("staff_of", BigId, nullable=True))
+        op.create_foreign_key(op.f("fk_users_staff_of_users"), "users", "users", ["staff_of"], ["id"])
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint(op.f("fk_users_staff_of_users"), "users", type_="foreignkey")
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("staff_of")
+        batch_op.drop_column("session_version")
