@@ -31,8 +31,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        op.drop_constraint(op.f("fk_users_staff_of_users"), "users", type_="foreignkey")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("staff_of")
-        batch_op.drop_column("session_version")
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite >= 3.35 drops columns in place; a batch table copy would trip over the rows referencing users
+        op.execute("ALTER TABLE users DROP COLUMN staff_of")
+        op.execute("ALTER TABLE users DROP COLUMN session_version")
+        return
+    op.drop_constraint(op.f("fk_users_staff_of_users"), "users", type_="foreignkey")
+    op.drop_column("users", "staff_of")
+    op.drop_column("users", "session_version")

@@ -35,3 +35,29 @@ def test_migrated_database_matches_web_schema(sqlite_template):
                           "mail_log", "order_reminders"}
     assert WEB_TABLES <= present
     assert [d for d in diffs if _table_of(d) in WEB_TABLES] == []
+
+
+def test_s001_goes_down_and_up_with_users_referenced_by_other_rows(database_url):
+    """session_version and staff_of are added and dropped in place: a table copy of users
+    would fail on the rows that reference it (SQLite checks foreign keys on the drop)."""
+    from alembic import command
+
+    from hub.db import alembic_config, current_revision, upgrade
+    from hub.services.users import create_token, create_user
+
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        organizer = create_user(conn, "o@example.org", "long enough", "organizer")
+        create_user(conn, "d@example.org", "long enough", "door_staff", staff_of=organizer["id"])
+        create_token(conn, organizer["id"], "kept")
+    config = alembic_config(database_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "h001")
+    assert current_revision(engine) == "h001"
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT email, session_version, staff_of FROM users ORDER BY id").all()
+        tokens = conn.exec_driver_sql("SELECT count(*) FROM api_tokens").scalar_one()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("o@example.org", 0, None), ("d@example.org", 0, None)] and tokens == 1
