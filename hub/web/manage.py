@@ -18,7 +18,7 @@ from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user
-from ..services.venues import create_venue, get_venue, list_venues
+from ..services.venues import create_venue, edit_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import STAFF, roles
 from .forms import (
@@ -99,7 +99,7 @@ def venue_edit(venue_id: int):
     if form.validate_on_submit():
         try:
             sections = parse_layout(form.add_layout.data) if (form.add_layout.data or "").strip() else None
-            added = event_admin.edit_venue(get_db(), venue_id, name=form.name.data, add_sections=sections)
+            added = edit_venue(get_db(), venue_id, name=form.name.data, add_sections=sections)
         except ServiceError as exc:
             form.add_layout.errors = [exc.message]
         else:

@@ -1,6 +1,7 @@
 """Organizer pages through the test client: venues from text, event edits, prices, promo codes, orders, users."""
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -169,6 +170,34 @@ def test_edit_venue_renames_and_appends_seats_without_moving_existing_ones(brows
     assert after[:len(before)] == before and len(after) == len(before) + 3
     assert [(s["section"], s["row"], s["seat"], s["index"]) for s in after[-3:]] == [
         ("Gallery", "1", "1", 29), ("Gallery", "1", "2", 30), ("Gallery", "1", "3", 31)]
+
+
+@pytest.mark.parametrize("add_layout, reason", [
+    ("B/C: 1=3", "may not contain '/'"),  # unreachable at /events/{id}/seats/{section}/{row}/{seat}
+    ("Gallery: 1/2=3", "may not contain '/'"),
+    ("G" * 101 + ": 1=3", "longer than 100 characters"),  # the column holds 100 (PostgreSQL would refuse it)
+    ("Huge: " + ", ".join(f"{n}=1000" for n in range(1, 101)), "at most 100000 seats"),  # 24 + 100,000 seats
+    ("Gallery: 1=3\nGallery: 2=3", "section 'Gallery' appears twice"),
+])
+def test_edit_venue_refuses_what_creating_a_venue_refuses(browser_client, event, add_layout, reason):
+    web = browser_client
+    web.login("org@example.org")
+    venue_id = event["venue_id"]
+    web.get(f"/manage/venues/{venue_id}/edit")
+    refused = web.post(f"/manage/venues/{venue_id}/edit", {"name": "New Name", "add_layout": add_layout})
+    assert refused.status_code == 200 and reason in html.unescape(refused.get_data(as_text=True))
+    page = web.get(f"/manage/venues/{venue_id}").get_data(as_text=True)
+    assert "A: 1=8, 2=8, 3=8</" in page and "New Name" not in page  # nothing stored, not even the new name
+
+
+def test_edit_venue_refuses_a_repeated_seat_label_with_a_reason(engine, event):
+    from hub.services.venues import edit_venue, get_venue
+
+    with engine.connect() as conn:
+        with pytest.raises(Invalid, match="repeats a seat label") as refused:
+            edit_venue(conn, event["venue_id"], add_sections=[{"name": "A", "rows": [{"name": "9", "seats": ["1", "1"]}]}])
+        assert refused.value.code == "duplicate_seat"
+        assert get_venue(conn, event["venue_id"])["num_seats"] == 24
 
 
 def test_orders_page_far_past_the_end_is_empty_not_a_server_error(browser_client, event):
