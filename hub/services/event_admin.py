@@ -1,8 +1,6 @@
 """Organizer edits after an event exists: details, release time, fees and prices; door look-up."""
 from __future__ import annotations
 
-from datetime import datetime
-
 import json
 
 from sqlalchemy import Connection, func, insert, literal, or_, select, update
@@ -10,26 +8,16 @@ from sqlalchemy import Connection, func, insert, literal, or_, select, update
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .errors import Invalid, NotFound
-from .events import MAX_PRICE, TICKET_TYPE_SPEC, event_row
-
-EDITABLE = ("title", "artist", "category", "location", "description", "starts_at", "ticket_release_at",
-            "service_fee")
+from .events import EVENT_CHANGES, MAX_PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
-    unknown = set(changes) - set(EDITABLE)
-    if unknown:
-        raise Invalid(f"cannot change {', '.join(sorted(unknown))}", "invalid_field")
-    if not (changes.get("title") or "").strip() and "title" in changes:
-        raise Invalid("the title cannot be empty", "invalid_field")
-    for key in ("starts_at", "ticket_release_at"):
-        if key in changes and (not isinstance(changes[key], datetime) or changes[key].tzinfo is None):
-            raise Invalid(f"{key} must be an aware date-time", "invalid_field")
-    if "service_fee" in changes and not 0 <= changes["service_fee"] <= MAX_PRICE:
-        raise Invalid("service fee out of range", "invalid_field")
+    """Change an event's details (events.EVENT_DETAILS: checked as when it is created)."""
+    spec = EVENT_CHANGES(changes, "event")
     with atomic(conn):
         event_row(conn, event_id)
-        conn.execute(update(events).where(events.c.id == event_id).values(**changes))
+        if spec:
+            conn.execute(update(events).where(events.c.id == event_id).values(**spec))
 
 
 def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) -> None:
@@ -47,12 +35,7 @@ def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) 
 def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
     """Add a ticket type to an existing event; seated sections not yet on sale join the seat inventory."""
     spec = TICKET_TYPE_SPEC(data, "ticket_type")
-    if spec["kind"] == "ga" and "capacity" not in spec:
-        raise Invalid("a general admission ticket type needs a capacity", "missing_field")
-    if spec["kind"] == "seated" and ("capacity" in spec):
-        raise Invalid("a seated ticket type's capacity is its seats", "invalid_field")
-    if spec["kind"] == "ga" and spec.get("sections"):
-        raise Invalid("sections only apply to seated ticket types", "invalid_field")
+    check_ticket_type(spec, "ticket_type")
     with atomic(conn):
         event = event_row(conn, event_id, lock=True)
         sections = sorted(set(spec.get("sections", [])))

@@ -24,17 +24,32 @@ TICKET_TYPE_SPEC = obj(
         "zones": list_of(integer(1, 16), 16),
     },
 )
+# What an event is, the same when it is created (EVENT_SPEC) and when it is edited (EVENT_CHANGES).
+EVENT_DETAILS = {
+    "title": string(300, 1), "starts_at": timestamp(), "artist": string(300), "location": string(300),
+    "description": string(10_000), "category": string(100), "ticket_release_at": timestamp(),
+    "service_fee": integer(0, MAX_PRICE),
+}
+_REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
-    required={"title": string(300, 1), "starts_at": timestamp(),
-              "ticket_types": list_of(TICKET_TYPE_SPEC, 50, 1)},
-    optional={
-        "artist": string(300), "location": string(300), "description": string(10_000),
-        "category": string(100), "ticket_release_at": timestamp(), "venue_id": integer(1),
-        "service_fee": integer(0, MAX_PRICE),
-    },
+    required={**{k: EVENT_DETAILS[k] for k in _REQUIRED_DETAILS}, "ticket_types": list_of(TICKET_TYPE_SPEC, 50, 1)},
+    optional={**{k: v for k, v in EVENT_DETAILS.items() if k not in _REQUIRED_DETAILS}, "venue_id": integer(1)},
 )
+EVENT_CHANGES = obj(optional=EVENT_DETAILS)  # an edit changes any of the details, and only those
 SORTS = {"starts_at": events.c.starts_at.asc(), "-starts_at": events.c.starts_at.desc(),
          "title": events.c.title.asc(), "-title": events.c.title.desc()}
+
+
+def check_ticket_type(spec: dict, where: str) -> None:
+    """What TICKET_TYPE_SPEC cannot say field by field; for a new event's ticket types and for one added later."""
+    if spec["kind"] == "ga" and "capacity" not in spec:
+        raise Invalid(f"{where}: a general admission ticket type needs a capacity", "missing_field")
+    if spec["kind"] == "seated" and "capacity" in spec:
+        raise Invalid(f"{where}: a seated ticket type's capacity is its seats", "invalid_field")
+    if spec["kind"] == "ga" and spec.get("sections"):
+        raise Invalid(f"{where}: sections only apply to seated ticket types", "invalid_field")
+    if spec.get("sales_start") and spec.get("sales_end") and spec["sales_end"] <= spec["sales_start"]:
+        raise Invalid(f"{where}: sales_end must be after sales_start", "invalid_field")
 
 
 def create_event(conn: Connection, data: dict, organizer_id: int | None = None,
@@ -44,15 +59,7 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None,
     spec = EVENT_SPEC(data, "event")
     seated = [t for t in spec["ticket_types"] if t["kind"] == "seated"]
     for i, t in enumerate(spec["ticket_types"]):
-        where = f"event.ticket_types[{i}]"
-        if t["kind"] == "ga" and "capacity" not in t:
-            raise Invalid(f"{where}: a general admission ticket type needs a capacity", "missing_field")
-        if t["kind"] == "seated" and "capacity" in t:
-            raise Invalid(f"{where}: a seated ticket type's capacity is its seats", "invalid_field")
-        if t["kind"] == "ga" and t.get("sections"):
-            raise Invalid(f"{where}: sections only apply to seated ticket types", "invalid_field")
-        if t.get("sales_start") and t.get("sales_end") and t["sales_end"] <= t["sales_start"]:
-            raise Invalid(f"{where}: sales_end must be after sales_start", "invalid_field")
+        check_ticket_type(t, f"event.ticket_types[{i}]")
     if seated and "venue_id" not in spec:
         raise Invalid("event: seated ticket types need a venue_id", "missing_field")
     with atomic(conn):

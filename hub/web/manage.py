@@ -125,6 +125,18 @@ def _ticket_type_specs(form: EventForm) -> list[dict]:
     return [_ticket_type_spec(entry.form) for entry in form.ticket_types.entries if (entry.form.name.data or "").strip()]
 
 
+def _event_details(form: EventForm | EventEditForm) -> dict:
+    """The event details of a new-event or edit form, as services.events.EVENT_DETAILS takes them."""
+    details = {
+        "title": form.title.data, "artist": form.artist.data or "", "category": form.category.data or "",
+        "location": form.location.data or "", "description": form.description.data or "",
+        "starts_at": iso(_utc(form.starts_at.data)), "service_fee": cents(form.service_fee.data),
+    }
+    if form.ticket_release_at.data:  # a new event without one goes on sale now
+        details["ticket_release_at"] = iso(_utc(form.ticket_release_at.data))
+    return details
+
+
 @bp.route("/events/new", methods=["GET", "POST"])
 @roles(*STAFF)
 def event_new():
@@ -133,14 +145,7 @@ def event_new():
     form.venue_id.choices = [choice(0, "No venue (general admission only)")] + [
         choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())]
     if form.validate_on_submit():
-        data = {
-            "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",
-            "location": form.location.data or "", "description": form.description.data or "",
-            "starts_at": iso(_utc(form.starts_at.data)), "service_fee": cents(form.service_fee.data),
-            "ticket_types": _ticket_type_specs(form),
-        }
-        if form.ticket_release_at.data:
-            data["ticket_release_at"] = iso(_utc(form.ticket_release_at.data))
+        data = {**_event_details(form), "ticket_types": _ticket_type_specs(form)}
         if form.venue_id.data:
             data["venue_id"] = form.venue_id.data
         try:
@@ -195,13 +200,13 @@ def event_edit(event_id: int):
             getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(second=0, microsecond=0)
         form.service_fee.data = f"{found['service_fee'] / 100:.2f}"
     if form.validate_on_submit():
-        event_admin.update_event(get_db(), event_id, {
-            "title": form.title.data.strip(), "artist": form.artist.data or "", "category": form.category.data or "",
-            "location": form.location.data or "", "description": form.description.data or "",
-            "starts_at": _utc(form.starts_at.data), "ticket_release_at": _utc(form.ticket_release_at.data),
-            "service_fee": cents(form.service_fee.data)})
-        flash("Event saved.", "success")
-        return redirect(url_for(".event", event_id=event_id))
+        try:
+            event_admin.update_event(get_db(), event_id, _event_details(form))
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Event saved.", "success")
+            return redirect(url_for(".event", event_id=event_id))
     return render_template("manage/event_edit.html", form=form, event=found)
 
 

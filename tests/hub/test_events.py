@@ -97,6 +97,46 @@ def test_bad_event_is_refused_with_a_reason(client, organizer, change, code):
     assert response.json["error"]["code"] == code
 
 
+@pytest.mark.parametrize("change", [
+    {"title": "x" * 5000},  # PostgreSQL's column holds 300
+    {"title": "   "},
+    {"artist": "a" * 301},
+    {"category": "c" * 101},
+    {"description": "d" * 10_001},
+    {"starts_at": "tomorrow"},
+    {"ticket_release_at": "0001-01-01T00:00:00+14:00"},
+    {"service_fee": -1},
+    {"service_fee": True},
+])
+def test_an_edit_refuses_what_creating_an_event_refuses(client, engine, organizer, change):
+    from hub.services.errors import Invalid
+    from hub.services.event_admin import update_event
+
+    event = create_event(client, organizer)
+    body = {k: v for k, v in event.items() if k not in ("id", "organizer_id", "ticket_types")}
+    body["ticket_types"] = [{"name": "S", "kind": "seated", "price": 0}]
+    created = client.post("/api/v1/events", json={**body, **change}, headers=organizer)
+    assert created.status_code == 422
+    with engine.connect() as conn:
+        with pytest.raises(Invalid) as refused:
+            update_event(conn, event["id"], change)
+    assert (refused.value.code, refused.value.message) == (created.json["error"]["code"],
+                                                           created.json["error"]["message"])
+    assert client.get(f"/api/v1/events/{event['id']}").json == event
+
+
+def test_a_ticket_type_added_later_is_checked_as_one_made_with_the_event(client, engine, organizer):
+    from hub.services.errors import Invalid
+    from hub.services.event_admin import add_ticket_type
+
+    event = create_event(client, organizer)
+    backwards = {"name": "Late", "kind": "ga", "price": 100, "capacity": 5,
+                 "sales_start": "2030-01-02T00:00:00Z", "sales_end": "2030-01-01T00:00:00Z"}
+    with engine.connect() as conn, pytest.raises(Invalid, match="sales_end must be after sales_start"):
+        add_ticket_type(conn, event["id"], backwards)
+    assert client.get(f"/api/v1/events/{event['id']}").json == event
+
+
 def test_unknown_venue_is_404(client, organizer):
     body = {"title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": 999,
             "ticket_types": [{"name": "S", "kind": "seated", "price": 0}]}

@@ -63,6 +63,16 @@ def test_edit_event_price_and_promo_through_pages(browser_client, event):
     assert "FANS" in manage and "EUR 5.00" in manage and "0 / 10" in manage
 
 
+def test_edit_event_page_explains_a_refused_change_and_keeps_the_event(browser_client, event):
+    web = browser_client
+    web.login("org@example.org")
+    web.get(f"/manage/events/{event['id']}/edit")
+    refused = web.post(f"/manage/events/{event['id']}/edit", {
+        "title": "   ", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00", "service_fee": "2"})
+    assert refused.status_code == 200 and "event.title: must not be empty" in refused.get_data(as_text=True)
+    assert "Brass Night" in web.get(f"/events/{event['id']}").get_data(as_text=True)
+
+
 def test_reissue_replaces_the_ticket_code(app, browser_client, engine, event):
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
