@@ -8,11 +8,11 @@ from ..services import devices as device_service
 from ..services import events as event_service
 from ..services import tickets as ticket_service
 from ..services.clock import utcnow
+from ..services.roles import STAFF
 from ..services.validate import MAX_INTEGER
 from .util import current_user, json_body, query_int, require_role, signer
 
 bp = Blueprint("devices", __name__)
-STAFF = ("organizer", "admin")
 ENROL_QR_PREFIX = "TGE1:"
 
 

@@ -9,12 +9,12 @@ from ..services import orders as order_service
 from ..services import tickets as ticket_service
 from ..services import venues as venue_service
 from ..services.errors import Forbidden
+from ..services.roles import STAFF
 from ..services.validate import MAX_INTEGER
 from .errors import ApiError
 from .util import current_user, json_body, query_int, query_time, require_role, signer
 
 bp = Blueprint("events", __name__)
-STAFF = ("organizer", "admin")
 
 
 @bp.post("/venues")

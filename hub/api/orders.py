@@ -12,12 +12,12 @@ from ..services import events as event_service
 from ..services import orders as order_service
 from ..services import staff as staff_service
 from ..services import tickets as ticket_service
+from ..services.roles import DOOR, DOOR_STAFF, STAFF
 from ..services.users import get_user
 from ..services.validate import integer, obj, string
 from .util import current_user, json_body, require_role, signer
 
 bp = Blueprint("orders", __name__)
-STAFF = ("organizer", "admin")
 
 ORDER_SPEC = obj(required={
     "hold_id": integer(1), "hold_token": string(200, 1),
@@ -64,7 +64,7 @@ def _staff_order(order_id: int) -> dict:
     conn = get_db()
     user = current_user()
     order = order_service.get_order(conn, order_id)
-    if user["role"] == "door_staff":  # the token's user row has the organizer they work for
+    if user["role"] == DOOR_STAFF:  # the token's user row has the organizer they work for
         staff_service.check_door(conn, order["event_id"], get_user(conn, user["id"]),
                                  current_app.config["SINGLE_TENANT"])
     else:
@@ -93,7 +93,7 @@ def refund_order(order_id: int):
 
 
 @bp.post("/orders/<int:order_id>/confirm-payment")
-@require_role("door_staff", *STAFF)
+@require_role(*DOOR)
 def confirm_payment(order_id: int):
     _staff_order(order_id)
     return jsonify(_with_urls(order_service.confirm_payment(get_db(), order_id, signer())))

@@ -9,11 +9,11 @@ from ..services import sync as sync_service
 from ..services.clock import utcnow
 from ..services.devices import DeviceAuthError, device_for_credential, verify_push_signature
 from ..services.live import notifier_for
+from ..services.roles import STAFF
 from .errors import ApiError
 from .util import current_user, query_int, require_role, signer
 
 bp = Blueprint("sync", __name__)
-STAFF = ("organizer", "admin")
 SIGNATURE_HEADER = "X-Device-Signature"
 DEVICE_TIME_HEADER = "X-Device-Time"
 LAST_RTT_HEADER = "X-Device-Last-RTT-Ms"

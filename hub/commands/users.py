@@ -5,6 +5,7 @@ import click
 
 from hub.services import ServiceError
 from hub.services import users as user_service
+from hub.services.roles import DOOR_STAFF, EMPLOYERS, ROLES
 
 from ._app import ready_engine
 
@@ -17,7 +18,7 @@ def users_group() -> None:
 @users_group.command("create")
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--role", required=True, type=click.Choice(["admin", "organizer", "door_staff", "customer"]))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--staff-of", "staff_of", metavar="EMAIL",
               help="door_staff: the organizer (or admin) whose events this account works at.")
 def users_create(email: str, password: str, role: str, staff_of: str | None) -> None:
@@ -30,13 +31,11 @@ def users_create(email: str, password: str, role: str, staff_of: str | None) -> 
             raise click.ClickException(exc.message) from None
     works_for = f", works for {staff_of}" if staff_of else ""
     click.echo(f"created user {user['id']} {user['email']} ({user['role']}{works_for})")
-    if role == "door_staff" and not staff_of:
+    if role == DOOR_STAFF and not staff_of:
         click.echo("note: door staff without --staff-of work at no event unless SINGLE_TENANT is on", err=True)
 
 
 def _employer_id(conn, email: str) -> int:
-    from hub.services.staff import EMPLOYERS
-
     employer = user_service.get_user_by_email(conn, email)
     if employer is None or employer["role"] not in EMPLOYERS:
         raise click.ClickException(f"--staff-of {email}: no organizer or admin with that email")

@@ -15,11 +15,11 @@ from ..schema import orders, events, users
 from ..schema_web import account_orders, password_resets, user_totp
 from .clock import utcnow
 from .errors import Conflict, Invalid
+from .roles import TWO_FACTOR
 from .users import end_sessions, get_user_by_email, set_password
 
 RESET_TTL = timedelta(minutes=30)
 REGISTER_TTL = timedelta(hours=24)
-TOTP_ROLES = ("admin", "organizer")
 TOTP_ISSUER = "ticketgate hub"
 
 
@@ -112,7 +112,7 @@ def totp_enabled(conn: Connection, user_id: int) -> bool:
 
 def begin_totp_setup(conn: Connection, user: dict) -> tuple[str, str]:
     """A fresh secret (not active until confirmed) and its otpauth:// URI for the authenticator app."""
-    if user["role"] not in TOTP_ROLES:
+    if user["role"] not in TWO_FACTOR:
         raise Invalid("two-factor login is for admins and organizers", "totp_not_for_role")
     secret = pyotp.random_base32()
     with atomic(conn):

@@ -18,8 +18,8 @@ from ..db import atomic
 from ..schema import users
 from .errors import Forbidden, Invalid, NotFound
 from .events import event_row
-
-EMPLOYERS = ("organizer", "admin")  # users who own events, and so can have door staff
+from .roles import ADMIN, DOOR_STAFF, EMPLOYERS, ORGANIZER
+from .users import check_employer
 
 
 def works_for(user: dict, single_tenant: bool = False) -> int | None:
@@ -27,11 +27,11 @@ def works_for(user: dict, single_tenant: bool = False) -> int | None:
 
     Forbidden for door staff not assigned to an organizer on a multi-tenant hub, and for customers.
     """
-    if user["role"] == "admin":
+    if user["role"] == ADMIN:
         return None
-    if user["role"] == "organizer":
+    if user["role"] == ORGANIZER:
         return user["id"]
-    if user["role"] == "door_staff":
+    if user["role"] == DOOR_STAFF:
         if user["staff_of"] is not None:
             return user["staff_of"]
         if single_tenant:
@@ -54,7 +54,7 @@ def door_staff(conn: Connection, organizer_id: int | None = None) -> list[dict]:
     employer = aliased(users)
     query = (select(users.c.id, users.c.email, users.c.staff_of, employer.c.email.label("organizer_email"))
              .outerjoin(employer, employer.c.id == users.c.staff_of)
-             .where(users.c.role == "door_staff").order_by(users.c.email))
+             .where(users.c.role == DOOR_STAFF).order_by(users.c.email))
     if organizer_id is not None:
         query = query.where(users.c.staff_of == organizer_id)
     return [dict(row) for row in conn.execute(query).mappings()]
@@ -73,9 +73,8 @@ def assign_staff(conn: Connection, staff_id: int, organizer_id: int | None) -> N
         role = conn.execute(select(users.c.role).where(users.c.id == staff_id)).scalar()
         if role is None:
             raise NotFound(f"no user {staff_id}")
-        if role != "door_staff":
+        if role != DOOR_STAFF:
             raise Invalid("only door-staff accounts work for an organizer", "not_door_staff")
-        if organizer_id is not None and conn.execute(select(users.c.role).where(
-                users.c.id == organizer_id)).scalar() not in EMPLOYERS:
-            raise Invalid(f"user {organizer_id} is not an organizer or admin", "not_an_organizer")
+        if organizer_id is not None:
+            check_employer(conn, organizer_id)
         conn.execute(update(users).where(users.c.id == staff_id).values(staff_of=organizer_id))

@@ -14,8 +14,8 @@ from ..db import atomic
 from ..schema import api_tokens, users
 from .clock import utcnow
 from .errors import Conflict, Invalid, NotFound
+from .roles import DOOR_STAFF, EMPLOYERS, ROLES
 
-ROLES = ("admin", "organizer", "door_staff", "customer")
 TOKEN_PREFIX = "th_"
 
 
@@ -33,11 +33,13 @@ def create_user(conn: Connection, email: str, password: str, role: str, now: dat
         raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
     if not password or len(password) < 8:
         raise Invalid("the password needs at least 8 characters", "weak_password")
-    if staff_of is not None and role != "door_staff":
+    if staff_of is not None and role != DOOR_STAFF:
         raise Invalid("only door staff work for an organizer", "invalid_role")
     email = _normal_email(email)
     try:
         with atomic(conn):
+            if staff_of is not None:
+                check_employer(conn, staff_of)
             user_id = conn.execute(insert(users).values(
                 email=email, password_hash=_hash_password(password),
                 role=role, created_at=now or utcnow(), staff_of=staff_of,
@@ -45,6 +47,12 @@ def create_user(conn: Connection, email: str, password: str, role: str, now: dat
     except IntegrityError:
         raise Conflict(f"a user with email {email} exists", "email_taken") from None
     return {"id": user_id, "email": email, "role": role, "staff_of": staff_of}
+
+
+def check_employer(conn: Connection, user_id: int) -> None:
+    """Door staff work for an organizer or an admin (roles.EMPLOYERS), nobody else."""
+    if conn.execute(select(users.c.role).where(users.c.id == user_id)).scalar() not in EMPLOYERS:
+        raise Invalid(f"user {user_id} is not an organizer or admin", "not_an_organizer")
 
 
 def _hash_password(password: str) -> str:

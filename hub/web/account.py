@@ -17,9 +17,10 @@ from ..db import get_db
 from ..deployment import external_url
 from ..services import accounts
 from ..services.errors import ServiceError
+from ..services.roles import DOOR_STAFF, STAFF
 from ..services.users import authenticate, create_user, get_user, get_user_by_email
 from . import pages_blueprint
-from .auth import STAFF, login_session, logout_session, public, renew_session, roles, safe_next
+from .auth import login_session, logout_session, public, renew_session, roles, safe_next
 from .forms import (
     DisableTotpForm, LoginForm, RegisterFinishForm, RegisterForm, ResetForm, ResetRequestForm, TotpForm,
     TotpSetupForm,
@@ -33,7 +34,7 @@ bp = pages_blueprint("account", __name__, url_prefix="/account")
 def _landing(user: dict) -> str:
     if user["role"] in STAFF:
         return url_for("manage.dashboard")
-    if user["role"] == "door_staff":
+    if user["role"] == DOOR_STAFF:
         return url_for("door.status")
     return url_for("store.events")
 

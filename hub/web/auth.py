@@ -17,11 +17,8 @@ from urllib.parse import urlsplit
 from flask import abort, g, redirect, request, session, url_for
 
 from ..db import get_db
+from ..services.roles import ROLES
 from ..services.users import end_sessions, get_user
-
-ALL_ROLES = ("admin", "organizer", "door_staff", "customer")
-STAFF = ("admin", "organizer")
-DOOR = ("admin", "organizer", "door_staff")
 
 
 def _page_user(user: dict) -> dict:
@@ -70,7 +67,7 @@ def public(view):
 
 def roles(*allowed: str):
     """Only logged-in users with one of `allowed` (every role when empty) may open this page."""
-    allowed = allowed or ALL_ROLES
+    allowed = allowed or ROLES
 
     def decorate(view):
         @wraps(view)

@@ -19,8 +19,9 @@ from ..db import get_db
 from ..services.dashboard import arrivals_chart, live_attendance
 from ..services.staff import check_door
 from ..services.live import ANY_EVENT, notifier_for, slots_for
+from ..services.roles import DOOR
 from . import pages_blueprint
-from .auth import DOOR, roles
+from .auth import roles
 
 bp = pages_blueprint("dashboard", __name__, url_prefix="/dashboard")
 

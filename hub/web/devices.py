@@ -10,8 +10,9 @@ from ..db import get_db
 from ..services import devices as device_service
 from ..services import events as event_service
 from ..services.errors import ServiceError
+from ..services.roles import STAFF
 from . import pages_blueprint
-from .auth import STAFF, roles
+from .auth import roles
 
 bp = pages_blueprint("devices_pages", __name__, url_prefix="/manage/devices")
 

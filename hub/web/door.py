@@ -10,10 +10,11 @@ from ..services import event_admin
 from ..services.clock import utcnow
 from ..services.devices import list_devices
 from ..services.events import list_events
+from ..services.roles import DOOR
 from ..services.staff import works_for
 from ..services.sync import attendance
 from . import pages_blueprint
-from .auth import DOOR, roles
+from .auth import roles
 from .forms import LookupForm
 
 bp = pages_blueprint("door", __name__, url_prefix="/door")

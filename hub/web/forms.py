@@ -10,6 +10,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 
 from wtforms import Form
 
+from ..services.roles import DOOR_STAFF, ROLES
 from ..services.validate import has_control_characters, normal_email
 
 try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) tuples
@@ -143,7 +144,7 @@ class PromoForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[choice(r, r) for r in ("customer", "door_staff", "organizer", "admin")])
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES])
 
 
 class ActionForm(FlaskForm):
@@ -160,7 +161,7 @@ class LookupForm(FlaskForm):
 class StaffUserForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), EMAIL, Length(max=320)])
     password = PasswordField("Initial password", validators=[InputRequired(), Length(min=8, max=200)])
-    role = SelectField("Role", choices=[choice(r, r) for r in ("door_staff", "organizer", "admin", "customer")])
+    role = SelectField("Role", choices=[choice(r, r) for r in ROLES], default=DOOR_STAFF)
 
 
 class TotpSetupForm(TotpForm):

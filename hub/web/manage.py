@@ -16,11 +16,12 @@ from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
+from ..services.roles import ADMIN, ROLES, STAFF
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user
 from ..services.venues import create_venue, edit_venue, get_venue, list_venues
 from . import pages_blueprint
-from .auth import STAFF, roles
+from .auth import roles
 from .forms import (
     ActionForm, EventEditForm, EventForm, NewTicketTypeForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueEditForm,
     VenueForm, cents, choice,
@@ -321,7 +322,7 @@ def ticket_reissue(ticket_id: int):
 # --- users (admin) ---------------------------------------------------------
 
 @bp.route("/users", methods=["GET", "POST"])
-@roles("admin")
+@roles(ADMIN)
 def users():
     conn = get_db()
     form = StaffUserForm()
@@ -333,15 +334,16 @@ def users():
         else:
             flash(f"User {user['email']} ({user['role']}) created.", "success")
             return redirect(url_for(".users"))
-    return render_template("manage/users.html", users=accounts.list_users(conn), form=form, role_form=RoleForm())
+    return render_template("manage/users.html", users=accounts.list_users(conn), form=form, role_form=RoleForm(),
+                           roles=ROLES)
 
 
 @bp.post("/users/<int:user_id>/role")
-@roles("admin")
+@roles(ADMIN)
 def user_role(user_id: int):
     form = RoleForm()
     if form.validate_on_submit():
-        if user_id == g.user["id"] and form.role.data != "admin":
+        if user_id == g.user["id"] and form.role.data != ADMIN:
             flash("You cannot take away your own admin role.", "error")
         else:
             accounts.set_role(get_db(), user_id, form.role.data)

@@ -6,8 +6,9 @@ from flask import Response, g, render_template
 from ..db import get_db
 from ..services import reports
 from ..services.events import check_owner
+from ..services.roles import STAFF
 from . import pages_blueprint
-from .auth import STAFF, roles
+from .auth import roles
 
 bp = pages_blueprint("reports", __name__, url_prefix="/manage/events")
 EXPORTS = {

@@ -13,9 +13,10 @@ from wtforms.validators import InputRequired, Length, Optional
 from ..db import get_db
 from ..services import staff as staff_service
 from ..services.errors import ServiceError
+from ..services.roles import ADMIN, DOOR_STAFF, STAFF
 from ..services.users import create_user
 from . import pages_blueprint
-from .auth import STAFF, roles
+from .auth import roles
 from .forms import EMAIL
 
 bp = pages_blueprint("staff", __name__, url_prefix="/manage/staff")
@@ -33,7 +34,7 @@ class AssignForm(FlaskForm):
 
 
 def _is_admin() -> bool:
-    return g.user["role"] == "admin"
+    return g.user["role"] == ADMIN
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -44,9 +45,7 @@ def staff():
     if form.validate_on_submit():
         organizer_id = (form.organizer_id.data or g.user["id"]) if _is_admin() else g.user["id"]
         try:
-            if organizer_id not in {e["id"] for e in staff_service.employers(conn)}:
-                raise ServiceError(f"user {organizer_id} is not an organizer or admin", "not_an_organizer")
-            user = create_user(conn, form.email.data, form.password.data, "door_staff", staff_of=organizer_id)
+            user = create_user(conn, form.email.data, form.password.data, DOOR_STAFF, staff_of=organizer_id)
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
@@ -60,7 +59,7 @@ def staff():
 
 
 @bp.post("/<int:user_id>/organizer")
-@roles("admin")
+@roles(ADMIN)
 def assign(user_id: int):
     form = AssignForm()
     if form.validate_on_submit():
