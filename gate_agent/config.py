@@ -18,11 +18,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from common.protocol import format_utc
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -340,4 +341,4 @@ def _timezone(value: Any) -> str | None:
 
 
 def _iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return format_utc(epoch)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from common.protocol import INVALID_TIME, to_utc
+
 from .config import GateConfig
 from .rules import Decision, Verdict
 
@@ -78,9 +80,23 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
 
 
 def format_time(epoch: float, tz: tzinfo | None, now: float) -> str:
-    """"19:42" today, "21 Nov 19:42" on another day, in the gate's time zone."""
-    moment = datetime.fromtimestamp(epoch, tz) if tz else datetime.fromtimestamp(epoch).astimezone()
-    today = datetime.fromtimestamp(now, tz) if tz else datetime.fromtimestamp(now).astimezone()
-    if moment.date() == today.date():
-        return moment.strftime("%H:%M")
-    return f"{moment.day} {moment.strftime('%b %H:%M')}"
+    """"19:42" today, "21 Nov 19:42" on another day, in the gate's time zone (the machine's
+    when None). Total: a time no calendar can show (e.g. a pulled admission stamped by a
+    broken clock) is INVALID_TIME, so the verdict is still shown."""
+    moment = _local(epoch, tz)
+    if moment is None:
+        return INVALID_TIME
+    today = _local(now, tz)
+    if today is not None and moment.date() == today.date():
+        return f"{moment:%H:%M}"
+    return f"{moment.day} {moment:%b %H:%M}"
+
+
+def _local(epoch: float, tz: tzinfo | None) -> datetime | None:
+    moment = to_utc(epoch)
+    if moment is None:
+        return None
+    try:
+        return moment.astimezone(tz)  # None: the machine's zone
+    except (OverflowError, OSError, ValueError):  # a zone shift past year 1 or 9999
+        return None

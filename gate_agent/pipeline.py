@@ -11,15 +11,17 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from common.protocol import format_utc
 
 from .config import GateData, load_gate_data
 from .messages import COLOURS, describe, seat_label
 from .offline_store import NewScan, OfflineStore, ScanRecord
 from .offline_store.sync_state import device_revoked, sync_summary
 from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
+from .sync.clock import bounded_clock
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class Gate:
     ):
         self.data = data
         self.store = store
-        self.wall_clock = wall_clock
+        self.wall_clock = bounded_clock(wall_clock)  # never records a time the hub would refuse
         self.mono_clock = mono_clock
         self._listeners: list[Callable[[ScanResult], None]] = []
         self._listeners_lock = threading.Lock()
@@ -211,6 +213,4 @@ def scan_frames(gate: Gate, frames: Iterable, decoder, debouncer=None) -> Iterab
 
 
 def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_utc(epoch, "milliseconds")  # total: an absurd stored time never costs a verdict

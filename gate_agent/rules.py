@@ -15,31 +15,12 @@ ticket of its events: nobody is held inside because a ticket expired.
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
+from common.protocol import VERDICTS, Verdict  # noqa: F401 (the gate's verdicts are the protocol's)
 from common.signing import Keyring, Reason, RevocationList, Ticket, looks_like_ticket, verify_ticket
 
 from .config import GateConfig
-
-
-class Verdict(str, enum.Enum):
-    ADMITTED = "admitted"
-    EXIT_RECORDED = "exit_recorded"
-    ALREADY_ADMITTED = "already_admitted"
-    REVOKED = "revoked"
-    WRONG_EVENT = "wrong_event"
-    WRONG_ZONE = "wrong_zone"
-    NOT_YET_VALID = "not_yet_valid"
-    EXPIRED = "expired"
-    INVALID = "invalid"
-    NOT_A_TICKET = "not_a_ticket"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-VERDICTS = tuple(v.value for v in Verdict)
 
 
 @dataclass(frozen=True)

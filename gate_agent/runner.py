@@ -47,8 +47,8 @@ class GateRunner:
                 for text in codes:
                     try:
                         self.gate.check(text, source=frame.source, mono=frame.mono)
-                    except Exception:  # e.g. disk full: nothing shown, since nothing was recorded
-                        log.exception("a scan could not be recorded; no verdict was shown")
+                    except Exception:  # e.g. disk full (then nothing was recorded either)
+                        log.exception("checking a scan failed; no verdict was shown")
         except Exception:
             log.exception("the frame source %s failed", getattr(self.source, "name", "?"))
         finally:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable
 
+from ..protocol import format_utc
 from . import b45
 from .keys import KID_BYTES, Keyring, SigningKey
 
@@ -320,6 +321,4 @@ def _epoch(value: int | float | datetime | None) -> int | None:
 
 
 def _iso(epoch: int | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return format_utc(epoch)

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from common.protocol import MovementKind
+
 SYNC_SCHEMA: list[str] = [
     "CREATE TABLE sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
     """
@@ -110,7 +112,7 @@ def _fold(conn, m: Movement) -> None:
         " FROM ticket_state WHERE event_id = ? AND ticket_id = ?", (m.event_id, m.ticket_id),
     ).fetchone()
     inside, admissions, admitted_at, admitted_gate, exit_at, last_seq = row or (0, 0, None, None, None, None)
-    if m.kind == "entry":
+    if m.kind == MovementKind.ENTRY:
         admissions += 1
         if admitted_at is None or m.at >= admitted_at:
             admitted_at, admitted_gate = m.at, m.gate_name

@@ -26,6 +26,7 @@ from ..offline_store.sync_state import (
     Movement, apply_movements, get_meta, mark_synced, set_meta, unsynced_scans,
 )
 from .apply import install_config, install_keyring, install_revocations
+from .clock import bounded_clock
 from .identity import DeviceIdentity, load_identity
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class SyncClient:
         self.store = store
         self.gate = gate  # a running pipeline.Gate whose in-memory data follows the pulls
         self.identity = identity or load_identity(self.data_dir)
-        self.wall_clock = wall_clock
+        self.wall_clock = bounded_clock(wall_clock)  # sent_at and X-Device-Time stay plausible
         self.timeout = timeout
         self.session = session or make_session()
         self.last_rtt_ms: int | None = None

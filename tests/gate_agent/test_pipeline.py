@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.protocol import TIME_MAX, TIME_MIN, plausible_time
 from gate_agent.pipeline import Gate
 from gate_agent.rules import VERDICTS
 from tests.gate_agent.helpers import make_gate_folder
+
+NOON = 1_777_636_800  # 2026-05-01T12:00:00Z: a pinned wall clock
 
 
 @pytest.fixture
@@ -33,15 +36,15 @@ def stored_verdict(folder, scan_id):
         return conn.execute("SELECT verdict FROM scans WHERE scan_id = ?", (scan_id,)).fetchone()[0]
 
 
-def test_admitted_with_seat_label_then_already_used_at_this_gate(folder, gate):
+def test_admitted_with_seat_label_then_already_used_at_this_gate(folder):
     text = folder.ticket(seat=0, zones=[1])
-    first = gate.check(text)
+    with Gate.open(folder.path, wall_clock=lambda: NOON) as gate:  # pinned: never "today" vs a new day
+        first = gate.check(text)
+        second = gate.check(text)
     assert first.verdict.value == "admitted" and first.colour == "green"
     assert first.message == "Welcome — Section A · Row 3 · Seat 12"
-    second = gate.check(text)
     assert second.verdict.value == "already_admitted" and second.colour == "red"
-    expected_time = time.strftime("%H:%M", time.gmtime(first.record.wall_time))
-    assert second.message == f"Already used at Gate A, {expected_time}"
+    assert second.message == "Already used at Gate A, 12:00"
     assert second.to_json()["previous_admission"]["gate"] == "Gate A"
     assert stored_verdict(folder, first.record.scan_id) == "admitted"
     assert stored_verdict(folder, second.record.scan_id) == "already_admitted"
@@ -70,17 +73,18 @@ def test_each_refusal_is_recorded_with_a_plain_message(folder, make_text, verdic
 
 
 def test_event_window_from_config_is_used_for_messages(folder):
-    now = int(time.time())
+    # a pinned clock: at 22:00 UTC or later, doors two hours on would open the next day (and the
+    # message would name the date); the gate's time zone is UTC (the fixture)
+    now = NOON
     folder.write_config(events=[{"event_id": 1, "doors_open": now + 7200, "ends": now + 14400}])
-    with Gate.open(folder.path) as gate:
+    with Gate.open(folder.path, wall_clock=lambda: now) as gate:
         early = gate.check(folder.ticket())
-        opens = time.strftime("%H:%M", time.gmtime(now + 7200))
         assert early.verdict.value == "not_yet_valid"
-        assert early.message.endswith(f"doors open {opens}") and opens in early.message
-    folder.write_config(events=[{"event_id": 1, "doors_open": now - 14400, "ends": now - 7200}])
-    with Gate.open(folder.path) as gate:
+        assert early.message == "Too early: doors open 14:00"
+    folder.write_config(events=[{"event_id": 1, "doors_open": now - 14400 - 86400, "ends": now - 86400}])
+    with Gate.open(folder.path, wall_clock=lambda: now) as gate:
         late = gate.check(folder.ticket())
-        assert late.verdict.value == "expired" and late.message.startswith("Too late: the event ended")
+        assert late.verdict.value == "expired" and late.message == "Too late: the event ended 30 Apr 12:00"
 
 
 def test_reentry_policy_across_an_exit_gate_sharing_the_store(folder):
@@ -152,3 +156,15 @@ def test_exit_gate_records_an_exit_for_a_ticket_never_seen_here(folder):
         state = gate.store.ticket_state(1, result.record.ticket_id)
         assert state.inside is False and state.admissions == 0
         assert gate.snapshot()["exits"] == 1
+
+
+@pytest.mark.parametrize("reading", [0.0, -1e12, 1e12, float("nan"), TIME_MAX + 1.0])
+def test_a_gate_whose_clock_is_absurd_records_plausible_increasing_times(folder, reading, caplog):
+    """No battery-backed clock (1970), or a clock set absurdly: the gate records 2000-01-01 plus
+    the time since boot, which the hub accepts and corrects (docs/sync-protocol.md, Time)."""
+    with Gate.open(folder.path, wall_clock=lambda: reading) as gate:
+        first, second = gate.check(folder.ticket()), gate.check(folder.ticket())
+    walls = [first.record.wall_time, second.record.wall_time]
+    assert all(plausible_time(w) for w in walls) and walls[0] <= walls[1]
+    assert walls[1] - TIME_MIN <= time.monotonic()
+    assert caplog.text.count("outside the plausible window") == 1  # once, not once per scan

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
+from datetime import datetime
 
 import pytest
 
+from common.protocol import plausible_time
 from common.signing.qr import save_qr
 from tests.e2e.harness import GateProcess, HubServer, create_device
 
@@ -107,3 +111,23 @@ def test_enroll_into_a_folder_it_cannot_create_fails_clearly_and_keeps_the_token
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot use" in result.stderr and "data folder" in result.stderr
     assert GateProcess(tmp_path, "gate").enroll(hub.url, token).returncode == 0  # the token was not spent
+
+
+def test_a_gate_whose_clock_reads_1970_records_plausible_times_and_the_hub_places_its_scans(hub, tmp_path):
+    """A board without a battery-backed clock boots in 1970: the gate records 2000-01-01 plus
+    the time since boot instead (the hub refuses 1970), in the same frame as the push's
+    sent_at, so the hub's offset correction still places the scan at its real moment."""
+    gate = GateProcess(tmp_path, "gate", {"GATE_CLOCK_OFFSET_S": str(3600 - time.time())})  # 1970-01-01 01:00
+    _device, token = create_device(hub, hub.headers, hub.event["id"], "No RTC")
+    assert gate.enroll(hub.url, token).returncode == 0
+    code = hub.buy(hub.event)["tickets"][0]["code"]
+    scanned = gate.cli("scan", "--data-dir", str(gate.data_dir), "--text", code)
+    assert scanned.returncode == 0, scanned.stderr
+    with sqlite3.connect(gate.data_dir / "gate.db") as conn:
+        [(wall_time,)] = conn.execute("SELECT wall_time FROM scans").fetchall()
+    assert plausible_time(wall_time)
+    synced = gate.cli("sync", "--data-dir", str(gate.data_dir))
+    assert synced.returncode == 0, synced.stderr
+    [item] = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers).json()["items"]
+    corrected = datetime.fromisoformat(item["corrected_time"].replace("Z", "+00:00")).timestamp()
+    assert abs(corrected - time.time()) < 120

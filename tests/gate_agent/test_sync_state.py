@@ -1,17 +1,22 @@
 """Sync bookkeeping in the real gate store, and its effect on verdicts."""
 from __future__ import annotations
 
+import io
 import json
+import logging
 import random
 import sqlite3
 
 import pytest
 
+from common.protocol import INVALID_TIME
 from gate_agent.offline_store import OfflineStore
 from gate_agent.offline_store.sync_state import (
     Movement, apply_movements, get_meta, mark_synced, set_meta, sync_summary, unsynced_scans,
 )
 from gate_agent.pipeline import Gate
+from gate_agent.runner import GateRunner, headless_printer
+from gate_agent.scanner.frames import WedgeStreamSource
 from gate_agent.sync.scheduler import Backoff, intervals_from_env
 from tests.gate_agent.helpers import make_gate_folder
 
@@ -136,3 +141,33 @@ def test_configuration_from_the_hub_keeps_local_settings(folder):
         assert (c.gate_id, c.gate_name, c.direction, sorted(c.zones)) == ("device-9", "Exit North", "exit", [2])
         assert (c.reentry, c.timezone, c.cooldown_s, c.hub_url) == ("reentry", "Europe/Berlin", 3.5, "http://hub.test")
         assert c.events[5].seat_label(1) == "A2"
+
+
+@pytest.mark.parametrize("at", [1e12, -1e12, 1e300])
+def test_a_pulled_admission_with_an_absurd_time_still_gives_a_verdict(folder, at):
+    """An older hub stored (and so hands out) admissions stamped by a broken gate clock."""
+    text = folder.ticket(ticket_id=4243)
+    with Gate.open(folder.path) as gate:
+        apply_movements(gate.store, [Movement("b" * 32, 1, 4243, "entry", at, "Gate A")], cursor=1)
+        result = gate.check(text)
+        snapshot = gate.snapshot()
+    assert result.verdict.value == "already_admitted"
+    assert result.message == f"Already used at Gate A, {INVALID_TIME}"
+    assert result.to_json()["previous_admission"] == {"at": INVALID_TIME, "gate": "Gate A"}
+    assert snapshot["recent"][0]["verdict"] == "already_admitted"
+
+
+def test_the_runner_shows_the_verdict_of_such_a_ticket(folder, tmp_path, caplog):
+    codes = tmp_path / "wedge.txt"
+    codes.write_text(folder.ticket(ticket_id=4244) + "\n", "utf-8")
+    printed = io.StringIO()
+    with Gate.open(folder.path) as gate, open(codes, "rb") as stream:
+        apply_movements(gate.store, [Movement("c" * 32, 1, 4244, "entry", 1e12, "Gate A")], cursor=1)
+        gate.subscribe(headless_printer(printed))
+        runner = GateRunner(gate, WedgeStreamSource(stream, name="wedge", idle_s=0.05))
+        runner.start()
+        assert runner.source_done.wait(30)
+        runner.stop()
+    [line] = printed.getvalue().splitlines()
+    assert json.loads(line)["message"] == f"Already used at Gate A, {INVALID_TIME}"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -42,7 +42,8 @@ function renderState(s) {
     const li = document.createElement("li");
     li.className = scan.colour;
     const when = document.createElement("time");
-    when.textContent = new Date(scan.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+    const at = new Date(scan.at);  // "invalid time" for a time a broken clock recorded
+    when.textContent = isNaN(at) ? "—" : at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
     const what = document.createElement("span");
     what.textContent = scan.verdict.replace(/_/g, " ") + (scan.ticket_id != null ? " #" + scan.ticket_id : "");
     li.append(when, what);

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import threading
 import time
 
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 import requests
 
+from common.protocol import INVALID_TIME
+from gate_agent.offline_store.sync_state import Movement, apply_movements
 from gate_agent.scanner import Frame
 from tests.gate_agent.door.servers import door_server
 from tests.gate_agent.helpers import make_gate_folder
@@ -139,3 +142,21 @@ def test_door_page_html_has_the_panel_and_manual_field(door):
     html = requests.get(base + "/", timeout=5).text
     for marker in ('id="panel"', 'id="code"', 'src="/preview.mjpg"', "Gate A", 'id="badge"'):
         assert marker in html
+
+
+def test_absurd_times_in_the_gate_store_do_not_cost_a_verdict(folder, door):
+    """A pulled admission stamped 1e12 (an older hub passed it on) and a scan an older gate
+    recorded at -1e12: the door still answers with the verdict, and its state still loads."""
+    base, gate, _ = door
+    text = folder.ticket(ticket_id=5150)
+    apply_movements(gate.store, [Movement("c" * 32, 1, 5150, "entry", 1e12, "Gate B")], cursor=1)
+    with sqlite3.connect(folder.path / "gate.db") as conn:
+        conn.execute("INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
+                     " VALUES (?, 'gate-a', 1, 5151, 'admitted', -1e12, 0, 'x')", ("d" * 32,))
+    response = requests.post(base + "/api/scan", json={"text": text}, timeout=5)
+    assert response.status_code == 200, response.text
+    assert response.json()["verdict"] == "already_admitted"
+    assert response.json()["message"] == f"Already used at Gate B, {INVALID_TIME}"
+    state = requests.get(base + "/api/state", timeout=5)
+    assert state.status_code == 200, state.text
+    assert [s["at"] == INVALID_TIME for s in state.json()["recent"]] == [False, True]  # newest first

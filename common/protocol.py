@@ -1,0 +1,92 @@
+"""The gate ↔ hub sync vocabulary (docs/sync-protocol.md), shared by both sides.
+
+Pure Python on purpose: the gate imports it without Flask or a database.
+
+* :class:`Verdict`: the verdict names a gate decides and the hub stores and counts;
+* :class:`MovementKind`: admissions and exits as the hub's pull names them;
+* the window of plausible device times (:data:`TIME_MIN` .. :data:`TIME_MAX`);
+* :func:`format_utc`: the one UTC time formatter. It is total: whatever a stored
+  time holds, it can be shown, so one bad row never breaks a page, a CSV or an API.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+
+class Verdict(str, enum.Enum):
+    ADMITTED = "admitted"
+    EXIT_RECORDED = "exit_recorded"
+    ALREADY_ADMITTED = "already_admitted"
+    REVOKED = "revoked"
+    WRONG_EVENT = "wrong_event"
+    WRONG_ZONE = "wrong_zone"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    NOT_A_TICKET = "not_a_ticket"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)  # in declaration order
+
+
+class MovementKind(str, enum.Enum):
+    """What a pull calls an admission and an exit recorded at another gate."""
+
+    ENTRY = "entry"
+    EXIT = "exit"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# The verdicts that move a ticket in or out; every other verdict is a refusal.
+MOVEMENT_OF: dict[str, str] = {Verdict.ADMITTED.value: MovementKind.ENTRY.value,
+                               Verdict.EXIT_RECORDED.value: MovementKind.EXIT.value}
+MOVEMENT_VERDICTS: tuple[str, ...] = tuple(MOVEMENT_OF)
+
+# Device times (a scan's wall_time, a push's sent_at) outside this window are a wrong
+# clock, not a moment: the hub refuses them and a gate never records or sends one.
+TIME_MIN = 946_684_800  # 2000-01-01T00:00:00Z
+TIME_MAX = 4_102_444_800  # 2100-01-01T00:00:00Z
+
+INVALID_TIME = "invalid time"  # what a time no calendar can show is displayed as
+
+
+def plausible_time(value: object) -> bool:
+    """A Unix time (int or float, not a bool) within TIME_MIN..TIME_MAX; nan is not."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and TIME_MIN <= value <= TIME_MAX)
+
+
+def to_utc(value: object) -> datetime | None:
+    """An aware UTC datetime for Unix seconds, a datetime (naive means UTC) or an ISO 8601
+    text; None for anything that is not a time a calendar can show. Never raises."""
+    try:
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        elif isinstance(value, str):
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, timezone.utc)
+        else:
+            return None
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def format_utc(value: object, timespec: str = "auto") -> str | None:
+    """ISO 8601 in UTC with a Z, e.g. ``2026-05-01T19:30:00Z``. None stays None; a value
+    :func:`to_utc` cannot read is :data:`INVALID_TIME` (never an exception). ``timespec``
+    as in :meth:`datetime.isoformat`: "auto" keeps microseconds only when present."""
+    if value is None:
+        return None
+    moment = to_utc(value)
+    if moment is None:
+        return INVALID_TIME
+    return moment.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
