@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from common.protocol import format_utc
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, e.g. 2026-05-01T19:30:00Z (microseconds kept when present)."""
-    if value is None:
-        return None
-    text = value.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    """ISO 8601 in UTC with a Z, e.g. 2026-05-01T19:30:00Z (microseconds kept when present).
+    Total, like every time the hub shows: see common.protocol.format_utc."""
+    return format_utc(value)
 
 
 def parse_iso(text: str) -> datetime:

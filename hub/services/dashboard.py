@@ -2,9 +2,11 @@
 gate's connection state and the arrivals per minute (and their SVG bar chart)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, Integer, cast, func, select
+
+from common.protocol import TIME_MAX, TIME_MIN, format_utc
 
 from ..schema_devices import gate_scans
 from .clock import parse_iso, utcnow
@@ -30,7 +32,7 @@ def live_attendance(conn: Connection, event_id: int, now: datetime | None = None
         gate.update(last_sync_at=last, backlog=device.get("backlog"), clock_offset_s=device.get("clock_offset_s"),
                     online=age is not None and age <= ONLINE_WITHIN_S and gate["status"] == "active")
     _add_eventless_rejections(conn, data)
-    data.update(title=event["title"], starts_at=event["starts_at"], now=now.isoformat(timespec="seconds"),
+    data.update(title=event["title"], starts_at=event["starts_at"], now=format_utc(now, "seconds"),
                 arrivals=arrivals_per_minute(conn, event_id, now, minutes))
     return data
 
@@ -53,19 +55,21 @@ def _add_eventless_rejections(conn: Connection, data: dict) -> None:
 
 def arrivals_per_minute(conn: Connection, event_id: int, now: datetime, minutes: int = CHART_MINUTES) -> list[dict]:
     """Admissions (duplicates excluded) per minute of hub-corrected time, for the ``minutes``
-    up to now; after the doors closed, the ``minutes`` up to the last arrival."""
+    up to now; after the doors closed, the ``minutes`` up to the last arrival. Only times in the
+    protocol's window count: a row an older hub stored with an absurd time has no minute."""
     minute = (cast(func.floor(gate_scans.c.corrected_time / 60), Integer) if conn.dialect.name == "postgresql"
               else cast(gate_scans.c.corrected_time / 60, Integer))  # times are positive: truncation is floor
     rows = conn.execute(select(minute.label("m"), func.count().label("n"))
                         .where(gate_scans.c.event_id == event_id, gate_scans.c.verdict == ADMITTED,
-                               gate_scans.c.duplicate_of.is_(None))
+                               gate_scans.c.duplicate_of.is_(None),
+                               gate_scans.c.corrected_time.between(TIME_MIN, TIME_MAX))
                         .group_by("m")).all()
     counts = {int(r.m): r.n for r in rows}
     end = int(now.timestamp() // 60)
     if counts and max(counts) < end - minutes:
         end = max(counts)
-    return [{"minute": datetime.fromtimestamp(m * 60, timezone.utc).isoformat(timespec="minutes"),
-             "count": counts.get(m, 0)} for m in range(end - minutes + 1, end + 1)]
+    return [{"minute": format_utc(m * 60, "minutes"), "count": counts.get(m, 0)}
+            for m in range(end - minutes + 1, end + 1)]
 
 
 def arrivals_chart(arrivals: list[dict], width: int = 600, height: int = 160) -> dict:

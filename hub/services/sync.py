@@ -13,14 +13,15 @@ is already inside is a duplicate of the admission that let it in.
 from __future__ import annotations
 
 import logging
-import re
 import threading
+from collections import Counter
 from contextlib import nullcontext
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from common.protocol import MOVEMENT_OF, MOVEMENT_VERDICTS, VERDICTS, Verdict, format_utc, plausible_time
 from common.signing import SigningKey
 
 from ..db import atomic
@@ -35,9 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 PULL_LIMIT = 1000
-ADMITTED, EXITED = "admitted", "exit_recorded"
-MOVEMENTS = (ADMITTED, EXITED)
-_WORD = re.compile(r"^[a-z_]{1,20}$")
+ADMITTED, EXITED = Verdict.ADMITTED.value, Verdict.EXIT_RECORDED.value
+MOVEMENTS = MOVEMENT_VERDICTS
 _MAX_INT = 2**63 - 1
 MAX_INT32 = 2**31 - 1  # devices.last_rtt_ms and .backlog are INTEGER columns
 
@@ -53,11 +53,16 @@ def measure_offset(hub_now: float, device_sent_at: float, last_rtt_ms: int | Non
 # --- push --------------------------------------------------------------------
 
 def _number(value: Any, where: str) -> float:
-    if type(value) is float and -1e12 <= value <= 1e12:  # the common case first
+    """A JSON number as a float. Whether it is a plausible time is judged later: per scan
+    (a refusal the gate need not resend) or, for sent_at, for the whole batch."""
+    if type(value) is float:  # the common case first
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e12:
-        raise Invalid(f"{where} must be a finite number", "invalid_field")
-    return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid(f"{where} must be a number (Unix seconds)", "invalid_field")
+    try:
+        return float(value)
+    except OverflowError:  # an integer of hundreds of digits: a number, but no time
+        return float("inf")
 
 
 def _uint(value: Any, where: str, nullable: bool = False, most: int = _MAX_INT) -> int | None:
@@ -71,8 +76,16 @@ def _uint(value: Any, where: str, nullable: bool = False, most: int = _MAX_INT) 
 
 
 _HEX = frozenset("0123456789abcdef")
-_KNOWN_VERDICTS = frozenset({"admitted", "exit_recorded", "already_admitted", "revoked", "wrong_event", "wrong_zone",
-                             "not_yet_valid", "expired", "invalid", "not_a_ticket"})
+_VERDICTS = frozenset(VERDICTS)  # exactly the names gates decide (common.protocol)
+
+# Per-scan refusals: the scan is not stored but acknowledged (settled), so the gate marks
+# it synced and one bad row never holds up the rows behind it. (scan_id_taken is the one
+# refusal that is not acknowledged: that id is another device's.)
+FOREIGN_EVENT = "foreign_event"  # for an event of another organizer than the device's
+UNKNOWN_VERDICT = "unknown_verdict"  # not one of common.protocol.VERDICTS
+TIME_OUT_OF_RANGE = "time_out_of_range"  # wall_time, or wall_time + clock offset, outside 2000..2100
+SCAN_ID_TAKEN = "scan_id_taken"
+CLOCK_OUT_OF_RANGE = "clock_out_of_range"  # 422: the batch's sent_at is outside 2000..2100
 
 
 def parse_push(body: Any) -> dict:
@@ -95,7 +108,7 @@ def parse_push(body: Any) -> dict:
         scan_id, verdict, reason = scan.get("scan_id"), scan.get("verdict"), scan.get("reason")
         if not isinstance(scan_id, str) or len(scan_id) != 32 or not _HEX.issuperset(scan_id):
             raise Invalid(f"batch.scans[{i}].scan_id must be 32 lower-case hex digits", "invalid_field")
-        if verdict not in _KNOWN_VERDICTS and not (isinstance(verdict, str) and _WORD.match(verdict)):
+        if not isinstance(verdict, str):
             raise Invalid(f"batch.scans[{i}].verdict must be a verdict name", "invalid_field")
         if reason is not None and (not isinstance(reason, str) or len(reason) > 40):
             raise Invalid(f"batch.scans[{i}].reason must be text of at most 40 characters", "invalid_field")
@@ -106,8 +119,12 @@ def parse_push(body: Any) -> dict:
             "event_id": _uint(scan.get("event_id"), f"batch.scans[{i}].event_id", True),
             "ticket_id": _uint(scan.get("ticket_id"), f"batch.scans[{i}].ticket_id", True),
         })
+    sent_at = _number(body.get("sent_at"), "batch.sent_at")
+    if not plausible_time(sent_at):  # no clock offset can be measured against it: the gate resends later
+        raise Invalid("batch.sent_at must be a Unix time from 2000-01-01 to 2100-01-01: the device clock is wrong",
+                      CLOCK_OUT_OF_RANGE)
     return {
-        "sent_at": _number(body.get("sent_at"), "batch.sent_at"),
+        "sent_at": sent_at,
         "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True, MAX_INT32),
         "backlog": _uint(body.get("backlog", 0), "batch.backlog", most=MAX_INT32),
         "scans": out,
@@ -144,7 +161,9 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
     offset = measure_offset(hub_now, batch["sent_at"], batch["last_rtt_ms"])
     scans = list({s["scan_id"]: s for s in batch["scans"]}.values())  # a batch repeating an id stores it once
     device_id = device["id"]
-    scans, foreign_event = _refuse_other_organizers_movements(conn, device, scans)
+    refused = _refusals(conn, device, scans, offset)
+    if refused:
+        scans = [s for s in scans if s["scan_id"] not in refused]
     with _writer_turn(conn), atomic(conn):
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
@@ -166,35 +185,44 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         resolve_duplicates(conn, moved)
         conn.execute(update(devices).where(devices.c.id == device_id).values(
             last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"]))
-    foreign = [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) != device_id]
+    taken = [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) != device_id]
     return {
-        # refused movements are acknowledged too: they are settled, the gate must not resend them
-        "acked": [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) == device_id] + foreign_event,
+        # refused scans are acknowledged too: they are settled, the gate must not resend them
+        "acked": [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) == device_id] + list(refused),
         "stored": stored,
-        "rejected": [{"scan_id": sid, "code": "scan_id_taken"} for sid in foreign]
-        + [{"scan_id": sid, "code": "foreign_event"} for sid in foreign_event],
+        "rejected": [{"scan_id": sid, "code": SCAN_ID_TAKEN} for sid in taken]
+        + [{"scan_id": sid, "code": code} for sid, code in refused.items()],
         "hub_time": hub_now, "clock_offset_s": offset,
     }
 
 
-def _refuse_other_organizers_movements(conn: Connection, device: dict, scans: list[dict]) -> tuple[list[dict], list[str]]:
-    """A gate may push admissions and exits for its own organizer's events only (a gate
-    reassigned between events still holds some of the old one's); one for another
-    organizer's event would be refused at that organizer's gates: it is not stored.
-    Returns (scans to store, scan ids refused)."""
-    others = {s["event_id"] for s in scans if s["verdict"] in MOVEMENTS and s["event_id"] not in (None, device["event_id"])}
-    if not others:  # the common case: no query
-        return scans, []
-    organizer = select(events.c.organizer_id).where(events.c.id == device["event_id"]).scalar_subquery()
-    allowed = set(conn.execute(select(events.c.id).where(events.c.id.in_(others),
-                                                         events.c.organizer_id.is_not_distinct_from(organizer))).scalars())
-    refused = [s["scan_id"] for s in scans
-               if s["verdict"] in MOVEMENTS and s["event_id"] in others and s["event_id"] not in allowed]
+def _refusals(conn: Connection, device: dict, scans: list[dict], offset: float) -> dict[str, str]:
+    """The scans of a batch that are refused, by scan id, with their code: an unknown
+    verdict; a device time, or its hub-corrected time, outside the plausible window (a
+    wrong clock: it would sort and show as nonsense); a scan of any kind for an event of
+    another organizer than the device's (it would show in that organizer's attendance and
+    exports, and a movement would make their gates refuse the ticket). The same
+    organizer's other events are fine: a gate reassigned between them still holds scans
+    of the old one."""
+    refused = {}
+    for s in scans:
+        if s["verdict"] not in _VERDICTS:
+            refused[s["scan_id"]] = UNKNOWN_VERDICT
+        elif not (plausible_time(s["device_time"]) and plausible_time(s["device_time"] + offset)):
+            refused[s["scan_id"]] = TIME_OUT_OF_RANGE
+    others = {s["event_id"] for s in scans
+              if s["event_id"] not in (None, device["event_id"]) and s["scan_id"] not in refused}
+    if others:  # the common case has none: no query
+        organizer = select(events.c.organizer_id).where(events.c.id == device["event_id"]).scalar_subquery()
+        allowed = set(conn.execute(select(events.c.id).where(
+            events.c.id.in_(others), events.c.organizer_id.is_not_distinct_from(organizer))).scalars())
+        for s in scans:
+            if s["event_id"] in others and s["event_id"] not in allowed and s["scan_id"] not in refused:
+                refused[s["scan_id"]] = FOREIGN_EVENT
     if refused:
-        log.warning("device %s pushed %d admission(s)/exit(s) for other organizers' events: refused",
-                    device["id"], len(refused))
-    refused_ids = set(refused)
-    return [s for s in scans if s["scan_id"] not in refused_ids], refused
+        log.warning("device %s pushed scans that were refused, not stored: %s", device["id"],
+                    ", ".join(f"{n} {code}" for code, n in sorted(Counter(refused.values()).items())))
+    return refused
 
 
 def _owners(conn: Connection, scan_ids: list[str]) -> dict[str, int]:
@@ -268,7 +296,7 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
         "more": more,
         "movements": [{
             "scan_id": r.scan_id, "event_id": r.event_id, "ticket_id": r.ticket_id,
-            "kind": "entry" if r.verdict == ADMITTED else "exit", "at": r.corrected_time,
+            "kind": MOVEMENT_OF[r.verdict], "at": r.corrected_time,
             "gate_id": f"device-{r.device_id}", "gate_name": r.gate_name,
         } for r in rows],
         "revocations": None,
@@ -295,9 +323,8 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
 # --- reports -------------------------------------------------------------------
 
 def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    # total: a row stored by an older hub with an absurd time shows as "invalid time"
+    return format_utc(epoch, "milliseconds")
 
 
 def attendance(conn: Connection, event_id: int) -> dict:

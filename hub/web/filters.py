@@ -5,17 +5,31 @@ from datetime import datetime
 
 from flask import Flask
 
+from common.protocol import INVALID_TIME, to_utc
+
 from ..delivery.notify import money
 
 
-def when(value: datetime | None) -> str:
-    if value is None:
+def when(value: datetime | str | None) -> str:
+    """"Sat 1 May 2026, 19:30 UTC" for a datetime or an ISO text; total: INVALID_TIME for
+    anything that is no time, so one bad row never breaks a page."""
+    if value is None or value == "":
         return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return f"{value:%a} {value.day} {value:%b %Y, %H:%M} UTC"
+    moment = to_utc(value)
+    if moment is None:
+        return INVALID_TIME
+    return f"{moment:%a} {moment.day} {moment:%b %Y, %H:%M} UTC"
+
+
+def time_of_day(value: datetime | str | None) -> str:
+    """"19:30:05" (UTC) of a datetime or an ISO text; "" for none, INVALID_TIME for no time."""
+    if value is None or value == "":
+        return ""
+    moment = to_utc(value)
+    return INVALID_TIME if moment is None else f"{moment:%H:%M:%S}"
 
 
 def register_filters(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["time_of_day"] = time_of_day

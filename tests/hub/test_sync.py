@@ -11,9 +11,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
+from hypothesis import event as note_case
 from hypothesis import strategies as st
 
+from sqlalchemy import select
+
+from common.protocol import TIME_MAX, TIME_MIN, VERDICTS, plausible_time
 from common.signing import RevocationList, Keyring
+from gate_agent.rules import Verdict as GateVerdict
+from hub.schema_devices import gate_scans
 from hub.services.devices import PUSH_DOMAIN
 from tests.hub.helpers import buy, create_event, ga_type
 
@@ -221,8 +227,10 @@ def test_malformed_batches_get_a_clear_4xx(gates, value):
 @pytest.mark.parametrize("make_body, status, code", [
     (lambda s: b"[" * 600 + b"]" * 600, 400, "malformed_json"),  # deeper than the Python stack allows to walk
     (lambda s: b"[" * 100_000 + b"]" * 100_000, 400, "malformed_json"),  # deeper than the JSON parser goes
-    (lambda s: json.dumps({"sent_at": 1.0, "last_rtt_ms": 2**40, "scans": s}).encode(), 422, "invalid_field"),
-    (lambda s: json.dumps({"sent_at": 1.0, "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
+    (lambda s: json.dumps({"sent_at": time.time(), "last_rtt_ms": 2**40, "scans": s}).encode(), 422,
+     "invalid_field"),
+    (lambda s: json.dumps({"sent_at": time.time(), "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
+    (lambda s: json.dumps({"sent_at": 1e12, "scans": s}).encode(), 422, "clock_out_of_range"),
     (lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(), 400, "nul_character"),
     (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * 1001}).encode(), 422, "invalid_batch"),
     (lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * 300_000}).encode(), 413,
@@ -254,22 +262,25 @@ def test_pull_refuses_timing_headers_out_of_range(client, organizer, gates, head
     assert all(d["clock_offset_s"] is None for d in listing.json["items"])
 
 
-def test_admissions_for_another_organizers_event_are_refused_not_stored(client, organizer, event, make_user):
+def test_no_scan_for_another_organizers_event_is_stored(client, organizer, event, make_user):
     _user, other_organizer = make_user("organizer")
     theirs = create_event(client, other_organizer, rows=1, seats=1, ga_capacity=5)
     ours_too = create_event(client, organizer, rows=1, seats=1, ga_capacity=5)
     gate = FakeGate(client, organizer, event["id"], "Gate A")
     their_gate = FakeGate(client, other_organizer, theirs["id"], "Their gate")
-    forged = gate.scan(1, event_id=theirs["id"])
-    wrong_event = gate.scan(2, verdict="wrong_event", event_id=theirs["id"])
+    foreign = [gate.scan(1, event_id=theirs["id"])] + [  # every verdict, not only admissions and exits
+        gate.scan(2, verdict=v, event_id=theirs["id"]) for v in ("exit_recorded", "already_admitted", "revoked",
+                                                                 "wrong_event", "expired")]
+    missing = gate.scan(3, event_id=10**12)  # an event no one has
     reassigned = gate.scan(3, event_id=ours_too["id"])  # our other event: a gate moved between them
-    answer = gate.push([forged, wrong_event, reassigned]).json
-    assert answer["rejected"] == [{"scan_id": forged["scan_id"], "code": "foreign_event"}]
-    assert sorted(answer["acked"]) == sorted(s["scan_id"] for s in (forged, wrong_event, reassigned))
-    assert answer["stored"] == 2
+    answer = gate.push(foreign + [missing, reassigned]).json
+    assert answer["rejected"] == [{"scan_id": s["scan_id"], "code": "foreign_event"} for s in foreign + [missing]]
+    assert sorted(answer["acked"]) == sorted(s["scan_id"] for s in foreign + [missing, reassigned])  # settled
+    assert answer["stored"] == 1
     assert their_gate.pull().json["movements"] == []  # their gates would refuse ticket 1 otherwise
     report = client.get(f"/api/v1/events/{theirs['id']}/attendance", headers=other_organizer).json
-    assert report["entries"] == 0 and report["rejected"] == {"wrong_event": 1}
+    assert (report["entries"], report["exits"], report["rejected"]) == (0, 0, {})
+    assert client.get(f"/api/v1/events/{theirs['id']}/scans", headers=other_organizer).json["items"] == []
     assert attendance(client, organizer, ours_too)["entries"] == 1
 
 
@@ -287,3 +298,114 @@ def test_a_cursor_the_hub_never_issued_starts_the_pull_over(gates):
     b.push([b.scan(9)])
     ahead = a.pull(cursor=10**9).json  # e.g. the hub's database was restored from a backup
     assert [m["ticket_id"] for m in ahead["movements"]] == [9] and ahead["cursor"] < 10**9
+
+
+# --- device times and verdict names (docs/sync-protocol.md: bounds) ----------------------
+
+ABSURD_TIMES = [1e12, -1e12, 0, TIME_MIN - 1, TIME_MAX + 1, 10**400, float("nan"), float("inf"), float("-inf")]
+
+
+def test_device_times_outside_the_window_are_refused_per_scan_and_settled(client, organizer, event, gates):
+    a, b = gates
+    good = a.scan(1)
+    bad = [a.scan(10 + i, at=t) for i, t in enumerate(ABSURD_TIMES)]
+    body = a.push_body([good, *bad])
+    for attempt in range(2):  # the gate's retry: the refusals stay settled, nothing is stored twice
+        answer = a.push([], body=body)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        assert answer.json["stored"] == 1 - attempt
+        assert answer.json["rejected"] == [{"scan_id": s["scan_id"], "code": "time_out_of_range"} for s in bad]
+        assert sorted(answer.json["acked"]) == sorted(s["scan_id"] for s in [good, *bad])
+    export = client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"]
+    assert [s["scan_id"] for s in export] == [good["scan_id"]]
+    assert attendance(client, organizer, event)["entries"] == 1
+    assert [m["ticket_id"] for m in b.pull().json["movements"]] == [1]
+
+
+def test_a_scan_whose_corrected_time_leaves_the_window_is_refused(client, organizer, event, gates):
+    a, _b = gates
+    # sent at the window's start but scanned at its end: the offset (+26 years) would place it in 2126
+    late = a.scan(1, at=TIME_MAX - 60)
+    body = json.dumps({"sent_at": TIME_MIN + 60, "last_rtt_ms": 2, "backlog": 0, "scans": [late]}).encode()
+    answer = a.push([], body=body).json
+    assert answer["rejected"] == [{"scan_id": late["scan_id"], "code": "time_out_of_range"}]
+    assert answer["acked"] == [late["scan_id"]] and answer["stored"] == 0
+
+
+def test_the_hub_stores_exactly_the_verdicts_the_gate_emits(client, organizer, event, gates):
+    a, _b = gates
+    emitted = [a.scan(i, verdict=v.value) for i, v in enumerate(GateVerdict, 1)]
+    made_up = [a.scan(100 + i, verdict=v) for i, v in enumerate(["made_up", "ADMITTED", "admitted ", "", "entry",
+                                                                 "x" * 300])]
+    answer = a.push(emitted + made_up).json
+    assert answer["stored"] == len(emitted)
+    assert answer["rejected"] == [{"scan_id": s["scan_id"], "code": "unknown_verdict"} for s in made_up]
+    assert sorted(answer["acked"]) == sorted(s["scan_id"] for s in emitted + made_up)  # settled, not resent
+    export = client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"]
+    assert [s["verdict"] for s in export] == [v.value for v in GateVerdict]
+    report = attendance(client, organizer, event)
+    assert (report["entries"], report["exits"]) == (1, 1)
+    assert set(report["rejected"]) == {v.value for v in GateVerdict} - {"admitted", "exit_recorded"}
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+_ANY_TIME = st.one_of(st.floats(min_value=TIME_MIN, max_value=TIME_MAX), st.floats(),
+                      st.integers(min_value=-10**30, max_value=10**30),
+                      st.sampled_from([TIME_MIN, TIME_MAX, TIME_MIN - 0.001, TIME_MAX + 0.001, 1e12, -1e12]))
+_NOW = object()  # sent_at: the real time of the push
+
+
+@st.composite
+def _push_bodies(draw, event_ids):
+    """(sent_at, scans, valid scan ids): scans of any verdict, time, event and ticket id, plus
+    valid ones (a known verdict, scanned up to a day before sending, for our event or none)."""
+    sent_at = draw(_ANY_TIME) if draw(st.integers(0, 3)) == 0 else _NOW  # mostly a sane clock
+    stamp = time.time() if sent_at is _NOW else sent_at
+    scan_id = st.uuids().map(lambda u: u.hex)
+    ids = st.integers(min_value=0, max_value=2**63 - 1)
+    anything = st.fixed_dictionaries({
+        "scan_id": scan_id, "seq": ids, "wall_time": _ANY_TIME,
+        "event_id": st.one_of(st.none(), st.sampled_from(event_ids), ids), "ticket_id": st.none() | ids,
+        "verdict": st.one_of(st.sampled_from(VERDICTS), _TEXT), "reason": st.none() | _TEXT.map(lambda t: t[:40])})
+    valid = st.fixed_dictionaries({
+        "scan_id": scan_id, "seq": ids, "event_id": st.sampled_from([event_ids[0], None]), "ticket_id": ids,
+        "verdict": st.sampled_from(VERDICTS), "reason": st.none(),
+        "wall_time": st.floats(min_value=0, max_value=86_400).map(
+            lambda ago: max(stamp - ago, TIME_MIN) if plausible_time(stamp) else 0.0)})
+    scans = draw(st.lists(st.one_of(anything, valid), max_size=40, unique_by=lambda s: s["scan_id"]))
+    good = [s["scan_id"] for s in scans if s.get("reason") is None and s["verdict"] in VERDICTS
+            and s["event_id"] in (event_ids[0], None) and plausible_time(s["wall_time"])
+            and abs(stamp - s["wall_time"]) <= 86_400 if plausible_time(stamp)]
+    return sent_at, scans, good
+
+
+@pytest.fixture
+def foreign_event_id(client, make_user):
+    return create_event(client, make_user("organizer")[1], rows=1, seats=1)["id"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_arbitrary_pushes_store_only_plausible_known_scans_and_every_valid_one(engine, event, gates,
+                                                                              foreign_event_id, data):
+    a, _b = gates
+    sent_at, scans, valid = data.draw(_push_bodies([event["id"], foreign_event_id]))
+    sent_at = time.time() if sent_at is _NOW else sent_at
+    control = a.scan(1, at=max(sent_at - 1, TIME_MIN))  # an admission just before sending: valid if sent_at is
+    body = json.dumps({"sent_at": sent_at, "last_rtt_ms": 2, "backlog": 0, "scans": [control, *scans]}).encode()
+    response = a.push([], body=body)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    note_case(f"HTTP {response.status_code}, {'some' if valid else 'no'} valid scans besides the control")
+    with engine.connect() as conn:
+        stored = {r.scan_id: r for r in conn.execute(select(gate_scans).where(gate_scans.c.device_id == a.id))}
+    for row in stored.values():  # whatever was pushed so far
+        assert plausible_time(row.device_time) and plausible_time(row.corrected_time), row
+        assert row.verdict in VERDICTS and row.event_id in (event["id"], None), row
+    if plausible_time(sent_at):
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert set(response.json["acked"]) == {control["scan_id"]} | {s["scan_id"] for s in scans}
+        assert {control["scan_id"], *valid} <= set(stored)
+    else:
+        assert response.status_code == 422 and response.json["error"]["code"] == "clock_out_of_range"
+        assert control["scan_id"] not in stored
