@@ -1,5 +1,5 @@
 """/api/v1/openapi.json and /api/v1/me."""
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from .openapi import openapi_document
 from .util import current_user
@@ -10,17 +10,7 @@ bp = Blueprint("meta", __name__)
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_document(_area_paths()))
-
-
-def _area_paths() -> dict:
-    """Paths documented by other areas: a module-level OPENAPI_PATHS dict in each blueprint's module."""
-    import sys
-
-    extra: dict = {}
-    for blueprint in current_app.blueprints.values():
-        extra.update(getattr(sys.modules.get(blueprint.import_name), "OPENAPI_PATHS", {}))
-    return extra
+    return jsonify(openapi_document())
 
 
 @bp.get("/me")

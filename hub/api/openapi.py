@@ -1,15 +1,21 @@
-"""The OpenAPI 3 description of /api/v1 (tests check every route is listed).
+"""The OpenAPI 3 description of /api/v1: one table of every route (tests check each is listed).
 
-Another area documents its routes with a module-level ``OPENAPI_PATHS`` dict
-(path -> path item) in the module that defines its blueprint; the helpers
-``_op``, ``_path``, ``_query``, ``_header`` and ``_resp`` here may be imported for that.
+Request bodies are the JSON Schemas of the validators that check them (``SPEC.json_schema()``,
+hub/services/validate.py), so their bounds live in one place; `annotated` adds what only the
+document says (descriptions, the payment methods). Responses are described here.
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from ..services.events import MAX_PRICE
-from ..services.validate import MAX_INTEGER
+from ..services import payments
+from ..services.devices import CHANGE_SPEC, DEVICE_SPEC, DIRECTIONS
+from ..services.events import EVENT_SPEC
+from ..services.venues import VENUE_SPEC
+from .holds import HOLD_SPEC
+from .orders import ORDER_SPEC
+from .sync import DEVICE_TIME_HEADER, LAST_RTT_HEADER, SIGNATURE_HEADER
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -77,40 +83,18 @@ def _record(fields: dict, optional: dict | None = None) -> dict:
     return {"type": "object", "required": sorted(fields), "properties": {**fields, **(optional or {})}}
 
 
-def _body(fields: dict, optional: dict | None = None) -> dict:
-    """A request object: exactly these fields (unknown ones are refused with 422 unknown_field)."""
-    out = {"type": "object", "additionalProperties": False, "properties": {**fields, **(optional or {})}}
-    if fields:
-        out["required"] = sorted(fields)
-    return out
-
-
-def _text(max_len: int, min_len: int = 0) -> dict:
-    """validate.string: surrounding spaces are stripped before the length is checked."""
-    out: dict[str, Any] = {"type": "string", "maxLength": max_len}
-    if min_len:
-        out.update(minLength=min_len, pattern=r"\S")
-    return out
-
-
-def _seat_part(max_len: int) -> dict:
-    """A section, row or seat name is a path segment of /events/{id}/seats/{section}/{row}/{seat}."""
-    return {**_text(max_len, 1), "pattern": r"^[^/]*[^/\s][^/]*$"}
-
-
-def _int(lo: int | None = None, hi: int | None = MAX_INTEGER) -> dict:
-    out: dict[str, Any] = {"type": "integer"}
-    if lo is not None:
-        out["minimum"] = lo
-    if hi is not None:
-        out["maximum"] = hi
-    return out
-
-
-def _list(items: dict, max_items: int, min_items: int = 0) -> dict:
-    out: dict[str, Any] = {"type": "array", "items": items, "maxItems": max_items}
-    if min_items:
-        out["minItems"] = min_items
+def annotated(schema: dict, notes: dict[str, str | dict]) -> dict:
+    """A copy of a validator's schema with what only the document says: a description (text) or more
+    keywords (a dict) at each dotted field path ("ticket_types.price" steps through the array; "" is
+    the body itself). A path the validator no longer has fails here, when the document is built."""
+    out = copy.deepcopy(schema)
+    for path, note in notes.items():
+        node = out
+        for name in filter(None, path.split(".")):
+            while node.get("type") == "array":
+                node = node["items"]
+            node = node["properties"][name]
+        node.update({"description": note} if isinstance(note, str) else note)
     return out
 
 
@@ -122,25 +106,12 @@ SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
         "properties": {"code": STR, "message": STR}}}},
-    # Request bodies carry the bounds of the validators that check them (hub/services/venues.py VENUE_SPEC,
-    # events.py EVENT_SPEC, api/holds.py HOLD_SPEC, api/orders.py ORDER_SPEC), so generated requests are accepted.
-    "VenueIn": _body({"name": _text(200, 1), "sections": _list(_body({
-        "name": _seat_part(100), "rows": _list(_body({
-            "name": _seat_part(20),
-            "seats": {"oneOf": [_int(1, 1000), _list(_seat_part(20), 1000, 1)],
-                      "description": "N numbers the seats \"1\"..\"N\""}}), 1000, 1)}), 200, 1)}),
-    "TicketTypeIn": _body({"name": _text(200, 1), "kind": {"enum": ["seated", "ga"]},
-                           "price": {**_int(0, MAX_PRICE), "description": "minor units"}},
-                          optional={"capacity": {**_int(1, 1_000_000), "description": "ga only (required there)"},
-                                    "sections": {**_list(_text(100, 1), 200),
-                                                 "description": "seated: sections it covers (empty: all)"},
-                                    "sales_start": TIME, "sales_end": TIME, "zones": _list(_int(1, 16), 16)}),
-    "EventIn": _body({"title": _text(300, 1), "starts_at": TIME,
-                      "ticket_types": _list(ref("TicketTypeIn"), 50, 1)},
-                     optional={"artist": _text(300), "location": _text(300), "description": _text(10_000),
-                               "category": _text(100), "ticket_release_at": TIME,
-                               "venue_id": {**_int(1), "description": "needed by seated ticket types"},
-                               "service_fee": {**_int(0, MAX_PRICE), "description": "per ticket, minor units"}}),
+    # Request bodies: the validators' own schemas (their bounds, so generated requests are accepted)
+    "VenueIn": annotated(VENUE_SPEC.json_schema(), {"sections.rows.seats": "N numbers the seats \"1\"..\"N\""}),
+    "EventIn": annotated(EVENT_SPEC.json_schema(), {
+        "venue_id": "needed by seated ticket types", "service_fee": "per ticket, minor units",
+        "ticket_types.price": "minor units", "ticket_types.capacity": "ga only (required there)",
+        "ticket_types.sections": "seated: sections it covers (empty: all)"}),
     "Event": _record({"id": INT, "title": STR, "artist": STR, "location": STR, "description": STR,
                       "category": STR, "starts_at": TIME, "ticket_release_at": TIME,
                       "venue_id": _nullable(INT, "null: general admission only"),
@@ -160,15 +131,11 @@ SCHEMAS = {
                      "status": {"enum": ["available", "held", "sold"]}}),
     "SeatMap": _record({"event_id": INT, "num_available": INT, "num_seats": INT,
                         "seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}}}),
-    "HoldIn": {**_body({}, optional={
-        "seats": _list(_body({"section": _text(100, 1), "row": _text(20, 1), "seat": _text(20, 1)}), 1000, 1),
-        "best_available": _body({"count": _int(1, 1000)}, optional={"section": _text(100, 1)}),
-        "ga": _body({"ticket_type": _int(1), "quantity": _int(1, 1000)}),
-        "ticket_type": {**_int(1), "description": "seated ticket type (default: cheapest on sale)"},
-        "ttl_seconds": {**_int(0, 10**6), "description": "seconds, within the configured "
-                          "bounds; by default 30-900 anonymous, 30-3600 with an API token"}}),
-        "oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
-        "description": "exactly one of seats, best_available, ga"},
+    "HoldIn": annotated(HOLD_SPEC.json_schema(), {
+        "": {"oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
+             "description": "exactly one of seats, best_available, ga"},
+        "ticket_type": "seated ticket type (default: cheapest on sale)",
+        "ttl_seconds": "seconds, within the configured bounds; by default 30-900 anonymous, 30-3600 with an API token"}),
     "HeldSeat": _record({"index": INT, "section": STR, "row": STR, "seat": STR, "ticket_type_id": INT}),
     "Hold": _record({"hold_id": INT, "hold_token": STR, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
                      "expires_at": TIME, "seats": {"type": "array", "items": ref("HeldSeat")}},
@@ -176,9 +143,7 @@ SCHEMAS = {
     "HoldState": _record({"hold_id": INT, "event_id": INT, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
                           "status": {"enum": ["active", "released", "expired", "purchased"]},
                           "expires_at": TIME, "seats": {"type": "array", "items": OBJ}}),
-    "OrderIn": _body({"hold_id": _int(1), "hold_token": _text(200, 1),
-                      "buyer": _body({"name": _text(200, 1), "email": {**_text(320, 3), "format": "email"}}),
-                      "payment": _body({"method": {"enum": ["free", "box_office"]}})}),
+    "OrderIn": annotated(ORDER_SPEC.json_schema(), {"payment.method": {"enum": sorted(payments.PROVIDERS)}}),
     "TicketSeat": _record({"section": STR, "row": STR, "seat": STR, "index": INT}),
     "Ticket": _record({"ticket_id": INT, "order_id": INT, "event_id": INT, "ticket_type_id": INT, "ticket_type": STR,
                        "status": {"enum": ["valid", "revoked"]}, "code": STR, "kid": STR,
@@ -326,14 +291,88 @@ def _paths() -> dict:
     }
 
 
-def openapi_document(extra_paths: dict | None = None) -> dict:
-    """The document; `extra_paths` (OpenAPI path items) come from other areas' OPENAPI_PATHS."""
+def _device_paths() -> dict:
+    tag = "devices"
+    direction = {"enum": list(DIRECTIONS)}
+    enrol_in = {"type": "object", "required": ["token", "public_key"], "properties": {
+        "token": STR, "public_key": {"type": "string", "description": "base64 raw 32-byte Ed25519 public key"}}}
+    schema = _record({"id": INT, "name": STR, "event_id": INT, "zones": {"type": "array", "items": INT},
+                      "direction": direction, "status": {"enum": ["pending", "active", "revoked"]},
+                      "config_version": INT, "created_at": TIME, "enrolled_at": _nullable(TIME),
+                      "revoked_at": _nullable(TIME), "last_sync_at": _nullable(TIME),
+                      "clock_offset_s": _nullable({"type": "number"}), "last_rtt_ms": _nullable(INT),
+                      "backlog": _nullable(INT), "pull_cursor": _nullable(INT)})
+    token = _record({"enrolment_token": STR, "enrolment_qr_text": STR})
+    device = {"200": _resp("Device", schema)}
+    return {
+        "/api/v1/devices": {
+            "post": _op("Create a gate device; returns its one-time enrolment token",
+                        {"201": _resp("Device and token", {**token, "required": ["device", *token["required"]],
+                                                           "properties": {"device": schema, **token["properties"]}})},
+                        400, 401, 403, 404, 422, body=DEVICE_SPEC.json_schema(), auth=True, tag=tag),
+            "get": _op("Devices with state, last sync, clock offset and backlog",
+                       {"200": _resp("Devices", _record({"items": {"type": "array", "items": schema}}))},
+                       400, 401, 403, params=[_query("event_id", {"type": "integer"})], auth=True, tag=tag),
+        },
+        "/api/v1/devices/{device_id}": {
+            "get": _op("One device", device, 401, 403, 404, params=[_path("device_id")], auth=True, tag=tag),
+            "patch": _op("Rename or reassign (event, zones, direction)", device, 400, 401, 403, 404, 409, 422,
+                         body=CHANGE_SPEC.json_schema(), params=[_path("device_id")], auth=True, tag=tag),
+        },
+        "/api/v1/devices/{device_id}/revoke": {
+            "post": _op("Revoke: every later call of the device gets 401", device, 401, 403, 404,
+                        params=[_path("device_id")], auth=True, tag=tag),
+        },
+        "/api/v1/devices/{device_id}/enrolment-token": {
+            "post": _op("A new one-time enrolment token", {"201": _resp("Token", token)}, 401, 403, 404, 409,
+                        params=[_path("device_id")], auth=True, tag=tag),
+        },
+        "/api/v1/enrol": {
+            "post": _op("A gate redeems its enrolment token with its public key",
+                        {"201": _resp("Credential, keyring, revocations, configuration", _record({
+                            "device": schema, "credential": STR, "hub_time": {"type": "number"}, "keyring": OBJ,
+                            "revocations": OBJ, "config": OBJ}))},
+                        400, 401, 422, body=enrol_in, tag=tag),
+        },
+    }
+
+
+def _sync_paths() -> dict:
+    tag = "sync"
+    timing = [_header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
+              _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)")]
+    seq = {"type": "integer", "minimum": 0}
+    return {
+        "/api/v1/sync/push": {
+            "post": _op("Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
+                        {"200": _resp("Acknowledgement", OBJ)}, 400, 401, 413, 422, body=OBJ, auth=True, tag=tag,
+                        params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)]),
+        },
+        "/api/v1/sync/pull": {
+            "get": _op("Other gates' admissions and exits, revocations, keyring and configuration since a cursor",
+                       {"200": _resp("Changes", OBJ)}, 400, 401, auth=True, tag=tag,
+                       params=[_query("cursor", seq), _query("revocation_seq", seq), _query("keyring_seq", seq),
+                               _query("config_version", seq), _query("limit", seq), *timing]),
+        },
+        "/api/v1/events/{event_id}/attendance": {
+            "get": _op("Sold, admitted, inside, per gate, rejected by reason, duplicates",
+                       {"200": _resp("Attendance", OBJ)}, 401, 403, 404, params=[_path("event_id")], auth=True, tag=tag),
+        },
+        "/api/v1/events/{event_id}/scans": {
+            "get": _op("Synced scans in hub order after a hub seq (export)", {"200": _resp("Scans", OBJ)},
+                       400, 401, 403, 404, params=[_path("event_id"), _query("since", seq), _query("limit", seq)],
+                       auth=True, tag=tag),
+        },
+    }
+
+
+def openapi_document() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "ticketgate hub API", "version": "1",
                  "description": "Sales core: events, seat holds, orders and signed tickets. Errors are "
                                 "{\"error\": {\"code\", \"message\"}} with a 4xx status."},
-        "paths": {**_paths(), **(extra_paths or {})},
+        "paths": {**_paths(), **_device_paths(), **_sync_paths()},
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                       "description": "tickethub tokens create --email E"}}},

@@ -97,36 +97,3 @@ def scans(event_id: int):
     return jsonify(sync_service.export_scans(get_db(), event_id, query_int("since", 0, 0, 2**62),
                                              query_int("limit", 1000, 1, 10_000)))
 
-
-def _openapi() -> dict:
-    from .openapi import OBJ, _header, _op, _path, _query, _resp
-
-    tag = "sync"
-    timing = [_header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
-              _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)")]
-    seq = {"type": "integer", "minimum": 0}
-    return {
-        "/api/v1/sync/push": {
-            "post": _op("Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
-                        {"200": _resp("Acknowledgement", OBJ)}, 400, 401, 413, 422, body=OBJ, auth=True, tag=tag,
-                        params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)]),
-        },
-        "/api/v1/sync/pull": {
-            "get": _op("Other gates' admissions and exits, revocations, keyring and configuration since a cursor",
-                       {"200": _resp("Changes", OBJ)}, 400, 401, auth=True, tag=tag,
-                       params=[_query("cursor", seq), _query("revocation_seq", seq), _query("keyring_seq", seq),
-                               _query("config_version", seq), _query("limit", seq), *timing]),
-        },
-        "/api/v1/events/{event_id}/attendance": {
-            "get": _op("Sold, admitted, inside, per gate, rejected by reason, duplicates",
-                       {"200": _resp("Attendance", OBJ)}, 401, 403, 404, params=[_path("event_id")], auth=True, tag=tag),
-        },
-        "/api/v1/events/{event_id}/scans": {
-            "get": _op("Synced scans in hub order after a hub seq (export)", {"200": _resp("Scans", OBJ)},
-                       400, 401, 403, 404, params=[_path("event_id"), _query("since", seq), _query("limit", seq)],
-                       auth=True, tag=tag),
-        },
-    }
-
-
-OPENAPI_PATHS = _openapi()

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import atomic
-from ..schema import orders, events, users
+from ..schema import orders, events
 from ..schema_web import account_orders, password_resets, user_totp
 from .clock import utcnow
 from .errors import Conflict, Invalid
@@ -194,18 +194,3 @@ def order_history(conn: Connection, user_id: int) -> list[dict]:
         .where(account_orders.c.user_id == user_id).order_by(orders.c.created_at.desc())).mappings()
     return [dict(r) for r in rows]
 
-
-def list_users(conn: Connection) -> list[dict]:
-    rows = conn.execute(select(users.c.id, users.c.email, users.c.role, users.c.created_at)
-                        .order_by(users.c.id)).mappings()
-    return [dict(r) for r in rows]
-
-
-def set_role(conn: Connection, user_id: int, role: str) -> None:
-    from .users import ROLES
-
-    if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
-    with atomic(conn):
-        values = {"role": role} if role == "door_staff" else {"role": role, "staff_of": None}
-        conn.execute(update(users).where(users.c.id == user_id).values(**values))

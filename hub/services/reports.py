@@ -121,7 +121,7 @@ SCAN_COLUMNS = ["hub_seq", "scan_id", "gate", "device_id", "ticket_id", "verdict
                 "corrected_time", "received_at", "duplicate_of"]
 
 
-def order_rows(conn: Connection, event_id: int) -> Iterator[list]:
+def order_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
     counts: dict[int, int] = {}
     for (order_id,) in conn.execute(select(tickets.c.order_id).where(tickets.c.event_id == event_id,
                                                                       tickets.c.status == "valid")):
@@ -132,16 +132,17 @@ def order_rows(conn: Connection, event_id: int) -> Iterator[list]:
                CURRENCY]
 
 
-def ticket_rows(conn: Connection, event_id: int) -> Iterator[list]:
-    from .tickets import ticket_rows as rows_of
+def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
+    """The event's tickets (tickets.ticket_rows) as CSV cells in TICKET_COLUMNS order."""
+    from .tickets import ticket_rows
 
-    for t in rows_of(conn, tickets.c.event_id == event_id):
+    for t in ticket_rows(conn, tickets.c.event_id == event_id):
         seat = t["seat"] or {}
         yield [t["ticket_id"], t["order_id"], t["status"], t["ticket_type"], seat.get("section", ""),
                seat.get("row", ""), seat.get("seat", ""), t["issued_at"], t["revoked_at"], t["replaces_id"]]
 
 
-def scan_rows(conn: Connection, event_id: int, page: int = 5000) -> Iterator[list]:
+def scan_csv_rows(conn: Connection, event_id: int, page: int = 5000) -> Iterator[list]:
     since = 0
     while True:
         found = export_scans(conn, event_id, since, page)

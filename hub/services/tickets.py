@@ -92,6 +92,7 @@ def reissue_ticket(conn: Connection, ticket_id: int, signer: SigningKey, now: da
 
 
 def ticket_rows(conn: Connection, where) -> list[dict]:
+    """The tickets matching `where` as the API shows them (reports.ticket_csv_rows makes CSV of these)."""
     rows = conn.execute(
         select(tickets, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position,
                ticket_types.c.name.label("ticket_type_name"))

@@ -29,8 +29,7 @@ def _normal_email(email: str) -> str:
 def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None,
                 staff_of: int | None = None) -> dict:
     """A new user; door staff may be given the organizer they work for (`staff_of`, see services.staff)."""
-    if role not in ROLES:
-        raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
+    _check_role(role)
     if not password or len(password) < 8:
         raise Invalid("the password needs at least 8 characters", "weak_password")
     if staff_of is not None and role != DOOR_STAFF:
@@ -47,6 +46,25 @@ def create_user(conn: Connection, email: str, password: str, role: str, now: dat
     except IntegrityError:
         raise Conflict(f"a user with email {email} exists", "email_taken") from None
     return {"id": user_id, "email": email, "role": role, "staff_of": staff_of}
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}", "invalid_role")
+
+
+def list_users(conn: Connection) -> list[dict]:
+    rows = conn.execute(select(users.c.id, users.c.email, users.c.role, users.c.created_at)
+                        .order_by(users.c.id)).mappings()
+    return [dict(r) for r in rows]
+
+
+def set_role(conn: Connection, user_id: int, role: str) -> None:
+    """Give a user another role; only door staff keep the organizer they work for."""
+    _check_role(role)
+    with atomic(conn):
+        values = {"role": role} if role == DOOR_STAFF else {"role": role, "staff_of": None}
+        conn.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
 def check_employer(conn: Connection, user_id: int) -> None:

@@ -1,7 +1,9 @@
 """Small checkers for JSON input: exact types, bounds, no unknown fields.
 
 Each checker is ``check(value, where) -> cleaned`` and raises Invalid naming the
-field path, so both the API and the web forms give precise 4xx errors.
+field path, so both the API and the web forms give precise 4xx errors. Each also
+says what it accepts as a JSON Schema, ``check.json_schema()``: the API's OpenAPI
+document describes request bodies with it, so their bounds live here only.
 """
 from __future__ import annotations
 
@@ -24,6 +26,20 @@ def fail(where: str, message: str, code: str = "invalid_field"):
     raise Invalid(f"{where}: {message}", code)
 
 
+def with_schema(check, schema: Callable[[], dict]) -> Checker:
+    """`check` with its JSON Schema (a function, so nested checkers are asked when the document is built).
+    A checker made here has one already; a hand-written one that wraps another gives its own."""
+    check.json_schema = schema
+    return check
+
+
+def _text_schema(max_len: int, min_len: int) -> dict:
+    schema: dict[str, Any] = {"type": "string", "maxLength": max_len}
+    if min_len:  # surrounding spaces are stripped before the length is checked
+        schema.update(minLength=min_len, pattern=r"\S")
+    return schema
+
+
 def string(max_len: int = 200, min_len: int = 0) -> Checker:
     def check(value, where):
         if not isinstance(value, str):
@@ -34,7 +50,7 @@ def string(max_len: int = 200, min_len: int = 0) -> Checker:
         if len(value) > max_len:
             fail(where, f"is longer than {max_len} characters")
         return value
-    return check
+    return with_schema(check, lambda: _text_schema(max_len, min_len))
 
 
 # Control characters, lone surrogates and line/paragraph separators: never part of a
@@ -55,7 +71,7 @@ def plain_text(max_len: int = 200, min_len: int = 0) -> Checker:
         if has_control_characters(value):
             fail(where, "must not contain line breaks or control characters", "control_characters")
         return value
-    return check
+    return with_schema(check, base.json_schema)
 
 
 MAX_EMAIL = 320
@@ -112,7 +128,7 @@ def email_address() -> Checker:
             return normal_email(value)
         except ValueError as exc:
             fail(where, f"not an email address: {exc}", "invalid_email")
-    return check
+    return with_schema(check, lambda: {**_text_schema(MAX_EMAIL, 3), "format": "email"})
 
 
 def integer(lo: int | None = None, hi: int | None = MAX_INTEGER) -> Checker:
@@ -124,7 +140,15 @@ def integer(lo: int | None = None, hi: int | None = MAX_INTEGER) -> Checker:
         if hi is not None and value > hi:
             fail(where, f"must be at most {hi}")
         return value
-    return check
+
+    def schema() -> dict:
+        out: dict[str, Any] = {"type": "integer"}
+        if lo is not None:
+            out["minimum"] = lo
+        if hi is not None:
+            out["maximum"] = hi
+        return out
+    return with_schema(check, schema)
 
 
 def one_of(*choices: str) -> Checker:
@@ -132,7 +156,7 @@ def one_of(*choices: str) -> Checker:
         if value not in choices:
             fail(where, f"must be one of {', '.join(choices)}")
         return value
-    return check
+    return with_schema(check, lambda: {"enum": list(choices)})
 
 
 def timestamp() -> Checker:
@@ -141,7 +165,7 @@ def timestamp() -> Checker:
             return parse_iso(value)
         except (ValueError, TypeError):
             fail(where, "must be an ISO 8601 date-time such as 2026-05-01T19:30:00Z")
-    return check
+    return with_schema(check, lambda: {"type": "string", "format": "date-time"})
 
 
 def list_of(item: Checker, max_items: int = 1000, min_items: int = 0) -> Checker:
@@ -153,7 +177,13 @@ def list_of(item: Checker, max_items: int = 1000, min_items: int = 0) -> Checker
         if len(value) > max_items:
             fail(where, f"has more than {max_items} items")
         return [item(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    return check
+
+    def schema() -> dict:
+        out = {"type": "array", "items": item.json_schema(), "maxItems": max_items}
+        if min_items:
+            out["minItems"] = min_items
+        return out
+    return with_schema(check, schema)
 
 
 def either(*checkers: Checker) -> Checker:
@@ -165,7 +195,7 @@ def either(*checkers: Checker) -> Checker:
             except Invalid:
                 pass
         return checkers[-1](value, where)
-    return check
+    return with_schema(check, lambda: {"oneOf": [checker.json_schema() for checker in checkers]})
 
 
 def obj(required: dict[str, Checker] | None = None, optional: dict[str, Checker] | None = None) -> Checker:
@@ -186,4 +216,11 @@ def obj(required: dict[str, Checker] | None = None, optional: dict[str, Checker]
             if name in value and value[name] is not None:
                 out[name] = checker(value[name], f"{where}.{name}")
         return out
-    return check
+
+    def schema() -> dict:
+        out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {
+            name: checker.json_schema() for name, checker in {**required, **optional}.items()}}
+        if required:
+            out["required"] = sorted(required)
+        return out
+    return with_schema(check, schema)

@@ -14,7 +14,7 @@ from ..db import atomic
 from ..schema import venue_seats, venues
 from .clock import utcnow
 from .errors import Invalid, NotFound
-from .validate import either, fail, integer, list_of, obj, string
+from .validate import either, fail, integer, list_of, obj, string, with_schema
 
 MAX_SEATS_PER_ROW = 1000
 MAX_ROWS_PER_SECTION = 1000
@@ -31,7 +31,7 @@ def _seat_part(max_len: int):
         if "/" in value:
             fail(where, "may not contain '/' (seats are addressed as .../seats/{section}/{row}/{seat})")
         return value
-    return check
+    return with_schema(check, lambda: {**text.json_schema(), "pattern": r"^[^/]*[^/\s][^/]*$"})
 
 
 _label = _seat_part(20)

@@ -10,7 +10,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from ..db import get_db
 from ..delivery.notify import mail_history
-from ..services import accounts, event_admin, promos
+from ..services import event_admin, promos
 from ..services import orders as order_service
 from ..services.clock import iso
 from ..services.errors import ServiceError
@@ -18,7 +18,7 @@ from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
 from ..services.roles import ADMIN, ROLES, STAFF
 from ..services.tickets import get_ticket, reissue_ticket
-from ..services.users import create_user
+from ..services.users import create_user, list_users, set_role
 from ..services.venues import create_venue, edit_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import roles
@@ -334,7 +334,7 @@ def users():
         else:
             flash(f"User {user['email']} ({user['role']}) created.", "success")
             return redirect(url_for(".users"))
-    return render_template("manage/users.html", users=accounts.list_users(conn), form=form, role_form=RoleForm(),
+    return render_template("manage/users.html", users=list_users(conn), form=form, role_form=RoleForm(),
                            roles=ROLES)
 
 
@@ -346,6 +346,6 @@ def user_role(user_id: int):
         if user_id == g.user["id"] and form.role.data != ADMIN:
             flash("You cannot take away your own admin role.", "error")
         else:
-            accounts.set_role(get_db(), user_id, form.role.data)
+            set_role(get_db(), user_id, form.role.data)
             flash("Role changed.", "success")
     return redirect(url_for(".users"))

@@ -12,9 +12,9 @@ from .auth import roles
 
 bp = pages_blueprint("reports", __name__, url_prefix="/manage/events")
 EXPORTS = {
-    "orders": (reports.ORDER_COLUMNS, reports.order_rows),
-    "tickets": (reports.TICKET_COLUMNS, reports.ticket_rows),
-    "scans": (reports.SCAN_COLUMNS, reports.scan_rows),
+    "orders": (reports.ORDER_COLUMNS, reports.order_csv_rows),
+    "tickets": (reports.TICKET_COLUMNS, reports.ticket_csv_rows),
+    "scans": (reports.SCAN_COLUMNS, reports.scan_csv_rows),
 }
 
 

@@ -87,11 +87,11 @@ def test_csv_exports_have_every_row_and_neutralise_formulas(engine, sold):
     event, seats, ga, discounted = sold
     with engine.connect() as conn:
         orders = list(csv.DictReader(io.StringIO(reports.to_csv(reports.ORDER_COLUMNS,
-                                                                  reports.order_rows(conn, event["id"])))))
+                                                                  reports.order_csv_rows(conn, event["id"])))))
         tickets = list(csv.DictReader(io.StringIO(reports.to_csv(reports.TICKET_COLUMNS,
-                                                                   reports.ticket_rows(conn, event["id"])))))
+                                                                   reports.ticket_csv_rows(conn, event["id"])))))
         scans = list(csv.DictReader(io.StringIO(reports.to_csv(reports.SCAN_COLUMNS,
-                                                                 reports.scan_rows(conn, event["id"], page=1)))))
+                                                                 reports.scan_csv_rows(conn, event["id"], page=1)))))
     assert [o["status"] for o in orders] == ["paid", "paid", "refunded", "pending"]
     assert orders[2]["discount"] == "250" and orders[2]["total"] == "2400" and orders[0]["tickets"] == "2"
     assert {o["buyer_name"] for o in orders} == {"'" + BUYER["name"]}  # not a live formula in a spreadsheet

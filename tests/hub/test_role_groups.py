@@ -66,3 +66,20 @@ def test_door_staff_work_only_for_an_employer_however_they_are_made(engine):
             create_user(conn, "d@example.org", "long enough", roles.DOOR_STAFF, staff_of=10**9)  # nobody
         made = create_user(conn, "d@example.org", "long enough", roles.DOOR_STAFF, staff_of=organizer["id"])
         assert made["staff_of"] == organizer["id"]
+
+
+def test_a_new_role_drops_the_employer_unless_it_is_door_staff(engine):
+    from hub.services.users import get_user, list_users, set_role
+
+    with engine.connect() as conn:
+        organizer = create_user(conn, "o@example.org", "long enough", roles.ORGANIZER)
+        door = create_user(conn, "d@example.org", "long enough", roles.DOOR_STAFF, staff_of=organizer["id"])
+        set_role(conn, door["id"], roles.DOOR_STAFF)
+        assert get_user(conn, door["id"])["staff_of"] == organizer["id"]
+        set_role(conn, door["id"], roles.CUSTOMER)
+        assert get_user(conn, door["id"])["staff_of"] is None
+        with pytest.raises(Invalid) as refused:
+            set_role(conn, door["id"], "superuser")
+        assert refused.value.code == "invalid_role"
+        assert [(u["email"], u["role"]) for u in list_users(conn)] == [
+            ("o@example.org", roles.ORGANIZER), ("d@example.org", roles.CUSTOMER)]
