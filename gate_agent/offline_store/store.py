@@ -1,10 +1,12 @@
 """The gate's offline store: one SQLite file (WAL, synchronous=FULL).
 
-This is the only module that writes gate.db. A scan is committed durably
-before anyone is shown its verdict; the caller publishes only after
-:meth:`OfflineStore.record_scan` returns.
+Only this package writes gate.db (sync_state.py through this store's
+connection and lock). A scan is committed durably before anyone is shown its
+verdict; the caller publishes only after :meth:`OfflineStore.record_scan`
+returns.
 
-Tables (schema version 1; later versions only add, see MIGRATIONS):
+Tables (later schema versions only add, see MIGRATIONS; version 2 adds the sync
+bookkeeping of sync_state.py):
 
 * ``scans``: one row per scan. ``seq`` is the gate's monotonic sequence
   (AUTOINCREMENT: never reused, even after a crash), ``scan_id`` a random
@@ -12,7 +14,8 @@ Tables (schema version 1; later versions only add, see MIGRATIONS):
 * ``ticket_state``: one small row per ticket seen, keyed by (event_id,
   ticket_id) and updated in the same transaction as the scan, so the
   "already admitted?" question is one primary-key lookup at any table size.
-  Admissions pulled from other gates (next issue) update the same rows.
+  Admissions and exits pulled from other gates through the hub
+  (sync_state.apply_movements) update the same rows.
 * ``verdict_counts``: running counts per gate and verdict for the door screen.
 """
 from __future__ import annotations

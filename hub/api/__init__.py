@@ -1,8 +1,9 @@
-"""JSON API under /api/v1: one blueprint per area, nested in the `api` blueprint.
+"""JSON API under /api/v1: one blueprint per area (events and venues, holds, orders,
+signing keys, meta, gate devices, sync), nested in the `api` blueprint by `build_api`.
 
-Later areas (gate devices and sync) add their own blueprint with
-`api.register_blueprint(...)` before `register_api` runs, or register on the app
-with url_prefix="/api/v1/<area>".
+A new area is a module here with its own blueprint, added to `build_api`'s list,
+and its routes added to the table in openapi.py (a test checks every route is there).
+`register_api` puts the JSON error handlers on the app and registers the API.
 """
 from __future__ import annotations
 
