@@ -1,7 +1,7 @@
 """ticketgate hub: events, seat inventory with expiring holds, orders and signed tickets.
 
 `create_app(config=None)` is the Flask application factory. Configuration comes
-from typed defaults (hub/config.py), then an optional TOML file, then
+from typed defaults (hub/config.py SETTINGS), then an optional TOML file, then
 TICKETHUB_* environment variables, then `config` (tests).
 """
 from __future__ import annotations
@@ -19,13 +19,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # `tickethub keys ...` import this package without needing a web app.
     from flask import Flask
 
-    from .config import load_config
+    from .config import ENV_PREFIX, load_config
     from .db import close_db, make_engine, require_schema
     from .routing import DatabaseId
     from .services.signing import HubKeys
 
     config = dict(config or {})
-    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("TICKETHUB_INSTANCE_PATH")
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get(ENV_PREFIX + "INSTANCE_PATH")
     app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
                 instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -1,56 +1,144 @@
 """Hub configuration: typed defaults, then an optional TOML file, then TICKETHUB_* variables.
 
-The file is ``$TICKETHUB_CONFIG`` or ``<instance>/tickethub.toml`` when it exists.
-Environment values are converted to the type of the default (``TICKETHUB_HOLD_TTL_SECONDS=300``).
+Every setting is listed once, in ``SETTINGS``, with its default and one sentence of help;
+docs/configuration.md is written from it (docs/make_configuration.py). The file is
+``$TICKETHUB_CONFIG`` or ``<instance>/tickethub.toml`` when it exists. Environment values are
+converted to the type of the default (``TICKETHUB_HOLD_TTL_SECONDS=300``).
 """
 from __future__ import annotations
 
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 ENV_PREFIX = "TICKETHUB_"
 
-DEFAULTS: dict[str, Any] = {
-    # storage
-    "DATABASE_URL": "",  # empty: sqlite:///<instance>/tickethub.sqlite3
-    "SQLITE_BUSY_TIMEOUT_MS": 30_000,
-    "DB_POOL_SIZE": 10,
-    # signing keys (private keys never leave this folder)
-    "KEYS_DIR": "",  # empty: <instance>/keys
-    "KEY_PASSPHRASE": "",
-    # holds
-    "HOLD_TTL_SECONDS": 600,
-    "HOLD_TTL_MIN_SECONDS": 30,
-    "HOLD_TTL_MAX_SECONDS": 3600,
-    "HOLD_MAX_SEATS": 20,
-    # the longest hold an anonymous client (no login, no API token) may ask for: a checkout takes minutes
-    "HOLD_TTL_MAX_ANONYMOUS_SECONDS": 900,
+class Setting(NamedTuple):
+    """One hub setting: its name (TOML key in lower case, variable TICKETHUB_<NAME>), typed default,
+    the docs/configuration.md section it is listed in, and one sentence of help."""
+
+    name: str
+    default: bool | int | str
+    section: str
+    help: str
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+
+# Every hub setting, in the order docs/configuration.md lists them (docs/make_configuration.py writes the
+# tables from this list; tests/hub/test_config.py fails when the file is out of date or a key read
+# anywhere in hub/ is missing here).
+SETTINGS: tuple[Setting, ...] = (
+    # storage and signing keys
+    Setting("DATABASE_URL", "", "storage",
+            "SQLAlchemy URL of the database: empty for the SQLite file `<instance>/tickethub.sqlite3`, "
+            "`postgresql+psycopg://user:password@host:5432/name` for PostgreSQL."),
+    Setting("SQLITE_BUSY_TIMEOUT_MS", 30_000, "storage",
+            "how long a SQLite write waits for another process's lock before it fails, in milliseconds."),
+    Setting("DB_POOL_SIZE", 10, "storage",
+            "database connections each hub process keeps open (up to 50 more while busy)."),
+    Setting("KEYS_DIR", "", "storage",
+            "folder of the Ed25519 keys that sign tickets (private keys never leave it); empty: `<instance>/keys`."),
+    Setting("KEY_PASSPHRASE", "", "storage",
+            "passphrase the private signing keys are encrypted with (also read by `tickethub keys` and "
+            "`tickethub ticket`); empty: unencrypted files readable only by their owner."),
+    # web pages, sessions and requests
+    Setting("WEB_PAGES", True, "http",
+            "`false`: an API-only hub, without storefront, account or organizer pages."),
+    Setting("SECRET_KEY", "", "http",
+            "signs session cookies and form tokens; empty: a random key kept in `<instance>/secret_key`, "
+            "shared by every process using that instance folder."),
+    Setting("MAX_CONTENT_LENGTH", 256 * 1024, "http",
+            "largest request body in bytes; a larger one is refused with 413."),
+    Setting("PERMANENT_SESSION_LIFETIME", 8 * 3600, "http",
+            "seconds a page login lasts."),
+    # limits: what one client may do at once
+    Setting("HOLD_MAX_SEATS", 20, "limits", "seats or standing places in one hold."),
     # tickets one client (a signed-in user, else one address; an IPv6 /64) may hold at once over all
-    # its live holds, so one client cannot hold a whole event; 0 = no limit. Two full holds by default.
-    "HOLD_MAX_SEATS_PER_CLIENT": 40,
-    "HOLD_RATE_LIMIT": "120 per minute",
-    "RATELIMIT_ENABLED": True,
-    "RATELIMIT_STORAGE_URI": "memory://",
-    "SWEEP_INTERVAL_SECONDS": 30,  # 0 disables the background sweeper
+    # its live holds, so one client cannot hold a whole event. Two full holds by default.
+    Setting("HOLD_MAX_SEATS_PER_CLIENT", 40, "limits",
+            "seats and places one client may hold at once over all its live holds (counted in the database, "
+            "so across hub processes); `0`: no limit."),
+    Setting("HOLD_TTL_SECONDS", 600, "limits",
+            "a hold's lifetime when the request names none (cut to the client's maximum)."),
+    Setting("HOLD_TTL_MIN_SECONDS", 30, "limits", "the shortest `ttl_seconds` a request may ask for."),
+    Setting("HOLD_TTL_MAX_SECONDS", 3600, "limits",
+            "the longest `ttl_seconds` for a client with an API token or a signed-in web user."),
+    # anonymous clients (no login, no API token): a checkout takes minutes, not an hour
+    Setting("HOLD_TTL_MAX_ANONYMOUS_SECONDS", 900, "limits",
+            "the longest `ttl_seconds` for an anonymous client: a checkout needs minutes, not an hour."),
+    Setting("HOLD_RATE_LIMIT", "120 per minute", "limits",
+            "hold requests per address (API and event page); over it 429 `too_many_requests`."),
+    Setting("LOGIN_RATE_LIMIT", "10 per minute", "limits",
+            "login, 2FA, registration and password-reset requests per address; over it 429."),
+    Setting("RATELIMIT_ENABLED", True, "limits", "`false` turns every rate limit off (load tests)."),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", "limits",
+            "where rate-limit counts are kept: `memory://` in each process, `redis://host:6379` shared by "
+            "several hub processes."),
+    # background jobs (tickethub serve)
+    Setting("SWEEP_INTERVAL_SECONDS", 30, "jobs",
+            "how often expired holds are swept from the seat map; `0` disables the sweeper."),
+    Setting("REMINDER_INTERVAL_SECONDS", 600, "jobs",
+            "how often the reminder job mails paid orders whose event starts within 24 hours; `0` disables it."),
     # live streams (the dashboard's server-sent events): each open stream holds a server thread
-    "MAX_STREAMS": 0,  # open streams per process, beyond it 503; 0: a quarter of the server's threads
-    "STREAM_LIFETIME_SECONDS": 300,  # a stream then ends (the page reconnects): a forgotten tab frees its thread
-    "STREAM_RETRY_SECONDS": 10,  # Retry-After of a refused stream; the page tries again after about this long
-    # HTTP
-    "MAX_CONTENT_LENGTH": 256 * 1024,
-    "SECRET_KEY": "",
-    "SERVICE_FEE_DEFAULT": 0,
-    "TESTING": False,
+    Setting("MAX_STREAMS", 0, "streams",
+            "live streams one hub process keeps open at once, more get 503 with `Retry-After`; `0`: a quarter "
+            "of the process's threads, at least one."),
+    Setting("STREAM_LIFETIME_SECONDS", 300, "streams",
+            "a stream ends itself after this long and the page reconnects, so a forgotten tab frees its thread."),
+    Setting("STREAM_RETRY_SECONDS", 10, "streams",
+            "`Retry-After` of a refused stream; the page tries again after about this long."),
+    Setting("DASHBOARD_TICK_SECONDS", 10, "streams",
+            "an idle stream's heartbeat: the page refreshes, and a client that went away is noticed "
+            "within two or three ticks."),
     # public address and reverse proxy (hub/deployment.py, docs/deployment.md)
-    "PUBLIC_URL": "",  # e.g. https://tickets.example.org: base of every mailed link; empty: http://localhost:8080
-    "TRUSTED_HOSTS": "",  # Host names served, comma-separated; empty: PUBLIC_URL's host + loopback; "*": any
-    "PROXY_FIX": 0,  # reverse proxies in front whose X-Forwarded-* headers are believed; 0: none (ignored)
+    Setting("PUBLIC_URL", "", "deployment",
+            "the address buyers use, e.g. `https://tickets.example.org`, base of every mailed link; "
+            "empty: the address `tickethub serve` listens on, else `http://localhost:8080`."),
+    Setting("TRUSTED_HOSTS", "", "deployment",
+            "`Host` names the hub answers to, comma-separated (others get 400); empty: `PUBLIC_URL`'s host "
+            "plus loopback once `PUBLIC_URL` is set, `*`: any name."),
+    Setting("PROXY_FIX", 0, "deployment",
+            "reverse proxies in front of the hub whose `X-Forwarded-*` headers are believed; `0`: none "
+            "(the headers are ignored)."),
+    Setting("SESSION_COOKIE_SECURE", False, "deployment",
+            "`true` forces the `Secure` cookie flag, which is set anyway on HTTPS requests and with an "
+            "`https://` `PUBLIC_URL`."),
     # one organization runs the hub: door staff not assigned to an organizer may work at every event
-    "SINGLE_TENANT": False,
-    # false: an API-only hub (no storefront, account or organizer pages)
-    "WEB_PAGES": True,
+    Setting("SINGLE_TENANT", False, "deployment",
+            "`true`: one organization runs the hub, and door staff not assigned to an organizer work at "
+            "every event."),
+    # outgoing mail (hub/mail.py): without a host every message goes to <instance>/outbox
+    Setting("SMTP_HOST", "", "mail",
+            "SMTP server that sends the hub's mail; empty: every message is written to `<instance>/outbox/`."),
+    Setting("SMTP_PORT", 25, "mail", "the SMTP server's port."),
+    Setting("SMTP_USER", "", "mail", "SMTP login name; empty: no login."),
+    Setting("SMTP_PASSWORD", "", "mail", "SMTP password."),
+    Setting("SMTP_STARTTLS", False, "mail", "`true`: switch to TLS (STARTTLS) before logging in."),
+    Setting("SMTP_CA_FILE", "", "mail",
+            "CA bundle that signed the SMTP server's certificate (a private CA); empty: the system's CAs."),
+    Setting("SMTP_FROM", "ticketgate <tickets@localhost>", "mail", "the sender of every message."),
+)
+
+# Variables that say where the settings are, read only from the environment.
+LOCATION_VARIABLES: tuple[tuple[str, str], ...] = (
+    ("TICKETHUB_INSTANCE_PATH", "the instance folder (database, keys, secret key, outbox); default: "
+                                "Flask's instance folder, `instance/` beside the `hub` package in a checkout."),
+    ("TICKETHUB_CONFIG", "the TOML file; default: `<instance>/tickethub.toml` when it exists."),
+)
+
+DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+
+# Framework settings the hub fixes rather than leaves to the operator (later layers may still override).
+FIXED: dict[str, Any] = {
+    "WTF_CSRF_CHECK_DEFAULT": False,  # checked per page blueprint, see hub.web.pages_blueprint()
+    "WTF_CSRF_TIME_LIMIT": None,  # a form token is valid for the session's lifetime
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on every 429
 }
 
 
@@ -72,6 +160,23 @@ def _coerce(key: str, raw: str, default: Any) -> Any:
         except ValueError:
             raise ConfigError(f"{ENV_PREFIX}{key} must be an integer, not {raw!r}") from None
     return raw
+
+
+def typed(key: str, value: Any) -> Any:
+    """A setting's value in its type: text (from a variable, or a hand-made config) is converted like
+    ``TICKETHUB_<KEY>``; values already of the type pass."""
+    default = DEFAULTS[key]
+    if isinstance(value, str) and not isinstance(default, str):
+        return _coerce(key, value, default)
+    return value
+
+
+def from_environment(key: str, environ: Mapping[str, str] | None = None) -> Any:
+    """``TICKETHUB_<KEY>`` in its type, else the default: for commands that run without the app
+    (``tickethub keys``)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(ENV_PREFIX + key)
+    return DEFAULTS[key] if raw is None else _coerce(key, raw, DEFAULTS[key])
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -100,7 +205,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Merge defaults, the optional file, the environment and explicit overrides (last wins)."""
     environ = os.environ if environ is None else environ
-    config = dict(DEFAULTS)
+    config = {**FIXED, **DEFAULTS}
     explicit = environ.get(ENV_PREFIX + "CONFIG")
     file_path = Path(explicit or instance_path / "tickethub.toml")
     if explicit and not file_path.is_file():

@@ -5,17 +5,32 @@ from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-# Endpoints with a per-client rate limit, and the config key holding the limit.
-RATE_LIMITED = {"api.holds.create_hold": "HOLD_RATE_LIMIT"}
+# Every rate-limited endpoint (API and pages), the config key holding its limit, and the methods it counts.
+# Passwords and codes against guessing; holds against a bot taking every seat. Limits are per endpoint.
+RATE_LIMITED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "api.holds.create_hold": ("HOLD_RATE_LIMIT", ("POST",)),
+    "store.hold": ("HOLD_RATE_LIMIT", ("POST",)),
+    "account.login": ("LOGIN_RATE_LIMIT", ("POST",)),
+    "account.login_2fa": ("LOGIN_RATE_LIMIT", ("POST",)),
+    "account.register": ("LOGIN_RATE_LIMIT", ("POST",)),
+    "account.reset_request": ("LOGIN_RATE_LIMIT", ("POST",)),
+}
+API_ENDPOINT_PREFIX = "api."
 
 
 def init_limiter(app: Flask) -> Limiter:
-    """One Limiter per app (storage RATELIMIT_STORAGE_URI: memory:// by default; use
-    redis:// when several server processes share the load). Limits are per client address."""
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    """The app's one Limiter, after every blueprint is registered. Limits are per client address
+    (behind a proxy see PROXY_FIX); counts are kept in RATELIMIT_STORAGE_URI (memory:// by default,
+    redis:// when several server processes share the load); every 429 carries Retry-After
+    (RATELIMIT_HEADERS_ENABLED, hub/config.py FIXED)."""
     limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[])
-    for endpoint, key in RATE_LIMITED.items():
+    for endpoint, (key, methods) in RATE_LIMITED.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            if endpoint.startswith(API_ENDPOINT_PREFIX) or app.config["WEB_PAGES"]:
+                raise LookupError(f"rate-limited endpoint {endpoint} is not registered")
+            continue  # an API-only hub has no pages to limit
         # the limit is checked inside the wrapper, so the endpoint must call it
-        app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key])(app.view_functions[endpoint])
+        app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key], methods=list(methods))(view)
     app.extensions["tickethub.limiter"] = limiter
     return limiter

@@ -1,14 +1,14 @@
 """Outgoing mail: SMTP when configured, otherwise (and on failure) .eml files in an outbox folder.
 
-Settings come from `TICKETHUB_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/FROM` (and `SMTP_CA_FILE`)
-(app config keys `SMTP_HOST`, ...). With no host every message is written to
-the outbox so nothing is lost; when the SMTP server fails the message is kept
-there too and the failure is logged. Message builders are plain functions.
+Settings are the app config's ``SMTP_*`` keys (hub/config.py: ``SMTP_HOST``, ``SMTP_PORT``,
+``SMTP_USER``, ``SMTP_PASSWORD``, ``SMTP_STARTTLS``, ``SMTP_CA_FILE``, ``SMTP_FROM``; as variables
+``TICKETHUB_SMTP_*``). With no host every message is written to the outbox so nothing is lost;
+when the SMTP server fails the message is kept there too and the failure is logged. Message
+builders are plain functions.
 """
 from __future__ import annotations
 
 import logging
-import os
 from html import escape
 import smtplib
 import ssl
@@ -20,46 +20,38 @@ from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from .config import DEFAULTS, typed
 from .delivery.card import TicketCard
 
 log = logging.getLogger(__name__)
 
 SENT = "sent"
 OUTBOX = "outbox"
-_TRUE = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
 class MailSettings:
     outbox: Path
     host: str | None = None
-    port: int = 25
+    port: int = DEFAULTS["SMTP_PORT"]
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     starttls: bool = False
-    sender: str = "ticketgate <tickets@localhost>"
+    sender: str = DEFAULTS["SMTP_FROM"]
     ca_file: str | None = None  # CA bundle for a server certificate from a private CA
     timeout: float = 15.0
 
     @classmethod
     def from_config(cls, config: Mapping, outbox: Path | str) -> "MailSettings":
-        """From app config keys SMTP_* / MAIL_FROM, falling back to TICKETHUB_SMTP_* env vars."""
+        """From the app config's SMTP_* keys (hub/config.py; missing keys have their defaults)."""
 
         def get(key: str):
-            value = config.get(key)
-            return value if value not in (None, "") else os.environ.get(f"TICKETHUB_{key}") or None
+            return typed(key, config.get(key, DEFAULTS[key]))
 
-        starttls = get("SMTP_STARTTLS")
-        return cls(
-            outbox=Path(outbox),
-            host=get("SMTP_HOST"),
-            port=int(get("SMTP_PORT") or 25),
-            user=get("SMTP_USER"),
-            password=get("SMTP_PASSWORD"),
-            starttls=starttls if isinstance(starttls, bool) else str(starttls or "").lower() in _TRUE,
-            sender=get("SMTP_FROM") or cls.sender,
-            ca_file=get("SMTP_CA_FILE"),
-        )
+        return cls(outbox=Path(outbox), host=get("SMTP_HOST") or None, port=get("SMTP_PORT"),
+                   user=get("SMTP_USER") or None, password=get("SMTP_PASSWORD") or None,
+                   starttls=get("SMTP_STARTTLS"), sender=get("SMTP_FROM") or cls.sender,
+                   ca_file=get("SMTP_CA_FILE") or None)
 
 
 def send(settings: MailSettings, message: EmailMessage) -> str:

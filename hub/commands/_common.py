@@ -1,17 +1,16 @@
 """Helpers shared by the CLI commands."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 
 import click
 
-PASSPHRASE_ENV = "TICKETHUB_KEY_PASSPHRASE"
+from hub.config import from_environment
 
 
 def key_passphrase() -> bytes | None:
-    """Private keys are encrypted when TICKETHUB_KEY_PASSPHRASE is set."""
-    value = os.environ.get(PASSPHRASE_ENV)
+    """Private keys are encrypted when TICKETHUB_KEY_PASSPHRASE (the KEY_PASSPHRASE setting) is set."""
+    value = from_environment("KEY_PASSPHRASE")
     return value.encode("utf-8") if value else None
 
 

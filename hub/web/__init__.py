@@ -9,7 +9,6 @@ HTTPS), a nonce-based Content-Security-Policy and the usual secure headers
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 
 from flask import Blueprint, Flask, abort, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
@@ -17,39 +16,18 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from ..services.errors import ServiceError
+from .auth import load_user
 
 csrf = CSRFProtect()
 
-WEB_DEFAULTS = {
-    "WTF_CSRF_CHECK_DEFAULT": False,  # checked per page blueprint, see pages_blueprint()
-    "WTF_CSRF_TIME_LIMIT": None,  # valid for the session's lifetime
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "LOGIN_RATE_LIMIT": "10 per minute",
-    "REMINDER_INTERVAL_SECONDS": 600,  # 0 disables the reminder job
-    "DASHBOARD_TICK_SECONDS": 10,  # idle dashboard streams refresh the page this often
-}
-
 
 def init_app(app: Flask) -> None:
-    import os
-
-    for key, value in WEB_DEFAULTS.items():
-        env = os.environ.get(f"TICKETHUB_{key}")
-        if env is not None and isinstance(value, (str, int)) and not isinstance(value, bool):
-            value = type(value)(env)
-        app.config.setdefault(key, value)
-    # Flask ships its own defaults for these; ours are stricter unless configured otherwise.
-    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    if app.config.get("PERMANENT_SESSION_LIFETIME") == timedelta(days=31):
-        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
-    app.config.setdefault("SESSION_COOKIE_SECURE", os.environ.get("TICKETHUB_SESSION_COOKIE_SECURE", "") == "true")
+    """The pages and their security; their settings (LOGIN_RATE_LIMIT, PERMANENT_SESSION_LIFETIME, ...)
+    and the fixed framework ones (SameSite, CSRF) are in hub/config.py."""
     app.session_interface = _SessionOverHttps()
     csrf.init_app(app)
 
     from . import account, dashboard, devices, door, manage, reports, staff, store
-    from .auth import load_user
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
@@ -65,27 +43,6 @@ def init_app(app: Flask) -> None:
 
     app.after_request(_secure_headers)
     app.before_request(load_user)
-    _limit_logins(app)
-
-
-# Page endpoints rate-limited per client address (POST only), with the config key of each limit:
-# passwords and codes against guessing; holds against a bot taking every seat (the API's limit).
-RATE_LIMITED = {"account.login": "LOGIN_RATE_LIMIT", "account.login_2fa": "LOGIN_RATE_LIMIT",
-                "account.register": "LOGIN_RATE_LIMIT", "account.reset_request": "LOGIN_RATE_LIMIT",
-                "store.hold": "HOLD_RATE_LIMIT"}
-
-
-def _limit_logins(app: Flask) -> None:
-    """A Limiter of the pages' own (the API has its own)."""
-    from flask_limiter import Limiter
-    from flask_limiter.util import get_remote_address
-
-    limiter = Limiter(key_func=get_remote_address, app=app, default_limits=[], headers_enabled=True,
-                      storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
-    for endpoint, key in RATE_LIMITED.items():
-        app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key], methods=["POST"])(
-            app.view_functions[endpoint])
-    app.extensions["tickethub.web_limiter"] = limiter
 
 
 def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:

@@ -55,7 +55,7 @@ def remind_once(app: Flask) -> list[int]:
 
 def start_reminders(app: Flask, scheduler: BackgroundScheduler | None = None) -> BackgroundScheduler | None:
     """Add the reminder job to the hub's scheduler (or a new one)."""
-    interval = app.config.get("REMINDER_INTERVAL_SECONDS", 600)
+    interval = app.config["REMINDER_INTERVAL_SECONDS"]
     if interval <= 0:
         return None
     if scheduler is None:

@@ -157,11 +157,13 @@ def test_unreachable_smtp_server_keeps_message_in_outbox(tmp_path):
 
 
 def test_env_vars_configure_smtp(monkeypatch, tmp_path):
+    from hub.config import load_config
+
     monkeypatch.setenv("TICKETHUB_SMTP_HOST", "mail.example.org")
     monkeypatch.setenv("TICKETHUB_SMTP_PORT", "587")
     monkeypatch.setenv("TICKETHUB_SMTP_STARTTLS", "true")
     monkeypatch.setenv("TICKETHUB_SMTP_FROM", "box@example.org")
-    settings = mail.MailSettings.from_config({}, tmp_path)
+    settings = mail.MailSettings.from_config(load_config(tmp_path), tmp_path)
     assert (settings.host, settings.port, settings.starttls, settings.sender) == ("mail.example.org", 587, True, "box@example.org")
 
 

@@ -204,3 +204,21 @@ def test_every_429_says_when_to_retry(make_app):
     api = client.post("/api/v1/events/1/holds", json={})
     assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
     assert set(api.json) == {"error"} and api.json["error"]["code"] == "too_many_requests"
+
+
+def test_one_limiter_limits_every_listed_endpoint_api_and_pages(make_app):
+    from flask import url_for
+
+    from hub.extensions import RATE_LIMITED
+
+    app = make_app(LOGIN_RATE_LIMIT="1 per minute", HOLD_RATE_LIMIT="1 per minute")
+    assert len(app.extensions["limiter"]) == 1  # one set of counts, one check per request
+    client = app.test_client()
+    web = Browser(client)
+    for endpoint in RATE_LIMITED:
+        with app.test_request_context():
+            url = url_for(endpoint, event_id=1) if "hold" in endpoint else url_for(endpoint)
+        send = (lambda: client.post(url, json={})) if endpoint.startswith("api.") else (lambda: web.post(url))
+        _first, limited = send(), send()
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0, endpoint
+
