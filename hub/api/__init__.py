@@ -21,7 +21,14 @@ def build_api() -> Blueprint:
     for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp, devices.bp, sync.bp):
         api.register_blueprint(child)
     api.before_request(refuse_nul_characters)
+    api.after_request(_no_sniffing)
     return api
+
+
+def _no_sniffing(response):
+    """Browsers take a JSON, PNG or SVG answer for what it says it is (the pages set their own headers)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def refuse_nul_characters() -> None:

@@ -24,7 +24,7 @@ csrf = CSRFProtect()
 def init_app(app: Flask) -> None:
     """The pages and their security; their settings (LOGIN_RATE_LIMIT, PERMANENT_SESSION_LIFETIME, ...)
     and the fixed framework ones (SameSite, CSRF) are in hub/config.py."""
-    app.session_interface = _SessionOverHttps()
+    app.session_interface = _PageSession()
     csrf.init_app(app)
 
     from . import account, dashboard, devices, door, manage, reports, staff, store
@@ -42,7 +42,7 @@ def init_app(app: Flask) -> None:
         return {"current_user": g.get("user"), "csp_nonce": _nonce()}
 
     app.after_request(_secure_headers)
-    app.before_request(load_user)
+    app.before_request(_load_page_user)
 
 
 def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
@@ -98,15 +98,34 @@ def _unmatched_address(exc: HTTPException):
     return render_template("error.html", message=message, status=exc.code), exc.code, allow
 
 
+def _page_request(req=None) -> bool:
+    """Anything but the JSON API, whose requests get neither the pages' session nor their headers."""
+    from ..api.errors import API_PREFIX
+
+    return not (req or request).path.startswith(API_PREFIX)
+
+
+def _load_page_user() -> None:
+    if _page_request():
+        load_user()
+
+
 def _nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
     return g.csp_nonce
 
 
-class _SessionOverHttps(SecureCookieSessionInterface):
-    """The session cookie is Secure when configured (SESSION_COOKIE_SECURE, an https PUBLIC_URL)
-    and on every HTTPS request (behind a proxy: with PROXY_FIX, from X-Forwarded-Proto)."""
+class _PageSession(SecureCookieSessionInterface):
+    """The pages' session. The cookie is Secure when configured (SESSION_COOKIE_SECURE, an https
+    PUBLIC_URL) and on every HTTPS request (behind a proxy: with PROXY_FIX, from X-Forwarded-Proto).
+    API requests get no session: the cookie is neither read nor refreshed there (no Set-Cookie,
+    no ``Vary: Cookie``), as the API authenticates by token."""
+
+    def open_session(self, app: Flask, request):
+        if not _page_request(request):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or bool(request and request.is_secure)
@@ -117,6 +136,8 @@ def _https_site() -> bool:
 
 
 def _secure_headers(response):
+    if not _page_request():
+        return response
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")

@@ -222,3 +222,17 @@ def test_one_limiter_limits_every_listed_endpoint_api_and_pages(make_app):
         _first, limited = send(), send()
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0, endpoint
 
+
+# --- the API is not a page ---------------------------------------------------------
+
+
+def test_api_requests_skip_the_pages_session_and_headers(make_app, make_account):
+    make_account("customer", "c@example.org")
+    web = Browser(make_app().test_client())
+    web.login("c@example.org")  # a browser with a session cookie also calls the API
+    api = web.client.get("/api/v1/events")
+    assert api.status_code == 200 and api.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Cookie" not in api.headers.get("Vary", "") and "Set-Cookie" not in api.headers
+    assert "Content-Security-Policy" not in api.headers and "X-Frame-Options" not in api.headers
+    page = web.get("/")
+    assert "Cookie" in page.headers["Vary"] and page.headers["X-Frame-Options"] == "DENY"
