@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..db import get_db
+from ..services import attendance as attendance_service
 from ..services import events as event_service
 from ..services import sync as sync_service
 from ..services.clock import utcnow
@@ -87,13 +88,13 @@ def pull():
 @require_role(*STAFF)
 def attendance(event_id: int):
     event_service.check_owner(get_db(), event_id, current_user())
-    return jsonify(sync_service.attendance(get_db(), event_id))
+    return jsonify(attendance_service.attendance(get_db(), event_id))
 
 
 @bp.get("/events/<int:event_id>/scans")
 @require_role(*STAFF)
 def scans(event_id: int):
     event_service.check_owner(get_db(), event_id, current_user())
-    return jsonify(sync_service.export_scans(get_db(), event_id, query_int("since", 0, 0, 2**62),
-                                             query_int("limit", 1000, 1, 10_000)))
+    return jsonify(attendance_service.export_scans(get_db(), event_id, query_int("since", 0, 0, 2**62),
+                                                   query_int("limit", 1000, 1, 10_000)))
 

@@ -161,7 +161,7 @@ def _enrolled_gate(app, state: dict, gate_dir: Path, hub_url: str, children: "Ch
 
 
 def _admitted(app, event_id: int) -> int:
-    from hub.services.sync import attendance
+    from hub.services.attendance import attendance
 
     with app.extensions["tickethub.engine"].connect() as conn:
         return attendance(conn, event_id)["admitted"]

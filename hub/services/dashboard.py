@@ -1,4 +1,4 @@
-"""Figures of the live attendance dashboard: the sync service's attendance, plus each
+"""Figures of the live attendance dashboard: services.attendance, plus each
 gate's connection state and the arrivals per minute (and their SVG bar chart)."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from ..schema_devices import gate_scans
 from .clock import parse_iso, utcnow
 from .devices import list_devices
 from .events import get_event
-from .sync import ADMITTED, MOVEMENTS, attendance
+from .attendance import attendance
+from .sync import ADMITTED, MOVEMENTS
 
 ONLINE_WITHIN_S = 90  # a gate that synced this recently counts as online (it pulls every few seconds)
 CHART_MINUTES = 60

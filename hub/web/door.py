@@ -7,12 +7,12 @@ from flask import current_app, g, render_template, request
 
 from ..db import get_db
 from ..services import event_admin
+from ..services.attendance import attendance
 from ..services.clock import utcnow
 from ..services.devices import list_devices
 from ..services.events import list_events
 from ..services.roles import DOOR
 from ..services.staff import works_for
-from ..services.sync import attendance
 from . import pages_blueprint
 from .auth import roles
 from .forms import LookupForm
