@@ -10,6 +10,7 @@ from ..db import atomic
 from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
+from .seats import seat_status
 from .validate import integer, list_of, obj, one_of, string, timestamp
 
 MAX_PRICE = 10**9
@@ -189,24 +190,17 @@ def seat_map(conn: Connection, event_id: int, now: datetime | None = None) -> di
     event_row(conn, event_id)
     seats = []
     available = 0
-    for r in conn.execute(_seat_query(event_id)):
-        status = _status(r, now)
-        available += status == "available"
-        seats.append({"index": r.position, "section": r.section, "row": r.row, "seat": r.label, "status": status})
+    for r in conn.execute(_seat_query(event_id, now)):
+        available += r.status == "available"
+        seats.append({"index": r.position, "section": r.section, "row": r.row, "seat": r.label, "status": r.status})
     return {"event_id": event_id, "seats": seats, "num_available": available, "num_seats": len(seats)}
 
 
-def _seat_query(event_id: int):
+def _seat_query(event_id: int, now: datetime):
     return (select(venue_seats.c.position, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
-                   event_seats.c.status, event_seats.c.held_until)
+                   seat_status(now).label("status"))
             .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
             .where(event_seats.c.event_id == event_id).order_by(venue_seats.c.position))
-
-
-def _status(row, now: datetime) -> str:
-    if row.status == "held" and row.held_until <= now:
-        return "available"
-    return row.status
 
 
 def check_seat(conn: Connection, event_id: int, section: str, row: str, seat: str,
@@ -214,12 +208,12 @@ def check_seat(conn: Connection, event_id: int, section: str, row: str, seat: st
     """One seat's status; unknown section, row or seat give distinct 404 codes."""
     now = now or utcnow()
     event = event_row(conn, event_id)
-    found = conn.execute(_seat_query(event_id).where(venue_seats.c.section == section,
-                                                     venue_seats.c.row == row,
-                                                     venue_seats.c.label == seat)).first()
+    found = conn.execute(_seat_query(event_id, now).where(venue_seats.c.section == section,
+                                                          venue_seats.c.row == row,
+                                                          venue_seats.c.label == seat)).first()
     if found is None:
         raise _which_is_unknown(conn, event.venue_id, section, row, seat)
-    return {"index": found.position, "section": section, "row": row, "seat": seat, "status": _status(found, now)}
+    return {"index": found.position, "section": section, "row": row, "seat": seat, "status": found.status}
 
 
 def _which_is_unknown(conn: Connection, venue_id: int | None, section: str, row: str, seat: str) -> NotFound:

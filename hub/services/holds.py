@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping, NamedTuple
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
 
 from ..db import atomic, is_sqlite, retrying
 from ..schema import event_seats, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from .events import _which_is_unknown, event_row
+from .seats import seat_is_free
 from .tokens import as_bytes, same_secret, sha256_hex
 
 
@@ -115,11 +116,6 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
     raise LimitReached(message, "hold_limit_reached", retry_after)
 
 
-def _seat_is_free(now: datetime):
-    return or_(event_seats.c.status == "available",
-               and_(event_seats.c.status == "held", event_seats.c.held_until <= now))
-
-
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
     if now < event.ticket_release_at:
@@ -173,7 +169,7 @@ def _take_seats(conn: Connection, event_id: int, hold_id: int, seats: list, type
     taken = 0
     for type_id, seat_ids in by_type.items():
         taken += conn.execute(update(event_seats).where(
-            event_seats.c.event_id == event_id, event_seats.c.seat_id.in_(seat_ids), _seat_is_free(now),
+            event_seats.c.event_id == event_id, event_seats.c.seat_id.in_(seat_ids), seat_is_free(now),
         ).values(status="held", hold_id=hold_id, held_until=expires_at, ticket_type_id=type_id,
                  order_id=None)).rowcount
     return taken
@@ -314,7 +310,7 @@ def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
     layout = venue_layout(conn, venue_id)
     page_size = max(256, count * 8)
     query = (select(event_seats.c.position)
-             .where(event_seats.c.event_id == event_id, event_seats.c.status != "sold", _seat_is_free(now))
+             .where(event_seats.c.event_id == event_id, event_seats.c.status != "sold", seat_is_free(now))
              .order_by(event_seats.c.position).limit(page_size))
     row_key, row_seats, last = None, [], -1
     while True:

@@ -9,6 +9,7 @@ from ..schema import event_seats, events, holds, ticket_types, venue_seats, venu
 from .clock import utcnow
 from .errors import NotFound
 from .holds import ga_available
+from .seats import seat_is_free
 
 
 def categories(conn: Connection) -> list[str]:
@@ -38,10 +39,9 @@ def venue_name(conn: Connection, venue_id: int | None) -> str | None:
 def availability(conn: Connection, event: dict, now: datetime | None = None) -> dict[int, int]:
     """Tickets still for sale per ticket type id (seated: free seats in the type's sections)."""
     now = now or utcnow()
-    free = (event_seats.c.status == "available") | ((event_seats.c.status == "held") & (event_seats.c.held_until <= now))
     by_section = dict(conn.execute(
         select(venue_seats.c.section, func.count()).join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-        .where(event_seats.c.event_id == event["id"], free).group_by(venue_seats.c.section)).all())
+        .where(event_seats.c.event_id == event["id"], seat_is_free(now)).group_by(venue_seats.c.section)).all())
     out = {}
     for t in event["ticket_types"]:
         if t["kind"] == "ga":
