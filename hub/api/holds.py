@@ -31,8 +31,7 @@ def create_hold(event_id: int):
         raise ApiError(422, "invalid_hold", "give exactly one of seats, best_available or ga")
     user = current_user()
     common = {"ttl_seconds": spec.get("ttl_seconds"),
-              "policy": hold_service.HoldPolicy.from_config(current_app.config, signed_in=user is not None),
-              "client": hold_service.client_identity(user and user["id"], request.remote_addr)}
+              **hold_service.client_terms(current_app.config, user and user["id"], request.remote_addr)}
     conn = get_db()
     if modes == ["seats"]:
         hold = hold_service.hold_seats(conn, event_id, [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],

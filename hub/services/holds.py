@@ -88,6 +88,18 @@ def client_identity(user_id: int | None, address: str | None) -> str | None:
     return f"ip:{ip}"
 
 
+def client_terms(config: Mapping, user_id: int | None, address: str | None) -> dict:
+    """What one hold request is held to, as keyword arguments for hold_seats, hold_best_available and
+    hold_ga: the hub's policy for this client (signed in or not) and whose share the hold counts against."""
+    return {"policy": HoldPolicy.from_config(config, signed_in=user_id is not None),
+            "client": client_identity(user_id, address)}
+
+
+def hold_is_live(now: datetime):
+    """SQL condition on holds: the hold still keeps what it took (live_status() == "active")."""
+    return and_(holds.c.status == "active", holds.c.expires_at > now)
+
+
 def _check_client_limit(conn: Connection, client: str | None, quantity: int, policy: HoldPolicy,
                         now: datetime) -> None:
     """Refuse (429 hold_limit_reached) a hold that would take the client over its share.
@@ -101,9 +113,9 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
     if not is_sqlite(conn):
         key = int.from_bytes(hashlib.sha256(as_bytes(client)).digest()[:8], "big", signed=True)
         conn.execute(select(func.pg_advisory_xact_lock(key)))  # released at commit or rollback
-    live = and_(holds.c.client == client, holds.c.status == "active", holds.c.expires_at > now)
     held, first_end = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0),
-                                          func.min(holds.c.expires_at)).where(live)).one()
+                                          func.min(holds.c.expires_at))
+                                   .where(holds.c.client == client, hold_is_live(now))).one()
     if held + quantity <= policy.max_per_client:
         return
     limit = policy.max_per_client
@@ -373,24 +385,26 @@ def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int,
                                "ticket_type_not_found")
             if not _on_sale(ga, now):
                 raise Conflict(f"ticket type {ga.name!r} is not on sale now", "not_on_sale")
-            held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0)).where(
-                holds.c.ticket_type_id == ticket_type_id, holds.c.status == "active",
-                holds.c.expires_at > now)).scalar_one()
-            if ga.sold + held + quantity > ga.capacity:
-                raise Conflict(f"only {max(0, ga.capacity - ga.sold - held)} tickets of {ga.name!r} are available",
-                               "sold_out")
+            left = _ga_places_left(conn, ga, now)
+            if quantity > left:
+                raise Conflict(f"only {max(0, left)} tickets of {ga.name!r} are available", "sold_out")
             hold_id, token = _new_hold(conn, event_id, "ga", quantity, expires_at, now, client, ticket_type_id)
         return _hold_json(hold_id, token, [], {}, expires_at, "ga", ga, quantity)
 
     return retrying(attempt)
 
 
+def _ga_places_left(conn: Connection, ga, now: datetime) -> int:
+    """A GA ticket type's capacity less what is sold and what live holds keep (may be below 0
+    if the capacity was lowered)."""
+    held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0))
+                        .where(holds.c.ticket_type_id == ga.id, hold_is_live(now))).scalar_one()
+    return ga.capacity - ga.sold - held
+
+
 def ga_available(conn: Connection, ticket_type_id: int, now: datetime | None = None) -> int:
-    now = now or utcnow()
     ga = conn.execute(select(ticket_types).where(ticket_types.c.id == ticket_type_id)).first()
-    held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0)).where(
-        holds.c.ticket_type_id == ticket_type_id, holds.c.status == "active", holds.c.expires_at > now)).scalar_one()
-    return max(0, ga.capacity - ga.sold - held)
+    return max(0, _ga_places_left(conn, ga, now or utcnow()))
 
 
 def check_token(hold, token: str | None) -> None:

@@ -115,7 +115,7 @@ def event(event_id: int):
         available=storefront.availability(conn, found, now), seats=seats,
         sections=_seat_rows(seats["seats"]) if seats else [],
         released=now >= datetime.fromisoformat(found["ticket_release_at"].replace("Z", "+00:00")),
-        max_seats=current_app.config["HOLD_MAX_SEATS"])
+        max_seats=hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)).max_seats)
 
 
 @bp.get("/events/<int:event_id>/seats.json")
@@ -126,14 +126,17 @@ def seats_json(event_id: int):
     return response
 
 
+def _user_id() -> int | None:
+    return g.user["id"] if g.user else None
+
+
 @bp.post("/events/<int:event_id>/hold")
 @public
 def hold(event_id: int):
     conn = get_db()
     mode = request.form.get("mode")
-    # the same share of holds as the API's: per signed-in user, else per address
-    common = {"policy": hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)),
-              "client": hold_service.client_identity(g.user["id"] if g.user else None, request.remote_addr)}
+    # the same policy and share of holds as the API's: per signed-in user, else per address
+    common = hold_service.client_terms(current_app.config, _user_id(), request.remote_addr)
     try:
         if mode == "seats":
             wanted = {int(i) for i in request.form.getlist("seat") if i.isascii() and i.isdigit() and len(i) < 10}

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from hub.services import holds
 from hub.services.clock import iso
+from hub.services.errors import Conflict
 
 from .helpers import buy, create_event, ga_type, seat
 
@@ -246,3 +250,23 @@ def _tables_of(diff) -> set:
             if table is not None:
                 found.add(table)
     return found
+
+
+def test_ga_places_left_count_sales_and_live_holds_but_not_holds_that_ran_out(app, client, organizer):
+    from hub.services import orders
+
+    event = create_event(client, organizer, rows=1, seats=1, ga_capacity=6)
+    ga = ga_type(event)
+    now = datetime.now(timezone.utc)
+    with app.extensions["tickethub.engine"].connect() as conn:
+        sold = holds.hold_ga(conn, event["id"], ga, 1, now=now)
+        orders.purchase(conn, sold["hold_id"], sold["hold_token"], {"name": "B", "email": "b@example.org"}, "free",
+                        app.extensions["tickethub.keys"].current(), now=now)
+        holds.hold_ga(conn, event["id"], ga, 2, ttl_seconds=60, now=now - timedelta(minutes=5))  # ran out
+        holds.hold_ga(conn, event["id"], ga, 2, now=now)
+        assert holds.ga_available(conn, ga, now) == 6 - 1 - 2
+        with pytest.raises(Conflict) as refused:
+            holds.hold_ga(conn, event["id"], ga, 4, now=now)
+        assert (refused.value.code, refused.value.message) == ("sold_out", "only 3 tickets of 'Standing' are available")
+        holds.hold_ga(conn, event["id"], ga, 3, now=now)
+        assert holds.ga_available(conn, ga, now) == 0
