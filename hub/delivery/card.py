@@ -28,16 +28,7 @@ class TicketCard:
 
     @property
     def seat_label(self) -> str:
-        """"Section A · Row 3 · Seat 12", or "General admission"."""
-        if not self.is_seated:
-            return "General admission"
-        parts = []
-        if self.section:
-            parts.append(f"Section {self.section}")
-        if self.row:
-            parts.append(f"Row {self.row}")
-        parts.append(f"Seat {self.seat}")
-        return " · ".join(parts)
+        return seat_label(self.section, self.row, self.seat)
 
     @property
     def when_label(self) -> str:
@@ -45,3 +36,16 @@ class TicketCard:
         zone = self.starts_at.tzname() or ""
         label = f"{self.starts_at:%a} {self.starts_at.day} {self.starts_at:%b %Y, %H:%M}"
         return f"{label} ({zone})" if zone else label
+
+
+def seat_label(section: str | None, row: str | None, seat: str | None) -> str:
+    """"Section A · Row 3 · Seat 12", or "General admission": the same words at checkout and on the ticket."""
+    if seat is None:
+        return "General admission"
+    parts = []
+    if section:
+        parts.append(f"Section {section}")
+    if row:
+        parts.append(f"Row {row}")
+    parts.append(f"Seat {seat}")
+    return " · ".join(parts)

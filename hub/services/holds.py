@@ -407,7 +407,7 @@ def ga_available(conn: Connection, ticket_type_id: int, now: datetime | None = N
     return max(0, _ga_places_left(conn, ga, now or utcnow()))
 
 
-def check_token(hold, token: str | None) -> None:
+def _check_token(hold, token: str | None) -> None:
     if not token or not same_secret(hold.token_hash, hash_hold_token(token)):
         raise Forbidden("the hold token does not match this hold", "bad_hold_token")
 
@@ -418,12 +418,31 @@ def live_status(hold, now: datetime) -> str:
     return hold.status
 
 
-def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> dict:
-    now = now or utcnow()
-    hold = conn.execute(select(holds).where(holds.c.id == hold_id)).first()
+def find_hold(conn: Connection, hold_id: int, token: str | None, *, lock: bool = False):
+    """The hold's row, once `token` proves the caller owns it (404 hold_not_found, 403 bad_hold_token).
+
+    `lock`: inside a transaction, lock the row until it ends (whoever changes the hold does).
+    """
+    query = select(holds).where(holds.c.id == hold_id)
+    hold = conn.execute(query.with_for_update() if lock else query).first()
     if hold is None:
         raise NotFound(f"no hold {hold_id}", "hold_not_found")
-    check_token(hold, token)
+    _check_token(hold, token)
+    return hold
+
+
+def live_hold(conn: Connection, hold_id: int, token: str | None, now: datetime, *, lock: bool = False):
+    """find_hold, and the hold must still be live: 409 hold_expired, hold_released or hold_purchased."""
+    hold = find_hold(conn, hold_id, token, lock=lock)
+    status = live_status(hold, now)
+    if status != "active":
+        raise Conflict(f"hold {hold_id} is {status}", f"hold_{status}")
+    return hold
+
+
+def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> dict:
+    now = now or utcnow()
+    hold = find_hold(conn, hold_id, token)
     seats = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
                          .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
                          .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
@@ -437,13 +456,7 @@ def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetim
     """Release a live hold. Only the token holder may; a dead hold gives 409."""
     now = now or utcnow()
     with atomic(conn):
-        hold = conn.execute(select(holds).where(holds.c.id == hold_id).with_for_update()).first()
-        if hold is None:
-            raise NotFound(f"no hold {hold_id}", "hold_not_found")
-        check_token(hold, token)
-        status = live_status(hold, now)
-        if status != "active":
-            raise Conflict(f"hold {hold_id} is {status}", f"hold_{status}")
+        live_hold(conn, hold_id, token, now, lock=True)
         conn.execute(update(holds).where(holds.c.id == hold_id).values(status="released"))
         _free_held_seats(conn, [hold_id])
 

@@ -10,7 +10,6 @@ returned to a caller who proves the hold token, like the first purchase did.
 """
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime
 
@@ -20,12 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from common.signing import SigningKey
 
 from ..db import atomic, retrying
-from ..schema import event_seats, events, holds, orders, ticket_types, tickets
+from ..schema import event_seats, holds, orders, ticket_types, tickets
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .holds import check_token, live_status
-from . import promos
+from .holds import find_hold, hold_is_live, live_hold
+from . import pricing, promos
 from .payments import get_provider
+from .seats import held_by
 from .tickets import issue_tickets, revoke_tickets, ticket_rows
 from .tokens import same_secret, sha256_hex
 from .validate import email_address, obj, plain_text
@@ -33,7 +33,6 @@ from .validate import email_address, obj, plain_text
 # The one rule for a buyer, used by the API and the checkout page alike: the name and
 # address go into mail headers, so no line breaks or control characters, and one real address.
 BUYER_SPEC = obj(required={"name": plain_text(200, 1), "email": email_address()})
-CURRENCY = "EUR"
 
 
 def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payment_method: str,
@@ -41,7 +40,8 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
              promo_code: str | None = None) -> dict:
     """Convert a live hold into an order; tickets are issued at once when the payment is done.
 
-    A promo code (services.promos) lowers the total and is used up in the same transaction.
+    The order is charged the hold's services.pricing price (with the promo code's discount,
+    whose use is counted in the same transaction): what the checkout page showed.
     """
     now = now or utcnow()
     buyer = BUYER_SPEC(buyer, "buyer")
@@ -50,47 +50,36 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
 
     def attempt() -> int:
         with atomic(conn):
-            hold = conn.execute(select(holds, events.c.service_fee).join(events, events.c.id == holds.c.event_id)
-                                .where(holds.c.id == hold_id).with_for_update(of=holds)).first()
-            if hold is None:
-                raise NotFound(f"no hold {hold_id}", "hold_not_found")
-            check_token(hold, hold_token)
-            status = live_status(hold, now)
-            if status != "active":
-                raise Conflict(f"hold {hold_id} is {status}; nothing was sold", f"hold_{status}")
-            items, subtotal = _hold_items(conn, hold, now)
-            fees = hold.service_fee * len(items)
-            discount = promos.quote(conn, hold.event_id, promo_code, subtotal, now)["discount"] if promo_code else 0
-            payment_status = provider.start(subtotal + fees - discount, CURRENCY)
+            hold = live_hold(conn, hold_id, hold_token, now, lock=True)
+            price = pricing.hold_price(conn, hold, now, promo_code)
+            payment_status = provider.start(price.total, price.currency)
             order_id = conn.execute(insert(orders).values(
                 event_id=hold.event_id, hold_id=hold.id, buyer_name=buyer["name"], buyer_email=buyer["email"],
-                status=payment_status, payment_method=provider.name, subtotal=subtotal, fees=fees,
-                total=subtotal + fees - discount, idempotency_key=scoped_key, access_token=secrets.token_urlsafe(24),
+                status=payment_status, payment_method=provider.name, subtotal=price.subtotal, fees=price.fees,
+                total=price.total, idempotency_key=scoped_key, access_token=secrets.token_urlsafe(24),
                 created_at=now, paid_at=now if payment_status == "paid" else None,
             ).returning(orders.c.id)).scalar_one()
-            if promo_code:
-                promos.redeem(conn, hold.event_id, promo_code, order_id, subtotal, now)
+            if price.promo:
+                promos.redeem(conn, price.promo, order_id, now)
             # Conditional updates: if anything changed under us, roll back, sell nothing.
-            if conn.execute(update(holds).where(holds.c.id == hold.id, holds.c.status == "active",
-                                                holds.c.expires_at > now)
+            if conn.execute(update(holds).where(holds.c.id == hold.id, hold_is_live(now))
                             .values(status="purchased")).rowcount != 1:
                 raise Conflict(f"hold {hold_id} is no longer live; nothing was sold", "hold_expired")
             if hold.kind == "seats":
-                sold = conn.execute(update(event_seats).where(
-                    event_seats.c.hold_id == hold.id, event_seats.c.status == "held", event_seats.c.held_until > now,
-                ).values(status="sold", order_id=order_id, held_until=None)).rowcount
+                sold = conn.execute(update(event_seats).where(held_by(hold.id, now))
+                                    .values(status="sold", order_id=order_id, held_until=None)).rowcount
                 if sold != hold.quantity:
                     raise Conflict(f"hold {hold_id} lost seats; nothing was sold", "hold_expired")
             else:
                 conn.execute(update(ticket_types).where(ticket_types.c.id == hold.ticket_type_id)
                              .values(sold=ticket_types.c.sold + hold.quantity))
             if payment_status == "paid":
-                issue_tickets(conn, order_id, hold.event_id, items, signer, now)
+                issue_tickets(conn, order_id, hold.event_id, list(price.items), signer, now)
             return order_id
 
     # The token is checked before anything about an earlier purchase is looked up:
     # a replay shows the order (and its ticket codes) only to the hold's owner.
-    _check_hold_token(conn, hold_id, hold_token)
+    find_hold(conn, hold_id, hold_token)
     replay = _order_for_key(conn, scoped_key)
     if replay is not None:
         return get_order(conn, replay)
@@ -113,37 +102,12 @@ def _scoped_key(hold_id: int, idempotency_key: str | None) -> str | None:
     return f"{hold_id}:{sha256_hex(idempotency_key)}"
 
 
-def _check_hold_token(conn: Connection, hold_id: int, hold_token: str) -> None:
-    hold = conn.execute(select(holds.c.token_hash).where(holds.c.id == hold_id)).first()
-    if hold is None:
-        raise NotFound(f"no hold {hold_id}", "hold_not_found")
-    check_token(hold, hold_token)
-
-
 def _order_for_key(conn: Connection, scoped_key: str | None) -> int | None:
     if scoped_key is None:
         return None
     if conn.in_transaction():
         conn.commit()  # a fresh snapshot: see what a concurrent request committed
     return conn.execute(select(orders.c.id).where(orders.c.idempotency_key == scoped_key)).scalar_one_or_none()
-
-
-def _hold_items(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
-    if hold.kind == "ga":
-        price, zones = conn.execute(select(ticket_types.c.price, ticket_types.c.zones)
-                                    .where(ticket_types.c.id == hold.ticket_type_id)).one()
-        return ([{"ticket_type_id": hold.ticket_type_id, "zones": json.loads(zones)} for _ in range(hold.quantity)],
-                price * hold.quantity)
-    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.position, event_seats.c.ticket_type_id,
-                               ticket_types.c.price, ticket_types.c.zones)
-                        .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
-                        .where(event_seats.c.hold_id == hold.id, event_seats.c.status == "held",
-                               event_seats.c.held_until > now)
-                        .order_by(event_seats.c.seat_id)).all()
-    if len(rows) != hold.quantity:
-        raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
-    return ([{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id, "seat_index": r.position,
-              "zones": json.loads(r.zones)} for r in rows], sum(r.price for r in rows))
 
 
 def get_order(conn: Connection, order_id: int) -> dict:
@@ -154,7 +118,7 @@ def get_order(conn: Connection, order_id: int) -> dict:
         "id": row.id, "event_id": row.event_id, "hold_id": row.hold_id, "status": row.status,
         "buyer": {"name": row.buyer_name, "email": row.buyer_email},
         "payment": {"method": row.payment_method, "status": "paid" if row.paid_at else "pending"},
-        "subtotal": row.subtotal, "fees": row.fees, "total": row.total, "currency": CURRENCY,
+        "subtotal": row.subtotal, "fees": row.fees, "total": row.total, "currency": pricing.CURRENCY,
         "access_token": row.access_token, "created_at": iso(row.created_at), "paid_at": iso(row.paid_at),
         "tickets": ticket_rows(conn, tickets.c.order_id == order_id),
     }

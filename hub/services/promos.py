@@ -79,8 +79,8 @@ def delete_promo(conn: Connection, promo_id: int) -> None:
         conn.execute(promo_codes.delete().where(promo_codes.c.id == promo_id))
 
 
-def _usable(event_id: int, code: str, now: datetime):
-    return (promo_codes.c.event_id == event_id, promo_codes.c.code == code,
+def _usable(promo_id: int, now: datetime):
+    return (promo_codes.c.id == promo_id,
             or_(promo_codes.c.valid_from.is_(None), promo_codes.c.valid_from <= now),
             or_(promo_codes.c.valid_until.is_(None), promo_codes.c.valid_until > now),
             or_(promo_codes.c.max_uses.is_(None), promo_codes.c.used < promo_codes.c.max_uses))
@@ -104,19 +104,17 @@ def quote(conn: Connection, event_id: int, code: str, subtotal: int, now: dateti
             "discount": discount_for(row.kind, row.value, subtotal)}
 
 
-def redeem(conn: Connection, event_id: int, code: str, order_id: int, subtotal: int,
-           now: datetime | None = None) -> int:
-    """Use the code for `order_id`; return the discount. Call inside the order's transaction."""
+def redeem(conn: Connection, offer: dict, order_id: int, now: datetime | None = None) -> None:
+    """Use the code of `offer` (a quote() the order's price was made with) for `order_id`, recording
+    the offer's discount: what was charged. Call inside the order's transaction."""
     now = now or utcnow()
-    offer = quote(conn, event_id, code, subtotal, now)
     with atomic(conn):
-        taken = conn.execute(update(promo_codes).where(*_usable(event_id, offer["code"], now))
+        taken = conn.execute(update(promo_codes).where(*_usable(offer["promo_id"], now))
                              .values(used=promo_codes.c.used + 1)).rowcount
         if taken != 1:
             raise Conflict(f"promo code {offer['code']} has been used up", "promo_used_up")
         conn.execute(insert(order_promos).values(order_id=order_id, promo_id=offer["promo_id"],
                                                  discount=offer["discount"]))
-    return offer["discount"]
 
 
 def order_discount(conn: Connection, order_id: int) -> dict | None:

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from ..schema import orders, ticket_types, tickets, venue_seats
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
-from .orders import CURRENCY
+from .pricing import CURRENCY
 from .attendance import attendance, export_scans
 
 EVENT_LENGTH = timedelta(hours=6)  # events have a start time only: no-shows are final this long after it

@@ -1,13 +1,15 @@
-"""Read models for the storefront pages: filter choices, what a hold will cost, availability."""
+"""Read models for the storefront pages: filter choices, lowest prices, availability.
+
+What a hold costs is answered by services.pricing.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import Connection, func, select
 
-from ..schema import event_seats, events, holds, ticket_types, venue_seats, venues
+from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import utcnow
-from .errors import NotFound
 from .holds import ga_available
 from .seats import seat_is_free
 
@@ -51,27 +53,3 @@ def availability(conn: Connection, event: dict, now: datetime | None = None) -> 
             out[t["id"]] = sum(by_section.get(s, 0) for s in sections)
     return out
 
-
-def hold_quote(conn: Connection, hold_id: int, now: datetime | None = None) -> dict:
-    """Line items, subtotal and fees of a live hold, as the purchase will charge them."""
-    now = now or utcnow()
-    hold = conn.execute(select(holds).where(holds.c.id == hold_id)).first()
-    if hold is None:
-        raise NotFound(f"no hold {hold_id}", "hold_not_found")
-    fee = conn.execute(select(events.c.service_fee).where(events.c.id == hold.event_id)).scalar_one()
-    if hold.kind == "ga":
-        t = conn.execute(select(ticket_types).where(ticket_types.c.id == hold.ticket_type_id)).first()
-        items = [{"label": "General admission", "ticket_type": t.name, "price": t.price} for _ in range(hold.quantity)]
-    else:
-        rows = conn.execute(
-            select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, ticket_types.c.name,
-                   ticket_types.c.price)
-            .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-            .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
-            .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
-            .order_by(venue_seats.c.position)).all()
-        items = [{"label": f"Section {r.section} · Row {r.row} · Seat {r.label}", "ticket_type": r.name,
-                  "price": r.price} for r in rows]
-    subtotal = sum(i["price"] for i in items)
-    return {"event_id": hold.event_id, "items": items, "subtotal": subtotal, "fees": fee * len(items),
-            "total": subtotal + fee * len(items)}

@@ -14,9 +14,9 @@ from ..db import get_db
 from ..delivery.images import qr_png, qr_svg
 from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
-from ..services import accounts, orders as order_service, promos, storefront
+from ..services import accounts, orders as order_service, pricing, promos, storefront
 from ..services import holds as hold_service
-from ..services.clock import parse_iso, utcnow
+from ..services.clock import utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events, seat_map
 from ..services.payments import PROVIDERS
@@ -194,23 +194,22 @@ def checkout(hold_id: int):
     conn = get_db()
     token = _hold_token(hold_id)
     now = utcnow()
-    held = hold_service.get_hold(conn, hold_id, token, now)
-    if held["status"] != "active":
-        flash(f"Your hold has {held['status']}; please pick your seats again.", "error")
-        return redirect(url_for(".event", event_id=held["event_id"]))
-    event = get_event(conn, held["event_id"])
-    quote = storefront.hold_quote(conn, hold_id, now)
+    held = hold_service.find_hold(conn, hold_id, token)
+    status = hold_service.live_status(held, now)
+    if status != "active":
+        flash(f"Your hold has {status}; please pick your seats again.", "error")
+        return redirect(url_for(".event", event_id=held.event_id))
+    event = get_event(conn, held.event_id)
+    price = pricing.hold_price(conn, held, now)  # the purchase below charges this same price
     form = CheckoutForm()
     if request.method == "GET" and g.user:
         form.email.data = g.user["email"]
-    discount = None
     if form.promo_code.data:
         try:
-            discount = promos.quote(conn, event["id"], form.promo_code.data, quote["subtotal"], now)
+            price = pricing.with_promo(conn, price, form.promo_code.data, now)
         except ServiceError as exc:
             form.promo_code.errors = [exc.message]
-    total = quote["total"] - (discount["discount"] if discount else 0)
-    form.payment_method.choices = _payment_choices(total)
+    form.payment_method.choices = _payment_choices(price.total)
     if request.method == "POST" and request.form.get("action") == "buy" and form.validate() \
             and not form.promo_code.errors:
         try:
@@ -228,9 +227,9 @@ def checkout(hold_id: int):
             send_confirmation_now(conn, order["id"])
             return redirect(url_for(".order", order_id=order["id"], token=order["access_token"]))
     # The countdown runs from the hub's clock: a phone whose clock is off still shows the right time left.
-    seconds_left = max(0, int((parse_iso(held["expires_at"]) - now).total_seconds()))
-    return render_template("store/checkout.html", form=form, hold=held, event=event, quote=quote,
-                           discount=discount, total=total, seconds_left=seconds_left)
+    seconds_left = max(0, int((held.expires_at - now).total_seconds()))
+    return render_template("store/checkout.html", form=form, hold_id=hold_id, event=event, price=price,
+                           seconds_left=seconds_left)
 
 
 @bp.post("/checkout/<int:hold_id>/release")

@@ -252,6 +252,45 @@ def _tables_of(diff) -> set:
     return found
 
 
+def test_a_hold_is_proven_by_its_token_before_its_state_is_told(app, client, organizer):
+    """One rule (holds.find_hold / live_hold) for reading, releasing and buying a hold: no such hold is 404,
+    a wrong token is 403 whatever the hold's state, and only then is a dead hold 409 with its state."""
+    from hub.services import orders
+    from hub.services.errors import ServiceError
+
+    event = create_event(client, organizer, rows=1, seats=3)
+    now = datetime.now(timezone.utc)
+    signer = app.extensions["tickethub.keys"].current()
+    buyer = {"name": "B", "email": "b@example.org"}
+
+    def code_of(action) -> str:
+        with pytest.raises(ServiceError) as refused:
+            action()
+        return refused.value.code
+
+    with app.extensions["tickethub.engine"].connect() as conn:
+        short = holds.hold_seats(conn, event["id"], [("A", "1", "1")], ttl_seconds=60, now=now)
+        hold_id, token = short["hold_id"], short["hold_token"]
+        gone = now + timedelta(seconds=60)
+        attempts = {
+            "live_hold": lambda t, at, i=hold_id: holds.live_hold(conn, i, t, at),
+            "get": lambda t, at, i=hold_id: holds.get_hold(conn, i, t, at),
+            "release": lambda t, at, i=hold_id: holds.release_hold(conn, i, t, at),
+            "purchase": lambda t, at, i=hold_id: orders.purchase(conn, i, t, buyer, "free", signer, now=at),
+        }
+        for name, attempt in attempts.items():
+            assert code_of(lambda: attempt("not-the-token", gone)) == "bad_hold_token", name
+            assert code_of(lambda: attempt(None, now)) == "bad_hold_token", name
+        assert code_of(lambda: holds.live_hold(conn, hold_id + 99, token, now)) == "hold_not_found"
+        assert holds.live_hold(conn, hold_id, token, now).id == hold_id
+        assert holds.get_hold(conn, hold_id, token, gone)["status"] == "expired"
+        for name in ("live_hold", "release", "purchase"):
+            assert code_of(lambda: attempts[name](token, gone)) == "hold_expired", name
+        holds.release_hold(conn, hold_id, token, now)
+        for name in ("live_hold", "release", "purchase"):
+            assert code_of(lambda: attempts[name](token, now)) == "hold_released", name
+
+
 def test_ga_places_left_count_sales_and_live_holds_but_not_holds_that_ran_out(app, client, organizer):
     from hub.services import orders
 
