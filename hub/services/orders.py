@@ -32,7 +32,9 @@ from .validate import email_address, obj, plain_text
 
 # The one rule for a buyer, used by the API and the checkout page alike: the name and
 # address go into mail headers, so no line breaks or control characters, and one real address.
-BUYER_SPEC = obj(required={"name": plain_text(200, 1), "email": email_address()})
+MAX_BUYER_NAME = 200
+BUYER_FIELDS = {"name": plain_text(MAX_BUYER_NAME, 1), "email": email_address()}
+BUYER_SPEC = obj(required=BUYER_FIELDS)
 
 
 def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payment_method: str,

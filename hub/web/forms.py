@@ -10,8 +10,10 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 
 from wtforms import Form
 
+from ..services.errors import Invalid
+from ..services.orders import BUYER_FIELDS, MAX_BUYER_NAME
 from ..services.roles import DOOR_STAFF, ROLES
-from ..services.validate import has_control_characters, normal_email
+from ..services.validate import MAX_EMAIL, normal_email
 
 try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, label) tuples
     from wtforms.fields.choices import SelectChoice as _SelectChoice
@@ -33,10 +35,16 @@ def EMAIL(_form, field) -> None:
             raise ValidationError(f"not an email address: {exc}") from None
 
 
-def ONE_LINE(_form, field) -> None:
-    """No line breaks or control characters (a name goes into mail headers)."""
-    if field.data and has_control_characters(field.data):
-        raise ValidationError("must not contain line breaks or control characters")
+def by_rule(checker):
+    """A field validator that applies a service's own rule (a services.validate checker) and keeps
+    its cleaned value, so the form accepts exactly what the service does, with the reason on the field."""
+    def validate(_form, field) -> None:
+        if field.data is not None:
+            try:
+                field.data = checker(field.data, field.label.text)
+            except Invalid as exc:
+                raise ValidationError(exc.message) from None
+    return validate
 
 
 class LoginForm(FlaskForm):
@@ -68,8 +76,11 @@ class ResetForm(FlaskForm):
 
 
 class CheckoutForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), ONE_LINE, Length(max=200)])
-    email = EmailField("Email", validators=[InputRequired(), EMAIL, Length(max=320)])
+    # the buyer rule of the API (services.orders.BUYER_FIELDS); maxlength is only the browser's hint
+    name = StringField("Name", validators=[InputRequired(), by_rule(BUYER_FIELDS["name"])],
+                       render_kw={"maxlength": MAX_BUYER_NAME})
+    email = EmailField("Email", validators=[InputRequired(), by_rule(BUYER_FIELDS["email"])],
+                       render_kw={"maxlength": MAX_EMAIL})
     promo_code = StringField("Promo code", validators=[Optional(), Length(max=40)])
     payment_method = SelectField("Payment", choices=[])
 

@@ -214,7 +214,7 @@ def checkout(hold_id: int):
             and not form.promo_code.errors:
         try:
             order = order_service.purchase(
-                conn, hold_id, token, {"name": form.name.data.strip(), "email": form.email.data.strip()},
+                conn, hold_id, token, {"name": form.name.data, "email": form.email.data},
                 form.payment_method.data, current_app.extensions["tickethub.keys"].current(),
                 idempotency_key=_checkout_key(token), now=now,
                 promo_code=form.promo_code.data or None)

@@ -248,6 +248,26 @@ def test_checkout_refuses_line_breaks_in_the_name_and_bad_addresses(browser_clie
     assert _checkout(web, checkout_url).status_code == 302  # the hold was kept: a good retry buys it
 
 
+def test_checkout_fields_apply_the_apis_buyer_rule_and_say_why_on_the_field(browser_client, event, engine):
+    """The form checks a buyer by services.orders.BUYER_FIELDS itself: a blank name (spaces only) was
+    let through by the form and only refused by the purchase, as a flash about `buyer.name`."""
+    web = browser_client
+    checkout_url = _hold_two_seats(web, event)
+    for fields, complaint in (({"name": "   "}, "Name: must not be empty"),
+                              ({"name": "Ada\u2028Bcc: all@example.org"}, "Name: must not contain line breaks"),
+                              ({"email": "ada@localhost"}, "Email: not an email address")):
+        page = _checkout(web, checkout_url, **fields).get_data(as_text=True)
+        assert f'<div class="field-error">{complaint}' in page, fields
+        assert "buyer." not in page, fields
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
+    bought = _checkout(web, checkout_url, name="  Ada Lovelace ", email=" ada@EXAMPLE.org ")
+    assert bought.status_code == 302
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT buyer_name, buyer_email FROM orders").one() == (
+            "Ada Lovelace", "ada@example.org")
+
+
 def test_one_client_cannot_hold_more_than_its_share(app, browser_client, event, new_browser):
     app.config["HOLD_MAX_SEATS_PER_CLIENT"] = 3
     web = browser_client
