@@ -2,9 +2,10 @@
 
 Every table stands between ``<!-- settings:NAME -->`` and ``<!-- /settings:NAME -->``;
 the prose around the tables is written by hand and kept as it is. The rows come
-from ``hub.config.SETTINGS`` (one table per section) and
-``hub.config.LOCATION_VARIABLES``. tests/hub/test_config.py fails when the file
-differs from what this script writes, or when a table has no place in it.
+from ``hub.config.SETTINGS`` (one table per section),
+``hub.config.LOCATION_VARIABLES`` and ``gate_agent.config.SETTINGS`` (the table
+``gate``). tests/hub/test_config.py fails when the file differs from what this
+script writes, or when a table has no place in it.
 Run: .venv/bin/python docs/make_configuration.py
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from gate_agent import config as gate_config  # noqa: E402
 from hub import config as hub_config  # noqa: E402
 
 DOC = Path(__file__).with_name("configuration.md")
@@ -23,7 +25,7 @@ _BLOCK = re.compile(r"(<!-- settings:(?P<name>[\w-]+) -->\n).*?(<!-- /settings:(
 
 def default_text(value) -> str:
     """How a default reads in the docs: `true`, `600`, `memory://`, or empty."""
-    if value == "":
+    if value is None or value == "" or value == frozenset():
         return "empty"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
@@ -46,6 +48,9 @@ def tables() -> dict[str, str]:
         out[section] = table(("setting", "default", "meaning"), rows)
     out["locations"] = table(("variable", "meaning"),
                              [(f"`{name}`", text) for name, text in hub_config.LOCATION_VARIABLES])
+    out["gate"] = table(("variable", "`gate.json`", "default", "meaning"),
+                        [(f"`{s.variable}`", f"`{s.field}`" if s.field else "", default_text(s.default), s.help)
+                         for s in gate_config.SETTINGS])
     return out
 
 

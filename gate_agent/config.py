@@ -8,8 +8,10 @@ Layout (docs/operations.md, "Gate data folder"):
     gate.db           the offline store (gate_agent.offline_store)
 
 Configuration is layered: typed defaults, then gate.json, then ``GATE_*``
-environment variables. Every problem raises :class:`GateDataError` with a
-message an operator can act on; the CLI shows it without a traceback.
+environment variables. Every variable the gate reads is listed once, in
+``SETTINGS`` (docs/configuration.md is written from it). Every problem raises
+:class:`GateDataError` with a message an operator can act on; the CLI shows it
+without a traceback.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.protocol import format_utc
@@ -117,6 +119,93 @@ class GateData:
         return self.data_dir / DB_FILE
 
 
+# --- GATE_* variables --------------------------------------------------------
+
+class Setting(NamedTuple):
+    """One ``GATE_*`` variable: the gate.json field it overrides (None: the variable is the only
+    source), its default, how its text is read (ValueError naming the variable or field), and one
+    sentence of help."""
+
+    variable: str
+    field: str | None
+    default: Any
+    parse: Callable[[str], Any]
+    help: str
+
+
+def _seconds(variable: str, default: float, positive: bool = False) -> Callable[[str], float]:
+    """Seconds as text; empty: the default."""
+    def parse(raw: str) -> float:
+        if not raw.strip():
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{variable} must be a number of seconds, got {raw!r}") from None
+        if positive and not value > 0:
+            raise ValueError(f"{variable} must be positive")
+        return value
+    return parse
+
+
+def _cooldown(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan  # refused by _number with the variable's name
+    return _number({"GATE_COOLDOWN_S": seconds}, "GATE_COOLDOWN_S", 0.0)
+
+
+def _port(raw: str) -> int:
+    if not raw.strip().isdigit() or not 0 <= int(raw) <= 65535:
+        raise ValueError(f"GATE_PORT must be a port number 0..65535, got {raw!r}")
+    return int(raw)
+
+
+# Every GATE_* variable, in the order docs/configuration.md lists them (docs/make_configuration.py
+# writes the table; tests/gate_agent/test_config.py fails when a variable read in gate_agent/ is missing).
+SETTINGS: tuple[Setting, ...] = (
+    Setting("GATE_DATA_DIR", None, None, str,
+            "the data folder (`keyring.json`, `gate.json`, `revocations.json`, `gate.db`), instead of `--data-dir`."),
+    Setting("GATE_ID", "gate_id", GateConfig.gate_id, lambda raw: _text({"GATE_ID": raw}, "GATE_ID", ""),
+            "this gate's id, recorded with every scan."),
+    Setting("GATE_NAME", "gate_name", GateConfig.gate_name, lambda raw: _text({"GATE_NAME": raw}, "GATE_NAME", ""),
+            "the name the door page shows."),
+    Setting("GATE_ZONES", "zones", GateConfig.zones, lambda raw: parse_zones(raw),
+            f"zones this gate admits, e.g. `1,2` (1..{MAX_ZONE}); empty: every zone."),
+    Setting("GATE_DIRECTION", "direction", GateConfig.direction,
+            lambda raw: _choice({"direction": raw}, "direction", DIRECTIONS, ""),
+            "`entry` admits tickets, `exit` lets holders out (for re-entry)."),
+    Setting("GATE_REENTRY", "reentry", GateConfig.reentry,
+            lambda raw: _choice({"reentry": raw}, "reentry", REENTRY_POLICIES, ""),
+            "`single`: one admission per ticket; `reentry`: again after an exit; `unlimited`: always."),
+    Setting("GATE_TIMEZONE", "timezone", GateConfig.timezone, lambda raw: _timezone(raw or None),
+            "IANA time zone of the times shown at the door and by `gate-agent status`, e.g. `Europe/Berlin`; "
+            "empty: the machine's."),
+    Setting("GATE_HUB_URL", "hub_url", GateConfig.hub_url, lambda raw: raw or None,
+            "the hub this gate syncs with (set by `gate-agent enroll`)."),
+    Setting("GATE_COOLDOWN_S", "cooldown_s", GateConfig.cooldown_s, _cooldown,
+            "seconds in which the camera seeing the same code again is ignored."),
+    Setting("GATE_PORT", None, 8080, _port, "port of the door page (`gate-agent run --port`)."),
+    Setting("GATE_PUSH_INTERVAL_S", None, 2.0, _seconds("GATE_PUSH_INTERVAL_S", 2.0, positive=True),
+            "seconds between pushes of scans to the hub (and one right after each scan)."),
+    Setting("GATE_PULL_INTERVAL_S", None, 5.0, _seconds("GATE_PULL_INTERVAL_S", 5.0, positive=True),
+            "seconds between pulls of other gates' scans, revocations, keys and configuration."),
+    Setting("GATE_SYNC_MAX_BACKOFF_S", None, 60.0, _seconds("GATE_SYNC_MAX_BACKOFF_S", 60.0, positive=True),
+            "the longest wait between tries while the hub is unreachable."),
+    Setting("GATE_CLOCK_OFFSET_S", None, 0.0, _seconds("GATE_CLOCK_OFFSET_S", 0.0),
+            "shifts the gate's clock by this many seconds (tests and drills of a gate whose clock is wrong)."),
+)
+SETTING: dict[str, Setting] = {s.variable: s for s in SETTINGS}
+
+
+def setting_from_env(variable: str, environ: Mapping[str, str] | None = None) -> Any:
+    """A variable's value (its default when unset); ValueError naming it when its text is unusable."""
+    setting = SETTING[variable]
+    raw = (os.environ if environ is None else environ).get(variable)
+    return setting.default if raw is None else setting.parse(raw)
+
+
 # --- loading --------------------------------------------------------------
 
 def load_gate_data(data_dir: Path | str, environ: Mapping[str, str] | None = None) -> GateData:
@@ -206,28 +295,8 @@ def config_from_json(doc: Any) -> GateConfig:
 
 
 def apply_env(config: GateConfig, environ: Mapping[str, str]) -> GateConfig:
-    """``GATE_*`` environment variables override gate.json."""
-    changes: dict[str, Any] = {}
-    if "GATE_ID" in environ:
-        changes["gate_id"] = _text(environ, "GATE_ID", "")
-    if "GATE_NAME" in environ:
-        changes["gate_name"] = _text(environ, "GATE_NAME", "")
-    if "GATE_ZONES" in environ:
-        changes["zones"] = parse_zones(environ["GATE_ZONES"])
-    if "GATE_DIRECTION" in environ:
-        changes["direction"] = _choice({"direction": environ["GATE_DIRECTION"]}, "direction", DIRECTIONS, "")
-    if "GATE_REENTRY" in environ:
-        changes["reentry"] = _choice({"reentry": environ["GATE_REENTRY"]}, "reentry", REENTRY_POLICIES, "")
-    if "GATE_TIMEZONE" in environ:
-        changes["timezone"] = _timezone(environ["GATE_TIMEZONE"] or None)
-    if "GATE_HUB_URL" in environ:
-        changes["hub_url"] = environ["GATE_HUB_URL"] or None
-    if "GATE_COOLDOWN_S" in environ:
-        try:
-            seconds = float(environ["GATE_COOLDOWN_S"])
-        except ValueError:
-            seconds = math.nan  # refused just below with the variable's name
-        changes["cooldown_s"] = _number({"GATE_COOLDOWN_S": seconds}, "GATE_COOLDOWN_S", 0.0)
+    """``GATE_*`` environment variables override gate.json (those of SETTINGS with a field)."""
+    changes = {s.field: s.parse(environ[s.variable]) for s in SETTINGS if s.field and s.variable in environ}
     return replace(config, **changes) if changes else config
 
 

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import click
 
-from ..config import GateDataError
+from ..config import SETTING, GateDataError
 from ..offline_store import StoreError
 from ..pipeline import Gate
 from ..sync.clock import wall_clock_from_env
 
-DATA_DIR_ENV = "GATE_DATA_DIR"
+DATA_DIR_ENV = SETTING["GATE_DATA_DIR"].variable
 
 
 def data_dir_option(func):

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from ..sync.enroll import EnrolmentError, enroll, parse_enrolment_text
+from ..config import SETTING
 from ..sync.identity import is_enrolled
 
 
 @click.command("enroll")
-@click.option("--data-dir", required=True, envvar="GATE_DATA_DIR", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--data-dir", required=True, envvar=SETTING["GATE_DATA_DIR"].variable, type=click.Path(path_type=Path, file_okay=False),
               help="The gate's data folder (created when missing).")
 @click.option("--hub", "hub_url", help="The hub's base URL, e.g. https://tickets.example.org")
 @click.option("--token", help="The one-time enrolment token printed by `tickethub devices create`.")

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import click
 
+from ..config import SETTING
 from ..runner import GateRunner, headless_printer
 from ._common import data_dir_option, open_gate
 
 log = logging.getLogger(__name__)
+PORT = SETTING["GATE_PORT"]
 
 
 @click.command("run")
@@ -22,7 +24,7 @@ log = logging.getLogger(__name__)
 @click.option("--decoder", type=click.Choice(["zxing", "pyzbar"]), default="zxing", show_default=True)
 @click.option("--headless", is_flag=True, help="No door page: print one JSON line per verdict (default source: stdin).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the door page.")
-@click.option("--port", default=8080, show_default=True, envvar="GATE_PORT", type=click.IntRange(0, 65535))
+@click.option("--port", default=PORT.default, show_default=True, envvar=PORT.variable, type=click.IntRange(0, 65535))
 @click.option("--resolution", help="Camera resolution, e.g. 1280x720.")
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True, max=1000), callback=lambda _c, _p, v: _finite_fps(v), help="Camera frame rate (or replay rate of files).")
 @click.option("--loop", is_flag=True, help="Replay a file or folder source forever (demos).")

@@ -3,26 +3,21 @@ inside the protocol's window of plausible times (:class:`BoundedClock`)."""
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Callable, Mapping
 
 from common.protocol import TIME_MIN, format_utc, plausible_time
 
-log = logging.getLogger(__name__)
+from ..config import setting_from_env
 
-CLOCK_OFFSET_ENV = "GATE_CLOCK_OFFSET_S"
+log = logging.getLogger(__name__)
 
 
 def wall_clock_from_env(environ: Mapping[str, str] | None = None) -> Callable[[], float]:
     """time.time, or time.time shifted by GATE_CLOCK_OFFSET_S seconds (a gate whose clock is wrong)."""
-    raw = (os.environ if environ is None else environ).get(CLOCK_OFFSET_ENV, "").strip()
-    if not raw:
+    offset = setting_from_env("GATE_CLOCK_OFFSET_S", environ)
+    if not offset:
         return bounded_clock(time.time)
-    try:
-        offset = float(raw)
-    except ValueError:
-        raise ValueError(f"{CLOCK_OFFSET_ENV} must be a number of seconds, got {raw!r}") from None
     return bounded_clock(lambda: time.time() + offset)
 
 

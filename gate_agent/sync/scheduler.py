@@ -7,12 +7,11 @@ Each job backs off exponentially with jitter while the hub is unreachable and
 resets after a success. Jobs never overlap themselves, and scanning never
 waits for them: they meet the scanner only in short store transactions.
 Intervals: GATE_PUSH_INTERVAL_S, GATE_PULL_INTERVAL_S and the longest backoff
-GATE_SYNC_MAX_BACKOFF_S (tests use fractions of a second).
+GATE_SYNC_MAX_BACKOFF_S (gate_agent/config.py SETTINGS; tests use fractions of a second).
 """
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
@@ -22,13 +21,14 @@ from typing import Callable, Mapping
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from ..config import SETTING, setting_from_env
 from .client import DeviceRevoked, SyncClient, SyncError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PUSH_INTERVAL_S = 2.0
-DEFAULT_PULL_INTERVAL_S = 5.0
-MAX_BACKOFF_S = 60.0
+DEFAULT_PUSH_INTERVAL_S = SETTING["GATE_PUSH_INTERVAL_S"].default
+DEFAULT_PULL_INTERVAL_S = SETTING["GATE_PULL_INTERVAL_S"].default
+MAX_BACKOFF_S = SETTING["GATE_SYNC_MAX_BACKOFF_S"].default
 
 
 @dataclass
@@ -57,23 +57,10 @@ class Backoff:
         return delay
 
 
-def intervals_from_env(environ: Mapping[str, str] | None = None) -> tuple[float, float]:
-    env = os.environ if environ is None else environ
-
-    def read(name: str, default: float) -> float:
-        raw = env.get(name, "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-        if value <= 0:
-            raise ValueError(f"{name} must be positive")
-        return value
-
-    return (read("GATE_PUSH_INTERVAL_S", DEFAULT_PUSH_INTERVAL_S), read("GATE_PULL_INTERVAL_S", DEFAULT_PULL_INTERVAL_S),
-            read("GATE_SYNC_MAX_BACKOFF_S", MAX_BACKOFF_S))
+def intervals_from_env(environ: Mapping[str, str] | None = None) -> tuple[float, float, float]:
+    """(push, pull, longest backoff) in seconds, from the GATE_* variables."""
+    return tuple(setting_from_env(name, environ)
+                 for name in ("GATE_PUSH_INTERVAL_S", "GATE_PULL_INTERVAL_S", "GATE_SYNC_MAX_BACKOFF_S"))
 
 
 class SyncScheduler:

@@ -136,3 +136,24 @@ def test_signed_revocations_load_and_forged_ones_are_refused(folder):
     (folder.path / "revocations.json").write_text(json.dumps(forged))
     with pytest.raises(GateDataError, match="revocations.json is not a usable revocation list"):
         load_gate_data(folder.path)
+
+
+def test_every_gate_variable_is_one_documented_setting():
+    import re
+
+    from gate_agent.config import SETTINGS, setting_from_env
+    from tests.support import REPO
+
+    listed = {setting.variable for setting in SETTINGS}
+    read = set()
+    for path in (REPO / "gate_agent").rglob("*.py"):
+        read |= set(re.findall(r"""["'](GATE_[A-Z0-9_]+)["']""", path.read_text("utf-8")))
+    assert read - listed == set()  # a variable read anywhere in gate_agent/ is in SETTINGS
+    doc = (REPO / "docs" / "configuration.md").read_text("utf-8")
+    for setting in SETTINGS:
+        assert f"| `{setting.variable}` |" in doc and setting.help.strip()
+    # the variables outside gate.json are read through the list, with its defaults and errors
+    assert setting_from_env("GATE_PULL_INTERVAL_S", {}) == 5.0
+    assert setting_from_env("GATE_CLOCK_OFFSET_S", {"GATE_CLOCK_OFFSET_S": "-7200"}) == -7200.0
+    with pytest.raises(ValueError, match="GATE_PORT must be a port number"):
+        setting_from_env("GATE_PORT", {"GATE_PORT": "http"})

@@ -11,9 +11,10 @@ from hub import config as hub_config
 from hub.config import ConfigError, load_config
 from tests.support import REPO
 
-# An upper-case name with an underscore in quotes ("HOLD_RATE_LIMIT", "TICKETHUB_SMTP_HOST"), and any
-# explicit config read (config["TESTING"]): every such name in hub/ must be a setting.
-_NAMED = re.compile(r"""["'](?:TICKETHUB_)?([A-Z][A-Z0-9]*_[A-Z0-9_]+)["']""")
+# A variable's name in quotes ("TICKETHUB_SMTP_HOST") and any explicit config read (config["TESTING"],
+# app.config.get("PUBLIC_URL")): every such name in hub/ must be a setting. (Reads through the
+# list itself, DEFAULTS["SMTP_FROM"] or typed("SMTP_PORT", ...), fail on their own with a KeyError.)
+_NAMED = re.compile(r"""["']TICKETHUB_([A-Z][A-Z0-9_]*)["']""")
 _READ = re.compile(r"""config(?:\[|\.get\(|\.setdefault\()\s*["']([A-Z][A-Z0-9_]*)["']""")
 # where the settings are (TICKETHUB_CONFIG; INSTANCE_PATH also as a create_app override), not settings
 NOT_SETTINGS = {spelling for name, _meaning in hub_config.LOCATION_VARIABLES
