@@ -208,7 +208,8 @@ def check_seat(conn: Connection, event_id: int, section: str, row: str, seat: st
     """One seat's status; unknown section, row or seat give distinct 404 codes."""
     now = now or utcnow()
     event = event_row(conn, event_id)
-    found = conn.execute(_seat_query(event_id, now).where(venue_seats.c.section == section,
+    found = conn.execute(_seat_query(event_id, now).where(venue_seats.c.venue_id == event.venue_id,  # the label index
+                                                          venue_seats.c.section == section,
                                                           venue_seats.c.row == row,
                                                           venue_seats.c.label == seat)).first()
     if found is None:
