@@ -94,6 +94,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DASHBOARD_TICK_SECONDS", 10, "streams",
             "an idle stream's heartbeat: the page refreshes, and a client that went away is noticed "
             "within two or three ticks."),
+    # load shedding in `tickethub serve` (hub/serving.py): a spike must not outlive itself
+    Setting("CONNECTION_LIMIT", 1000, "server",
+            "connections one `tickethub serve` process keeps open at once; more wait in the listen backlog."),
+    Setting("MAX_QUEUED_REQUESTS", 0, "server",
+            "requests that may wait for a server thread, in each lane (reads; the buy path), before more get "
+            "503 `overloaded` with `Retry-After` at once; `0`: twice the lane's threads."),
+    Setting("OVERLOAD_RETRY_SECONDS", 2, "server", "`Retry-After` of a request refused because the server is busy."),
     # public address and reverse proxy (hub/deployment.py, docs/deployment.md)
     Setting("PUBLIC_URL", "", "deployment",
             "the address buyers use, e.g. `https://tickets.example.org`, base of every mailed link; "

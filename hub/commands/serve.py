@@ -3,6 +3,10 @@
 With --workers N > 1 the listening socket is opened once and N forked
 processes serve it (pre-fork), each with its own app, engine and threads; the
 sales core stays race-safe across processes (see tests/hub/test_race.py).
+
+Each process keeps the buy path (holds, orders, checkout) on its own --buy-threads,
+answers 503 + Retry-After once more than MAX_QUEUED_REQUESTS wait for a thread, and
+skips requests whose client has gone (hub/serving.py).
 """
 from __future__ import annotations
 
@@ -24,12 +28,16 @@ log = logging.getLogger(__name__)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=SERVER_THREADS, show_default=True, type=click.IntRange(1, 512),
-              help="Worker threads per process (each request holds one while it runs).")
+              help="Worker threads per process for everything but the buy path (each request holds one "
+                   "while it runs).")
+@click.option("--buy-threads", default=4, show_default=True, type=click.IntRange(1, 512),
+              help="Worker threads per process for the buy path only (holds, orders, checkout), so "
+                   "readers can never take them.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port. Rate limits are per process unless "
                    "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.")
 @click.option("--no-upgrade", is_flag=True, help="Do not apply pending migrations first.")
-def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: bool) -> None:
+def serve_command(host: str, port: int, threads: int, buy_threads: int, workers: int, no_upgrade: bool) -> None:
     """Serve the hub (JSON API and pages) with waitress; sweeps expired holds and mails event reminders in the background."""
     from hub.db import upgrade
 
@@ -38,14 +46,15 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
+    server_settings = _server_settings(app, threads, buy_threads)
     streams = _limit_streams(app, threads)
     if streams >= threads:
         log.warning("MAX_STREAMS=%d with %d threads: open live streams can take every thread and stop "
                     "sales and gate sync", streams, threads)
-    click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads, "
-               f"up to {streams} live stream(s) each, signing key {key.kid})")
+    click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads "
+               f"+ {buy_threads} for the buy path, up to {streams} live stream(s) each, signing key {key.kid})")
     if workers == 1:
-        _serve(app, threads, host=host, port=port, background_jobs=True)
+        _serve(app, server_settings, host=host, port=port, background_jobs=True)
         return
     engine_of(app).dispose()  # each worker opens its own connections
     listener = socket.create_server((host, port), backlog=2048)
@@ -55,7 +64,7 @@ def serve_command(host: str, port: int, threads: int, workers: int, no_upgrade: 
         if pid == 0:  # worker: a fresh app after the fork
             code = 0
             try:
-                _serve(_with_public_url(cli_app(), host, port), threads, sockets=[listener],
+                _serve(_with_public_url(cli_app(), host, port), server_settings, sockets=[listener],
                        background_jobs=index == 0)
             except BaseException:  # noqa: BLE001 - log and leave the worker with a failure code
                 log.exception("worker %d failed", index)
@@ -100,16 +109,49 @@ def _limit_streams(app, threads: int) -> int:
     return limit
 
 
-def _serve(app, threads: int, background_jobs: bool, **where) -> None:
+def _server_settings(app, threads: int, buy_threads: int) -> dict:
+    """The waitress set-up from the options and settings; a bad setting is a one-line error."""
+    settings = {"threads": threads, "buy_threads": buy_threads}
+    for key, least in (("CONNECTION_LIMIT", 1), ("MAX_QUEUED_REQUESTS", 0), ("OVERLOAD_RETRY_SECONDS", 1)):
+        value = int(app.config[key])
+        if value < least:
+            raise click.ClickException(f"{key} must be {least} or more, not {value}")
+        settings[key.lower()] = value
+    _allow_open_files(settings["connection_limit"])
+    return settings
+
+
+def _allow_open_files(connections: int) -> None:
+    """Raise this process's open-file limit to fit CONNECTION_LIMIT (plus database, log and key
+    files), as far as the hard limit allows; warn when it does not fit."""
+    import resource
+
+    wanted = connections + 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning("CONNECTION_LIMIT=%d needs about %d open files; this process may open only %d",
+                    connections, wanted, soft)
+
+
+def _serve(app, settings: dict, background_jobs: bool, **where) -> None:
     import waitress
 
     from hub.scheduler import start_background_jobs
+    from hub.serving import LaneDispatcher, refuse_when_overloaded
 
+    threads = settings["threads"]
     _limit_streams(app, threads)  # a worker's fresh app, too
     if background_jobs:  # only one process runs them: reminders must go out once
         start_background_jobs(app)
-    waitress.serve(app, threads=threads, connection_limit=max(100, threads * 8), channel_timeout=60,
-                   ident="tickethub", **where)
+    lanes = LaneDispatcher(threads, settings["buy_threads"], settings["max_queued_requests"])
+    waitress.serve(refuse_when_overloaded(app, settings["overload_retry_seconds"]), _dispatcher=lanes,
+                   threads=threads, connection_limit=settings["connection_limit"],
+                   asyncore_use_poll=True,  # select() cannot watch more than 1,024 connections
+                   channel_request_lookahead=1,  # see a client's close while its request waits
+                   channel_timeout=60, ident="tickethub", **where)
 
 
 def _supervise(children: list[int]) -> None:
