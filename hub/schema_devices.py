@@ -1,6 +1,6 @@
 """Tables of gate devices and scan sync: devices, enrolment tokens, gate scans.
 
-Defined on the hub's one MetaData (hub.schema.metadata); migration `d001`
+Defined on the hub's one MetaData (hub.schema.metadata); migration 0003 (`0003_devices_and_sync.py`, revision `d001`)
 creates them. Scan times are Unix seconds (float) as the gates report them:
 ingest writes thousands of rows a second and compares them numerically.
 """

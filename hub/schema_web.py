@@ -1,7 +1,7 @@
 """Tables of the web layer: promo codes, password resets, TOTP, account orders, mail log.
 
 Defined on the hub's one MetaData (hub.schema.metadata) so Alembic sees them;
-migration `w001` creates them.
+migration 0002 (`0002_web_tables.py`, revision id `w001`) creates them.
 """
 from __future__ import annotations
 

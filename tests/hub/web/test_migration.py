@@ -1,4 +1,4 @@
-"""Migration w001 creates exactly the web tables that hub/schema_web.py describes."""
+"""Migration 0002 (revision w001) creates exactly the web tables that hub/schema_web.py describes."""
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
