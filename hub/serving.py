@@ -136,3 +136,17 @@ def refuse_when_overloaded(app, retry_after: int):
         return [body]
 
     return wsgi
+
+
+def serve(app, *, threads: int, buy_threads: int, max_queued_requests: int, connection_limit: int,
+          overload_retry_seconds: int, **where) -> None:
+    """Serve the WSGI ``app`` on waitress with lanes, bounded queues and skipped abandoned requests
+    (``where``: ``host``/``port`` or ``sockets``). Returns when the server stops."""
+    import waitress
+
+    lanes = LaneDispatcher(threads, buy_threads, max_queued_requests)
+    waitress.serve(refuse_when_overloaded(app, overload_retry_seconds), _dispatcher=lanes,
+                   threads=threads, connection_limit=connection_limit,
+                   asyncore_use_poll=True,  # select() cannot watch more than 1,024 connections
+                   channel_request_lookahead=1,  # see a client's close while its request waits
+                   channel_timeout=60, ident="tickethub", **where)

@@ -137,21 +137,13 @@ def _allow_open_files(connections: int) -> None:
 
 
 def _serve(app, settings: dict, background_jobs: bool, **where) -> None:
-    import waitress
-
     from hub.scheduler import start_background_jobs
-    from hub.serving import LaneDispatcher, refuse_when_overloaded
+    from hub.serving import serve
 
-    threads = settings["threads"]
-    _limit_streams(app, threads)  # a worker's fresh app, too
+    _limit_streams(app, settings["threads"])  # a worker's fresh app, too
     if background_jobs:  # only one process runs them: reminders must go out once
         start_background_jobs(app)
-    lanes = LaneDispatcher(threads, settings["buy_threads"], settings["max_queued_requests"])
-    waitress.serve(refuse_when_overloaded(app, settings["overload_retry_seconds"]), _dispatcher=lanes,
-                   threads=threads, connection_limit=settings["connection_limit"],
-                   asyncore_use_poll=True,  # select() cannot watch more than 1,024 connections
-                   channel_request_lookahead=1,  # see a client's close while its request waits
-                   channel_timeout=60, ident="tickethub", **where)
+    serve(app, **settings, **where)
 
 
 def _supervise(children: list[int]) -> None:
