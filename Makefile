@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_sellout --workers 2 --server-threads 8 --out bench/results/bench_sellout_2workers.json
 	$(PY) -m bench.bench_hub_web
 	$(PY) -m bench.bench_dashboard
+	$(PY) -m bench.bench_onsale
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -41,13 +41,13 @@ TICKETHUB = [sys.executable, "-m", "hub.cli"]
 class Hub:
     """A `tickethub serve` subprocess on its own instance folder and database."""
 
-    def __init__(self, db_url: str, threads: int, workers: int = 1):
+    def __init__(self, db_url: str, threads: int, workers: int = 1, env: dict | None = None):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
         self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
                     "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_WEB_PAGES": "false",
                     # every simulated buyer comes from 127.0.0.1: no per-client share of holds
                     "TICKETHUB_HOLD_MAX_SEATS_PER_CLIENT": "0",
-                    "PYTHONPATH": str(REPO)}
+                    "PYTHONPATH": str(REPO), **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cli("db", "upgrade")
