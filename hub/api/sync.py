@@ -61,8 +61,11 @@ def push():
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
     batch = sync_service.parse_push(data)
     ack = sync_service.ingest(get_db(), device, batch, received)
-    # committed: wake the live dashboards of the events this batch touched (and the gate's own)
-    notifier_for(current_app).publish({device["event_id"], *(s["event_id"] for s in batch["scans"] if s["event_id"])})
+    # committed: wake the live dashboards of the events this batch touched (and the gate's own);
+    # refused scans touched nothing (e.g. another organizer's event)
+    refused = {r["scan_id"] for r in ack["rejected"]}
+    notifier_for(current_app).publish({device["event_id"], *(s["event_id"] for s in batch["scans"]
+                                                             if s["event_id"] and s["scan_id"] not in refused)})
     return jsonify(ack)
 
 

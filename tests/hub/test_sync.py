@@ -21,7 +21,9 @@ from common.signing import RevocationList, Keyring
 from gate_agent.rules import Verdict as GateVerdict
 from hub.schema_devices import gate_scans
 from hub.services.devices import PUSH_DOMAIN
+from hub.services.live import notifier_for
 from tests.hub.helpers import buy, create_event, ga_type
+from tests.support import wait_for
 
 
 class FakeGate:
@@ -409,3 +411,20 @@ def test_arbitrary_pushes_store_only_plausible_known_scans_and_every_valid_one(e
     else:
         assert response.status_code == 422 and response.json["error"]["code"] == "clock_out_of_range"
         assert control["scan_id"] not in stored
+
+
+def test_a_refused_scan_wakes_no_dashboard_of_the_event_it_names(app, client, organizer, event, make_user):
+    theirs = create_event(client, make_user("organizer")[1], rows=1, seats=1)
+    ours_too = create_event(client, organizer, rows=1, seats=1)
+    gate = FakeGate(client, organizer, event["id"], "Gate A")
+    seen: list[int] = []
+
+    def saw(event_id: int) -> bool:
+        seen.extend(subscription.drain())
+        return event_id in seen
+
+    with notifier_for(app).subscribe() as subscription:
+        assert gate.push([gate.scan(1, event_id=theirs["id"])]).json["rejected"][0]["code"] == "foreign_event"
+        gate.push([gate.scan(2, event_id=ours_too["id"])])  # its ping comes after every ping of the first push
+        wait_for(lambda: saw(ours_too["id"]), 30, "the second push's ping")
+    assert event["id"] in seen and theirs["id"] not in seen
