@@ -15,15 +15,17 @@ from ..schema import api_tokens, users
 from .clock import utcnow
 from .errors import Conflict, Invalid, NotFound
 from .roles import DOOR_STAFF, EMPLOYERS, ROLES
+from .validate import normal_email
 
 TOKEN_PREFIX = "th_"
 
 
 def _normal_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 320 or email.startswith("@") or email.endswith("@"):
-        raise Invalid(f"not an email address: {email!r}", "invalid_email")
-    return email
+    """An account's address: the one address rule (validate.normal_email), compared lower-case."""
+    try:
+        return normal_email(email or "").lower()
+    except ValueError as exc:
+        raise Invalid(f"not an email address: {exc}", "invalid_email") from None
 
 
 def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None,
