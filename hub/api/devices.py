@@ -8,7 +8,7 @@ from ..services import devices as device_service
 from ..services import events as event_service
 from ..services import tickets as ticket_service
 from ..services.clock import utcnow
-from ..services.roles import STAFF
+from ..services.roles import STAFF, owner_scope
 from ..services.validate import MAX_INTEGER
 from .util import current_user, json_body, query_int, require_role, signer
 
@@ -51,7 +51,7 @@ def create_device():
 def list_devices():
     user = current_user()
     event_id = query_int("event_id", 0, 0, 2**62) or None
-    owner = None if user["role"] == "admin" else user["id"]
+    owner = owner_scope(user)
     return jsonify({"items": device_service.list_devices(get_db(), event_id, owner)})
 
 

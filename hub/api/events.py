@@ -9,7 +9,7 @@ from ..services import orders as order_service
 from ..services import tickets as ticket_service
 from ..services import venues as venue_service
 from ..services.errors import Forbidden
-from ..services.roles import STAFF
+from ..services.roles import STAFF, owner_scope
 from ..services.validate import MAX_INTEGER
 from .errors import ApiError
 from .util import current_user, json_body, query_int, query_time, require_role, signer
@@ -28,7 +28,7 @@ def create_venue():
 @require_role(*STAFF)
 def list_venues():
     user = current_user()
-    return jsonify({"items": venue_service.list_venues(get_db(), None if user["role"] == "admin" else user["id"])})
+    return jsonify({"items": venue_service.list_venues(get_db(), owner_scope(user))})
 
 
 @bp.get("/venues/<int:venue_id>")
@@ -41,7 +41,8 @@ def get_venue(venue_id: int):
 
 def _check_venue_owner(venue: dict) -> None:
     user = current_user()
-    if user["role"] != "admin" and venue["owner_id"] not in (None, user["id"]):
+    scope = owner_scope(user)  # venues without an owner are shared by every organizer
+    if scope is not None and venue["owner_id"] not in (None, scope):
         raise Forbidden(f"venue {venue['id']} belongs to another organizer", "not_your_venue")
 
 

@@ -15,3 +15,9 @@ DOOR = (*STAFF, DOOR_STAFF)  # work at event doors (which doors: services.staff)
 EMPLOYERS = STAFF  # door staff work for one of these (users.staff_of)
 TWO_FACTOR = STAFF  # accounts that change events and money may turn on two-factor login
 
+
+
+def owner_scope(user: dict) -> int | None:
+    """Whose venues, events and gates a staff user sees: an organizer their own (their id),
+    an admin everyone's (None). Lists take it as their owner filter."""
+    return None if user["role"] == ADMIN else user["id"]

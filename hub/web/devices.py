@@ -10,7 +10,7 @@ from ..db import get_db
 from ..services import devices as device_service
 from ..services import events as event_service
 from ..services.errors import ServiceError
-from ..services.roles import STAFF
+from ..services.roles import STAFF, owner_scope
 from . import pages_blueprint
 from .auth import roles
 
@@ -18,7 +18,7 @@ bp = pages_blueprint("devices_pages", __name__, url_prefix="/manage/devices")
 
 
 def _scope() -> int | None:
-    return None if g.user["role"] == "admin" else g.user["id"]
+    return owner_scope(g.user)
 
 
 def _form_zones(raw: str | None) -> list:

@@ -16,7 +16,7 @@ from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
-from ..services.roles import ADMIN, ROLES, STAFF
+from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user, list_users, set_role
 from ..services.venues import create_venue, edit_venue, get_venue, list_venues
@@ -37,8 +37,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _mine() -> int | None:
-    """Organizers are limited to their own things; admins (None) to nothing."""
-    return None if g.user["role"] == "admin" else g.user["id"]
+    return owner_scope(g.user)
 
 
 def _own_event(event_id: int) -> dict:

@@ -83,3 +83,8 @@ def test_a_new_role_drops_the_employer_unless_it_is_door_staff(engine):
         assert refused.value.code == "invalid_role"
         assert [(u["email"], u["role"]) for u in list_users(conn)] == [
             ("o@example.org", roles.ORGANIZER), ("d@example.org", roles.CUSTOMER)]
+
+
+def test_owner_scope_is_an_organizers_own_id_and_nothing_for_an_admin():
+    assert roles.owner_scope({"id": 7, "role": roles.ORGANIZER}) == 7
+    assert roles.owner_scope({"id": 1, "role": roles.ADMIN}) is None
