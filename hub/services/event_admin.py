@@ -8,7 +8,7 @@ from sqlalchemy import Connection, func, insert, literal, or_, select, update
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .errors import Invalid, NotFound
-from .events import EVENT_CHANGES, MAX_PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
+from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
@@ -22,8 +22,7 @@ def update_event(conn: Connection, event_id: int, changes: dict) -> None:
 
 def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) -> None:
     """New price for future holds; orders already placed keep what they paid."""
-    if not 0 <= price <= MAX_PRICE:
-        raise Invalid("price out of range", "invalid_field")
+    price = PRICE(price, "price")
     with atomic(conn):
         changed = conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id,
                                                           ticket_types.c.event_id == event_id)

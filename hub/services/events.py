@@ -14,9 +14,10 @@ from .seats import seat_status
 from .validate import integer, list_of, obj, one_of, string, timestamp
 
 MAX_PRICE = 10**9
+PRICE = integer(0, MAX_PRICE)  # minor units (cents) of the event's currency
 
 TICKET_TYPE_SPEC = obj(
-    required={"name": string(200, 1), "kind": one_of("seated", "ga"), "price": integer(0, MAX_PRICE)},
+    required={"name": string(200, 1), "kind": one_of("seated", "ga"), "price": PRICE},
     optional={
         "capacity": integer(1, 1_000_000),
         "sections": list_of(string(100, 1), 200),

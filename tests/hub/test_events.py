@@ -137,6 +137,17 @@ def test_a_ticket_type_added_later_is_checked_as_one_made_with_the_event(client,
     assert client.get(f"/api/v1/events/{event['id']}").json == event
 
 
+@pytest.mark.parametrize("price", [-1, 10**9 + 1, True, 12.5])
+def test_a_new_price_is_checked_by_the_ticket_type_rule(client, engine, organizer, price):
+    from hub.services.errors import Invalid
+    from hub.services.event_admin import set_price
+
+    event = create_event(client, organizer)
+    with engine.connect() as conn, pytest.raises(Invalid):
+        set_price(conn, event["id"], event["ticket_types"][0]["id"], price)
+    assert client.get(f"/api/v1/events/{event['id']}").json == event
+
+
 def test_unknown_venue_is_404(client, organizer):
     body = {"title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": 999,
             "ticket_types": [{"name": "S", "kind": "seated", "price": 0}]}
