@@ -14,9 +14,7 @@ is already inside is a duplicate of the admission that let it in.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
-from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -146,15 +144,6 @@ def _insert_sql(conn: Connection) -> str:
             f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))}) ON CONFLICT (scan_id) DO NOTHING")
 
 
-_SQLITE_WRITER = threading.Lock()
-
-
-def _writer_turn(conn: Connection):
-    """SQLite has one writer: threads of this process queue on a lock instead of in
-    SQLite's busy handler, which sleeps in steps of up to 100 ms."""
-    return _SQLITE_WRITER if conn.dialect.name == "sqlite" else nullcontext()
-
-
 def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = None) -> dict:
     """Store a parsed push batch exactly once; return the acknowledgement."""
     now = now or utcnow()
@@ -165,7 +154,8 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
     refused = _refusals(conn, device, scans, offset)
     if refused:
         scans = [s for s in scans if s["scan_id"] not in refused]
-    with _writer_turn(conn), atomic(conn):
+    # atomic(): on SQLite, this process's writers queue on the engine's write lock (hub.db)
+    with atomic(conn):
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
         # a gap, which cursors do not mind.
@@ -316,7 +306,7 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
     values: dict[str, Any] = {"last_sync_at": now, "pull_cursor": new_cursor}
     if device_sent_at is not None:
         values.update(clock_offset_s=measure_offset(hub_now, device_sent_at, last_rtt_ms), last_rtt_ms=last_rtt_ms)
-    with _writer_turn(conn), atomic(conn):
+    with atomic(conn):
         conn.execute(update(devices).where(devices.c.id == device["id"]).values(**values))
     return out
 

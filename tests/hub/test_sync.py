@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import shutil
+import sys
 import threading
 import time
 
@@ -111,6 +114,62 @@ def test_concurrent_retries_store_each_scan_once(app, client, organizer, event, 
         t.join()
     assert codes == [200] * 4
     assert attendance(client, organizer, event)["entries"] == 39
+
+
+def _sqlite_app(folder, template):
+    """A hub on its own copy of the migrated SQLite template, with an organizer's token."""
+    from hub import create_app
+    from hub.services import users
+
+    folder.mkdir()
+    shutil.copyfile(template, folder / "hub.sqlite3")
+    app = create_app({"INSTANCE_PATH": str(folder / "instance"), "DATABASE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
+                      "TESTING": True, "SWEEP_INTERVAL_SECONDS": 0})
+    app.extensions["tickethub.keys"].ensure()
+    with app.extensions["tickethub.engine"].connect() as conn:
+        user = users.create_user(conn, "organizer@example.org", "correct horse", "organizer")
+        _token_id, token = users.create_token(conn, user["id"], "test")
+    return app, {"Authorization": f"Bearer {token}"}
+
+
+def _waiting_in_atomic(thread: threading.Thread) -> bool:
+    """Whether the thread stands in hub.db.atomic (where a SQLite writer waits for the write lock)."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        if frame.f_code.co_name == "atomic" and frame.f_code.co_filename.endswith(os.path.join("hub", "db.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_sqlite_ingest_queues_on_its_own_databases_write_lock_only(tmp_path, sqlite_template):
+    """One writer lock per SQLite database, the engine's (hub.db.atomic): an ingest waits for it, and an
+    ingest into another database does not wait for the first one (a process-wide lock made it wait)."""
+    hubs = [_sqlite_app(tmp_path / name, sqlite_template) for name in ("one", "two")]
+    gates = []
+    for app, organizer in hubs:
+        client = app.test_client()
+        gates.append(FakeGate(client, organizer, create_event(client, organizer, rows=1, seats=1)["id"], "Gate"))
+    lock = hubs[0][0].extensions["tickethub.engine"].write_lock
+    answers: dict[int, int] = {}
+
+    def push(n: int) -> None:
+        answers[n] = gates[n].push([gates[n].scan(1)]).json["stored"]
+
+    first, second = (threading.Thread(target=push, args=(n,), daemon=True) for n in (0, 1))
+    lock.acquire()
+    try:
+        first.start()
+        wait_for(lambda: _waiting_in_atomic(first), 30, "the first ingest to wait for its database's write lock")
+        assert 0 not in answers
+        second.start()
+        wait_for(lambda: 1 in answers, 30, "the ingest into the other database, while the first one waits")
+    finally:
+        lock.release()
+    first.join(30)
+    assert answers == {0: 1, 1: 1}
+    for app, _organizer in hubs:
+        app.extensions["tickethub.engine"].dispose()
 
 
 def test_push_needs_the_device_signature(gates):
