@@ -7,12 +7,15 @@ converted to the type of the default (``TICKETHUB_HOLD_TTL_SECONDS=300``).
 """
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 ENV_PREFIX = "TICKETHUB_"
+log = logging.getLogger(__name__)
 
 class Setting(NamedTuple):
     """One hub setting: its name (TOML key in lower case, variable TICKETHUB_<NAME>), typed default,
@@ -138,6 +141,7 @@ LOCATION_VARIABLES: tuple[tuple[str, str], ...] = (
 )
 
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 # Framework settings the hub fixes rather than leaves to the operator (later layers may still override).
 FIXED: dict[str, Any] = {
@@ -186,8 +190,14 @@ def from_environment(key: str, environ: Mapping[str, str] | None = None) -> Any:
     return DEFAULTS[key] if raw is None else _coerce(key, raw, DEFAULTS[key])
 
 
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.upper(), DEFAULTS, n=1)
+    return f" (did you mean {close[0].lower()}?)" if close else ""
+
+
 def _read_file(path: Path) -> dict[str, Any]:
-    """The TOML file's settings; values of known settings must have the default's type."""
+    """The TOML file's settings: only known ones, each of its default's type. A typo in a
+    setting's name is an error, not a setting silently left at its default."""
     try:
         with open(path, "rb") as fh:
             settings = {k.upper(): v for k, v in tomllib.load(fh).items()}
@@ -196,10 +206,11 @@ def _read_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read the configuration file {path}: {exc.strerror}") from None
     for key, value in settings.items():
-        default = DEFAULTS.get(key)
-        if default is None:
-            continue
-        expected = bool if isinstance(default, bool) else type(default)
+        setting = _BY_NAME.get(key)
+        if setting is None:
+            raise ConfigError(f"{path}: {key.lower()} is not a hub setting{_did_you_mean(key)}; "
+                              "docs/configuration.md lists them")
+        expected = setting.type
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"{path}: {key.lower()} must be {_TYPE_NAMES[expected]}, not {value!r}")
     return settings
@@ -222,6 +233,7 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
     for key, default in DEFAULTS.items():
         if ENV_PREFIX + key in environ:
             config[key] = _coerce(key, environ[ENV_PREFIX + key], default)
+    _warn_unknown_variables(environ)
     config.update(overrides or {})
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'tickethub.sqlite3'}"
@@ -230,6 +242,16 @@ def load_config(instance_path: Path, overrides: Mapping[str, Any] | None = None,
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _instance_secret(instance_path)
     return config
+
+
+def _warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A mistyped TICKETHUB_ variable is logged (not an error: the environment is shared with
+    other programs, and the test suite's own TICKETHUB_TEST_* variables live there too)."""
+    known = {ENV_PREFIX + name for name in DEFAULTS} | {name for name, _help in LOCATION_VARIABLES}
+    for name in environ:
+        if name.startswith(ENV_PREFIX) and name not in known and not name.startswith(ENV_PREFIX + "TEST_"):
+            log.warning("%s is not a hub setting%s; docs/configuration.md lists them",
+                        name, _did_you_mean(name[len(ENV_PREFIX):]))
 
 
 def _instance_secret(instance_path: Path) -> str:

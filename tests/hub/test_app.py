@@ -147,7 +147,10 @@ def test_config_file_and_variable_mistakes_are_named(tmp_path):
 
     (tmp_path / "broken.toml").write_text("hold_ttl_seconds 120\n")
     (tmp_path / "typed.toml").write_text('hold_ttl_seconds = "120"\n')
+    (tmp_path / "typo.toml").write_text("hold_ttl_secs = 120\n")
     mistakes = {
+        "hold_ttl_secs is not a hub setting \\(did you mean hold_ttl_seconds\\?\\)":
+            {"TICKETHUB_CONFIG": str(tmp_path / "typo.toml")},
         "not valid TOML": {"TICKETHUB_CONFIG": str(tmp_path / "broken.toml")},
         "hold_ttl_seconds must be an integer": {"TICKETHUB_CONFIG": str(tmp_path / "typed.toml")},
         "which is not a file": {"TICKETHUB_CONFIG": str(tmp_path / "missing.toml")},
@@ -156,6 +159,16 @@ def test_config_file_and_variable_mistakes_are_named(tmp_path):
     for expected, environ in mistakes.items():
         with pytest.raises(ConfigError, match=expected):
             load_config(tmp_path, environ=environ)
+
+
+def test_a_mistyped_variable_is_logged_with_the_setting_it_resembles(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="hub.config"):
+        config = load_config(tmp_path, environ={"TICKETHUB_HOLD_TTL_SECOND": "60", "TICKETHUB_TEST_POSTGRES_URL": "x",
+                                                "TICKETHUB_CONFIG_DIR": "x"})
+    assert config["HOLD_TTL_SECONDS"] == 600
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("TICKETHUB_HOLD_TTL_SECOND is not a hub setting (did you mean hold_ttl_seconds?)" in m for m in warned)
+    assert not any("TEST_POSTGRES" in m for m in warned)
 
 
 def test_an_unmigrated_database_answers_503_naming_the_fix(tmp_path):
