@@ -51,6 +51,11 @@ class Price:
         return self.subtotal + self.fees - self.discount
 
 
+def recorded_discount(order) -> int:
+    """The promo discount an order was charged with (an orders row records subtotal, fees and total)."""
+    return order.subtotal + order.fees - order.total
+
+
 def hold_price(conn: Connection, hold, now: datetime, promo_code: str | None = None) -> Price:
     """What the live hold `hold` (a holds row, e.g. from holds.live_hold) costs now.
 

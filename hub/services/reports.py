@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from ..schema import orders, ticket_types, tickets, venue_seats
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
-from .pricing import CURRENCY
+from .pricing import CURRENCY, recorded_discount
 from .attendance import attendance, export_scans
 
 EVENT_LENGTH = timedelta(hours=6)  # events have a start time only: no-shows are final this long after it
@@ -60,7 +60,7 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
         "tickets_sold": len(sold),
         "revenue": sum(o.total - o.fees for o in paid),  # tickets, after discounts
         "fees": sum(o.fees for o in paid),
-        "discounts": sum(o.subtotal + o.fees - o.total for o in paid),
+        "discounts": sum(recorded_discount(o) for o in paid),
         "gross": sum(o.total for o in paid),
         "refunds": {"orders": len(refunded), "amount": sum(o.total for o in refunded)},
         "by_type": [{"name": k, **v} for k, v in by_type.items()],
@@ -128,7 +128,7 @@ def order_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
         counts[order_id] = counts.get(order_id, 0) + 1
     for o in conn.execute(select(orders).where(orders.c.event_id == event_id).order_by(orders.c.id)):
         yield [o.id, o.status, iso(o.created_at), iso(o.paid_at), iso(o.closed_at), o.buyer_name, o.buyer_email,
-               o.payment_method, counts.get(o.id, 0), o.subtotal, o.fees, o.subtotal + o.fees - o.total, o.total,
+               o.payment_method, counts.get(o.id, 0), o.subtotal, o.fees, recorded_discount(o), o.total,
                CURRENCY]
 
 

@@ -111,3 +111,12 @@ def test_the_checkout_page_shows_what_the_purchase_charges(app, client, organize
         order = orders.get_order(conn, order_id)
         assert (order["fees"], order["total"]) == (shown["fees"], shown["total"])
         assert promos.order_discount(conn, order_id)["discount"] == shown["discount"]
+
+
+def test_the_recorded_discount_is_what_the_order_took_off():
+    from types import SimpleNamespace
+
+    from hub.services.pricing import recorded_discount
+
+    assert recorded_discount(SimpleNamespace(subtotal=9000, fees=300, total=8400)) == 900
+    assert recorded_discount(SimpleNamespace(subtotal=9000, fees=300, total=9300)) == 0
