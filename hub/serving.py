@@ -41,10 +41,18 @@ BUY_PATH = re.compile(r"/api/v1/(events/[0-9]+/holds|holds/[0-9]+|orders(/.*)?)|
 
 _refusing = threading.local()  # set on the refuser's thread: its requests are answered 503
 
+# waitress warns "Task queue depth is N" for every request that waits for a busy thread: in an on-sale,
+# every request. Formatting and writing that line took about 6 % of the hub's CPU during a sell-out; a
+# lane whose queue is really full says so itself (Lane.add_task). Set this logger to WARNING to see them.
+_queue_depth_log = logging.getLogger(__name__ + ".queue_depth")
+_queue_depth_log.setLevel(logging.ERROR)
+
 
 class Lane(ThreadedTaskDispatcher):
     """A waitress task dispatcher (a thread pool and its queue) that sends a request on to
     ``overflow`` once ``max_queued`` requests already wait for a thread."""
+
+    queue_logger = _queue_depth_log
 
     def __init__(self, name: str, threads: int, max_queued: int, overflow: ThreadedTaskDispatcher):
         super().__init__()
@@ -82,6 +90,8 @@ class Lane(ThreadedTaskDispatcher):
 class Refuser(ThreadedTaskDispatcher):
     """One thread that answers each request handed to it with 503 (see ``refuse_when_overloaded``);
     a request whose client has already gone is skipped by waitress without an answer."""
+
+    queue_logger = _queue_depth_log
 
     def __init__(self):
         super().__init__()
