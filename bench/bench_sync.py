@@ -1,5 +1,6 @@
 """Sync benchmark: scans ingested per second by one hub process from 20 simulated
-gates pushing signed batches of 500 (SQLite, and PostgreSQL when reachable),
+gates pushing the largest signed batches the hub accepts (PUSH_MAX_SCANS, 500)
+(SQLite, and PostgreSQL when reachable),
 beside the raw database insert rate of the same rows measured in the same run;
 and the time for an admission at gate A to reach gate B (two real gate-agent
 processes, default intervals: push 2 s and right after each scan, pull 5 s).
@@ -27,11 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.stats import percentile
-from hub.services.devices import PUSH_DOMAIN
+from common.protocol import PUSH_DOMAIN, PUSH_MAX_SCANS
 from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
 
 RESULTS = Path(__file__).with_name("results") / "bench_sync.json"
-BATCH = 500
+BATCH = PUSH_MAX_SCANS  # the largest push the hub accepts
 
 
 class SimulatedGate:
@@ -184,7 +185,7 @@ def propagation(root: Path, samples: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gates", type=int, default=20)
-    parser.add_argument("--batches", type=int, default=5, help="batches of 500 per gate")
+    parser.add_argument("--batches", type=int, default=5, help=f"batches of {BATCH} per gate")
     parser.add_argument("--samples", type=int, default=20, help="admissions timed from gate A to gate B")
     parser.add_argument("--postgres", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"),
                         help="a PostgreSQL URL to create a scratch database on (default $TICKETHUB_TEST_POSTGRES_URL)")

@@ -3,14 +3,19 @@
 Pure Python on purpose: the gate imports it without Flask or a database.
 
 * :class:`Verdict`: the verdict names a gate decides and the hub stores and counts;
-* :class:`MovementKind`: admissions and exits as the hub's pull names them;
+* :class:`MovementKind`: admissions and exits as the hub's pull names them, and
+  :data:`DIRECTIONS`, what a gate records;
+* the push: its signature domain and headers, and its limits (scans, bytes, reason
+  length, number ranges): the hub refuses what exceeds them, the gate never builds it;
 * the window of plausible device times (:data:`TIME_MIN` .. :data:`TIME_MAX`);
 * :func:`format_utc`: the one UTC time formatter. It is total: whatever a stored
   time holds, it can be shown, so one bad row never breaks a page, a CSV or an API.
+  :func:`format_scan_time` is it at the precision scan times are shown with.
 """
 from __future__ import annotations
 
 import enum
+import json
 from datetime import datetime, timezone
 
 
@@ -47,6 +52,38 @@ class MovementKind(str, enum.Enum):
 MOVEMENT_OF: dict[str, str] = {Verdict.ADMITTED.value: MovementKind.ENTRY.value,
                                Verdict.EXIT_RECORDED.value: MovementKind.EXIT.value}
 MOVEMENT_VERDICTS: tuple[str, ...] = tuple(MOVEMENT_OF)
+
+# A gate's direction is the movement it records: an entry gate admits, an exit gate records exits.
+DIRECTIONS: tuple[str, ...] = tuple(kind.value for kind in MovementKind)
+
+# --- push: a signed batch of scans (POST /api/v1/sync/push) ------------------------------------
+
+PUSH_DOMAIN = b"ticketgate/push/v1\x00"  # signed before the body: a push signature signs nothing else
+SIGNATURE_HEADER = "X-Device-Signature"  # base64 Ed25519 signature of PUSH_DOMAIN + the body
+DEVICE_TIME_HEADER = "X-Device-Time"  # the device's wall clock when sending (Unix seconds)
+LAST_RTT_HEADER = "X-Device-Last-RTT-Ms"  # round trip of the device's previous call, in ms
+
+PUSH_FIELDS = ("sent_at", "last_rtt_ms", "backlog", "scans")  # a push body has no other field
+PUSH_MAX_SCANS = 500  # scans in one push; the hub refuses more (422 invalid_batch)
+PUSH_MAX_BYTES = 256 * 1024  # a push body's bytes; the hub refuses more (413), whatever its MAX_CONTENT_LENGTH
+REASON_MAX_CHARS = 40  # a scan's reason; the hub refuses longer ones (422 invalid_field)
+SCAN_ID_HEX_DIGITS = 32  # a scan id: 128 random bits as lower-case hex, the sync nonce
+ID_MAX = 2**63 - 1  # seq, event_id and ticket_id: integers 0..ID_MAX (the hub's BIGINT columns)
+COUNT_MAX = 2**31 - 1  # last_rtt_ms and backlog: integers 0..COUNT_MAX (the hub's INTEGER columns)
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def is_scan_id(value: object) -> bool:
+    """SCAN_ID_HEX_DIGITS lower-case hex digits."""
+    return (isinstance(value, str) and len(value) == SCAN_ID_HEX_DIGITS
+            and _HEX_DIGITS.issuperset(value))
+
+
+def encode_push(sent_at: float, last_rtt_ms: int | None, backlog: int, scans: list[dict]) -> bytes:
+    """The bytes of a push body (compact JSON): what the device signs and the hub verifies."""
+    return json.dumps({"sent_at": sent_at, "last_rtt_ms": last_rtt_ms, "backlog": backlog, "scans": scans},
+                      separators=(",", ":")).encode("utf-8")
 
 # Device times (a scan's wall_time, a push's sent_at) outside this window are a wrong
 # clock, not a moment: the hub refuses them and a gate never records or sends one.
@@ -90,3 +127,9 @@ def format_utc(value: object, timespec: str = "auto") -> str | None:
     if moment is None:
         return INVALID_TIME
     return moment.replace(tzinfo=None).isoformat(timespec=timespec) + "Z"
+
+
+def format_scan_time(epoch: object) -> str | None:
+    """A scan's time (device, hub-corrected or received; Unix seconds) as every report and
+    screen shows it: :func:`format_utc` to the millisecond."""
+    return format_utc(epoch, "milliseconds")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.protocol import format_utc
+from common.protocol import DIRECTIONS, format_utc
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -34,7 +34,6 @@ CONFIG_FILE = "gate.json"
 DB_FILE = "gate.db"
 CONFIG_VERSION = 1
 
-DIRECTIONS = ("entry", "exit")
 REENTRY_POLICIES = ("single", "reentry", "unlimited")
 MAX_ZONE = 16
 
@@ -66,9 +65,9 @@ class EventConfig:
         if self.name:
             out["name"] = self.name
         if self.doors_open is not None:
-            out["doors_open"] = _iso(self.doors_open)
+            out["doors_open"] = format_utc(self.doors_open)
         if self.ends is not None:
-            out["ends"] = _iso(self.ends)
+            out["ends"] = format_utc(self.ends)
         if self.seat_labels:
             out["seat_labels"] = list(self.seat_labels)
         return out
@@ -407,7 +406,3 @@ def _timezone(value: Any) -> str | None:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown timezone {value!r}") from None
     return value
-
-
-def _iso(epoch: int) -> str:
-    return format_utc(epoch)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from common.protocol import format_utc
+from common.protocol import format_scan_time  # total: an absurd stored time never costs a verdict
 
 from .config import GateData, load_gate_data
 from .messages import COLOURS, describe, seat_label
@@ -60,9 +60,9 @@ class ScanResult:
             "gate_name": self.gate_name,
             "source": self.record.source,
             "wall_time": self.record.wall_time,
-            "at": _iso(self.record.wall_time),
+            "at": format_scan_time(self.record.wall_time),
             "previous_admission": (
-                {"at": _iso(prev.last_admitted_at), "gate": prev.last_admitted_gate}
+                {"at": format_scan_time(prev.last_admitted_at), "gate": prev.last_admitted_gate}
                 if prev is not None and prev.last_admitted_at is not None
                 else None
             ),
@@ -178,7 +178,7 @@ class Gate:
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
             "recent": [
                 {"seq": r.seq, "verdict": r.verdict, "colour": COLOURS[Verdict(r.verdict)],
-                 "ticket_id": r.ticket_id, "event_id": r.event_id, "at": _iso(r.wall_time)}
+                 "ticket_id": r.ticket_id, "event_id": r.event_id, "at": format_scan_time(r.wall_time)}
                 for r in self.store.recent_scans(recent)
             ],
         }
@@ -210,7 +210,3 @@ def scan_frames(gate: Gate, frames: Iterable, decoder, debouncer=None) -> Iterab
     for frame in frames:
         for text in accepted_codes(frame, decoder, debouncer):
             yield gate.check(text, source=frame.source, mono=frame.mono)
-
-
-def _iso(epoch: float | None) -> str | None:
-    return format_utc(epoch, "milliseconds")  # total: an absurd stored time never costs a verdict

@@ -79,8 +79,8 @@ class Ticket:
             "ticket_type": self.ticket_type,
             "zones": sorted(self.zones),
             "seat": self.seat,
-            "not_before": _iso(self.not_before),
-            "not_after": _iso(self.not_after),
+            "not_before": format_utc(self.not_before),
+            "not_after": format_utc(self.not_after),
         }
 
 
@@ -318,7 +318,3 @@ def _epoch(value: int | float | datetime | None) -> int | None:
             raise ValueError("datetimes must carry a time zone")
         return int(value.timestamp())
     raise TypeError(f"expected Unix seconds or an aware datetime, got {type(value).__name__}")
-
-
-def _iso(epoch: int | None) -> str | None:
-    return format_utc(epoch)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from common.protocol import DIRECTIONS
+
 from ..config import (
-    CONFIG_FILE, DIRECTIONS, KEYRING_FILE, REENTRY_POLICIES, REVOCATIONS_FILE, EventConfig,
+    CONFIG_FILE, KEYRING_FILE, REENTRY_POLICIES, REVOCATIONS_FILE, EventConfig,
     GateConfig, GateDataError, config_from_json, load_keyring, load_revocations, parse_time, parse_zones, write_config,
 )
 from ..offline_store import OfflineStore, StoreError

@@ -9,7 +9,6 @@ raises :class:`DeviceRevoked`.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,6 +18,11 @@ from typing import Any, Callable
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+from common.protocol import (
+    DEVICE_TIME_HEADER, LAST_RTT_HEADER, PUSH_DOMAIN, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS,
+    SIGNATURE_HEADER, encode_push,
+)
 
 from ..config import GateDataError, load_config, load_keyring
 from ..offline_store import OfflineStore
@@ -31,8 +35,6 @@ from .identity import DeviceIdentity, load_identity
 
 log = logging.getLogger(__name__)
 
-PUSH_DOMAIN = b"ticketgate/push/v1\x00"
-BATCH_SIZE = 500
 MAX_PULL_PAGES = 50
 USER_AGENT = "ticketgate-gate-agent/1"
 
@@ -101,9 +103,9 @@ class SyncClient:
         headers = kwargs.pop("headers", {})
         headers["Authorization"] = f"Bearer {self.identity.credential}"
         started = time.monotonic()
-        headers["X-Device-Time"] = repr(self.wall_clock())
+        headers[DEVICE_TIME_HEADER] = repr(self.wall_clock())
         if self.last_rtt_ms is not None:
-            headers["X-Device-Last-RTT-Ms"] = str(self.last_rtt_ms)
+            headers[LAST_RTT_HEADER] = str(self.last_rtt_ms)
         try:
             response = self.session.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
@@ -136,22 +138,20 @@ class SyncClient:
         set_meta(self.store, last_sync_ok_at=self.wall_clock(), last_error=None, **meta)
 
     # --- push ------------------------------------------------------------------
-    def push_once(self, batch_size: int = BATCH_SIZE) -> PushResult:
+    def push_once(self, batch_size: int = PUSH_MAX_SCANS) -> PushResult:
         """Send every scan that was unsynced when called, in signed batches."""
         result = PushResult()
         offset = None  # hub time minus ours, as the hub measured it
         pending = self.store.unsynced_count()
+        batch_size = min(batch_size, PUSH_MAX_SCANS)
         while result.sent < pending:
-            scans = unsynced_scans(self.store, batch_size)
+            scans = [_within_limits(s) for s in unsynced_scans(self.store, batch_size)]
             if not scans:
                 break
-            body = json.dumps({
-                "sent_at": self.wall_clock(), "last_rtt_ms": self.last_rtt_ms,
-                "backlog": self.store.unsynced_count() - len(scans), "scans": scans,
-            }, separators=(",", ":")).encode("utf-8")
+            body, scans = self._push_body(scans)
             signature = base64.b64encode(self.identity.key.sign(PUSH_DOMAIN + body)).decode("ascii")
             answer = self._call("POST", "/sync/push", data=body, headers={
-                "Content-Type": "application/json", "X-Device-Signature": signature})
+                "Content-Type": "application/json", SIGNATURE_HEADER: signature})
             acked = answer.get("acked", [])
             offset = answer.get("clock_offset_s", offset)
             mark_synced(self.store, acked)
@@ -164,6 +164,16 @@ class SyncClient:
                 break  # nothing moved: do not spin
         self._succeeded(**({"clock_offset_s": offset} if offset is not None else {}))
         return result
+
+    def _push_body(self, scans: list[dict[str, Any]]) -> tuple[bytes, list[dict[str, Any]]]:
+        """The body of the longest run of ``scans`` (halved while larger) within PUSH_MAX_BYTES:
+        a body the hub refused for its size would be refused again on every retry."""
+        unsynced = self.store.unsynced_count()
+        while True:
+            body = encode_push(self.wall_clock(), self.last_rtt_ms, unsynced - len(scans), scans)
+            if len(body) <= PUSH_MAX_BYTES or len(scans) == 1:
+                return body, scans
+            scans = scans[:len(scans) // 2]
 
     # --- pull ------------------------------------------------------------------
     def pull_once(self) -> PullResult:
@@ -230,3 +240,12 @@ class SyncClient:
             return load_keyring(self.data_dir / "keyring.json")
         except GateDataError:
             return None
+
+
+def _within_limits(scan: dict[str, Any]) -> dict[str, Any]:
+    """A push item the hub accepts: a reason is advisory text, cut to REASON_MAX_CHARS (gate.db
+    keeps it whole) rather than have the hub refuse the whole batch on every retry."""
+    reason = scan.get("reason")
+    if isinstance(reason, str) and len(reason) > REASON_MAX_CHARS:
+        return {**scan, "reason": reason[:REASON_MAX_CHARS]}
+    return scan

@@ -11,7 +11,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, request
 
+from common.protocol import PUSH_MAX_BYTES
+
 from .errors import ApiError, register_error_handlers
+
+# Bodies whose largest size is the protocol's, not the MAX_CONTENT_LENGTH setting: a gate builds its
+# pushes to common.protocol.PUSH_MAX_BYTES and cannot know what one hub is configured with.
+BODY_LIMITS = {"api.sync.push": PUSH_MAX_BYTES}
 
 
 def build_api() -> Blueprint:
@@ -20,6 +26,7 @@ def build_api() -> Blueprint:
     api = Blueprint("api", __name__, url_prefix="/api/v1")
     for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp, devices.bp, sync.bp):
         api.register_blueprint(child)
+    api.before_request(apply_body_limit)  # first: the next one reads the body
     api.before_request(refuse_nul_characters)
     api.after_request(_no_sniffing)
     return api
@@ -29,6 +36,12 @@ def _no_sniffing(response):
     """Browsers take a JSON, PNG or SVG answer for what it says it is (the pages set their own headers)."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
+
+
+def apply_body_limit() -> None:
+    limit = BODY_LIMITS.get(request.endpoint or "")
+    if limit is not None:
+        request.max_content_length = limit
 
 
 def refuse_nul_characters() -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from common import protocol
+from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, SIGNATURE_HEADER
+
 from ..services import payments
-from ..services.devices import CHANGE_SPEC, DEVICE_SPEC, DIRECTIONS
+from ..services import sync as sync_service
+from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
 from ..services.events import EVENT_SPEC
 from ..services.venues import VENUE_SPEC
 from .holds import HOLD_SPEC
 from .orders import ORDER_SPEC
-from .sync import DEVICE_TIME_HEADER, LAST_RTT_HEADER, SIGNATURE_HEADER
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -131,6 +134,21 @@ SCHEMAS = {
                      "status": {"enum": ["available", "held", "sold"]}}),
     "SeatMap": _record({"event_id": INT, "num_available": INT, "num_seats": INT,
                         "seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}}}),
+    # the compact seat map (services.seatmap): layout once, then a status string and changes by version
+    "SeatLayout": _record({"event_id": INT, "layout": STR, "num_seats": INT, "size": INT,
+                           "ticket_types": {"type": "array", "items": _record(
+                               {"id": INT, "name": STR, "price": INT, "sections": {"type": "array", "items": STR}})},
+                           "sections": {"type": "array", "items": _record({"name": STR, "rows": {
+                               "type": "array", "items": _record({"name": STR, "seats": {"type": "array", "items": STR}},
+                                                                 {"first": INT, "indexes": {"type": "array", "items": INT}})}})}}),
+    "SeatStatus": _record({"event_id": INT, "version": STR, "layout": STR, "num_seats": INT, "num_available": INT,
+                           "status": {"type": "string", "pattern": "^[ahs-]*$",
+                                      "description": "one character per seat index: a available, h held, s sold, "
+                                                     "- not sold at this event"}}),
+    "SeatChanges": _record({"event_id": INT, "since": STR, "version": STR, "layout": STR}, {
+        "changes": {"type": "array", "items": {"type": "array", "items": {}},
+                    "description": "[index, status character] of each seat that changed"},
+        "reload": {"type": "boolean", "description": "true: load the whole status again"}}),
     "HoldIn": annotated(HOLD_SPEC.json_schema(), {
         "": {"oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
              "description": "exactly one of seats, best_available, ga"},
@@ -229,6 +247,17 @@ def _paths() -> dict:
         "/api/v1/events/{event_id}/seats/{section}/{row}/{seat}": {
             "get": _op("Check one seat", {"200": _resp("Seat", ref("Seat"))}, 404, tag="events",
                        params=[event_id, _path("section", STR), _path("row", STR), _path("seat", STR)])},
+        "/api/v1/events/{event_id}/seatmap/layout": {
+            "get": _op("Seat map layout: sections, rows, seat labels and indexes, seated ticket types (cacheable; "
+                       "with ?v=<layout> for a day)", {"200": _resp("Layout", ref("SeatLayout"))}, 404,
+                       params=[event_id, _query("v", STR, "the layout tag the status names")], tag="events")},
+        "/api/v1/events/{event_id}/seatmap/status": {
+            "get": _op("Seat statuses as one character per seat index, with the version (cacheable for a second)",
+                       {"200": _resp("Status", ref("SeatStatus"))}, 404, params=[event_id], tag="events")},
+        "/api/v1/events/{event_id}/seatmap/changes": {
+            "get": _op("Seats changed since a version, or reload: true (cacheable for a second)",
+                       {"200": _resp("Changes", ref("SeatChanges"))}, 400, 404, tag="events",
+                       params=[event_id, {**_query("since", STR, "a version from the status"), "required": True}])},
         "/api/v1/events/{event_id}/seat-labels": {
             "get": _op("Seat labels; list index == the signed ticket's seat number",
                        {"200": _resp("Labels", _record({"event_id": INT, "labels": {"type": "array", "items": STR}}))}, 404, params=[event_id], tag="events")},
@@ -337,15 +366,48 @@ def _device_paths() -> dict:
     }
 
 
+def _push_schemas() -> tuple[dict, dict]:
+    """The push body and its acknowledgement, from the protocol's vocabulary (common/protocol.py)."""
+    device_time = {"type": "number", "minimum": protocol.TIME_MIN, "maximum": protocol.TIME_MAX}
+    ident = {"type": "integer", "minimum": 0, "maximum": protocol.ID_MAX}
+    count = {"type": "integer", "minimum": 0, "maximum": protocol.COUNT_MAX}
+    scan_id = {"type": "string", "pattern": f"^[0-9a-f]{{{protocol.SCAN_ID_HEX_DIGITS}}}$",
+               "description": "random 128-bit id the gate gave the scan (the nonce)"}
+    scan = {"type": "object", "required": ["scan_id", "seq", "wall_time", "verdict"], "properties": {
+        "scan_id": scan_id,
+        "seq": {**ident, "description": "the gate's scan sequence (monotonic)"},
+        "wall_time": {**device_time, "description": "device wall time of the scan (Unix s); outside the "
+                      "plausible window the scan is refused (time_out_of_range) and acknowledged"},
+        "event_id": _nullable(ident), "ticket_id": _nullable(ident),
+        "verdict": {"enum": list(protocol.VERDICTS), "description": "another name is refused "
+                    "(unknown_verdict) and acknowledged"},
+        "reason": _nullable({"type": "string", "maxLength": protocol.REASON_MAX_CHARS})}}
+    body = {"type": "object", "required": ["sent_at", "scans"], "additionalProperties": False,
+            "description": f"at most {protocol.PUSH_MAX_BYTES} bytes (else 413)", "properties": {
+                "sent_at": {**device_time, "description": "device wall clock when sending (Unix s); "
+                            "outside the plausible window: 422 clock_out_of_range"},
+                "last_rtt_ms": _nullable(count, "round trip of the device's previous call"),
+                "backlog": {**count, "description": "unsynced scans left after this batch (default 0)"},
+                "scans": {"type": "array", "maxItems": protocol.PUSH_MAX_SCANS, "items": scan}}}
+    refusal_codes = [sync_service.UNKNOWN_VERDICT, sync_service.TIME_OUT_OF_RANGE, sync_service.FOREIGN_EVENT,
+                     sync_service.SCAN_ID_TAKEN]
+    ack = _record({"acked": {"type": "array", "items": STR, "description": "settled: stored, or refused for good"},
+                   "stored": INT, "hub_time": {"type": "number"}, "clock_offset_s": {"type": "number"},
+                   "rejected": {"type": "array", "items": _record({"scan_id": STR, "code": {"enum": refusal_codes}})}})
+    return body, ack
+
+
 def _sync_paths() -> dict:
     tag = "sync"
+    push_body, ack = _push_schemas()
     timing = [_header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
               _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)")]
     seq = {"type": "integer", "minimum": 0}
     return {
         "/api/v1/sync/push": {
             "post": _op("Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
-                        {"200": _resp("Acknowledgement", OBJ)}, 400, 401, 413, 422, body=OBJ, auth=True, tag=tag,
+                        {"200": _resp("Acknowledgement", ack)}, 400, 401, 413, 422, body=push_body, auth=True,
+                        tag=tag,
                         params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)]),
         },
         "/api/v1/sync/pull": {

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from common.protocol import COUNT_MAX, DEVICE_TIME_HEADER, LAST_RTT_HEADER, SIGNATURE_HEADER
+
 from ..db import get_db
 from ..services import attendance as attendance_service
 from ..services import events as event_service
@@ -15,9 +17,6 @@ from .errors import ApiError
 from .util import current_user, query_int, require_role, signer
 
 bp = Blueprint("sync", __name__)
-SIGNATURE_HEADER = "X-Device-Signature"
-DEVICE_TIME_HEADER = "X-Device-Time"
-LAST_RTT_HEADER = "X-Device-Last-RTT-Ms"
 
 
 def current_device() -> dict:
@@ -82,7 +81,7 @@ def pull():
         limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
         signer=signer(), keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
         device_sent_at=_header_number(DEVICE_TIME_HEADER), now=received,
-        last_rtt_ms=_header_number(LAST_RTT_HEADER, int, sync_service.MAX_INT32),
+        last_rtt_ms=_header_number(LAST_RTT_HEADER, int, COUNT_MAX),
     )
     return jsonify(result)
 

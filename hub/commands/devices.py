@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from common.protocol import DIRECTIONS
 from common.signing.qr import save_qr
 from hub.services import ServiceError
 from hub.services import devices as device_service
@@ -40,7 +41,7 @@ def _print_token(device: dict, token: str, hub_url: str, qr: Path | None) -> Non
 @click.option("--name", required=True, help="Shown at the door and in reports, e.g. 'Gate A'.")
 @click.option("--event", "event_id", required=True, type=click.IntRange(min=1), help="Event id the gate admits.")
 @click.option("--zones", default="", help="Zones the gate admits, e.g. 1,2 (default: every zone).")
-@click.option("--direction", type=click.Choice(device_service.DIRECTIONS), default="entry", show_default=True)
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="entry", show_default=True)
 @click.option("--hub-url", envvar=HUB_URL_ENV, default="http://127.0.0.1:8080", show_default=True,
               help="The URL gates use to reach this hub (goes into the QR).")
 @click.option("--qr", type=click.Path(path_type=Path, dir_okay=False),
@@ -98,7 +99,7 @@ def devices_rename(device_id, name) -> None:
 @click.argument("device_id", type=int)
 @click.option("--event", "event_id", type=click.IntRange(min=1))
 @click.option("--zones", help="e.g. 1,2; empty string for every zone")
-@click.option("--direction", type=click.Choice(device_service.DIRECTIONS))
+@click.option("--direction", type=click.Choice(DIRECTIONS))
 def devices_reassign(device_id, event_id, zones, direction) -> None:
     """Move a device to another event, zones or direction (applied at its next pull)."""
     changes = {"event_id": event_id, "direction": direction}

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, and_, func, select
 
-from common.protocol import format_utc
+from common.protocol import format_scan_time
 
 from ..schema import tickets
 from ..schema_devices import devices, gate_scans
 from .sync import ADMITTED, EXITED
-
-
-def _iso(epoch: float | None) -> str | None:
-    # total: a row stored by an older hub with an absurd time shows as "invalid time"
-    return format_utc(epoch, "milliseconds")
 
 
 def attendance(conn: Connection, event_id: int) -> dict:
@@ -75,8 +70,8 @@ def duplicates(conn: Connection, event_id: int) -> list[dict]:
         .order_by(dup.c.corrected_time)).all()
     return [{
         "ticket_id": r.ticket_id,
-        "entry": {"scan_id": r.entry_scan_id, "gate": r.entry_gate, "at": _iso(r.entry_time)},
-        "duplicate": {"scan_id": r.scan_id, "gate": r.gate, "at": _iso(r.corrected_time)},
+        "entry": {"scan_id": r.entry_scan_id, "gate": r.entry_gate, "at": format_scan_time(r.entry_time)},
+        "duplicate": {"scan_id": r.scan_id, "gate": r.gate, "at": format_scan_time(r.corrected_time)},
     } for r in rows]
 
 
@@ -93,7 +88,7 @@ def export_scans(conn: Connection, event_id: int, since: int = 0, limit: int = 1
         "items": [{
             "hub_seq": r.hub_seq, "scan_id": r.scan_id, "device_id": r.device_id, "gate": r.gate_name,
             "ticket_id": r.ticket_id, "verdict": r.verdict, "reason": r.reason, "device_seq": r.device_seq,
-            "device_time": _iso(r.device_time), "corrected_time": _iso(r.corrected_time),
-            "received_at": _iso(r.received_at), "duplicate_of": r.duplicate_of,
+            "device_time": format_scan_time(r.device_time), "corrected_time": format_scan_time(r.corrected_time),
+            "received_at": format_scan_time(r.received_at), "duplicate_of": r.duplicate_of,
         } for r in rows],
     }

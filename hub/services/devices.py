@@ -19,6 +19,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, insert, select, update
 
+from common.protocol import DIRECTIONS, PUSH_DOMAIN, MovementKind
+
 from ..db import atomic
 from ..schema import events
 from ..schema_devices import devices, enrolment_tokens
@@ -31,8 +33,6 @@ from .venues import seat_labels
 ENROLMENT_TTL = timedelta(hours=24)
 ENROL_PREFIX = "te_"
 CREDENTIAL_PREFIX = "td_"
-PUSH_DOMAIN = b"ticketgate/push/v1\x00"
-DIRECTIONS = ("entry", "exit")
 
 DEVICE_SPEC = obj(
     required={"name": string(100, 1), "event_id": integer(1)},
@@ -66,7 +66,8 @@ def create_device(conn: Connection, data: dict, now: datetime | None = None,
         event_row(conn, spec["event_id"])
         device_id = conn.execute(insert(devices).values(
             name=spec["name"], event_id=spec["event_id"], zones=json.dumps(sorted(set(spec.get("zones", [])))),
-            direction=spec.get("direction", "entry"), status="pending", config_version=1, created_at=now,
+            direction=spec.get("direction", MovementKind.ENTRY.value), status="pending", config_version=1,
+            created_at=now,
         ).returning(devices.c.id)).scalar_one()
         token = _new_enrolment_token(conn, device_id, now, ttl)
     return get_device(conn, device_id), token

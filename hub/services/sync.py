@@ -20,7 +20,10 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from common.protocol import MOVEMENT_OF, MOVEMENT_VERDICTS, VERDICTS, Verdict, plausible_time
+from common.protocol import (
+    COUNT_MAX, ID_MAX, MOVEMENT_OF, MOVEMENT_VERDICTS, PUSH_FIELDS, PUSH_MAX_SCANS, REASON_MAX_CHARS,
+    SCAN_ID_HEX_DIGITS, VERDICTS, Verdict, is_scan_id, plausible_time,
+)
 from common.signing import SigningKey
 
 from ..db import atomic
@@ -33,12 +36,9 @@ from .tickets import revocations_since
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 1000
 PULL_LIMIT = 1000
 ADMITTED, EXITED = Verdict.ADMITTED.value, Verdict.EXIT_RECORDED.value
 MOVEMENTS = MOVEMENT_VERDICTS
-_MAX_INT = 2**63 - 1
-MAX_INT32 = 2**31 - 1  # devices.last_rtt_ms and .backlog are INTEGER columns
 
 
 # --- clock -------------------------------------------------------------------
@@ -64,7 +64,7 @@ def _number(value: Any, where: str) -> float:
         return float("inf")
 
 
-def _uint(value: Any, where: str, nullable: bool = False, most: int = _MAX_INT) -> int | None:
+def _uint(value: Any, where: str, nullable: bool = False, most: int = ID_MAX) -> int | None:
     if type(value) is int and 0 <= value <= most:  # the common case first
         return value
     if value is None and nullable:
@@ -74,7 +74,6 @@ def _uint(value: Any, where: str, nullable: bool = False, most: int = _MAX_INT) 
     return value
 
 
-_HEX = frozenset("0123456789abcdef")
 _VERDICTS = frozenset(VERDICTS)  # exactly the names gates decide (common.protocol)
 
 # Per-scan refusals: the scan is not stored but acknowledged (settled), so the gate marks
@@ -94,23 +93,25 @@ def parse_push(body: Any) -> dict:
     every batch (the ingest hot path), and the checks are few and flat."""
     if not isinstance(body, dict):
         raise Invalid("the batch must be a JSON object", "invalid_batch")
-    unknown = set(body) - {"sent_at", "last_rtt_ms", "backlog", "scans"}
+    unknown = set(body).difference(PUSH_FIELDS)
     if unknown:
         raise Invalid(f"batch: unknown field(s) {', '.join(sorted(unknown))}", "unknown_field")
     scans = body.get("scans")
-    if not isinstance(scans, list) or len(scans) > MAX_BATCH:
-        raise Invalid(f"batch.scans must be a list of at most {MAX_BATCH} scans", "invalid_batch")
+    if not isinstance(scans, list) or len(scans) > PUSH_MAX_SCANS:
+        raise Invalid(f"batch.scans must be a list of at most {PUSH_MAX_SCANS} scans", "invalid_batch")
     out = []
     for i, scan in enumerate(scans):
         if not isinstance(scan, dict):
             raise Invalid(f"batch.scans[{i}] must be an object", "invalid_field")
         scan_id, verdict, reason = scan.get("scan_id"), scan.get("verdict"), scan.get("reason")
-        if not isinstance(scan_id, str) or len(scan_id) != 32 or not _HEX.issuperset(scan_id):
-            raise Invalid(f"batch.scans[{i}].scan_id must be 32 lower-case hex digits", "invalid_field")
+        if not is_scan_id(scan_id):
+            raise Invalid(f"batch.scans[{i}].scan_id must be {SCAN_ID_HEX_DIGITS} lower-case hex digits",
+                          "invalid_field")
         if not isinstance(verdict, str):
             raise Invalid(f"batch.scans[{i}].verdict must be a verdict name", "invalid_field")
-        if reason is not None and (not isinstance(reason, str) or len(reason) > 40):
-            raise Invalid(f"batch.scans[{i}].reason must be text of at most 40 characters", "invalid_field")
+        if reason is not None and (not isinstance(reason, str) or len(reason) > REASON_MAX_CHARS):
+            raise Invalid(f"batch.scans[{i}].reason must be text of at most {REASON_MAX_CHARS} characters",
+                          "invalid_field")
         out.append({
             "scan_id": scan_id, "verdict": verdict, "reason": reason,
             "device_seq": _uint(scan.get("seq"), f"batch.scans[{i}].seq"),
@@ -124,8 +125,8 @@ def parse_push(body: Any) -> dict:
                       CLOCK_OUT_OF_RANGE)
     return {
         "sent_at": sent_at,
-        "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True, MAX_INT32),
-        "backlog": _uint(body.get("backlog", 0), "batch.backlog", most=MAX_INT32),
+        "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True, COUNT_MAX),
+        "backlog": _uint(body.get("backlog", 0), "batch.backlog", most=COUNT_MAX),
         "scans": out,
     }
 

@@ -8,8 +8,11 @@ from datetime import datetime
 
 import pytest
 
-from common.protocol import plausible_time
+from common.protocol import COUNT_MAX, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, encode_push, plausible_time
 from common.signing.qr import save_qr
+from gate_agent.offline_store import NewScan, OfflineStore
+from gate_agent.offline_store.sync_state import unsynced_scans
+from gate_agent.rules import Decision, Verdict
 from tests.e2e.harness import GateProcess, HubServer, create_device
 
 
@@ -131,3 +134,27 @@ def test_a_gate_whose_clock_reads_1970_records_plausible_times_and_the_hub_place
     [item] = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers).json()["items"]
     corrected = datetime.fromisoformat(item["corrected_time"].replace("Z", "+00:00")).timestamp()
     assert abs(corrected - time.time()) < 120
+
+
+def test_the_gate_never_builds_a_push_the_hub_refuses_for_its_size(hub, tmp_path):
+    """More scans than one push holds, each as large as the gate can make it (a reason of astral
+    characters, 12 bytes each in JSON), one with a reason longer than the hub takes: one sync
+    delivers them all, in pushes within the protocol's limits."""
+    gate = GateProcess(tmp_path, "gate")
+    _device, token = create_device(hub, hub.headers, hub.event["id"], "Big pushes")
+    assert gate.enroll(hub.url, token).returncode == 0
+    wide, long = "\U0001F3AB" * REASON_MAX_CHARS, "r" * (REASON_MAX_CHARS + 20)
+    count = PUSH_MAX_SCANS + 100
+    with OfflineStore(gate.data_dir / "gate.db") as store:
+        for i in range(count):
+            decision = Decision(Verdict.INVALID, reason=long if i == 0 else wide)
+            store.record_scan(NewScan("gate", "Gate", time.time(), float(i), "d" * 32, event_id=hub.event["id"],
+                                      ticket_id=i + 1), lambda _state, d=decision: (d, None))
+        largest = encode_push(time.time(), COUNT_MAX, COUNT_MAX, unsynced_scans(store, PUSH_MAX_SCANS))
+    assert len(largest) > PUSH_MAX_BYTES  # one push could not hold as many of them as it may hold scans
+    synced = gate.cli("sync", "--data-dir", str(gate.data_dir))
+    assert synced.returncode == 0, synced.stderr
+    assert "push: ok" in synced.stdout and "backlog: 0" in synced.stdout
+    items = hub.api("GET", f"/events/{hub.event['id']}/scans?limit={count}", hub.headers).json()["items"]
+    assert len(items) == count
+    assert sorted({s["reason"] for s in items}) == sorted({wide, long[:REASON_MAX_CHARS]})

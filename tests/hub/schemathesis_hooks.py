@@ -15,10 +15,9 @@ import os
 import schemathesis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.services.devices import PUSH_DOMAIN
+from common.protocol import PUSH_DOMAIN, SIGNATURE_HEADER
 
 PUSH_PATH = "/api/v1/sync/push"
-SIGNATURE_HEADER = "X-Device-Signature"
 _KEY = Ed25519PrivateKey.from_private_bytes(base64.b64decode(os.environ["SCHEMATHESIS_DEVICE_KEY"]))
 
 

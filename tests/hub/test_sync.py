@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 
+import jsonschema_rs
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,12 +20,18 @@ from hypothesis import strategies as st
 
 from sqlalchemy import select
 
-from common.protocol import TIME_MAX, TIME_MIN, VERDICTS, plausible_time
+from common.protocol import (
+    PUSH_DOMAIN, PUSH_FIELDS, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, TIME_MAX, TIME_MIN, VERDICTS, encode_push,
+    plausible_time,
+)
 from common.signing import RevocationList, Keyring
+from gate_agent.offline_store.sync_state import unsynced_scans
+from gate_agent.pipeline import Gate
 from gate_agent.rules import Verdict as GateVerdict
+from hub.api.openapi import openapi_document
 from hub.schema_devices import gate_scans
-from hub.services.devices import PUSH_DOMAIN
 from hub.services.live import notifier_for
+from tests.gate_agent.helpers import make_gate_folder
 from tests.hub.helpers import buy, create_event, ga_type
 from tests.support import wait_for
 
@@ -116,20 +123,25 @@ def test_concurrent_retries_store_each_scan_once(app, client, organizer, event, 
     assert attendance(client, organizer, event)["entries"] == 39
 
 
-def _sqlite_app(folder, template):
-    """A hub on its own copy of the migrated SQLite template, with an organizer's token."""
+def _hub(config: dict):
+    """A hub app of its own with ``config``, and an organizer's token headers."""
     from hub import create_app
     from hub.services import users
 
-    folder.mkdir()
-    shutil.copyfile(template, folder / "hub.sqlite3")
-    app = create_app({"INSTANCE_PATH": str(folder / "instance"), "DATABASE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
-                      "TESTING": True, "SWEEP_INTERVAL_SECONDS": 0})
+    app = create_app(config)
     app.extensions["tickethub.keys"].ensure()
     with app.extensions["tickethub.engine"].connect() as conn:
         user = users.create_user(conn, "organizer@example.org", "correct horse", "organizer")
         _token_id, token = users.create_token(conn, user["id"], "test")
     return app, {"Authorization": f"Bearer {token}"}
+
+
+def _sqlite_app(folder, template):
+    """A hub on its own copy of the migrated SQLite template."""
+    folder.mkdir()
+    shutil.copyfile(template, folder / "hub.sqlite3")
+    return _hub({"INSTANCE_PATH": str(folder / "instance"), "DATABASE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
+                 "TESTING": True, "SWEEP_INTERVAL_SECONDS": 0})
 
 
 def _waiting_in_atomic(thread: threading.Thread) -> bool:
@@ -189,6 +201,34 @@ def test_scan_ids_of_another_device_are_not_acknowledged(gates):
     assert a.push([scan]).json["acked"] == [scan["scan_id"]]
     stolen = b.push([{**scan, "seq": 1}]).json
     assert stolen["acked"] == [] and stolen["rejected"] == [{"scan_id": scan["scan_id"], "code": "scan_id_taken"}]
+
+
+def _json_schema(node):
+    """An OpenAPI 3.0 schema as JSON Schema: `nullable` becomes "or null"."""
+    if isinstance(node, list):
+        return [_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _json_schema(v) for k, v in node.items() if k != "nullable"}
+    return {"anyOf": [out, {"type": "null"}]} if node.get("nullable") else out
+
+
+def test_the_push_body_is_documented_from_the_protocol_and_the_gates_bodies_fit_it(tmp_path):
+    operation = openapi_document()["paths"]["/api/v1/sync/push"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert tuple(schema["properties"]) == PUSH_FIELDS and schema["additionalProperties"] is False
+    assert schema["properties"]["scans"]["maxItems"] == PUSH_MAX_SCANS
+    scan = schema["properties"]["scans"]["items"]["properties"]
+    assert scan["verdict"]["enum"] == list(VERDICTS) and scan["reason"]["maxLength"] == REASON_MAX_CHARS
+    assert (scan["wall_time"]["minimum"], scan["wall_time"]["maximum"]) == (TIME_MIN, TIME_MAX)
+    folder = make_gate_folder(tmp_path, timezone="UTC")
+    with Gate.open(folder.path) as gate:
+        verdicts = [gate.check(text).verdict.value for text in (folder.ticket(), folder.ticket(event_id=2), "hello")]
+        items = unsynced_scans(gate.store)
+    assert verdicts == ["admitted", "wrong_event", "not_a_ticket"]
+    valid = jsonschema_rs.validator_for(_json_schema(schema)).is_valid
+    assert valid(json.loads(encode_push(time.time(), None, 0, items)))
+    assert not valid(json.loads(encode_push(time.time(), 3, 0, [{**items[0], "verdict": "made_up"}])))
 
 
 def test_pull_brings_other_gates_admissions_since_the_cursor(gates):
@@ -293,8 +333,8 @@ def test_malformed_batches_get_a_clear_4xx(gates, value):
     (lambda s: json.dumps({"sent_at": time.time(), "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
     (lambda s: json.dumps({"sent_at": 1e12, "scans": s}).encode(), 422, "clock_out_of_range"),
     (lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(), 400, "nul_character"),
-    (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * 1001}).encode(), 422, "invalid_batch"),
-    (lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * 300_000}).encode(), 413,
+    (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * (PUSH_MAX_SCANS + 1)}).encode(), 422, "invalid_batch"),
+    (lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * PUSH_MAX_BYTES}).encode(), 413,
      "request_entity_too_large"),
 ])
 def test_hostile_batches_get_a_json_4xx_and_lose_nothing(client, organizer, event, gates, make_body, status, code):
@@ -305,6 +345,24 @@ def test_hostile_batches_get_a_json_4xx_and_lose_nothing(client, organizer, even
     assert client.get(f"/api/v1/events/{event['id']}/scans", headers=organizer).json["items"] == []
     retried = a.push(scans)  # the gate's own retry of the same scans goes through whole
     assert retried.status_code == 200 and retried.json["stored"] == 2
+
+
+def test_a_push_as_large_as_the_protocol_allows_is_taken_whatever_max_content_length_says(app_config):
+    """A gate builds pushes up to common.protocol.PUSH_MAX_BYTES and cannot know a hub's settings: the push's
+    limit is the protocol's, other requests keep MAX_CONTENT_LENGTH."""
+    app, organizer = _hub({**app_config, "MAX_CONTENT_LENGTH": 4096})
+    client = app.test_client()
+    gate = FakeGate(client, organizer, create_event(client, organizer, rows=1, seats=1)["id"], "Gate A")
+    scans = [gate.scan(i, reason="r" * 40) for i in range(PUSH_MAX_SCANS)]
+    body = gate.push_body(scans)
+    assert 4096 < len(body) <= PUSH_MAX_BYTES
+    answer = gate.push(scans, body=body)
+    assert answer.status_code == 200 and answer.json["stored"] == PUSH_MAX_SCANS, answer.get_data(as_text=True)
+    too_large = gate.push([], body=json.dumps({"sent_at": time.time(), "scans": [], "pad": "x" * PUSH_MAX_BYTES}).encode())
+    assert too_large.status_code == 413 and too_large.json["error"]["code"] == "request_entity_too_large"
+    venue = client.post("/api/v1/venues", json={"name": "x" * 5000, "sections": []}, headers=organizer)
+    assert venue.status_code == 413  # the setting still holds for every other request
+    app.extensions["tickethub.engine"].dispose()
 
 
 @pytest.mark.parametrize("header, value", [
