@@ -104,6 +104,16 @@ SETTINGS: tuple[Setting, ...] = (
             "requests that may wait for a server thread, in each lane (reads; the buy path), before more get "
             "503 `overloaded` with `Retry-After` at once; `0`: twice the lane's threads."),
     Setting("OVERLOAD_RETRY_SECONDS", 2, "server", "`Retry-After` of a request refused because the server is busy."),
+    # the on-sale waiting room (hub/services/waiting_room.py), turned on per event by its organizer
+    Setting("QUEUE_ADMISSION_TTL_SECONDS", 900, "queue",
+            "how long an admitted buyer may start holds, from the moment of admission; then they queue again."),
+    # a client far back asks seldom, so the whole queue costs about this many requests a second
+    Setting("QUEUE_POLL_BUDGET", 400, "queue",
+            "queue-status requests a second that the waiting clients of one event are spread over: a client "
+            "far back is told to ask again after `waiting / budget` seconds (at least 30)."),
+    Setting("QUEUE_JOIN_RATE_LIMIT", "30 per minute", "queue",
+            "new places in a queue per address (a reload keeps its place and is not counted); over it 429 "
+            "`too_many_requests`."),
     # public address and reverse proxy (hub/deployment.py, docs/deployment.md)
     Setting("PUBLIC_URL", "", "deployment",
             "the address buyers use, e.g. `https://tickets.example.org`, base of every mailed link; "

@@ -1,9 +1,13 @@
 """Flask extensions created per application in create_app."""
 from __future__ import annotations
 
+import math
+import time
+
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse
 
 # Every rate-limited endpoint (API and pages), the config key holding its limit, and the methods it counts.
 # Passwords and codes against guessing; holds against a bot taking every seat. Limits are per endpoint.
@@ -34,3 +38,17 @@ def init_limiter(app: Flask) -> Limiter:
         app.view_functions[endpoint] = limiter.limit(lambda key=key: app.config[key], methods=list(methods))(view)
     app.extensions["tickethub.limiter"] = limiter
     return limiter
+
+
+def take_one(app: Flask, setting: str, scope: str, client: str) -> int | None:
+    """Count one request of `client` against the limit in `setting` (a "30 per minute" text), in the
+    app limiter's storage, for a limit that only some requests of an endpoint count against (a queue
+    join, not a reload of the queue page). None while within it, else the seconds until it frees up."""
+    limiter: Limiter = app.extensions["tickethub.limiter"]
+    if not limiter.enabled:
+        return None
+    item = parse(app.config[setting])
+    if limiter.limiter.hit(item, scope, client):
+        return None
+    reset_at, _remaining = limiter.limiter.get_window_stats(item, scope, client)
+    return max(1, math.ceil(reset_at - time.time()))

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, TypeDecorator, UniqueConstraint, text,
+    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
+    Text, TypeDecorator, UniqueConstraint, false, text,
 )
 
 metadata = MetaData(naming_convention={
@@ -107,6 +107,9 @@ events = Table(
     Column("venue_id", BigId, ForeignKey("venues.id")),
     Column("service_fee", Integer, nullable=False, default=0),  # per ticket, minor units
     Column("created_at", UTCDateTime, nullable=False),
+    # the on-sale waiting room (services.waiting_room): holds need an admission while it is on
+    Column("waiting_room", Boolean, nullable=False, default=False, server_default=false()),
+    Column("admit_per_minute", Integer, nullable=False, default=600, server_default="600"),
     Index("ix_events_starts_at", "starts_at"),
 )
 

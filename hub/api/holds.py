@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..db import get_db
 from ..services import holds as hold_service
+from ..services.waiting_room import check_admission
 from ..services.validate import integer, list_of, obj, string
 from .errors import ApiError
 from .util import current_user, json_body
@@ -24,7 +25,8 @@ HOLD_SPEC = obj(optional={
 @bp.post("/events/<int:event_id>/holds")
 def create_hold(event_id: int):
     """Rate-limited per client (HOLD_RATE_LIMIT, see hub/extensions.py); what one client may hold
-    at once is capped (HOLD_MAX_SEATS_PER_CLIENT), per API user or else per address."""
+    at once is capped (HOLD_MAX_SEATS_PER_CLIENT), per API user or else per address. While the event's
+    waiting room is on, the admission token from its queue must come in X-Admission-Token."""
     spec = HOLD_SPEC(json_body(), "hold")
     modes = [m for m in ("seats", "best_available", "ga") if m in spec]
     if len(modes) != 1:
@@ -33,6 +35,7 @@ def create_hold(event_id: int):
     common = {"ttl_seconds": spec.get("ttl_seconds"),
               **hold_service.client_terms(current_app.config, user and user["id"], request.remote_addr)}
     conn = get_db()
+    check_admission(conn, event_id, request.headers.get("X-Admission-Token"), current_app.config["SECRET_KEY"])
     if modes == ["seats"]:
         hold = hold_service.hold_seats(conn, event_id, [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],
                                        ticket_type_id=spec.get("ticket_type"), **common)

@@ -19,6 +19,7 @@ from ..services.events import EVENT_SPEC
 from ..services.venues import VENUE_SPEC
 from .holds import HOLD_SPEC
 from .orders import ORDER_SPEC
+from .queue import ADMISSION_HEADER, TICKET_HEADER
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -66,6 +67,7 @@ OBJ = {"type": "object"}
 STR = {"type": "string"}
 INT = {"type": "integer"}
 TIME = {"type": "string", "format": "date-time"}
+BOOL = {"type": "boolean"}
 
 
 def ref(name: str) -> dict:
@@ -101,6 +103,16 @@ def annotated(schema: dict, notes: dict[str, str | dict]) -> dict:
     return out
 
 
+# What a queue ticket is told (services.waiting_room.queue_status)
+QUEUE_STATUS = {
+    "event_id": INT, "status": {"enum": ["waiting", "admitted", "off"]},
+    "position": _nullable(INT, "null until the places of the early arrivals are drawn at the release"),
+    "ahead": _nullable(INT), "estimated_wait_seconds": _nullable(INT, "null: not known (before the release, paused)"),
+    "release_at": TIME, "released": BOOL,
+    "poll_after_seconds": _nullable(INT, "ask again after this long; null: admitted or off"),
+}
+
+
 def _page(item: str) -> dict:
     return _record({"items": {"type": "array", "items": ref(item)}, "total": INT, "offset": INT, "limit": INT})
 
@@ -118,7 +130,9 @@ SCHEMAS = {
     "Event": _record({"id": INT, "title": STR, "artist": STR, "location": STR, "description": STR,
                       "category": STR, "starts_at": TIME, "ticket_release_at": TIME,
                       "venue_id": _nullable(INT, "null: general admission only"),
-                      "organizer_id": _nullable(INT), "service_fee": INT},
+                      "organizer_id": _nullable(INT), "service_fee": INT,
+                      "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
+                      "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"}},
                      optional={"ticket_types": {"type": "array", "items": ref("TicketType"),
                                                 "description": "in GET /events/{id} and POST /events"}}),
     "TicketType": _record({"id": INT, "name": STR, "kind": {"enum": ["seated", "ga"]}, "price": INT,
@@ -177,6 +191,14 @@ SCHEMAS = {
                       "created_at": TIME, "paid_at": _nullable(TIME),
                       "tickets": {"type": "array", "items": ref("Ticket")}}),
     "OrderPage": _page("Order"),
+    "QueueState": _record({"event_id": INT, "waiting_room": BOOL, "release_at": TIME, "released": BOOL,
+                           "admit_per_minute": INT, "entries": INT, "admitted": INT, "waiting": INT}),
+    "QueueStatus": _record(QUEUE_STATUS),
+    "QueueJoined": _record({"queue_ticket": {"type": "string", "description": "send it in X-Queue-Ticket"},
+                            **QUEUE_STATUS}),
+    "Admission": _record({"admission_token": {"type": "string", "description": "send it in X-Admission-Token "
+                                                                                "with holds"},
+                          "expires_at": TIME, "position": INT}),
     "User": _record({"id": INT, "email": STR, "role": STR}),
 }
 
@@ -217,6 +239,7 @@ def _paths() -> dict:
     event_id, hold_id, order_id, ticket_id = (_path("event_id"), _path("hold_id"), _path("order_id"),
                                               _path("ticket_id"))
     order_token = _header("X-Order-Token", "the order's access_token (or ?access_token=)")
+    queue_ticket = _header(TICKET_HEADER, "your queue ticket (queue_ticket)")
     return {
         "/api/v1/venues": {
             "post": _op("Create a venue from sections, rows and seats", {"201": _resp("Created", ref("Venue"))},
@@ -273,9 +296,24 @@ def _paths() -> dict:
                        tag="sync")},
         "/api/v1/events/{event_id}/holds": {
             "post": _op("Hold seats or GA tickets (all or nothing, expiring; rate-limited)",
-                        {"201": _links(_resp("Hold", ref("Hold")), HOLD_LINKS)}, 400, 404, 409, 422, 429,
+                        {"201": _links(_resp("Hold", ref("Hold")), HOLD_LINKS)}, 400, 403, 404, 409, 422, 429,
                         body=ref("HoldIn"),
-                        params=[event_id], tag="holds")},
+                        params=[event_id, _header(ADMISSION_HEADER, "the queue's admission token, while the "
+                                                                    "event's waiting room is on")], tag="holds")},
+        "/api/v1/events/{event_id}/queue": {
+            "get": _op("The waiting room's public state: length, progress, rate (cacheable for a second)",
+                       {"200": _resp("Queue", ref("QueueState"))}, 404, params=[event_id], tag="queue"),
+            "post": _op("Join the waiting room: a place at the back; sending your ticket keeps your place",
+                        {"201": _resp("A new place", ref("QueueJoined")), "200": _resp("Your place", ref("QueueJoined"))},
+                        404, 409, 429, params=[event_id, queue_ticket], tag="queue")},
+        "/api/v1/events/{event_id}/queue/status": {
+            "get": _op("Your place, people ahead, estimated wait and when to ask again (no database work)",
+                       {"200": _resp("Status", ref("QueueStatus"))}, 403, 404,
+                       params=[event_id, {**queue_ticket, "required": True}], tag="queue")},
+        "/api/v1/events/{event_id}/queue/admission": {
+            "post": _op("Be let in once your turn has come: the admission token for holds",
+                        {"200": _resp("Admission", ref("Admission"))}, 403, 404, 409,
+                        params=[event_id, {**queue_ticket, "required": True}], tag="queue")},
         "/api/v1/holds/{hold_id}": {
             "get": _op("A hold's state (token holder only)", {"200": _resp("Hold", ref("HoldState"))}, 403, 404,
                        params=[hold_id, _header("X-Hold-Token", "the hold_token", True)], tag="holds"),

@@ -11,7 +11,7 @@ from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
 from .seats import seat_status
-from .validate import integer, list_of, obj, one_of, string, timestamp
+from .validate import boolean, integer, list_of, obj, one_of, string, timestamp
 
 MAX_PRICE = 10**9
 PRICE = integer(0, MAX_PRICE)  # minor units (cents) of the event's currency
@@ -31,6 +31,8 @@ EVENT_DETAILS = {
     "title": string(300, 1), "starts_at": timestamp(), "artist": string(300), "location": string(300),
     "description": string(10_000), "category": string(100), "ticket_release_at": timestamp(),
     "service_fee": integer(0, MAX_PRICE),
+    # the on-sale waiting room (services.waiting_room); 0 a minute pauses admission
+    "waiting_room": boolean(), "admit_per_minute": integer(0, 1_000_000),
 }
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
@@ -81,6 +83,7 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None,
             category=spec.get("category", ""), starts_at=spec["starts_at"],
             ticket_release_at=spec.get("ticket_release_at", now), venue_id=spec.get("venue_id"),
             service_fee=spec.get("service_fee", 0), created_at=now,
+            **{k: spec[k] for k in ("waiting_room", "admit_per_minute") if k in spec},  # else the columns' defaults
         ).returning(events.c.id)).scalar_one()
         conn.execute(insert(ticket_types), [{
             "event_id": event_id, "name": t["name"], "kind": t["kind"], "price": t["price"],
@@ -142,6 +145,7 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "description": row.description, "category": row.category,
         "starts_at": iso(row.starts_at), "ticket_release_at": iso(row.ticket_release_at),
         "venue_id": row.venue_id, "organizer_id": row.organizer_id, "service_fee": row.service_fee,
+        "waiting_room": row.waiting_room, "admit_per_minute": row.admit_per_minute,
     }
     if types is not None:
         out["ticket_types"] = types

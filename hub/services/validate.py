@@ -151,6 +151,14 @@ def integer(lo: int | None = None, hi: int | None = MAX_INTEGER) -> Checker:
     return with_schema(check, schema)
 
 
+def boolean() -> Checker:
+    def check(value, where):
+        if not isinstance(value, bool):
+            fail(where, "must be true or false")
+        return value
+    return with_schema(check, lambda: {"type": "boolean"})
+
+
 def one_of(*choices: str) -> Checker:
     def check(value, where):
         if value not in choices:
