@@ -19,7 +19,6 @@ from common.protocol import format_scan_time  # total: an absurd stored time nev
 from .config import GateData, load_gate_data
 from .messages import COLOURS, describe, seat_label
 from .offline_store import NewScan, OfflineStore, ScanRecord
-from .offline_store.sync_state import device_revoked, sync_summary
 from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
 from .sync.clock import bounded_clock
 
@@ -133,7 +132,7 @@ class Gate:
         mono = self.mono_clock() if mono is None else mono
         config = self.data.config
         pre = precheck(text, config, self.data.keyring, self.data.revocations, wall)
-        if pre.needs_state and device_revoked(self.store):  # the hub locked this gate out
+        if pre.needs_state and self.store.device_revoked():  # the hub locked this gate out
             pre = Precheck(Decision(Verdict.INVALID, pre.ticket, reason="device_revoked"), pre.ticket)
         ticket = pre.ticket
 
@@ -172,7 +171,7 @@ class Gate:
             "reentry": config.reentry,
             "zones": sorted(config.zones),
             "events": sorted(config.events),
-            **sync_summary(self.store, self.wall_clock()),  # online, backlog, last_sync_at, device_revoked
+            **self.store.sync_summary(self.wall_clock()),  # online, backlog, last_sync_at, device_revoked
             "hub_configured": bool(config.hub_url),
             "admitted": counts.get(Verdict.ADMITTED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),

@@ -12,12 +12,16 @@ not a ticket -> invalid (format reason) -> wrong event -> revoked ->
 not yet valid / expired (ticket window, else the event's) -> wrong zone ->
 ticket state (re-entry policy). An exit gate records the exit of any genuine
 ticket of its events: nobody is held inside because a ticket expired.
+
+A ticket's state changes by two rules, both here: :func:`next_state` after this
+gate's own decision, :func:`fold_movement` for an admission or exit another gate
+recorded (pulled from the hub, late and in any order).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from common.protocol import VERDICTS, Verdict  # noqa: F401 (the gate's verdicts are the protocol's)
+from common.protocol import VERDICTS, MovementKind, Verdict  # noqa: F401 (the gate's verdicts are the protocol's)
 from common.signing import Keyring, Reason, RevocationList, Ticket, looks_like_ticket, verify_ticket
 
 from .config import GateConfig
@@ -32,6 +36,18 @@ class TicketState:
     last_admitted_at: float | None = None
     last_admitted_gate: str | None = None  # display name of the gate
     last_exit_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Movement:
+    """An admission or exit recorded at another gate, in hub-corrected time (a pull's movement)."""
+
+    scan_id: str
+    event_id: int
+    ticket_id: int
+    kind: MovementKind
+    at: float
+    gate_name: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,26 @@ def next_state(state: TicketState | None, decision: Decision, wall: float, gate_
             return TicketState(False, 0, None, None, wall)
         return TicketState(False, state.admissions, state.last_admitted_at, state.last_admitted_gate, wall)
     return None
+
+
+def fold_movement(state: TicketState | None, movement: Movement) -> TicketState:
+    """The ticket's state after another gate's admission or exit. Movements arrive late and in
+    any order, so a time only ever moves forward: an admission always counts, but is the last
+    admission only if later than it; the ticket is inside or out by the later of its last
+    admission and its last exit (at the same moment, by the one folded last)."""
+    state = state or TicketState(False, 0)
+    at = movement.at
+    admitted_later = state.last_admitted_at is None or at >= state.last_admitted_at
+    exited_later = state.last_exit_at is None or at >= state.last_exit_at
+    if movement.kind == MovementKind.ENTRY:
+        return TicketState(
+            state.inside or exited_later, state.admissions + 1,
+            at if admitted_later else state.last_admitted_at,
+            movement.gate_name if admitted_later else state.last_admitted_gate, state.last_exit_at)
+    if movement.kind == MovementKind.EXIT:
+        return TicketState(state.inside and not admitted_later, state.admissions, state.last_admitted_at,
+                           state.last_admitted_gate, at if exited_later else state.last_exit_at)
+    raise ValueError(f"not a movement kind: {movement.kind!r}")  # a pull's unknown kinds never get here
 
 
 def _window_refusal(ticket: Ticket, doors_open: int | None, ends: int | None, now: float) -> Decision | None:

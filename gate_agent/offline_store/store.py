@@ -1,12 +1,12 @@
 """The gate's offline store: one SQLite file (WAL, synchronous=FULL).
 
-Only this package writes gate.db (sync_state.py through this store's
-connection and lock). A scan is committed durably before anyone is shown its
-verdict; the caller publishes only after :meth:`OfflineStore.record_scan`
-returns.
+Only :class:`OfflineStore` writes gate.db, and only it touches its connection
+and lock: scans, ticket state and the hub sync bookkeeping are its methods. A
+scan is committed durably before anyone is shown its verdict; the caller
+publishes only after :meth:`OfflineStore.record_scan` returns.
 
 Tables (later schema versions only add, see MIGRATIONS; version 2 adds the sync
-bookkeeping of sync_state.py):
+bookkeeping):
 
 * ``scans``: one row per scan. ``seq`` is the gate's monotonic sequence
   (AUTOINCREMENT: never reused, even after a crash), ``scan_id`` a random
@@ -15,11 +15,17 @@ bookkeeping of sync_state.py):
   ticket_id) and updated in the same transaction as the scan, so the
   "already admitted?" question is one primary-key lookup at any table size.
   Admissions and exits pulled from other gates through the hub
-  (sync_state.apply_movements) update the same rows.
+  (:meth:`OfflineStore.apply_movements`) update the same rows. Both are written
+  by one upsert; what they write is decided by the rules in gate_agent/rules.py
+  (``next_state``, ``fold_movement``).
 * ``verdict_counts``: running counts per gate and verdict for the door screen.
+* ``sync_meta``: key -> JSON value (cursors, last successful sync, device_revoked).
+* ``remote_movements``: admissions and exits pulled from other gates, keyed by
+  their scan id so a movement pulled twice changes the ticket state once.
 """
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sqlite3
@@ -27,10 +33,11 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
-from ..rules import VERDICTS, Decision, TicketState
-from .sync_state import SYNC_SCHEMA
+from common.protocol import MovementKind
+
+from ..rules import VERDICTS, Decision, Movement, TicketState, fold_movement
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +87,19 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID
         """,
     ],
-    SYNC_SCHEMA,  # version 2: hub sync bookkeeping (sync_state.py)
+    [  # version 2: hub sync bookkeeping
+        "CREATE TABLE sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
+        """
+        CREATE TABLE remote_movements (
+            scan_id    TEXT    PRIMARY KEY,
+            event_id   INTEGER NOT NULL,
+            ticket_id  INTEGER NOT NULL,
+            kind       TEXT    NOT NULL CHECK (kind IN ('entry', 'exit')),
+            at         REAL    NOT NULL,
+            gate_name  TEXT    NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -95,6 +114,7 @@ SCAN_COLUMNS = (
     "seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, "
     "wall_time, mono, code_digest, source, synced"
 )
+PUSH_COLUMNS = ("seq", "scan_id", "event_id", "ticket_id", "verdict", "reason", "wall_time")
 
 
 class StoreError(Exception):
@@ -137,7 +157,8 @@ Decider = Callable[[TicketState | None], tuple[Decision, TicketState | None]]
 
 
 class OfflineStore:
-    """Thread-safe: one connection, one lock. Other processes are kept out of a
+    """Thread-safe: one connection, one lock, both private to this class (everything
+    that reads or writes gate.db is a method here). Other processes are kept out of a
     scan's read-decide-write by BEGIN IMMEDIATE."""
 
     def __init__(self, path: Path | str, *, busy_timeout_s: float = 30.0):
@@ -165,7 +186,7 @@ class OfflineStore:
         self.close()
 
     @contextmanager
-    def atomic(self) -> Iterator[sqlite3.Connection]:
+    def _atomic(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken up front (BEGIN IMMEDIATE)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -183,22 +204,28 @@ class OfflineStore:
                 f"{self.path} has schema version {version}, newer than this gate-agent ({SCHEMA_VERSION}): upgrade gate-agent"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self.atomic() as conn:
+            with self._atomic() as conn:
                 for statement in MIGRATIONS[target - 1]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {target}")
             log.info("migrated %s to schema version %d", self.path, target)
 
     def schema_version(self) -> int:
+        return self.pragma("user_version")
+
+    def pragma(self, name: str) -> Any:
+        """The value of a read-only PRAGMA of this store's connection (journal_mode, synchronous, ...)."""
+        if not name.isidentifier():
+            raise ValueError(f"not a pragma name: {name!r}")
         with self._lock:
-            return self._conn.execute("PRAGMA user_version").fetchone()[0]
+            return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
 
     # --- scans -------------------------------------------------------------
     def record_scan(self, scan: NewScan, decide: Decider) -> tuple[ScanRecord, Decision]:
         """Read the ticket's state, decide, insert the scan and update the state:
         one transaction, committed with synchronous=FULL before returning."""
         scan_id = secrets.token_hex(16)
-        with self.atomic() as conn:
+        with self._atomic() as conn:
             state = None
             if scan.event_id is not None and scan.ticket_id is not None:
                 state = _read_state(conn, scan.event_id, scan.ticket_id)
@@ -257,8 +284,77 @@ class OfflineStore:
             return self._conn.execute("SELECT count(*) FROM scans WHERE synced = 0").fetchone()[0]
 
     def integrity_check(self) -> str:
+        return self.pragma("integrity_check")
+
+    # --- hub sync bookkeeping (docs/sync-protocol.md) -------------------------
+    def unsynced_scans(self, limit: int) -> list[dict[str, Any]]:
+        """The oldest scans the hub has not acknowledged, as push items."""
         with self._lock:
-            return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+            rows = self._conn.execute(
+                f"SELECT {', '.join(PUSH_COLUMNS)} FROM scans WHERE synced = 0 ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        return [dict(zip(PUSH_COLUMNS, row)) for row in rows]
+
+    def mark_synced(self, scan_ids: Iterable[str]) -> int:
+        """Mark the scans the hub acknowledged; returns how many were not marked yet."""
+        ids = list(scan_ids)
+        changed = 0
+        with self._atomic() as conn:
+            for start in range(0, len(ids), 500):  # within SQLite's bound on parameters
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                changed += conn.execute(
+                    f"UPDATE scans SET synced = 1 WHERE synced = 0 AND scan_id IN ({marks})", chunk
+                ).rowcount
+        return changed
+
+    def sync_meta(self) -> dict[str, Any]:
+        """Cursors, last successful sync, last error, device_revoked, ..."""
+        with self._lock:
+            rows = self._conn.execute("SELECT key, value FROM sync_meta").fetchall()
+        return {key: json.loads(value) for key, value in rows}
+
+    def set_sync_meta(self, **values: Any) -> None:
+        with self._atomic() as conn:
+            _put_meta(conn, values)
+
+    def device_revoked(self) -> bool:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM sync_meta WHERE key = 'device_revoked'").fetchone()
+        return bool(row and json.loads(row[0]))
+
+    def apply_movements(self, movements: Iterable[Movement], **meta: Any) -> int:
+        """Fold other gates' movements into ticket_state (each once, by rules.fold_movement)
+        and save ``meta`` (the new cursor) in the same transaction. Returns how many were new."""
+        applied = 0
+        with self._atomic() as conn:
+            for m in movements:
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO remote_movements (scan_id, event_id, ticket_id, kind, at, gate_name)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (m.scan_id, m.event_id, m.ticket_id, MovementKind(m.kind).value, m.at, m.gate_name),
+                ).rowcount
+                if inserted:
+                    state = fold_movement(_read_state(conn, m.event_id, m.ticket_id), m)
+                    _write_state(conn, m.event_id, m.ticket_id, state)
+                    applied += 1
+            if meta:
+                _put_meta(conn, meta)
+        return applied
+
+    def sync_summary(self, now: float, online_window_s: float = 15.0) -> dict[str, Any]:
+        """What the door page and `status` show about the hub link."""
+        meta = self.sync_meta()
+        last_ok = meta.get("last_sync_ok_at")
+        return {
+            "online": bool(last_ok is not None and now - last_ok <= online_window_s
+                           and not meta.get("device_revoked")),
+            "enrolled": "device_id" in meta,
+            "last_sync_at": last_ok,
+            "backlog": self.unsynced_count(),
+            "device_revoked": bool(meta.get("device_revoked")),
+            "sync_error": meta.get("last_error"),
+        }
 
 
 def _read_state(conn: sqlite3.Connection, event_id: int, ticket_id: int) -> TicketState | None:
@@ -269,18 +365,28 @@ def _read_state(conn: sqlite3.Connection, event_id: int, ticket_id: int) -> Tick
     return TicketState(bool(inside), admissions, admitted_at, admitted_gate, exit_at)
 
 
-def _write_state(conn: sqlite3.Connection, event_id: int, ticket_id: int, state: TicketState, seq: int) -> None:
+def _write_state(conn: sqlite3.Connection, event_id: int, ticket_id: int, state: TicketState,
+                 seq: int | None = None) -> None:
+    """The one upsert of ticket_state. ``seq``: the local scan that changed it (a pulled movement
+    has none and leaves last_seq as it was)."""
     conn.execute(
         "INSERT INTO ticket_state (event_id, ticket_id, inside, admissions, last_admitted_at,"
         " last_admitted_gate, last_exit_at, last_seq) VALUES (?,?,?,?,?,?,?,?)"
         " ON CONFLICT (event_id, ticket_id) DO UPDATE SET inside = excluded.inside,"
         " admissions = excluded.admissions, last_admitted_at = excluded.last_admitted_at,"
         " last_admitted_gate = excluded.last_admitted_gate, last_exit_at = excluded.last_exit_at,"
-        " last_seq = excluded.last_seq",
+        " last_seq = coalesce(excluded.last_seq, ticket_state.last_seq)",
         (
             event_id, ticket_id, int(state.inside), state.admissions, state.last_admitted_at,
             state.last_admitted_gate, state.last_exit_at, seq,
         ),
+    )
+
+
+def _put_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
+    conn.executemany(
+        "INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [(k, json.dumps(v)) for k, v in values.items()],
     )
 
 

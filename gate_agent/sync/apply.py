@@ -1,4 +1,5 @@
-"""Install what the hub sends (keyring, revocation list, configuration) into the data folder.
+"""Install what the hub sends (keyring, revocation list, configuration) into the data folder,
+and read the movements of a pull.
 
 Each file is verified before it replaces the old one (atomically), and a
 running gate's in-memory copy is swapped only after the file is on disk.
@@ -6,17 +7,39 @@ running gate's in-memory copy is swapped only after the file is on disk.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from common.protocol import MovementKind
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 from ..config import (
     CONFIG_FILE, KEYRING_FILE, REVOCATIONS_FILE, EventConfig, GateConfig, GateDataError, apply_env,
     config_from_json, write_config,
 )
+from ..rules import Movement
+
+log = logging.getLogger(__name__)
+
+
+def pulled_movements(items: list[dict[str, Any]]) -> list[Movement]:
+    """A pull's movements this gate can fold. One of a kind it does not know (a newer hub's) is
+    left out with a log line: it cannot say whether the ticket is inside, and refusing the whole
+    answer would stop this gate's pulls for good."""
+    movements = []
+    for item in items:
+        try:
+            kind = MovementKind(item.get("kind"))
+        except ValueError:
+            log.warning("ignored a movement of unknown kind %r from the hub (scan %s)", item.get("kind"),
+                        item.get("scan_id"))
+            continue
+        movements.append(Movement(item["scan_id"], item["event_id"], item["ticket_id"], kind, item["at"],
+                                  item["gate_name"]))
+    return movements
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:

@@ -26,10 +26,7 @@ from common.protocol import (
 
 from ..config import GateDataError, load_config, load_keyring
 from ..offline_store import OfflineStore
-from ..offline_store.sync_state import (
-    Movement, apply_movements, get_meta, mark_synced, set_meta, unsynced_scans,
-)
-from .apply import install_config, install_keyring, install_revocations
+from .apply import install_config, install_keyring, install_revocations, pulled_movements
 from .clock import bounded_clock
 from .identity import DeviceIdentity, load_identity
 
@@ -89,7 +86,7 @@ class SyncClient:
         self.timeout = timeout
         self.session = session or make_session()
         self.last_rtt_ms: int | None = None
-        set_meta(store, device_id=self.identity.device_id)
+        store.set_sync_meta(device_id=self.identity.device_id)
 
     @property
     def base(self) -> str:
@@ -119,7 +116,7 @@ class SyncClient:
         if response.status_code == 401:
             code = (body or {}).get("error", {}).get("code") if isinstance(body, dict) else None
             if code == "device_revoked":
-                set_meta(self.store, device_revoked=True, last_error="device revoked")
+                self.store.set_sync_meta(device_revoked=True, last_error="device revoked")
                 raise DeviceRevoked("the hub revoked this device: it no longer admits anyone")
             self._failed(f"hub refused the credential ({code})")
             raise SyncError(f"the hub refused this device's credential ({code})")
@@ -130,12 +127,12 @@ class SyncClient:
         return body
 
     def _failed(self, message: str) -> None:
-        set_meta(self.store, last_error=message)
+        self.store.set_sync_meta(last_error=message)
 
     def _succeeded(self, **meta) -> None:
         # never clears device_revoked: a call that succeeded just before the revocation
         # must not re-open the gate (only a new enrolment does)
-        set_meta(self.store, last_sync_ok_at=self.wall_clock(), last_error=None, **meta)
+        self.store.set_sync_meta(last_sync_ok_at=self.wall_clock(), last_error=None, **meta)
 
     # --- push ------------------------------------------------------------------
     def push_once(self, batch_size: int = PUSH_MAX_SCANS) -> PushResult:
@@ -145,7 +142,7 @@ class SyncClient:
         pending = self.store.unsynced_count()
         batch_size = min(batch_size, PUSH_MAX_SCANS)
         while result.sent < pending:
-            scans = [_within_limits(s) for s in unsynced_scans(self.store, batch_size)]
+            scans = [_within_limits(s) for s in self.store.unsynced_scans(batch_size)]
             if not scans:
                 break
             body, scans = self._push_body(scans)
@@ -154,7 +151,7 @@ class SyncClient:
                 "Content-Type": "application/json", SIGNATURE_HEADER: signature})
             acked = answer.get("acked", [])
             offset = answer.get("clock_offset_s", offset)
-            mark_synced(self.store, acked)
+            self.store.mark_synced(acked)
             for item in answer.get("rejected", []):
                 log.warning("hub rejected scan %s: %s", item.get("scan_id"), item.get("code"))
             result.sent += len(scans)
@@ -180,7 +177,7 @@ class SyncClient:
         """Fetch and apply everything since the stored cursors (several pages if needed)."""
         result = PullResult()
         for _ in range(MAX_PULL_PAGES):
-            meta = get_meta(self.store)
+            meta = self.store.sync_meta()
             params = {
                 "cursor": meta.get("cursor", 0), "revocation_seq": meta.get("revocation_seq", 0),
                 "keyring_seq": meta.get("keyring_seq", 0), "config_version": meta.get("config_version", 0),
@@ -205,12 +202,12 @@ class SyncClient:
             keyring = new
             if self.gate is not None:
                 self.gate.data.keyring = new
-            set_meta(self.store, keyring_seq=answer["keyring"].get("seq", 0))
+            self.store.set_sync_meta(keyring_seq=answer["keyring"].get("seq", 0))
         if answer.get("revocations"):
             revocations = install_revocations(self.data_dir, answer["revocations"], keyring)
             if self.gate is not None:
                 self.gate.data.revocations = revocations
-            set_meta(self.store, revocation_seq=revocations.seq)
+            self.store.set_sync_meta(revocation_seq=revocations.seq)
             result.revocations = True
         if answer.get("config"):
             before = self._event_ids()
@@ -219,12 +216,11 @@ class SyncClient:
                 self.gate.data.config = config
             result.config = True
             if before is not None and set(config.events) != before:
-                set_meta(self.store, config_version=answer["config"]["config_version"], cursor=0, revocation_seq=0)
+                self.store.set_sync_meta(config_version=answer["config"]["config_version"], cursor=0, revocation_seq=0)
                 return True
-            set_meta(self.store, config_version=answer["config"]["config_version"])
-        movements = [Movement(m["scan_id"], m["event_id"], m["ticket_id"], m["kind"], m["at"], m["gate_name"])
-                     for m in answer.get("movements", [])]
-        result.movements += apply_movements(self.store, movements, cursor=answer["cursor"])
+            self.store.set_sync_meta(config_version=answer["config"]["config_version"])
+        movements = pulled_movements(answer.get("movements", []))
+        result.movements += self.store.apply_movements(movements, cursor=answer["cursor"])
         return False
 
     def _event_ids(self) -> set[int] | None:

@@ -13,7 +13,6 @@ from common.signing import SigningKey
 from ..config import GateDataError
 from ..offline_store import OfflineStore
 from ..offline_store.store import StoreError
-from ..offline_store.sync_state import set_meta
 from .apply import install_config, install_keyring, install_revocations
 from .client import USER_AGENT
 from .identity import DeviceIdentity, save_identity
@@ -77,9 +76,9 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
     try:
         save_identity(data_dir, DeviceIdentity(device["id"], hub_url.rstrip("/"), body["credential"], key))
         with OfflineStore(data_dir / "gate.db") as store:
-            set_meta(store, device_id=device["id"], keyring_seq=body["keyring"].get("seq", 0),
-                     revocation_seq=body["revocations"].get("seq", 0),
-                     config_version=body["config"]["config_version"], device_revoked=False, cursor=0)
+            store.set_sync_meta(device_id=device["id"], keyring_seq=body["keyring"].get("seq", 0),
+                                revocation_seq=body["revocations"].get("seq", 0),
+                                config_version=body["config"]["config_version"], device_revoked=False, cursor=0)
     except (OSError, StoreError) as exc:
         raise EnrolmentError(f"cannot write the gate's data folder {data_dir}: {exc}") from None
     log.info("enrolled as device %s (%s)", device["id"], config.gate_name)

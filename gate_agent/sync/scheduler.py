@@ -123,10 +123,8 @@ class SyncScheduler:
         """Tell the door page when online / backlog / last sync / revoked changed."""
         if self.on_change is None:
             return
-        from ..offline_store.sync_state import sync_summary
-
         try:
-            summary = sync_summary(self.client.store, self.client.wall_clock())
+            summary = self.client.store.sync_summary(self.client.wall_clock())
             if summary != self._last_summary:
                 self._last_summary = summary
                 self.on_change()

@@ -4,10 +4,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from common.protocol import MovementKind
 from common.signing import Keyring, Revocation, RevocationList, SigningKey, sign_ticket
 from gate_agent.config import EventConfig, GateConfig
-from gate_agent.rules import TicketState, Verdict, decide, next_state, precheck
+from gate_agent.rules import Movement, TicketState, Verdict, decide, fold_movement, next_state, precheck
 
 KEY = SigningKey.from_seed(bytes(range(32)))
 OTHER_KEY = SigningKey.from_seed(bytes(32))
@@ -144,3 +147,65 @@ def test_state_after_exit_keeps_the_admission_history():
     exit_decision = verdict_of(ticket(), config=replace(CONFIG, direction="exit"), state=admitted)
     after = next_state(admitted, exit_decision, 200.0, "Gate X")
     assert after == TicketState(False, 2, 100.0, "Gate A", 200.0)
+
+
+# --- movements pulled from other gates ----------------------------------------------------------
+
+ENTRY, EXIT = MovementKind.ENTRY, MovementKind.EXIT
+
+
+def moved(kind: MovementKind, at: float, gate: str = "Gate B") -> Movement:
+    return Movement(f"{int(at):032x}", 1, 7, kind, at, gate)
+
+
+def fold_all(movements, state=None):
+    for movement in movements:
+        state = fold_movement(state, movement)
+    return state
+
+
+def test_an_admission_elsewhere_puts_a_ticket_inside_and_counts():
+    assert fold_movement(None, moved(ENTRY, 100.0)) == TicketState(True, 1, 100.0, "Gate B", None)
+    local = TicketState(True, 1, 100.0, "Gate A", None)  # this gate admitted it, then hears of another
+    assert fold_movement(local, moved(ENTRY, 150.0)) == TicketState(True, 2, 150.0, "Gate B", None)
+
+
+def test_an_admission_that_arrives_late_counts_but_is_not_the_last_one():
+    state = TicketState(True, 1, 100.0, "Gate A", None)
+    assert fold_movement(state, moved(ENTRY, 50.0)) == TicketState(True, 2, 100.0, "Gate A", None)
+
+
+def test_an_exit_lets_a_ticket_out_only_if_after_its_last_admission():
+    inside = TicketState(True, 1, 100.0, "Gate A", None)
+    assert fold_movement(inside, moved(EXIT, 90.0)) == TicketState(True, 1, 100.0, "Gate A", 90.0)
+    assert fold_movement(inside, moved(EXIT, 110.0)) == TicketState(False, 1, 100.0, "Gate A", 110.0)
+    out = TicketState(False, 1, 100.0, "Gate A", 200.0)
+    assert fold_movement(out, moved(EXIT, 150.0)) == out  # an older exit changes nothing
+    assert fold_movement(None, moved(EXIT, 10.0)) == TicketState(False, 0, None, None, 10.0)
+
+
+def test_an_admission_before_a_later_exit_leaves_the_ticket_outside():
+    out = TicketState(False, 1, 100.0, "Gate A", 200.0)
+    assert fold_movement(out, moved(ENTRY, 150.0)) == TicketState(False, 2, 150.0, "Gate B", 200.0)
+    assert fold_movement(out, moved(ENTRY, 250.0)).inside
+
+
+def test_a_movement_of_another_kind_is_not_folded():
+    with pytest.raises(ValueError, match="not a movement kind"):
+        fold_movement(None, Movement("a" * 32, 1, 7, "teleport", 1.0, "Gate B"))
+
+
+@given(st.lists(st.tuples(st.sampled_from([ENTRY, EXIT]), st.sampled_from(["Gate B", "Gate C"])), max_size=8),
+       st.randoms(use_true_random=False))
+def test_movements_fold_to_the_same_state_in_any_order(steps, rng):
+    """Pulls deliver movements late and out of order: with distinct times, the state is the same
+    for every order, and says what the movements say (inside iff the latest is an admission)."""
+    movements = [moved(kind, 1000.0 + i, gate) for i, (kind, gate) in enumerate(steps)]
+    shuffled = rng.sample(movements, len(movements))
+    assert fold_all(shuffled) == fold_all(movements)
+    entries = [m for m in movements if m.kind is ENTRY]
+    exits = [m for m in movements if m.kind is EXIT]
+    if movements:
+        assert fold_all(shuffled) == TicketState(
+            movements[-1].kind is ENTRY, len(entries), entries[-1].at if entries else None,
+            entries[-1].gate_name if entries else None, exits[-1].at if exits else None)

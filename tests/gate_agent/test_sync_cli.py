@@ -11,7 +11,6 @@ import pytest
 from common.protocol import COUNT_MAX, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, encode_push, plausible_time
 from common.signing.qr import save_qr
 from gate_agent.offline_store import NewScan, OfflineStore
-from gate_agent.offline_store.sync_state import unsynced_scans
 from gate_agent.rules import Decision, Verdict
 from tests.e2e.harness import GateProcess, HubServer, create_device
 
@@ -150,7 +149,7 @@ def test_the_gate_never_builds_a_push_the_hub_refuses_for_its_size(hub, tmp_path
             decision = Decision(Verdict.INVALID, reason=long if i == 0 else wide)
             store.record_scan(NewScan("gate", "Gate", time.time(), float(i), "d" * 32, event_id=hub.event["id"],
                                       ticket_id=i + 1), lambda _state, d=decision: (d, None))
-        largest = encode_push(time.time(), COUNT_MAX, COUNT_MAX, unsynced_scans(store, PUSH_MAX_SCANS))
+        largest = encode_push(time.time(), COUNT_MAX, COUNT_MAX, store.unsynced_scans(PUSH_MAX_SCANS))
     assert len(largest) > PUSH_MAX_BYTES  # one push could not hold as many of them as it may hold scans
     synced = gate.cli("sync", "--data-dir", str(gate.data_dir))
     assert synced.returncode == 0, synced.stderr

@@ -9,11 +9,9 @@ import sqlite3
 
 import pytest
 
-from common.protocol import INVALID_TIME
+from common.protocol import INVALID_TIME, MovementKind
 from gate_agent.offline_store import OfflineStore
-from gate_agent.offline_store.sync_state import (
-    Movement, apply_movements, get_meta, mark_synced, set_meta, sync_summary, unsynced_scans,
-)
+from gate_agent.rules import Movement
 from gate_agent.pipeline import Gate
 from gate_agent.runner import GateRunner, headless_printer
 from gate_agent.scanner.frames import WedgeStreamSource
@@ -29,13 +27,35 @@ def folder(tmp_path):
 def test_admission_pulled_from_gate_a_refuses_the_ticket_here(folder):
     text, ticket_id = folder.ticket(ticket_id=4242), 4242
     with Gate.open(folder.path) as gate:
-        moved = Movement("a" * 32, 1, ticket_id, "entry", gate.wall_clock() - 5, "Gate A")
-        assert apply_movements(gate.store, [moved, moved], cursor=17) == 1  # twice in, folded once
-        assert apply_movements(gate.store, [moved], cursor=17) == 0
-        assert get_meta(gate.store)["cursor"] == 17
+        moved = Movement("a" * 32, 1, ticket_id, MovementKind.ENTRY, gate.wall_clock() - 5, "Gate A")
+        assert gate.store.apply_movements([moved, moved], cursor=17) == 1  # twice in, folded once
+        assert gate.store.apply_movements([moved], cursor=17) == 0
+        assert gate.store.sync_meta()["cursor"] == 17
         result = gate.check(text)
     assert result.verdict.value == "already_admitted"
     assert result.message.startswith("Already used at Gate A")
+
+
+def test_a_pulled_movement_of_an_unknown_kind_is_ignored_with_a_log_line(folder, caplog):
+    """A newer hub may name movements this gate does not know: they change no ticket, the
+    cursor still moves past them, and the log says so."""
+    from gate_agent.sync.apply import pulled_movements
+
+    item = {"event_id": 1, "at": 1_800_000_000.0, "gate_id": "device-3", "gate_name": "Gate A"}
+    answer = [{**item, "scan_id": "a" * 32, "ticket_id": 10, "kind": "entry"},
+              {**item, "scan_id": "b" * 32, "ticket_id": 11, "kind": "teleport"},
+              {**item, "scan_id": "c" * 32, "ticket_id": 12}]
+    with caplog.at_level(logging.WARNING, logger="gate_agent.sync.apply"):
+        movements = pulled_movements(answer)
+    assert [(m.scan_id, m.kind) for m in movements] == [("a" * 32, MovementKind.ENTRY)]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"ignored a movement of unknown kind 'teleport' from the hub (scan {'b' * 32})",
+        f"ignored a movement of unknown kind None from the hub (scan {'c' * 32})"]
+    with Gate.open(folder.path) as gate:
+        assert gate.store.apply_movements(movements, cursor=9) == 1
+        assert gate.store.sync_meta()["cursor"] == 9
+        assert gate.store.ticket_state(1, 10).inside
+        assert gate.store.ticket_state(1, 11) is None and gate.store.ticket_state(1, 12) is None
 
 
 def test_an_exit_pulled_from_another_gate_allows_reentry(folder):
@@ -44,24 +64,24 @@ def test_an_exit_pulled_from_another_gate_allows_reentry(folder):
     with Gate.open(folder.path) as gate:
         now = gate.wall_clock()
         assert gate.check(text).verdict.value == "admitted"
-        apply_movements(gate.store, [Movement("e" * 32, 1, 77, "exit", now + 1, "Exit North")])
+        gate.store.apply_movements([Movement("e" * 32, 1, 77, MovementKind.EXIT, now + 1, "Exit North")])
         assert gate.check(text).verdict.value == "admitted"
 
 
 def test_unsynced_scans_are_handed_out_in_order_and_marked_once(folder):
     with Gate.open(folder.path) as gate:
         ids = [gate.check(folder.ticket()).record.scan_id for _ in range(5)]
-        batch = unsynced_scans(gate.store, 3)
+        batch = gate.store.unsynced_scans(3)
         assert [s["scan_id"] for s in batch] == ids[:3] and [s["seq"] for s in batch] == [1, 2, 3]
-        assert mark_synced(gate.store, ids[:3] + ids[:1]) == 3
-        assert [s["scan_id"] for s in unsynced_scans(gate.store)] == ids[3:]
-        summary = sync_summary(gate.store, gate.wall_clock())
+        assert gate.store.mark_synced(ids[:3] + ids[:1]) == 3
+        assert [s["scan_id"] for s in gate.store.unsynced_scans(10)] == ids[3:]
+        summary = gate.store.sync_summary(gate.wall_clock())
         assert summary["backlog"] == 2 and summary["online"] is False and summary["enrolled"] is False
 
 
 def test_a_revoked_device_stops_admitting(folder):
     with Gate.open(folder.path) as gate:
-        set_meta(gate.store, device_revoked=True)
+        gate.store.set_sync_meta(device_revoked=True)
         result = gate.check(folder.ticket())
         assert result.verdict.value == "invalid" and result.decision.reason == "device_revoked"
         assert result.message == "Device revoked: this gate no longer admits anyone"
@@ -82,9 +102,9 @@ def test_a_version_1_store_is_migrated_keeping_its_scans(tmp_path):
     conn.close()
     with OfflineStore(path) as store:
         assert store.schema_version() == len(MIGRATIONS)
-        assert [s["scan_id"] for s in unsynced_scans(store)] == ["f" * 32]
-        set_meta(store, cursor=3)
-        assert get_meta(store) == {"cursor": 3}
+        assert [s["scan_id"] for s in store.unsynced_scans(10)] == ["f" * 32]
+        store.set_sync_meta(cursor=3)
+        assert store.sync_meta() == {"cursor": 3}
 
 
 def test_backoff_grows_with_jitter_and_resets():
@@ -148,7 +168,7 @@ def test_a_pulled_admission_with_an_absurd_time_still_gives_a_verdict(folder, at
     """An older hub stored (and so hands out) admissions stamped by a broken gate clock."""
     text = folder.ticket(ticket_id=4243)
     with Gate.open(folder.path) as gate:
-        apply_movements(gate.store, [Movement("b" * 32, 1, 4243, "entry", at, "Gate A")], cursor=1)
+        gate.store.apply_movements([Movement("b" * 32, 1, 4243, MovementKind.ENTRY, at, "Gate A")], cursor=1)
         result = gate.check(text)
         snapshot = gate.snapshot()
     assert result.verdict.value == "already_admitted"
@@ -162,7 +182,7 @@ def test_the_runner_shows_the_verdict_of_such_a_ticket(folder, tmp_path, caplog)
     codes.write_text(folder.ticket(ticket_id=4244) + "\n", "utf-8")
     printed = io.StringIO()
     with Gate.open(folder.path) as gate, open(codes, "rb") as stream:
-        apply_movements(gate.store, [Movement("c" * 32, 1, 4244, "entry", 1e12, "Gate A")], cursor=1)
+        gate.store.apply_movements([Movement("c" * 32, 1, 4244, MovementKind.ENTRY, 1e12, "Gate A")], cursor=1)
         gate.subscribe(headless_printer(printed))
         runner = GateRunner(gate, WedgeStreamSource(stream, name="wedge", idle_s=0.05))
         runner.start()

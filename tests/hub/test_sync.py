@@ -21,11 +21,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from common.protocol import (
-    PUSH_DOMAIN, PUSH_FIELDS, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, TIME_MAX, TIME_MIN, VERDICTS, encode_push,
-    plausible_time,
+    PUSH_DOMAIN, PUSH_FIELDS, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, TIME_MAX, TIME_MIN, VERDICTS,
+    encode_push, plausible_time,
 )
 from common.signing import RevocationList, Keyring
-from gate_agent.offline_store.sync_state import unsynced_scans
 from gate_agent.pipeline import Gate
 from gate_agent.rules import Verdict as GateVerdict
 from hub.api.openapi import openapi_document
@@ -224,7 +223,7 @@ def test_the_push_body_is_documented_from_the_protocol_and_the_gates_bodies_fit_
     folder = make_gate_folder(tmp_path, timezone="UTC")
     with Gate.open(folder.path) as gate:
         verdicts = [gate.check(text).verdict.value for text in (folder.ticket(), folder.ticket(event_id=2), "hello")]
-        items = unsynced_scans(gate.store)
+        items = gate.store.unsynced_scans(PUSH_MAX_SCANS)
     assert verdicts == ["admitted", "wrong_event", "not_a_ticket"]
     valid = jsonschema_rs.validator_for(_json_schema(schema)).is_valid
     assert valid(json.loads(encode_push(time.time(), None, 0, items)))
@@ -358,7 +357,8 @@ def test_a_push_as_large_as_the_protocol_allows_is_taken_whatever_max_content_le
     assert 4096 < len(body) <= PUSH_MAX_BYTES
     answer = gate.push(scans, body=body)
     assert answer.status_code == 200 and answer.json["stored"] == PUSH_MAX_SCANS, answer.get_data(as_text=True)
-    too_large = gate.push([], body=json.dumps({"sent_at": time.time(), "scans": [], "pad": "x" * PUSH_MAX_BYTES}).encode())
+    padded = {"sent_at": time.time(), "scans": [], "pad": "x" * PUSH_MAX_BYTES}
+    too_large = gate.push([], body=json.dumps(padded).encode())
     assert too_large.status_code == 413 and too_large.json["error"]["code"] == "request_entity_too_large"
     venue = client.post("/api/v1/venues", json={"name": "x" * 5000, "sections": []}, headers=organizer)
     assert venue.status_code == 413  # the setting still holds for every other request

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import requests
 
-from common.protocol import INVALID_TIME
-from gate_agent.offline_store.sync_state import Movement, apply_movements
+from common.protocol import INVALID_TIME, MovementKind
+from gate_agent.rules import Movement
 from gate_agent.scanner import Frame
 from tests.gate_agent.door.servers import door_server
 from tests.gate_agent.helpers import make_gate_folder
@@ -149,7 +149,7 @@ def test_absurd_times_in_the_gate_store_do_not_cost_a_verdict(folder, door):
     recorded at -1e12: the door still answers with the verdict, and its state still loads."""
     base, gate, _ = door
     text = folder.ticket(ticket_id=5150)
-    apply_movements(gate.store, [Movement("c" * 32, 1, 5150, "entry", 1e12, "Gate B")], cursor=1)
+    gate.store.apply_movements([Movement("c" * 32, 1, 5150, MovementKind.ENTRY, 1e12, "Gate B")], cursor=1)
     with sqlite3.connect(folder.path / "gate.db") as conn:
         conn.execute("INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
                      " VALUES (?, 'gate-a', 1, 5151, 'admitted', -1e12, 0, 'x')", ("d" * 32,))
