@@ -55,7 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             "signs session cookies and form tokens; empty: a random key kept in `<instance>/secret_key`, "
             "shared by every process using that instance folder."),
     Setting("MAX_CONTENT_LENGTH", 256 * 1024, "http",
-            "largest request body in bytes; a larger one is refused with 413."),
+            "largest request body in bytes; a larger one is refused with 413 (a gate's push has the sync "
+            "protocol's own limit, 256 KiB, whatever this says: docs/sync-protocol.md)."),
     Setting("PERMANENT_SESSION_LIFETIME", 8 * 3600, "http",
             "seconds a page login lasts."),
     # limits: what one client may do at once
