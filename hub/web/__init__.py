@@ -27,11 +27,12 @@ def init_app(app: Flask) -> None:
     app.session_interface = _PageSession()
     csrf.init_app(app)
 
-    from . import account, dashboard, devices, door, manage, reports, staff, store
+    from . import account, dashboard, devices, door, manage, queue, reports, staff, store
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
-    for blueprint in (store.bp, account.bp, manage.bp, staff.bp, devices.bp, door.bp, dashboard.bp, reports.bp):
+    for blueprint in (store.bp, queue.bp, account.bp, manage.bp, staff.bp, devices.bp, door.bp, dashboard.bp,
+                      reports.bp):
         app.register_blueprint(blueprint)
     register_filters(app)
     for code in (404, 405):  # addresses no page matched: the site's error page instead of Flask's bare one

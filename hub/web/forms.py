@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
+    BooleanField, DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
     SelectField, StringField, TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
@@ -11,6 +11,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 from wtforms import Form
 
 from ..services.errors import Invalid
+from ..services.events import EVENT_DETAILS
 from ..services.orders import BUYER_FIELDS, MAX_BUYER_NAME
 from ..services.roles import DOOR_STAFF, ROLES
 from ..services.validate import MAX_EMAIL, normal_email
@@ -118,6 +119,10 @@ class _EventDetails(FlaskForm):
     location = StringField("Location (city)", validators=[Optional(), Length(max=300)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=10_000)])
     starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
+    # the on-sale waiting room (services.waiting_room), by the events' own rule
+    waiting_room = BooleanField("Waiting room: buyers queue from before the release and are let in a few at a time")
+    admit_per_minute = IntegerField("Buyers let in per minute (waiting room; 0 pauses)", default=600,
+                                    validators=[Optional(), by_rule(EVENT_DETAILS["admit_per_minute"])])
 
 
 class EventForm(_EventDetails):

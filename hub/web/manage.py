@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
+from ..api.queue import queue_states
 from ..db import get_db
 from ..delivery.notify import mail_history
-from ..services import event_admin, promos
+from ..services import event_admin, promos, waiting_room
 from ..services import orders as order_service
 from ..services.clock import iso
 from ..services.errors import ServiceError
@@ -131,7 +132,10 @@ def _event_details(form: EventForm | EventEditForm) -> dict:
         "title": form.title.data, "artist": form.artist.data or "", "category": form.category.data or "",
         "location": form.location.data or "", "description": form.description.data or "",
         "starts_at": iso(_utc(form.starts_at.data)), "service_fee": cents(form.service_fee.data),
+        "waiting_room": form.waiting_room.data,
     }
+    if form.admit_per_minute.data is not None:
+        details["admit_per_minute"] = form.admit_per_minute.data
     if form.ticket_release_at.data:  # a new event without one goes on sale now
         details["ticket_release_at"] = iso(_utc(form.ticket_release_at.data))
     return details
@@ -167,6 +171,7 @@ def event(event_id: int):
     found = _own_event(event_id)
     return render_template(
         "manage/event.html", event=found, sales=event_admin.event_sales(conn, event_id),
+        queue=waiting_room.queue_state(conn, event_id), stepped_in=waiting_room.admissions_given(conn, event_id),
         promos=promos.list_promos(conn, event_id), promo_form=PromoForm(), price_form=PriceForm(),
         type_form=NewTicketTypeForm(), action=ActionForm())
 
@@ -194,7 +199,7 @@ def event_edit(event_id: int):
     found = _own_event(event_id)
     form = EventEditForm()
     if request.method == "GET":
-        for key in ("title", "artist", "category", "location", "description"):
+        for key in ("title", "artist", "category", "location", "description", "waiting_room", "admit_per_minute"):
             getattr(form, key).data = found[key]
         for key in ("starts_at", "ticket_release_at"):
             getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(second=0, microsecond=0)
@@ -205,6 +210,7 @@ def event_edit(event_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
+            queue_states(current_app).forget(event_id)  # a waiting room turned on or off applies here at once
             flash("Event saved.", "success")
             return redirect(url_for(".event", event_id=event_id))
     return render_template("manage/event_edit.html", form=form, event=found)

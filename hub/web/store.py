@@ -25,6 +25,7 @@ from . import pages_blueprint
 from .auth import public
 from .forms import CheckoutForm, choice
 from .mailing import send_confirmation_now
+from .queue import hold_refused, queue_detour
 
 bp = pages_blueprint("store", __name__)
 PAGE_SIZE = 12
@@ -105,6 +106,9 @@ def _seat_rows(seats: list[dict]) -> list[dict]:
 @bp.get("/events/<int:event_id>")
 @public
 def event(event_id: int):
+    detour = queue_detour(event_id)  # the waiting room first, while it is on (no database)
+    if detour is not None:
+        return detour
     conn = get_db()
     found = get_event(conn, event_id)
     now = utcnow()
@@ -134,6 +138,9 @@ def _user_id() -> int | None:
 @public
 def hold(event_id: int):
     conn = get_db()
+    refused = hold_refused(conn, event_id)  # while the waiting room is on: its admission, else the queue
+    if refused is not None:
+        return refused
     mode = request.form.get("mode")
     # the same policy and share of holds as the API's: per signed-in user, else per address
     common = hold_service.client_terms(current_app.config, _user_id(), request.remote_addr)
