@@ -115,6 +115,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("QUEUE_JOIN_RATE_LIMIT", "30 per minute", "queue",
             "new places in a queue per address (a reload keeps its place and is not counted); over it 429 "
             "`too_many_requests`."),
+    # seat maps served from memory (hub/services/seatmap.py) and their live stream (hub/streaming.py)
+    Setting("SEATMAP_MAX_AGE_MS", 1000, "seatmaps",
+            "a seat map that is being read or streamed is read from the database again once it is this old "
+            "(holds that ran out, changes made by other processes without Redis); changes made in this process "
+            "show at once."),
+    Setting("SEATMAP_HISTORY", 512, "seatmaps",
+            "versions of each seat map whose changes are kept for `?since=`; a client further behind reloads "
+            "the whole status."),
+    Setting("REDIS_URL", "", "seatmaps",
+            "Redis shared by several hub processes, e.g. `redis://127.0.0.1:6379/0`: one version sequence of each "
+            "seat map for all of them (needs the `redis` extra); empty: each process on its own (one process)."),
+    Setting("SEATMAP_STREAM_PORT", 0, "seatmaps",
+            "port of the seat-map stream server (server-sent events, asyncio) that `tickethub serve` starts "
+            "beside the hub (also `--stream-port`); `0`: none, pages poll for changes every 2 seconds."),
+    Setting("SEATMAP_STREAM_URL", "", "seatmaps",
+            "where browsers open seat-map streams, e.g. `https://tickets.example.org` when the proxy routes "
+            "`/api/v1/events/*/seatmap/stream` to the stream port; empty: the page's host at the stream port."),
+    Setting("SEATMAP_STREAM_MAX_CLIENTS", 10_000, "seatmaps",
+            "streams one process keeps open at once; more get 503 with `Retry-After` and poll instead."),
+    Setting("SEATMAP_STREAM_HEARTBEAT_SECONDS", 15, "seatmaps",
+            "an idle stream gets a comment this often, so proxies keep it open and dead clients are noticed."),
+    Setting("SEATMAP_STREAM_BUFFER_BYTES", 256 * 1024, "seatmaps",
+            "bytes a stream may have waiting for a slow client; past it the client is dropped (it reconnects "
+            "and catches up from its version)."),
     # public address and reverse proxy (hub/deployment.py, docs/deployment.md)
     Setting("PUBLIC_URL", "", "deployment",
             "the address buyers use, e.g. `https://tickets.example.org`, base of every mailed link; "

@@ -1,7 +1,10 @@
 """Venues, events, seat maps and revocation lists."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+import hashlib
+import json
+
+from flask import Blueprint, current_app, jsonify, request
 
 from ..db import get_db
 from ..services import events as event_service
@@ -10,9 +13,10 @@ from ..services import tickets as ticket_service
 from ..services import venues as venue_service
 from ..services.errors import Forbidden
 from ..services.roles import STAFF, owner_scope
+from ..services.seatmap import Body, seatmaps_for
 from ..services.validate import MAX_INTEGER
 from .errors import ApiError
-from .util import current_user, json_body, query_int, query_time, require_role, signer
+from .util import PUBLIC_CACHE, cached_response, current_user, json_body, query_int, query_time, require_role, signer
 
 bp = Blueprint("events", __name__)
 
@@ -82,12 +86,48 @@ def get_event(event_id: int):
 
 @bp.get("/events/<int:event_id>/seats")
 def seat_map(event_id: int):
-    return jsonify(event_service.seat_map(get_db(), event_id))
+    """Every seat spelled out (the classic map), from memory; the compact one is /seatmap/*."""
+    return cached_response(seatmaps_for(current_app).snapshot(event_id).body("seats"))
 
 
 @bp.get("/events/<int:event_id>/seats/<section>/<row>/<seat>")
 def check_seat(event_id: int, section: str, row: str, seat: str):
-    return jsonify(event_service.check_seat(get_db(), event_id, section, row, seat))
+    snapshot = seatmaps_for(current_app).snapshot(event_id)
+    position = snapshot.layout.by_label.get((section, row, seat))
+    if position is None:  # which part is unknown (distinct 404 codes), or a seat added a moment ago
+        return jsonify(event_service.check_seat(get_db(), event_id, section, row, seat))
+    status = snapshot.seat(position)
+    body = Body(json.dumps({"index": position, "section": section, "row": row, "seat": seat, "status": status},
+                           separators=(",", ":")).encode(), b"", f'"{snapshot.layout.etag}.{position}.{status[0]}"')
+    return cached_response(body)
+
+
+@bp.get("/events/<int:event_id>/seatmap/layout")
+def seatmap_layout(event_id: int):
+    """Sections, rows, seat labels and indexes, seated ticket types. Asked for with ?v=<its tag> (as the
+    status names it) it may be kept for a day: a new layout has a new tag."""
+    layout = seatmaps_for(current_app).layout(event_id)
+    lasting = request.args.get("v") == layout.etag
+    return cached_response(layout.body, "public, max-age=86400, immutable" if lasting else PUBLIC_CACHE)
+
+
+@bp.get("/events/<int:event_id>/seatmap/status")
+def seatmap_status(event_id: int):
+    """One character per seat index (a available, h held, s sold, - not sold at this event) and the version."""
+    return cached_response(seatmaps_for(current_app).snapshot(event_id).body("status"))
+
+
+@bp.get("/events/<int:event_id>/seatmap/changes")
+def seatmap_changes(event_id: int):
+    """The seats whose status changed since version ``since``, or ``reload: true`` when the client must
+    load the whole status again (too far behind, another version sequence, a new layout)."""
+    since = request.args.get("since")
+    if not since:
+        raise ApiError(400, "invalid_parameter", "since must be a version from the seat map status")
+    snapshot, changes = seatmaps_for(current_app).changes_since(event_id, since[:80])
+    answer = {"event_id": event_id, "since": since[:80], "version": snapshot.version, "layout": snapshot.layout.etag}
+    answer.update({"reload": True} if changes is None else {"changes": changes})
+    return cached_response(Body.of(answer, f"C{snapshot.version}:{hashlib.sha256(since.encode()).hexdigest()[:12]}"))
 
 
 @bp.get("/events/<int:event_id>/seat-labels")

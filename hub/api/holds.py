@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..db import get_db
 from ..services import holds as hold_service
+from ..services import seatmap
 from ..services.waiting_room import check_admission
 from ..services.validate import integer, list_of, obj, string
 from .errors import ApiError
@@ -47,6 +48,7 @@ def create_hold(event_id: int):
         if "ticket_type" in spec:
             raise ApiError(422, "invalid_hold", "for ga holds give the ticket type inside ga")
         hold = hold_service.hold_ga(conn, event_id, spec["ga"]["ticket_type"], spec["ga"]["quantity"], **common)
+    seatmap.changed(event_id)
     return jsonify(hold), 201
 
 
@@ -57,5 +59,7 @@ def get_hold(hold_id: int):
 
 @bp.delete("/holds/<int:hold_id>")
 def release_hold(hold_id: int):
-    hold_service.release_hold(get_db(), hold_id, request.headers.get("X-Hold-Token"))
+    token = request.headers.get("X-Hold-Token")
+    hold_service.release_hold(get_db(), hold_id, token)
+    seatmap.changed(hold_service.find_hold(get_db(), hold_id, token).event_id)
     return "", 204

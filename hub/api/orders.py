@@ -10,6 +10,7 @@ from common.signing.qr import make_qr
 from ..db import get_db
 from ..services import events as event_service
 from ..services import orders as order_service
+from ..services import seatmap
 from ..services import staff as staff_service
 from ..services import tickets as ticket_service
 from ..services.roles import DOOR, DOOR_STAFF, STAFF
@@ -45,6 +46,7 @@ def create_order():
     order = order_service.purchase(
         get_db(), spec["hold_id"], spec["hold_token"], spec["buyer"], spec["payment"]["method"], signer(),
         idempotency_key=request.headers.get("Idempotency-Key"))
+    seatmap.changed(order["event_id"])
     return jsonify(_with_urls(order)), 201
 
 
@@ -89,7 +91,9 @@ def _owned_order(order_id: int) -> dict:
 @require_role(*STAFF)
 def refund_order(order_id: int):
     _owned_order(order_id)
-    return jsonify(_with_urls(order_service.refund(get_db(), order_id)))
+    order = order_service.refund(get_db(), order_id)
+    seatmap.changed(order["event_id"])
+    return jsonify(_with_urls(order))
 
 
 @bp.post("/orders/<int:order_id>/confirm-payment")

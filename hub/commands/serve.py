@@ -36,13 +36,20 @@ log = logging.getLogger(__name__)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Server processes sharing the port. Rate limits are per process unless "
                    "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.")
+@click.option("--stream-port", type=click.IntRange(0, 65535), default=None,
+              help="Port of the seat-map stream server (server-sent events to any number of viewers, beside "
+                   "the hub on the same host); 0: none. Default: SEATMAP_STREAM_PORT (0).")
 @click.option("--no-upgrade", is_flag=True, help="Do not apply pending migrations first.")
-def serve_command(host: str, port: int, threads: int, buy_threads: int, workers: int, no_upgrade: bool) -> None:
+def serve_command(host: str, port: int, threads: int, buy_threads: int, workers: int, stream_port: int | None,
+                  no_upgrade: bool) -> None:
     """Serve the hub (JSON API and pages) with waitress; sweeps expired holds and mails event reminders in the background."""
     from hub.db import upgrade
 
     _check_address(host, port)
     app = _with_public_url(cli_app(), host, port, announce=True)
+    stream_port = app.config["SEATMAP_STREAM_PORT"] if stream_port is None else stream_port
+    if stream_port:
+        _check_address(host, stream_port)
     if not no_upgrade:
         upgrade(engine_of(app))
     key = app.extensions["tickethub.keys"].ensure()
@@ -53,6 +60,11 @@ def serve_command(host: str, port: int, threads: int, buy_threads: int, workers:
                     "sales and gate sync", streams, threads)
     click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads "
                f"+ {buy_threads} for the buy path, up to {streams} live stream(s) each, signing key {key.kid})")
+    # opened once, before any fork: every worker serves streams on the same port
+    server_settings["stream_socket"] = socket.create_server((host, stream_port), backlog=2048) if stream_port else None
+    if stream_port:
+        click.echo(f"seat-map streams on http://{host}:{stream_port}/api/v1/events/<id>/seatmap/stream")
+        _allow_open_files(server_settings["connection_limit"] + int(app.config["SEATMAP_STREAM_MAX_CLIENTS"]))
     if workers == 1:
         _serve(app, server_settings, host=host, port=port, background_jobs=True)
         return
@@ -72,6 +84,8 @@ def serve_command(host: str, port: int, threads: int, buy_threads: int, workers:
             os._exit(code)
         children.append(pid)
     listener.close()
+    if server_settings["stream_socket"] is not None:
+        server_settings["stream_socket"].close()
     _supervise(children)
 
 
@@ -139,10 +153,15 @@ def _allow_open_files(connections: int) -> None:
 def _serve(app, settings: dict, background_jobs: bool, **where) -> None:
     from hub.scheduler import start_background_jobs
     from hub.serving import serve
+    from hub.streaming import start_stream_server
 
+    settings = dict(settings)
+    stream_socket = settings.pop("stream_socket", None)
     _limit_streams(app, settings["threads"])  # a worker's fresh app, too
     if background_jobs:  # only one process runs them: reminders must go out once
         start_background_jobs(app)
+    if stream_socket is not None:
+        start_stream_server(app, stream_socket)
     serve(app, **settings, **where)
 
 

@@ -148,8 +148,10 @@ def _secure_headers(response):
     if _https_site():  # browsers heed it only over HTTPS, and then keep to HTTPS for a year
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if response.mimetype == "text/html":
+        # a page may name one more origin it connects to (the seat-map stream on its own port)
+        connect = f"connect-src 'self' {g.csp_connect_src}; " if g.get("csp_connect_src") else ""
         headers.setdefault("Content-Security-Policy",
-                           f"default-src 'self'; script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
+                           f"default-src 'self'; {connect}script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
                            "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
                            "form-action 'self'")
         headers.setdefault("Cache-Control", "no-store")

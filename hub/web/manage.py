@@ -13,6 +13,7 @@ from ..db import get_db
 from ..delivery.notify import mail_history
 from ..services import event_admin, promos, waiting_room
 from ..services import orders as order_service
+from ..services import seatmap
 from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
@@ -187,6 +188,7 @@ def ticket_type_new(event_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
+            seatmap.changed(event_id)  # new seats, another price: the map's layout
             flash(f"Ticket type {form.name.data.strip()} added.", "success")
     else:
         flash("Give the ticket type a name and a price like 25 or 24.50.", "error")
@@ -223,6 +225,7 @@ def ticket_price(event_id: int, type_id: int):
     form = PriceForm()
     if form.validate_on_submit():
         event_admin.set_price(get_db(), event_id, type_id, cents(form.price.data))
+        seatmap.changed(event_id)
         flash("Price changed; it applies to new holds.", "success")
     else:
         flash("Give the price like 25 or 24.50.", "error")
@@ -285,6 +288,7 @@ def order_refund(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
         order_service.refund(get_db(), order_id)
+        seatmap.changed(order["event_id"])
         send_refund_now(get_db(), order_id)
         flash(f"Order {order_id} refunded; its tickets are revoked.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))

@@ -14,13 +14,15 @@ from ..db import get_db
 from ..delivery.images import qr_png, qr_svg
 from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
-from ..services import accounts, orders as order_service, pricing, promos, storefront
+from ..services import accounts, orders as order_service, pricing, promos, seatmap, storefront
 from ..services import holds as hold_service
 from ..services.clock import utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
-from ..services.events import get_event, list_events, seat_map
+from ..services.events import get_event, list_events
 from ..services.payments import PROVIDERS
 from ..services.tokens import as_bytes
+from ..api.util import cached_response
+from ..streaming import stream_url
 from . import pages_blueprint
 from .auth import public
 from .forms import CheckoutForm, choice
@@ -94,18 +96,11 @@ def calendar():
                            previous=f"{previous:%Y-%m}", next=f"{after:%Y-%m}")
 
 
-def _seat_rows(seats: list[dict]) -> list[dict]:
-    """Seats grouped by section and row, in seat-map order."""
-    sections: dict[str, dict[str, list[dict]]] = {}
-    for seat in seats:
-        sections.setdefault(seat["section"], {}).setdefault(seat["row"], []).append(seat)
-    return [{"name": name, "rows": [{"name": r, "seats": s} for r, s in rows.items()]}
-            for name, rows in sections.items()]
-
-
 @bp.get("/events/<int:event_id>")
 @public
 def event(event_id: int):
+    """The event page; its seat map is drawn by seatmap.js from the cached layout and status, and kept
+    current from the stream or, without one, by asking for the changes every 2 s."""
     detour = queue_detour(event_id)  # the waiting room first, while it is on (no database)
     if detour is not None:
         return detour
@@ -113,11 +108,14 @@ def event(event_id: int):
     found = get_event(conn, event_id)
     now = utcnow()
     seated = any(t["kind"] == "seated" for t in found["ticket_types"])
-    seats = seat_map(conn, event_id, now) if seated else None
+    layout = seatmap.seatmaps_for(current_app).layout(event_id) if seated else None
+    stream = stream_url(current_app)
+    if stream:
+        g.csp_connect_src = stream  # the stream may be on another port: another origin
     return render_template(
         "store/event.html", event=found, venue=storefront.venue_name(conn, found["venue_id"]),
-        available=storefront.availability(conn, found, now), seats=seats,
-        sections=_seat_rows(seats["seats"]) if seats else [],
+        available=storefront.availability(conn, found, now), seated=bool(layout and layout.seats),
+        sections=[name for name, _rows in layout.sections] if layout else [], stream_url=stream,
         released=now >= datetime.fromisoformat(found["ticket_release_at"].replace("Z", "+00:00")),
         max_seats=hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)).max_seats)
 
@@ -125,9 +123,8 @@ def event(event_id: int):
 @bp.get("/events/<int:event_id>/seats.json")
 @public
 def seats_json(event_id: int):
-    response = jsonify(seat_map(get_db(), event_id))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """The classic seat map (every seat spelled out), from memory like the API's."""
+    return cached_response(seatmap.seatmaps_for(current_app).snapshot(event_id).body("seats"))
 
 
 def _user_id() -> int | None:
@@ -150,10 +147,10 @@ def hold(event_id: int):
             if not wanted:
                 flash("Pick at least one seat on the map.", "error")
                 return redirect(url_for(".event", event_id=event_id))
-            by_index = {s["index"]: s for s in seat_map(conn, event_id)["seats"]}
+            by_index = seatmap.seatmaps_for(current_app).layout(event_id).by_position  # (section, row, label)
             if not wanted <= set(by_index):
                 raise NotFound("one of the picked seats does not exist", "unknown_seat")
-            picked = [(by_index[i]["section"], by_index[i]["row"], by_index[i]["seat"]) for i in sorted(wanted)]
+            picked = [by_index[i] for i in sorted(wanted)]
             result = hold_service.hold_seats(conn, event_id, picked, **common)
         elif mode == "best":
             count = request.form.get("count", type=int) or 0
@@ -169,6 +166,7 @@ def hold(event_id: int):
             raise
         flash(exc.message, "error")
         return redirect(url_for(".event", event_id=event_id))
+    seatmap.changed(event_id)
     held = dict(session.get("holds", {}))
     held[str(result["hold_id"])] = result["hold_token"]
     session["holds"] = dict(list(held.items())[-10:])
@@ -228,6 +226,7 @@ def checkout(hold_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
+            seatmap.changed(held.event_id)
             if g.user:
                 accounts.link_order(conn, order["id"], g.user["id"])
             session["holds"] = {k: v for k, v in session.get("holds", {}).items() if k != str(hold_id)}
@@ -249,6 +248,7 @@ def release(hold_id: int):
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
+        seatmap.changed(held["event_id"])
         flash("Your held tickets were released.", "success")
     return redirect(url_for(".event", event_id=held["event_id"]))
 

@@ -53,6 +53,7 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
     page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
     page.on("pageerror", lambda error: console_errors.append(str(error)))
     page.goto(f"{base_url}/events/{event['id']}")
+    page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
     assert page.locator("button.seat.available").count() == 40
 
     # Someone else holds seat 0 meanwhile: the open map shows it without a reload.
@@ -136,6 +137,7 @@ def test_organizer_creates_venue_and_event_through_the_pages(browser, tmp_path):
         assert "EUR" not in page.text_content("h1")
 
         page.click("text=Public page")
+        page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
         assert page.locator("button.seat.available").count() == 16
         assert "EUR 18.50" in page.text_content(".prices")
         context.close()

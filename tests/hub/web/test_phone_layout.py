@@ -47,6 +47,7 @@ def test_every_seat_of_a_fourteen_seat_row_is_on_a_phone_screen(browser, hub):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     page.goto(f"{base_url}/events/{fits['id']}")
+    page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
     seats = page.locator("button.seat")
     assert seats.count() == 56
     for index in range(seats.count()):
@@ -138,6 +139,7 @@ def test_picking_more_seats_than_a_hold_takes_says_why(browser, hub):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     page.goto(f"{base_url}/events/{wide['id']}")
+    page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
     assert page.locator("#pick-limit").is_hidden()
     free = page.eval_on_selector_all("button.seat.available", "seats => seats.map(s => s.dataset.index)")
     for index in free[:21]:  # a hold takes at most 20 seats (HOLD_MAX_SEATS)
