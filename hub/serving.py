@@ -36,8 +36,10 @@ from hub.api.errors import API_PREFIX
 
 log = logging.getLogger(__name__)
 
-# Paths whose requests take the buy lane: API holds and orders, the storefront's hold and checkout.
-BUY_PATH = re.compile(r"/api/v1/(events/[0-9]+/holds|holds/[0-9]+|orders(/.*)?)|/events/[0-9]+/hold|/checkout/.*")
+# Paths whose requests take the buy lane: API holds and orders, the storefront's hold and checkout, and
+# the waiting room's step in (a buyer whose turn has come must not wait behind the queue's status requests).
+BUY_PATH = re.compile(r"/api/v1/(events/[0-9]+/(holds|queue/admission)|holds/[0-9]+|orders(/.*)?)"
+                      r"|/events/[0-9]+/(hold|queue/enter)|/checkout/.*")
 
 _refusing = threading.local()  # set on the refuser's thread: its requests are answered 503
 

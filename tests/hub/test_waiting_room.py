@@ -15,6 +15,7 @@ from hub.services import event_admin, waiting_room as wr
 from hub.services.clock import iso, utcnow
 from hub.services.errors import Conflict, Forbidden
 from tests.hub.helpers import create_event
+from tests.support import wait_for
 
 RELEASE = datetime(2031, 3, 1, 10, 0, tzinfo=timezone.utc)
 KEY = "5eed" * 8  # the draw's key (hex), fixed so the test is deterministic
@@ -323,3 +324,48 @@ def test_migration_0006_creates_what_the_schema_describes_and_goes_down_and_up(d
         row = conn.exec_driver_sql("SELECT title, waiting_room, admit_per_minute FROM events").one()
     engine.dispose()
     assert (row[0], bool(row[1]), row[2]) == ("kept", False, 600)
+
+
+# --- several hub processes ----------------------------------------------------------------------------
+
+def test_hubs_sharing_a_database_and_instance_share_the_queue(app, app_config, client, organizer):
+    """A second hub on the same database and instance folder (as `tickethub serve --workers 2` runs)
+    checks the first one's tickets, counts the same queue and lets in with an admission the first
+    accepts."""
+    from hub import create_app
+
+    other = create_app(app_config)
+    try:
+        event_id = _queued_event(client, organizer, rate=0, release_at=utcnow() - timedelta(hours=1))
+        there = other.test_client()
+        first = client.post(f"/api/v1/events/{event_id}/queue").json
+        second = there.post(f"/api/v1/events/{event_id}/queue").json
+        assert (first["position"], second["position"]) == (1, 2)
+        ticket = {"X-Queue-Ticket": first["queue_ticket"]}
+        assert there.get(f"/api/v1/events/{event_id}/queue/status", headers=ticket).json["position"] == 1
+        with other.extensions["tickethub.engine"].connect() as conn:
+            event_admin.update_event(conn, event_id, {"admit_per_minute": 60_000})
+        admission = _admission_once_let_in(there, event_id, ticket)
+        held = client.post(f"/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}},
+                           headers={"X-Admission-Token": admission["admission_token"]})
+        assert held.status_code == 201, held.json
+    finally:
+        other.extensions["tickethub.engine"].dispose()
+
+
+def _admission_once_let_in(client, event_id: int, ticket: dict) -> dict:
+    def admission():
+        answer = client.post(f"/api/v1/events/{event_id}/queue/admission", headers=ticket)
+        return answer.status_code == 200 and answer.json
+
+    return wait_for(admission, 10, "the admission")
+
+
+def test_being_let_in_takes_the_buy_lane_and_asking_the_status_the_read_lane():
+    """`tickethub serve` keeps buyers apart from readers (hub/serving.py): a buyer whose turn has come
+    must not wait behind a crowd asking for its place."""
+    from hub.serving import BUY_PATH
+
+    assert BUY_PATH.fullmatch("/api/v1/events/7/queue/admission") and BUY_PATH.fullmatch("/events/7/queue/enter")
+    for reader in ("/api/v1/events/7/queue/status", "/api/v1/events/7/queue", "/events/7/queue"):
+        assert not BUY_PATH.fullmatch(reader), reader
