@@ -158,3 +158,17 @@ def test_ten_thousand_seats_small_on_the_wire_and_one_sale_is_a_small_change(cli
     wait_for(lambda: client.get(urls["changes"], query_string={"since": version}).json.get("reload"), 10,
              "the unannounced change")
     assert client.get(urls["status"]).json["num_available"] == 5000  # the 4 sold ones are among the first 5000
+
+
+def test_with_redis_unreachable_a_process_serves_its_own_versions(app, client, organizer, engine):
+    store = seatmap.make_seatmaps(engine, {**app.config, "REDIS_URL": "redis://127.0.0.1:1/0"})  # nothing listens
+    app.extensions[seatmap.EXTENSION] = store
+    try:
+        event = create_event(client, organizer, rows=1, seats=3)
+        urls = _urls(event["id"])
+        first = client.get(urls["status"]).json
+        assert first["status"] == "aaa" and first["version"].startswith(store.epoch + ".")
+        assert client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]}).status_code == 201
+        assert client.get(urls["changes"], query_string={"since": first["version"]}).json["changes"] == [[2, "h"]]
+    finally:
+        store.close()
