@@ -55,6 +55,7 @@ MOVEMENT_VERDICTS: tuple[str, ...] = tuple(MOVEMENT_OF)
 
 # A gate's direction is the movement it records: an entry gate admits, an exit gate records exits.
 DIRECTIONS: tuple[str, ...] = tuple(kind.value for kind in MovementKind)
+DEFAULT_DIRECTION = MovementKind.ENTRY.value  # a gate not told otherwise records entries
 
 # --- push: a signed batch of scans (POST /api/v1/sync/push) ------------------------------------
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.protocol import DIRECTIONS, format_utc
+from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, format_utc
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -79,7 +79,7 @@ class GateConfig:
     gate_name: str = "Gate"
     events: Mapping[int, EventConfig] = field(default_factory=dict)
     zones: frozenset[int] = frozenset()  # empty: this gate admits every zone
-    direction: str = "entry"
+    direction: str = DEFAULT_DIRECTION
     reentry: str = "single"
     timezone: str | None = None  # None: the machine's local time zone
     hub_url: str | None = None

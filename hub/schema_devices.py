@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
+from common.protocol import DEFAULT_DIRECTION
+
 from .schema import BigId, UTCDateTime, metadata
 
 # A gate device. `credential_hash` is the SHA-256 of its bearer credential (the
@@ -20,7 +22,7 @@ devices = Table(
     Column("name", String(100), nullable=False),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("zones", Text, nullable=False, default="[]"),  # JSON list of ints, [] = every zone
-    Column("direction", String(5), nullable=False, default="entry"),  # entry | exit
+    Column("direction", String(5), nullable=False, default=DEFAULT_DIRECTION),  # common.protocol.DIRECTIONS
     Column("status", String(10), nullable=False),  # pending | active | revoked
     Column("public_key", String(64)),
     Column("credential_hash", String(64), unique=True),

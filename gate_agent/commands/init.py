@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from common.protocol import DIRECTIONS
+from common.protocol import DEFAULT_DIRECTION, DIRECTIONS
 
 from ..config import (
     CONFIG_FILE, KEYRING_FILE, REENTRY_POLICIES, REVOCATIONS_FILE, EventConfig,
@@ -29,7 +29,7 @@ from ..offline_store import OfflineStore, StoreError
 @click.option("--seat-labels", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="JSON list of seat labels (index = seat number) for the events.")
 @click.option("--zones", default="", help="Zones this gate admits, e.g. 1,2 (default: every zone).")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="entry", show_default=True)
+@click.option("--direction", type=click.Choice(DIRECTIONS), default=DEFAULT_DIRECTION, show_default=True)
 @click.option("--reentry", type=click.Choice(REENTRY_POLICIES), default="single", show_default=True,
               help="single entry, re-entry after an exit, or unlimited.")
 @click.option("--gate-name", default="Gate", show_default=True, help="Shown to staff, e.g. 'Gate B'.")

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from common.protocol import MovementKind
+from common.protocol import DEFAULT_DIRECTION, MovementKind
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 from ..config import (
@@ -97,7 +97,7 @@ def gate_config_from_hub(hub_config: dict[str, Any], hub_url: str, previous: Gat
             tuple(item.get("seat_labels", [])),
         )
     config = replace(base, gate_id=hub_config["gate_id"], gate_name=hub_config["gate_name"],
-                     direction=hub_config.get("direction", "entry"), zones=frozenset(hub_config.get("zones", [])),
+                     direction=hub_config.get("direction", DEFAULT_DIRECTION), zones=frozenset(hub_config.get("zones", [])),
                      events=events, hub_url=hub_url)
     try:
         return config_from_json(config.to_json())  # validates every field

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from common.protocol import DIRECTIONS
+from common.protocol import DEFAULT_DIRECTION, DIRECTIONS
 from common.signing.qr import save_qr
 from hub.services import ServiceError
 from hub.services import devices as device_service
@@ -41,7 +41,7 @@ def _print_token(device: dict, token: str, hub_url: str, qr: Path | None) -> Non
 @click.option("--name", required=True, help="Shown at the door and in reports, e.g. 'Gate A'.")
 @click.option("--event", "event_id", required=True, type=click.IntRange(min=1), help="Event id the gate admits.")
 @click.option("--zones", default="", help="Zones the gate admits, e.g. 1,2 (default: every zone).")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="entry", show_default=True)
+@click.option("--direction", type=click.Choice(DIRECTIONS), default=DEFAULT_DIRECTION, show_default=True)
 @click.option("--hub-url", envvar=HUB_URL_ENV, default="http://127.0.0.1:8080", show_default=True,
               help="The URL gates use to reach this hub (goes into the QR).")
 @click.option("--qr", type=click.Path(path_type=Path, dir_okay=False),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import segno
 from flask import g, redirect, render_template, request, url_for
 
+from common.protocol import DEFAULT_DIRECTION
+
 from ..api.devices import enrolment_text
 from ..db import get_db
 from ..services import devices as device_service
@@ -66,7 +68,7 @@ def create():
         event_service.check_owner(get_db(), event_id, g.user)
         device, token = device_service.create_device(get_db(), {
             "name": form.get("name", ""), "event_id": event_id, "zones": _form_zones(form.get("zones")),
-            "direction": form.get("direction", "entry")})
+            "direction": form.get("direction", DEFAULT_DIRECTION)})
     except ValueError:
         return _page("Choose an event.", status=422)
     except ServiceError as exc:
@@ -80,7 +82,7 @@ def change(device_id: int):
     form = request.form
     try:
         _owned_device(device_id)
-        changes: dict = {"name": form.get("name", ""), "direction": form.get("direction", "entry"),
+        changes: dict = {"name": form.get("name", ""), "direction": form.get("direction", DEFAULT_DIRECTION),
                          "zones": _form_zones(form.get("zones"))}
         if form.get("event_id"):
             changes["event_id"] = int(form["event_id"])
