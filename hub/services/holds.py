@@ -9,6 +9,12 @@ inside the transaction, so an expired hold is free whether or not the sweeper ra
 Fair share: each hold records its client (a signed-in user, else a network
 address) and one client's live holds may total at most `max_per_client` tickets,
 counted in the database (so across hub processes) under a per-client lock.
+
+Cost: a hold is one write transaction of a few statements (event and ticket types in one
+query, the free seats, the new hold, the conditional UPDATE), each built once at import
+(`_SEATED_EVENT` ...): SQLAlchemy then reuses their cache keys and compiled SQL and a call
+only binds values. A best-available pick reads at most LOCKED_SCAN_SEATS free seats inside
+the write transaction; a longer search runs outside it (see hold_best_available).
 """
 from __future__ import annotations
 
@@ -20,13 +26,14 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Mapping, NamedTuple
 
-from sqlalchemy import Connection, and_, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, tuple_, update
 
 from ..db import atomic, is_sqlite, retrying
-from ..schema import event_seats, holds, ticket_types, venue_seats
+from ..schema import event_seats, events, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from .events import _which_is_unknown, event_row
@@ -100,6 +107,42 @@ def hold_is_live(now: datetime):
     return and_(holds.c.status == "active", holds.c.expires_at > now)
 
 
+# The statements of the sale path, built once (values are bound per call: `:name`).
+_CLIENT_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+_CLIENT_HELD = (select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(holds.c.expires_at))
+                .where(holds.c.client == bindparam("client"), hold_is_live(bindparam("now"))))
+# The event's venue and release time with its seated ticket types, cheapest first (one row with
+# NULL type columns when it has none).
+_SEATED_EVENT = (select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
+                 .select_from(events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id,
+                                                                  ticket_types.c.kind == "seated")))
+                 .where(events.c.id == bindparam("event_id"))
+                 .order_by(ticket_types.c.price, ticket_types.c.id))
+_SEATED_EVENT_LOCKED = _SEATED_EVENT.with_for_update(of=events)
+_SEATS_BY_LABEL = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
+                          venue_seats.c.position)
+                   .where(venue_seats.c.venue_id == bindparam("venue_id"),
+                          tuple_(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
+                          .in_(bindparam("labels", expanding=True)))
+                   .order_by(venue_seats.c.position))
+_SECTION_EXISTS = select(venue_seats.c.id).where(venue_seats.c.venue_id == bindparam("venue_id"),
+                                                 venue_seats.c.section == bindparam("section")).limit(1)
+_INSERT_HOLD = insert(holds).returning(holds.c.id)
+_TAKE_SEATS = (update(event_seats)
+               .where(event_seats.c.event_id == bindparam("for_event"),
+                      event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
+                      seat_is_free(bindparam("now")))
+               .values(status="held", hold_id=bindparam("new_hold"), held_until=bindparam("until"),
+                       ticket_type_id=bindparam("type_id"), order_id=None))
+# Free seats in seat-map order after a position (the ix_event_seats_unsold index), a page at a time.
+_FREE_POSITIONS = (select(event_seats.c.position)
+                   .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.status != "sold",
+                          seat_is_free(bindparam("now")), event_seats.c.position > bindparam("after"))
+                   .order_by(event_seats.c.position).limit(bindparam("page")))
+_HOLD_BY_ID = select(holds).where(holds.c.id == bindparam("hold_id"))
+_HOLD_BY_ID_LOCKED = _HOLD_BY_ID.with_for_update()
+
+
 def _check_client_limit(conn: Connection, client: str | None, quantity: int, policy: HoldPolicy,
                         now: datetime) -> None:
     """Refuse (429 hold_limit_reached) a hold that would take the client over its share.
@@ -112,10 +155,8 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
         return
     if not is_sqlite(conn):
         key = int.from_bytes(hashlib.sha256(as_bytes(client)).digest()[:8], "big", signed=True)
-        conn.execute(select(func.pg_advisory_xact_lock(key)))  # released at commit or rollback
-    held, first_end = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0),
-                                          func.min(holds.c.expires_at))
-                                   .where(holds.c.client == client, hold_is_live(now))).one()
+        conn.execute(_CLIENT_LOCK, {"key": key})  # released at commit or rollback
+    held, first_end = conn.execute(_CLIENT_HELD, {"client": client, "now": now}).one()
     if held + quantity <= policy.max_per_client:
         return
     limit = policy.max_per_client
@@ -130,21 +171,32 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
 
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
-    if now < event.ticket_release_at:
-        raise Conflict(f"tickets for event {event_id} are released at {iso(event.ticket_release_at)}",
-                       "not_released")
+    _check_released(event_id, event.ticket_release_at, now)
     return event
+
+
+def _check_released(event_id: int, release_at: datetime, now: datetime) -> None:
+    if now < release_at:
+        raise Conflict(f"tickets for event {event_id} are released at {iso(release_at)}", "not_released")
+
+
+def _open_seated_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
+    """(venue id, seated ticket type rows) of an event whose tickets are released, in one query;
+    `lock`: the event row stays locked until the transaction ends."""
+    rows = conn.execute(_SEATED_EVENT_LOCKED if lock else _SEATED_EVENT, {"event_id": event_id}).all()
+    if not rows:
+        raise NotFound(f"no event {event_id}", "event_not_found")
+    _check_released(event_id, rows[0].ticket_release_at, now)
+    return rows[0].venue_id, [t for t in rows if t.id is not None]
 
 
 def _on_sale(t, now: datetime) -> bool:
     return (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
 
 
-def _seated_types(conn: Connection, event_id: int, now: datetime, wanted: int | None) -> dict[str | None, object]:
-    """Section name -> the cheapest seated ticket type on sale now (key None: covers every section)."""
-    rows = conn.execute(select(ticket_types).where(ticket_types.c.event_id == event_id,
-                                                   ticket_types.c.kind == "seated")
-                        .order_by(ticket_types.c.price, ticket_types.c.id)).all()
+def _seated_types(rows: list, event_id: int, now: datetime, wanted: int | None) -> dict[str | None, object]:
+    """Section name -> the cheapest seated ticket type on sale now (key None: covers every section),
+    from the event's seated ticket type rows, cheapest first."""
     if wanted is not None:
         rows = [t for t in rows if t.id == wanted]
         if not rows:
@@ -165,10 +217,10 @@ def _type_for(types: dict, section: str):
 def _new_hold(conn: Connection, event_id: int, kind: str, quantity: int, expires_at: datetime,
               now: datetime, client: str | None, ticket_type_id: int | None = None) -> tuple[int, str]:
     token = secrets.token_urlsafe(24)
-    hold_id = conn.execute(insert(holds).values(
-        event_id=event_id, token_hash=hash_hold_token(token), kind=kind, ticket_type_id=ticket_type_id,
-        quantity=quantity, status="active", created_at=now, expires_at=expires_at, client=client,
-    ).returning(holds.c.id)).scalar_one()
+    hold_id = conn.execute(_INSERT_HOLD, {
+        "event_id": event_id, "token_hash": hash_hold_token(token), "kind": kind, "ticket_type_id": ticket_type_id,
+        "quantity": quantity, "status": "active", "created_at": now, "expires_at": expires_at, "client": client,
+    }).scalar_one()
     return hold_id, token
 
 
@@ -180,10 +232,8 @@ def _take_seats(conn: Connection, event_id: int, hold_id: int, seats: list, type
         by_type.setdefault(_type_for(types, seat.section).id, []).append(seat.id)
     taken = 0
     for type_id, seat_ids in by_type.items():
-        taken += conn.execute(update(event_seats).where(
-            event_seats.c.event_id == event_id, event_seats.c.seat_id.in_(seat_ids), seat_is_free(now),
-        ).values(status="held", hold_id=hold_id, held_until=expires_at, ticket_type_id=type_id,
-                 order_id=None)).rowcount
+        taken += conn.execute(_TAKE_SEATS, {"for_event": event_id, "seat_ids": seat_ids, "now": now,
+                                            "new_hold": hold_id, "until": expires_at, "type_id": type_id}).rowcount
     return taken
 
 
@@ -214,19 +264,14 @@ def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]
 
     def attempt() -> dict:
         with atomic(conn):
-            event = _open_event(conn, event_id, now)
+            venue_id, type_rows = _open_seated_event(conn, event_id, now)
             _check_client_limit(conn, client, len(seats), policy, now)
-            found = conn.execute(
-                select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
-                       venue_seats.c.position)
-                .where(venue_seats.c.venue_id == event.venue_id,
-                       tuple_(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label).in_(seats))
-                .order_by(venue_seats.c.position)).all()
+            found = conn.execute(_SEATS_BY_LABEL, {"venue_id": venue_id, "labels": seats}).all()
             if len(found) != len(seats):
                 known = {(s.section, s.row, s.label) for s in found}
                 missing = next(s for s in seats if s not in known)
-                raise _which_is_unknown(conn, event.venue_id, *missing)
-            types = _seated_types(conn, event_id, now, ticket_type_id)
+                raise _which_is_unknown(conn, venue_id, *missing)
+            types = _seated_types(type_rows, event_id, now, ticket_type_id)
             no_type = sorted({s.section for s in found if _type_for(types, s.section) is None})
             if no_type:
                 raise Conflict(f"no ticket type is on sale for section(s) {', '.join(no_type)}", "not_on_sale")
@@ -242,40 +287,75 @@ class _Collision(Exception):
     """Another transaction took the chosen seats between our read and our update."""
 
 
+# Free seats a best-available pick reads at most inside the write transaction (rows are read whole, so
+# one long row may exceed it); when no block turned up by then, the search goes on outside it.
+LOCKED_SCAN_SEATS = 1024
+
+
+@dataclass(frozen=True)
+class _SearchOn:
+    """What a pick under the write lock hands to the search outside it: no block among the free seats up to
+    `after` (positions), within LOCKED_SCAN_SEATS of where it started."""
+    after: int
+    venue_id: int
+    types: dict
+
+
 def hold_best_available(conn: Connection, event_id: int, count: int, *, section: str | None = None,
                         ttl_seconds: int | None = None, ticket_type_id: int | None = None,
                         policy: HoldPolicy = HoldPolicy(), client: str | None = None,
                         now: datetime | None = None) -> dict:
-    """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre."""
+    """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre.
+
+    The pick runs under the write lock but reads at most LOCKED_SCAN_SEATS free seats there. When
+    those hold no block (a fragmented or nearly sold-out event), the transaction ends having written
+    nothing, the search for the first row with a block goes on outside it, and the pick is made again
+    under the lock from that row. So a search through thousands of free seats never keeps other
+    buyers waiting; a 409 from that search is true of the database as it read it.
+    """
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
     policy.quantity(count)
 
-    def attempt() -> dict:
+    def attempt(after: int) -> dict | _SearchOn:
         with atomic(conn):
             # The event row lock serialises best-available picks on PostgreSQL
             # (SQLite's BEGIN IMMEDIATE already does); single-seat holds can still
             # collide with the pick, which _Collision retries.
-            event = _open_event(conn, event_id, now, lock=not is_sqlite(conn))
+            venue_id, type_rows = _open_seated_event(conn, event_id, now, lock=not is_sqlite(conn))
             _check_client_limit(conn, client, count, policy, now)
-            types = _seated_types(conn, event_id, now, ticket_type_id)
-            if section is not None and conn.execute(select(venue_seats.c.id).where(
-                    venue_seats.c.venue_id == event.venue_id, venue_seats.c.section == section).limit(1)).first() is None:
+            types = _seated_types(type_rows, event_id, now, ticket_type_id)
+            if section is not None and conn.execute(_SECTION_EXISTS, {"venue_id": venue_id,
+                                                                      "section": section}).first() is None:
                 raise NotFound(f"no section {section!r}", "unknown_section")
-            block = _find_block(conn, event_id, event.venue_id, count, section, types, now)
+            block, row_before = _find_block(conn, event_id, venue_id, count, section, types, now, after,
+                                            LOCKED_SCAN_SEATS)
             if block is None:
-                raise Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
+                if row_before is None:
+                    raise _no_block(count)
+                return _SearchOn(row_before, venue_id, types)  # nothing written: the empty transaction commits
             hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now, client)
             if _take_seats(conn, event_id, hold_id, block, types, expires_at, now) != count:
                 raise _Collision()
         return _hold_json(hold_id, token, block, types, expires_at, "seats")
 
+    after = -1
     for _ in range(50):
         try:
-            return retrying(attempt)
+            result = retrying(partial(attempt, after))
         except _Collision:
             continue
+        if not isinstance(result, _SearchOn):
+            return result
+        # outside the write transaction: only a read, which waits for no writer
+        block, after = _find_block(conn, event_id, result.venue_id, count, section, result.types, now, result.after)
+        if block is None:
+            raise _no_block(count)
     raise Conflict("seats are changing hands too fast; try again", "busy")
+
+
+def _no_block(count: int) -> Conflict:
+    return Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
 
 
 class _LayoutSeat(NamedTuple):
@@ -313,21 +393,22 @@ def venue_layout(conn: Connection, venue_id: int) -> list[_LayoutSeat]:
 
 
 def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
-                now: datetime):
-    """Scan free seats in seat-map order, a page at a time, until a row holds a block.
+                now: datetime, after: int = -1, max_seats: int | None = None) -> tuple[list | None, int | None]:
+    """Scan the free seats after position `after` in seat-map order, a page at a time, until a row holds a block.
 
-    Only positions come from the database (an index on unsold seats in position
-    order); rows and adjacency come from the cached venue layout.
+    Returns (block, the position before its row's first free seat); (None, None) when no row holds
+    one; with `max_seats`, once that many free seats were read without a block, (None, the position
+    before the next row) at the start of the next row. Only positions come from the database (an
+    index on unsold seats in position order); rows and adjacency come from the cached venue layout.
     """
     layout = venue_layout(conn, venue_id)
-    page_size = max(256, count * 8)
-    query = (select(event_seats.c.position)
-             .where(event_seats.c.event_id == event_id, event_seats.c.status != "sold", seat_is_free(now))
-             .order_by(event_seats.c.position).limit(page_size))
-    row_key, row_seats, last = None, [], -1
+    page_size = max(128, count * 8)  # most picks end in the first row or two; later pages grow
+    row_key, row_seats, read = None, [], 0
     while True:
-        page = conn.execute(query.where(event_seats.c.position > last)).scalars().all()
+        page = conn.execute(_FREE_POSITIONS, {"event_id": event_id, "now": now, "after": after,
+                                              "page": page_size}).scalars().all()
         for position in page:
+            read += 1
             seat = layout[position]
             if section is not None and seat.section != section:
                 continue
@@ -335,12 +416,18 @@ def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
             if key != row_key:
                 block = _best_in_row(row_seats, count, types)
                 if block:
-                    return block
+                    return block, row_seats[0].position - 1
+                if max_seats is not None and read > max_seats:
+                    return None, position - 1
                 row_key, row_seats = key, []
             row_seats.append(seat)
         if len(page) < page_size:
-            return _best_in_row(row_seats, count, types)
-        last = page[-1]
+            block = _best_in_row(row_seats, count, types)
+            return (block, row_seats[0].position - 1) if block else (None, None)
+        after = page[-1]
+        page_size = min(2 * page_size, 1024)
+        if max_seats is not None:  # not much past the bound: what it takes to finish the row
+            page_size = max(128, min(page_size, max_seats + 1 - read))
 
 
 def _best_in_row(seats: list, count: int, types: dict):
@@ -423,8 +510,7 @@ def find_hold(conn: Connection, hold_id: int, token: str | None, *, lock: bool =
 
     `lock`: inside a transaction, lock the row until it ends (whoever changes the hold does).
     """
-    query = select(holds).where(holds.c.id == hold_id)
-    hold = conn.execute(query.with_for_update() if lock else query).first()
+    hold = conn.execute(_HOLD_BY_ID_LOCKED if lock else _HOLD_BY_ID, {"hold_id": hold_id}).first()
     if hold is None:
         raise NotFound(f"no hold {hold_id}", "hold_not_found")
     _check_token(hold, token)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from ..delivery.card import seat_label
 from ..schema import event_seats, events, ticket_types, venue_seats
@@ -28,7 +28,8 @@ class Price:
 
     event_id: int
     # One item a ticket: what the buyer sees (label, ticket_type, price) and what the
-    # ticket is issued with (ticket_type_id, zones, and for a seat seat_id and seat_index).
+    # ticket is issued with (ticket_type_id, zones, and for a seat seat_id and seat_index);
+    # "seat" is the seat as tickets show it ({section, row, seat, index}; None for GA).
     items: tuple[dict, ...]
     fee_per_ticket: int
     promo: dict | None = None  # promos.quote() of the applied code: code, discount, promo_id, ...
@@ -56,6 +57,21 @@ def recorded_discount(order) -> int:
     return order.subtotal + order.fees - order.total
 
 
+_TYPE_COLUMNS = (ticket_types.c.id, ticket_types.c.name, ticket_types.c.price, ticket_types.c.zones,
+                 events.c.service_fee)
+# Built once, values bound per call (the purchase runs these under lock).
+_GA_TYPE = (select(*_TYPE_COLUMNS).join(events, events.c.id == ticket_types.c.event_id)
+            .where(ticket_types.c.id == bindparam("ticket_type_id")))
+_HELD_SEATS = (select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, event_seats.c.seat_id,
+                      event_seats.c.position, *_TYPE_COLUMNS)
+               .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+               .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
+               .join(events, events.c.id == event_seats.c.event_id)
+               .where(event_seats.c.event_id == bindparam("event_id"),
+                      held_by(bindparam("hold_id"), bindparam("now")))
+               .order_by(event_seats.c.position))
+
+
 def hold_price(conn: Connection, hold, now: datetime, promo_code: str | None = None) -> Price:
     """What the live hold `hold` (a holds row, e.g. from holds.live_hold) costs now.
 
@@ -74,24 +90,15 @@ def with_promo(conn: Connection, price: Price, promo_code: str, now: datetime) -
 
 def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
     """The hold's tickets and the event's fee per ticket, in one query (the purchase runs it under lock)."""
-    type_columns = (ticket_types.c.id, ticket_types.c.name, ticket_types.c.price, ticket_types.c.zones,
-                    events.c.service_fee)
     if hold.kind == "ga":
-        t = conn.execute(select(*type_columns).join(events, events.c.id == ticket_types.c.event_id)
-                         .where(ticket_types.c.id == hold.ticket_type_id)).one()
+        t = conn.execute(_GA_TYPE, {"ticket_type_id": hold.ticket_type_id}).one()
         item = {"label": seat_label(None, None, None), "ticket_type": t.name, "price": t.price,
-                "ticket_type_id": t.id, "zones": json.loads(t.zones)}
+                "ticket_type_id": t.id, "zones": json.loads(t.zones), "seat": None}
         return [dict(item) for _ in range(hold.quantity)], t.service_fee
-    rows = conn.execute(
-        select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, event_seats.c.seat_id,
-               event_seats.c.position, *type_columns)
-        .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-        .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
-        .join(events, events.c.id == event_seats.c.event_id)
-        .where(event_seats.c.event_id == hold.event_id, held_by(hold.id, now))
-        .order_by(event_seats.c.position)).all()
+    rows = conn.execute(_HELD_SEATS, {"event_id": hold.event_id, "hold_id": hold.id, "now": now}).all()
     if not rows or len(rows) != hold.quantity:  # its time ran out: no price, and no sale
         raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
     return [{"label": seat_label(r.section, r.row, r.label), "ticket_type": r.name, "price": r.price,
              "ticket_type_id": r.id, "zones": json.loads(r.zones), "seat_id": r.seat_id,
-             "seat_index": r.position} for r in rows], rows[0].service_fee
+             "seat_index": r.position, "seat": {"section": r.section, "row": r.row, "seat": r.label,
+                                                "index": r.position}} for r in rows], rows[0].service_fee

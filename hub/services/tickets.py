@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from common.signing import Revocation, RevocationList, SigningKey, sign_ticket
 
-from ..db import atomic
+from ..db import atomic, is_sqlite
 from ..schema import counters, events, revocations, ticket_types, tickets, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, NotFound
@@ -16,30 +16,48 @@ from .errors import Conflict, NotFound
 REVOCATION_COUNTER = "revocation_seq"
 
 
-def issue_tickets(conn: Connection, order_id: int, event_id: int, items: list[dict], signer: SigningKey,
-                  now: datetime, replaces: dict[int, int] | None = None) -> list[int]:
-    """Insert and sign one ticket per item ({"ticket_type_id", "seat_id"?}); return their ids.
+_INSERT_TICKETS = insert(tickets)
+_HIGHEST_TICKET_ID = select(func.coalesce(func.max(tickets.c.id), 0))
+_NEXT_TICKET_IDS = (select(func.nextval(func.pg_get_serial_sequence("tickets", "id")))
+                    .select_from(func.generate_series(1, bindparam("n"))))
 
-    Items may carry "zones" and "seat_index" when the caller has them (saves queries).
-    Runs inside the caller's transaction. The signed ticket_id is the row id.
+
+def issue_tickets(conn: Connection, order_id: int, event_id: int, items: list[dict], signer: SigningKey,
+                  now: datetime) -> list[dict]:
+    """Sign and insert one ticket per item ({"ticket_type_id", "seat_id"?, "replaces_id"?}); return the
+    rows inserted (column name -> value), in the order of `items`.
+
+    Items may carry "zones" and "seat_index" when the caller has them (saves queries). Runs inside
+    the caller's write transaction (hub.db.atomic). The signed ticket_id is the row id, so the ids are
+    reserved first, then every ticket is signed, then all go in with one executemany.
     """
     if not items:
         return []
-    ids = list(conn.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), [{
-        "order_id": order_id, "event_id": event_id, "ticket_type_id": item["ticket_type_id"],
-        "seat_id": item.get("seat_id"), "status": "valid", "issued_at": now, "code": "", "kid": signer.kid,
-        "replaces_id": item.get("replaces_id"),
-    } for item in items]).scalars())
+    ids = _reserve_ticket_ids(conn, len(items))
     zones = _zones(conn, {item["ticket_type_id"] for item in items if "zones" not in item})
     positions = _positions(conn, [item["seat_id"] for item in items if item.get("seat_id") and "seat_index" not in item])
-    codes = [{
-        "tid": ticket_id,
+    rows = [{
+        "id": ticket_id, "order_id": order_id, "event_id": event_id, "ticket_type_id": item["ticket_type_id"],
+        "seat_id": item.get("seat_id"), "status": "valid", "issued_at": now, "revoked_at": None, "kid": signer.kid,
+        "replaces_id": item.get("replaces_id"),
         "code": sign_ticket(signer, event_id=event_id, ticket_id=ticket_id, ticket_type=item["ticket_type_id"],
                             zones=item["zones"] if "zones" in item else zones[item["ticket_type_id"]],
                             seat=item["seat_index"] if "seat_index" in item else positions.get(item.get("seat_id"))),
     } for ticket_id, item in zip(ids, items)]
-    conn.execute(update(tickets).where(tickets.c.id == bindparam("tid")).values(code=bindparam("code")), codes)
-    return ids
+    conn.execute(_INSERT_TICKETS, rows)
+    return rows
+
+
+def _reserve_ticket_ids(conn: Connection, n: int) -> list[int]:
+    """`n` ticket ids no other ticket has or will get, ascending. PostgreSQL: from the id column's
+    sequence. SQLite: the ones after the highest id (SQLite's own rule for a new rowid), which no
+    other writer can take because atomic's BEGIN IMMEDIATE holds the database's write lock until commit."""
+    if is_sqlite(conn):
+        if not conn.info.get("atomic_depth"):
+            raise RuntimeError("ticket ids are reserved inside hub.db.atomic only")
+        highest = conn.execute(_HIGHEST_TICKET_ID).scalar_one()
+        return list(range(highest + 1, highest + 1 + n))
+    return sorted(conn.execute(_NEXT_TICKET_IDS, {"n": n}).scalars())
 
 
 def _zones(conn: Connection, type_ids: set[int]) -> dict[int, list[int]]:
@@ -86,9 +104,9 @@ def reissue_ticket(conn: Connection, ticket_id: int, signer: SigningKey, now: da
         if old.status != "valid":
             raise Conflict(f"ticket {ticket_id} is {old.status}", "ticket_not_valid")
         revoke_tickets(conn, [ticket_id], "reissued", now)
-        [new_id] = issue_tickets(conn, old.order_id, old.event_id, [{
+        [new] = issue_tickets(conn, old.order_id, old.event_id, [{
             "ticket_type_id": old.ticket_type_id, "seat_id": old.seat_id, "replaces_id": ticket_id}], signer, now)
-    return get_ticket(conn, new_id)
+    return get_ticket(conn, new["id"])
 
 
 def ticket_rows(conn: Connection, where) -> list[dict]:
@@ -99,13 +117,20 @@ def ticket_rows(conn: Connection, where) -> list[dict]:
         .join(ticket_types, ticket_types.c.id == tickets.c.ticket_type_id)
         .outerjoin(venue_seats, venue_seats.c.id == tickets.c.seat_id)
         .where(where).order_by(tickets.c.id)).all()
-    return [{
-        "ticket_id": r.id, "order_id": r.order_id, "event_id": r.event_id, "ticket_type_id": r.ticket_type_id,
-        "ticket_type": r.ticket_type_name, "status": r.status, "code": r.code, "kid": r.kid,
-        "seat": ({"section": r.section, "row": r.row, "seat": r.label, "index": r.position}
-                 if r.seat_id is not None else None),
-        "issued_at": iso(r.issued_at), "revoked_at": iso(r.revoked_at), "replaces_id": r.replaces_id,
-    } for r in rows]
+    return [ticket_json(r._mapping, r.ticket_type_name,
+                        {"section": r.section, "row": r.row, "seat": r.label, "index": r.position}
+                        if r.seat_id is not None else None) for r in rows]
+
+
+def ticket_json(row, ticket_type_name: str, seat: dict | None) -> dict:
+    """A ticket as the API shows it, from its row (a mapping of the tickets columns, e.g. one that
+    issue_tickets returns), its ticket type's name and its seat ({section, row, seat, index} or None)."""
+    return {
+        "ticket_id": row["id"], "order_id": row["order_id"], "event_id": row["event_id"],
+        "ticket_type_id": row["ticket_type_id"], "ticket_type": ticket_type_name, "status": row["status"],
+        "code": row["code"], "kid": row["kid"], "seat": seat, "issued_at": iso(row["issued_at"]),
+        "revoked_at": iso(row["revoked_at"]), "replaces_id": row["replaces_id"],
+    }
 
 
 def get_ticket(conn: Connection, ticket_id: int) -> dict:
