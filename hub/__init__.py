@@ -36,7 +36,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     deployment.init_app(app)  # PUBLIC_URL, trusted Host names, reverse proxy hops
 
     app.extensions["tickethub.engine"] = make_engine(
-        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["DB_POOL_SIZE"])
+        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["DB_POOL_SIZE"],
+        app.config["DB_POOL_RECYCLE_SECONDS"])
     passphrase = app.config["KEY_PASSPHRASE"]
     app.extensions["tickethub.keys"] = HubKeys(app.config["KEYS_DIR"], passphrase.encode() if passphrase else None)
     app.teardown_appcontext(close_db)

@@ -43,6 +43,9 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a SQLite write waits for another process's lock before it fails, in milliseconds."),
     Setting("DB_POOL_SIZE", 10, "storage",
             "database connections each hub process keeps open (up to 50 more while busy)."),
+    Setting("DB_POOL_RECYCLE_SECONDS", 1800, "storage",
+            "PostgreSQL: a connection older than this is closed and opened anew before use (instead of a "
+            "test query on every use); keep it below any idle timeout between the hub and the database."),
     Setting("KEYS_DIR", "", "storage",
             "folder of the Ed25519 keys that sign tickets (private keys never leave it); empty: `<instance>/keys`."),
     Setting("KEY_PASSPHRASE", "", "storage",

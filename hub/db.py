@@ -26,7 +26,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _RETRY_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
-def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10, pool_recycle: int = 1800) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=50, pool_timeout=60,
                                connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
@@ -36,7 +36,10 @@ def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10) ->
         # contention. Other processes still wait via busy_timeout.
         engine.write_lock = threading.Lock()
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=50, pool_pre_ping=True, pool_timeout=60)
+    # No pool_pre_ping: it costs a round trip on every checkout, i.e. on every request. Connections are
+    # renewed after pool_recycle seconds instead (before a server or firewall drops idle ones), and one
+    # that has died anyway fails its request, after which SQLAlchemy replaces the whole pool.
+    return create_engine(url, pool_size=pool_size, max_overflow=50, pool_recycle=pool_recycle, pool_timeout=60)
 
 
 def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:

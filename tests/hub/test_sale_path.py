@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import event, text
 
 from common.signing import verify_ticket
@@ -125,3 +126,11 @@ def test_best_available_reads_a_bounded_number_of_seats_under_the_write_lock(cli
     assert abs(int(pair["seats"][0]["seat"]) - int(pair["seats"][1]["seat"])) == 1
     assert _positions_read_under_the_write_lock(seen) <= LOCKED_SCAN_SEATS + 256, seen.sql()
 
+
+def test_postgresql_connections_are_recycled_not_pinged_on_every_request(app, engine):
+    """A pre-ping is a round trip on every checkout, i.e. on every request; connections are renewed
+    after DB_POOL_RECYCLE_SECONDS instead."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's connection pool (a SQLite connection is a local file)")
+    assert engine.pool._pre_ping is False
+    assert engine.pool._recycle == app.config["DB_POOL_RECYCLE_SECONDS"] == 1800
