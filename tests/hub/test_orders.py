@@ -149,6 +149,20 @@ def test_non_ascii_access_tokens_are_refused_not_a_server_error(client, organize
                       ).status_code == 200
 
 
+def test_each_ticket_of_an_order_links_its_own_qr_images(client, organizer):
+    """The links are built from one url_for per kind; each must still name its own ticket."""
+    event = create_event(client, organizer, rows=1, seats=12)
+    order = buy(client, hold_seats(client, event["id"], *[seat("A", "1", str(n)) for n in range(1, 12)])).json
+    assert len(order["tickets"]) == 11
+    for ticket in order["tickets"]:
+        query = f"access_token={order['access_token']}"
+        assert ticket["qr_url"] == f"/api/v1/tickets/{ticket['ticket_id']}/qr.png?{query}"
+        assert ticket["qr_svg_url"] == f"/api/v1/tickets/{ticket['ticket_id']}/qr.svg?{query}"
+    single = client.get(f"/api/v1/tickets/{order['tickets'][-1]['ticket_id']}",
+                        query_string={"access_token": order["access_token"]}).json
+    assert single["qr_url"] == order["tickets"][-1]["qr_url"]
+
+
 def test_qr_png_and_svg_carry_the_ticket_text(client, organizer):
     event = create_event(client, organizer, rows=1, seats=2)
     order = buy(client, hold_seats(client, event["id"], seat("A", "1", "1"))).json
