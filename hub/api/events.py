@@ -1,10 +1,7 @@
 """Venues, events, seat maps and revocation lists."""
 from __future__ import annotations
 
-import hashlib
-import json
-
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..db import get_db
 from ..services import events as event_service
@@ -13,10 +10,10 @@ from ..services import tickets as ticket_service
 from ..services import venues as venue_service
 from ..services.errors import Forbidden
 from ..services.roles import STAFF, owner_scope
-from ..services.seatmap import Body, seatmaps_for
 from ..services.validate import MAX_INTEGER
 from .errors import ApiError
-from .util import PUBLIC_CACHE, cached_response, current_user, json_body, query_int, query_time, require_role, signer
+from . import seatmap_reads
+from .util import current_user, json_body, query_int, query_time, require_role, signer
 
 bp = Blueprint("events", __name__)
 
@@ -84,50 +81,42 @@ def get_event(event_id: int):
     return jsonify(event_service.get_event(get_db(), event_id))
 
 
+# The public seat-map reads: answered from memory (api/seatmap_reads.py), usually before Flask.
+bp.record_once(lambda state: seatmap_reads.install(state.app))
+
+
 @bp.get("/events/<int:event_id>/seats")
 def seat_map(event_id: int):
-    """Every seat spelled out (the classic map), from memory; the compact one is /seatmap/*."""
-    return cached_response(seatmaps_for(current_app).snapshot(event_id).body("seats"))
+    """Every seat spelled out (the classic map); the compact one is /seatmap/*."""
+    return seatmap_reads.flask_response("seats", event_id)
 
 
 @bp.get("/events/<int:event_id>/seats/<section>/<row>/<seat>")
 def check_seat(event_id: int, section: str, row: str, seat: str):
-    snapshot = seatmaps_for(current_app).snapshot(event_id)
-    position = snapshot.layout.by_label.get((section, row, seat))
-    if position is None:  # which part is unknown (distinct 404 codes), or a seat added a moment ago
+    found = seatmap_reads.flask_response("seat", event_id, (section, row, seat))
+    if found is None:  # which part is unknown (distinct 404 codes), or a seat added a moment ago
         return jsonify(event_service.check_seat(get_db(), event_id, section, row, seat))
-    status = snapshot.seat(position)
-    body = Body(json.dumps({"index": position, "section": section, "row": row, "seat": seat, "status": status},
-                           separators=(",", ":")).encode(), b"", f'"{snapshot.layout.etag}.{position}.{status[0]}"')
-    return cached_response(body)
+    return found
 
 
 @bp.get("/events/<int:event_id>/seatmap/layout")
 def seatmap_layout(event_id: int):
     """Sections, rows, seat labels and indexes, seated ticket types. Asked for with ?v=<its tag> (as the
     status names it) it may be kept for a day: a new layout has a new tag."""
-    layout = seatmaps_for(current_app).layout(event_id)
-    lasting = request.args.get("v") == layout.etag
-    return cached_response(layout.body, "public, max-age=86400, immutable" if lasting else PUBLIC_CACHE)
+    return seatmap_reads.flask_response("layout", event_id)
 
 
 @bp.get("/events/<int:event_id>/seatmap/status")
 def seatmap_status(event_id: int):
     """One character per seat index (a available, h held, s sold, - not sold at this event) and the version."""
-    return cached_response(seatmaps_for(current_app).snapshot(event_id).body("status"))
+    return seatmap_reads.flask_response("status", event_id)
 
 
 @bp.get("/events/<int:event_id>/seatmap/changes")
 def seatmap_changes(event_id: int):
     """The seats whose status changed since version ``since``, or ``reload: true`` when the client must
     load the whole status again (too far behind, another version sequence, a new layout)."""
-    since = request.args.get("since")
-    if not since:
-        raise ApiError(400, "invalid_parameter", "since must be a version from the seat map status")
-    snapshot, changes = seatmaps_for(current_app).changes_since(event_id, since[:80])
-    answer = {"event_id": event_id, "since": since[:80], "version": snapshot.version, "layout": snapshot.layout.etag}
-    answer.update({"reload": True} if changes is None else {"changes": changes})
-    return cached_response(Body.of(answer, f"C{snapshot.version}:{hashlib.sha256(since.encode()).hexdigest()[:12]}"))
+    return seatmap_reads.flask_response("changes", event_id)
 
 
 @bp.get("/events/<int:event_id>/seat-labels")

@@ -81,21 +81,3 @@ def require_role(*roles: str):
         return wrapper
     return decorate
 
-
-# Public reads served from memory (services.seatmap): a browser, CDN or reverse proxy may keep them a
-# second and serve them a few more while it asks again, so a crowd costs the hub one answer a second.
-PUBLIC_CACHE = "public, max-age=1, stale-while-revalidate=5"
-
-
-def cached_response(body, cache_control: str = PUBLIC_CACHE):
-    """A prebuilt answer (services.seatmap.Body): 304 when the client has it (If-None-Match), gzip when
-    the client takes it, with its ETag and ``cache_control``."""
-    from flask import Response
-
-    headers = {"ETag": body.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
-    if request.if_none_match.contains_weak(body.etag.strip('"')):
-        return Response(status=304, headers=headers)
-    if len(body.json) > 1024 and request.accept_encodings["gzip"]:
-        headers["Content-Encoding"] = "gzip"
-        return Response(body.gzip, mimetype="application/json", headers=headers)
-    return Response(body.json, mimetype="application/json", headers=headers)

@@ -21,7 +21,7 @@ from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events
 from ..services.payments import PROVIDERS
 from ..services.tokens import as_bytes
-from ..api.util import cached_response
+from ..api.seatmap_reads import flask_response
 from ..streaming import stream_url
 from . import pages_blueprint
 from .auth import public
@@ -124,7 +124,7 @@ def event(event_id: int):
 @public
 def seats_json(event_id: int):
     """The classic seat map (every seat spelled out), from memory like the API's."""
-    return cached_response(seatmap.seatmaps_for(current_app).snapshot(event_id).body("seats"))
+    return flask_response("seats", event_id)
 
 
 def _user_id() -> int | None:

@@ -62,6 +62,11 @@ def test_reads_come_from_memory_with_etag_304_and_public_caching(app, client, or
         {"name": "1", "seats": ["1", "2", "3"], "first": 0}, {"name": "2", "seats": ["1", "2", "3"], "first": 3}]}]
     for name in ("status", "layout", "changes"):
         assert_documented(client, "GET", "/api/v1/events/{event_id}/seatmap/" + name, answers[name])
+    app.config["TRUSTED_HOSTS"] = ["tickets.example.org"]  # answered before Flask, held to the same Host rule
+    for url in urls.values():
+        assert client.get(url + "?since=x.0", headers={"Host": "evil.example"}).status_code == 400
+        assert client.get(url + "?since=x.0", headers={"Host": "tickets.example.org"}).status_code == 200
+    app.config["TRUSTED_HOSTS"] = None
     base = f"/api/v1/events/{event['id']}/seats"  # a seat not in the map: the database names what is unknown
     for path, code in (("/B/1/1", "unknown_section"), ("/A/9/1", "unknown_row"), ("/A/1/9", "unknown_seat")):
         answer = client.get(base + path)
