@@ -11,7 +11,10 @@ Rows (wrk, keep-alive, 16 connections, a bounded duration each, `Accept-Encoding
 - the same seat check behind nginx with a one-second micro-cache (Debian's /usr/sbin/nginx run as
   a child process on loopback with a configuration written to a temporary folder);
 - the seat map JSON of the event (10,000 seats), direct and behind the micro-cache, beside the
-  trivial route, with the bytes of one answer on the wire.
+  trivial route, with the bytes of one answer on the wire;
+- the compact seat map (``/seatmap/status``: one character per seat and the version) and the
+  changes since a version (``/seatmap/changes?since=V``), with the bytes of the changes after one
+  sale (hold + order of one seat).
 
 Each row reports req/s, p50/p99 latency, non-2xx answers, bytes per answer, the CPU share of the
 load client (wrk) and of the server processes (share of all cores over the run).
@@ -152,9 +155,11 @@ def start_seed_poc(work: Path) -> Server:
 def start_nginx(work: Path, upstream_port: int) -> Server:
     """nginx with a one-second micro-cache in front of the hub's public seat routes (loopback only).
 
-    The hub answers those routes with `Cache-Control: no-store` today, so this configuration lets
-    the proxy decide (`proxy_ignore_headers`); nginx serves one answer per second per URL from the hub
-    and the rest from its cache, and holds concurrent misses on one request to the hub."""
+    The hub answered those routes with `Cache-Control: no-store` before issue #12 and says `public,
+    max-age=1` now; this configuration lets the proxy decide either way (`proxy_ignore_headers`), so
+    the before and after figures compare alike (docs/deployment.md has the configuration to deploy).
+    nginx serves one answer per second per URL from the hub and the rest from its cache, and holds
+    concurrent misses on one request to the hub."""
     root = work / "nginx"
     (root / "cache").mkdir(parents=True)
     port = free_port()
@@ -258,6 +263,8 @@ COMPARISONS = (
     ("seat check, nginx micro-cache", "seed PoC", 1.0, "behind nginx >= 1x seed PoC"),
     ("seat map 10k, hub", "trivial Flask route", 0.5, "map >= 0.5x trivial route and <= 100 KB"),
     ("seat map 10k, nginx micro-cache", "trivial Flask route", None, ""),
+    ("seat status 10k (compact), hub", "trivial Flask route", 0.5, "compact map >= 0.5x trivial route"),
+    ("changes since V, hub", "trivial Flask route", None, ""),
 )
 MAP_BYTES_GOAL = 100 * 1024
 
@@ -294,6 +301,13 @@ def run(args) -> dict:
                                                             [nginx.proc, hub.proc], args, script)
         rows["seat map 10k, hub"] = measure("seat map 10k, hub", hub.url + seat_map, [hub.proc], args, script)
         rows["seat map 10k, hub"]["answer_bytes"] = _answer_size(hub.url + seat_map)
+        status = f"/api/v1/events/{event_id}/seatmap/status"
+        rows["seat status 10k (compact), hub"] = measure("seat status 10k (compact), hub", hub.url + status,
+                                                         [hub.proc], args, script)
+        rows["seat status 10k (compact), hub"]["answer_bytes"] = _answer_size(hub.url + status)
+        changes = f"/api/v1/events/{event_id}/seatmap/changes?since={_sell_one(hub, event_id)}"
+        rows["changes since V, hub"] = measure("changes since V, hub", hub.url + changes, [hub.proc], args, script)
+        rows["changes since V, hub"]["answer_bytes"] = _answer_size(hub.url + changes)
         if not args.no_nginx:
             rows["seat map 10k, nginx micro-cache"] = measure("seat map 10k, nginx micro-cache", nginx.url + seat_map,
                                                               [nginx.proc, hub.proc], args, script)
@@ -304,6 +318,18 @@ def run(args) -> dict:
             hub.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {"rows": rows, "comparisons": _compare(rows)}
+
+
+def _sell_one(hub: Hub, event_id: int) -> str:
+    """Sell one seat (hold + order); returns the map's version before the sale."""
+    base = f"{hub.url}/api/v1/events/{event_id}"
+    version = requests.get(base + "/seatmap/status", timeout=60).json()["version"]
+    hold = requests.post(base + "/holds", json={"seats": [{"section": "Floor", "row": "1", "seat": "1"}]},
+                         timeout=60).json()
+    requests.post(hub.url + "/api/v1/orders", timeout=60, json={
+        "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
+        "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}}).raise_for_status()
+    return version
 
 
 def _answer_size(url: str) -> dict:
@@ -339,10 +365,11 @@ def print_tables(results: dict) -> None:
         verdict = "" if c["met"] is None else (" (met)" if c["met"] else " (not met)")
         print(f"{c['figure']:34} {c['reference']:22} {c['req_per_s']:8.0f} {c['reference_req_per_s']:9.0f} "
               f"{c['ratio']:6.2f}  {c['goal']}{verdict}")
-    size = results["rows"].get("seat map 10k, hub", {}).get("answer_bytes")
-    if size:
-        print(f"\nseat map of 10,000 seats: {size['wire']:,} bytes on the wire "
-              f"({size['content_encoding'] or 'not compressed'}), {size['decoded']:,} decoded")
+    for name in ("seat map 10k, hub", "seat status 10k (compact), hub", "changes since V, hub"):
+        size = results["rows"].get(name, {}).get("answer_bytes")
+        if size:
+            print(f"{name}: {size['wire']:,} bytes on the wire ({size['content_encoding'] or 'not compressed'}), "
+                  f"{size['decoded']:,} decoded")
 
 
 def main() -> None:
