@@ -118,7 +118,6 @@ _SEATED_EVENT = (select(events.c.venue_id, events.c.ticket_release_at, ticket_ty
                                                                   ticket_types.c.kind == "seated")))
                  .where(events.c.id == bindparam("event_id"))
                  .order_by(ticket_types.c.price, ticket_types.c.id))
-_SEATED_EVENT_LOCKED = _SEATED_EVENT.with_for_update(of=events)
 _SEATS_BY_LABEL = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
                           venue_seats.c.position)
                    .where(venue_seats.c.venue_id == bindparam("venue_id"),
@@ -139,6 +138,15 @@ _FREE_POSITIONS = (select(event_seats.c.position)
                    .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.status != "sold",
                           seat_is_free(bindparam("now")), event_seats.c.position > bindparam("after"))
                    .order_by(event_seats.c.position).limit(bindparam("page")))
+# PostgreSQL: lock the chosen seats that are still free, passing over those another transaction is taking.
+_LOCK_FREE_SEATS = (select(event_seats.c.seat_id)
+                    .where(event_seats.c.event_id == bindparam("event_id"),
+                           event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
+                           seat_is_free(bindparam("now")))
+                    .with_for_update(skip_locked=True))
+_WAIT_FOR_SEAT = (select(event_seats.c.seat_id)
+                  .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.position == bindparam("position"))
+                  .with_for_update())
 _HOLD_BY_ID = select(holds).where(holds.c.id == bindparam("hold_id"))
 _HOLD_BY_ID_LOCKED = _HOLD_BY_ID.with_for_update()
 
@@ -180,10 +188,9 @@ def _check_released(event_id: int, release_at: datetime, now: datetime) -> None:
         raise Conflict(f"tickets for event {event_id} are released at {iso(release_at)}", "not_released")
 
 
-def _open_seated_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
-    """(venue id, seated ticket type rows) of an event whose tickets are released, in one query;
-    `lock`: the event row stays locked until the transaction ends."""
-    rows = conn.execute(_SEATED_EVENT_LOCKED if lock else _SEATED_EVENT, {"event_id": event_id}).all()
+def _open_seated_event(conn: Connection, event_id: int, now: datetime):
+    """(venue id, seated ticket type rows) of an event whose tickets are released, in one query."""
+    rows = conn.execute(_SEATED_EVENT, {"event_id": event_id}).all()
     if not rows:
         raise NotFound(f"no event {event_id}", "event_not_found")
     _check_released(event_id, rows[0].ticket_release_at, now)
@@ -307,11 +314,14 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
                         now: datetime | None = None) -> dict:
     """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre.
 
-    The pick runs under the write lock but reads at most LOCKED_SCAN_SEATS free seats there. When
-    those hold no block (a fragmented or nearly sold-out event), the transaction ends having written
-    nothing, the search for the first row with a block goes on outside it, and the pick is made again
-    under the lock from that row. So a search through thousands of free seats never keeps other
-    buyers waiting; a 409 from that search is true of the database as it read it.
+    The pick runs inside the write transaction but reads at most LOCKED_SCAN_SEATS free seats there.
+    When those hold no block (a fragmented or nearly sold-out event), the transaction ends having
+    written nothing, the search for the first row with a block goes on outside it, and the pick is
+    made again in a new transaction from that row. So a search through thousands of free seats never
+    keeps other buyers waiting; a 409 from that search is true of the database as it read it.
+
+    On SQLite the write transaction serialises picks (BEGIN IMMEDIATE). On PostgreSQL picks run at
+    once, in every hub process: see _pick_block.
     """
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
@@ -319,17 +329,13 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
 
     def attempt(after: int) -> dict | _SearchOn:
         with atomic(conn):
-            # The event row lock serialises best-available picks on PostgreSQL
-            # (SQLite's BEGIN IMMEDIATE already does); single-seat holds can still
-            # collide with the pick, which _Collision retries.
-            venue_id, type_rows = _open_seated_event(conn, event_id, now, lock=not is_sqlite(conn))
+            venue_id, type_rows = _open_seated_event(conn, event_id, now)
             _check_client_limit(conn, client, count, policy, now)
             types = _seated_types(type_rows, event_id, now, ticket_type_id)
             if section is not None and conn.execute(_SECTION_EXISTS, {"venue_id": venue_id,
                                                                       "section": section}).first() is None:
                 raise NotFound(f"no section {section!r}", "unknown_section")
-            block, row_before = _find_block(conn, event_id, venue_id, count, section, types, now, after,
-                                            LOCKED_SCAN_SEATS)
+            block, row_before = _pick_block(conn, event_id, venue_id, count, section, types, now, after)
             if block is None:
                 if row_before is None:
                     raise _no_block(count)
@@ -356,6 +362,36 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
 
 def _no_block(count: int) -> Conflict:
     return Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
+
+
+def _pick_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
+                now: datetime, after: int) -> tuple[list | None, int | None]:
+    """_find_block inside the hold's write transaction (at most LOCKED_SCAN_SEATS free seats read).
+
+    PostgreSQL: no lock serialises the picks. Each sees the seats committed as free, so concurrent
+    picks often choose the same block; a block is only taken once its seats are locked
+    (FOR UPDATE SKIP LOCKED), and seats another transaction has locked are passed over by the next
+    pick. When only such seats are left, the pick waits for one of those transactions to end and
+    starts again (_Collision). The conditional UPDATE that takes the seats stays the proof that
+    nothing is sold twice; the locks only keep concurrent picks from choosing the same seats.
+    """
+    if is_sqlite(conn):  # BEGIN IMMEDIATE: no other writer is picking
+        return _find_block(conn, event_id, venue_id, count, section, types, now, after, LOCKED_SCAN_SEATS)
+    busy: set[int] = set()  # positions being taken by other transactions
+    while True:
+        block, row_before = _find_block(conn, event_id, venue_id, count, section, types, now, after,
+                                        LOCKED_SCAN_SEATS, busy)
+        if block is None:
+            if row_before is None and busy:
+                conn.execute(_WAIT_FOR_SEAT, {"event_id": event_id, "position": min(busy)})
+                raise _Collision()
+            return block, row_before
+        locked = set(conn.execute(_LOCK_FREE_SEATS, {"event_id": event_id, "now": now,
+                                                     "seat_ids": [seat.id for seat in block]}).scalars())
+        if len(locked) == count:
+            return block, row_before
+        busy.update(seat.position for seat in block if seat.id not in locked)
+        after = row_before  # the rows before this one had no block
 
 
 class _LayoutSeat(NamedTuple):
@@ -393,8 +429,10 @@ def venue_layout(conn: Connection, venue_id: int) -> list[_LayoutSeat]:
 
 
 def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
-                now: datetime, after: int = -1, max_seats: int | None = None) -> tuple[list | None, int | None]:
+                now: datetime, after: int = -1, max_seats: int | None = None,
+                busy: set[int] = frozenset()) -> tuple[list | None, int | None]:
     """Scan the free seats after position `after` in seat-map order, a page at a time, until a row holds a block.
+    Positions in `busy` count as taken.
 
     Returns (block, the position before its row's first free seat); (None, None) when no row holds
     one; with `max_seats`, once that many free seats were read without a block, (None, the position
@@ -410,7 +448,7 @@ def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
         for position in page:
             read += 1
             seat = layout[position]
-            if section is not None and seat.section != section:
+            if (section is not None and seat.section != section) or position in busy:
                 continue
             key = (seat.section_order, seat.row_order)
             if key != row_key:
