@@ -1,35 +1,46 @@
-"""Sell out a 10,000-seat event through a real `tickethub serve` with many concurrent
-HTTP clients (hold best-available seats, then buy them), on SQLite and PostgreSQL.
+"""Sell out a 10,000-seat event through a real `tickethub serve` with concurrent HTTP clients (hold
+best-available seats, then buy them), on SQLite and PostgreSQL, one or more server processes.
 
-Prints holds/s, orders/s, p50/p99 latency and the oversell count (must be 0), beside
-the raw database's floor measured in the same run: the same number of single-row
-transactional UPDATEs (BEGIN [IMMEDIATE]; UPDATE ... WHERE status='available'; COMMIT)
+The load client is an asyncio keep-alive client (bench/aio_http.py) in this process, one connection
+per simulated buyer: it costs a small fraction of the hub's CPU. CPU shares are of the whole
+machine (all cores) over the sell-out: the hub's processes, this client, the PostgreSQL server's
+processes (every database's), and everything on the machine (other work included).
+Prints holds/s, orders/s, p50/p99 latency per request, the CPU shares and the oversell count
+(must be 0), beside the raw database's floor measured in the same run: the same number of
+single-row transactional UPDATEs (BEGIN [IMMEDIATE]; UPDATE ... WHERE status='available'; COMMIT)
 through the bare DB-API driver, one client, no HTTP.
 
-Run: .venv/bin/python -m bench.bench_sellout [--backends sqlite,postgres] [--seats 10000] [--clients 32]
+Before/after: `--reference-tree DIR` (a checkout of an earlier commit, e.g.
+`git archive <commit> | tar -x -C DIR`) sells out the same event with the hub from DIR first and then
+with this tree's hub, back to back, and reports this tree's rates as ratios of the reference's.
+`--workers 1,2` sells out with one and then two server processes and reports two's ratio to one.
+
+Run: .venv/bin/python -m bench.bench_sellout [--backends sqlite,postgres] [--workers 1] [--seats 10000]
+     [--clients 32] [--reference-tree DIR]
 PostgreSQL URL: --postgres-url or TICKETHUB_TEST_POSTGRES_URL (a scratch database is created and dropped).
 Writes bench/results/bench_sellout.json.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
 import random
+import resource
 import secrets
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from bench.aio_http import Connection
 from bench.stats import percentile
 from tests.support import free_port, wait_for
 
@@ -39,15 +50,18 @@ TICKETHUB = [sys.executable, "-m", "hub.cli"]
 
 
 class Hub:
-    """A `tickethub serve` subprocess on its own instance folder and database."""
+    """A `tickethub serve` subprocess on its own instance folder and database (the hub's code from
+    ``tree``, this repository by default)."""
 
-    def __init__(self, db_url: str, threads: int, workers: int = 1, env: dict | None = None):
+    def __init__(self, db_url: str, threads: int, workers: int = 1, env: dict | None = None,
+                 buy_threads: int = 4, tree: Path = REPO):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
+        self.tree = Path(tree)
         self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
                     "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_WEB_PAGES": "false",
                     # every simulated buyer comes from 127.0.0.1: no per-client share of holds
                     "TICKETHUB_HOLD_MAX_SEATS_PER_CLIENT": "0",
-                    "PYTHONPATH": str(REPO), **(env or {})}
+                    "PYTHONPATH": str(self.tree), **(env or {})}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cli("db", "upgrade")
@@ -55,17 +69,64 @@ class Hub:
                  "--role", "organizer")
         self.token = self.cli("tokens", "create", "--email", "bench@example.org").strip().splitlines()[-1]
         self.proc = subprocess.Popen([*TICKETHUB, "serve", "--port", str(self.port), "--threads", str(threads),
-                                      "--workers", str(workers)],
-                                     env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--buy-threads", str(buy_threads), "--workers", str(workers)],
+                                     cwd=self.tree, env=self.env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
         wait_for(lambda: requests.get(self.url + "/api/v1/openapi.json", timeout=2), 60, "tickethub serve to start")
 
     def cli(self, *args: str) -> str:
-        return subprocess.run([*TICKETHUB, *args], env=self.env, check=True, capture_output=True, text=True).stdout
+        return subprocess.run([*TICKETHUB, *args], cwd=self.tree, env=self.env, check=True, capture_output=True,
+                              text=True).stdout
+
+    def pids(self) -> list[int]:
+        """The server's processes: the one started and its pre-forked workers."""
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            children = []
+        return [self.proc.pid, *map(int, children)]
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.dir.cleanup()
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (every database's: other work shows too)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().split(" (", 1)[1].startswith("postgres)"):
+                pids.append(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue
+    return pids
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU time of the whole machine so far, in clock ticks (/proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def make_event(hub: Hub, seats: int) -> int:
@@ -82,73 +143,125 @@ def make_event(hub: Hub, seats: int) -> int:
     return event.json()["id"]
 
 
-def sell_out(hub: Hub, event_id: int, clients: int, seats: int) -> dict:
-    hold_ms, order_ms, conflicts, sold = [], [], [0], []
-    lock = threading.Lock()
-    sold_out = threading.Event()
-    barrier = threading.Barrier(clients + 1)
+class SellOut:
+    """Simulated buyers, each on its own keep-alive connection, holding 1-4 best-available seats and
+    buying them until one seat can no longer be held."""
 
-    def client(seed: int) -> None:
+    def __init__(self, url: str, event_id: int, clients: int, seats: int):
+        self.url, self.event_id, self.clients, self.seats = url, event_id, clients, seats
+        self.hold_ms: list[float] = []
+        self.order_ms: list[float] = []
+        self.conflicts = self.overloaded = 0
+        self.sold: list[tuple[str, str]] = []
+        self.sold_out = False
+
+    async def buyer(self, seed: int, start: asyncio.Event) -> None:
         rng = random.Random(seed)
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=1))
-        barrier.wait()
+        conn = Connection(self.url)
+        await conn.request("GET", "/api/v1/openapi.json")  # connected before the clock starts
+        await start.wait()
         misses = 0
-        while not sold_out.is_set():
-            count = rng.randint(1, 4) if misses == 0 else 1
-            t0 = time.perf_counter()
-            hold = session.post(f"{hub.url}/api/v1/events/{event_id}/holds",
-                                json={"best_available": {"count": count}}, timeout=120)
-            t1 = time.perf_counter()
-            if hold.status_code == 409:
-                with lock:
-                    conflicts[0] += 1
-                misses += 1
-                if count == 1 and hold.json()["error"]["code"] == "seats_unavailable":
-                    sold_out.set()
-                continue
-            hold.raise_for_status()
-            misses = 0
-            body = hold.json()
-            order = session.post(f"{hub.url}/api/v1/orders", timeout=120, json={
-                "hold_id": body["hold_id"], "hold_token": body["hold_token"],
-                "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}})
-            t2 = time.perf_counter()
-            order.raise_for_status()
-            with lock:
-                hold_ms.append((t1 - t0) * 1000)
-                order_ms.append((t2 - t1) * 1000)
-                sold.extend((t["seat"]["row"], t["seat"]["seat"]) for t in order.json()["tickets"])
-        session.close()
+        hold_path = f"/api/v1/events/{self.event_id}/holds"
+        try:
+            while not self.sold_out:
+                count = rng.randint(1, 4) if misses == 0 else 1
+                t0 = time.perf_counter()
+                hold = await conn.request("POST", hold_path, {"best_available": {"count": count}})
+                t1 = time.perf_counter()
+                if await self._refused(hold):
+                    continue
+                if hold.status == 409:
+                    self.conflicts += 1
+                    misses += 1
+                    if count == 1 and hold.json()["error"]["code"] == "seats_unavailable":
+                        self.sold_out = True
+                    continue
+                self._expect(hold, 201)
+                misses = 0
+                body = hold.json()
+                order_body = {"hold_id": body["hold_id"], "hold_token": body["hold_token"],
+                              "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}}
+                while True:
+                    order = await conn.request("POST", "/api/v1/orders", order_body)
+                    if not await self._refused(order):
+                        break
+                t2 = time.perf_counter()
+                self._expect(order, 201)
+                self.hold_ms.append((t1 - t0) * 1000)
+                self.order_ms.append((t2 - t1) * 1000)
+                self.sold.extend((t["seat"]["row"], t["seat"]["seat"]) for t in order.json()["tickets"])
+        finally:
+            await conn.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    last_report = start
-    while any(t.is_alive() for t in threads):
-        threads[0].join(timeout=1)
-        now = time.perf_counter()
-        if now - last_report >= 5:
-            with lock:
-                done = len(sold)
-            print(f"  ... {done}/{seats} seats sold after {now - start:.0f} s", file=sys.stderr)
-            last_report = now
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    async def _refused(self, response) -> bool:
+        """A 503 `overloaded` (the server's queue bound): counted, and asked again after Retry-After."""
+        if response.status != 503:
+            return False
+        self.overloaded += 1
+        await asyncio.sleep(int(response.headers.get("retry-after", "1")))
+        return True
+
+    @staticmethod
+    def _expect(response, status: int) -> None:
+        if response.status != status:
+            raise RuntimeError(f"expected {status}, got {response.status}: {response.body[:300]!r}")
+
+    async def _progress(self, start: float) -> None:
+        while True:
+            await asyncio.sleep(5)
+            print(f"  ... {len(self.sold)}/{self.seats} seats sold after {time.perf_counter() - start:.0f} s",
+                  file=sys.stderr)
+
+    async def run(self, server_pids, database_pids) -> dict:
+        start_event = asyncio.Event()
+        buyers = [asyncio.create_task(self.buyer(i, start_event)) for i in range(self.clients)]
+        await asyncio.sleep(0.5)  # every buyer connected
+        server_cpu, client_cpu = cpu_seconds(server_pids()), own_cpu_seconds()
+        database_cpu, machine = {pid: cpu_seconds([pid]) for pid in database_pids()}, machine_busy()
+        start = time.perf_counter()
+        start_event.set()
+        progress = asyncio.create_task(self._progress(start))
+        try:
+            await asyncio.gather(*buyers)
+        finally:
+            progress.cancel()
+        elapsed = time.perf_counter() - start
+        server_cpu, client_cpu = cpu_seconds(server_pids()) - server_cpu, own_cpu_seconds() - client_cpu
+        # the server's processes now, less what they had used before (its backends start as the hub connects)
+        database = database_pids()
+        database_cpu = sum(cpu_seconds([pid]) - database_cpu.get(pid, 0.0) for pid in database)
+        busy, total = (after - before for after, before in zip(machine_busy(), machine))
+        result = self.summary(elapsed, server_cpu, client_cpu)
+        cores = os.cpu_count()
+        result["machine_cpu_share"] = busy / total  # everything on the machine, other work included
+        if database:
+            result["database_cpu_share"] = database_cpu / (elapsed * cores)
+        return result
+
+    def summary(self, elapsed: float, server_cpu: float, client_cpu: float) -> dict:
+        requests_ms = self.hold_ms + self.order_ms
+        cores = os.cpu_count()
+        return {
+            "elapsed_s": elapsed, "holds": len(self.hold_ms), "orders": len(self.order_ms),
+            "conflicts_409": self.conflicts, "overloaded_503": self.overloaded,
+            "seats_sold": len(self.sold), "client_side_duplicates": len(self.sold) - len(set(self.sold)),
+            "holds_per_s": len(self.hold_ms) / elapsed, "orders_per_s": len(self.order_ms) / elapsed,
+            "requests_per_s": (len(requests_ms) + self.conflicts) / elapsed,
+            "hold_p50_ms": percentile(self.hold_ms, 50), "hold_p99_ms": percentile(self.hold_ms, 99),
+            "order_p50_ms": percentile(self.order_ms, 50), "order_p99_ms": percentile(self.order_ms, 99),
+            "request_p99_ms": percentile(requests_ms, 99), "hold_mean_ms": statistics.fmean(self.hold_ms),
+            # shares of the whole machine (all cores) over the sell-out
+            "server_cpu_share": server_cpu / (elapsed * cores), "client_cpu_share": client_cpu / (elapsed * cores),
+            "server_cpu_ms_per_sale": 1000 * server_cpu / max(1, len(self.order_ms)),
+        }
+
+
+def sell_out(hub: Hub, event_id: int, clients: int, seats: int) -> dict:
+    database_pids = postgres_pids if hub.env["TICKETHUB_DATABASE_URL"].startswith("postgresql") else list
+    result = asyncio.run(SellOut(hub.url, event_id, clients, seats).run(hub.pids, database_pids))
     seat_map = requests.get(f"{hub.url}/api/v1/events/{event_id}/seats", timeout=60).json()
-    return {
-        "elapsed_s": elapsed, "holds": len(hold_ms), "orders": len(order_ms), "conflicts_409": conflicts[0],
-        "seats_sold": len(sold), "client_side_duplicates": len(sold) - len(set(sold)),
-        "num_available_after": seat_map["num_available"],
-        "holds_per_s": len(hold_ms) / elapsed, "orders_per_s": len(order_ms) / elapsed,
-        "requests_per_s": (len(hold_ms) + len(order_ms) + conflicts[0]) / elapsed,
-        "hold_p50_ms": percentile(hold_ms, 50), "hold_p99_ms": percentile(hold_ms, 99),
-        "order_p50_ms": percentile(order_ms, 50), "order_p99_ms": percentile(order_ms, 99),
-        "hold_mean_ms": statistics.fmean(hold_ms) if hold_ms else 0.0,
-    }
+    result["num_available_after"] = seat_map["num_available"]
+    return result
 
 
 def oversell_count(db_url: str, event_id: int) -> int:
@@ -205,46 +318,65 @@ def floor_postgres(url: str, n: int) -> float:
     return n / elapsed
 
 
-def run_backend(backend: str, args) -> dict:
-    scratch = None
-    if backend == "sqlite":
-        tmp = tempfile.TemporaryDirectory(prefix="bench-sellout-db-")
-        db_path = str(Path(tmp.name) / "hub.sqlite3")
-        db_url = f"sqlite:///{db_path}"
-    else:
+class Database:
+    """A scratch database for one sell-out: a SQLite file, or a PostgreSQL database created and dropped."""
+
+    def __init__(self, backend: str, postgres_url: str | None):
+        self.backend = backend
+        if backend == "sqlite":
+            self.tmp = tempfile.TemporaryDirectory(prefix="bench-sellout-db-")
+            self.path = str(Path(self.tmp.name) / "hub.sqlite3")
+            self.url = f"sqlite:///{self.path}"
+            return
         import psycopg
         from sqlalchemy.engine import make_url
 
-        base = args.postgres_url
-        scratch = f"tg_bench_{secrets.token_hex(4)}"
-        admin = make_url(base).set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {scratch}")
-        db_url = make_url(base).set(database=scratch).render_as_string(hide_password=False)
-    print(f"[{backend}] starting tickethub serve ({args.workers} x {args.server_threads} threads)", file=sys.stderr)
-    hub = Hub(db_url, args.server_threads, args.workers)
-    try:
-        event_id = make_event(hub, args.seats)
-        print(f"[{backend}] event {event_id} with {args.seats} seats; {args.clients} clients selling out",
-              file=sys.stderr)
-        result = sell_out(hub, event_id, args.clients, args.seats)
-    finally:
-        hub.stop()
-    result["oversell"] = oversell_count(db_url, event_id) + result["client_side_duplicates"]
-    transactions = result["holds"] + result["orders"]
-    print(f"[{backend}] floor: {transactions} single-row transactions, bare driver", file=sys.stderr)
-    if backend == "sqlite":
-        result["floor_tx_per_s"] = floor_sqlite(db_path, transactions)
-        tmp.cleanup()
-    else:
-        result["floor_tx_per_s"] = floor_postgres(db_url, transactions)
+        self.scratch = f"tg_bench_{secrets.token_hex(4)}"
+        self.admin = make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {self.scratch}")
+        self.url = make_url(postgres_url).set(database=self.scratch).render_as_string(hide_password=False)
+
+    def floor(self, transactions: int) -> float:
+        return floor_sqlite(self.path, transactions) if self.backend == "sqlite" else floor_postgres(self.url,
+                                                                                                      transactions)
+
+    def drop(self) -> None:
+        if self.backend == "sqlite":
+            self.tmp.cleanup()
+            return
         import psycopg
 
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
-    result["sale_tx_per_s"] = transactions / result["elapsed_s"]
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {self.scratch} WITH (FORCE)")
+
+
+def run_one(backend: str, workers: int, tree: Path, args) -> dict:
+    db = Database(backend, args.postgres_url)
+    try:
+        print(f"[{backend}] hub from {tree}: tickethub serve ({workers} x {args.server_threads} threads "
+              f"+ {args.buy_threads} buy threads)", file=sys.stderr)
+        hub = Hub(db.url, args.server_threads, workers, buy_threads=args.buy_threads, tree=tree,
+                  env={"TICKETHUB_MAX_QUEUED_REQUESTS": str(args.max_queued)})
+        try:
+            event_id = make_event(hub, args.seats)
+            print(f"[{backend}] event {event_id} with {args.seats} seats; {args.clients} clients selling out",
+                  file=sys.stderr)
+            result = sell_out(hub, event_id, args.clients, args.seats)
+        finally:
+            hub.stop()
+        result["oversell"] = oversell_count(db.url, event_id) + result["client_side_duplicates"]
+        transactions = result["holds"] + result["orders"]
+        result["floor_tx_per_s"] = db.floor(transactions)
+    finally:
+        db.drop()
+    result["sale_tx_per_s"] = (result["holds"] + result["orders"]) / result["elapsed_s"]
     result["ratio_to_floor"] = result["sale_tx_per_s"] / result["floor_tx_per_s"]
     return result
+
+
+def row_name(backend: str, workers: int, tree: str) -> str:
+    return f"{backend}, {workers} process{'es' if workers > 1 else ''}, {tree}"
 
 
 def main() -> None:
@@ -253,36 +385,72 @@ def main() -> None:
     parser.add_argument("--seats", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--server-threads", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1, help="tickethub serve --workers (processes)")
+    parser.add_argument("--buy-threads", type=int, default=4, help="tickethub serve --buy-threads")
+    parser.add_argument("--max-queued", type=int, default=64,
+                        help="MAX_QUEUED_REQUESTS: room for every client's request in the buy lane, so a sell-out "
+                             "measures the sale path rather than the load shedding")
+    parser.add_argument("--workers", default="1", help="tickethub serve --workers, or a list: '1,2'")
+    parser.add_argument("--reference-tree", type=Path,
+                        help="a checkout of an earlier commit: sell out with its hub first, then with this tree's")
     parser.add_argument("--out", default=str(RESULTS), help="JSON results file")
     parser.add_argument("--postgres-url", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"))
     args = parser.parse_args()
+    trees = {"reference": args.reference_tree.resolve()} if args.reference_tree else {}
+    trees["this tree"] = REPO
+    workers_list = [int(w) for w in args.workers.split(",")]
     results = {}
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if backend == "postgres" and not args.postgres_url:
             print("skipping postgres: no --postgres-url / TICKETHUB_TEST_POSTGRES_URL", file=sys.stderr)
             continue
-        results[backend] = run_backend(backend, args)
-
-    print(f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, "
-          f"waitress {args.workers} process(es) x {args.server_threads} threads")
-    print(f"{'backend':9} {'holds/s':>8} {'orders/s':>9} {'hold p50/p99 ms':>16} {'order p50/p99 ms':>17} "
-          f"{'409s':>6} {'oversell':>8} {'sale tx/s':>9} {'floor tx/s':>10} {'ratio':>6}")
-    for backend, r in results.items():
-        print(f"{backend:9} {r['holds_per_s']:8.0f} {r['orders_per_s']:9.0f} "
-              f"{r['hold_p50_ms']:7.1f}/{r['hold_p99_ms']:<8.1f} {r['order_p50_ms']:8.1f}/{r['order_p99_ms']:<8.1f} "
-              f"{r['conflicts_409']:6d} {r['oversell']:8d} {r['sale_tx_per_s']:9.0f} {r['floor_tx_per_s']:10.0f} "
-              f"{r['ratio_to_floor']:6.3f}")
+        for workers in workers_list:
+            for tree_name, tree in trees.items():
+                row = {"backend": backend, "workers": workers, "tree": tree_name, "load_average": os.getloadavg()}
+                row.update(run_one(backend, workers, tree, args))
+                results[row_name(backend, workers, tree_name)] = row
+    add_ratios(results, workers_list[0])
+    print_table(args, results)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
         "seats": args.seats, "clients": args.clients, "server_threads": args.server_threads,
-        "workers": args.workers, "results": results,
+        "buy_threads": args.buy_threads, "max_queued_requests": args.max_queued,
+        "reference_tree": str(args.reference_tree) if args.reference_tree else None,
+        "results": results,
     }, indent=2) + "\n")
     print(f"wrote {out}")
     if any(r["oversell"] for r in results.values()):
         raise SystemExit("OVERSOLD")
+
+
+def add_ratios(results: dict, base_workers: int) -> None:
+    """Sales/s of each row as a ratio of its references: the reference tree's same row, and the same
+    tree with the first --workers count."""
+    for row in results.values():
+        reference = results.get(row_name(row["backend"], row["workers"], "reference"))
+        if reference is not None and row["tree"] != "reference":
+            row["x_reference"] = row["orders_per_s"] / reference["orders_per_s"]
+        fewer = results.get(row_name(row["backend"], base_workers, row["tree"]))
+        if fewer is not None and row["workers"] != base_workers:
+            row[f"x_{base_workers}_process"] = row["orders_per_s"] / fewer["orders_per_s"]
+
+
+def print_table(args, results: dict) -> None:
+    print(f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, waitress x {args.server_threads} "
+          f"threads + {args.buy_threads} buy threads per process")
+    print(f"{'row':38} {'sales/s':>7} {'x ref':>6} {'x 1 proc':>8} {'hold p50/p99':>13} {'order p50/p99':>14} "
+          f"{'req p99':>7} {'409':>4} {'503':>4} {'over':>4} {'srv CPU':>7} {'cli CPU':>7} {'db CPU':>6} "
+          f"{'all CPU':>7} {'ms/sale':>7}")
+    for name, r in results.items():
+        ratio = f"{r['x_reference']:.2f}" if "x_reference" in r else ""
+        procs = next((f"{v:.2f}" for k, v in r.items() if k.startswith("x_") and k.endswith("_process")), "")
+        print(f"{name:38} {r['orders_per_s']:7.0f} {ratio:>6} {procs:>8} "
+              f"{r['hold_p50_ms']:6.0f}/{r['hold_p99_ms']:<6.0f} {r['order_p50_ms']:6.0f}/{r['order_p99_ms']:<7.0f} "
+              f"{r['request_p99_ms']:7.0f} {r['conflicts_409']:4d} {r['overloaded_503']:4d} {r['oversell']:4d} "
+              f"{r['server_cpu_share']:7.0%} {r['client_cpu_share']:7.0%} "
+              f"{format(r['database_cpu_share'], '6.0%') if 'database_cpu_share' in r else '':>6} "
+              f"{r['machine_cpu_share']:7.0%} {r['server_cpu_ms_per_sale']:7.1f}")
 
 
 if __name__ == "__main__":
