@@ -4,6 +4,7 @@ that does not read is dropped, one that cannot follow is told to reload."""
 from __future__ import annotations
 
 import json
+import resource
 import selectors
 import socket
 import threading
@@ -100,6 +101,9 @@ def test_a_stream_carries_each_hold_and_sale_and_sends_a_lost_client_to_reload(a
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_two_thousand_streams_on_one_process_all_get_a_change(app, client, organizer, streams):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # both ends of 2,000 connections live here
+    if soft != resource.RLIM_INFINITY and soft < 5000:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (5000 if hard == resource.RLIM_INFINITY else min(5000, hard), hard))
     event = create_event(client, organizer, rows=1, seats=4)
     version = client.get(f"/api/v1/events/{event['id']}/seatmap/status").json["version"]
     request = (f"GET /api/v1/events/{event['id']}/seatmap/stream?since={version} HTTP/1.1\r\n"
