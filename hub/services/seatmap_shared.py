@@ -112,7 +112,7 @@ class RedisSeatMaps:
             self._write(entry.event_id, layout.etag, status, time.time())
         finally:
             self._unlock(keys=[key + ":lock"], args=[token])
-        return self._copy(entry, self._read(entry.event_id), layout)
+        return self._copy(entry, self._read(entry.event_id), layout, built=True)
 
     def _write(self, event_id: int, layout: str, status: bytes, built: float) -> None:
         key = self.prefix + str(event_id)
@@ -148,11 +148,12 @@ class RedisSeatMaps:
             return None
         return Shared(epoch.decode(), int(n), bytes(status), layout.decode(), float(built or 0))
 
-    def _copy(self, entry, shared: Shared | None, layout=None):
-        """Install the shared version in this process (with the changes that lead to it)."""
+    def _copy(self, entry, shared: Shared | None, layout=None, built: bool = False):
+        """Install the shared version in this process (with the changes that lead to it). ``built``:
+        this process has just written it (another one may have written a newer one since)."""
         store = self._store
         if shared is None:
-            return self._build(entry)
+            return "busy" if built else self._build(entry)
         old = entry.snapshot
         built_at = store._clock() - max(0.0, time.time() - shared.built)
         if old is not None and (old.epoch, old.n) == (shared.epoch, shared.n):
@@ -164,7 +165,8 @@ class RedisSeatMaps:
             with self.engine.connect() as conn:
                 layout = load_layout(conn, entry.event_id)
             if layout.etag != shared.layout or layout.size != len(shared.status):
-                return self._build(entry)  # the shared map is of another layout: build it anew
+                # the shared map is of another layout: build it anew (or, just built, look again shortly)
+                return "busy" if built else self._build(entry)
         snapshot = Snapshot(layout, shared.epoch, shared.n, shared.status, built_at)
         return store.install(entry, snapshot, self._steps(entry.event_id, old, shared, layout))
 
