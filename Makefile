@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_hub_web
 	$(PY) -m bench.bench_dashboard
 	$(PY) -m bench.bench_onsale
+	$(PY) -m bench.bench_waiting_room
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis
