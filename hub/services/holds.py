@@ -291,7 +291,12 @@ def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]
 
 
 class _Collision(Exception):
-    """Another transaction took the chosen seats between our read and our update."""
+    """Another transaction took the chosen seats between our read and our update; `taken_at`: the
+    position of a seat another transaction is still taking (PostgreSQL), to wait for before trying again."""
+
+    def __init__(self, taken_at: int | None = None):
+        super().__init__()
+        self.taken_at = taken_at
 
 
 # Free seats a best-available pick reads at most inside the write transaction (rows are read whole, so
@@ -349,7 +354,10 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
     for _ in range(50):
         try:
             result = retrying(partial(attempt, after))
-        except _Collision:
+        except _Collision as collision:
+            if collision.taken_at is not None:  # in a transaction of its own, holding no other lock
+                with atomic(conn):
+                    conn.execute(_WAIT_FOR_SEAT, {"event_id": event_id, "position": collision.taken_at})
             continue
         if not isinstance(result, _SearchOn):
             return result
@@ -371,9 +379,10 @@ def _pick_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
     PostgreSQL: no lock serialises the picks. Each sees the seats committed as free, so concurrent
     picks often choose the same block; a block is only taken once its seats are locked
     (FOR UPDATE SKIP LOCKED), and seats another transaction has locked are passed over by the next
-    pick. When only such seats are left, the pick waits for one of those transactions to end and
-    starts again (_Collision). The conditional UPDATE that takes the seats stays the proof that
-    nothing is sold twice; the locks only keep concurrent picks from choosing the same seats.
+    pick. When only such seats are left, the transaction ends, waits for one of those transactions
+    to end (holding no lock, so no deadlock) and starts again (_Collision). The conditional UPDATE
+    that takes the seats stays the proof that nothing is sold twice; the locks only keep concurrent
+    picks from choosing the same seats.
     """
     if is_sqlite(conn):  # BEGIN IMMEDIATE: no other writer is picking
         return _find_block(conn, event_id, venue_id, count, section, types, now, after, LOCKED_SCAN_SEATS)
@@ -382,9 +391,8 @@ def _pick_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
         block, row_before = _find_block(conn, event_id, venue_id, count, section, types, now, after,
                                         LOCKED_SCAN_SEATS, busy)
         if block is None:
-            if row_before is None and busy:
-                conn.execute(_WAIT_FOR_SEAT, {"event_id": event_id, "position": min(busy)})
-                raise _Collision()
+            if row_before is None and busy:  # only seats being taken are left: wait for one, then again
+                raise _Collision(taken_at=min(busy))
             return block, row_before
         locked = set(conn.execute(_LOCK_FREE_SEATS, {"event_id": event_id, "now": now,
                                                      "seat_ids": [seat.id for seat in block]}).scalars())

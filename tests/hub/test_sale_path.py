@@ -155,6 +155,34 @@ def test_postgresql_picks_pass_over_seats_another_transaction_is_taking(client, 
     assert [s["seat"] for s in picked[0]["seats"]] in (["1", "2", "3"], ["7", "8", "9"], ["8", "9", "10"])
 
 
+def _waiting_for_a_lock(engine) -> int:
+    with engine.connect() as conn:  # a fresh transaction: pg_stat_activity is a snapshot per transaction
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar()
+
+
+def test_postgresql_a_pick_waits_when_only_seats_being_taken_are_left(client, organizer, engine):
+    """Every free seat is locked by a transaction in flight: the pick neither answers 409 (seats may
+    still come free) nor deadlocks; it waits for that transaction and takes what it left."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's row locks (SQLite serialises picks with BEGIN IMMEDIATE)")
+    event = create_event(client, organizer, rows=1, seats=3)
+    picked: list = []
+    with engine.connect() as taker:
+        taker.execute(text("SELECT seat_id FROM event_seats WHERE event_id = :e FOR UPDATE"), {"e": event["id"]})
+        picker = threading.Thread(target=lambda: picked.append(_hold_best(engine, event["id"], 1)), daemon=True)
+        picker.start()
+        try:
+            wait_for(lambda: _waiting_for_a_lock(engine), 20, "the pick to wait for the seats' lock")
+            assert not picked
+            taker.execute(text("UPDATE event_seats SET status = 'sold' WHERE event_id = :e AND position < 2"),
+                          {"e": event["id"]})
+        finally:
+            taker.commit()
+            picker.join(60)
+    assert [s["index"] for s in picked[0]["seats"]] == [2]
+
+
 def test_postgresql_connections_are_recycled_not_pinged_on_every_request(app, engine):
     """A pre-ping is a round trip on every checkout, i.e. on every request; connections are renewed
     after DB_POOL_RECYCLE_SECONDS instead."""
