@@ -8,8 +8,8 @@ hundred bytes, not a thread. It answers one path::
     GET /api/v1/events/{id}/seatmap/stream?since=<version>      (or Last-Event-ID: <version>)
 
 with ``text/event-stream``: first the changes from ``since`` to the current version (``event:
-changes``), then each new version's changes as the process's seat maps (services.seatmap) make it,
-one message written once per viewer. Every message carries ``id: <version>``, so a browser that
+changes``), then the new versions' changes as the process's seat maps (services.seatmap) make them,
+merged to at most one message every FLUSH_S per event, made once and written to every viewer. Every message carries ``id: <version>``, so a browser that
 reconnects (EventSource does so by itself) continues from where it was. A client the stream cannot
 bring up to date (no or an unknown version, too far behind, a new layout) gets ``event: reload``
 and the stream ends: it loads ``/seatmap/status`` (cacheable) and opens the stream again with its
@@ -41,6 +41,9 @@ PATH = re.compile(r"/api/v1/events/([0-9]{1,18})/seatmap/stream")
 HEAD_LIMIT = 8192  # bytes of request line and headers
 HEAD_TIMEOUT_S = 10.0
 RETRY_MS = 2000  # EventSource's reconnection delay
+# New versions go out at most this often per event, merged: in a sale storm a stream gets four
+# messages a second instead of one per version (each message is one write per open stream).
+FLUSH_S = 0.25
 
 
 def stream_url(app) -> str | None:
@@ -77,7 +80,7 @@ class _Client:
         self.event_id = event_id
         self.epoch: str | None = None
         self.n = -1  # the version it has; -1 while it is being brought up to date
-        self.waiting: list[tuple[Snapshot, int | None, bytes]] = []  # versions made meanwhile
+        self.waiting: list[tuple[Snapshot, int | None, list | None]] = []  # versions made meanwhile
 
 
 class SeatMapStreams:
@@ -90,6 +93,7 @@ class SeatMapStreams:
         self.heartbeat = heartbeat
         self.buffer_bytes = buffer_bytes
         self.clients: dict[int, set[_Client]] = {}
+        self.pending: dict[int, list[tuple[Snapshot, int | None, list | None]]] = {}  # versions to send
         self.count = 0
         self.dropped = 0  # slow clients dropped, for the log and tests
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -158,8 +162,8 @@ class SeatMapStreams:
                 return
             writer.write(_changes(snapshot, since, changes))
             client.epoch, client.n = snapshot.epoch, snapshot.n
-            for later, since_n, payload in client.waiting:  # versions made while it was caught up
-                self._send(client, later, since_n, payload)
+            if client.waiting:  # versions made while it was brought up to date
+                self._send(client, client.waiting, {})
             client.waiting = []
             while not writer.is_closing() and await reader.read(1024):
                 pass  # a stream's client sends nothing more; this ends when it goes
@@ -190,30 +194,41 @@ class SeatMapStreams:
     # -- fan-out --
 
     def _from_refresher(self, snapshot: Snapshot, since: int | None, changes: list | None) -> None:
-        """A new version (on the refresher's thread): its message is made once, written on the loop."""
-        if self.loop is None or snapshot.event_id not in self.clients:
-            return
-        payload = (_reload(snapshot) if changes is None
-                   else _changes(snapshot, f"{snapshot.epoch}.{since}", changes))
-        self.loop.call_soon_threadsafe(self._fan_out, snapshot, since, payload)
+        """A new version (on the refresher's thread), handed to the loop."""
+        if self.loop is not None and snapshot.event_id in self.clients:
+            self.loop.call_soon_threadsafe(self._queue, snapshot, since, changes)
 
-    def _fan_out(self, snapshot: Snapshot, since: int | None, payload: bytes) -> None:
-        for client in list(self.clients.get(snapshot.event_id, ())):
+    def _queue(self, snapshot: Snapshot, since: int | None, changes: list | None) -> None:
+        steps = self.pending.setdefault(snapshot.event_id, [])
+        steps.append((snapshot, since, changes))
+        if len(steps) == 1:
+            self.loop.call_later(FLUSH_S, self._flush, snapshot.event_id)
+
+    def _flush(self, event_id: int) -> None:
+        """The versions made since the last flush, merged into one message per version a client has
+        (usually one message, made once, written to every stream)."""
+        steps = self.pending.pop(event_id, [])
+        payloads: dict = {}
+        for client in list(self.clients.get(event_id, ())):
             if client.n < 0:
-                client.waiting.append((snapshot, since, payload))
+                client.waiting.extend(steps)
             else:
-                self._send(client, snapshot, since, payload)
+                self._send(client, steps, payloads)
 
-    def _send(self, client: _Client, snapshot: Snapshot, since: int | None, payload: bytes) -> None:
-        if client.epoch == snapshot.epoch and snapshot.n <= client.n:
-            return  # it has this version already
+    def _send(self, client: _Client, steps: list, payloads: dict) -> None:
+        latest = steps[-1][0] if steps else None
+        if latest is None or (client.epoch == latest.epoch and client.n >= latest.n):
+            return  # it has these versions already
+        key = (client.epoch, client.n)
+        if key not in payloads:
+            payloads[key] = _follow(steps, client.epoch, client.n)
+        payload, follows = payloads[key]
         transport = client.writer.transport
-        if since is None or client.epoch != snapshot.epoch or since != client.n:
-            transport.write(_reload(snapshot))  # it cannot follow from where it is: it loads the status
+        transport.write(payload)
+        if not follows:  # it cannot follow from where it is: it loads the status and comes back
             transport.close()
             return
-        transport.write(payload)
-        client.n = snapshot.n
+        client.n = latest.n
         self._check_buffer(client)
 
     def _check_buffer(self, client: _Client) -> None:
@@ -230,6 +245,26 @@ class SeatMapStreams:
                     if client.n >= 0:
                         client.writer.transport.write(b": keep-alive\n\n")
                         self._check_buffer(client)
+
+
+def _follow(steps: list, epoch: str | None, n: int) -> tuple[bytes, bool]:
+    """The message that brings a client at version (epoch, n) to the last of ``steps`` [(snapshot, since,
+    changes)], and whether it does (else it is a reload)."""
+    latest = steps[-1][0]
+    merged: dict[int, str] = {}
+    at = n
+    for snapshot, since, changes in steps:
+        if snapshot.epoch != epoch:
+            return _reload(latest), False
+        if snapshot.n <= at:
+            continue
+        if since != at or changes is None:
+            return _reload(latest), False
+        merged.update((index, code) for index, code in changes)
+        at = snapshot.n
+    if at != latest.n:
+        return _reload(latest), False
+    return _changes(latest, f"{epoch}.{n}", [[index, merged[index]] for index in sorted(merged)]), True
 
 
 def _parse(head: bytes) -> tuple[str | None, str]:

@@ -167,3 +167,17 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_get_every_version
         reader.close()
     finally:
         streams.close()
+
+
+def test_versions_made_within_a_flush_go_out_as_one_message_or_as_a_reload():
+    from hub.services.seatmap import Layout, Snapshot
+    from hub.streaming import _follow
+
+    layout = Layout(1, tuple((i, "A", "1", str(i + 1)) for i in range(4)), ())
+    versions = [Snapshot(layout, "e", n, status, 0.0) for n, status in ((3, b"haaa"), (4, b"hsaa"), (5, b"asaa"))]
+    steps = [(versions[0], 2, [[0, "h"]]), (versions[1], 3, [[1, "s"]]), (versions[2], 4, [[0, "a"]])]
+    message, follows = _follow(steps, "e", 2)  # a client at version 2 gets 3..5 merged
+    assert follows and b'"since":"e.2","version":"e.5"' in message and b'"changes":[[0,"a"],[1,"s"]]' in message
+    assert _follow(steps, "e", 4)[0].count(b'"changes":[[0,"a"]]') == 1  # one that has 4 gets only 5
+    assert _follow(steps, "e", 1) == (_follow(steps, "other", 2)[0], False)  # a gap, another sequence: reload
+    assert _follow(steps, "e", 1)[0].startswith(b"event: reload\n")
