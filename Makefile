@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_hub_web
 	$(PY) -m bench.bench_dashboard
 	$(PY) -m bench.bench_onsale
+	$(PY) -m bench.bench_viewers
 	$(PY) -m bench.bench_waiting_room
 
 clean:
