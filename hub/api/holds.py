@@ -48,7 +48,7 @@ def create_hold(event_id: int):
         if "ticket_type" in spec:
             raise ApiError(422, "invalid_hold", "for ga holds give the ticket type inside ga")
         hold = hold_service.hold_ga(conn, event_id, spec["ga"]["ticket_type"], spec["ga"]["quantity"], **common)
-    seatmap.changed(event_id)
+    seatmap.changed(event_id, hold_id=hold["hold_id"])  # only its seats changed
     return jsonify(hold), 201
 
 

@@ -63,7 +63,7 @@ def create_order():
     order = order_service.purchase(
         get_db(), spec["hold_id"], spec["hold_token"], spec["buyer"], spec["payment"]["method"], signer(),
         idempotency_key=request.headers.get("Idempotency-Key"))
-    seatmap.changed(order["event_id"])
+    seatmap.changed(order["event_id"], hold_id=order["hold_id"])  # the hold's seats are sold
     return jsonify(_with_urls(order)), 201
 
 

@@ -260,6 +260,8 @@ class _Entry:
         self.attempted = 0  # ... and the last build attempt covered (its error in .error)
         self.error: Exception | None = None
         self.local = False  # a change committed here waits to be built (with Redis: built and shared)
+        self.holds: set[int] = set()  # ... only these holds' seats changed
+        self.whole = False  # ... or any seat may have
         self.want_fresh = False  # a reader found the snapshot older than max_age
         self.history: deque[tuple[int, list | None]] = deque()  # (n, changes that made version n)
         self.watchers = 0  # open streams
@@ -294,8 +296,10 @@ class SeatMaps:
 
     # -- what the routes and hooks call --
 
-    def changed(self, event_id: int) -> None:
-        """A hold, order, refund or release for the event has committed in this process."""
+    def changed(self, event_id: int, hold_id: int | None = None) -> None:
+        """A change of the event's seats has committed in this process. ``hold_id``: only the seats of
+        that hold changed (it took them, or its order bought them), so only they are read again;
+        None (a release, a refund, new ticket types): the whole event is."""
         with self._cond:
             entry = self._entries.get(event_id)
             if entry is None and self.shared is None:
@@ -303,6 +307,10 @@ class SeatMaps:
             entry = entry or self._entry(event_id)
             entry.changes += 1
             entry.local = True
+            if hold_id is None:
+                entry.whole = True
+            else:
+                entry.holds.add(hold_id)
             self._wake()
 
     def remote_changed(self, event_id: int | None, version: str | None = None) -> None:
@@ -447,7 +455,9 @@ class SeatMaps:
     def _refresh(self, entry: _Entry) -> None:
         with self._cond:
             target, local = entry.changes, entry.local
-            entry.local = entry.want_fresh = False
+            holds = None if entry.whole or entry.want_fresh or not local else entry.holds
+            entry.local = entry.want_fresh = entry.whole = False
+            entry.holds = set()
         started = time.perf_counter()
         entry.last_build = self._clock()
         result, error = None, None
@@ -455,7 +465,7 @@ class SeatMaps:
             if self.shared is not None:
                 result = self.shared.refresh(entry, build=local or entry.snapshot is None)
             else:
-                result = self.build_local(entry)
+                result = self.build_local(entry, holds)
         except NotFound as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - the database or Redis is away: readers get the old map
@@ -466,6 +476,7 @@ class SeatMaps:
             entry.build_seconds = elapsed
             if result == "busy":  # another process is building it (Redis): look again shortly
                 entry.local = entry.local or local
+                entry.whole = True
                 entry.retry_at = self._clock() + 0.02
                 return
             entry.retry_at = 0.0 if error is None else self._clock() + 1.0
@@ -475,6 +486,7 @@ class SeatMaps:
                 entry.built_changes = max(entry.built_changes, target)
             else:
                 entry.local = entry.local or local
+                entry.whole = True
                 if isinstance(error, NotFound) and self._entries.get(entry.event_id) is entry:
                     del self._entries[entry.event_id]  # unknown events leave nothing behind
             news = result if isinstance(result, list) else []
@@ -486,9 +498,12 @@ class SeatMaps:
                 except Exception:  # noqa: BLE001 - one listener's bug must not stop the maps
                     log.exception("seat map listener failed")
 
-    def build_local(self, entry: _Entry) -> list:
-        """Read the event from the database into this process's own sequence; returns the new versions."""
+    def build_local(self, entry: _Entry, holds: set[int] | None = None) -> list:
+        """Read the event from the database into this process's own sequence (with ``holds``: only those
+        holds' seats); returns the new versions."""
         old = entry.snapshot
+        if holds is not None and old is not None and old.epoch == self.epoch:
+            return self._patch(entry, old, holds)
         layout, status, built_at = read_map(self.engine, entry.event_id, old.layout if old is not None else None,
                                             self._clock)
         if old is not None and old.epoch == self.epoch and old.layout is layout and old.status == status:
@@ -498,6 +513,31 @@ class SeatMaps:
             return self.install(entry, Snapshot(layout, self.epoch, 1, status, built_at), None)
         steps = [(old.n + 1, diff(old.status, status))] if old.layout is layout else None
         return self.install(entry, Snapshot(layout, self.epoch, old.n + 1, status, built_at), steps)
+
+    def _patch(self, entry: _Entry, old: Snapshot, holds: set[int]) -> list:
+        """A new version from the seats of ``holds`` alone (a few rows instead of the whole event): what a
+        sale storm costs. Holds that ran out and other processes' changes wait for the next whole read,
+        so the snapshot keeps the time of the last one (built_at)."""
+        if not holds:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(event_seats.c.position, seat_status(utcnow()))
+                                .where(event_seats.c.event_id == entry.event_id,
+                                       event_seats.c.hold_id.in_(sorted(holds)))).all()
+        status = bytearray(old.status)
+        changes = []
+        for position, name in rows:
+            code = CODES[name]
+            if position >= len(status) or status[position] == ord(NOT_FOR_SALE):
+                return self.build_local(entry)  # a seat the layout does not have: read everything
+            if status[position] != ord(code):
+                status[position] = ord(code)
+                changes.append([position, code])
+        if not changes:
+            return []
+        changes.sort()
+        return self.install(entry, Snapshot(old.layout, self.epoch, old.n + 1, bytes(status), old.built_at),
+                            [(old.n + 1, changes)])
 
     def install(self, entry: _Entry, snapshot: Snapshot, steps: list | None) -> list:
         """Make ``snapshot`` the entry's; ``steps`` are [(n, changes)] from the old snapshot's version to
@@ -581,9 +621,10 @@ def make_seatmaps(engine: Engine, config) -> SeatMaps:
                     history=int(config["SEATMAP_HISTORY"]), shared=shared)
 
 
-def changed(event_id: int, app=None) -> None:
+def changed(event_id: int, app=None, hold_id: int | None = None) -> None:
     """The one hook: call after a transaction that changed the event's seats committed (hold, order,
-    refund, release, ticket types). The map is rebuilt before anyone in this process reads it again."""
+    refund, release, ticket types); ``hold_id`` when only that hold's seats changed (a hold, its
+    order). The map is rebuilt before anyone in this process reads it again."""
     from flask import current_app
 
-    seatmaps_for(app or current_app).changed(event_id)
+    seatmaps_for(app or current_app).changed(event_id, hold_id)

@@ -166,7 +166,7 @@ def hold(event_id: int):
             raise
         flash(exc.message, "error")
         return redirect(url_for(".event", event_id=event_id))
-    seatmap.changed(event_id)
+    seatmap.changed(event_id, hold_id=result["hold_id"])  # only its seats changed
     held = dict(session.get("holds", {}))
     held[str(result["hold_id"])] = result["hold_token"]
     session["holds"] = dict(list(held.items())[-10:])
@@ -226,7 +226,7 @@ def checkout(hold_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
-            seatmap.changed(held.event_id)
+            seatmap.changed(held.event_id, hold_id=hold_id)  # the hold's seats are sold
             if g.user:
                 accounts.link_order(conn, order["id"], g.user["id"])
             session["holds"] = {k: v for k, v in session.get("holds", {}).items() if k != str(hold_id)}

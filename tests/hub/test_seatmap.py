@@ -177,3 +177,40 @@ def test_with_redis_unreachable_a_process_serves_its_own_versions(app, client, o
         assert client.get(urls["changes"], query_string={"since": first["version"]}).json["changes"] == [[2, "h"]]
     finally:
         store.close()
+
+
+def test_holds_and_sales_patch_the_map_from_their_own_seats_and_agree_with_a_whole_read(app, client, organizer, engine):
+    """A hold or its order changes only its own seats: the map reads just those rows (a few instead of
+    the whole event) and ends up where a read of the whole event does."""
+    import random
+
+    event = create_event(client, organizer, rows=4, seats=10)
+    status_url = _urls(event["id"])["status"]
+    client.get(status_url)
+    patches = []
+    def listen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().startswith("SELECT event_seats.position") and "event_seats.hold_id IN" in statement:
+            patches.append(statement)  # the map reading the seats of the holds that changed
+
+    sa_event.listen(engine, "before_cursor_execute", listen)
+    rng = random.Random(12)
+    held = []
+    try:
+        for _ in range(12):
+            action = rng.choice(["hold", "hold", "buy", "release"]) if held else "hold"
+            if action == "hold":
+                hold = client.post(f"/api/v1/events/{event['id']}/holds",
+                                   json={"best_available": {"count": rng.randint(1, 3)}})
+                assert hold.status_code == 201
+                held.append(hold.json)
+            elif action == "buy":
+                assert buy(client, held.pop(rng.randrange(len(held)))).status_code == 201
+            else:
+                gone = held.pop(rng.randrange(len(held)))
+                assert client.delete(f"/api/v1/holds/{gone['hold_id']}",
+                                     headers={"X-Hold-Token": gone["hold_token"]}).status_code == 204
+            whole = seatmap.read_map(engine, event["id"], None)[1].decode()
+            assert client.get(status_url).json["status"] == whole, action
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", listen)
+    assert patches, "no hold or order was patched in"
