@@ -14,13 +14,14 @@ so no viewer's read touches the database. Per event a process keeps:
   another sequence is never mistaken for one of ours;
 - the **changes** of the last versions (``history``), for ``changes_since(V)``.
 
-Builds happen on one refresher thread per process (``SeatMaps``), never on a reader's request but
-for the first one: after ``changed(event_id)`` (called once a hold, order, refund or release for the
-event has committed) at once, but at most every few build times of the event (``_gap``), so a
-sale storm costs at most a fifth of a core; and while the map is being read or streamed, again
-once it is older than ``max_age`` (holds that run out by time, and changes made by other processes
-without Redis). A reader of a map with a committed change waits for the build that includes it
-(read-your-writes within a process); other readers never wait.
+Builds happen on one refresher thread per process (``SeatMaps``), never on a reader's: after
+``changed(event_id, hold_id)`` (called once a hold, order, refund or release for the event has
+committed) at once, but at most every few build times of the event (``_gap``), so a sale storm
+costs at most a fifth of a core. A hold or its order names its hold, and only that hold's seats
+are read again (a few rows); anything else reads the whole event. While the map is being read or
+streamed it is read whole again once it is older than ``max_age`` (holds that run out by time,
+changes made by other processes without Redis). A reader waits for the first build, and for the
+build that includes a change committed in its own process (read-your-writes); never otherwise.
 
 With Redis (hub/services/seatmap_shared.py) the version sequence and the status live in Redis, so
 every process behind a load balancer serves the same versions and answers ``?since=V`` alike.
