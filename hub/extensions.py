@@ -39,8 +39,10 @@ def init_limiter(app: Flask) -> Limiter:
     # Each limit above is checked by its endpoint's wrapper. The check Flask-Limiter also runs before
     # every request looks for application-wide and default limits, which the hub has none of: it found
     # nothing to count and took about 6 % of the hub's CPU in a sell-out. (Its after-request hook, which
-    # writes Retry-After and the X-RateLimit headers, stays.)
-    app.before_request_funcs[None].remove(limiter._check_request_limit)
+    # writes Retry-After and the X-RateLimit headers, stays.) With RATELIMIT_ENABLED off it was never added.
+    checks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in checks:
+        checks.remove(limiter._check_request_limit)
     app.extensions["tickethub.limiter"] = limiter
     return limiter
 

@@ -249,3 +249,9 @@ def test_sqlite_storage_is_wal_with_busy_timeout_and_immediate_write_transaction
         other.close()
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
     engine.dispose()
+
+
+def test_a_hub_with_rate_limits_off_starts_and_answers(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "RATELIMIT_ENABLED": False, "SWEEP_INTERVAL_SECONDS": 0})
+    assert app.test_client().get("/api/v1/keyring").status_code in (200, 503)
+    app.extensions["tickethub.engine"].dispose()
