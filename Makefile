@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo lint test bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/tickethub demo --out demo-output $(if $(CAMERA),--camera $(CAMERA))
 
-test: $(STAMP)
+# Style drift fails the build: formatting and lint are checked before the tests run.
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Every benchmark, each a module run from the repo root (docs/performance.md);

@@ -5,6 +5,7 @@ One `Connection` is one keep-alive TCP connection doing one request at a time; b
 It speaks only what a loopback bench needs: Content-Length bodies (waitress sends no chunked
 answers to these requests), no redirects, no TLS, reconnect when the server closes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,12 @@ class Connection:
     async def request(self, method: str, path: str, body=None) -> Response:
         """Send one request (``body``: a JSON-serialisable value or None) and read its whole answer."""
         payload = b"" if body is None else json.dumps(body).encode()
-        head = (f"{method} {path} HTTP/1.1\r\nContent-Length: {len(payload)}\r\n".encode()
-                + b"Host: " + self.host_header + b"\r\nContent-Type: application/json\r\n\r\n")
+        head = (
+            f"{method} {path} HTTP/1.1\r\nContent-Length: {len(payload)}\r\n".encode()
+            + b"Host: "
+            + self.host_header
+            + b"\r\nContent-Type: application/json\r\n\r\n"
+        )
         for attempt in (1, 2):  # once more on a fresh connection if the server had closed this one
             if self.writer is None:
                 await self._connect()

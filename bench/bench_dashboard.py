@@ -13,6 +13,7 @@ Goal: sync -> page updated within 2 s.
 Run: .venv/bin/python -m bench.bench_dashboard [--samples 30] [--postgres URL]
 Writes bench/results/bench_dashboard.json. Everything runs on loopback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ def run(name: str, root: Path, database_url: str, samples: int, processes: int) 
         organizer = users.create_user(conn, f"org{secrets.token_hex(3)}@example.org", PASSWORD, "organizer")
         event = make_event(conn, organizer["id"], rows=max(1, samples // 10 + 1), seats=10)
     seats = [("A", str(1 + i // 10), str(1 + i % 10)) for i in range(samples)]
-    tickets = [t for i in range(0, len(seats), 10) for t in sell_seats(app, engine, event["id"], seats[i:i + 10])]
+    tickets = [t for i in range(0, len(seats), 10) for t in sell_seats(app, engine, event["id"], seats[i : i + 10])]
     hubs = [Hub(root, f"{name}-hub-{i}", env) for i in range(processes)]
     stream = gate = None
     try:
@@ -79,12 +80,14 @@ def run(name: str, root: Path, database_url: str, samples: int, processes: int) 
             print(f"  {name}: {i + 1}/{len(tickets)}", end="\r", flush=True)
         print()
         return {
-            "processes": processes, "samples": len(tickets),
+            "processes": processes,
+            "samples": len(tickets),
             "push_round_trip_ms": summary(push_s),
             "push_to_ping_ms": summary(ping_s),
             "push_to_page_updated_ms": summary(page_s),
             "p95_over_floor": round(percentile(page_s, 95) / percentile(push_s, 95), 2),
-            "goal_ms": GOAL_S * 1000, "meets_goal": percentile(page_s, 95) <= GOAL_S,
+            "goal_ms": GOAL_S * 1000,
+            "meets_goal": percentile(page_s, 95) <= GOAL_S,
         }
     finally:
         for hub in hubs:
@@ -97,8 +100,11 @@ def run(name: str, root: Path, database_url: str, samples: int, processes: int) 
 
 
 def summary(values: list[float]) -> dict:
-    return {"p50": percentile_ms(values, 50, 1), "p95": percentile_ms(values, 95, 1),
-            "max": round(max(values) * 1000, 1)}
+    return {
+        "p50": percentile_ms(values, 50, 1),
+        "p95": percentile_ms(values, 95, 1),
+        "max": round(max(values) * 1000, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,24 +112,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--postgres", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"))
     args = parser.parse_args(argv)
-    report = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                          "platform": platform.platform()}, "runs": {}}
+    report = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "runs": {},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "sqlite").mkdir()
-        report["runs"]["sqlite"] = run("sqlite", root / "sqlite", f"sqlite:///{root / 'sqlite' / 'hub.sqlite3'}",
-                                       args.samples, 1)
+        report["runs"]["sqlite"] = run(
+            "sqlite", root / "sqlite", f"sqlite:///{root / 'sqlite' / 'hub.sqlite3'}", args.samples, 1
+        )
         if args.postgres:
             (root / "postgres").mkdir()
             with postgres_database(args.postgres) as url:
                 report["runs"]["postgres"] = run("postgres", root / "postgres", url, args.samples, 2)
-    print(f"{'run':<10} {'procs':>5} {'push p50/p95 ms':>16} {'ping p50/p95 ms':>16} "
-          f"{'page p50/p95 ms':>16} {'p95/floor':>9} {'<= 2 s':>6}")
+    print(
+        f"{'run':<10} {'procs':>5} {'push p50/p95 ms':>16} {'ping p50/p95 ms':>16} "
+        f"{'page p50/p95 ms':>16} {'p95/floor':>9} {'<= 2 s':>6}"
+    )
     for name, r in report["runs"].items():
-        cells = [f"{r[k]['p50']:.0f}/{r[k]['p95']:.0f}" for k in
-                 ("push_round_trip_ms", "push_to_ping_ms", "push_to_page_updated_ms")]
-        print(f"{name:<10} {r['processes']:>5} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} "
-              f"{r['p95_over_floor']:>9} {'yes' if r['meets_goal'] else 'NO':>6}")
+        cells = [
+            f"{r[k]['p50']:.0f}/{r[k]['p95']:.0f}"
+            for k in ("push_round_trip_ms", "push_to_ping_ms", "push_to_page_updated_ms")
+        ]
+        print(
+            f"{name:<10} {r['processes']:>5} {cells[0]:>16} {cells[1]:>16} {cells[2]:>16} "
+            f"{r['p95_over_floor']:>9} {'yes' if r['meets_goal'] else 'NO':>6}"
+        )
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {RESULTS}")

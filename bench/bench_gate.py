@@ -10,6 +10,7 @@ the one step every decode needs, measured in the same run.
 Run: .venv/bin/python -m bench.bench_gate [--frames 20] [--seed 7] [--budget-ms 10]
 Writes bench/results/bench_gate.json (each section under its own key).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ RESOLUTIONS = ((640, 480), (1280, 720))
 
 
 # -- synthetic camera frames -----------------------------------------------------
+
 
 def ticket_texts(count: int) -> list[str]:
     key = SigningKey.from_seed(bytes(range(32)), created_at=0)
@@ -145,12 +147,19 @@ def make_frames(count: int, seed: int) -> list[dict]:
     for size in RESOLUTIONS:
         for distortion in DISTORTIONS:
             for text in texts:
-                frames.append({"size": size, "distortion": distortion, "text": text,
-                               "image": make_frame(rng, text, size, distortion)})
+                frames.append(
+                    {
+                        "size": size,
+                        "distortion": distortion,
+                        "text": text,
+                        "image": make_frame(rng, text, size, distortion),
+                    }
+                )
     return frames
 
 
 # -- decoding section ---------------------------------------------------------------
+
 
 def without_deblur(budget_ms: float):
     """The default decoder minus its motion-deblur pass: what that pass adds, in the same run."""
@@ -198,9 +207,16 @@ def measure_empty(decoders: dict[str, object], scenes: list[dict]) -> list[dict]
                 start = time.perf_counter()
                 found += len(decoder.decode(f["image"]))
                 times.append(time.perf_counter() - start)
-            rows.append({"decoder": name, "resolution": f"{size[0]}x{size[1]}", "frames": len(times),
-                         "codes_found": found, "p50_ms": percentile_ms(times, 50, 3),
-                         "p99_ms": percentile_ms(times, 99, 3)})
+            rows.append(
+                {
+                    "decoder": name,
+                    "resolution": f"{size[0]}x{size[1]}",
+                    "frames": len(times),
+                    "codes_found": found,
+                    "p50_ms": percentile_ms(times, 50, 3),
+                    "p99_ms": percentile_ms(times, 99, 3),
+                }
+            )
     return rows
 
 
@@ -238,18 +254,20 @@ def run_decoding(count: int, seed: int, budget_ms: float, progress: Callable[[st
                 per_distortion.setdefault(f["distortion"], []).append(ok)
             total = sum(sum(v) for v in per_distortion.values())
             n = sum(len(v) for v in per_distortion.values())
-            rows.append({
-                "decoder": name,
-                "resolution": res,
-                "frames": n,
-                "success": round(total / n, 4),
-                "by_distortion": {d: round(sum(v) / len(v), 4) for d, v in per_distortion.items()},
-                "wrong_texts": wrong,
-                "p50_ms": percentile_ms(times, 50, 3),
-                "p99_ms": percentile_ms(times, 99, 3),
-                "floor_gray_p50_ms": floor[res],
-                "p50_over_floor": round(percentile_ms(times, 50, 3) / floor[res], 1) if floor[res] else None,
-            })
+            rows.append(
+                {
+                    "decoder": name,
+                    "resolution": res,
+                    "frames": n,
+                    "success": round(total / n, 4),
+                    "by_distortion": {d: round(sum(v) / len(v), 4) for d, v in per_distortion.items()},
+                    "wrong_texts": wrong,
+                    "p50_ms": percentile_ms(times, 50, 3),
+                    "p99_ms": percentile_ms(times, 99, 3),
+                    "floor_gray_p50_ms": floor[res],
+                    "p50_over_floor": round(percentile_ms(times, 50, 3) / floor[res], 1) if floor[res] else None,
+                }
+            )
     progress("decoding frames without a ticket...")
     empty = measure_empty(decoders, empty_scenes(max(4, count // 2), seed))
     overall = {}
@@ -277,15 +295,23 @@ def run_decoding(count: int, seed: int, budget_ms: float, progress: Callable[[st
 
 def print_decoding(report: dict) -> None:
     dists = report["distortions"]
-    header = f"{'decoder':<15}{'res':>10}" + "".join(f"{d[:8]:>9}" for d in dists) + f"{'all':>7}{'p50ms':>8}{'p99ms':>8}{'xfloor':>8}"
+    header = (
+        f"{'decoder':<15}{'res':>10}"
+        + "".join(f"{d[:8]:>9}" for d in dists)
+        + f"{'all':>7}{'p50ms':>8}{'p99ms':>8}{'xfloor':>8}"
+    )
     print(header)
     for row in report["results"]:
         cells = "".join(f"{row['by_distortion'][d] * 100:>8.0f}%" for d in dists)
-        print(f"{row['decoder']:<15}{row['resolution']:>10}{cells}{row['success'] * 100:>6.1f}%"
-              f"{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['p50_over_floor']:>8}")
+        print(
+            f"{row['decoder']:<15}{row['resolution']:>10}{cells}{row['success'] * 100:>6.1f}%"
+            f"{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['p50_over_floor']:>8}"
+        )
     print(f"\nframes without a ticket:\n{'decoder':<15}{'res':>10}{'codes':>7}{'p50ms':>8}{'p99ms':>8}")
     for row in report["empty_frames"]:
-        print(f"{row['decoder']:<15}{row['resolution']:>10}{row['codes_found']:>7}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}")
+        print(
+            f"{row['decoder']:<15}{row['resolution']:>10}{row['codes_found']:>7}{row['p50_ms']:>8.2f}{row['p99_ms']:>8.2f}"
+        )
     overall = ", ".join(f"{k} {v * 100:.1f}%" for k, v in report["overall_success"].items())
     print(f"overall: {overall}")
     ratios = ", ".join(f"{k} {v}" for k, v in report["over_best_single"].items())
@@ -293,6 +319,7 @@ def print_decoding(report: dict) -> None:
 
 
 # -- report ----------------------------------------------------------------------------
+
 
 def write_section(name: str, section: dict) -> None:
     """Merge one section into bench_gate.json, keeping the other sections."""
@@ -310,8 +337,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20, help="frames per distortion and resolution")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--budget-ms", type=float, default=DEFAULT_EXTRA_PASSES_BUDGET_MS,
-                        help="extra-pass budget of the +passes decoders")
+    parser.add_argument(
+        "--budget-ms",
+        type=float,
+        default=DEFAULT_EXTRA_PASSES_BUDGET_MS,
+        help="extra-pass budget of the +passes decoders",
+    )
     args = parser.parse_args(argv)
 
     def progress(message: str) -> None:

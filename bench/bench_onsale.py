@@ -23,6 +23,7 @@ Run: .venv/bin/python -m bench.bench_onsale [--duration 5] [--no-seed] [--no-ngi
 Needs wrk (`apt-get install wrk`); node/npm for the seed row, nginx for the cached rows.
 Writes bench/results/bench_onsale.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,9 +84,16 @@ def serve_trivial(port: int) -> None:
     from hub.config import DEFAULTS
     from hub.serving import serve
 
-    serve(trivial_app(), threads=SERVER_THREADS, buy_threads=BUY_THREADS,
-          max_queued_requests=DEFAULTS["MAX_QUEUED_REQUESTS"], connection_limit=DEFAULTS["CONNECTION_LIMIT"],
-          overload_retry_seconds=DEFAULTS["OVERLOAD_RETRY_SECONDS"], host="127.0.0.1", port=port)
+    serve(
+        trivial_app(),
+        threads=SERVER_THREADS,
+        buy_threads=BUY_THREADS,
+        max_queued_requests=DEFAULTS["MAX_QUEUED_REQUESTS"],
+        connection_limit=DEFAULTS["CONNECTION_LIMIT"],
+        overload_retry_seconds=DEFAULTS["OVERLOAD_RETRY_SECONDS"],
+        host="127.0.0.1",
+        port=port,
+    )
 
 
 class Server:
@@ -141,8 +149,13 @@ def start_seed_poc(work: Path) -> Server:
     shutil.copytree(SEED_POC, copy)
     for path in [copy, *copy.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)  # shared/ is read-only
-    subprocess.run(["npm", "install", "--no-audit", "--no-fund", *SEED_PACKAGES], cwd=copy, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", *SEED_PACKAGES],
+        cwd=copy,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port = free_port()
     http_js = copy / "lib" / "http.js"
     source = http_js.read_text()
@@ -200,8 +213,9 @@ http {{
     }}
 }}
 """)
-    return Server("nginx", [NGINX, "-e", str(root / "error.log"), "-p", str(root), "-c", str(conf)], port,
-                  "/nginx-probe")
+    return Server(
+        "nginx", [NGINX, "-e", str(root / "error.log"), "-p", str(root), "-c", str(conf)], port, "/nginx-probe"
+    )
 
 
 # --- the load client -------------------------------------------------------------------------------
@@ -211,8 +225,19 @@ def wrk(url: str, duration: int, script: Path, servers: list[subprocess.Popen]) 
     """One wrk run (2 threads, 16 keep-alive connections) against ``url``: its report, plus the CPU
     shares of wrk and of the ``servers`` processes over the run (1.0 = every core of the machine)."""
     cores = os.cpu_count() or 1
-    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration}s", "--timeout", "30s", "-s", str(script),
-            "-H", "Accept-Encoding: gzip", url]
+    argv = [
+        "wrk",
+        "-t2",
+        f"-c{CONNECTIONS}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        "-H",
+        "Accept-Encoding: gzip",
+        url,
+    ]
     pids = _pids(servers)
     server_cpu = _cpu_seconds(pids)
     started = time.perf_counter()
@@ -229,13 +254,17 @@ def wrk(url: str, duration: int, script: Path, servers: list[subprocess.Popen]) 
         raise RuntimeError(f"wrk failed ({proc.returncode}): {text[-1000:]}")
     result = json.loads(report)
     seconds = result["duration_us"] / 1e6
-    result.update({
-        "req_per_s": result["requests"] / seconds,
-        "bytes_per_answer": result["bytes"] / max(result["requests"], 1),
-        "p50_ms": result["p50_us"] / 1000, "p90_ms": result["p90_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
-        "client_cpu_share": (usage.ru_utime + usage.ru_stime) / wall / cores,
-        "server_cpu_share": server_cpu / wall / cores,
-    })
+    result.update(
+        {
+            "req_per_s": result["requests"] / seconds,
+            "bytes_per_answer": result["bytes"] / max(result["requests"], 1),
+            "p50_ms": result["p50_us"] / 1000,
+            "p90_ms": result["p90_us"] / 1000,
+            "p99_ms": result["p99_us"] / 1000,
+            "client_cpu_share": (usage.ru_utime + usage.ru_stime) / wall / cores,
+            "server_cpu_share": server_cpu / wall / cores,
+        }
+    )
     return result
 
 
@@ -282,12 +311,18 @@ def run(args) -> dict:
         event_id = make_event(hub, 10_000)
         check = f"/api/v1/events/{event_id}/seats/Floor/50/50"
         seat_map = f"/api/v1/events/{event_id}/seats"
-        trivial = Server("trivial", [sys.executable, "-m", "bench.bench_onsale", "--trivial-server",
-                                     str(port := free_port())], port, "/seat/Floor/50/50",
-                         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        trivial = Server(
+            "trivial",
+            [sys.executable, "-m", "bench.bench_onsale", "--trivial-server", str(port := free_port())],
+            port,
+            "/seat/Floor/50/50",
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         servers.append(trivial)
-        rows["trivial Flask route"] = measure("trivial Flask route", trivial.url + "/seat/Floor/50/50",
-                                              [trivial.proc], args, script)
+        rows["trivial Flask route"] = measure(
+            "trivial Flask route", trivial.url + "/seat/Floor/50/50", [trivial.proc], args, script
+        )
         rows["seat check, hub"] = measure("seat check, hub", hub.url + check, [hub.proc], args, script)
         if not args.no_seed:
             seed = start_seed_poc(work)
@@ -297,20 +332,23 @@ def run(args) -> dict:
         if not args.no_nginx:
             nginx = start_nginx(work, hub.port)
             servers.append(nginx)
-            rows["seat check, nginx micro-cache"] = measure("seat check, nginx micro-cache", nginx.url + check,
-                                                            [nginx.proc, hub.proc], args, script)
+            rows["seat check, nginx micro-cache"] = measure(
+                "seat check, nginx micro-cache", nginx.url + check, [nginx.proc, hub.proc], args, script
+            )
         rows["seat map 10k, hub"] = measure("seat map 10k, hub", hub.url + seat_map, [hub.proc], args, script)
         rows["seat map 10k, hub"]["answer_bytes"] = _answer_size(hub.url + seat_map)
         status = f"/api/v1/events/{event_id}/seatmap/status"
-        rows["seat status 10k (compact), hub"] = measure("seat status 10k (compact), hub", hub.url + status,
-                                                         [hub.proc], args, script)
+        rows["seat status 10k (compact), hub"] = measure(
+            "seat status 10k (compact), hub", hub.url + status, [hub.proc], args, script
+        )
         rows["seat status 10k (compact), hub"]["answer_bytes"] = _answer_size(hub.url + status)
         changes = f"/api/v1/events/{event_id}/seatmap/changes?since={_sell_one(hub, event_id)}"
         rows["changes since V, hub"] = measure("changes since V, hub", hub.url + changes, [hub.proc], args, script)
         rows["changes since V, hub"]["answer_bytes"] = _answer_size(hub.url + changes)
         if not args.no_nginx:
-            rows["seat map 10k, nginx micro-cache"] = measure("seat map 10k, nginx micro-cache", nginx.url + seat_map,
-                                                              [nginx.proc, hub.proc], args, script)
+            rows["seat map 10k, nginx micro-cache"] = measure(
+                "seat map 10k, nginx micro-cache", nginx.url + seat_map, [nginx.proc, hub.proc], args, script
+            )
     finally:
         for server in reversed(servers):
             server.stop()
@@ -324,11 +362,19 @@ def _sell_one(hub: Hub, event_id: int) -> str:
     """Sell one seat (hold + order); returns the map's version before the sale."""
     base = f"{hub.url}/api/v1/events/{event_id}"
     version = requests.get(base + "/seatmap/status", timeout=60).json()["version"]
-    hold = requests.post(base + "/holds", json={"seats": [{"section": "Floor", "row": "1", "seat": "1"}]},
-                         timeout=60).json()
-    requests.post(hub.url + "/api/v1/orders", timeout=60, json={
-        "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-        "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}}).raise_for_status()
+    hold = requests.post(
+        base + "/holds", json={"seats": [{"section": "Floor", "row": "1", "seat": "1"}]}, timeout=60
+    ).json()
+    requests.post(
+        hub.url + "/api/v1/orders",
+        timeout=60,
+        json={
+            "hold_id": hold["hold_id"],
+            "hold_token": hold["hold_token"],
+            "buyer": {"name": "Bench", "email": "bench@example.org"},
+            "payment": {"method": "free"},
+        },
+    ).raise_for_status()
     return version
 
 
@@ -336,8 +382,11 @@ def _answer_size(url: str) -> dict:
     """Bytes of one answer's body on the wire (as sent, asking for gzip) and once decoded."""
     reply = requests.get(url, headers={"Accept-Encoding": "gzip, br"}, stream=True, timeout=120)
     wire = len(reply.raw.read(decode_content=False))
-    return {"wire": wire, "content_encoding": reply.headers.get("Content-Encoding", ""),
-            "decoded": len(requests.get(url, timeout=120).content)}
+    return {
+        "wire": wire,
+        "content_encoding": reply.headers.get("Content-Encoding", ""),
+        "decoded": len(requests.get(url, timeout=120).content),
+    }
 
 
 def _compare(rows: dict) -> list[dict]:
@@ -349,27 +398,44 @@ def _compare(rows: dict) -> list[dict]:
         met = None if goal is None else ratio >= goal
         if figure == "seat map 10k, hub" and met is not None:
             met = met and rows[figure]["answer_bytes"]["wire"] <= MAP_BYTES_GOAL
-        out.append({"figure": figure, "reference": reference, "req_per_s": rows[figure]["req_per_s"],
-                    "reference_req_per_s": rows[reference]["req_per_s"], "ratio": ratio, "goal": text, "met": met})
+        out.append(
+            {
+                "figure": figure,
+                "reference": reference,
+                "req_per_s": rows[figure]["req_per_s"],
+                "reference_req_per_s": rows[reference]["req_per_s"],
+                "ratio": ratio,
+                "goal": text,
+                "met": met,
+            }
+        )
     return out
 
 
 def print_tables(results: dict) -> None:
-    print(f"\n{'row':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7} {'B/answer':>9} "
-          f"{'client CPU':>10} {'server CPU':>10}")
+    print(
+        f"\n{'row':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>7} {'B/answer':>9} "
+        f"{'client CPU':>10} {'server CPU':>10}"
+    )
     for name, r in results["rows"].items():
-        print(f"{name:34} {r['req_per_s']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.1f} {r['non_2xx_3xx']:7d} "
-              f"{r['bytes_per_answer']:9.0f} {r['client_cpu_share']:10.0%} {r['server_cpu_share']:10.0%}")
+        print(
+            f"{name:34} {r['req_per_s']:8.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.1f} {r['non_2xx_3xx']:7d} "
+            f"{r['bytes_per_answer']:9.0f} {r['client_cpu_share']:10.0%} {r['server_cpu_share']:10.0%}"
+        )
     print(f"\n{'figure':34} {'reference':22} {'req/s':>8} {'ref req/s':>9} {'ratio':>6}  goal")
     for c in results["comparisons"]:
         verdict = "" if c["met"] is None else (" (met)" if c["met"] else " (not met)")
-        print(f"{c['figure']:34} {c['reference']:22} {c['req_per_s']:8.0f} {c['reference_req_per_s']:9.0f} "
-              f"{c['ratio']:6.2f}  {c['goal']}{verdict}")
+        print(
+            f"{c['figure']:34} {c['reference']:22} {c['req_per_s']:8.0f} {c['reference_req_per_s']:9.0f} "
+            f"{c['ratio']:6.2f}  {c['goal']}{verdict}"
+        )
     for name in ("seat map 10k, hub", "seat status 10k (compact), hub", "changes since V, hub"):
         size = results["rows"].get(name, {}).get("answer_bytes")
         if size:
-            print(f"{name}: {size['wire']:,} bytes on the wire ({size['content_encoding'] or 'not compressed'}), "
-                  f"{size['decoded']:,} decoded")
+            print(
+                f"{name}: {size['wire']:,} bytes on the wire ({size['content_encoding'] or 'not compressed'}), "
+                f"{size['decoded']:,} decoded"
+            )
 
 
 def main() -> None:
@@ -391,11 +457,24 @@ def main() -> None:
     print_tables(results)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_before": load_before},
-        "duration_s": args.duration, "connections": CONNECTIONS, "server_threads": SERVER_THREADS, **results,
-    }, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                    "load_average_before": load_before,
+                },
+                "duration_s": args.duration,
+                "connections": CONNECTIONS,
+                "server_threads": SERVER_THREADS,
+                **results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

@@ -20,6 +20,7 @@ Run: .venv/bin/python -m bench.bench_sellout [--backends sqlite,postgres] [--wor
 PostgreSQL URL: --postgres-url or TICKETHUB_TEST_POSTGRES_URL (a scratch database is created and dropped).
 Writes bench/results/bench_sellout.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,30 +54,59 @@ class Hub:
     """A `tickethub serve` subprocess on its own instance folder and database (the hub's code from
     ``tree``, this repository by default)."""
 
-    def __init__(self, db_url: str, threads: int, workers: int = 1, env: dict | None = None,
-                 buy_threads: int = 4, tree: Path = REPO):
+    def __init__(
+        self,
+        db_url: str,
+        threads: int,
+        workers: int = 1,
+        env: dict | None = None,
+        buy_threads: int = 4,
+        tree: Path = REPO,
+    ):
         self.dir = tempfile.TemporaryDirectory(prefix="bench-sellout-")
         self.tree = Path(tree)
-        self.env = {**os.environ, "TICKETHUB_INSTANCE_PATH": self.dir.name, "TICKETHUB_DATABASE_URL": db_url,
-                    "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute", "TICKETHUB_WEB_PAGES": "false",
-                    # every simulated buyer comes from 127.0.0.1: no per-client share of holds
-                    "TICKETHUB_HOLD_MAX_SEATS_PER_CLIENT": "0",
-                    "PYTHONPATH": str(self.tree), **(env or {})}
+        self.env = {
+            **os.environ,
+            "TICKETHUB_INSTANCE_PATH": self.dir.name,
+            "TICKETHUB_DATABASE_URL": db_url,
+            "TICKETHUB_HOLD_RATE_LIMIT": "1000000 per minute",
+            "TICKETHUB_WEB_PAGES": "false",
+            # every simulated buyer comes from 127.0.0.1: no per-client share of holds
+            "TICKETHUB_HOLD_MAX_SEATS_PER_CLIENT": "0",
+            "PYTHONPATH": str(self.tree),
+            **(env or {}),
+        }
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cli("db", "upgrade")
-        self.cli("users", "create", "--email", "bench@example.org", "--password", "bench-password",
-                 "--role", "organizer")
+        self.cli(
+            "users", "create", "--email", "bench@example.org", "--password", "bench-password", "--role", "organizer"
+        )
         self.token = self.cli("tokens", "create", "--email", "bench@example.org").strip().splitlines()[-1]
-        self.proc = subprocess.Popen([*TICKETHUB, "serve", "--port", str(self.port), "--threads", str(threads),
-                                      "--buy-threads", str(buy_threads), "--workers", str(workers)],
-                                     cwd=self.tree, env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                *TICKETHUB,
+                "serve",
+                "--port",
+                str(self.port),
+                "--threads",
+                str(threads),
+                "--buy-threads",
+                str(buy_threads),
+                "--workers",
+                str(workers),
+            ],
+            cwd=self.tree,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: requests.get(self.url + "/api/v1/openapi.json", timeout=2), 60, "tickethub serve to start")
 
     def cli(self, *args: str) -> str:
-        return subprocess.run([*TICKETHUB, *args], cwd=self.tree, env=self.env, check=True, capture_output=True,
-                              text=True).stdout
+        return subprocess.run(
+            [*TICKETHUB, *args], cwd=self.tree, env=self.env, check=True, capture_output=True, text=True
+        ).stdout
 
     def pids(self) -> list[int]:
         """The server's processes: the one started and its pre-forked workers."""
@@ -133,12 +163,25 @@ def make_event(hub: Hub, seats: int) -> int:
     headers = {"Authorization": f"Bearer {hub.token}"}
     per_row = 100
     rows = [{"name": str(r + 1), "seats": min(per_row, seats - r * per_row)} for r in range(-(-seats // per_row))]
-    venue = requests.post(hub.url + "/api/v1/venues", headers=headers, timeout=60,
-                          json={"name": "Bench Arena", "sections": [{"name": "Floor", "rows": rows}]})
+    venue = requests.post(
+        hub.url + "/api/v1/venues",
+        headers=headers,
+        timeout=60,
+        json={"name": "Bench Arena", "sections": [{"name": "Floor", "rows": rows}]},
+    )
     venue.raise_for_status()
-    event = requests.post(hub.url + "/api/v1/events", headers=headers, timeout=60, json={
-        "title": "Sell-out", "starts_at": "2031-01-01T20:00:00Z", "ticket_release_at": "2020-01-01T00:00:00Z",
-        "venue_id": venue.json()["id"], "ticket_types": [{"name": "Seat", "kind": "seated", "price": 0}]})
+    event = requests.post(
+        hub.url + "/api/v1/events",
+        headers=headers,
+        timeout=60,
+        json={
+            "title": "Sell-out",
+            "starts_at": "2031-01-01T20:00:00Z",
+            "ticket_release_at": "2020-01-01T00:00:00Z",
+            "venue_id": venue.json()["id"],
+            "ticket_types": [{"name": "Seat", "kind": "seated", "price": 0}],
+        },
+    )
     event.raise_for_status()
     return event.json()["id"]
 
@@ -179,8 +222,12 @@ class SellOut:
                 self._expect(hold, 201)
                 misses = 0
                 body = hold.json()
-                order_body = {"hold_id": body["hold_id"], "hold_token": body["hold_token"],
-                              "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}}
+                order_body = {
+                    "hold_id": body["hold_id"],
+                    "hold_token": body["hold_token"],
+                    "buyer": {"name": "Bench", "email": "bench@example.org"},
+                    "payment": {"method": "free"},
+                }
                 while True:
                     order = await conn.request("POST", "/api/v1/orders", order_body)
                     if not await self._refused(order):
@@ -209,8 +256,10 @@ class SellOut:
     async def _progress(self, start: float) -> None:
         while True:
             await asyncio.sleep(5)
-            print(f"  ... {len(self.sold)}/{self.seats} seats sold after {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"  ... {len(self.sold)}/{self.seats} seats sold after {time.perf_counter() - start:.0f} s",
+                file=sys.stderr,
+            )
 
     async def run(self, server_pids, database_pids) -> dict:
         start_event = asyncio.Event()
@@ -242,16 +291,25 @@ class SellOut:
         requests_ms = self.hold_ms + self.order_ms
         cores = os.cpu_count()
         return {
-            "elapsed_s": elapsed, "holds": len(self.hold_ms), "orders": len(self.order_ms),
-            "conflicts_409": self.conflicts, "overloaded_503": self.overloaded,
-            "seats_sold": len(self.sold), "client_side_duplicates": len(self.sold) - len(set(self.sold)),
-            "holds_per_s": len(self.hold_ms) / elapsed, "orders_per_s": len(self.order_ms) / elapsed,
+            "elapsed_s": elapsed,
+            "holds": len(self.hold_ms),
+            "orders": len(self.order_ms),
+            "conflicts_409": self.conflicts,
+            "overloaded_503": self.overloaded,
+            "seats_sold": len(self.sold),
+            "client_side_duplicates": len(self.sold) - len(set(self.sold)),
+            "holds_per_s": len(self.hold_ms) / elapsed,
+            "orders_per_s": len(self.order_ms) / elapsed,
             "requests_per_s": (len(requests_ms) + self.conflicts) / elapsed,
-            "hold_p50_ms": percentile(self.hold_ms, 50), "hold_p99_ms": percentile(self.hold_ms, 99),
-            "order_p50_ms": percentile(self.order_ms, 50), "order_p99_ms": percentile(self.order_ms, 99),
-            "request_p99_ms": percentile(requests_ms, 99), "hold_mean_ms": statistics.fmean(self.hold_ms),
+            "hold_p50_ms": percentile(self.hold_ms, 50),
+            "hold_p99_ms": percentile(self.hold_ms, 99),
+            "order_p50_ms": percentile(self.order_ms, 50),
+            "order_p99_ms": percentile(self.order_ms, 99),
+            "request_p99_ms": percentile(requests_ms, 99),
+            "hold_mean_ms": statistics.fmean(self.hold_ms),
             # shares of the whole machine (all cores) over the sell-out
-            "server_cpu_share": server_cpu / (elapsed * cores), "client_cpu_share": client_cpu / (elapsed * cores),
+            "server_cpu_share": server_cpu / (elapsed * cores),
+            "client_cpu_share": client_cpu / (elapsed * cores),
             "server_cpu_ms_per_sale": 1000 * server_cpu / max(1, len(self.order_ms)),
         }
 
@@ -270,13 +328,19 @@ def oversell_count(db_url: str, event_id: int) -> int:
 
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        doubles = conn.execute(text(
-            "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM tickets WHERE event_id = :e "
-            "AND status = 'valid' GROUP BY seat_id HAVING count(*) > 1) d"), {"e": event_id}).scalar()
-        sold = conn.execute(text("SELECT count(*) FROM event_seats WHERE event_id = :e AND status = 'sold'"),
-                            {"e": event_id}).scalar()
-        tickets = conn.execute(text("SELECT count(*) FROM tickets WHERE event_id = :e AND status = 'valid'"),
-                               {"e": event_id}).scalar()
+        doubles = conn.execute(
+            text(
+                "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM tickets WHERE event_id = :e "
+                "AND status = 'valid' GROUP BY seat_id HAVING count(*) > 1) d"
+            ),
+            {"e": event_id},
+        ).scalar()
+        sold = conn.execute(
+            text("SELECT count(*) FROM event_seats WHERE event_id = :e AND status = 'sold'"), {"e": event_id}
+        ).scalar()
+        tickets = conn.execute(
+            text("SELECT count(*) FROM tickets WHERE event_id = :e AND status = 'valid'"), {"e": event_id}
+        ).scalar()
     engine.dispose()
     return int(doubles) + abs(sold - tickets)
 
@@ -303,8 +367,9 @@ def floor_postgres(url: str, n: int) -> float:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    conn = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
-                           autocommit=True)
+    conn = psycopg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False), autocommit=True
+    )
     conn.execute("CREATE TABLE bench_floor (id integer PRIMARY KEY, status text NOT NULL)")
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO bench_floor VALUES (%s, 'available')", [(i,) for i in range(n)])
@@ -338,8 +403,11 @@ class Database:
         self.url = make_url(postgres_url).set(database=self.scratch).render_as_string(hide_password=False)
 
     def floor(self, transactions: int) -> float:
-        return floor_sqlite(self.path, transactions) if self.backend == "sqlite" else floor_postgres(self.url,
-                                                                                                      transactions)
+        return (
+            floor_sqlite(self.path, transactions)
+            if self.backend == "sqlite"
+            else floor_postgres(self.url, transactions)
+        )
 
     def drop(self) -> None:
         if self.backend == "sqlite":
@@ -354,14 +422,25 @@ class Database:
 def run_one(backend: str, workers: int, tree: Path, args) -> dict:
     db = Database(backend, args.postgres_url)
     try:
-        print(f"[{backend}] hub from {tree}: tickethub serve ({workers} x {args.server_threads} threads "
-              f"+ {args.buy_threads} buy threads)", file=sys.stderr)
-        hub = Hub(db.url, args.server_threads, workers, buy_threads=args.buy_threads, tree=tree,
-                  env={"TICKETHUB_MAX_QUEUED_REQUESTS": str(args.max_queued)})
+        print(
+            f"[{backend}] hub from {tree}: tickethub serve ({workers} x {args.server_threads} threads "
+            f"+ {args.buy_threads} buy threads)",
+            file=sys.stderr,
+        )
+        hub = Hub(
+            db.url,
+            args.server_threads,
+            workers,
+            buy_threads=args.buy_threads,
+            tree=tree,
+            env={"TICKETHUB_MAX_QUEUED_REQUESTS": str(args.max_queued)},
+        )
         try:
             event_id = make_event(hub, args.seats)
-            print(f"[{backend}] event {event_id} with {args.seats} seats; {args.clients} clients selling out",
-                  file=sys.stderr)
+            print(
+                f"[{backend}] event {event_id} with {args.seats} seats; {args.clients} clients selling out",
+                file=sys.stderr,
+            )
             result = sell_out(hub, event_id, args.clients, args.seats)
         finally:
             hub.stop()
@@ -386,12 +465,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--server-threads", type=int, default=16)
     parser.add_argument("--buy-threads", type=int, default=4, help="tickethub serve --buy-threads")
-    parser.add_argument("--max-queued", type=int, default=64,
-                        help="MAX_QUEUED_REQUESTS: room for every client's request in the buy lane, so a sell-out "
-                             "measures the sale path rather than the load shedding")
+    parser.add_argument(
+        "--max-queued",
+        type=int,
+        default=64,
+        help="MAX_QUEUED_REQUESTS: room for every client's request in the buy lane, so a sell-out "
+        "measures the sale path rather than the load shedding",
+    )
     parser.add_argument("--workers", default="1", help="tickethub serve --workers, or a list: '1,2'")
-    parser.add_argument("--reference-tree", type=Path,
-                        help="a checkout of an earlier commit: sell out with its hub first, then with this tree's")
+    parser.add_argument(
+        "--reference-tree",
+        type=Path,
+        help="a checkout of an earlier commit: sell out with its hub first, then with this tree's",
+    )
     parser.add_argument("--out", default=str(RESULTS), help="JSON results file")
     parser.add_argument("--postgres-url", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"))
     args = parser.parse_args()
@@ -412,13 +498,26 @@ def main() -> None:
     print_table(args, results)
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
-        "seats": args.seats, "clients": args.clients, "server_threads": args.server_threads,
-        "buy_threads": args.buy_threads, "max_queued_requests": args.max_queued,
-        "reference_tree": str(args.reference_tree) if args.reference_tree else None,
-        "results": results,
-    }, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                },
+                "seats": args.seats,
+                "clients": args.clients,
+                "server_threads": args.server_threads,
+                "buy_threads": args.buy_threads,
+                "max_queued_requests": args.max_queued,
+                "reference_tree": str(args.reference_tree) if args.reference_tree else None,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}")
     if any(r["oversell"] for r in results.values()):
         raise SystemExit("OVERSOLD")
@@ -437,20 +536,26 @@ def add_ratios(results: dict, base_workers: int) -> None:
 
 
 def print_table(args, results: dict) -> None:
-    print(f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, waitress x {args.server_threads} "
-          f"threads + {args.buy_threads} buy threads per process")
-    print(f"{'row':38} {'sales/s':>7} {'x ref':>6} {'x 1 proc':>8} {'hold p50/p99':>13} {'order p50/p99':>14} "
-          f"{'req p99':>7} {'409':>4} {'503':>4} {'over':>4} {'srv CPU':>7} {'cli CPU':>7} {'db CPU':>6} "
-          f"{'all CPU':>7} {'ms/sale':>7}")
+    print(
+        f"\nSell-out of {args.seats} seats, {args.clients} HTTP clients, waitress x {args.server_threads} "
+        f"threads + {args.buy_threads} buy threads per process"
+    )
+    print(
+        f"{'row':38} {'sales/s':>7} {'x ref':>6} {'x 1 proc':>8} {'hold p50/p99':>13} {'order p50/p99':>14} "
+        f"{'req p99':>7} {'409':>4} {'503':>4} {'over':>4} {'srv CPU':>7} {'cli CPU':>7} {'db CPU':>6} "
+        f"{'all CPU':>7} {'ms/sale':>7}"
+    )
     for name, r in results.items():
         ratio = f"{r['x_reference']:.2f}" if "x_reference" in r else ""
         procs = next((f"{v:.2f}" for k, v in r.items() if k.startswith("x_") and k.endswith("_process")), "")
-        print(f"{name:38} {r['orders_per_s']:7.0f} {ratio:>6} {procs:>8} "
-              f"{r['hold_p50_ms']:6.0f}/{r['hold_p99_ms']:<6.0f} {r['order_p50_ms']:6.0f}/{r['order_p99_ms']:<7.0f} "
-              f"{r['request_p99_ms']:7.0f} {r['conflicts_409']:4d} {r['overloaded_503']:4d} {r['oversell']:4d} "
-              f"{r['server_cpu_share']:7.0%} {r['client_cpu_share']:7.0%} "
-              f"{format(r['database_cpu_share'], '6.0%') if 'database_cpu_share' in r else '':>6} "
-              f"{r['machine_cpu_share']:7.0%} {r['server_cpu_ms_per_sale']:7.1f}")
+        print(
+            f"{name:38} {r['orders_per_s']:7.0f} {ratio:>6} {procs:>8} "
+            f"{r['hold_p50_ms']:6.0f}/{r['hold_p99_ms']:<6.0f} {r['order_p50_ms']:6.0f}/{r['order_p99_ms']:<7.0f} "
+            f"{r['request_p99_ms']:7.0f} {r['conflicts_409']:4d} {r['overloaded_503']:4d} {r['oversell']:4d} "
+            f"{r['server_cpu_share']:7.0%} {r['client_cpu_share']:7.0%} "
+            f"{format(r['database_cpu_share'], '6.0%') if 'database_cpu_share' in r else '':>6} "
+            f"{r['machine_cpu_share']:7.0%} {r['server_cpu_ms_per_sale']:7.1f}"
+        )
 
 
 if __name__ == "__main__":

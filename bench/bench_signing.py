@@ -5,6 +5,7 @@ Goal: project verify >= 0.8x raw verify (keys loaded once, not per ticket).
 Run: .venv/bin/python -m bench.bench_signing [--seconds 1.0]
 Writes bench/results/bench_signing.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ def run(seconds: float) -> dict:
     keyring = Keyring([key.public_entry()])
     fields = dict(event_id=4242, ticket_id=1_048_575, ticket_type=12, zones=[1, 2], seat=9876)
     text = sign_ticket(key, **fields)
-    data = b45.decode(text[len(TEXT_PREFIX):])
+    data = b45.decode(text[len(TEXT_PREFIX) :])
     payload, signature = data[:-SIGNATURE_BYTES], data[-SIGNATURE_BYTES:]
     message = DOMAIN + payload
     public_key = key.public_key

@@ -9,6 +9,7 @@ Goals: ingest >= 20,000 scans/s on SQLite; propagation p95 <= 5 s.
 Run: .venv/bin/python -m bench.bench_sync [--batches 10] [--gates 20] [--samples 20] [--postgres URL]
 Writes bench/results/bench_sync.json. Everything runs on loopback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ class SimulatedGate:
         self.key = Ed25519PrivateKey.generate()
         raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         _device, token = create_device(hub, headers, event_id, f"Sim {n}")
-        body = requests.post(hub.url + "/api/v1/enrol", json={"token": token, "public_key": base64.b64encode(raw).decode()},
-                             timeout=10).json()
+        body = requests.post(
+            hub.url + "/api/v1/enrol", json={"token": token, "public_key": base64.b64encode(raw).decode()}, timeout=10
+        ).json()
         self.auth = body["credential"]
         self.bodies = []
         seq = 0
@@ -52,19 +54,35 @@ class SimulatedGate:
             scans = []
             for _ in range(BATCH):
                 seq += 1
-                scans.append({"scan_id": secrets.token_hex(16), "seq": seq, "wall_time": now + seq / 1000,
-                              "event_id": event_id, "ticket_id": n * 10_000_000 + seq, "verdict": "admitted",
-                              "reason": None})
-            data = json.dumps({"sent_at": now, "last_rtt_ms": 1, "backlog": 0, "scans": scans},
-                              separators=(",", ":")).encode()
+                scans.append(
+                    {
+                        "scan_id": secrets.token_hex(16),
+                        "seq": seq,
+                        "wall_time": now + seq / 1000,
+                        "event_id": event_id,
+                        "ticket_id": n * 10_000_000 + seq,
+                        "verdict": "admitted",
+                        "reason": None,
+                    }
+                )
+            data = json.dumps(
+                {"sent_at": now, "last_rtt_ms": 1, "backlog": 0, "scans": scans}, separators=(",", ":")
+            ).encode()
             self.bodies.append((data, base64.b64encode(self.key.sign(PUSH_DOMAIN + data)).decode(), scans))
 
     def push_all(self, url: str, errors: list) -> None:
         with requests.Session() as session:
             for data, signature, _scans in self.bodies:
-                response = session.post(url + "/api/v1/sync/push", data=data, timeout=120, headers={
-                    "Authorization": f"Bearer {self.auth}", "X-Device-Signature": signature,
-                    "Content-Type": "application/json"})
+                response = session.post(
+                    url + "/api/v1/sync/push",
+                    data=data,
+                    timeout=120,
+                    headers={
+                        "Authorization": f"Bearer {self.auth}",
+                        "X-Device-Signature": signature,
+                        "Content-Type": "application/json",
+                    },
+                )
                 if response.status_code != 200 or response.json()["stored"] != BATCH:
                     errors.append(f"{response.status_code} {response.text[:200]}")
 
@@ -93,8 +111,13 @@ def ingest(root: Path, database_url: str | None, gates: int, batches: int) -> di
         assert not errors and stored == total, (errors[:3], stored, total)
         rows = [s for sim in sims for _d, _s, batch in sim.bodies for s in batch]
         floor = raw_insert_rate(hub, rows)
-        return {"scans": total, "seconds": round(elapsed, 3), "scans_per_s": round(total / elapsed),
-                "raw_insert_per_s": round(floor), "ratio": round(total / elapsed / floor, 3)}
+        return {
+            "scans": total,
+            "seconds": round(elapsed, 3),
+            "scans_per_s": round(total / elapsed),
+            "raw_insert_per_s": round(floor),
+            "ratio": round(total / elapsed / floor, 3),
+        }
     finally:
         hub.close()
         os.environ.pop("TICKETHUB_DATABASE_URL", None)
@@ -109,15 +132,29 @@ def raw_insert_rate(hub: HubServer, scans: list[dict]) -> float:
     from hub.services.sync import INSERT_COLUMNS
 
     now = time.time()
-    rows = [(secrets.token_hex(16), 1, s["event_id"], s["ticket_id"], s["verdict"], s["reason"], s["seq"],
-             s["wall_time"], s["wall_time"], now, 10**12 + i) for i, s in enumerate(scans)]
+    rows = [
+        (
+            secrets.token_hex(16),
+            1,
+            s["event_id"],
+            s["ticket_id"],
+            s["verdict"],
+            s["reason"],
+            s["seq"],
+            s["wall_time"],
+            s["wall_time"],
+            now,
+            10**12 + i,
+        )
+        for i, s in enumerate(scans)
+    ]
     with hub.connect() as conn:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         sql = f"INSERT INTO gate_scans ({', '.join(INSERT_COLUMNS)}) VALUES ({', '.join([mark] * len(INSERT_COLUMNS))})"
         start = time.perf_counter()
         for i in range(0, len(rows), BATCH):
             with atomic(conn):
-                conn.exec_driver_sql(sql, rows[i:i + BATCH])
+                conn.exec_driver_sql(sql, rows[i : i + BATCH])
         elapsed = time.perf_counter() - start
         with atomic(conn):
             conn.execute(text("DELETE FROM gate_scans WHERE hub_seq >= :n"), {"n": 10**12})
@@ -151,8 +188,12 @@ def propagation(root: Path, samples: int) -> dict:
                     waiting = dict(pending)
                 if waiting:
                     marks = ",".join("?" * len(waiting))
-                    seen = [r[0] for r in conn.execute(
-                        f"SELECT scan_id FROM remote_movements WHERE scan_id IN ({marks})", list(waiting))]
+                    seen = [
+                        r[0]
+                        for r in conn.execute(
+                            f"SELECT scan_id FROM remote_movements WHERE scan_id IN ({marks})", list(waiting)
+                        )
+                    ]
                     now = time.monotonic()
                     with lock:
                         for scan_id in seen:
@@ -167,15 +208,22 @@ def propagation(root: Path, samples: int) -> dict:
             with lock:
                 pending[scan_id] = time.monotonic()
             print(f"\r  admissions at gate A: {i + 1}/{samples}", end="", flush=True)
-            wait_for(lambda: time.monotonic() > pending.get(scan_id, 0) + 0.37 or scan_id not in pending, 5,
-                     "the next admission slot")  # spread admissions over the sync cycles
+            wait_for(
+                lambda: time.monotonic() > pending.get(scan_id, 0) + 0.37 or scan_id not in pending,
+                5,
+                "the next admission slot",
+            )  # spread admissions over the sync cycles
         print()
         wait_for(lambda: len(delays) == samples, 60, "every admission to reach gate B")
         done.set()
         watcher.join()
-        return {"samples": samples, "p50_s": round(percentile(delays, 50), 2),
-                "p95_s": round(percentile(delays, 95), 2), "max_s": round(max(delays), 2),
-                "floor_s": "a scan pushes at once; B pulls every 5 s: worst case about 5 s, mean about 2.5 s"}
+        return {
+            "samples": samples,
+            "p50_s": round(percentile(delays, 50), 2),
+            "p95_s": round(percentile(delays, 95), 2),
+            "max_s": round(max(delays), 2),
+            "floor_s": "a scan pushes at once; B pulls every 5 s: worst case about 5 s, mean about 2.5 s",
+        }
     finally:
         for gate in gates:
             gate.stop()
@@ -187,12 +235,17 @@ def main() -> None:
     parser.add_argument("--gates", type=int, default=20)
     parser.add_argument("--batches", type=int, default=5, help=f"batches of {BATCH} per gate")
     parser.add_argument("--samples", type=int, default=20, help="admissions timed from gate A to gate B")
-    parser.add_argument("--postgres", default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"),
-                        help="a PostgreSQL URL to create a scratch database on (default $TICKETHUB_TEST_POSTGRES_URL)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("TICKETHUB_TEST_POSTGRES_URL"),
+        help="a PostgreSQL URL to create a scratch database on (default $TICKETHUB_TEST_POSTGRES_URL)",
+    )
     args = parser.parse_args()
-    results: dict = {"machine": {"python": platform.python_version(), "platform": platform.platform(),
-                                 "cpus": os.cpu_count()},
-                     "gates": args.gates, "batch": BATCH}
+    results: dict = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "gates": args.gates,
+        "batch": BATCH,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print("[1/3] ingest, SQLite", flush=True)
@@ -200,7 +253,8 @@ def main() -> None:
         if args.postgres:
             print("[2/3] ingest, PostgreSQL", flush=True)
             results["ingest_postgres"] = with_scratch_postgres(
-                args.postgres, lambda url: ingest(root / "pg", url, args.gates, args.batches))
+                args.postgres, lambda url: ingest(root / "pg", url, args.gates, args.batches)
+            )
         else:
             print("[2/3] ingest, PostgreSQL: skipped (no --postgres URL)")
         print("[3/3] propagation gate A -> hub -> gate B (default intervals)", flush=True)
@@ -211,7 +265,9 @@ def main() -> None:
     for name in ("ingest_sqlite", "ingest_postgres"):
         if name in results:
             r = results[name]
-            print(f"| {name.replace('_', ', ')} scans/s | {r['scans_per_s']:,} | {r['raw_insert_per_s']:,} raw insert | {r['ratio']:.2f} |")
+            print(
+                f"| {name.replace('_', ', ')} scans/s | {r['scans_per_s']:,} | {r['raw_insert_per_s']:,} raw insert | {r['ratio']:.2f} |"
+            )
     p = results["propagation"]
     print(f"| propagation p50 / p95 / max | {p['p50_s']} / {p['p95_s']} / {p['max_s']} s | {p['floor_s']} | |")
     RESULTS.parent.mkdir(exist_ok=True)

@@ -19,6 +19,7 @@ process then reads no seat map, and the streaming process rebuilds the map once 
 Run: .venv/bin/python -m bench.bench_viewers [--viewers 10000] [--buyers 32] [--duration 20] [--stream-process]
 Writes bench/results/bench_viewers.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,12 +28,11 @@ import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-import subprocess
 
 import requests
 
@@ -73,9 +73,16 @@ class Buyers:
                 self.errors[hold.status] = self.errors.get(hold.status, 0) + 1
                 continue
             body = hold.json()
-            order = await conn.request("POST", "/api/v1/orders", {
-                "hold_id": body["hold_id"], "hold_token": body["hold_token"],
-                "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}})
+            order = await conn.request(
+                "POST",
+                "/api/v1/orders",
+                {
+                    "hold_id": body["hold_id"],
+                    "hold_token": body["hold_token"],
+                    "buyer": {"name": "Bench", "email": "bench@example.org"},
+                    "payment": {"method": "free"},
+                },
+            )
             self.latencies += [held - started, time.perf_counter() - held]
             if order.status == 201:
                 self.sold_at[body["seats"][0]["index"]] = time.monotonic()
@@ -139,8 +146,11 @@ class Viewers:
 def _phase(hub: Hub, event_id: int, args, viewers: int) -> dict:
     async def run() -> dict:
         reads = hub.reads_url  # the process whose versions the streams follow; the first read builds its map
-        version = (requests.get(f"{reads}/api/v1/events/{event_id}/seatmap/status", timeout=60).json()["version"]
-                   if viewers else "")
+        version = (
+            requests.get(f"{reads}/api/v1/events/{event_id}/seatmap/status", timeout=60).json()["version"]
+            if viewers
+            else ""
+        )
         watching = Viewers(hub.stream_port, f"/api/v1/events/{event_id}/seatmap/stream?since={version}", viewers)
         opened_at = time.monotonic()
         await watching.open()
@@ -152,8 +162,10 @@ def _phase(hub: Hub, event_id: int, args, viewers: int) -> dict:
         wall = time.perf_counter() - wall
         cores = os.cpu_count() or 1
         after = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = {"hub": (_cpu_seconds(pids) - cpu_hub) / wall / cores,
-               "client": (after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime) / wall / cores}
+        cpu = {
+            "hub": (_cpu_seconds(pids) - cpu_hub) / wall / cores,
+            "client": (after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime) / wall / cores,
+        }
         await asyncio.sleep(GRACE_S if viewers else 0)  # the last sales' way to the viewers (not a synchronisation)
         delays, missed = [], 0
         for seen in watching.seen:
@@ -164,13 +176,21 @@ def _phase(hub: Hub, event_id: int, args, viewers: int) -> dict:
                     missed += 1
         still_open = watching.opened - watching.closed
         await watching.close()
-        return {"viewers": viewers, "viewers_open_at_end": still_open, "open_seconds": round(opened_s, 1),
-                "sales": len(buyers.sold_at), "sales_per_s": len(buyers.sold_at) / args.duration,
-                "buyer_errors": buyers.errors, "buyer_p50_ms": percentile_ms(buyers.latencies, 50),
-                "buyer_p99_ms": percentile_ms(buyers.latencies, 99),
-                "seen_p50_ms": percentile_ms(delays, 50) if delays else None,
-                "seen_p99_ms": percentile_ms(delays, 99) if delays else None,
-                "seen_samples": len(delays), "missed": missed, "cpu_share": cpu}
+        return {
+            "viewers": viewers,
+            "viewers_open_at_end": still_open,
+            "open_seconds": round(opened_s, 1),
+            "sales": len(buyers.sold_at),
+            "sales_per_s": len(buyers.sold_at) / args.duration,
+            "buyer_errors": buyers.errors,
+            "buyer_p50_ms": percentile_ms(buyers.latencies, 50),
+            "buyer_p99_ms": percentile_ms(buyers.latencies, 99),
+            "seen_p50_ms": percentile_ms(delays, 50) if delays else None,
+            "seen_p99_ms": percentile_ms(delays, 99) if delays else None,
+            "seen_samples": len(delays),
+            "missed": missed,
+            "cpu_share": cpu,
+        }
 
     return asyncio.run(run())
 
@@ -180,38 +200,62 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=10_000)
     parser.add_argument("--buyers", type=int, default=32)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of buying per phase")
-    parser.add_argument("--stream-process", action="store_true",
-                        help="serve the streams from a second tickethub serve process on the same database")
+    parser.add_argument(
+        "--stream-process",
+        action="store_true",
+        help="serve the streams from a second tickethub serve process on the same database",
+    )
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.viewers + args.buyers + 256
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
     stream_port = free_port()
     work = tempfile.mkdtemp(prefix="bench-viewers-")
-    streams = {"TICKETHUB_SEATMAP_STREAM_PORT": str(stream_port),
-               "TICKETHUB_SEATMAP_STREAM_MAX_CLIENTS": str(args.viewers + 100)}
-    hub = Hub(f"sqlite:///{work}/hub.sqlite3", 16, env={
-        **({} if args.stream_process else streams),
-        "TICKETHUB_MAX_QUEUED_REQUESTS": str(2 * args.buyers)})  # room for every buyer in the buy lane
+    streams = {
+        "TICKETHUB_SEATMAP_STREAM_PORT": str(stream_port),
+        "TICKETHUB_SEATMAP_STREAM_MAX_CLIENTS": str(args.viewers + 100),
+    }
+    hub = Hub(
+        f"sqlite:///{work}/hub.sqlite3",
+        16,
+        env={**({} if args.stream_process else streams), "TICKETHUB_MAX_QUEUED_REQUESTS": str(2 * args.buyers)},
+    )  # room for every buyer in the buy lane
     hub.stream_port, hub.streamer, hub.reads_url = stream_port, None, hub.url
     if args.stream_process:  # seat-map reads and streams go to this process (nginx routes them there)
         reads_port = free_port()
         hub.reads_url = f"http://127.0.0.1:{reads_port}"
         hub.streamer = subprocess.Popen(
-            [*TICKETHUB, "serve", "--port", str(reads_port), "--no-upgrade"], cwd=hub.tree,
-            env={**hub.env, **streams, "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
-                 "TICKETHUB_REMINDER_INTERVAL_SECONDS": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        from tests.support import wait_for
+            [*TICKETHUB, "serve", "--port", str(reads_port), "--no-upgrade"],
+            cwd=hub.tree,
+            env={
+                **hub.env,
+                **streams,
+                "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
+                "TICKETHUB_REMINDER_INTERVAL_SECONDS": "0",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         import socket
 
-        wait_for(lambda: socket.create_connection(("127.0.0.1", stream_port), timeout=1).close() or True, 60,
-                 "the streaming process")
+        from tests.support import wait_for
+
+        wait_for(
+            lambda: socket.create_connection(("127.0.0.1", stream_port), timeout=1).close() or True,
+            60,
+            "the streaming process",
+        )
     try:
         event_id = make_event(hub, SEATS)
-        print(f"hub: 1 process, stream port {stream_port}, {SEATS:,}-seat event; {args.buyers} buyers, "
-              f"{args.duration:.0f} s per phase", file=sys.stderr)
+        print(
+            f"hub: 1 process, stream port {stream_port}, {SEATS:,}-seat event; {args.buyers} buyers, "
+            f"{args.duration:.0f} s per phase",
+            file=sys.stderr,
+        )
         phases = {}
         for viewers in (0, args.viewers):
             print(f"  {viewers:,} viewers ...", file=sys.stderr)
@@ -223,18 +267,35 @@ def main() -> None:
             hub.streamer.wait(30)
         hub.stop()
     quiet, busy = phases["0"], phases[str(args.viewers)]
-    summary = {"buyer_p99_ratio": busy["buyer_p99_ms"] / quiet["buyer_p99_ms"],
-               "sales_ratio": busy["sales_per_s"] / quiet["sales_per_s"],
-               "seen_p99_ms": busy["seen_p99_ms"], "missed": busy["missed"]}
+    summary = {
+        "buyer_p99_ratio": busy["buyer_p99_ms"] / quiet["buyer_p99_ms"],
+        "sales_ratio": busy["sales_per_s"] / quiet["sales_per_s"],
+        "seen_p99_ms": busy["seen_p99_ms"],
+        "missed": busy["missed"],
+    }
     print(json.dumps({"phases": phases, "summary": summary}, indent=2))
     out = Path(args.out)
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "load_average_before": os.getloadavg()},
-        "viewers": args.viewers, "buyers": args.buyers, "duration_s": args.duration,
-        "stream_process": args.stream_process,
-        "phases": phases, "summary": summary}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                    "load_average_before": os.getloadavg(),
+                },
+                "viewers": args.viewers,
+                "buyers": args.buyers,
+                "duration_s": args.duration,
+                "stream_process": args.stream_process,
+                "phases": phases,
+                "summary": summary,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {out}", file=sys.stderr)
 
 

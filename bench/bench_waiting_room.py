@@ -23,6 +23,7 @@ Run: .venv/bin/python -m bench.bench_waiting_room [--clients 100000] [--before 3
      [--rate 600] [--reference-clients 1000]
 Writes bench/results/bench_waiting_room.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ import resource
 import sqlite3
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -53,6 +54,7 @@ SERVER_THREADS = 16
 
 
 # --- a lean keep-alive HTTP/1.1 client with headers -------------------------------------------------
+
 
 class Connection:
     """One keep-alive connection doing one request at a time (Content-Length answers only)."""
@@ -128,16 +130,31 @@ def own_cpu_seconds() -> float:
 
 # --- set-up -----------------------------------------------------------------------------------------
 
+
 def make_queued_event(hub: Hub, seats: int, rate: int, release_at: datetime, title: str) -> int:
     headers = {"Authorization": f"Bearer {hub.token}"}
     rows = [{"name": str(r + 1), "seats": min(100, seats - r * 100)} for r in range(-(-seats // 100))]
-    venue = requests.post(hub.url + "/api/v1/venues", headers=headers, timeout=120,
-                          json={"name": "Bench Arena", "sections": [{"name": "Floor", "rows": rows}]})
+    venue = requests.post(
+        hub.url + "/api/v1/venues",
+        headers=headers,
+        timeout=120,
+        json={"name": "Bench Arena", "sections": [{"name": "Floor", "rows": rows}]},
+    )
     venue.raise_for_status()
-    event = requests.post(hub.url + "/api/v1/events", headers=headers, timeout=120, json={
-        "title": title, "starts_at": iso(release_at + timedelta(days=30)), "ticket_release_at": iso(release_at),
-        "venue_id": venue.json()["id"], "ticket_types": [{"name": "Seat", "kind": "seated", "price": 0}],
-        "waiting_room": True, "admit_per_minute": rate})
+    event = requests.post(
+        hub.url + "/api/v1/events",
+        headers=headers,
+        timeout=120,
+        json={
+            "title": title,
+            "starts_at": iso(release_at + timedelta(days=30)),
+            "ticket_release_at": iso(release_at),
+            "venue_id": venue.json()["id"],
+            "ticket_types": [{"name": "Seat", "kind": "seated", "price": 0}],
+            "waiting_room": True,
+            "admit_per_minute": rate,
+        },
+    )
     event.raise_for_status()
     return event.json()["id"]
 
@@ -163,9 +180,13 @@ async def join_over_http(url: str, event_id: int, count: int) -> dict:
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(JOIN_CONNECTIONS)))
     elapsed = time.perf_counter() - started
-    return {"tickets": tickets, "joins": count, "joins_per_s": round(count / elapsed, 1),
-            "join_p50_ms": round(percentile(latencies, 50) * 1000, 2),
-            "join_p99_ms": round(percentile(latencies, 99) * 1000, 2)}
+    return {
+        "tickets": tickets,
+        "joins": count,
+        "joins_per_s": round(count / elapsed, 1),
+        "join_p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "join_p99_ms": round(percentile(latencies, 99) * 1000, 2),
+    }
 
 
 def add_joined_before(hub: Hub, db_path: str, event_id: int, count: int) -> list[str]:
@@ -181,12 +202,13 @@ def add_joined_before(hub: Hub, db_path: str, event_id: int, count: int) -> list
 def set_release(db_path: str, event_id: int, release_at: datetime) -> None:
     """Move the release to `release_at` (the set-up took however long it took; the hub's copy of the
     queue follows within a second)."""
-    naive = release_at.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    naive = release_at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     with sqlite3.connect(db_path, timeout=30) as db:
         db.execute("UPDATE events SET ticket_release_at = ? WHERE id = ?", (naive, event_id))
 
 
 # --- the run ----------------------------------------------------------------------------------------
+
 
 class QueueRun:
     """Every ticket asks for its status when told to; admitted ones buy and leave. One dispatcher hands
@@ -269,16 +291,27 @@ class QueueRun:
                 return
             token = json.loads(body)["admission_token"]
             status, _h, body = await conn.request(
-                "POST", f"/api/v1/events/{self.event_id}/holds", {"X-Admission-Token": token},
-                {"best_available": {"count": 1 + index % 2}})
+                "POST",
+                f"/api/v1/events/{self.event_id}/holds",
+                {"X-Admission-Token": token},
+                {"best_available": {"count": 1 + index % 2}},
+            )
             t2 = time.perf_counter()
             if status != 201:
                 self._error(f"hold: {status}")
                 return
             hold = json.loads(body)
-            status, _h, body = await conn.request("POST", "/api/v1/orders", None, {
-                "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-                "buyer": {"name": "Bench", "email": "bench@example.org"}, "payment": {"method": "free"}})
+            status, _h, body = await conn.request(
+                "POST",
+                "/api/v1/orders",
+                None,
+                {
+                    "hold_id": hold["hold_id"],
+                    "hold_token": hold["hold_token"],
+                    "buyer": {"name": "Bench", "email": "bench@example.org"},
+                    "payment": {"method": "free"},
+                },
+            )
             t3 = time.perf_counter()
             if status != 201:
                 self._error(f"order: {status}")
@@ -293,8 +326,9 @@ class QueueRun:
             await conn.close()
 
 
-async def run_phase(hub: Hub, event_id: int, tickets: list[str], release_mono: float, after: float,
-                    first_spread: float) -> dict:
+async def run_phase(
+    hub: Hub, event_id: int, tickets: list[str], release_mono: float, after: float, first_spread: float
+) -> dict:
     end = release_mono + after
     run = QueueRun(hub.url, event_id, tickets, first_spread, end)
     start_wall, start_cpu, client_cpu = time.monotonic(), hub_cpu_seconds(hub), own_cpu_seconds()
@@ -310,8 +344,11 @@ async def run_phase(hub: Hub, event_id: int, tickets: list[str], release_mono: f
     latencies = [ms for _when, ms in run.status_ms]
     after_release = [ms for when, ms in run.status_ms if when >= release_wall]
     out = {
-        "clients": len(tickets), "seconds": round(wall, 1), "seconds_after_release": round(after_wall, 1),
-        "status_requests": len(latencies), "status_per_s": round(len(latencies) / wall, 1),
+        "clients": len(tickets),
+        "seconds": round(wall, 1),
+        "seconds_after_release": round(after_wall, 1),
+        "status_requests": len(latencies),
+        "status_per_s": round(len(latencies) / wall, 1),
         "status_per_s_after_release": round(len(after_release) / after_wall, 1),
         "status_p50_ms": round(percentile(latencies, 50), 2) if latencies else None,
         "status_p99_ms": round(percentile(latencies, 99), 2) if latencies else None,
@@ -319,7 +356,9 @@ async def run_phase(hub: Hub, event_id: int, tickets: list[str], release_mono: f
         "hub_cores": round((end_cpu - start_cpu) / wall, 3),
         "hub_cores_after_release": round((end_cpu - release_cpu) / after_wall, 3),
         "client_cores": round((end_client - client_cpu) / wall, 3),
-        "admitted_seen": run.admitted, "bought": run.bought, "errors": run.errors,
+        "admitted_seen": run.admitted,
+        "bought": run.bought,
+        "errors": run.errors,
         # when the 503s came, in seconds after the release (negative: before it)
         "refused_seconds_after_release": sorted({round(t - release_wall) for t in run.refused_at}),
     }
@@ -329,25 +368,37 @@ async def run_phase(hub: Hub, event_id: int, tickets: list[str], release_mono: f
     return out
 
 
-def phase(hub: Hub, db_path: str, clients: int, http_joins: int, before: float, after: float, rate: int,
-          title: str) -> dict:
+def phase(
+    hub: Hub, db_path: str, clients: int, http_joins: int, before: float, after: float, rate: int, title: str
+) -> dict:
     """One event: its queue filled, then released `before` seconds after the clients start asking."""
-    event_id = make_queued_event(hub, 10_000, rate, datetime.now(timezone.utc) + timedelta(hours=1), title)
+    event_id = make_queued_event(hub, 10_000, rate, datetime.now(UTC) + timedelta(hours=1), title)
     joined = asyncio.run(join_over_http(hub.url, event_id, http_joins))
     tickets = joined.pop("tickets") + add_joined_before(hub, db_path, event_id, clients - http_joins)
     release_mono = time.monotonic() + before
-    set_release(db_path, event_id, datetime.now(timezone.utc) + timedelta(seconds=before))
+    set_release(db_path, event_id, datetime.now(UTC) + timedelta(seconds=before))
     first_spread = max(30.0, clients / 400)  # the interval a far-back client is given (QUEUE_POLL_BUDGET)
     result = asyncio.run(run_phase(hub, event_id, tickets, release_mono, after, first_spread))
     return {"phase": title, **joined, **result}
 
 
-ROWS = (("clients", "clients"), ("status req/s", "status_per_s"), ("after release", "status_per_s_after_release"),
-        ("p50 ms", "status_p50_ms"), ("p99 ms", "status_p99_ms"), ("hub cores", "hub_cores"),
-        ("hub cores after release", "hub_cores_after_release"), ("client cores", "client_cores"),
-        ("joins/s (HTTP)", "joins_per_s"), ("join p99 ms", "join_p99_ms"), ("bought", "bought"),
-        ("admission p99 ms", "admission_p99_ms"), ("hold p99 ms", "hold_p99_ms"), ("order p99 ms", "order_p99_ms"),
-        ("errors", "errors"))
+ROWS = (
+    ("clients", "clients"),
+    ("status req/s", "status_per_s"),
+    ("after release", "status_per_s_after_release"),
+    ("p50 ms", "status_p50_ms"),
+    ("p99 ms", "status_p99_ms"),
+    ("hub cores", "hub_cores"),
+    ("hub cores after release", "hub_cores_after_release"),
+    ("client cores", "client_cores"),
+    ("joins/s (HTTP)", "joins_per_s"),
+    ("join p99 ms", "join_p99_ms"),
+    ("bought", "bought"),
+    ("admission p99 ms", "admission_p99_ms"),
+    ("hold p99 ms", "hold_p99_ms"),
+    ("order p99 ms", "order_p99_ms"),
+    ("errors", "errors"),
+)
 
 
 def print_table(phases: list[dict]) -> None:
@@ -373,8 +424,16 @@ def main() -> None:
     hub = Hub(f"sqlite:///{db_path}", SERVER_THREADS, env={"TICKETHUB_QUEUE_JOIN_RATE_LIMIT": "100000000 per minute"})
     try:
         phases = [
-            phase(hub, db_path, args.reference_clients, min(args.http_joins, args.reference_clients // 2), 10,
-                  args.reference_after, args.rate, "reference"),
+            phase(
+                hub,
+                db_path,
+                args.reference_clients,
+                min(args.http_joins, args.reference_clients // 2),
+                10,
+                args.reference_after,
+                args.rate,
+                "reference",
+            ),
             phase(hub, db_path, args.clients, args.http_joins, args.before, args.after, args.rate, "queued"),
         ]
     finally:
@@ -382,11 +441,19 @@ def main() -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(db_path + suffix).unlink(missing_ok=True)
     print_table(phases)
-    result = {"benchmark": "bench_waiting_room", "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-              "settings": {"server_threads": SERVER_THREADS, "poll_connections": POLL_CONNECTIONS,
-                           "admit_per_minute": args.rate, "before_s": args.before, "after_s": args.after,
-                           "database": "sqlite"},
-              "phases": phases}
+    result = {
+        "benchmark": "bench_waiting_room",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "settings": {
+            "server_threads": SERVER_THREADS,
+            "poll_connections": POLL_CONNECTIONS,
+            "admit_per_minute": args.rate,
+            "before_s": args.before,
+            "after_s": args.after,
+            "database": "sqlite",
+        },
+        "phases": phases,
+    }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"written {RESULTS}", file=sys.stderr)

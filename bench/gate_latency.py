@@ -18,6 +18,7 @@
 Run: .venv/bin/python -m bench.bench_gate (all sections) or
      .venv/bin/python -m bench.gate_latency [--frames 60] [--sequences 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -60,11 +61,13 @@ def make_gate_dir(root: Path, key: SigningKey) -> Path:
 
 
 def tickets(key: SigningKey, count: int, start: int) -> list[str]:
-    return [sign_ticket(key, event_id=EVENT_ID, ticket_id=start + i, ticket_type=1, zones=[1], seat=i)
-            for i in range(count)]
+    return [
+        sign_ticket(key, event_id=EVENT_ID, ticket_id=start + i, ticket_type=1, zones=[1], seat=i) for i in range(count)
+    ]
 
 
 # -- 1. frame -> durable verdict --------------------------------------------------
+
 
 def bare_commit_times(folder: Path, count: int) -> list[float]:
     """One INSERT + COMMIT on a WAL database with synchronous=FULL: the durability floor."""
@@ -100,6 +103,7 @@ def frame_to_verdict(gate: Gate, frames: list[tuple[str, np.ndarray]], decoder) 
 
 
 # -- 2. verdict -> door screen ------------------------------------------------------
+
 
 def sse_latency(gate: Gate, texts: list[str]) -> list[float]:
     """Committed verdict -> event read by a client of /events, through waitress on loopback."""
@@ -145,7 +149,10 @@ def sse_latency(gate: Gate, texts: list[str]) -> list[float]:
 
 # -- 3. presentation sequences ---------------------------------------------------------
 
-def presentation(rng: np.random.Generator, text: str, exposure: float, frames: int = 30) -> tuple[list[np.ndarray], int]:
+
+def presentation(
+    rng: np.random.Generator, text: str, exposure: float, frames: int = 30
+) -> tuple[list[np.ndarray], int]:
     """A phone entering from the right, decelerating to rest near the centre.
 
     Returns the frames (gray) and the index of the first frame with the whole
@@ -157,7 +164,7 @@ def presentation(rng: np.random.Generator, text: str, exposure: float, frames: i
     contrast = rng.uniform(0.6, 0.85)
     code = (128 + (code.astype(np.float32) - 128) * contrast).astype(np.uint8)
     phone = np.full((code.shape[0] + 80, code.shape[1] + 40), 30, np.uint8)  # dark phone body
-    phone[40:40 + code.shape[0], 20:20 + code.shape[1]] = code
+    phone[40 : 40 + code.shape[0], 20 : 20 + code.shape[1]] = code
     ph, pw = phone.shape
     rest_x = width / 2 + rng.uniform(-80, 80)
     rest_y = height / 2 + rng.uniform(-40, 40)
@@ -219,19 +226,23 @@ def time_to_verdict(gate: Gate, decoder, rng, texts: list[str], exposure: float)
             busy = time.perf_counter() - start
             # the next frame available is the newest one when the pipeline is free again
             clock = max(clock + busy, (index + 1) / FPS)
-        runs.append({
-            "visible_frame": visible,
-            "decoded_frame": decoded_frame,
-            "frames_processed": frames_processed,
-            "readable_frame": readable,
-            "time_to_verdict_ms": None if verdict_at is None else round((verdict_at - visible / FPS) * 1000, 1),
-            "after_readable_ms": (None if verdict_at is None or readable is None
-                                  else round((verdict_at - readable / FPS) * 1000, 1)),
-        })
+        runs.append(
+            {
+                "visible_frame": visible,
+                "decoded_frame": decoded_frame,
+                "frames_processed": frames_processed,
+                "readable_frame": readable,
+                "time_to_verdict_ms": None if verdict_at is None else round((verdict_at - visible / FPS) * 1000, 1),
+                "after_readable_ms": (
+                    None if verdict_at is None or readable is None else round((verdict_at - readable / FPS) * 1000, 1)
+                ),
+            }
+        )
     return runs
 
 
 # -- section ---------------------------------------------------------------------------------
+
 
 def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[[str], None]) -> dict:
     key = bench_key()
@@ -244,7 +255,7 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
             progress(f"frame -> durable verdict on {frame_count} frames...")
             texts = tickets(key, frame_count, 1)
             frames = [(t, make_frame(rng, t, SIZE, "clean" if i % 2 else "perspective")) for i, t in enumerate(texts)]
-            for text, image in frames[:3]:  # warm up caches and the database file
+            for _text, image in frames[:3]:  # warm up caches and the database file
                 decoder.decode(image)
             pipeline = frame_to_verdict(gate, frames, decoder)
             progress("bare synchronous=FULL commits...")
@@ -260,8 +271,13 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
                 presentations[f"exposure_{exposure}"] = summarize_presentation(runs, exposure)
                 # the same sequences without the motion-deblur pass: what it saves
                 progress("... the same sequences without the deblur pass...")
-                runs = time_to_verdict(gate, without_deblur(DEFAULT_EXTRA_PASSES_BUDGET_MS), same_draws,
-                                       tickets(key, sequences, start), exposure)  # verdict aside, same frames
+                runs = time_to_verdict(
+                    gate,
+                    without_deblur(DEFAULT_EXTRA_PASSES_BUDGET_MS),
+                    same_draws,
+                    tickets(key, sequences, start),
+                    exposure,
+                )  # verdict aside, same frames
                 presentations[f"exposure_{exposure}_without_deblur"] = summarize_presentation(runs, exposure)
 
     floor_p99 = percentile_ms(pipeline["decode"], 99) + percentile_ms(commits, 99)
@@ -317,22 +333,30 @@ def summarize_presentation(runs: list[dict], exposure: float) -> dict:
 
 def print_latency(report: dict) -> None:
     f2v = report["frame_to_durable_verdict"]
-    print(f"\nframe -> durable verdict ({report['resolution']}, {f2v['frames']} frames, {f2v['missed_frames']} without a read)")
+    print(
+        f"\nframe -> durable verdict ({report['resolution']}, {f2v['frames']} frames, {f2v['missed_frames']} without a read)"
+    )
     print(f"{'':<26}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'frame -> durable verdict':<26}{f2v['p50_ms']:>9.2f}{f2v['p99_ms']:>9.2f}")
     print(f"{'decoder alone':<26}{f2v['decoder_p50_ms']:>9.2f}{f2v['decoder_p99_ms']:>9.2f}")
     print(f"{'one FULL commit':<26}{f2v['commit_p50_ms']:>9.2f}{f2v['commit_p99_ms']:>9.2f}")
-    print(f"{'ratio to decoder+commit':<26}{f2v['p50_over_floor']:>9}{f2v['p99_over_floor']:>9}   goal p99 <= 2: {f2v['goal_met']}")
+    print(
+        f"{'ratio to decoder+commit':<26}{f2v['p50_over_floor']:>9}{f2v['p99_over_floor']:>9}   goal p99 <= 2: {f2v['goal_met']}"
+    )
     sse = report["verdict_to_screen"]
-    print(f"verdict -> screen (SSE): p50 {sse['p50_ms']} ms, p99 {sse['p99_ms']} ms, max {sse['max_ms']} ms "
-          f"(goal p99 <= 100 ms: {sse['goal_met']})")
+    print(
+        f"verdict -> screen (SSE): p50 {sse['p50_ms']} ms, p99 {sse['p99_ms']} ms, max {sse['max_ms']} ms "
+        f"(goal p99 <= 100 ms: {sse['goal_met']})"
+    )
     for name, pres in report["presentation"].items():
-        print(f"presentation at {pres['fps']:.0f} fps, shutter {pres['exposure_fraction']:.0%} of a frame"
-              f"{' (no deblur pass)' if name.endswith('without_deblur') else ''}: "
-              f"{pres['decoded']}/{pres['sequences']} decoded, median {pres['median_ms']} ms, p90 {pres['p90_ms']} ms "
-              f"after the code is fully in view (goal median <= 150 ms: {pres['goal_met']}); unreadable in view for a "
-              f"median {pres['median_unreadable_frames_in_view']} frames; verdict a median "
-              f"{pres['median_after_readable_ms']} ms after the first readable frame")
+        print(
+            f"presentation at {pres['fps']:.0f} fps, shutter {pres['exposure_fraction']:.0%} of a frame"
+            f"{' (no deblur pass)' if name.endswith('without_deblur') else ''}: "
+            f"{pres['decoded']}/{pres['sequences']} decoded, median {pres['median_ms']} ms, p90 {pres['p90_ms']} ms "
+            f"after the code is fully in view (goal median <= 150 ms: {pres['goal_met']}); unreadable in view for a "
+            f"median {pres['median_unreadable_frames_in_view']} frames; verdict a median "
+            f"{pres['median_after_readable_ms']} ms after the first readable frame"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,7 @@ interpolation between two, so "p95 = 4.93 s" means one admission really took
 4.93 s. With an even count, p50 is the lower of the two middle values (not
 the interpolated median, which the scripts report as "median" where they use it).
 """
+
 from __future__ import annotations
 
 import statistics

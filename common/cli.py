@@ -6,10 +6,11 @@ Raspberry Pi pays every import. Each sub-command is named by "module:attribute"
 with its one-line help written beside it, so listing the commands imports
 nothing (click's documented lazy-loading pattern, plus help without import).
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Mapping
+from collections.abc import Mapping
 
 import click
 

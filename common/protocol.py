@@ -12,11 +12,12 @@ Pure Python on purpose: the gate imports it without Flask or a database.
   time holds, it can be shown, so one bad row never breaks a page, a CSV or an API.
   :func:`format_scan_time` is it at the precision scan times are shown with.
 """
+
 from __future__ import annotations
 
 import enum
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 class Verdict(str, enum.Enum):
@@ -49,8 +50,10 @@ class MovementKind(str, enum.Enum):
 
 
 # The verdicts that move a ticket in or out; every other verdict is a refusal.
-MOVEMENT_OF: dict[str, str] = {Verdict.ADMITTED.value: MovementKind.ENTRY.value,
-                               Verdict.EXIT_RECORDED.value: MovementKind.EXIT.value}
+MOVEMENT_OF: dict[str, str] = {
+    Verdict.ADMITTED.value: MovementKind.ENTRY.value,
+    Verdict.EXIT_RECORDED.value: MovementKind.EXIT.value,
+}
 MOVEMENT_VERDICTS: tuple[str, ...] = tuple(MOVEMENT_OF)
 
 # A gate's direction is the movement it records: an entry gate admits, an exit gate records exits.
@@ -77,14 +80,15 @@ _HEX_DIGITS = frozenset("0123456789abcdef")
 
 def is_scan_id(value: object) -> bool:
     """SCAN_ID_HEX_DIGITS lower-case hex digits."""
-    return (isinstance(value, str) and len(value) == SCAN_ID_HEX_DIGITS
-            and _HEX_DIGITS.issuperset(value))
+    return isinstance(value, str) and len(value) == SCAN_ID_HEX_DIGITS and _HEX_DIGITS.issuperset(value)
 
 
 def encode_push(sent_at: float, last_rtt_ms: int | None, backlog: int, scans: list[dict]) -> bytes:
     """The bytes of a push body (compact JSON): what the device signs and the hub verifies."""
-    return json.dumps({"sent_at": sent_at, "last_rtt_ms": last_rtt_ms, "backlog": backlog, "scans": scans},
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        {"sent_at": sent_at, "last_rtt_ms": last_rtt_ms, "backlog": backlog, "scans": scans}, separators=(",", ":")
+    ).encode("utf-8")
+
 
 # Device times (a scan's wall_time, a push's sent_at) outside this window are a wrong
 # clock, not a moment: the hub refuses them and a gate never records or sends one.
@@ -96,8 +100,7 @@ INVALID_TIME = "invalid time"  # what a time no calendar can show is displayed a
 
 def plausible_time(value: object) -> bool:
     """A Unix time (int or float, not a bool) within TIME_MIN..TIME_MAX; nan is not."""
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and TIME_MIN <= value <= TIME_MAX)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and TIME_MIN <= value <= TIME_MAX
 
 
 def to_utc(value: object) -> datetime | None:
@@ -105,15 +108,15 @@ def to_utc(value: object) -> datetime | None:
     text; None for anything that is not a time a calendar can show. Never raises."""
     try:
         if isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         elif isinstance(value, str):
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, timezone.utc)
+            return datetime.fromtimestamp(value, UTC)
         else:
             return None
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except (OverflowError, OSError, ValueError):
         return None
 

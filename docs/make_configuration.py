@@ -8,6 +8,7 @@ from ``hub.config.SETTINGS`` (one table per section),
 script writes, or when a table has no place in it.
 Run: .venv/bin/python docs/make_configuration.py
 """
+
 from __future__ import annotations
 
 import re
@@ -46,11 +47,16 @@ def tables() -> dict[str, str]:
     for section in out:
         rows = [(f"`{s.name}`", default_text(s.default), s.help) for s in hub_config.SETTINGS if s.section == section]
         out[section] = table(("setting", "default", "meaning"), rows)
-    out["locations"] = table(("variable", "meaning"),
-                             [(f"`{name}`", text) for name, text in hub_config.LOCATION_VARIABLES])
-    out["gate"] = table(("variable", "`gate.json`", "default", "meaning"),
-                        [(f"`{s.variable}`", f"`{s.field}`" if s.field else "", default_text(s.default), s.help)
-                         for s in gate_config.SETTINGS])
+    out["locations"] = table(
+        ("variable", "meaning"), [(f"`{name}`", text) for name, text in hub_config.LOCATION_VARIABLES]
+    )
+    out["gate"] = table(
+        ("variable", "`gate.json`", "default", "meaning"),
+        [
+            (f"`{s.variable}`", f"`{s.field}`" if s.field else "", default_text(s.default), s.help)
+            for s in gate_config.SETTINGS
+        ],
+    )
     return out
 
 

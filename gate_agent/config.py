@@ -13,16 +13,18 @@ environment variables. Every variable the gate reads is listed once, in
 :class:`GateDataError` with a message an operator can act on; the CLI shows it
 without a traceback.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, format_utc
@@ -120,6 +122,7 @@ class GateData:
 
 # --- GATE_* variables --------------------------------------------------------
 
+
 class Setting(NamedTuple):
     """One ``GATE_*`` variable: the gate.json field it overrides (None: the variable is the only
     source), its default, how its text is read (ValueError naming the variable or field), and one
@@ -134,6 +137,7 @@ class Setting(NamedTuple):
 
 def _seconds(variable: str, default: float, positive: bool = False) -> Callable[[str], float]:
     """Seconds as text; empty: the default."""
+
     def parse(raw: str) -> float:
         if not raw.strip():
             return default
@@ -144,6 +148,7 @@ def _seconds(variable: str, default: float, positive: bool = False) -> Callable[
         if positive and not value > 0:
             raise ValueError(f"{variable} must be positive")
         return value
+
     return parse
 
 
@@ -164,36 +169,99 @@ def _port(raw: str) -> int:
 # Every GATE_* variable, in the order docs/configuration.md lists them (docs/make_configuration.py
 # writes the table; tests/gate_agent/test_config.py fails when a variable read in gate_agent/ is missing).
 SETTINGS: tuple[Setting, ...] = (
-    Setting("GATE_DATA_DIR", None, None, str,
-            "the data folder (`keyring.json`, `gate.json`, `revocations.json`, `gate.db`), instead of `--data-dir`."),
-    Setting("GATE_ID", "gate_id", GateConfig.gate_id, lambda raw: _text({"GATE_ID": raw}, "GATE_ID", ""),
-            "this gate's id, recorded with every scan."),
-    Setting("GATE_NAME", "gate_name", GateConfig.gate_name, lambda raw: _text({"GATE_NAME": raw}, "GATE_NAME", ""),
-            "the name the door page shows."),
-    Setting("GATE_ZONES", "zones", GateConfig.zones, lambda raw: parse_zones(raw),
-            f"zones this gate admits, e.g. `1,2` (1..{MAX_ZONE}); empty: every zone."),
-    Setting("GATE_DIRECTION", "direction", GateConfig.direction,
-            lambda raw: _choice({"direction": raw}, "direction", DIRECTIONS, ""),
-            "`entry` admits tickets, `exit` lets holders out (for re-entry)."),
-    Setting("GATE_REENTRY", "reentry", GateConfig.reentry,
-            lambda raw: _choice({"reentry": raw}, "reentry", REENTRY_POLICIES, ""),
-            "`single`: one admission per ticket; `reentry`: again after an exit; `unlimited`: always."),
-    Setting("GATE_TIMEZONE", "timezone", GateConfig.timezone, lambda raw: _timezone(raw or None),
-            "IANA time zone of the times shown at the door and by `gate-agent status`, e.g. `Europe/Berlin`; "
-            "empty: the machine's."),
-    Setting("GATE_HUB_URL", "hub_url", GateConfig.hub_url, lambda raw: raw or None,
-            "the hub this gate syncs with (set by `gate-agent enroll`)."),
-    Setting("GATE_COOLDOWN_S", "cooldown_s", GateConfig.cooldown_s, _cooldown,
-            "seconds in which the camera seeing the same code again is ignored."),
+    Setting(
+        "GATE_DATA_DIR",
+        None,
+        None,
+        str,
+        "the data folder (`keyring.json`, `gate.json`, `revocations.json`, `gate.db`), instead of `--data-dir`.",
+    ),
+    Setting(
+        "GATE_ID",
+        "gate_id",
+        GateConfig.gate_id,
+        lambda raw: _text({"GATE_ID": raw}, "GATE_ID", ""),
+        "this gate's id, recorded with every scan.",
+    ),
+    Setting(
+        "GATE_NAME",
+        "gate_name",
+        GateConfig.gate_name,
+        lambda raw: _text({"GATE_NAME": raw}, "GATE_NAME", ""),
+        "the name the door page shows.",
+    ),
+    Setting(
+        "GATE_ZONES",
+        "zones",
+        GateConfig.zones,
+        lambda raw: parse_zones(raw),
+        f"zones this gate admits, e.g. `1,2` (1..{MAX_ZONE}); empty: every zone.",
+    ),
+    Setting(
+        "GATE_DIRECTION",
+        "direction",
+        GateConfig.direction,
+        lambda raw: _choice({"direction": raw}, "direction", DIRECTIONS, ""),
+        "`entry` admits tickets, `exit` lets holders out (for re-entry).",
+    ),
+    Setting(
+        "GATE_REENTRY",
+        "reentry",
+        GateConfig.reentry,
+        lambda raw: _choice({"reentry": raw}, "reentry", REENTRY_POLICIES, ""),
+        "`single`: one admission per ticket; `reentry`: again after an exit; `unlimited`: always.",
+    ),
+    Setting(
+        "GATE_TIMEZONE",
+        "timezone",
+        GateConfig.timezone,
+        lambda raw: _timezone(raw or None),
+        "IANA time zone of the times shown at the door and by `gate-agent status`, e.g. `Europe/Berlin`; "
+        "empty: the machine's.",
+    ),
+    Setting(
+        "GATE_HUB_URL",
+        "hub_url",
+        GateConfig.hub_url,
+        lambda raw: raw or None,
+        "the hub this gate syncs with (set by `gate-agent enroll`).",
+    ),
+    Setting(
+        "GATE_COOLDOWN_S",
+        "cooldown_s",
+        GateConfig.cooldown_s,
+        _cooldown,
+        "seconds in which the camera seeing the same code again is ignored.",
+    ),
     Setting("GATE_PORT", None, 8080, _port, "port of the door page (`gate-agent run --port`)."),
-    Setting("GATE_PUSH_INTERVAL_S", None, 2.0, _seconds("GATE_PUSH_INTERVAL_S", 2.0, positive=True),
-            "seconds between pushes of scans to the hub (and one right after each scan)."),
-    Setting("GATE_PULL_INTERVAL_S", None, 5.0, _seconds("GATE_PULL_INTERVAL_S", 5.0, positive=True),
-            "seconds between pulls of other gates' scans, revocations, keys and configuration."),
-    Setting("GATE_SYNC_MAX_BACKOFF_S", None, 60.0, _seconds("GATE_SYNC_MAX_BACKOFF_S", 60.0, positive=True),
-            "the longest wait between tries while the hub is unreachable."),
-    Setting("GATE_CLOCK_OFFSET_S", None, 0.0, _seconds("GATE_CLOCK_OFFSET_S", 0.0),
-            "shifts the gate's clock by this many seconds (tests and drills of a gate whose clock is wrong)."),
+    Setting(
+        "GATE_PUSH_INTERVAL_S",
+        None,
+        2.0,
+        _seconds("GATE_PUSH_INTERVAL_S", 2.0, positive=True),
+        "seconds between pushes of scans to the hub (and one right after each scan).",
+    ),
+    Setting(
+        "GATE_PULL_INTERVAL_S",
+        None,
+        5.0,
+        _seconds("GATE_PULL_INTERVAL_S", 5.0, positive=True),
+        "seconds between pulls of other gates' scans, revocations, keys and configuration.",
+    ),
+    Setting(
+        "GATE_SYNC_MAX_BACKOFF_S",
+        None,
+        60.0,
+        _seconds("GATE_SYNC_MAX_BACKOFF_S", 60.0, positive=True),
+        "the longest wait between tries while the hub is unreachable.",
+    ),
+    Setting(
+        "GATE_CLOCK_OFFSET_S",
+        None,
+        0.0,
+        _seconds("GATE_CLOCK_OFFSET_S", 0.0),
+        "shifts the gate's clock by this many seconds (tests and drills of a gate whose clock is wrong).",
+    ),
 )
 SETTING: dict[str, Setting] = {s.variable: s for s in SETTINGS}
 
@@ -206,6 +274,7 @@ def setting_from_env(variable: str, environ: Mapping[str, str] | None = None) ->
 
 
 # --- loading --------------------------------------------------------------
+
 
 def load_gate_data(data_dir: Path | str, environ: Mapping[str, str] | None = None) -> GateData:
     data_dir = Path(data_dir)
@@ -308,6 +377,7 @@ def write_config(data_dir: Path, config: GateConfig) -> Path:
 
 
 # --- field parsers -------------------------------------------------------
+
 
 def parse_zones(value: Any) -> frozenset[int]:
     """Zones as a list of ints or a "1,2" string; each in 1..16."""

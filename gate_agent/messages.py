@@ -3,6 +3,7 @@
 Colours are consistent everywhere: green = let in, red = refuse,
 amber = needs a look (exit recorded, wrong entrance, too early, not a ticket).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
@@ -80,7 +81,7 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
 
 
 def format_time(epoch: float, tz: tzinfo | None, now: float) -> str:
-    """"19:42" today, "21 Nov 19:42" on another day, in the gate's time zone (the machine's
+    """ "19:42" today, "21 Nov 19:42" on another day, in the gate's time zone (the machine's
     when None). Total: a time no calendar can show (e.g. a pulled admission stamped by a
     broken clock) is INVALID_TIME, so the verdict is still shown."""
     moment = _local(epoch, tz)

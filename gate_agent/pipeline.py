@@ -4,15 +4,17 @@
 door page's server-sent events, the headless printer) are called only after
 the scan's transaction has committed, so a verdict anyone saw is on disk.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from common.protocol import format_scan_time  # total: an absurd stored time never costs a verdict
 
@@ -23,7 +25,6 @@ from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
 from .sync.clock import bounded_clock
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Gate:
         self._listeners_lock = threading.Lock()
 
     @classmethod
-    def open(cls, data_dir: Path | str, **clocks) -> "Gate":
+    def open(cls, data_dir: Path | str, **clocks) -> Gate:
         """Load the data folder (GateDataError) and open its store (StoreError)."""
         data = load_gate_data(data_dir)
         return cls(data, OfflineStore(data.db_path), **clocks)
@@ -95,7 +96,7 @@ class Gate:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Gate":
+    def __enter__(self) -> Gate:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -154,8 +155,12 @@ class Gate:
         )
         record, decision = self.store.record_scan(scan, decider)
         result = ScanResult(
-            record, decision, describe(config, decision, wall), COLOURS[decision.verdict],
-            seat_label(config, decision), config.gate_name,
+            record,
+            decision,
+            describe(config, decision, wall),
+            COLOURS[decision.verdict],
+            seat_label(config, decision),
+            config.gate_name,
         )
         self._publish(result)
         return result
@@ -176,8 +181,14 @@ class Gate:
             "admitted": counts.get(Verdict.ADMITTED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
             "recent": [
-                {"seq": r.seq, "verdict": r.verdict, "colour": COLOURS[Verdict(r.verdict)],
-                 "ticket_id": r.ticket_id, "event_id": r.event_id, "at": format_scan_time(r.wall_time)}
+                {
+                    "seq": r.seq,
+                    "verdict": r.verdict,
+                    "colour": COLOURS[Verdict(r.verdict)],
+                    "ticket_id": r.ticket_id,
+                    "event_id": r.event_id,
+                    "at": format_scan_time(r.wall_time),
+                }
                 for r in self.store.recent_scans(recent)
             ],
         }

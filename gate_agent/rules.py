@@ -17,6 +17,7 @@ A ticket's state changes by two rules, both here: :func:`next_state` after this
 gate's own decision, :func:`fold_movement` for an admission or exit another gate
 recorded (pulled from the hub, late and in any order).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -140,18 +141,28 @@ def fold_movement(state: TicketState | None, movement: Movement) -> TicketState:
     exited_later = state.last_exit_at is None or at >= state.last_exit_at
     if movement.kind == MovementKind.ENTRY:
         return TicketState(
-            state.inside or exited_later, state.admissions + 1,
+            state.inside or exited_later,
+            state.admissions + 1,
             at if admitted_later else state.last_admitted_at,
-            movement.gate_name if admitted_later else state.last_admitted_gate, state.last_exit_at)
+            movement.gate_name if admitted_later else state.last_admitted_gate,
+            state.last_exit_at,
+        )
     if movement.kind == MovementKind.EXIT:
-        return TicketState(state.inside and not admitted_later, state.admissions, state.last_admitted_at,
-                           state.last_admitted_gate, at if exited_later else state.last_exit_at)
+        return TicketState(
+            state.inside and not admitted_later,
+            state.admissions,
+            state.last_admitted_at,
+            state.last_admitted_gate,
+            at if exited_later else state.last_exit_at,
+        )
     raise ValueError(f"not a movement kind: {movement.kind!r}")  # a pull's unknown kinds never get here
 
 
 def _window_refusal(ticket: Ticket, doors_open: int | None, ends: int | None, now: float) -> Decision | None:
     """The ticket's own window wins; the event's doors-open .. end fills a missing bound."""
-    start, start_src = (ticket.not_before, "ticket_window") if ticket.not_before is not None else (doors_open, "event_window")
+    start, start_src = (
+        (ticket.not_before, "ticket_window") if ticket.not_before is not None else (doors_open, "event_window")
+    )
     end, end_src = (ticket.not_after, "ticket_window") if ticket.not_after is not None else (ends, "event_window")
     if start is not None and now < start:
         return Decision(Verdict.NOT_YET_VALID, ticket, reason=start_src, window_start=start, window_end=end)

@@ -1,11 +1,12 @@
 """`gate-agent run`: the scanner thread, the door page server and the headless printer."""
+
 from __future__ import annotations
 
 import json
 import logging
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .pipeline import Gate, ScanResult, accepted_codes
 

@@ -4,11 +4,13 @@
 from typed defaults (hub/config.py SETTINGS), then an optional TOML file, then
 TICKETHUB_* environment variables, then `config` (tests).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -26,8 +28,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     config = dict(config or {})
     instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get(ENV_PREFIX + "INSTANCE_PATH")
-    app = Flask(__name__, instance_path=str(Path(instance_path).resolve()) if instance_path else None,
-                instance_relative_config=True)
+    app = Flask(
+        __name__,
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(load_config(Path(app.instance_path), config))
     app.json.sort_keys = False
@@ -36,8 +41,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     deployment.init_app(app)  # PUBLIC_URL, trusted Host names, reverse proxy hops
 
     app.extensions["tickethub.engine"] = make_engine(
-        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["DB_POOL_SIZE"],
-        app.config["DB_POOL_RECYCLE_SECONDS"])
+        app.config["DATABASE_URL"],
+        app.config["SQLITE_BUSY_TIMEOUT_MS"],
+        app.config["DB_POOL_SIZE"],
+        app.config["DB_POOL_RECYCLE_SECONDS"],
+    )
     passphrase = app.config["KEY_PASSPHRASE"]
     app.extensions["tickethub.keys"] = HubKeys(app.config["KEYS_DIR"], passphrase.encode() if passphrase else None)
     app.teardown_appcontext(close_db)
@@ -54,4 +62,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         web.init_app(app)
     init_limiter(app)
     return app
-

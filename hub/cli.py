@@ -1,4 +1,5 @@
 """The hub's command line, `tickethub`."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,10 @@ from common.cli import LazyGroup
 COMMANDS = {
     "db": ("hub.commands.db:db_group", "Manage the hub database."),
     "demo": ("hub.commands.demo:demo_command", "Run the hub and a gate with a simulated camera; print the URLs."),
-    "demo-data": ("hub.commands.demo_data:demo_data_command",
-                  "Create a demo organizer (with an API token), a venue and two events."),
+    "demo-data": (
+        "hub.commands.demo_data:demo_data_command",
+        "Create a demo organizer (with an API token), a venue and two events.",
+    ),
     "devices": ("hub.commands.devices:devices_group", "Enrol, list, rename, reassign and revoke gate devices."),
     "keys": ("hub.commands.keys:keys_group", "Manage the Ed25519 keys that sign tickets."),
     "serve": ("hub.commands.serve:serve_command", "Serve the hub (JSON API and pages) with waitress."),

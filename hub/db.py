@@ -7,14 +7,15 @@ switched off (the documented SQLAlchemy recipe) so the BEGIN is ours.
 PostgreSQL (postgresql+psycopg://...): READ COMMITTED; race safety comes from
 conditional UPDATEs and row locks in the services.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from flask import current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -28,8 +29,13 @@ _RETRY_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 def make_engine(url: str, busy_timeout_ms: int = 30_000, pool_size: int = 10, pool_recycle: int = 1800) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=pool_size, max_overflow=50, pool_timeout=60,
-                               connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=50,
+            pool_timeout=60,
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        )
         _install_sqlite_hooks(engine, busy_timeout_ms)
         # Writers of one process queue on this lock instead of in SQLite's busy
         # handler, whose sleep-and-retry backoff makes tail latency explode under
@@ -116,6 +122,7 @@ def retrying(fn, attempts: int = 5):
 
 # --- Flask glue -----------------------------------------------------------
 
+
 def get_engine() -> Engine:
     return current_app.extensions["tickethub.engine"]
 
@@ -134,6 +141,7 @@ def close_db(_exc=None) -> None:
 
 
 # --- migrations -----------------------------------------------------------
+
 
 def alembic_config(url: str):
     from alembic.config import Config

@@ -12,6 +12,7 @@ plus loopback once PUBLIC_URL is set, ``*``: no check) and ``PROXY_FIX`` (the
 number of reverse proxies whose ``X-Forwarded-For/-Proto/-Host/-Prefix`` headers
 are believed; 0: none, so a client cannot pretend another address).
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,8 +48,9 @@ def normal_public_url(value: str) -> str:
         return ""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"PUBLIC_URL must look like https://tickets.example.org (optionally with a path), "
-                          f"not {value!r}")
+        raise ConfigError(
+            f"PUBLIC_URL must look like https://tickets.example.org (optionally with a path), not {value!r}"
+        )
     return value.rstrip("/")
 
 
@@ -72,8 +74,10 @@ def public_url(app: Flask | None = None) -> str:
         return configured
     if not app.extensions.get("tickethub.public_url_warned"):
         app.extensions["tickethub.public_url_warned"] = True
-        log.warning("PUBLIC_URL is not set: links in mails point at %s; set TICKETHUB_PUBLIC_URL to the address "
-                    "buyers use", DEV_PUBLIC_URL)
+        log.warning(
+            "PUBLIC_URL is not set: links in mails point at %s; set TICKETHUB_PUBLIC_URL to the address buyers use",
+            DEV_PUBLIC_URL,
+        )
     return DEV_PUBLIC_URL
 
 

@@ -1,4 +1,5 @@
 """Flask extensions created per application in create_app."""
+
 from __future__ import annotations
 
 import math

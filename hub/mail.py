@@ -6,19 +6,20 @@ Settings are the app config's ``SMTP_*`` keys (hub/config.py: ``SMTP_HOST``, ``S
 when the SMTP server fails the message is kept there too and the failure is logged. Message
 builders are plain functions.
 """
+
 from __future__ import annotations
 
 import logging
-from html import escape
 import smtplib
 import ssl
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
+from html import escape
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from .config import DEFAULTS, typed
 from .delivery.card import TicketCard
@@ -42,16 +43,22 @@ class MailSettings:
     timeout: float = 15.0
 
     @classmethod
-    def from_config(cls, config: Mapping, outbox: Path | str) -> "MailSettings":
+    def from_config(cls, config: Mapping, outbox: Path | str) -> MailSettings:
         """From the app config's SMTP_* keys (hub/config.py; missing keys have their defaults)."""
 
         def get(key: str):
             return typed(key, config.get(key, DEFAULTS[key]))
 
-        return cls(outbox=Path(outbox), host=get("SMTP_HOST") or None, port=get("SMTP_PORT"),
-                   user=get("SMTP_USER") or None, password=get("SMTP_PASSWORD") or None,
-                   starttls=get("SMTP_STARTTLS"), sender=get("SMTP_FROM") or cls.sender,
-                   ca_file=get("SMTP_CA_FILE") or None)
+        return cls(
+            outbox=Path(outbox),
+            host=get("SMTP_HOST") or None,
+            port=get("SMTP_PORT"),
+            user=get("SMTP_USER") or None,
+            password=get("SMTP_PASSWORD") or None,
+            starttls=get("SMTP_STARTTLS"),
+            sender=get("SMTP_FROM") or cls.sender,
+            ca_file=get("SMTP_CA_FILE") or None,
+        )
 
 
 def send(settings: MailSettings, message: EmailMessage) -> str:
@@ -80,7 +87,7 @@ def send(settings: MailSettings, message: EmailMessage) -> str:
 def write_to_outbox(outbox: Path, message: EmailMessage) -> Path:
     """Write the message as an .eml file; written under a temporary name first, so readers never see half a file."""
     outbox.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     path = outbox / f"{stamp}-{uuid.uuid4().hex[:12]}.eml"
     partial = path.with_suffix(".part")
     partial.write_bytes(message.as_bytes())
@@ -98,9 +105,17 @@ def _message(to: str, to_name: str | None, subject: str, body: str) -> EmailMess
     return message
 
 
-def purchase_confirmation(*, to: str, buyer_name: str, order_code: str, order_url: str,
-                          total: str, cards: Sequence[TicketCard], ticket_urls: Sequence[str],
-                          pdf: bytes) -> EmailMessage:
+def purchase_confirmation(
+    *,
+    to: str,
+    buyer_name: str,
+    order_code: str,
+    order_url: str,
+    total: str,
+    cards: Sequence[TicketCard],
+    ticket_urls: Sequence[str],
+    pdf: bytes,
+) -> EmailMessage:
     """Order confirmation with the tickets as a PDF attachment and a link to each ticket's phone page."""
     first = cards[0]
     lines = [
@@ -115,91 +130,112 @@ def purchase_confirmation(*, to: str, buyer_name: str, order_code: str, order_ur
         lines.append(f"  - {card.seat_label} ({card.ticket_type_name}): {url}")
     lines += ["", f"Total paid: {total}", f"Your order: {order_url}", "", "See you there!"]
     message = _message(to, buyer_name, f"Your tickets for {first.event_title} (order {order_code})", "\n".join(lines))
-    message.add_alternative(_confirmation_html(buyer_name, order_code, order_url, total, cards, ticket_urls),
-                            subtype="html")
+    message.add_alternative(
+        _confirmation_html(buyer_name, order_code, order_url, total, cards, ticket_urls), subtype="html"
+    )
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"tickets-{order_code}.pdf")
     return message
 
 
-def _confirmation_html(buyer_name: str, order_code: str, order_url: str, total: str,
-                       cards: Sequence[TicketCard], ticket_urls: Sequence[str]) -> str:
+def _confirmation_html(
+    buyer_name: str,
+    order_code: str,
+    order_url: str,
+    total: str,
+    cards: Sequence[TicketCard],
+    ticket_urls: Sequence[str],
+) -> str:
     first = cards[0]
     items = "".join(
         f'<li><a href="{escape(url)}">{escape(card.seat_label)}</a> ({escape(card.ticket_type_name)})</li>'
-        for card, url in zip(cards, ticket_urls, strict=True))
+        for card, url in zip(cards, ticket_urls, strict=True)
+    )
     return (
-        f"<!doctype html><html><body style=\"font-family:sans-serif\">"
+        f'<!doctype html><html><body style="font-family:sans-serif">'
         f"<p>Hello {escape(buyer_name)},</p>"
         f"<p>thank you for your order {escape(order_code)}. Your tickets for <strong>{escape(first.event_title)}"
         f"</strong> ({escape(first.when_label)}, {escape(first.venue_name)}) are attached as a PDF.</p>"
         f"<p>Open a ticket on your phone and show the QR code at the entrance:</p><ul>{items}</ul>"
-        f"<p>Total paid: {escape(total)} · <a href=\"{escape(order_url)}\">your order</a></p>"
-        f"<p>See you there!</p></body></html>")
+        f'<p>Total paid: {escape(total)} · <a href="{escape(order_url)}">your order</a></p>'
+        f"<p>See you there!</p></body></html>"
+    )
 
 
-def refund_notice(*, to: str, buyer_name: str, order_code: str, event_title: str, amount: str,
-                  ticket_ids: Iterable[int]) -> EmailMessage:
+def refund_notice(
+    *, to: str, buyer_name: str, order_code: str, event_title: str, amount: str, ticket_ids: Iterable[int]
+) -> EmailMessage:
     ids = ", ".join(str(ticket_id) for ticket_id in ticket_ids)
-    body = "\n".join([
-        f"Hello {buyer_name},",
-        "",
-        f"we have refunded {amount} for your order {order_code} ({event_title}).",
-        f"These tickets are no longer valid: {ids}.",
-        "The gates refuse them from their next sync.",
-    ])
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"we have refunded {amount} for your order {order_code} ({event_title}).",
+            f"These tickets are no longer valid: {ids}.",
+            "The gates refuse them from their next sync.",
+        ]
+    )
     return _message(to, buyer_name, f"Refund for order {order_code}", body)
 
 
-def event_reminder(*, to: str, buyer_name: str, order_code: str, event_title: str, when: str,
-                   venue: str, order_url: str) -> EmailMessage:
-    body = "\n".join([
-        f"Hello {buyer_name},",
-        "",
-        f"a reminder: {event_title} starts {when} at {venue}.",
-        f"Your tickets (order {order_code}) are here: {order_url}",
-        "Have the QR codes ready on your phone or printed.",
-    ])
+def event_reminder(
+    *, to: str, buyer_name: str, order_code: str, event_title: str, when: str, venue: str, order_url: str
+) -> EmailMessage:
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"a reminder: {event_title} starts {when} at {venue}.",
+            f"Your tickets (order {order_code}) are here: {order_url}",
+            "Have the QR codes ready on your phone or printed.",
+        ]
+    )
     return _message(to, buyer_name, f"Reminder: {event_title} — {when}", body)
 
 
 def password_reset(*, to: str, reset_url: str, valid_minutes: int) -> EmailMessage:
-    body = "\n".join([
-        "Hello,",
-        "",
-        "someone (hopefully you) asked to reset the password of your ticketgate account.",
-        f"Open this link within {valid_minutes} minutes to choose a new password; it works once:",
-        reset_url,
-        "",
-        "If you did not ask for this, ignore this message; your password stays as it is.",
-    ])
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            "someone (hopefully you) asked to reset the password of your ticketgate account.",
+            f"Open this link within {valid_minutes} minutes to choose a new password; it works once:",
+            reset_url,
+            "",
+            "If you did not ask for this, ignore this message; your password stays as it is.",
+        ]
+    )
     return _message(to, None, "Reset your ticketgate password", body)
 
 
 def registration_link(*, to: str, register_url: str, valid_hours: int) -> EmailMessage:
-    body = "\n".join([
-        "Hello,",
-        "",
-        "someone (hopefully you) asked to create a ticketgate account with this address.",
-        f"Open this link within {valid_hours} hours to choose your password and finish:",
-        register_url,
-        "",
-        "If you did not ask for this, ignore this message; no account is created.",
-    ])
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            "someone (hopefully you) asked to create a ticketgate account with this address.",
+            f"Open this link within {valid_hours} hours to choose your password and finish:",
+            register_url,
+            "",
+            "If you did not ask for this, ignore this message; no account is created.",
+        ]
+    )
     return _message(to, None, "Finish creating your ticketgate account", body)
 
 
 def account_exists(*, to: str, login_url: str, reset_url: str) -> EmailMessage:
     """Sent instead of a registration link when the address already has an account."""
-    body = "\n".join([
-        "Hello,",
-        "",
-        "someone (hopefully you) tried to create a ticketgate account with this address,",
-        "but it already has one. Log in here:",
-        login_url,
-        "",
-        "Forgot the password? Ask for a reset link here:",
-        reset_url,
-        "",
-        "If you did not try to register, ignore this message; nothing has changed.",
-    ])
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            "someone (hopefully you) tried to create a ticketgate account with this address,",
+            "but it already has one. Log in here:",
+            login_url,
+            "",
+            "Forgot the password? Ask for a reset link here:",
+            reset_url,
+            "",
+            "If you did not try to register, ignore this message; nothing has changed.",
+        ]
+    )
     return _message(to, None, "You already have a ticketgate account", body)

@@ -3,6 +3,7 @@
 Correctness never depends on the sweeper (expiry is checked inside every
 transaction); it only keeps the seat map and the tables tidy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ def start_sweeper(app: Flask) -> BackgroundScheduler | None:
     if interval <= 0:
         return None
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
-    scheduler.add_job(sweep_once, "interval", seconds=interval, args=[app], id="sweep_holds",
-                      max_instances=1, coalesce=True)
+    scheduler.add_job(
+        sweep_once, "interval", seconds=interval, args=[app], id="sweep_holds", max_instances=1, coalesce=True
+    )
     scheduler.start()
     app.extensions["tickethub.scheduler"] = scheduler
     return scheduler

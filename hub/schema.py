@@ -3,21 +3,37 @@
 Times are stored as naive UTC and returned as aware UTC datetimes (UTCDateTime).
 Money is integer minor units (cents).
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table,
-    Text, TypeDecorator, UniqueConstraint, false, text,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+    text,
 )
 
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-})
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -31,21 +47,22 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if isinstance(value, str):  # defensive: raw SQLite text
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 # Integer primary keys that are BIGINT on PostgreSQL and INTEGER (rowid alias) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
@@ -58,7 +75,8 @@ users = Table(
 )
 
 api_tokens = Table(
-    "api_tokens", metadata,
+    "api_tokens",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex; the token is never stored
@@ -68,7 +86,8 @@ api_tokens = Table(
 )
 
 venues = Table(
-    "venues", metadata,
+    "venues",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("owner_id", BigId, ForeignKey("users.id")),
@@ -79,7 +98,8 @@ venues = Table(
 # seat map (the `seat` field of a signed ticket); `row_order` orders rows front to
 # back and `seat_order` orders seats left to right within a row (adjacency).
 venue_seats = Table(
-    "venue_seats", metadata,
+    "venue_seats",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("venue_id", BigId, ForeignKey("venues.id"), nullable=False),
     Column("position", Integer, nullable=False),
@@ -94,7 +114,8 @@ venue_seats = Table(
 )
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("organizer_id", BigId, ForeignKey("users.id")),
     Column("title", String(300), nullable=False),
@@ -114,7 +135,8 @@ events = Table(
 )
 
 ticket_types = Table(
-    "ticket_types", metadata,
+    "ticket_types",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("name", String(200), nullable=False),
@@ -129,7 +151,8 @@ ticket_types = Table(
 )
 
 holds = Table(
-    "holds", metadata,
+    "holds",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("token_hash", String(64), nullable=False),
@@ -149,7 +172,8 @@ holds = Table(
 # Sale state of each seat for one event. A seat is free when status is
 # 'available' or its hold has expired (held_until <= now), swept or not.
 event_seats = Table(
-    "event_seats", metadata,
+    "event_seats",
+    metadata,
     Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),
     Column("seat_id", BigId, ForeignKey("venue_seats.id"), primary_key=True),
     Column("position", Integer, nullable=False),  # copy of venue_seats.position, for the index below
@@ -161,12 +185,18 @@ event_seats = Table(
     Index("ix_event_seats_hold", "hold_id"),
     Index("ix_event_seats_order", "order_id"),
     # Unsold seats in seat-map order: best-available scans walk this and stop early.
-    Index("ix_event_seats_unsold", "event_id", "position",
-          sqlite_where=text("status <> 'sold'"), postgresql_where=text("status <> 'sold'")),
+    Index(
+        "ix_event_seats_unsold",
+        "event_id",
+        "position",
+        sqlite_where=text("status <> 'sold'"),
+        postgresql_where=text("status <> 'sold'"),
+    ),
 )
 
 orders = Table(
-    "orders", metadata,
+    "orders",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("hold_id", BigId, ForeignKey("holds.id"), nullable=False, unique=True),
@@ -185,7 +215,8 @@ orders = Table(
 )
 
 tickets = Table(
-    "tickets", metadata,
+    "tickets",
+    metadata,
     Column("id", BigId, primary_key=True),  # the signed ticket_id
     Column("order_id", BigId, ForeignKey("orders.id"), nullable=False),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
@@ -204,7 +235,8 @@ tickets = Table(
 # `seq` comes from the counters table inside the revoking transaction, so it
 # grows in commit order: a gate that has seen seq N has seen every seq <= N.
 revocations = Table(
-    "revocations", metadata,
+    "revocations",
+    metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("ticket_id", BigId, nullable=False),
@@ -214,7 +246,8 @@ revocations = Table(
 )
 
 counters = Table(
-    "counters", metadata,
+    "counters",
+    metadata,
     Column("name", String(50), primary_key=True),
     Column("value", BigInteger, nullable=False),
 )

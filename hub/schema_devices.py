@@ -4,6 +4,7 @@ Defined on the hub's one MetaData (hub.schema.metadata); migration 0003 (`0003_d
 creates them. Scan times are Unix seconds (float) as the gates report them:
 ingest writes thousands of rows a second and compares them numerically.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
@@ -17,7 +18,8 @@ from .schema import BigId, UTCDateTime, metadata
 # bytes Ed25519) verifies its push batches. `config_version` grows on every
 # rename / reassignment so gates pull the new configuration.
 devices = Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("name", String(100), nullable=False),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
@@ -38,7 +40,8 @@ devices = Table(
 )
 
 enrolment_tokens = Table(
-    "enrolment_tokens", metadata,
+    "enrolment_tokens",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("device_id", BigId, ForeignKey("devices.id"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
@@ -53,7 +56,8 @@ enrolment_tokens = Table(
 # `duplicate_of` names the entry scan an admission duplicates (hub-corrected
 # time order); NULL for entries and every other scan.
 gate_scans = Table(
-    "gate_scans", metadata,
+    "gate_scans",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("scan_id", String(32), nullable=False, unique=True),
     Column("device_id", BigId, ForeignKey("devices.id"), nullable=False),

@@ -5,6 +5,7 @@ Defined on the hub's one MetaData (hub.schema.metadata); migration 0006 (`0006_w
 creates them and the events' two waiting-room columns (hub.schema.events: waiting_room,
 admit_per_minute).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, String, Table
@@ -17,7 +18,8 @@ from .schema import BigId, UTCDateTime, metadata
 # `shuffle_key` that orders them), and how far admission has got (`admitted` positions, counted up to
 # `admitted_at` at the event's admission rate).
 waiting_rooms = Table(
-    "waiting_rooms", metadata,
+    "waiting_rooms",
+    metadata,
     Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),
     Column("entries", BigInteger, nullable=False, default=0),
     Column("pre_release", BigInteger),  # NULL until the release has passed
@@ -29,7 +31,8 @@ waiting_rooms = Table(
 # One row per queue ticket that was let in: its admission lasts QUEUE_ADMISSION_TTL_SECONDS from
 # `admitted_at`, however often the buyer asks again (asking again never starts a new window).
 waiting_room_admissions = Table(
-    "waiting_room_admissions", metadata,
+    "waiting_room_admissions",
+    metadata,
     Column("event_id", BigId, ForeignKey("events.id"), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),  # the queue ticket's number
     Column("admitted_at", UTCDateTime, nullable=False),

@@ -3,6 +3,7 @@
 Defined on the hub's one MetaData (hub.schema.metadata) so Alembic sees them;
 migration 0002 (`0002_web_tables.py`, revision id `w001`) creates them.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
@@ -10,7 +11,8 @@ from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Unique
 from .schema import BigId, UTCDateTime, metadata
 
 promo_codes = Table(
-    "promo_codes", metadata,
+    "promo_codes",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
     Column("code", String(40), nullable=False),  # stored upper-case
@@ -26,7 +28,8 @@ promo_codes = Table(
 
 # The promo applied to an order (at most one) and the discount it gave.
 order_promos = Table(
-    "order_promos", metadata,
+    "order_promos",
+    metadata,
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
     Column("promo_id", BigId, ForeignKey("promo_codes.id"), nullable=False),
     Column("discount", Integer, nullable=False),
@@ -34,14 +37,16 @@ order_promos = Table(
 
 # Orders placed while logged in: the account's order history.
 account_orders = Table(
-    "account_orders", metadata,
+    "account_orders",
+    metadata,
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
     Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
     Index("ix_account_orders_user", "user_id"),
 )
 
 password_resets = Table(
-    "password_resets", metadata,
+    "password_resets",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("user_id", BigId, ForeignKey("users.id"), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex; the token is only mailed
@@ -51,7 +56,8 @@ password_resets = Table(
 )
 
 user_totp = Table(
-    "user_totp", metadata,
+    "user_totp",
+    metadata,
     Column("user_id", BigId, ForeignKey("users.id"), primary_key=True),
     Column("secret", String(64), nullable=False),
     Column("enabled_at", UTCDateTime),  # None until the first code is confirmed
@@ -61,7 +67,8 @@ user_totp = Table(
 # Every message the hub sent or parked in the outbox; (kind, order_id) is unique
 # for once-per-order messages such as the event reminder.
 mail_log = Table(
-    "mail_log", metadata,
+    "mail_log",
+    metadata,
     Column("id", BigId, primary_key=True),
     Column("kind", String(30), nullable=False),  # confirmation | refund | reminder | password_reset
     Column("order_id", BigId, ForeignKey("orders.id")),
@@ -74,7 +81,8 @@ mail_log = Table(
 
 # The reminder job claims an order here before mailing it, so each order gets one reminder.
 order_reminders = Table(
-    "order_reminders", metadata,
+    "order_reminders",
+    metadata,
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
 )

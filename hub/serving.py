@@ -23,6 +23,7 @@ This uses waitress 3 internals (the dispatcher's ``queue``/``threads``/``active_
 ``create_server``'s ``_dispatcher``); tests/hub/test_overload.py runs them against a real
 `tickethub serve`.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,10 @@ log = logging.getLogger(__name__)
 
 # Paths whose requests take the buy lane: API holds and orders, the storefront's hold and checkout, and
 # the waiting room's step in (a buyer whose turn has come must not wait behind the queue's status requests).
-BUY_PATH = re.compile(r"/api/v1/(events/[0-9]+/(holds|queue/admission)|holds/[0-9]+|orders(/.*)?)"
-                      r"|/events/[0-9]+/(hold|queue/enter)|/checkout/.*")
+BUY_PATH = re.compile(
+    r"/api/v1/(events/[0-9]+/(holds|queue/admission)|holds/[0-9]+|orders(/.*)?)"
+    r"|/events/[0-9]+/(hold|queue/enter)|/checkout/.*"
+)
 
 _refusing = threading.local()  # set on the refuser's thread: its requests are answered 503
 
@@ -78,8 +81,12 @@ class Lane(ThreadedTaskDispatcher):
         waiting = self.waiting()  # a race with the threads only moves the bound by a request or two
         if waiting >= self.max_queued:
             if not self.refused:
-                log.warning("%s lane: %d requests wait for %d threads; answering more with 503 until it drains",
-                            self.name, waiting, len(self.threads))
+                log.warning(
+                    "%s lane: %d requests wait for %d threads; answering more with 503 until it drains",
+                    self.name,
+                    waiting,
+                    len(self.threads),
+                )
             self.refused += 1
             self.overflow.add_task(task)
             return
@@ -143,22 +150,37 @@ def refuse_when_overloaded(app, retry_after: int):
             body, content_type = api_body, "application/json"
         else:
             body, content_type = page_body, "text/plain; charset=utf-8"
-        start_response("503 Service Unavailable", [("Content-Type", content_type),
-                                                   ("Content-Length", str(len(body))), *headers])
+        start_response(
+            "503 Service Unavailable", [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers]
+        )
         return [body]
 
     return wsgi
 
 
-def serve(app, *, threads: int, buy_threads: int, max_queued_requests: int, connection_limit: int,
-          overload_retry_seconds: int, **where) -> None:
+def serve(
+    app,
+    *,
+    threads: int,
+    buy_threads: int,
+    max_queued_requests: int,
+    connection_limit: int,
+    overload_retry_seconds: int,
+    **where,
+) -> None:
     """Serve the WSGI ``app`` on waitress with lanes, bounded queues and skipped abandoned requests
     (``where``: ``host``/``port`` or ``sockets``). Returns when the server stops."""
     import waitress
 
     lanes = LaneDispatcher(threads, buy_threads, max_queued_requests)
-    waitress.serve(refuse_when_overloaded(app, overload_retry_seconds), _dispatcher=lanes,
-                   threads=threads, connection_limit=connection_limit,
-                   asyncore_use_poll=True,  # select() cannot watch more than 1,024 connections
-                   channel_request_lookahead=1,  # see a client's close while its request waits
-                   channel_timeout=60, ident="tickethub", **where)
+    waitress.serve(
+        refuse_when_overloaded(app, overload_retry_seconds),
+        _dispatcher=lanes,
+        threads=threads,
+        connection_limit=connection_limit,
+        asyncore_use_poll=True,  # select() cannot watch more than 1,024 connections
+        channel_request_lookahead=1,  # see a client's close while its request waits
+        channel_timeout=60,
+        ident="tickethub",
+        **where,
+    )

@@ -21,6 +21,7 @@ SEATMAP_STREAM_BUFFER_BYTES wait for it; beyond SEATMAP_STREAM_MAX_CLIENTS strea
 Behind nginx the stream path goes to this port (docs/deployment.md); the pages learn where the
 stream is from SEATMAP_STREAM_URL, else they use their own host at the stream port.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,12 +67,23 @@ def _event(name: str, data: dict, version: str | None = None) -> bytes:
 
 
 def _reload(snapshot: Snapshot) -> bytes:
-    return _event("reload", {"event_id": snapshot.event_id, "version": snapshot.version, "layout": snapshot.layout.etag})
+    return _event(
+        "reload", {"event_id": snapshot.event_id, "version": snapshot.version, "layout": snapshot.layout.etag}
+    )
 
 
 def _changes(snapshot: Snapshot, since: str, changes: list) -> bytes:
-    return _event("changes", {"event_id": snapshot.event_id, "since": since, "version": snapshot.version,
-                              "layout": snapshot.layout.etag, "changes": changes}, snapshot.version)
+    return _event(
+        "changes",
+        {
+            "event_id": snapshot.event_id,
+            "since": since,
+            "version": snapshot.version,
+            "layout": snapshot.layout.etag,
+            "changes": changes,
+        },
+        snapshot.version,
+    )
 
 
 class _Client:
@@ -86,8 +98,9 @@ class _Client:
 class SeatMapStreams:
     """The stream server of one hub process (see the module's docstring)."""
 
-    def __init__(self, store: SeatMaps, *, max_clients: int = 10_000, heartbeat: float = 15.0,
-                 buffer_bytes: int = 256 * 1024):
+    def __init__(
+        self, store: SeatMaps, *, max_clients: int = 10_000, heartbeat: float = 15.0, buffer_bytes: int = 256 * 1024
+    ):
         self.store = store
         self.max_clients = max_clients
         self.heartbeat = heartbeat
@@ -144,19 +157,23 @@ class SeatMapStreams:
             if match is None:
                 return _plain(writer, "404 Not Found", "no such stream\n")
             if self.count >= self.max_clients:
-                return _plain(writer, "503 Service Unavailable", "too many streams; poll instead\n",
-                              "Retry-After: 10\r\n")
+                return _plain(
+                    writer, "503 Service Unavailable", "too many streams; poll instead\n", "Retry-After: 10\r\n"
+                )
             event_id = int(match.group(1))
             since = last_id or (parse_qs(urlsplit(target).query).get("since") or [""])[0]
             client = self._add(_Client(writer, event_id))
             try:  # reading the map may wait for its first build: not on the loop's thread
                 snapshot, changes = await asyncio.get_running_loop().run_in_executor(
-                    None, self.store.changes_since, event_id, since[:80])
+                    None, self.store.changes_since, event_id, since[:80]
+                )
             except NotFound:
                 return _plain(writer, "404 Not Found", "no such event\n")
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
-                         b"Access-Control-Allow-Origin: *\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
-                         + f"retry: {RETRY_MS}\n\n".encode())
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+                b"Access-Control-Allow-Origin: *\r\nX-Accel-Buffering: no\r\nConnection: close\r\n\r\n"
+                + f"retry: {RETRY_MS}\n\n".encode()
+            )
             if changes is None:
                 writer.write(_reload(snapshot))
                 return
@@ -167,7 +184,7 @@ class SeatMapStreams:
             client.waiting = []
             while not writer.is_closing() and await reader.read(1024):
                 pass  # a stream's client sends nothing more; this ends when it goes
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         except Exception:  # noqa: BLE001 - one stream's failure must not stop the others
             log.exception("seat-map stream failed")
@@ -283,16 +300,22 @@ def _parse(head: bytes) -> tuple[str | None, str]:
 
 def _plain(writer: asyncio.StreamWriter, status: str, text: str, extra: str = "") -> None:
     body = text.encode()
-    writer.write(f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-                 f"Access-Control-Allow-Origin: *\r\n{extra}Connection: close\r\n\r\n".encode() + body)
+    writer.write(
+        f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+        f"Access-Control-Allow-Origin: *\r\n{extra}Connection: close\r\n\r\n".encode()
+        + body
+    )
 
 
 def start_stream_server(app, sock: socket.socket) -> SeatMapStreams:
     """Serve the app's seat-map streams on ``sock`` (a listening socket) from a thread of this process;
     pages served by ``app`` then point browsers at its port (unless SEATMAP_STREAM_URL says otherwise)."""
-    streams = SeatMapStreams(seatmaps_for(app), max_clients=int(app.config["SEATMAP_STREAM_MAX_CLIENTS"]),
-                             heartbeat=float(app.config["SEATMAP_STREAM_HEARTBEAT_SECONDS"]),
-                             buffer_bytes=int(app.config["SEATMAP_STREAM_BUFFER_BYTES"]))
+    streams = SeatMapStreams(
+        seatmaps_for(app),
+        max_clients=int(app.config["SEATMAP_STREAM_MAX_CLIENTS"]),
+        heartbeat=float(app.config["SEATMAP_STREAM_HEARTBEAT_SECONDS"]),
+        buffer_bytes=int(app.config["SEATMAP_STREAM_BUFFER_BYTES"]),
+    )
     streams.start(sock)
     app.extensions[PORT_EXTENSION] = sock.getsockname()[1]
     return streams

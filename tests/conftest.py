@@ -4,6 +4,7 @@ A prerequisite that is missing (Chromium, PostgreSQL, the qr-photos folder)
 skips its tests on a developer machine but fails them under CI=true, where
 .ci/run has installed and started everything.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,13 @@ def browser():
             executable_path=path,
             headless=True,
             args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
             ],
         )
         yield instance

@@ -1,4 +1,5 @@
 """Helpers for tests (import as ``from tests.support import ...``)."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,9 @@ import shutil
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -41,8 +43,13 @@ def free_port() -> int:
 NOT_READY = (requests.RequestException, OSError, ValueError, KeyError, sqlite3.Error)
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition",
-             interval: float = 0.05, retry_on: tuple[type[BaseException], ...] = NOT_READY) -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 60.0,
+    what: str = "condition",
+    interval: float = 0.05,
+    retry_on: tuple[type[BaseException], ...] = NOT_READY,
+) -> Any:
     """Poll until ``predicate()`` is truthy; return its value or fail naming ``what``.
 
     Synchronises on an observable condition with a deadline, never on elapsed
@@ -58,4 +65,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "c
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else ""))
+    raise AssertionError(
+        f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else "")
+    )

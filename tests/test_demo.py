@@ -1,5 +1,6 @@
 """`tickethub demo` (what `make demo` runs) as a subprocess: hub, enrolled gate on ticket
 photos, admissions synced; it stops every child cleanly, and a second run reuses its folder."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def _processes_mentioning(text: str) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if (text in (entry / "cmdline").read_bytes().decode(errors="replace")
-                    or text in (entry / "environ").read_bytes().decode(errors="replace")):
+            if text in (entry / "cmdline").read_bytes().decode(errors="replace") or text in (
+                entry / "environ"
+            ).read_bytes().decode(errors="replace"):
                 state = (entry / "stat").read_text().split()[2]
                 if state != "Z":
                     found.append(int(entry.name))
@@ -34,14 +36,26 @@ def _processes_mentioning(text: str) -> list[int]:
 
 
 def _demo(out: Path, *args: str) -> list[str]:
-    return [*command("tickethub", "hub.cli"), "demo", "--out", str(out), "--port", "0", "--gate-port", "0",
-            "--fps", "10", *args]
+    return [
+        *command("tickethub", "hub.cli"),
+        "demo",
+        "--out",
+        str(out),
+        "--port",
+        "0",
+        "--gate-port",
+        "0",
+        "--fps",
+        "10",
+        *args,
+    ]
 
 
 def test_demo_syncs_admissions_then_stops_cleanly_and_runs_again(tmp_path):
     out = tmp_path / "demo-output"
-    first = subprocess.run(_demo(out, "--exit-after-sync"), env=_base_env(), capture_output=True, text=True,
-                           timeout=240, cwd=tmp_path)
+    first = subprocess.run(
+        _demo(out, "--exit-after-sync"), env=_base_env(), capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     assert "organizer@demo.example" in first.stdout and "demo-organizer" in first.stdout
     for label in ("storefront:", "dashboard:", "door page:"):
@@ -51,8 +65,9 @@ def test_demo_syncs_admissions_then_stops_cleanly_and_runs_again(tmp_path):
     assert _processes_mentioning(str(out)) == []
 
     # Again on the same folder, stopped with Ctrl-C (SIGINT) while it runs.
-    second = subprocess.Popen(_demo(out), env=_base_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, cwd=tmp_path)
+    second = subprocess.Popen(
+        _demo(out), env=_base_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
+    )
     try:
         lines = []
         for line in second.stdout:
@@ -63,8 +78,11 @@ def test_demo_syncs_admissions_then_stops_cleanly_and_runs_again(tmp_path):
         assert "reusing the demo data" in text, text
         dashboard = re.search(r"dashboard:\s+(http://\S+)", text).group(1)
         # the hub is up and the dashboard asks for a login (not an error)
-        assert wait_for(lambda: requests.get(dashboard, timeout=5, allow_redirects=False).status_code == 302,
-                        30, "the dashboard URL")
+        assert wait_for(
+            lambda: requests.get(dashboard, timeout=5, allow_redirects=False).status_code == 302,
+            30,
+            "the dashboard URL",
+        )
         second.send_signal(signal.SIGINT)
         rest = second.communicate(timeout=60)[0]
     finally:

@@ -2,6 +2,7 @@
 
 Pure Python: no Flask, no database. See docs/ticket-format.md.
 """
+
 from . import b45
 from .keys import (
     ALGORITHM,
@@ -32,9 +33,30 @@ from .ticket import (
 )
 
 __all__ = [
-    "ALGORITHM", "KEYRING_FILE", "KeyFileError", "KeyMaterialError", "Keyring", "KeyringError",
-    "PublicKeyEntry", "SigningKey", "create_key", "kid_for", "load_current_key",
-    "load_signing_keys", "retire_key", "write_keyring", "Revocation", "RevocationList", "RevocationListError",
-    "MAX_TEXT_LENGTH", "TEXT_PREFIX", "Reason", "Ticket", "VerifyResult", "looks_like_ticket",
-    "sign_ticket", "verify_ticket",
+    "b45",
+    "ALGORITHM",
+    "KEYRING_FILE",
+    "KeyFileError",
+    "KeyMaterialError",
+    "Keyring",
+    "KeyringError",
+    "PublicKeyEntry",
+    "SigningKey",
+    "create_key",
+    "kid_for",
+    "load_current_key",
+    "load_signing_keys",
+    "retire_key",
+    "write_keyring",
+    "Revocation",
+    "RevocationList",
+    "RevocationListError",
+    "MAX_TEXT_LENGTH",
+    "TEXT_PREFIX",
+    "Reason",
+    "Ticket",
+    "VerifyResult",
+    "looks_like_ticket",
+    "sign_ticket",
+    "verify_ticket",
 ]

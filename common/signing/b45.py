@@ -4,6 +4,7 @@ Encoding uses the ``base45`` package. Decoding is done here with a lookup table
 because it sits on the gate's hot path (once per scan) and must reject every
 input that is not canonical base45 with one exception type.
 """
+
 from __future__ import annotations
 
 import struct
@@ -35,10 +36,7 @@ def decode(text: str) -> bytes:
     if _INVALID in digits:
         raise Base45Error("character outside the base45 alphabet")
     full = len(digits) - len(digits) % 3
-    words = [
-        a + b * 45 + c * 2025
-        for a, b, c in zip(digits[0:full:3], digits[1:full:3], digits[2:full:3])
-    ]
+    words = [a + b * 45 + c * 2025 for a, b, c in zip(digits[0:full:3], digits[1:full:3], digits[2:full:3])]
     if words and max(words) > 0xFFFF:
         raise Base45Error("base45 triple exceeds 65535")
     out = struct.pack(f">{len(words)}H", *words)

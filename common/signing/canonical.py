@@ -4,6 +4,7 @@ A document is signed over its canonical JSON form without the ``signature``
 member: UTF-8, keys sorted, no insignificant white space, prefixed by a domain
 string so that no signature can be replayed as another kind of document.
 """
+
 from __future__ import annotations
 
 import base64

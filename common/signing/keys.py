@@ -6,15 +6,17 @@ The kid only selects a key (the signature does the proving), so two bytes are
 enough as long as no two keys in one keyring share one: create_key ensures that.
 The algorithm belongs to the keyring entry; tickets never name one.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -64,29 +66,23 @@ class SigningKey:
         self.created_at = int(time.time()) if created_at is None else created_at
 
     @classmethod
-    def generate(cls) -> "SigningKey":
+    def generate(cls) -> SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
-    def from_seed(cls, seed: bytes, created_at: int | None = None) -> "SigningKey":
+    def from_seed(cls, seed: bytes, created_at: int | None = None) -> SigningKey:
         """Deterministic key from a 32-byte seed (RFC 8032 "secret key"); for test vectors."""
         return cls(Ed25519PrivateKey.from_private_bytes(seed), created_at)
 
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)
 
-    def public_entry(self) -> "PublicKeyEntry":
+    def public_entry(self) -> PublicKeyEntry:
         return PublicKeyEntry(self.kid, ALGORITHM, self.public_key, self.public_raw, self.created_at)
 
     def to_pem(self, passphrase: bytes | None = None) -> bytes:
-        encryption = (
-            serialization.BestAvailableEncryption(passphrase)
-            if passphrase
-            else serialization.NoEncryption()
-        )
-        return self._private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-        )
+        encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+        return self._private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
     def save(self, path: Path, passphrase: bytes | None = None) -> None:
         """Write the key as PKCS#8 PEM, created with mode 0600 and never overwritten."""
@@ -95,7 +91,7 @@ class SigningKey:
             fh.write(self.to_pem(passphrase))
 
     @classmethod
-    def load(cls, path: Path, passphrase: bytes | None = None, created_at: int | None = None) -> "SigningKey":
+    def load(cls, path: Path, passphrase: bytes | None = None, created_at: int | None = None) -> SigningKey:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -139,7 +135,7 @@ class PublicKeyEntry:
         }
 
     @classmethod
-    def from_json(cls, item: Any) -> "PublicKeyEntry":
+    def from_json(cls, item: Any) -> PublicKeyEntry:
         if not isinstance(item, dict):
             raise KeyringError("keyring entry is not an object")
         alg = item.get("alg")
@@ -185,10 +181,10 @@ class Keyring:
     def get_raw(self, kid_bytes: bytes) -> PublicKeyEntry | None:
         return self._by_raw_kid.get(kid_bytes)
 
-    def with_entry(self, entry: PublicKeyEntry) -> "Keyring":
+    def with_entry(self, entry: PublicKeyEntry) -> Keyring:
         return Keyring([*self._entries.values(), entry], self.seq + 1)
 
-    def without(self, kid: str) -> "Keyring":
+    def without(self, kid: str) -> Keyring:
         return Keyring([e for e in self._entries.values() if e.kid != kid], self.seq + 1)
 
     # --- documents -------------------------------------------------------
@@ -207,7 +203,7 @@ class Keyring:
         return doc
 
     @classmethod
-    def from_document(cls, doc: Any, trusted: "Keyring | None" = None) -> "Keyring":
+    def from_document(cls, doc: Any, trusted: Keyring | None = None) -> Keyring:
         """Parse a keyring document. With ``trusted``, it must be signed by a key in it."""
         if not isinstance(doc, dict) or doc.get("type") != KEYRING_TYPE:
             raise KeyringError("not a ticketgate keyring document")
@@ -222,7 +218,7 @@ class Keyring:
         return cls([PublicKeyEntry.from_json(item) for item in keys], seq)
 
     @classmethod
-    def load(cls, path: Path, trusted: "Keyring | None" = None) -> "Keyring":
+    def load(cls, path: Path, trusted: Keyring | None = None) -> Keyring:
         return cls.from_document(read_json_document(path, KeyringError), trusted)
 
 
@@ -244,6 +240,7 @@ def verify_document_signature(doc: dict[str, Any], domain: bytes, keyring: Keyri
 
 
 # --- key directories (hub side) ------------------------------------------
+
 
 def create_key(directory: Path, passphrase: bytes | None = None) -> SigningKey:
     """Generate a key into ``directory`` (0700) and add it to ``directory/keyring.json``."""

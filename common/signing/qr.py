@@ -1,4 +1,5 @@
 """QR rendering for ticket texts with segno (ECC M, alphanumeric mode)."""
+
 from __future__ import annotations
 
 from pathlib import Path

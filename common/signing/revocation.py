@@ -4,11 +4,13 @@ Revocations only ever grow: a ticket once revoked stays revoked (a re-issued
 ticket gets a new ticket id). So a gate can merge any correctly signed list,
 from any channel (sync, USB stick, QR), and keeps the highest ``seq`` it saw.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .canonical import b64encode, canonical_bytes, read_json_document
 from .keys import Keyring, KeyringError, SigningKey, verify_document_signature
@@ -34,7 +36,7 @@ class RevocationList:
     entries: dict[tuple[int, int], int] = field(default_factory=dict)  # (event, ticket) -> seq
 
     @classmethod
-    def of(cls, revocations: Iterable[Revocation]) -> "RevocationList":
+    def of(cls, revocations: Iterable[Revocation]) -> RevocationList:
         rl = cls()
         for r in revocations:
             rl.add(r)
@@ -47,7 +49,7 @@ class RevocationList:
     def is_revoked(self, event_id: int, ticket_id: int) -> bool:
         return (event_id, ticket_id) in self.entries
 
-    def merge(self, other: "RevocationList") -> int:
+    def merge(self, other: RevocationList) -> int:
         """Add every entry of ``other``; return how many were new."""
         before = len(self.entries)
         for (event_id, ticket_id), seq in other.entries.items():
@@ -76,7 +78,7 @@ class RevocationList:
         return doc
 
     @classmethod
-    def from_document(cls, doc: Any, keyring: Keyring) -> "RevocationList":
+    def from_document(cls, doc: Any, keyring: Keyring) -> RevocationList:
         """Accept a list only if a key in ``keyring`` signed it."""
         if not isinstance(doc, dict) or doc.get("type") != REVOCATIONS_TYPE or doc.get("version") != 1:
             raise RevocationListError("not a ticketgate revocation list v1")
@@ -96,7 +98,7 @@ class RevocationList:
         return rl
 
     @classmethod
-    def load(cls, path: Path, keyring: Keyring) -> "RevocationList":
+    def load(cls, path: Path, keyring: Keyring) -> RevocationList:
         return cls.from_document(read_json_document(path, RevocationListError), keyring)
 
 

@@ -9,12 +9,14 @@ Byte layout (docs/ticket-format.md is the normative description):
 The signature covers DOMAIN + every byte before it, version byte included, so a
 ticket cannot be re-labelled as another version. Text form: "TG1:" + base45.
 """
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from ..protocol import format_utc
 from . import b45
@@ -114,6 +116,7 @@ class _Malformed(Exception):
 
 # --- encoding ------------------------------------------------------------
 
+
 def _uvarint(value: int) -> bytes:
     out = bytearray()
     while True:
@@ -207,6 +210,7 @@ def sign_ticket(
 
 # --- decoding and verification --------------------------------------------
 
+
 def _read_uvarint(data: bytes, pos: int, maximum: int) -> tuple[int, int]:
     value = shift = 0
     while True:
@@ -258,7 +262,13 @@ def decode_payload(payload: bytes) -> tuple[Ticket, bytes]:
     if not_before is not None and not_after is not None and not_before > not_after:
         raise _Malformed("validity window ends before it starts")
     ticket = Ticket(
-        event_id, ticket_id, ticket_type, mask_to_zones(zone_mask), seat, not_before, not_after,
+        event_id,
+        ticket_id,
+        ticket_type,
+        mask_to_zones(zone_mask),
+        seat,
+        not_before,
+        not_after,
         kid_bytes.hex(),
     )
     return ticket, kid_bytes
@@ -279,7 +289,7 @@ def verify_ticket(text: object, keyring: Keyring, at: int | float | datetime) ->
             return VerifyResult(Reason.UNSUPPORTED_VERSION, detail=f"text version {head[2:]}")
         return VerifyResult(Reason.MALFORMED, detail="missing TG1: prefix")
     try:
-        data = b45.decode(text[len(TEXT_PREFIX):])
+        data = b45.decode(text[len(TEXT_PREFIX) :])
     except b45.Base45Error as exc:
         return VerifyResult(Reason.MALFORMED, detail=str(exc))
     if not data:
@@ -307,6 +317,7 @@ def verify_ticket(text: object, keyring: Keyring, at: int | float | datetime) ->
 
 
 # --- time helpers --------------------------------------------------------
+
 
 def _epoch(value: int | float | datetime | None) -> int | None:
     if value is None or isinstance(value, int):

@@ -6,6 +6,7 @@ sells tickets through the services, enrols two real gates (gate_agent pipeline
 and sync client) that admit them over the last forty minutes, opens the live
 dashboard, then lets gate B push a duplicate while the page is open.
 """
+
 from __future__ import annotations
 
 import random
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,22 +47,37 @@ def free_port() -> int:
 
 
 def seed(app) -> tuple[dict, list[str]]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     signer = app.extensions["tickethub.keys"].ensure()
     codes = []
     with app.extensions["tickethub.engine"].connect() as conn:
         organizer = users.create_user(conn, "organizer@example.org", PASSWORD, "organizer")
-        event = create_event(conn, {
-            "title": "Open Air am Fluss", "artist": "Various", "category": "festival", "location": "Leipzig",
-            "starts_at": iso(now + timedelta(minutes=20)), "ticket_release_at": iso(now - timedelta(days=1)),
-            "service_fee": 150, "ticket_types": [{"name": "Standing", "kind": "ga", "price": 2400, "capacity": 300}],
-        }, organizer_id=organizer["id"])
+        event = create_event(
+            conn,
+            {
+                "title": "Open Air am Fluss",
+                "artist": "Various",
+                "category": "festival",
+                "location": "Leipzig",
+                "starts_at": iso(now + timedelta(minutes=20)),
+                "ticket_release_at": iso(now - timedelta(days=1)),
+                "service_fee": 150,
+                "ticket_types": [{"name": "Standing", "kind": "ga", "price": 2400, "capacity": 300}],
+            },
+            organizer_id=organizer["id"],
+        )
         type_id = event["ticket_types"][0]["id"]
         rng = random.Random(3)
         for i in range(60):
             hold = holds.hold_ga(conn, event["id"], type_id, rng.choice([1, 2, 2, 3, 4]))
-            order = orders.purchase(conn, hold["hold_id"], hold["hold_token"],
-                                    {"name": f"Guest {i}", "email": f"guest{i}@example.org"}, "box_office", signer)
+            order = orders.purchase(
+                conn,
+                hold["hold_id"],
+                hold["hold_token"],
+                {"name": f"Guest {i}", "email": f"guest{i}@example.org"},
+                "box_office",
+                signer,
+            )
             order = orders.confirm_payment(conn, order["id"], signer)
             if i == 7:
                 orders.refund(conn, order["id"])
@@ -83,8 +99,9 @@ def main() -> None:
     from waitress.server import create_server
 
     work = Path(tempfile.mkdtemp(prefix="dashboard-shots-"))
-    app = create_app({"INSTANCE_PATH": str(work / "instance"), "SWEEP_INTERVAL_SECONDS": 0,
-                      "DASHBOARD_TICK_SECONDS": 2})
+    app = create_app(
+        {"INSTANCE_PATH": str(work / "instance"), "SWEEP_INTERVAL_SECONDS": 0, "DASHBOARD_TICK_SECONDS": 2}
+    )
     upgrade(app.extensions["tickethub.engine"])
     event, codes = seed(app)
     port = free_port()
@@ -117,8 +134,9 @@ def main() -> None:
         client_b.push_once()
 
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True,
-                                         args=["--no-sandbox", "--disable-gpu"])
+            browser = pw.chromium.launch(
+                executable_path=shutil.which("chromium"), headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
             for name, options in (("dashboard-desktop", DESKTOP), ("dashboard-phone", PHONE)):
                 context = browser.new_context(**options)
                 page = context.new_page()

@@ -4,6 +4,7 @@ Run: .venv/bin/python docs/screenshots/make_door_screenshots.py
 Uses a throw-away data folder, the real door app on a loopback port, and a
 synthetic camera frame for the preview.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -51,10 +52,15 @@ def main() -> None:
         data.mkdir()
         shutil.copy(root / "keys" / "keyring.json", data / "keyring.json")
         now = int(time.time())
-        write_config(data, GateConfig(
-            gate_id="gate-b", gate_name="Gate B", zones=frozenset({1}),
-            events={7: EventConfig(7, "Concert", now - 3600, now + 3600 * 4, tuple(LABELS))},
-        ))
+        write_config(
+            data,
+            GateConfig(
+                gate_id="gate-b",
+                gate_name="Gate B",
+                zones=frozenset({1}),
+                events={7: EventConfig(7, "Concert", now - 3600, now + 3600 * 4, tuple(LABELS))},
+            ),
+        )
         ticket = sign_ticket(key, event_id=7, ticket_id=1001, ticket_type=1, zones=[1], seat=51)
         wrong_zone = sign_ticket(key, event_id=7, ticket_id=1002, ticket_type=1, zones=[2], seat=52)
         with Gate.open(data) as gate:
@@ -70,8 +76,11 @@ def main() -> None:
                     page = browser.new_page(viewport=size)
                     page.goto(server.url)
                     page.wait_for_selector("body[data-live='1']")
-                    shots = [("admitted", ticket, "green"), ("already-used", ticket, "red"),
-                             ("wrong-zone", wrong_zone, "amber")]
+                    shots = [
+                        ("admitted", ticket, "green"),
+                        ("already-used", ticket, "red"),
+                        ("wrong-zone", wrong_zone, "amber"),
+                    ]
                     for label, text, colour in shots:
                         if name and label != "already-used":
                             continue

@@ -5,6 +5,7 @@ Starts a throw-away hub (SQLite in a temporary folder) on a loopback port with
 waitress, fills it with a few events through the services, then drives the
 pages like a customer and an organizer would.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,35 +42,65 @@ def free_port() -> int:
 
 def seed(app) -> dict:
     """A venue with three sections, a handful of events, some seats sold and held."""
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     signer = app.extensions["tickethub.keys"].ensure()
     with app.extensions["tickethub.engine"].connect() as conn:
         organizer = users.create_user(conn, "organizer@example.org", PASSWORD, "organizer")
-        venue = create_venue(conn, {"name": "Stadthalle", "sections": [
-            {"name": "Parkett", "rows": [{"name": str(r), "seats": 14} for r in range(1, 7)]},
-            {"name": "Rang", "rows": [{"name": str(r), "seats": 10} for r in range(1, 4)]},
-        ]}, owner_id=organizer["id"])
-        shows = [("Brass & Beyond", "concert", "Leipzig", 3), ("Winterreise", "classical", "Dresden", 6),
-                 ("Late Night Comedy", "comedy", "Leipzig", 9), ("Jazz im Hof", "jazz", "Halle", 12),
-                 ("Kammerorchester", "classical", "Leipzig", 16), ("Indie Nights", "concert", "Dresden", 21)]
+        venue = create_venue(
+            conn,
+            {
+                "name": "Stadthalle",
+                "sections": [
+                    {"name": "Parkett", "rows": [{"name": str(r), "seats": 14} for r in range(1, 7)]},
+                    {"name": "Rang", "rows": [{"name": str(r), "seats": 10} for r in range(1, 4)]},
+                ],
+            },
+            owner_id=organizer["id"],
+        )
+        shows = [
+            ("Brass & Beyond", "concert", "Leipzig", 3),
+            ("Winterreise", "classical", "Dresden", 6),
+            ("Late Night Comedy", "comedy", "Leipzig", 9),
+            ("Jazz im Hof", "jazz", "Halle", 12),
+            ("Kammerorchester", "classical", "Leipzig", 16),
+            ("Indie Nights", "concert", "Dresden", 21),
+        ]
         events = []
         for title, category, location, days in shows:
-            events.append(create_event(conn, {
-                "title": title, "artist": "Ensemble Nord", "category": category, "location": location,
-                "description": "An evening of music in the Stadthalle. Doors open one hour before the show.",
-                "starts_at": iso(now + timedelta(days=days, hours=19 - now.hour)), "venue_id": venue["id"],
-                "ticket_release_at": iso(now - timedelta(days=1)), "service_fee": 150,
-                "ticket_types": [
-                    {"name": "Parkett", "kind": "seated", "price": 3900, "sections": ["Parkett"], "zones": [1]},
-                    {"name": "Rang", "kind": "seated", "price": 2900, "sections": ["Rang"], "zones": [2]},
-                    {"name": "Standing", "kind": "ga", "price": 1900, "capacity": 200, "zones": [3]},
-                ]}, organizer_id=organizer["id"]))
+            events.append(
+                create_event(
+                    conn,
+                    {
+                        "title": title,
+                        "artist": "Ensemble Nord",
+                        "category": category,
+                        "location": location,
+                        "description": "An evening of music in the Stadthalle. Doors open one hour before the show.",
+                        "starts_at": iso(now + timedelta(days=days, hours=19 - now.hour)),
+                        "venue_id": venue["id"],
+                        "ticket_release_at": iso(now - timedelta(days=1)),
+                        "service_fee": 150,
+                        "ticket_types": [
+                            {"name": "Parkett", "kind": "seated", "price": 3900, "sections": ["Parkett"], "zones": [1]},
+                            {"name": "Rang", "kind": "seated", "price": 2900, "sections": ["Rang"], "zones": [2]},
+                            {"name": "Standing", "kind": "ga", "price": 1900, "capacity": 200, "zones": [3]},
+                        ],
+                    },
+                    organizer_id=organizer["id"],
+                )
+            )
         main = events[0]
         promos.create_promo(conn, main["id"], "FRIENDS10", "percent", 10, max_uses=50)
         for row, seats in (("1", range(5, 11)), ("2", range(3, 7)), ("3", range(8, 14))):
             held = holds.hold_seats(conn, main["id"], [("Parkett", row, str(s)) for s in seats], ttl_seconds=3600)
-            order = orders.purchase(conn, held["hold_id"], held["hold_token"],
-                                    {"name": "Box Office", "email": "box@example.org"}, "box_office", signer)
+            order = orders.purchase(
+                conn,
+                held["hold_id"],
+                held["hold_token"],
+                {"name": "Box Office", "email": "box@example.org"},
+                "box_office",
+                signer,
+            )
             orders.confirm_payment(conn, order["id"], signer)
         holds.hold_seats(conn, main["id"], [("Parkett", "4", str(s)) for s in (6, 7, 8)], ttl_seconds=3600)
     return {"event": main}
@@ -81,8 +112,13 @@ def main() -> None:
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app({"INSTANCE_PATH": str(Path(tmp) / "instance"),
-                          "DATABASE_URL": f"sqlite:///{Path(tmp) / 'hub.sqlite3'}", "SWEEP_INTERVAL_SECONDS": 0})
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(Path(tmp) / "instance"),
+                "DATABASE_URL": f"sqlite:///{Path(tmp) / 'hub.sqlite3'}",
+                "SWEEP_INTERVAL_SECONDS": 0,
+            }
+        )
         upgrade(app.extensions["tickethub.engine"])
         data = seed(app)
         event_id = data["event"]["id"]

@@ -1,4 +1,5 @@
 """Helpers shared by the gate-agent commands."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +16,10 @@ DATA_DIR_ENV = SETTING["GATE_DATA_DIR"].variable
 
 def data_dir_option(func):
     return click.option(
-        "--data-dir", required=True, envvar=DATA_DIR_ENV, show_envvar=True,
+        "--data-dir",
+        required=True,
+        envvar=DATA_DIR_ENV,
+        show_envvar=True,
         type=click.Path(path_type=Path, file_okay=False),
         help="The gate's data folder (keyring.json, gate.json, revocations.json, gate.db).",
     )(func)

@@ -1,4 +1,5 @@
 """`gate-agent decode FILE...`: read the QR codes in image files, one JSON line per file."""
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,21 @@ def _error(file: str, code: str, message: str) -> str:
 
 @click.command("decode")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=Path))
-@click.option("--decoder", "decoder_name", type=click.Choice(DECODER_NAMES), default="zxing", show_default=True,
-              help="QR decoder backend.")
-@click.option("--budget-ms", type=click.FloatRange(min=0), default=FILE_BUDGET_MS, show_default=True,
-              help="Time allowed for extra passes (inverted, sharpened, ...) when the plain read misses; 0 = none.")
+@click.option(
+    "--decoder",
+    "decoder_name",
+    type=click.Choice(DECODER_NAMES),
+    default="zxing",
+    show_default=True,
+    help="QR decoder backend.",
+)
+@click.option(
+    "--budget-ms",
+    type=click.FloatRange(min=0),
+    default=FILE_BUDGET_MS,
+    show_default=True,
+    help="Time allowed for extra passes (inverted, sharpened, ...) when the plain read misses; 0 = none.",
+)
 def decode_command(files: tuple[Path, ...], decoder_name: str, budget_ms: float) -> None:
     """Print {"file", "decoder", "codes", "ms"} per FILE; unreadable files get an error line.
 

@@ -1,4 +1,5 @@
 """`gate-agent enroll`: register this gate with the hub using a one-time enrolment token."""
+
 from __future__ import annotations
 
 import time
@@ -6,20 +7,31 @@ from pathlib import Path
 
 import click
 
-from ..sync.enroll import EnrolmentError, enroll, parse_enrolment_text
 from ..config import SETTING
+from ..sync.enroll import EnrolmentError, enroll, parse_enrolment_text
 from ..sync.identity import is_enrolled
 
 
 @click.command("enroll")
-@click.option("--data-dir", required=True, envvar=SETTING["GATE_DATA_DIR"].variable, type=click.Path(path_type=Path, file_okay=False),
-              help="The gate's data folder (created when missing).")
+@click.option(
+    "--data-dir",
+    required=True,
+    envvar=SETTING["GATE_DATA_DIR"].variable,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The gate's data folder (created when missing).",
+)
 @click.option("--hub", "hub_url", help="The hub's base URL, e.g. https://tickets.example.org")
 @click.option("--token", help="The one-time enrolment token printed by `tickethub devices create`.")
-@click.option("--qr", "qr_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="A picture of the enrolment QR code (holds the hub URL and the token).")
+@click.option(
+    "--qr",
+    "qr_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="A picture of the enrolment QR code (holds the hub URL and the token).",
+)
 @click.option("--camera", help="Read the enrolment QR from this camera (e.g. 0).")
-@click.option("--source", "source_spec", help="Read it from any frame source, as for `run` (picamera, a video file...).")
+@click.option(
+    "--source", "source_spec", help="Read it from any frame source, as for `run` (picamera, a video file...)."
+)
 @click.option("--camera-timeout", default=60.0, show_default=True, help="Seconds to wait for the QR.")
 @click.option("--force", is_flag=True, help="Enrol again over an existing enrolment.")
 def enroll_command(data_dir, hub_url, token, qr_file, camera, source_spec, camera_timeout, force) -> None:
@@ -40,8 +52,10 @@ def enroll_command(data_dir, hub_url, token, qr_file, camera, source_spec, camer
         result = enroll(data_dir, hub_url, token)
     except EnrolmentError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"enrolled {data_dir} as device {result['device']['id']} \"{result['gate_name']}\" "
-               f"(events {', '.join(map(str, result['events']))}) with hub {hub_url}")
+    click.echo(
+        f'enrolled {data_dir} as device {result["device"]["id"]} "{result["gate_name"]}" '
+        f"(events {', '.join(map(str, result['events']))}) with hub {hub_url}"
+    )
 
 
 def _decode_file(path: Path) -> str:

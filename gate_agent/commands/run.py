@@ -1,4 +1,5 @@
 """`gate-agent run`: scan from a camera or other source and show verdicts at the door."""
+
 from __future__ import annotations
 
 import logging
@@ -19,19 +20,30 @@ PORT = SETTING["GATE_PORT"]
 @click.command("run")
 @data_dir_option
 @click.option("--camera", help="Camera index (e.g. 0); same as --source camera:N.")
-@click.option("--source", "source_spec",
-              help="Frame source: image/video file, folder, stream URL, picamera, stdin or wedge:PATH.")
+@click.option(
+    "--source", "source_spec", help="Frame source: image/video file, folder, stream URL, picamera, stdin or wedge:PATH."
+)
 @click.option("--decoder", type=click.Choice(["zxing", "pyzbar"]), default="zxing", show_default=True)
 @click.option("--headless", is_flag=True, help="No door page: print one JSON line per verdict (default source: stdin).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address of the door page.")
 @click.option("--port", default=PORT.default, show_default=True, envvar=PORT.variable, type=click.IntRange(0, 65535))
 @click.option("--resolution", help="Camera resolution, e.g. 1280x720.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True, max=1000), callback=lambda _c, _p, v: _finite_fps(v), help="Camera frame rate (or replay rate of files).")
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    callback=lambda _c, _p, v: _finite_fps(v),
+    help="Camera frame rate (or replay rate of files).",
+)
 @click.option("--loop", is_flag=True, help="Replay a file or folder source forever (demos).")
 def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, port, resolution, fps, loop) -> None:
     """Run the gate: scan, decide offline, record, and show each verdict."""
     from ..scanner import (
-        EvdevWedgeSource, ScanDebouncer, SourceError, WedgeStreamSource, make_decoder, open_source,
+        EvdevWedgeSource,
+        ScanDebouncer,
+        SourceError,
+        WedgeStreamSource,
+        make_decoder,
+        open_source,
     )
 
     if camera and source_spec:

@@ -1,4 +1,5 @@
 """`gate-agent scan`: run image/video files or typed codes through the whole pipeline."""
+
 from __future__ import annotations
 
 import json

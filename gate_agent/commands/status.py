@@ -1,4 +1,5 @@
 """`gate-agent status`: configuration and scan counts of a data folder."""
+
 from __future__ import annotations
 
 import json
@@ -43,6 +44,8 @@ def status_command(data_dir: Path, as_json: bool) -> None:
     click.echo(f"Keys      {', '.join(info['keys'])}")
     click.echo(f"Revoked   {len(data.revocations)} ticket(s), list seq {data.revocations.seq}")
     click.echo(f"Hub       {config.hub_url or 'none (offline)'}")
-    click.echo(f"Store     {store.path} schema v{info['store']['schema_version']}, {info['store']['unsynced']} unsynced")
+    click.echo(
+        f"Store     {store.path} schema v{info['store']['schema_version']}, {info['store']['unsynced']} unsynced"
+    )
     counts = info["store"]["verdicts_here"]
     click.echo("Scans     " + (", ".join(f"{v} {n}" for v, n in sorted(counts.items())) or "none yet"))

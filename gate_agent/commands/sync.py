@@ -1,4 +1,5 @@
 """`gate-agent sync`: one push and one pull now; exit 0 only when both succeeded."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The door page's Flask app. Views are thin: the Gate decides, the Broadcaster pushes."""
+
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -48,8 +49,9 @@ def create_door_app(
     @app.get("/events")
     def events():
         stream = broadcaster.stream(gate.snapshot)
-        return Response(stream, mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return Response(
+            stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
 
     @app.get("/api/state")
     def state():
@@ -77,8 +79,9 @@ def create_door_app(
 
     @app.get("/preview.mjpg")
     def preview_mjpg():
-        return Response(preview.mjpeg(), mimetype="multipart/x-mixed-replace; boundary=frame",
-                        headers={"Cache-Control": "no-store"})
+        return Response(
+            preview.mjpeg(), mimetype="multipart/x-mixed-replace; boundary=frame", headers={"Cache-Control": "no-store"}
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -1,10 +1,12 @@
 """Live feeds for the door page: verdicts as server-sent events, camera preview as MJPEG."""
+
 from __future__ import annotations
 
 import json
 import queue
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import cv2
 
@@ -94,7 +96,7 @@ class PreviewBuffer:
         interval = 1.0 / max_fps
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or self._version != seen, timeout=idle_timeout_s)
+                self._cond.wait_for(lambda seen=seen: self._closed or self._version != seen, timeout=idle_timeout_s)
                 if self._closed:
                     return
                 image, version = self._image, self._version
@@ -110,6 +112,8 @@ class PreviewBuffer:
 def _jpeg(image) -> bytes:
     height, width = image.shape[:2]
     if width > PREVIEW_MAX_WIDTH:
-        image = cv2.resize(image, (PREVIEW_MAX_WIDTH, int(height * PREVIEW_MAX_WIDTH / width)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (PREVIEW_MAX_WIDTH, int(height * PREVIEW_MAX_WIDTH / width)), interpolation=cv2.INTER_AREA
+        )
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, PREVIEW_JPEG_QUALITY])
     return data.tobytes() if ok else b""

@@ -1,4 +1,5 @@
 """Serve the door page with waitress in a background thread, and stop it cleanly."""
+
 from __future__ import annotations
 
 import threading
@@ -25,7 +26,7 @@ class DoorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
-    def start(self) -> "DoorServer":
+    def start(self) -> DoorServer:
         self._thread.start()
         return self
 

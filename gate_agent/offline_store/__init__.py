@@ -1,4 +1,5 @@
 """The gate's offline store (SQLite, WAL, synchronous=FULL): the only writer of gate.db."""
+
 from .store import (
     SCHEMA_VERSION,
     NewScan,

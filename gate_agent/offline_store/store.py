@@ -23,6 +23,7 @@ bookkeeping):
 * ``remote_movements``: admissions and exits pulled from other gates, keyed by
   their scan id so a movement pulled twice changes the ticket state once.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,10 +31,11 @@ import logging
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from common.protocol import MovementKind
 
@@ -107,12 +109,9 @@ STATE_QUERY = (
     "SELECT inside, admissions, last_admitted_at, last_admitted_gate, last_exit_at "
     "FROM ticket_state WHERE event_id = ? AND ticket_id = ?"
 )
-LAST_SCAN_OF_TICKET_QUERY = (
-    "SELECT seq FROM scans WHERE event_id = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1"
-)
+LAST_SCAN_OF_TICKET_QUERY = "SELECT seq FROM scans WHERE event_id = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1"
 SCAN_COLUMNS = (
-    "seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, "
-    "wall_time, mono, code_digest, source, synced"
+    "seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, wall_time, mono, code_digest, source, synced"
 )
 PUSH_COLUMNS = ("seq", "scan_id", "event_id", "ticket_id", "verdict", "reason", "wall_time")
 
@@ -179,7 +178,7 @@ class OfflineStore:
         with self._lock:
             self._conn.close()
 
-    def __enter__(self) -> "OfflineStore":
+    def __enter__(self) -> OfflineStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -234,8 +233,16 @@ class OfflineStore:
                 "INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, reason, detail,"
                 " wall_time, mono, code_digest, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    scan_id, scan.gate_id, scan.event_id, scan.ticket_id, decision.verdict.value,
-                    decision.reason, decision.detail, scan.wall_time, scan.mono, scan.code_digest,
+                    scan_id,
+                    scan.gate_id,
+                    scan.event_id,
+                    scan.ticket_id,
+                    decision.verdict.value,
+                    decision.reason,
+                    decision.detail,
+                    scan.wall_time,
+                    scan.mono,
+                    scan.code_digest,
                     scan.source,
                 ),
             )
@@ -248,9 +255,19 @@ class OfflineStore:
                 (scan.gate_id, decision.verdict.value),
             )
         record = ScanRecord(
-            seq, scan_id, scan.gate_id, scan.event_id, scan.ticket_id, decision.verdict.value,
-            decision.reason, decision.detail, scan.wall_time, scan.mono, scan.code_digest,
-            scan.source, False,
+            seq,
+            scan_id,
+            scan.gate_id,
+            scan.event_id,
+            scan.ticket_id,
+            decision.verdict.value,
+            decision.reason,
+            decision.detail,
+            scan.wall_time,
+            scan.mono,
+            scan.code_digest,
+            scan.source,
+            False,
         )
         return record, decision
 
@@ -301,7 +318,7 @@ class OfflineStore:
         changed = 0
         with self._atomic() as conn:
             for start in range(0, len(ids), 500):  # within SQLite's bound on parameters
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 changed += conn.execute(
                     f"UPDATE scans SET synced = 1 WHERE synced = 0 AND scan_id IN ({marks})", chunk
@@ -347,8 +364,7 @@ class OfflineStore:
         meta = self.sync_meta()
         last_ok = meta.get("last_sync_ok_at")
         return {
-            "online": bool(last_ok is not None and now - last_ok <= online_window_s
-                           and not meta.get("device_revoked")),
+            "online": bool(last_ok is not None and now - last_ok <= online_window_s and not meta.get("device_revoked")),
             "enrolled": "device_id" in meta,
             "last_sync_at": last_ok,
             "backlog": self.unsynced_count(),
@@ -365,8 +381,9 @@ def _read_state(conn: sqlite3.Connection, event_id: int, ticket_id: int) -> Tick
     return TicketState(bool(inside), admissions, admitted_at, admitted_gate, exit_at)
 
 
-def _write_state(conn: sqlite3.Connection, event_id: int, ticket_id: int, state: TicketState,
-                 seq: int | None = None) -> None:
+def _write_state(
+    conn: sqlite3.Connection, event_id: int, ticket_id: int, state: TicketState, seq: int | None = None
+) -> None:
     """The one upsert of ticket_state. ``seq``: the local scan that changed it (a pulled movement
     has none and leaves last_seq as it was)."""
     conn.execute(
@@ -377,8 +394,14 @@ def _write_state(conn: sqlite3.Connection, event_id: int, ticket_id: int, state:
         " last_admitted_gate = excluded.last_admitted_gate, last_exit_at = excluded.last_exit_at,"
         " last_seq = coalesce(excluded.last_seq, ticket_state.last_seq)",
         (
-            event_id, ticket_id, int(state.inside), state.admissions, state.last_admitted_at,
-            state.last_admitted_gate, state.last_exit_at, seq,
+            event_id,
+            ticket_id,
+            int(state.inside),
+            state.admissions,
+            state.last_admitted_at,
+            state.last_admitted_gate,
+            state.last_exit_at,
+            seq,
         ),
     )
 

@@ -1,13 +1,14 @@
 """The gate's scanning layer: frame sources, QR decoders and scan debouncing.
 
-    with open_source("camera:0", resolution=(1280, 720)) as source:
-        decoder, debouncer = make_decoder("zxing"), ScanDebouncer(cooldown_s=2.0)
-        for frame in source.frames():
-            texts = [frame.text] if frame.text is not None else decoder.decode(frame.image)
-            for text in texts:
-                if debouncer.accept(text, frame.mono):
-                    ...  # a new scan
+with open_source("camera:0", resolution=(1280, 720)) as source:
+    decoder, debouncer = make_decoder("zxing"), ScanDebouncer(cooldown_s=2.0)
+    for frame in source.frames():
+        texts = [frame.text] if frame.text is not None else decoder.decode(frame.image)
+        for text in texts:
+            if debouncer.accept(text, frame.mono):
+                ...  # a new scan
 """
+
 from gate_agent.scanner.debounce import ScanDebouncer
 from gate_agent.scanner.decoders import (
     DECODER_NAMES,

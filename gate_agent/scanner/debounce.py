@@ -1,4 +1,5 @@
 """One scan per ticket presentation, not one per camera frame."""
+
 from __future__ import annotations
 
 import threading

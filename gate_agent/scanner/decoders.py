@@ -16,6 +16,7 @@ little after it; a pass whose usual cost does not fit the time left is skipped,
 and the next missed frame carries on with the passes this one had no time for.
 Decoder objects keep that state and are not thread-safe: one per scanning thread.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -42,6 +43,7 @@ class DecoderUnavailable(RuntimeError):
 
 
 # -- image preparation ------------------------------------------------------
+
 
 def to_gray(image: object) -> np.ndarray | None:
     """A 2-D uint8 view/copy of ``image``, or None when it is not a usable image.
@@ -198,6 +200,7 @@ Pass = tuple[str, Callable[[np.ndarray], list[str]]]
 
 # -- text --------------------------------------------------------------------
 
+
 def bytes_to_text(data: bytes) -> str:
     """Text of a QR payload: UTF-8 first, then Shift_JIS (the QR standard's
     Japanese default, common in real codes), then Latin-1 (never fails)."""
@@ -214,6 +217,7 @@ def _unique(texts: Iterable[str]) -> list[str]:
 
 
 # -- interface ---------------------------------------------------------------
+
 
 class Decoder(ABC):
     """Reads QR codes from one frame. ``decode`` never raises on any image."""
@@ -365,8 +369,10 @@ class PyzbarDecoder(Decoder):
     def __init__(self, **kwargs: float) -> None:
         super().__init__(**kwargs)
         try:
-            from pyzbar import pyzbar  # noqa: F401  (loads libzbar, fails clearly without it)
-            from pyzbar import wrapper
+            from pyzbar import (
+                pyzbar,  # noqa: F401  (loads libzbar, fails clearly without it)
+                wrapper,
+            )
         except ImportError as exc:
             raise DecoderUnavailable(
                 "the pyzbar decoder needs the 'zbar' extra and libzbar0: "
@@ -438,9 +444,7 @@ _ZBAR_CFG_BINARY = 4
 _BACKENDS: dict[str, type[Decoder]] = {"zxing": ZxingDecoder, "pyzbar": PyzbarDecoder}
 
 
-def make_decoder(
-    name: str = "zxing", *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS
-) -> Decoder:
+def make_decoder(name: str = "zxing", *, extra_passes_budget_ms: float = DEFAULT_EXTRA_PASSES_BUDGET_MS) -> Decoder:
     """A decoder by backend name: ``zxing`` (default) or ``pyzbar``.
 
     Raises ValueError for an unknown name and DecoderUnavailable when the

@@ -9,6 +9,7 @@ files through the same interface instead of a camera.
 Pick one with :func:`open_source`; use it as a context manager and iterate
 ``frames()``, which ends when the source is exhausted or closed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -115,10 +116,10 @@ class FrameSource(ABC):
                 if release:
                     self._release_once()
 
-    def _interrupt(self) -> None:
+    def _interrupt(self) -> None:  # noqa: B027 - optional hook: most sources have nothing to wake
         """Wake a reader blocked waiting for the device (nothing to do for most sources)."""
 
-    def _release(self) -> None:
+    def _release(self) -> None:  # noqa: B027 - optional hook: sources without a device keep nothing
         """Give the device or stream back; runs once, after close(), with no reader inside."""
 
     def _release_once(self) -> None:
@@ -180,6 +181,7 @@ class _Pacer:
 
 # -- cameras -------------------------------------------------------------------
 
+
 class OpenCVCameraSource(FrameSource):
     """A camera through OpenCV: a device index (V4L2, USB webcams) or a stream URL."""
 
@@ -234,9 +236,7 @@ class PicameraSource(FrameSource):
     conversion runs on the Pi's small CPU.
     """
 
-    def __init__(
-        self, index: int = 0, *, resolution: tuple[int, int] | None = None, fps: float | None = None
-    ) -> None:
+    def __init__(self, index: int = 0, *, resolution: tuple[int, int] | None = None, fps: float | None = None) -> None:
         super().__init__()
         self.name = f"picamera:{index}"
         try:
@@ -275,6 +275,7 @@ class PicameraSource(FrameSource):
 
 # -- files -----------------------------------------------------------------------
 
+
 def read_image(path: Path | str) -> np.ndarray | None:
     """An image file as gray or BGR uint8 (alpha dropped), or None when unreadable."""
     image = cv2.imread(str(path), cv2.IMREAD_ANYCOLOR)
@@ -300,7 +301,9 @@ class ImageFilesSource(FrameSource):
 
     @classmethod
     def from_folder(cls, folder: Path, **kwargs: object) -> ImageFilesSource:
-        paths = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=natural_key)
+        paths = sorted(
+            (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()), key=natural_key
+        )
         if not paths:
             raise SourceError(f"{folder}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
         return cls(paths, name=str(folder), **kwargs)  # type: ignore[arg-type]
@@ -358,6 +361,7 @@ class VideoFileSource(FrameSource):
 
 # -- keyboard-wedge scanners ---------------------------------------------------------
 
+
 def _clean_scan(raw: bytes | str) -> str:
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     return text.strip()
@@ -384,7 +388,12 @@ class WedgeStreamSource(_SelectingSource):
     """
 
     def __init__(
-        self, stream: BinaryIO | int, *, name: str = "stdin", idle_s: float = DEFAULT_WEDGE_IDLE_S, close_stream: bool = False
+        self,
+        stream: BinaryIO | int,
+        *,
+        name: str = "stdin",
+        idle_s: float = DEFAULT_WEDGE_IDLE_S,
+        close_stream: bool = False,
     ) -> None:
         super().__init__()
         self.name = name
@@ -447,12 +456,26 @@ class WedgeStreamSource(_SelectingSource):
 # Linux input event key codes (linux/input-event-codes.h, a stable ABI) -> (plain, shifted), US layout.
 _KEYMAP: dict[int, tuple[str, str]] = {
     **{code: (d, s) for code, d, s in zip(range(2, 12), "1234567890", "!@#$%^&*()")},
-    12: ("-", "_"), 13: ("=", "+"), 26: ("[", "{"), 27: ("]", "}"), 39: (";", ":"), 40: ("'", '"'),
-    41: ("`", "~"), 43: ("\\", "|"), 51: (",", "<"), 52: (".", ">"), 53: ("/", "?"), 57: (" ", " "),
+    12: ("-", "_"),
+    13: ("=", "+"),
+    26: ("[", "{"),
+    27: ("]", "}"),
+    39: (";", ":"),
+    40: ("'", '"'),
+    41: ("`", "~"),
+    43: ("\\", "|"),
+    51: (",", "<"),
+    52: (".", ">"),
+    53: ("/", "?"),
+    57: (" ", " "),
     **{code: (c, c.upper()) for code, c in zip(range(16, 26), "qwertyuiop")},
     **{code: (c, c.upper()) for code, c in zip(range(30, 39), "asdfghjkl")},
     **{code: (c, c.upper()) for code, c in zip(range(44, 51), "zxcvbnm")},
-    55: ("*", "*"), 74: ("-", "-"), 78: ("+", "+"), 83: (".", "."), 98: ("/", "/"),
+    55: ("*", "*"),
+    74: ("-", "-"),
+    78: ("+", "+"),
+    83: (".", "."),
+    98: ("/", "/"),
     **{code: (d, d) for code, d in zip((82, 79, 80, 81, 75, 76, 77, 71, 72, 73), "0123456789")},
 }
 _KEY_ENTER, _KEY_KPENTER, _KEY_TAB = 28, 96, 15
@@ -513,7 +536,9 @@ class EvdevWedgeSource(_SelectingSource):
         try:
             self._device = evdev.InputDevice(path)
         except OSError as exc:
-            raise SourceError(f"cannot open input device {path}: {exc.strerror or exc} (is the user in the 'input' group?)") from exc
+            raise SourceError(
+                f"cannot open input device {path}: {exc.strerror or exc} (is the user in the 'input' group?)"
+            ) from exc
         if grab:
             try:
                 self._device.grab()
@@ -562,6 +587,7 @@ class EvdevWedgeSource(_SelectingSource):
 
 # -- choosing a source -------------------------------------------------------------
 
+
 def _redact_url(url: str) -> str:
     """A stream URL without its password, for names and log lines."""
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
@@ -597,7 +623,7 @@ def open_source(
             raise SourceError("stdin is not available to read scanned codes from")
         return WedgeStreamSource(sys.stdin.buffer, name="stdin")
     if lowered.startswith("wedge:"):
-        path = spec[len("wedge:"):]
+        path = spec[len("wedge:") :]
         if path.startswith("/dev/input/"):
             return EvdevWedgeSource(path)
         try:
@@ -609,7 +635,7 @@ def open_source(
         index = _parse_index(spec.partition(":")[2] or "0", spec)
         return PicameraSource(index, resolution=resolution, fps=fps)
     if lowered.startswith("camera:"):
-        target = spec[len("camera:"):]
+        target = spec[len("camera:") :]
         if target.lower().startswith(STREAM_SCHEMES):
             return OpenCVCameraSource(target, resolution=resolution, fps=fps)
         return OpenCVCameraSource(_parse_index(target, spec), resolution=resolution, fps=fps)

@@ -4,6 +4,7 @@ and read the movements of a pull.
 Each file is verified before it replaces the old one (atomically), and a
 running gate's in-memory copy is swapped only after the file is on disk.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,15 @@ from common.protocol import DEFAULT_DIRECTION, MovementKind
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 from ..config import (
-    CONFIG_FILE, KEYRING_FILE, REVOCATIONS_FILE, EventConfig, GateConfig, GateDataError, apply_env,
-    config_from_json, write_config,
+    CONFIG_FILE,
+    KEYRING_FILE,
+    REVOCATIONS_FILE,
+    EventConfig,
+    GateConfig,
+    GateDataError,
+    apply_env,
+    config_from_json,
+    write_config,
 )
 from ..rules import Movement
 
@@ -34,11 +42,13 @@ def pulled_movements(items: list[dict[str, Any]]) -> list[Movement]:
         try:
             kind = MovementKind(item.get("kind"))
         except ValueError:
-            log.warning("ignored a movement of unknown kind %r from the hub (scan %s)", item.get("kind"),
-                        item.get("scan_id"))
+            log.warning(
+                "ignored a movement of unknown kind %r from the hub (scan %s)", item.get("kind"), item.get("scan_id")
+            )
             continue
-        movements.append(Movement(item["scan_id"], item["event_id"], item["ticket_id"], kind, item["at"],
-                                  item["gate_name"]))
+        movements.append(
+            Movement(item["scan_id"], item["event_id"], item["ticket_id"], kind, item["at"], item["gate_name"])
+        )
     return movements
 
 
@@ -93,12 +103,21 @@ def gate_config_from_hub(hub_config: dict[str, Any], hub_url: str, previous: Gat
         event_id = item["event_id"]
         old = old_events.get(event_id)
         events[event_id] = EventConfig(
-            event_id, item.get("name", ""), old.doors_open if old else None, old.ends if old else None,
+            event_id,
+            item.get("name", ""),
+            old.doors_open if old else None,
+            old.ends if old else None,
             tuple(item.get("seat_labels", [])),
         )
-    config = replace(base, gate_id=hub_config["gate_id"], gate_name=hub_config["gate_name"],
-                     direction=hub_config.get("direction", DEFAULT_DIRECTION), zones=frozenset(hub_config.get("zones", [])),
-                     events=events, hub_url=hub_url)
+    config = replace(
+        base,
+        gate_id=hub_config["gate_id"],
+        gate_name=hub_config["gate_name"],
+        direction=hub_config.get("direction", DEFAULT_DIRECTION),
+        zones=frozenset(hub_config.get("zones", [])),
+        events=events,
+        hub_url=hub_url,
+    )
     try:
         return config_from_json(config.to_json())  # validates every field
     except ValueError as exc:

@@ -6,22 +6,30 @@ call carries the device credential; a push body is also signed with the
 device's own key. A 401 ``device_revoked`` locks the gate (sync_meta) and
 raises :class:`DeviceRevoked`.
 """
+
 from __future__ import annotations
 
 import base64
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from common.protocol import (
-    DEVICE_TIME_HEADER, LAST_RTT_HEADER, PUSH_DOMAIN, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS,
-    SIGNATURE_HEADER, encode_push,
+    DEVICE_TIME_HEADER,
+    LAST_RTT_HEADER,
+    PUSH_DOMAIN,
+    PUSH_MAX_BYTES,
+    PUSH_MAX_SCANS,
+    REASON_MAX_CHARS,
+    SIGNATURE_HEADER,
+    encode_push,
 )
 
 from ..config import GateDataError, load_config, load_keyring
@@ -61,9 +69,16 @@ class PullResult:
 
 
 def make_session(retries: int = 2) -> requests.Session:
-    retry = Retry(total=retries, connect=retries, read=1, status=retries, backoff_factor=0.2,
-                  status_forcelist=(502, 503, 504), allowed_methods=frozenset({"GET", "POST"}),
-                  raise_on_status=False)
+    retry = Retry(
+        total=retries,
+        connect=retries,
+        read=1,
+        status=retries,
+        backoff_factor=0.2,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET", "POST"}),
+        raise_on_status=False,
+    )
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
     session.mount("http://", adapter)
@@ -75,9 +90,17 @@ def make_session(retries: int = 2) -> requests.Session:
 class SyncClient:
     """One gate's link to the hub. Thread-safe enough for one push and one pull job."""
 
-    def __init__(self, data_dir: Path | str, store: OfflineStore, gate=None, *,
-                 identity: DeviceIdentity | None = None, wall_clock: Callable[[], float] = time.time,
-                 timeout: tuple[float, float] = (3.05, 15.0), session: requests.Session | None = None):
+    def __init__(
+        self,
+        data_dir: Path | str,
+        store: OfflineStore,
+        gate=None,
+        *,
+        identity: DeviceIdentity | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        timeout: tuple[float, float] = (3.05, 15.0),
+        session: requests.Session | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.store = store
         self.gate = gate  # a running pipeline.Gate whose in-memory data follows the pulls
@@ -147,8 +170,12 @@ class SyncClient:
                 break
             body, scans = self._push_body(scans)
             signature = base64.b64encode(self.identity.key.sign(PUSH_DOMAIN + body)).decode("ascii")
-            answer = self._call("POST", "/sync/push", data=body, headers={
-                "Content-Type": "application/json", SIGNATURE_HEADER: signature})
+            answer = self._call(
+                "POST",
+                "/sync/push",
+                data=body,
+                headers={"Content-Type": "application/json", SIGNATURE_HEADER: signature},
+            )
             acked = answer.get("acked", [])
             offset = answer.get("clock_offset_s", offset)
             self.store.mark_synced(acked)
@@ -170,7 +197,7 @@ class SyncClient:
             body = encode_push(self.wall_clock(), self.last_rtt_ms, unsynced - len(scans), scans)
             if len(body) <= PUSH_MAX_BYTES or len(scans) == 1:
                 return body, scans
-            scans = scans[:len(scans) // 2]
+            scans = scans[: len(scans) // 2]
 
     # --- pull ------------------------------------------------------------------
     def pull_once(self) -> PullResult:
@@ -179,8 +206,10 @@ class SyncClient:
         for _ in range(MAX_PULL_PAGES):
             meta = self.store.sync_meta()
             params = {
-                "cursor": meta.get("cursor", 0), "revocation_seq": meta.get("revocation_seq", 0),
-                "keyring_seq": meta.get("keyring_seq", 0), "config_version": meta.get("config_version", 0),
+                "cursor": meta.get("cursor", 0),
+                "revocation_seq": meta.get("revocation_seq", 0),
+                "keyring_seq": meta.get("keyring_seq", 0),
+                "config_version": meta.get("config_version", 0),
             }
             answer = self._call("GET", "/sync/pull", params=params)
             if self._apply(answer, result):

@@ -1,10 +1,11 @@
 """The gate's wall clock, shiftable for tests and drills (GATE_CLOCK_OFFSET_S), and kept
 inside the protocol's window of plausible times (:class:`BoundedClock`)."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from common.protocol import TIME_MIN, format_utc, plausible_time
 
@@ -45,8 +46,12 @@ class BoundedClock:
             return now
         if not self._warned:  # once per bad stretch, not once per scan
             self._warned = True
-            log.warning("the gate's clock reads %s (%r), outside the plausible window: recording "
-                        "2000-01-01 plus the time since boot until it is set right", format_utc(now), now)
+            log.warning(
+                "the gate's clock reads %s (%r), outside the plausible window: recording "
+                "2000-01-01 plus the time since boot until it is set right",
+                format_utc(now),
+                now,
+            )
         return TIME_MIN + self.mono()
 
 

@@ -1,4 +1,5 @@
 """Enrol a gate with the hub: make the device key, redeem the one-time token, install the answer."""
+
 from __future__ import annotations
 
 import base64
@@ -31,7 +32,7 @@ def parse_enrolment_text(text: str) -> tuple[str, str]:
     text = (text or "").strip()
     if not text.startswith(ENROL_QR_PREFIX) or "@" not in text:
         raise EnrolmentError("not an enrolment code (expected TGE1:<token>@<hub url>)")
-    token, _, hub = text[len(ENROL_QR_PREFIX):].partition("@")
+    token, _, hub = text[len(ENROL_QR_PREFIX) :].partition("@")
     if not token or not hub.startswith(("http://", "https://")):
         raise EnrolmentError("the enrolment code needs a token and an http(s) hub URL")
     return hub, token
@@ -50,8 +51,9 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
     public_key = base64.b64encode(key.public_raw).decode("ascii")
     url = hub_url.rstrip("/") + "/api/v1/enrol"
     try:
-        response = requests.post(url, json={"token": token, "public_key": public_key}, timeout=timeout,
-                                 headers={"User-Agent": USER_AGENT})
+        response = requests.post(
+            url, json={"token": token, "public_key": public_key}, timeout=timeout, headers={"User-Agent": USER_AGENT}
+        )
     except requests.RequestException as exc:
         raise EnrolmentError(f"cannot reach the hub at {hub_url}: {exc}") from None
     try:
@@ -60,8 +62,10 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
         body = None
     if response.status_code != 201 or not isinstance(body, dict):
         error = body.get("error", {}) if isinstance(body, dict) else {}
-        raise EnrolmentError(f"the hub refused the enrolment ({response.status_code} "
-                             f"{error.get('code', '')}): {error.get('message', response.reason)}")
+        raise EnrolmentError(
+            f"the hub refused the enrolment ({response.status_code} "
+            f"{error.get('code', '')}): {error.get('message', response.reason)}"
+        )
     try:
         keyring = install_keyring(data_dir, body["keyring"], None)
         install_revocations(data_dir, body["revocations"], keyring)
@@ -76,9 +80,14 @@ def enroll(data_dir: Path, hub_url: str, token: str, timeout: float = 15.0) -> d
     try:
         save_identity(data_dir, DeviceIdentity(device["id"], hub_url.rstrip("/"), body["credential"], key))
         with OfflineStore(data_dir / "gate.db") as store:
-            store.set_sync_meta(device_id=device["id"], keyring_seq=body["keyring"].get("seq", 0),
-                                revocation_seq=body["revocations"].get("seq", 0),
-                                config_version=body["config"]["config_version"], device_revoked=False, cursor=0)
+            store.set_sync_meta(
+                device_id=device["id"],
+                keyring_seq=body["keyring"].get("seq", 0),
+                revocation_seq=body["revocations"].get("seq", 0),
+                config_version=body["config"]["config_version"],
+                device_revoked=False,
+                cursor=0,
+            )
     except (OSError, StoreError) as exc:
         raise EnrolmentError(f"cannot write the gate's data folder {data_dir}: {exc}") from None
     log.info("enrolled as device %s (%s)", device["id"], config.gate_name)

@@ -1,8 +1,9 @@
 """The device's identity in its data folder: its own Ed25519 key and hub credential.
 
-    device-key.pem   the device's private key (mode 0600; never leaves the gate)
-    device.json      device id, hub URL and bearer credential (mode 0600)
+device-key.pem   the device's private key (mode 0600; never leaves the gate)
+device.json      device id, hub URL and bearer credential (mode 0600)
 """
+
 from __future__ import annotations
 
 import json
@@ -61,12 +62,18 @@ def load_identity(data_dir: Path) -> DeviceIdentity:
     data_dir = Path(data_dir)
     path = data_dir / DEVICE_FILE
     if not path.exists():
-        raise GateDataError(f"{path} is missing: enrol this gate first with "
-                            f"`gate-agent enroll --data-dir {data_dir} --hub URL --token TOKEN`")
+        raise GateDataError(
+            f"{path} is missing: enrol this gate first with "
+            f"`gate-agent enroll --data-dir {data_dir} --hub URL --token TOKEN`"
+        )
     try:
         doc = json.loads(path.read_text("utf-8"))
-        identity = DeviceIdentity(int(doc["device_id"]), str(doc["hub_url"]), str(doc["credential"]),
-                                  SigningKey.load(data_dir / DEVICE_KEY_FILE))
+        identity = DeviceIdentity(
+            int(doc["device_id"]),
+            str(doc["hub_url"]),
+            str(doc["credential"]),
+            SigningKey.load(data_dir / DEVICE_KEY_FILE),
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GateDataError(f"{path} is not a usable device file: {exc}") from None
     except KeyFileError as exc:

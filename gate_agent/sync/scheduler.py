@@ -9,14 +9,16 @@ waits for them: they meet the scanner only in short store transactions.
 Intervals: GATE_PUSH_INTERVAL_S, GATE_PULL_INTERVAL_S and the longest backoff
 GATE_SYNC_MAX_BACKOFF_S (gate_agent/config.py SETTINGS; tests use fractions of a second).
 """
+
 from __future__ import annotations
 
 import logging
 import random
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from datetime import UTC
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -59,14 +61,21 @@ class Backoff:
 
 def intervals_from_env(environ: Mapping[str, str] | None = None) -> tuple[float, float, float]:
     """(push, pull, longest backoff) in seconds, from the GATE_* variables."""
-    return tuple(setting_from_env(name, environ)
-                 for name in ("GATE_PUSH_INTERVAL_S", "GATE_PULL_INTERVAL_S", "GATE_SYNC_MAX_BACKOFF_S"))
+    return tuple(
+        setting_from_env(name, environ)
+        for name in ("GATE_PUSH_INTERVAL_S", "GATE_PULL_INTERVAL_S", "GATE_SYNC_MAX_BACKOFF_S")
+    )
 
 
 class SyncScheduler:
-    def __init__(self, client: SyncClient, push_interval_s: float = DEFAULT_PUSH_INTERVAL_S,
-                 pull_interval_s: float = DEFAULT_PULL_INTERVAL_S, max_backoff_s: float = MAX_BACKOFF_S,
-                 on_change: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        client: SyncClient,
+        push_interval_s: float = DEFAULT_PUSH_INTERVAL_S,
+        pull_interval_s: float = DEFAULT_PULL_INTERVAL_S,
+        max_backoff_s: float = MAX_BACKOFF_S,
+        on_change: Callable[[], None] | None = None,
+    ):
         self.client = client
         self.on_change = on_change  # e.g. refresh the door page's badge
         self._last_summary: dict | None = None
@@ -78,11 +87,14 @@ class SyncScheduler:
         self.revoked = threading.Event()
         self._scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
 
-    def start(self) -> "SyncScheduler":
-        for job_id, fn, interval in (("push", self.push_job, self.push_interval_s),
-                                     ("pull", self.pull_job, self.pull_interval_s)):
-            self._scheduler.add_job(fn, "interval", seconds=interval, id=job_id, max_instances=1, coalesce=True,
-                                    next_run_time=None)
+    def start(self) -> SyncScheduler:
+        for job_id, fn, interval in (
+            ("push", self.push_job, self.push_interval_s),
+            ("pull", self.pull_job, self.pull_interval_s),
+        ):
+            self._scheduler.add_job(
+                fn, "interval", seconds=interval, id=job_id, max_instances=1, coalesce=True, next_run_time=None
+            )
         self._scheduler.start()
         # first runs right away (pull first: it brings the configuration and other gates' admissions)
         self._scheduler.modify_job("pull", next_run_time=_now())
@@ -151,13 +163,14 @@ class SyncScheduler:
 
 
 def _now():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def start_sync(gate, environ: Mapping[str, str] | None = None,
-               on_change: Callable[[], None] | None = None) -> SyncScheduler | None:
+def start_sync(
+    gate, environ: Mapping[str, str] | None = None, on_change: Callable[[], None] | None = None
+) -> SyncScheduler | None:
     """Start background sync for a running gate whose data folder is enrolled; else None."""
     from .identity import is_enrolled
 

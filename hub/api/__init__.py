@@ -5,6 +5,7 @@ A new area is a module here with its own blueprint, added to `build_api`'s list,
 and its routes added to the table in openapi.py (a test checks every route is there).
 `register_api` puts the JSON error handlers on the app and registers the API.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Gate devices (organizer routes) and gate enrolment (redeems a one-time token)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
@@ -42,8 +43,9 @@ def create_device():
     data = json_body()
     _check_target_event_owner(data)
     device, token = device_service.create_device(get_db(), data)
-    return jsonify({"device": device, "enrolment_token": token,
-                    "enrolment_qr_text": enrolment_text(request.host_url, token)}), 201
+    return jsonify(
+        {"device": device, "enrolment_token": token, "enrolment_qr_text": enrolment_text(request.host_url, token)}
+    ), 201
 
 
 @bp.get("/devices")
@@ -93,12 +95,13 @@ def enrol():
     now = utcnow()
     device, credential = device_service.enroll(conn, data.get("token"), data.get("public_key"), now)
     keys = current_app.extensions["tickethub.keys"]
-    return jsonify({
-        "device": device,
-        "credential": credential,
-        "hub_time": now.timestamp(),
-        "keyring": keys.keyring_document(),
-        "revocations": ticket_service.revocations_since(conn, device["event_id"], 0, signer(), now)["document"],
-        "config": device_service.device_config(conn, device),
-    }), 201
-
+    return jsonify(
+        {
+            "device": device,
+            "credential": credential,
+            "hub_time": now.timestamp(),
+            "keyring": keys.keyring_document(),
+            "revocations": ticket_service.revocations_since(conn, device["event_id"], 0, signer(), now)["document"],
+            "config": device_service.device_config(conn, device),
+        }
+    ), 201

@@ -1,4 +1,5 @@
 """Every API failure is JSON {"error": {"code", "message"}} with a 4xx status (5xx only for real bugs)."""
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ def register_error_handlers(app: Flask, api: Blueprint) -> None:
         if isinstance(exc, (OperationalError, InterfaceError)) and request.path.startswith(API_PREFIX):
             # the database is down, unreachable or locked for too long: not the client's fault, retry later
             log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
-            return error_response(503, "database_unavailable", "the database is not available; try again shortly",
-                                  {"Retry-After": "5"})
+            return error_response(
+                503, "database_unavailable", "the database is not available; try again shortly", {"Retry-After": "5"}
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         if not request.path.startswith(API_PREFIX):
             raise exc

@@ -1,4 +1,5 @@
 """Venues, events, seat maps and revocation lists."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -11,8 +12,8 @@ from ..services import venues as venue_service
 from ..services.errors import Forbidden
 from ..services.roles import STAFF, owner_scope
 from ..services.validate import MAX_INTEGER
-from .errors import ApiError
 from . import seatmap_reads
+from .errors import ApiError
 from .util import current_user, json_body, query_int, query_time, require_role, signer
 
 bp = Blueprint("events", __name__)
@@ -69,10 +70,16 @@ def list_events():
             raise ApiError(401, "unauthorized", "mine=true needs an API token", {"WWW-Authenticate": "Bearer"})
         organizer_id = user["id"]
     result = event_service.list_events(
-        get_db(), offset=query_int("offset", 0, 0, 10**9), limit=query_int("limit", 20, 1, 100),
-        sort=request.args.get("sort") or "starts_at", q=request.args.get("q") or None,
+        get_db(),
+        offset=query_int("offset", 0, 0, 10**9),
+        limit=query_int("limit", 20, 1, 100),
+        sort=request.args.get("sort") or "starts_at",
+        q=request.args.get("q") or None,
         category=request.args.get("category") or None,
-        starts_from=query_time("from"), starts_to=query_time("to"), organizer_id=organizer_id)
+        starts_from=query_time("from"),
+        starts_to=query_time("to"),
+        organizer_id=organizer_id,
+    )
     return jsonify(result)
 
 
@@ -132,8 +139,9 @@ def seat_labels(event_id: int):
 def event_orders(event_id: int):
     conn = get_db()
     event_service.check_owner(conn, event_id, current_user())
-    return jsonify(order_service.list_orders(conn, event_id, query_int("offset", 0, 0, 10**9),
-                                             query_int("limit", 50, 1, 200)))
+    return jsonify(
+        order_service.list_orders(conn, event_id, query_int("offset", 0, 0, 10**9), query_int("limit", 50, 1, 200))
+    )
 
 
 @bp.get("/events/<int:event_id>/revocations")

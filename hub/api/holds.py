@@ -1,4 +1,5 @@
 """Holds: lock seats (specific, best available, or GA quantity) for a short time."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
@@ -6,21 +7,23 @@ from flask import Blueprint, current_app, jsonify, request
 from ..db import get_db
 from ..services import holds as hold_service
 from ..services import seatmap
-from ..services.waiting_room import check_admission
 from ..services.validate import integer, list_of, obj, string
+from ..services.waiting_room import check_admission
 from .errors import ApiError
 from .util import current_user, json_body
 
 bp = Blueprint("holds", __name__)
 
 _seat = obj(required={"section": string(100, 1), "row": string(20, 1), "seat": string(20, 1)})
-HOLD_SPEC = obj(optional={
-    "seats": list_of(_seat, 1000, 1),
-    "best_available": obj(required={"count": integer(1, 1000)}, optional={"section": string(100, 1)}),
-    "ga": obj(required={"ticket_type": integer(1), "quantity": integer(1, 1000)}),
-    "ticket_type": integer(1),
-    "ttl_seconds": integer(0, 10**6),
-})
+HOLD_SPEC = obj(
+    optional={
+        "seats": list_of(_seat, 1000, 1),
+        "best_available": obj(required={"count": integer(1, 1000)}, optional={"section": string(100, 1)}),
+        "ga": obj(required={"ticket_type": integer(1), "quantity": integer(1, 1000)}),
+        "ticket_type": integer(1),
+        "ttl_seconds": integer(0, 10**6),
+    }
+)
 
 
 @bp.post("/events/<int:event_id>/holds")
@@ -33,17 +36,25 @@ def create_hold(event_id: int):
     if len(modes) != 1:
         raise ApiError(422, "invalid_hold", "give exactly one of seats, best_available or ga")
     user = current_user()
-    common = {"ttl_seconds": spec.get("ttl_seconds"),
-              **hold_service.client_terms(current_app.config, user and user["id"], request.remote_addr)}
+    common = {
+        "ttl_seconds": spec.get("ttl_seconds"),
+        **hold_service.client_terms(current_app.config, user and user["id"], request.remote_addr),
+    }
     conn = get_db()
     check_admission(conn, event_id, request.headers.get("X-Admission-Token"), current_app.config["SECRET_KEY"])
     if modes == ["seats"]:
-        hold = hold_service.hold_seats(conn, event_id, [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],
-                                       ticket_type_id=spec.get("ticket_type"), **common)
+        hold = hold_service.hold_seats(
+            conn,
+            event_id,
+            [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],
+            ticket_type_id=spec.get("ticket_type"),
+            **common,
+        )
     elif modes == ["best_available"]:
         best = spec["best_available"]
-        hold = hold_service.hold_best_available(conn, event_id, best["count"], section=best.get("section"),
-                                                ticket_type_id=spec.get("ticket_type"), **common)
+        hold = hold_service.hold_best_available(
+            conn, event_id, best["count"], section=best.get("section"), ticket_type_id=spec.get("ticket_type"), **common
+        )
     else:
         if "ticket_type" in spec:
             raise ApiError(422, "invalid_hold", "for ga holds give the ticket type inside ga")

@@ -1,4 +1,5 @@
 """The public keyring gates use to verify tickets (a signed document; no secrets)."""
+
 from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("keys", __name__)

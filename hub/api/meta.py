@@ -1,9 +1,10 @@
 """/api/v1/openapi.json and /api/v1/me."""
+
 from flask import Blueprint, jsonify
 
+from .errors import ApiError
 from .openapi import openapi_document
 from .util import current_user
-from .errors import ApiError
 
 bp = Blueprint("meta", __name__)
 

@@ -4,6 +4,7 @@ Request bodies are the JSON Schemas of the validators that check them (``SPEC.js
 hub/services/validate.py), so their bounds live in one place; `annotated` adds what only the
 document says (descriptions, the payment methods). Responses are described here.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,14 +33,28 @@ def _resp(description: str, schema: dict | None = None, media: str = "applicatio
 
 
 def _errors(*codes: int) -> dict:
-    texts = {400: "Malformed request", 401: "Missing or bad API token", 403: "Not allowed",
-             404: "Not found", 409: "Not available / state conflict", 413: "Body too large",
-             422: "Invalid field", 429: "Rate limited, or the hold limit per client reached"}
+    texts = {
+        400: "Malformed request",
+        401: "Missing or bad API token",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Not available / state conflict",
+        413: "Body too large",
+        422: "Invalid field",
+        429: "Rate limited, or the hold limit per client reached",
+    }
     return {str(c): _resp(texts[c], ERROR) for c in codes}
 
 
-def _op(summary: str, ok: dict, *errors: int, body: dict | None = None, params: list | None = None,
-        auth: bool = False, tag: str = "") -> dict:
+def _op(
+    summary: str,
+    ok: dict,
+    *errors: int,
+    body: dict | None = None,
+    params: list | None = None,
+    auth: bool = False,
+    tag: str = "",
+) -> dict:
     op: dict[str, Any] = {"summary": summary, "tags": [tag] if tag else [], "responses": {**ok, **_errors(*errors)}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -59,8 +74,13 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
 
 
 def _header(name: str, description: str, required: bool = False) -> dict:
-    return {"name": name, "in": "header", "required": required, "schema": {"type": "string"},
-            "description": description}
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "schema": {"type": "string"},
+        "description": description,
+    }
 
 
 OBJ = {"type": "object"}
@@ -105,10 +125,13 @@ def annotated(schema: dict, notes: dict[str, str | dict]) -> dict:
 
 # What a queue ticket is told (services.waiting_room.queue_status)
 QUEUE_STATUS = {
-    "event_id": INT, "status": {"enum": ["waiting", "admitted", "off"]},
+    "event_id": INT,
+    "status": {"enum": ["waiting", "admitted", "off"]},
     "position": _nullable(INT, "null until the places of the early arrivals are drawn at the release"),
-    "ahead": _nullable(INT), "estimated_wait_seconds": _nullable(INT, "null: not known (before the release, paused)"),
-    "release_at": TIME, "released": BOOL,
+    "ahead": _nullable(INT),
+    "estimated_wait_seconds": _nullable(INT, "null: not known (before the release, paused)"),
+    "release_at": TIME,
+    "released": BOOL,
     "poll_after_seconds": _nullable(INT, "ask again after this long; null: admitted or off"),
 }
 
@@ -118,87 +141,245 @@ def _page(item: str) -> dict:
 
 
 SCHEMAS = {
-    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {"code": STR, "message": STR}}}},
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "object", "required": ["code", "message"], "properties": {"code": STR, "message": STR}}
+        },
+    },
     # Request bodies: the validators' own schemas (their bounds, so generated requests are accepted)
-    "VenueIn": annotated(VENUE_SPEC.json_schema(), {"sections.rows.seats": "N numbers the seats \"1\"..\"N\""}),
-    "EventIn": annotated(EVENT_SPEC.json_schema(), {
-        "venue_id": "needed by seated ticket types", "service_fee": "per ticket, minor units",
-        "ticket_types.price": "minor units", "ticket_types.capacity": "ga only (required there)",
-        "ticket_types.sections": "seated: sections it covers (empty: all)"}),
-    "Event": _record({"id": INT, "title": STR, "artist": STR, "location": STR, "description": STR,
-                      "category": STR, "starts_at": TIME, "ticket_release_at": TIME,
-                      "venue_id": _nullable(INT, "null: general admission only"),
-                      "organizer_id": _nullable(INT), "service_fee": INT,
-                      "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
-                      "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"}},
-                     optional={"ticket_types": {"type": "array", "items": ref("TicketType"),
-                                                "description": "in GET /events/{id} and POST /events"}}),
-    "TicketType": _record({"id": INT, "name": STR, "kind": {"enum": ["seated", "ga"]}, "price": INT,
-                           "sales_start": _nullable(TIME), "sales_end": _nullable(TIME),
-                           "zones": {"type": "array", "items": INT}},
-                          optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}}),
+    "VenueIn": annotated(VENUE_SPEC.json_schema(), {"sections.rows.seats": 'N numbers the seats "1".."N"'}),
+    "EventIn": annotated(
+        EVENT_SPEC.json_schema(),
+        {
+            "venue_id": "needed by seated ticket types",
+            "service_fee": "per ticket, minor units",
+            "ticket_types.price": "minor units",
+            "ticket_types.capacity": "ga only (required there)",
+            "ticket_types.sections": "seated: sections it covers (empty: all)",
+        },
+    ),
+    "Event": _record(
+        {
+            "id": INT,
+            "title": STR,
+            "artist": STR,
+            "location": STR,
+            "description": STR,
+            "category": STR,
+            "starts_at": TIME,
+            "ticket_release_at": TIME,
+            "venue_id": _nullable(INT, "null: general admission only"),
+            "organizer_id": _nullable(INT),
+            "service_fee": INT,
+            "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
+            "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"},
+        },
+        optional={
+            "ticket_types": {
+                "type": "array",
+                "items": ref("TicketType"),
+                "description": "in GET /events/{id} and POST /events",
+            }
+        },
+    ),
+    "TicketType": _record(
+        {
+            "id": INT,
+            "name": STR,
+            "kind": {"enum": ["seated", "ga"]},
+            "price": INT,
+            "sales_start": _nullable(TIME),
+            "sales_end": _nullable(TIME),
+            "zones": {"type": "array", "items": INT},
+        },
+        optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}},
+    ),
     "EventPage": _page("Event"),
     "VenueSummary": _record({"id": INT, "name": STR, "owner_id": _nullable(INT), "num_seats": INT}),
-    "Venue": _record({"id": INT, "name": STR, "owner_id": _nullable(INT), "num_seats": INT,
-                      "sections": {"type": "array", "items": _record({"name": STR, "rows": {
-                          "type": "array", "items": _record({"name": STR, "seats": {"type": "array", "items": STR}})}})}}),
-    "Seat": _record({"index": INT, "section": STR, "row": STR, "seat": STR,
-                     "status": {"enum": ["available", "held", "sold"]}}),
-    "SeatMap": _record({"event_id": INT, "num_available": INT, "num_seats": INT,
-                        "seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}}}),
+    "Venue": _record(
+        {
+            "id": INT,
+            "name": STR,
+            "owner_id": _nullable(INT),
+            "num_seats": INT,
+            "sections": {
+                "type": "array",
+                "items": _record(
+                    {
+                        "name": STR,
+                        "rows": {
+                            "type": "array",
+                            "items": _record({"name": STR, "seats": {"type": "array", "items": STR}}),
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "Seat": _record(
+        {"index": INT, "section": STR, "row": STR, "seat": STR, "status": {"enum": ["available", "held", "sold"]}}
+    ),
+    "SeatMap": _record(
+        {
+            "event_id": INT,
+            "num_available": INT,
+            "num_seats": INT,
+            "seats": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}},
+        }
+    ),
     # the compact seat map (services.seatmap): layout once, then a status string and changes by version
-    "SeatLayout": _record({"event_id": INT, "layout": STR, "num_seats": INT, "size": INT,
-                           "ticket_types": {"type": "array", "items": _record(
-                               {"id": INT, "name": STR, "price": INT, "sections": {"type": "array", "items": STR}})},
-                           "sections": {"type": "array", "items": _record({"name": STR, "rows": {
-                               "type": "array", "items": _record({"name": STR, "seats": {"type": "array", "items": STR}},
-                                                                 {"first": INT, "indexes": {"type": "array", "items": INT}})}})}}),
-    "SeatStatus": _record({"event_id": INT, "version": STR, "layout": STR, "num_seats": INT, "num_available": INT,
-                           "status": {"type": "string", "pattern": "^[ahs-]*$",
-                                      "description": "one character per seat index: a available, h held, s sold, "
-                                                     "- not sold at this event"}}),
-    "SeatChanges": _record({"event_id": INT, "since": STR, "version": STR, "layout": STR}, {
-        "changes": {"type": "array", "items": {"type": "array", "items": {}},
-                    "description": "[index, status character] of each seat that changed"},
-        "reload": {"type": "boolean", "description": "true: load the whole status again"}}),
-    "HoldIn": annotated(HOLD_SPEC.json_schema(), {
-        "": {"oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
-             "description": "exactly one of seats, best_available, ga"},
-        "ticket_type": "seated ticket type (default: cheapest on sale)",
-        "ttl_seconds": "seconds, within the configured bounds; by default 30-900 anonymous, 30-3600 with an API token"}),
+    "SeatLayout": _record(
+        {
+            "event_id": INT,
+            "layout": STR,
+            "num_seats": INT,
+            "size": INT,
+            "ticket_types": {
+                "type": "array",
+                "items": _record({"id": INT, "name": STR, "price": INT, "sections": {"type": "array", "items": STR}}),
+            },
+            "sections": {
+                "type": "array",
+                "items": _record(
+                    {
+                        "name": STR,
+                        "rows": {
+                            "type": "array",
+                            "items": _record(
+                                {"name": STR, "seats": {"type": "array", "items": STR}},
+                                {"first": INT, "indexes": {"type": "array", "items": INT}},
+                            ),
+                        },
+                    }
+                ),
+            },
+        }
+    ),
+    "SeatStatus": _record(
+        {
+            "event_id": INT,
+            "version": STR,
+            "layout": STR,
+            "num_seats": INT,
+            "num_available": INT,
+            "status": {
+                "type": "string",
+                "pattern": "^[ahs-]*$",
+                "description": "one character per seat index: a available, h held, s sold, - not sold at this event",
+            },
+        }
+    ),
+    "SeatChanges": _record(
+        {"event_id": INT, "since": STR, "version": STR, "layout": STR},
+        {
+            "changes": {
+                "type": "array",
+                "items": {"type": "array", "items": {}},
+                "description": "[index, status character] of each seat that changed",
+            },
+            "reload": {"type": "boolean", "description": "true: load the whole status again"},
+        },
+    ),
+    "HoldIn": annotated(
+        HOLD_SPEC.json_schema(),
+        {
+            "": {
+                "oneOf": [{"required": ["seats"]}, {"required": ["best_available"]}, {"required": ["ga"]}],
+                "description": "exactly one of seats, best_available, ga",
+            },
+            "ticket_type": "seated ticket type (default: cheapest on sale)",
+            "ttl_seconds": "seconds, within the configured bounds; by default 30-900 anonymous, 30-3600 with an API token",
+        },
+    ),
     "HeldSeat": _record({"index": INT, "section": STR, "row": STR, "seat": STR, "ticket_type_id": INT}),
-    "Hold": _record({"hold_id": INT, "hold_token": STR, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
-                     "expires_at": TIME, "seats": {"type": "array", "items": ref("HeldSeat")}},
-                    optional={"ticket_type_id": INT}),
-    "HoldState": _record({"hold_id": INT, "event_id": INT, "kind": {"enum": ["seats", "ga"]}, "quantity": INT,
-                          "status": {"enum": ["active", "released", "expired", "purchased"]},
-                          "expires_at": TIME, "seats": {"type": "array", "items": OBJ}}),
+    "Hold": _record(
+        {
+            "hold_id": INT,
+            "hold_token": STR,
+            "kind": {"enum": ["seats", "ga"]},
+            "quantity": INT,
+            "expires_at": TIME,
+            "seats": {"type": "array", "items": ref("HeldSeat")},
+        },
+        optional={"ticket_type_id": INT},
+    ),
+    "HoldState": _record(
+        {
+            "hold_id": INT,
+            "event_id": INT,
+            "kind": {"enum": ["seats", "ga"]},
+            "quantity": INT,
+            "status": {"enum": ["active", "released", "expired", "purchased"]},
+            "expires_at": TIME,
+            "seats": {"type": "array", "items": OBJ},
+        }
+    ),
     "OrderIn": annotated(ORDER_SPEC.json_schema(), {"payment.method": {"enum": sorted(payments.PROVIDERS)}}),
     "TicketSeat": _record({"section": STR, "row": STR, "seat": STR, "index": INT}),
-    "Ticket": _record({"ticket_id": INT, "order_id": INT, "event_id": INT, "ticket_type_id": INT, "ticket_type": STR,
-                       "status": {"enum": ["valid", "revoked"]}, "code": STR, "kid": STR,
-                       "seat": _nullable(ref("TicketSeat"), "null: general admission"),
-                       "issued_at": TIME, "revoked_at": _nullable(TIME), "replaces_id": _nullable(INT)},
-                      optional={"qr_url": {"type": "string", "description": "not in GET /events/{id}/orders"},
-                                "qr_svg_url": {"type": "string", "description": "not in GET /events/{id}/orders"}}),
-    "Order": _record({"id": INT, "event_id": INT, "hold_id": INT,
-                      "status": {"enum": ["pending", "paid", "refunded", "cancelled"]},
-                      "buyer": _record({"name": STR, "email": STR}),
-                      "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
-                      "subtotal": INT, "fees": INT, "total": INT, "currency": STR, "access_token": STR,
-                      "created_at": TIME, "paid_at": _nullable(TIME),
-                      "tickets": {"type": "array", "items": ref("Ticket")}}),
+    "Ticket": _record(
+        {
+            "ticket_id": INT,
+            "order_id": INT,
+            "event_id": INT,
+            "ticket_type_id": INT,
+            "ticket_type": STR,
+            "status": {"enum": ["valid", "revoked"]},
+            "code": STR,
+            "kid": STR,
+            "seat": _nullable(ref("TicketSeat"), "null: general admission"),
+            "issued_at": TIME,
+            "revoked_at": _nullable(TIME),
+            "replaces_id": _nullable(INT),
+        },
+        optional={
+            "qr_url": {"type": "string", "description": "not in GET /events/{id}/orders"},
+            "qr_svg_url": {"type": "string", "description": "not in GET /events/{id}/orders"},
+        },
+    ),
+    "Order": _record(
+        {
+            "id": INT,
+            "event_id": INT,
+            "hold_id": INT,
+            "status": {"enum": ["pending", "paid", "refunded", "cancelled"]},
+            "buyer": _record({"name": STR, "email": STR}),
+            "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
+            "subtotal": INT,
+            "fees": INT,
+            "total": INT,
+            "currency": STR,
+            "access_token": STR,
+            "created_at": TIME,
+            "paid_at": _nullable(TIME),
+            "tickets": {"type": "array", "items": ref("Ticket")},
+        }
+    ),
     "OrderPage": _page("Order"),
-    "QueueState": _record({"event_id": INT, "waiting_room": BOOL, "release_at": TIME, "released": BOOL,
-                           "admit_per_minute": INT, "entries": INT, "admitted": INT, "waiting": INT}),
+    "QueueState": _record(
+        {
+            "event_id": INT,
+            "waiting_room": BOOL,
+            "release_at": TIME,
+            "released": BOOL,
+            "admit_per_minute": INT,
+            "entries": INT,
+            "admitted": INT,
+            "waiting": INT,
+        }
+    ),
     "QueueStatus": _record(QUEUE_STATUS),
-    "QueueJoined": _record({"queue_ticket": {"type": "string", "description": "send it in X-Queue-Ticket"},
-                            **QUEUE_STATUS}),
-    "Admission": _record({"admission_token": {"type": "string", "description": "send it in X-Admission-Token "
-                                                                                "with holds"},
-                          "expires_at": TIME, "position": INT}),
+    "QueueJoined": _record(
+        {"queue_ticket": {"type": "string", "description": "send it in X-Queue-Ticket"}, **QUEUE_STATUS}
+    ),
+    "Admission": _record(
+        {
+            "admission_token": {"type": "string", "description": "send it in X-Admission-Token with holds"},
+            "expires_at": TIME,
+            "position": INT,
+        }
+    ),
     "User": _record({"id": INT, "email": STR, "role": STR}),
 }
 
@@ -220,139 +401,386 @@ HOLD_LINKS = {
     "ReleaseTheHold": {"operationRef": _operation("/api/v1/holds/{hold_id}", "delete"), "parameters": _HOLD_HEADERS},
 }
 _ORDER = {"path.order_id": "$response.body#/id"}
-_FIRST_TICKET = {"path.ticket_id": "$response.body#/tickets/0/ticket_id",
-                 "header.X-Order-Token": "$response.body#/access_token"}
+_FIRST_TICKET = {
+    "path.ticket_id": "$response.body#/tickets/0/ticket_id",
+    "header.X-Order-Token": "$response.body#/access_token",
+}
 ORDER_LINKS = {
-    "GetTheOrder": {"operationRef": _operation("/api/v1/orders/{order_id}", "get"),
-                    "parameters": {**_ORDER, "header.X-Order-Token": "$response.body#/access_token"}},
+    "GetTheOrder": {
+        "operationRef": _operation("/api/v1/orders/{order_id}", "get"),
+        "parameters": {**_ORDER, "header.X-Order-Token": "$response.body#/access_token"},
+    },
     "RefundTheOrder": {"operationRef": _operation("/api/v1/orders/{order_id}/refund", "post"), "parameters": _ORDER},
-    "ConfirmThePayment": {"operationRef": _operation("/api/v1/orders/{order_id}/confirm-payment", "post"),
-                          "parameters": _ORDER},
-    "GetTheFirstTicket": {"operationRef": _operation("/api/v1/tickets/{ticket_id}", "get"),
-                          "parameters": _FIRST_TICKET},
-    "ReissueTheFirstTicket": {"operationRef": _operation("/api/v1/tickets/{ticket_id}/reissue", "post"),
-                              "parameters": {"path.ticket_id": _FIRST_TICKET["path.ticket_id"]}},
+    "ConfirmThePayment": {
+        "operationRef": _operation("/api/v1/orders/{order_id}/confirm-payment", "post"),
+        "parameters": _ORDER,
+    },
+    "GetTheFirstTicket": {
+        "operationRef": _operation("/api/v1/tickets/{ticket_id}", "get"),
+        "parameters": _FIRST_TICKET,
+    },
+    "ReissueTheFirstTicket": {
+        "operationRef": _operation("/api/v1/tickets/{ticket_id}/reissue", "post"),
+        "parameters": {"path.ticket_id": _FIRST_TICKET["path.ticket_id"]},
+    },
 }
 
 
 def _paths() -> dict:
-    event_id, hold_id, order_id, ticket_id = (_path("event_id"), _path("hold_id"), _path("order_id"),
-                                              _path("ticket_id"))
+    event_id, hold_id, order_id, ticket_id = (
+        _path("event_id"),
+        _path("hold_id"),
+        _path("order_id"),
+        _path("ticket_id"),
+    )
     order_token = _header("X-Order-Token", "the order's access_token (or ?access_token=)")
     queue_ticket = _header(TICKET_HEADER, "your queue ticket (queue_ticket)")
     return {
         "/api/v1/venues": {
-            "post": _op("Create a venue from sections, rows and seats", {"201": _resp("Created", ref("Venue"))},
-                        400, 401, 403, 422, body=ref("VenueIn"), auth=True, tag="events"),
-            "get": _op("List your venues", {"200": _resp("Venues", _record({"items": {
-                "type": "array", "items": ref("VenueSummary")}}))}, 401, 403, auth=True, tag="events"),
+            "post": _op(
+                "Create a venue from sections, rows and seats",
+                {"201": _resp("Created", ref("Venue"))},
+                400,
+                401,
+                403,
+                422,
+                body=ref("VenueIn"),
+                auth=True,
+                tag="events",
+            ),
+            "get": _op(
+                "List your venues",
+                {"200": _resp("Venues", _record({"items": {"type": "array", "items": ref("VenueSummary")}}))},
+                401,
+                403,
+                auth=True,
+                tag="events",
+            ),
         },
         "/api/v1/venues/{venue_id}": {
-            "get": _op("A venue with its seat layout", {"200": _resp("Venue", ref("Venue"))}, 401, 403, 404,
-                       params=[_path("venue_id")], auth=True, tag="events")},
+            "get": _op(
+                "A venue with its seat layout",
+                {"200": _resp("Venue", ref("Venue"))},
+                401,
+                403,
+                404,
+                params=[_path("venue_id")],
+                auth=True,
+                tag="events",
+            )
+        },
         "/api/v1/events": {
-            "post": _op("Create an event with ticket types", {"201": _resp("Created", ref("Event"))},
-                        400, 401, 403, 404, 422, body=ref("EventIn"), auth=True, tag="events"),
-            "get": _op("List events (public; paginated, sortable, filterable)", {"200": _resp("Page of events", ref("EventPage"))},
-                       400, 422, tag="events", params=[
-                           _query("offset", INT), _query("limit", {"type": "integer", "maximum": 100}),
-                           _query("sort", {"enum": ["starts_at", "-starts_at", "title", "-title"]}),
-                           _query("q", STR, "text search in title, artist, description, location"),
-                           _query("category", STR), _query("from", TIME), _query("to", TIME),
-                           _query("mine", {"type": "boolean"}, "only your events (needs a token)")]),
+            "post": _op(
+                "Create an event with ticket types",
+                {"201": _resp("Created", ref("Event"))},
+                400,
+                401,
+                403,
+                404,
+                422,
+                body=ref("EventIn"),
+                auth=True,
+                tag="events",
+            ),
+            "get": _op(
+                "List events (public; paginated, sortable, filterable)",
+                {"200": _resp("Page of events", ref("EventPage"))},
+                400,
+                422,
+                tag="events",
+                params=[
+                    _query("offset", INT),
+                    _query("limit", {"type": "integer", "maximum": 100}),
+                    _query("sort", {"enum": ["starts_at", "-starts_at", "title", "-title"]}),
+                    _query("q", STR, "text search in title, artist, description, location"),
+                    _query("category", STR),
+                    _query("from", TIME),
+                    _query("to", TIME),
+                    _query("mine", {"type": "boolean"}, "only your events (needs a token)"),
+                ],
+            ),
         },
         "/api/v1/events/{event_id}": {
-            "get": _op("One event (public)", {"200": _resp("Event", ref("Event"))}, 404, params=[event_id],
-                       tag="events")},
+            "get": _op(
+                "One event (public)", {"200": _resp("Event", ref("Event"))}, 404, params=[event_id], tag="events"
+            )
+        },
         "/api/v1/events/{event_id}/seats": {
-            "get": _op("Seat map with each seat's status and num_available", {"200": _resp("Seat map", ref("SeatMap"))}, 404,
-                       params=[event_id], tag="events")},
+            "get": _op(
+                "Seat map with each seat's status and num_available",
+                {"200": _resp("Seat map", ref("SeatMap"))},
+                404,
+                params=[event_id],
+                tag="events",
+            )
+        },
         "/api/v1/events/{event_id}/seats/{section}/{row}/{seat}": {
-            "get": _op("Check one seat", {"200": _resp("Seat", ref("Seat"))}, 404, tag="events",
-                       params=[event_id, _path("section", STR), _path("row", STR), _path("seat", STR)])},
+            "get": _op(
+                "Check one seat",
+                {"200": _resp("Seat", ref("Seat"))},
+                404,
+                tag="events",
+                params=[event_id, _path("section", STR), _path("row", STR), _path("seat", STR)],
+            )
+        },
         "/api/v1/events/{event_id}/seatmap/layout": {
-            "get": _op("Seat map layout: sections, rows, seat labels and indexes, seated ticket types (cacheable; "
-                       "with ?v=<layout> for a day)", {"200": _resp("Layout", ref("SeatLayout"))}, 404,
-                       params=[event_id, _query("v", STR, "the layout tag the status names")], tag="events")},
+            "get": _op(
+                "Seat map layout: sections, rows, seat labels and indexes, seated ticket types (cacheable; "
+                "with ?v=<layout> for a day)",
+                {"200": _resp("Layout", ref("SeatLayout"))},
+                404,
+                params=[event_id, _query("v", STR, "the layout tag the status names")],
+                tag="events",
+            )
+        },
         "/api/v1/events/{event_id}/seatmap/status": {
-            "get": _op("Seat statuses as one character per seat index, with the version (cacheable for a second)",
-                       {"200": _resp("Status", ref("SeatStatus"))}, 404, params=[event_id], tag="events")},
+            "get": _op(
+                "Seat statuses as one character per seat index, with the version (cacheable for a second)",
+                {"200": _resp("Status", ref("SeatStatus"))},
+                404,
+                params=[event_id],
+                tag="events",
+            )
+        },
         "/api/v1/events/{event_id}/seatmap/changes": {
-            "get": _op("Seats changed since a version, or reload: true (cacheable for a second)",
-                       {"200": _resp("Changes", ref("SeatChanges"))}, 400, 404, tag="events",
-                       params=[event_id, {**_query("since", STR, "a version from the status"), "required": True}])},
+            "get": _op(
+                "Seats changed since a version, or reload: true (cacheable for a second)",
+                {"200": _resp("Changes", ref("SeatChanges"))},
+                400,
+                404,
+                tag="events",
+                params=[event_id, {**_query("since", STR, "a version from the status"), "required": True}],
+            )
+        },
         "/api/v1/events/{event_id}/seat-labels": {
-            "get": _op("Seat labels; list index == the signed ticket's seat number",
-                       {"200": _resp("Labels", _record({"event_id": INT, "labels": {"type": "array", "items": STR}}))}, 404, params=[event_id], tag="events")},
+            "get": _op(
+                "Seat labels; list index == the signed ticket's seat number",
+                {"200": _resp("Labels", _record({"event_id": INT, "labels": {"type": "array", "items": STR}}))},
+                404,
+                params=[event_id],
+                tag="events",
+            )
+        },
         "/api/v1/events/{event_id}/orders": {
-            "get": _op("Orders of your event", {"200": _resp("Page of orders", ref("OrderPage"))}, 401, 403, 404,
-                       params=[event_id, _query("offset", INT), _query("limit", INT)], auth=True, tag="orders")},
+            "get": _op(
+                "Orders of your event",
+                {"200": _resp("Page of orders", ref("OrderPage"))},
+                401,
+                403,
+                404,
+                params=[event_id, _query("offset", INT), _query("limit", INT)],
+                auth=True,
+                tag="orders",
+            )
+        },
         "/api/v1/events/{event_id}/revocations": {
-            "get": _op("Revoked tickets with seq > since, with a signed RevocationList document",
-                       {"200": _resp("Revocations", _record({
-                           "event_id": INT, "since": INT, "seq": INT, "document": OBJ, "revocations": {
-                               "type": "array", "items": _record({"ticket_id": INT, "seq": INT, "reason": STR,
-                                                                  "revoked_at": TIME})}}))}, 400, 404, params=[event_id, _query("since", INT)],
-                       tag="sync")},
+            "get": _op(
+                "Revoked tickets with seq > since, with a signed RevocationList document",
+                {
+                    "200": _resp(
+                        "Revocations",
+                        _record(
+                            {
+                                "event_id": INT,
+                                "since": INT,
+                                "seq": INT,
+                                "document": OBJ,
+                                "revocations": {
+                                    "type": "array",
+                                    "items": _record({"ticket_id": INT, "seq": INT, "reason": STR, "revoked_at": TIME}),
+                                },
+                            }
+                        ),
+                    )
+                },
+                400,
+                404,
+                params=[event_id, _query("since", INT)],
+                tag="sync",
+            )
+        },
         "/api/v1/events/{event_id}/holds": {
-            "post": _op("Hold seats or GA tickets (all or nothing, expiring; rate-limited)",
-                        {"201": _links(_resp("Hold", ref("Hold")), HOLD_LINKS)}, 400, 403, 404, 409, 422, 429,
-                        body=ref("HoldIn"),
-                        params=[event_id, _header(ADMISSION_HEADER, "the queue's admission token, while the "
-                                                                    "event's waiting room is on")], tag="holds")},
+            "post": _op(
+                "Hold seats or GA tickets (all or nothing, expiring; rate-limited)",
+                {"201": _links(_resp("Hold", ref("Hold")), HOLD_LINKS)},
+                400,
+                403,
+                404,
+                409,
+                422,
+                429,
+                body=ref("HoldIn"),
+                params=[
+                    event_id,
+                    _header(ADMISSION_HEADER, "the queue's admission token, while the event's waiting room is on"),
+                ],
+                tag="holds",
+            )
+        },
         "/api/v1/events/{event_id}/queue": {
-            "get": _op("The waiting room's public state: length, progress, rate (cacheable for a second)",
-                       {"200": _resp("Queue", ref("QueueState"))}, 404, params=[event_id], tag="queue"),
-            "post": _op("Join the waiting room: a place at the back; sending your ticket keeps your place",
-                        {"201": _resp("A new place", ref("QueueJoined")), "200": _resp("Your place", ref("QueueJoined"))},
-                        404, 409, 429, params=[event_id, queue_ticket], tag="queue")},
+            "get": _op(
+                "The waiting room's public state: length, progress, rate (cacheable for a second)",
+                {"200": _resp("Queue", ref("QueueState"))},
+                404,
+                params=[event_id],
+                tag="queue",
+            ),
+            "post": _op(
+                "Join the waiting room: a place at the back; sending your ticket keeps your place",
+                {"201": _resp("A new place", ref("QueueJoined")), "200": _resp("Your place", ref("QueueJoined"))},
+                404,
+                409,
+                429,
+                params=[event_id, queue_ticket],
+                tag="queue",
+            ),
+        },
         "/api/v1/events/{event_id}/queue/status": {
-            "get": _op("Your place, people ahead, estimated wait and when to ask again (no database work)",
-                       {"200": _resp("Status", ref("QueueStatus"))}, 403, 404,
-                       params=[event_id, {**queue_ticket, "required": True}], tag="queue")},
+            "get": _op(
+                "Your place, people ahead, estimated wait and when to ask again (no database work)",
+                {"200": _resp("Status", ref("QueueStatus"))},
+                403,
+                404,
+                params=[event_id, {**queue_ticket, "required": True}],
+                tag="queue",
+            )
+        },
         "/api/v1/events/{event_id}/queue/admission": {
-            "post": _op("Be let in once your turn has come: the admission token for holds",
-                        {"200": _resp("Admission", ref("Admission"))}, 403, 404, 409,
-                        params=[event_id, {**queue_ticket, "required": True}], tag="queue")},
+            "post": _op(
+                "Be let in once your turn has come: the admission token for holds",
+                {"200": _resp("Admission", ref("Admission"))},
+                403,
+                404,
+                409,
+                params=[event_id, {**queue_ticket, "required": True}],
+                tag="queue",
+            )
+        },
         "/api/v1/holds/{hold_id}": {
-            "get": _op("A hold's state (token holder only)", {"200": _resp("Hold", ref("HoldState"))}, 403, 404,
-                       params=[hold_id, _header("X-Hold-Token", "the hold_token", True)], tag="holds"),
-            "delete": _op("Release a hold (token holder only)", {"204": _resp("Released")}, 403, 404, 409,
-                          params=[hold_id, _header("X-Hold-Token", "the hold_token", True)], tag="holds"),
+            "get": _op(
+                "A hold's state (token holder only)",
+                {"200": _resp("Hold", ref("HoldState"))},
+                403,
+                404,
+                params=[hold_id, _header("X-Hold-Token", "the hold_token", True)],
+                tag="holds",
+            ),
+            "delete": _op(
+                "Release a hold (token holder only)",
+                {"204": _resp("Released")},
+                403,
+                404,
+                409,
+                params=[hold_id, _header("X-Hold-Token", "the hold_token", True)],
+                tag="holds",
+            ),
         },
         "/api/v1/orders": {
-            "post": _op("Buy a live hold: the order and its tickets", {"201": _links(_resp("Order", ref("Order")), ORDER_LINKS)},
-                        400, 403, 404, 409, 422, body=ref("OrderIn"), tag="orders",
-                        params=[_header("Idempotency-Key", "a retry for the same hold (same hold token) "
-                                         "with the same key returns the first order; keys are scoped to their hold")])},
+            "post": _op(
+                "Buy a live hold: the order and its tickets",
+                {"201": _links(_resp("Order", ref("Order")), ORDER_LINKS)},
+                400,
+                403,
+                404,
+                409,
+                422,
+                body=ref("OrderIn"),
+                tag="orders",
+                params=[
+                    _header(
+                        "Idempotency-Key",
+                        "a retry for the same hold (same hold token) "
+                        "with the same key returns the first order; keys are scoped to their hold",
+                    )
+                ],
+            )
+        },
         "/api/v1/orders/{order_id}": {
-            "get": _op("An order with its tickets (buyer or staff)", {"200": _resp("Order", ref("Order"))},
-                       401, 403, 404, params=[order_id, order_token, _query("access_token", STR)], tag="orders")},
+            "get": _op(
+                "An order with its tickets (buyer or staff)",
+                {"200": _resp("Order", ref("Order"))},
+                401,
+                403,
+                404,
+                params=[order_id, order_token, _query("access_token", STR)],
+                tag="orders",
+            )
+        },
         "/api/v1/orders/{order_id}/refund": {
-            "post": _op("Refund (paid) or cancel (pending): frees seats, revokes tickets",
-                        {"200": _resp("Order", ref("Order"))}, 401, 403, 404, 409, params=[order_id], auth=True,
-                        tag="orders")},
+            "post": _op(
+                "Refund (paid) or cancel (pending): frees seats, revokes tickets",
+                {"200": _resp("Order", ref("Order"))},
+                401,
+                403,
+                404,
+                409,
+                params=[order_id],
+                auth=True,
+                tag="orders",
+            )
+        },
         "/api/v1/orders/{order_id}/confirm-payment": {
-            "post": _op("Confirm a box-office payment; issues the tickets", {"200": _resp("Order", ref("Order"))},
-                        401, 403, 404, 409, params=[order_id], auth=True, tag="orders")},
+            "post": _op(
+                "Confirm a box-office payment; issues the tickets",
+                {"200": _resp("Order", ref("Order"))},
+                401,
+                403,
+                404,
+                409,
+                params=[order_id],
+                auth=True,
+                tag="orders",
+            )
+        },
         "/api/v1/tickets/{ticket_id}": {
-            "get": _op("One ticket", {"200": _resp("Ticket", ref("Ticket"))}, 401, 403, 404,
-                       params=[ticket_id, order_token, _query("access_token", STR)], tag="tickets")},
+            "get": _op(
+                "One ticket",
+                {"200": _resp("Ticket", ref("Ticket"))},
+                401,
+                403,
+                404,
+                params=[ticket_id, order_token, _query("access_token", STR)],
+                tag="tickets",
+            )
+        },
         "/api/v1/tickets/{ticket_id}/qr.png": {
-            "get": _op("The ticket's QR as PNG", {"200": _resp("PNG", {"type": "string", "format": "binary"},
-                                                                "image/png")}, 401, 403, 404, tag="tickets",
-                       params=[ticket_id, order_token, _query("access_token", STR), _query("scale", INT)])},
+            "get": _op(
+                "The ticket's QR as PNG",
+                {"200": _resp("PNG", {"type": "string", "format": "binary"}, "image/png")},
+                401,
+                403,
+                404,
+                tag="tickets",
+                params=[ticket_id, order_token, _query("access_token", STR), _query("scale", INT)],
+            )
+        },
         "/api/v1/tickets/{ticket_id}/qr.svg": {
-            "get": _op("The ticket's QR as SVG", {"200": _resp("SVG", STR, "image/svg+xml")}, 401, 403, 404,
-                       params=[ticket_id, order_token, _query("access_token", STR), _query("scale", INT)],
-                       tag="tickets")},
+            "get": _op(
+                "The ticket's QR as SVG",
+                {"200": _resp("SVG", STR, "image/svg+xml")},
+                401,
+                403,
+                404,
+                params=[ticket_id, order_token, _query("access_token", STR), _query("scale", INT)],
+                tag="tickets",
+            )
+        },
         "/api/v1/tickets/{ticket_id}/reissue": {
-            "post": _op("Re-issue: a new ticket (new id and text); the old one is revoked",
-                        {"201": _resp("Ticket", ref("Ticket"))}, 401, 403, 404, 409, params=[ticket_id], auth=True,
-                        tag="tickets")},
+            "post": _op(
+                "Re-issue: a new ticket (new id and text); the old one is revoked",
+                {"201": _resp("Ticket", ref("Ticket"))},
+                401,
+                403,
+                404,
+                409,
+                params=[ticket_id],
+                auth=True,
+                tag="tickets",
+            )
+        },
         "/api/v1/keyring": {
-            "get": _op("Public signing keyring (signed document) for gates", {"200": _resp("Keyring", OBJ)},
-                       tag="sync")},
+            "get": _op("Public signing keyring (signed document) for gates", {"200": _resp("Keyring", OBJ)}, tag="sync")
+        },
         "/api/v1/openapi.json": {"get": _op("This document", {"200": _resp("OpenAPI 3", OBJ)}, tag="meta")},
         "/api/v1/me": {"get": _op("The token's user", {"200": _resp("User", ref("User"))}, 401, auth=True, tag="meta")},
     }
@@ -361,45 +789,135 @@ def _paths() -> dict:
 def _device_paths() -> dict:
     tag = "devices"
     direction = {"enum": list(DIRECTIONS)}
-    enrol_in = {"type": "object", "required": ["token", "public_key"], "properties": {
-        "token": STR, "public_key": {"type": "string", "description": "base64 raw 32-byte Ed25519 public key"}}}
-    schema = _record({"id": INT, "name": STR, "event_id": INT, "zones": {"type": "array", "items": INT},
-                      "direction": direction, "status": {"enum": ["pending", "active", "revoked"]},
-                      "config_version": INT, "created_at": TIME, "enrolled_at": _nullable(TIME),
-                      "revoked_at": _nullable(TIME), "last_sync_at": _nullable(TIME),
-                      "clock_offset_s": _nullable({"type": "number"}), "last_rtt_ms": _nullable(INT),
-                      "backlog": _nullable(INT), "pull_cursor": _nullable(INT)})
+    enrol_in = {
+        "type": "object",
+        "required": ["token", "public_key"],
+        "properties": {
+            "token": STR,
+            "public_key": {"type": "string", "description": "base64 raw 32-byte Ed25519 public key"},
+        },
+    }
+    schema = _record(
+        {
+            "id": INT,
+            "name": STR,
+            "event_id": INT,
+            "zones": {"type": "array", "items": INT},
+            "direction": direction,
+            "status": {"enum": ["pending", "active", "revoked"]},
+            "config_version": INT,
+            "created_at": TIME,
+            "enrolled_at": _nullable(TIME),
+            "revoked_at": _nullable(TIME),
+            "last_sync_at": _nullable(TIME),
+            "clock_offset_s": _nullable({"type": "number"}),
+            "last_rtt_ms": _nullable(INT),
+            "backlog": _nullable(INT),
+            "pull_cursor": _nullable(INT),
+        }
+    )
     token = _record({"enrolment_token": STR, "enrolment_qr_text": STR})
     device = {"200": _resp("Device", schema)}
     return {
         "/api/v1/devices": {
-            "post": _op("Create a gate device; returns its one-time enrolment token",
-                        {"201": _resp("Device and token", {**token, "required": ["device", *token["required"]],
-                                                           "properties": {"device": schema, **token["properties"]}})},
-                        400, 401, 403, 404, 422, body=DEVICE_SPEC.json_schema(), auth=True, tag=tag),
-            "get": _op("Devices with state, last sync, clock offset and backlog",
-                       {"200": _resp("Devices", _record({"items": {"type": "array", "items": schema}}))},
-                       400, 401, 403, params=[_query("event_id", {"type": "integer"})], auth=True, tag=tag),
+            "post": _op(
+                "Create a gate device; returns its one-time enrolment token",
+                {
+                    "201": _resp(
+                        "Device and token",
+                        {
+                            **token,
+                            "required": ["device", *token["required"]],
+                            "properties": {"device": schema, **token["properties"]},
+                        },
+                    )
+                },
+                400,
+                401,
+                403,
+                404,
+                422,
+                body=DEVICE_SPEC.json_schema(),
+                auth=True,
+                tag=tag,
+            ),
+            "get": _op(
+                "Devices with state, last sync, clock offset and backlog",
+                {"200": _resp("Devices", _record({"items": {"type": "array", "items": schema}}))},
+                400,
+                401,
+                403,
+                params=[_query("event_id", {"type": "integer"})],
+                auth=True,
+                tag=tag,
+            ),
         },
         "/api/v1/devices/{device_id}": {
             "get": _op("One device", device, 401, 403, 404, params=[_path("device_id")], auth=True, tag=tag),
-            "patch": _op("Rename or reassign (event, zones, direction)", device, 400, 401, 403, 404, 409, 422,
-                         body=CHANGE_SPEC.json_schema(), params=[_path("device_id")], auth=True, tag=tag),
+            "patch": _op(
+                "Rename or reassign (event, zones, direction)",
+                device,
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                body=CHANGE_SPEC.json_schema(),
+                params=[_path("device_id")],
+                auth=True,
+                tag=tag,
+            ),
         },
         "/api/v1/devices/{device_id}/revoke": {
-            "post": _op("Revoke: every later call of the device gets 401", device, 401, 403, 404,
-                        params=[_path("device_id")], auth=True, tag=tag),
+            "post": _op(
+                "Revoke: every later call of the device gets 401",
+                device,
+                401,
+                403,
+                404,
+                params=[_path("device_id")],
+                auth=True,
+                tag=tag,
+            ),
         },
         "/api/v1/devices/{device_id}/enrolment-token": {
-            "post": _op("A new one-time enrolment token", {"201": _resp("Token", token)}, 401, 403, 404, 409,
-                        params=[_path("device_id")], auth=True, tag=tag),
+            "post": _op(
+                "A new one-time enrolment token",
+                {"201": _resp("Token", token)},
+                401,
+                403,
+                404,
+                409,
+                params=[_path("device_id")],
+                auth=True,
+                tag=tag,
+            ),
         },
         "/api/v1/enrol": {
-            "post": _op("A gate redeems its enrolment token with its public key",
-                        {"201": _resp("Credential, keyring, revocations, configuration", _record({
-                            "device": schema, "credential": STR, "hub_time": {"type": "number"}, "keyring": OBJ,
-                            "revocations": OBJ, "config": OBJ}))},
-                        400, 401, 422, body=enrol_in, tag=tag),
+            "post": _op(
+                "A gate redeems its enrolment token with its public key",
+                {
+                    "201": _resp(
+                        "Credential, keyring, revocations, configuration",
+                        _record(
+                            {
+                                "device": schema,
+                                "credential": STR,
+                                "hub_time": {"type": "number"},
+                                "keyring": OBJ,
+                                "revocations": OBJ,
+                                "config": OBJ,
+                            }
+                        ),
+                    )
+                },
+                400,
+                401,
+                422,
+                body=enrol_in,
+                tag=tag,
+            ),
         },
     }
 
@@ -409,59 +927,130 @@ def _push_schemas() -> tuple[dict, dict]:
     device_time = {"type": "number", "minimum": protocol.TIME_MIN, "maximum": protocol.TIME_MAX}
     ident = {"type": "integer", "minimum": 0, "maximum": protocol.ID_MAX}
     count = {"type": "integer", "minimum": 0, "maximum": protocol.COUNT_MAX}
-    scan_id = {"type": "string", "pattern": f"^[0-9a-f]{{{protocol.SCAN_ID_HEX_DIGITS}}}$",
-               "description": "random 128-bit id the gate gave the scan (the nonce)"}
-    scan = {"type": "object", "required": ["scan_id", "seq", "wall_time", "verdict"], "properties": {
-        "scan_id": scan_id,
-        "seq": {**ident, "description": "the gate's scan sequence (monotonic)"},
-        "wall_time": {**device_time, "description": "device wall time of the scan (Unix s); outside the "
-                      "plausible window the scan is refused (time_out_of_range) and acknowledged"},
-        "event_id": _nullable(ident), "ticket_id": _nullable(ident),
-        "verdict": {"enum": list(protocol.VERDICTS), "description": "another name is refused "
-                    "(unknown_verdict) and acknowledged"},
-        "reason": _nullable({"type": "string", "maxLength": protocol.REASON_MAX_CHARS})}}
-    body = {"type": "object", "required": ["sent_at", "scans"], "additionalProperties": False,
-            "description": f"at most {protocol.PUSH_MAX_BYTES} bytes (else 413)", "properties": {
-                "sent_at": {**device_time, "description": "device wall clock when sending (Unix s); "
-                            "outside the plausible window: 422 clock_out_of_range"},
-                "last_rtt_ms": _nullable(count, "round trip of the device's previous call"),
-                "backlog": {**count, "description": "unsynced scans left after this batch (default 0)"},
-                "scans": {"type": "array", "maxItems": protocol.PUSH_MAX_SCANS, "items": scan}}}
-    refusal_codes = [sync_service.UNKNOWN_VERDICT, sync_service.TIME_OUT_OF_RANGE, sync_service.FOREIGN_EVENT,
-                     sync_service.SCAN_ID_TAKEN]
-    ack = _record({"acked": {"type": "array", "items": STR, "description": "settled: stored, or refused for good"},
-                   "stored": INT, "hub_time": {"type": "number"}, "clock_offset_s": {"type": "number"},
-                   "rejected": {"type": "array", "items": _record({"scan_id": STR, "code": {"enum": refusal_codes}})}})
+    scan_id = {
+        "type": "string",
+        "pattern": f"^[0-9a-f]{{{protocol.SCAN_ID_HEX_DIGITS}}}$",
+        "description": "random 128-bit id the gate gave the scan (the nonce)",
+    }
+    scan = {
+        "type": "object",
+        "required": ["scan_id", "seq", "wall_time", "verdict"],
+        "properties": {
+            "scan_id": scan_id,
+            "seq": {**ident, "description": "the gate's scan sequence (monotonic)"},
+            "wall_time": {
+                **device_time,
+                "description": "device wall time of the scan (Unix s); outside the "
+                "plausible window the scan is refused (time_out_of_range) and acknowledged",
+            },
+            "event_id": _nullable(ident),
+            "ticket_id": _nullable(ident),
+            "verdict": {
+                "enum": list(protocol.VERDICTS),
+                "description": "another name is refused (unknown_verdict) and acknowledged",
+            },
+            "reason": _nullable({"type": "string", "maxLength": protocol.REASON_MAX_CHARS}),
+        },
+    }
+    body = {
+        "type": "object",
+        "required": ["sent_at", "scans"],
+        "additionalProperties": False,
+        "description": f"at most {protocol.PUSH_MAX_BYTES} bytes (else 413)",
+        "properties": {
+            "sent_at": {
+                **device_time,
+                "description": "device wall clock when sending (Unix s); "
+                "outside the plausible window: 422 clock_out_of_range",
+            },
+            "last_rtt_ms": _nullable(count, "round trip of the device's previous call"),
+            "backlog": {**count, "description": "unsynced scans left after this batch (default 0)"},
+            "scans": {"type": "array", "maxItems": protocol.PUSH_MAX_SCANS, "items": scan},
+        },
+    }
+    refusal_codes = [
+        sync_service.UNKNOWN_VERDICT,
+        sync_service.TIME_OUT_OF_RANGE,
+        sync_service.FOREIGN_EVENT,
+        sync_service.SCAN_ID_TAKEN,
+    ]
+    ack = _record(
+        {
+            "acked": {"type": "array", "items": STR, "description": "settled: stored, or refused for good"},
+            "stored": INT,
+            "hub_time": {"type": "number"},
+            "clock_offset_s": {"type": "number"},
+            "rejected": {"type": "array", "items": _record({"scan_id": STR, "code": {"enum": refusal_codes}})},
+        }
+    )
     return body, ack
 
 
 def _sync_paths() -> dict:
     tag = "sync"
     push_body, ack = _push_schemas()
-    timing = [_header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
-              _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)")]
+    timing = [
+        _header(DEVICE_TIME_HEADER, "device wall time at sending (Unix seconds)"),
+        _header(LAST_RTT_HEADER, "round trip of the device's previous call (ms)"),
+    ]
     seq = {"type": "integer", "minimum": 0}
     return {
         "/api/v1/sync/push": {
-            "post": _op("Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
-                        {"200": _resp("Acknowledgement", ack)}, 400, 401, 413, 422, body=push_body, auth=True,
-                        tag=tag,
-                        params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)]),
+            "post": _op(
+                "Push a signed batch of scans (stored once per scan_id; acknowledged by id)",
+                {"200": _resp("Acknowledgement", ack)},
+                400,
+                401,
+                413,
+                422,
+                body=push_body,
+                auth=True,
+                tag=tag,
+                params=[_header(SIGNATURE_HEADER, "base64 Ed25519 signature of the body", True)],
+            ),
         },
         "/api/v1/sync/pull": {
-            "get": _op("Other gates' admissions and exits, revocations, keyring and configuration since a cursor",
-                       {"200": _resp("Changes", OBJ)}, 400, 401, auth=True, tag=tag,
-                       params=[_query("cursor", seq), _query("revocation_seq", seq), _query("keyring_seq", seq),
-                               _query("config_version", seq), _query("limit", seq), *timing]),
+            "get": _op(
+                "Other gates' admissions and exits, revocations, keyring and configuration since a cursor",
+                {"200": _resp("Changes", OBJ)},
+                400,
+                401,
+                auth=True,
+                tag=tag,
+                params=[
+                    _query("cursor", seq),
+                    _query("revocation_seq", seq),
+                    _query("keyring_seq", seq),
+                    _query("config_version", seq),
+                    _query("limit", seq),
+                    *timing,
+                ],
+            ),
         },
         "/api/v1/events/{event_id}/attendance": {
-            "get": _op("Sold, admitted, inside, per gate, rejected by reason, duplicates",
-                       {"200": _resp("Attendance", OBJ)}, 401, 403, 404, params=[_path("event_id")], auth=True, tag=tag),
+            "get": _op(
+                "Sold, admitted, inside, per gate, rejected by reason, duplicates",
+                {"200": _resp("Attendance", OBJ)},
+                401,
+                403,
+                404,
+                params=[_path("event_id")],
+                auth=True,
+                tag=tag,
+            ),
         },
         "/api/v1/events/{event_id}/scans": {
-            "get": _op("Synced scans in hub order after a hub seq (export)", {"200": _resp("Scans", OBJ)},
-                       400, 401, 403, 404, params=[_path("event_id"), _query("since", seq), _query("limit", seq)],
-                       auth=True, tag=tag),
+            "get": _op(
+                "Synced scans in hub order after a hub seq (export)",
+                {"200": _resp("Scans", OBJ)},
+                400,
+                401,
+                403,
+                404,
+                params=[_path("event_id"), _query("since", seq), _query("limit", seq)],
+                auth=True,
+                tag=tag,
+            ),
         },
     }
 
@@ -469,11 +1058,17 @@ def _sync_paths() -> dict:
 def openapi_document() -> dict:
     return {
         "openapi": "3.0.3",
-        "info": {"title": "ticketgate hub API", "version": "1",
-                 "description": "Sales core: events, seat holds, orders and signed tickets. Errors are "
-                                "{\"error\": {\"code\", \"message\"}} with a 4xx status."},
+        "info": {
+            "title": "ticketgate hub API",
+            "version": "1",
+            "description": "Sales core: events, seat holds, orders and signed tickets. Errors are "
+            '{"error": {"code", "message"}} with a 4xx status.',
+        },
         "paths": {**_paths(), **_device_paths(), **_sync_paths()},
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                                      "description": "tickethub tokens create --email E"}}},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "tickethub tokens create --email E"}
+            },
+        },
     }

@@ -1,4 +1,5 @@
 """Orders and tickets: buy a hold, fetch tickets and their QR codes, refund, re-issue."""
+
 from __future__ import annotations
 
 import io
@@ -20,11 +21,14 @@ from .util import current_user, json_body, require_role, signer
 
 bp = Blueprint("orders", __name__)
 
-ORDER_SPEC = obj(required={
-    "hold_id": integer(1), "hold_token": string(200, 1),
-    "buyer": order_service.BUYER_SPEC,
-    "payment": obj(required={"method": string(40, 1)}),
-})
+ORDER_SPEC = obj(
+    required={
+        "hold_id": integer(1),
+        "hold_token": string(200, 1),
+        "buyer": order_service.BUYER_SPEC,
+        "payment": obj(required={"method": string(40, 1)}),
+    }
+)
 
 
 def _with_urls(order: dict) -> dict:
@@ -46,8 +50,10 @@ def _qr_links(access_token: str | None):
     link kind, not once per ticket and kind: that was about 4 % of a sale's CPU."""
     args = {"access_token": access_token} if access_token else {}
     marker = f"/{_ANY_TICKET}/"
-    png, svg = (url_for(endpoint, ticket_id=_ANY_TICKET, **args).split(marker, 1)
-                for endpoint in ("api.orders.ticket_qr_png", "api.orders.ticket_qr_svg"))
+    png, svg = (
+        url_for(endpoint, ticket_id=_ANY_TICKET, **args).split(marker, 1)
+        for endpoint in ("api.orders.ticket_qr_png", "api.orders.ticket_qr_svg")
+    )
 
     def add(ticket: dict) -> dict:
         in_path = f"/{ticket['ticket_id']}/"
@@ -61,8 +67,14 @@ def _qr_links(access_token: str | None):
 def create_order():
     spec = ORDER_SPEC(json_body(), "order")
     order = order_service.purchase(
-        get_db(), spec["hold_id"], spec["hold_token"], spec["buyer"], spec["payment"]["method"], signer(),
-        idempotency_key=request.headers.get("Idempotency-Key"))
+        get_db(),
+        spec["hold_id"],
+        spec["hold_token"],
+        spec["buyer"],
+        spec["payment"]["method"],
+        signer(),
+        idempotency_key=request.headers.get("Idempotency-Key"),
+    )
     seatmap.changed(order["event_id"], hold_id=order["hold_id"])  # the hold's seats are sold
     return jsonify(_with_urls(order)), 201
 
@@ -84,8 +96,9 @@ def _staff_order(order_id: int) -> dict:
     user = current_user()
     order = order_service.get_order(conn, order_id)
     if user["role"] == DOOR_STAFF:  # the token's user row has the organizer they work for
-        staff_service.check_door(conn, order["event_id"], get_user(conn, user["id"]),
-                                 current_app.config["SINGLE_TENANT"])
+        staff_service.check_door(
+            conn, order["event_id"], get_user(conn, user["id"]), current_app.config["SINGLE_TENANT"]
+        )
     else:
         event_service.check_owner(conn, order["event_id"], user)
     return order

@@ -1,6 +1,7 @@
 """An event's waiting room (hub/services/waiting_room.py): join the queue, ask for your status, be let
 in, and the queue's public state. A queue ticket travels in the X-Queue-Ticket header; holds of an
 event whose waiting room is on need the admission token in X-Admission-Token (api/holds.py)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, request
@@ -26,8 +27,7 @@ def queue_states(app: Flask) -> waiting_room.QueueStates:
     """The process's copy of every queue's state (one per app)."""
     states = app.extensions.get("tickethub.queue_states")
     if states is None:
-        states = app.extensions["tickethub.queue_states"] = waiting_room.QueueStates(
-            app.extensions["tickethub.engine"])
+        states = app.extensions["tickethub.queue_states"] = waiting_room.QueueStates(app.extensions["tickethub.engine"])
     return states
 
 
@@ -47,8 +47,11 @@ def _personal(body: dict, status: int = 200):
 def _ticket_number(event_id: int) -> int:
     seq = waiting_room.ticket_number(current_app.config["SECRET_KEY"], event_id, request.headers.get(TICKET_HEADER))
     if seq is None:
-        raise ApiError(403, "bad_queue_ticket", f"send this event's queue ticket in {TICKET_HEADER} "
-                                                f"(POST /api/v1/events/{event_id}/queue gives one)")
+        raise ApiError(
+            403,
+            "bad_queue_ticket",
+            f"send this event's queue ticket in {TICKET_HEADER} (POST /api/v1/events/{event_id}/queue gives one)",
+        )
     return seq
 
 
@@ -72,8 +75,12 @@ def join(event_id: int):
     else:
         wait = joined_too_often(current_app._get_current_object(), request.remote_addr)
         if wait is not None:
-            raise ApiError(429, "too_many_requests", f"too many new places in queues from this address; "
-                                                     f"try again in {wait} s", {"Retry-After": str(wait)})
+            raise ApiError(
+                429,
+                "too_many_requests",
+                f"too many new places in queues from this address; try again in {wait} s",
+                {"Retry-After": str(wait)},
+            )
         ticket, state = waiting_room.join(get_db(), event_id, config["SECRET_KEY"], now)
         queue_states(current_app).put(state)
         seq, status = state.entries, 201
@@ -96,7 +103,8 @@ def admission(event_id: int):
     """The admission token once the ticket's turn has come (the same window every time it is asked)."""
     seq = _ticket_number(event_id)
     config = current_app.config
-    result, state = waiting_room.admit(get_db(), event_id, seq, config["SECRET_KEY"],
-                                       config["QUEUE_ADMISSION_TTL_SECONDS"])
+    result, state = waiting_room.admit(
+        get_db(), event_id, seq, config["SECRET_KEY"], config["QUEUE_ADMISSION_TTL_SECONDS"]
+    )
     queue_states(current_app).put(state)
     return _personal(result)

@@ -9,6 +9,7 @@ callable (inside ProxyFix) and answers ``GET`` of these routes directly: the eve
 memory (an event not built yet that turns out unknown, an unknown seat, a Host the hub does not
 answer to, text it cannot read) goes on to Flask, whose views call the same ``answer``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,12 +24,21 @@ from ..services.seatmap import Body, SeatMaps, seatmaps_for
 # asks again, so a crowd costs the hub one answer a second.
 PUBLIC_CACHE = "public, max-age=1, stale-while-revalidate=5"
 LASTING_CACHE = "public, max-age=86400, immutable"  # a layout asked for by its own tag
-ROUTE = re.compile(r"/api/v1/events/([0-9]{1,18})/(?:seats(?:/([^/]+)/([^/]+)/([^/]+))?|seatmap/(layout|status|changes))")
+ROUTE = re.compile(
+    r"/api/v1/events/([0-9]{1,18})/(?:seats(?:/([^/]+)/([^/]+)/([^/]+))?|seatmap/(layout|status|changes))"
+)
 Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
-def answer(store: SeatMaps, event_id: int, kind: str, query: dict, if_none_match: str = "",
-           accept_encoding: str = "", seat: tuple[str, str, str] | None = None) -> Answer | None:
+def answer(
+    store: SeatMaps,
+    event_id: int,
+    kind: str,
+    query: dict,
+    if_none_match: str = "",
+    accept_encoding: str = "",
+    seat: tuple[str, str, str] | None = None,
+) -> Answer | None:
     """(status, headers, body) of a read: ``kind`` is seats, seat, layout, status or changes; None when
     memory cannot answer (an unknown seat: the database says which part is unknown). Raises the
     services' errors (unknown event 404, missing ``since`` 400)."""
@@ -39,9 +49,14 @@ def answer(store: SeatMaps, event_id: int, kind: str, query: dict, if_none_match
         if position is None:
             return None
         status = snapshot.seat(position)
-        body = Body(json.dumps({"index": position, "section": seat[0], "row": seat[1], "seat": seat[2],
-                                "status": status}, separators=(",", ":")).encode(), b"",
-                    f'"{snapshot.layout.etag}.{position}.{status[0]}"')
+        body = Body(
+            json.dumps(
+                {"index": position, "section": seat[0], "row": seat[1], "seat": seat[2], "status": status},
+                separators=(",", ":"),
+            ).encode(),
+            b"",
+            f'"{snapshot.layout.etag}.{position}.{status[0]}"',
+        )
     elif kind == "layout":
         body = snapshot.layout.body
         if query.get("v") == snapshot.layout.etag:
@@ -61,8 +76,12 @@ def answer(store: SeatMaps, event_id: int, kind: str, query: dict, if_none_match
 
 def respond(body: Body, cache: str, if_none_match: str, accept_encoding: str) -> Answer:
     """304 when the client has it, gzip when the client takes it; ETag, Cache-Control, Vary, nosniff."""
-    headers = [("ETag", body.etag), ("Cache-Control", cache), ("Vary", "Accept-Encoding"),
-               ("X-Content-Type-Options", "nosniff")]
+    headers = [
+        ("ETag", body.etag),
+        ("Cache-Control", cache),
+        ("Vary", "Accept-Encoding"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
     if if_none_match and _matches(if_none_match, body.etag):
         return 304, headers, b""
     headers.append(("Content-Type", "application/json"))
@@ -96,8 +115,15 @@ def flask_response(kind: str, event_id: int, seat=None):
     """The Flask view's answer: the same as SeatMapReads gives, None for an unknown seat."""
     from flask import Response, current_app, request
 
-    found = answer(seatmaps_for(current_app), event_id, kind, request.args.to_dict(),
-                   request.headers.get("If-None-Match", ""), request.headers.get("Accept-Encoding", ""), seat)
+    found = answer(
+        seatmaps_for(current_app),
+        event_id,
+        kind,
+        request.args.to_dict(),
+        request.headers.get("If-None-Match", ""),
+        request.headers.get("Accept-Encoding", ""),
+        seat,
+    )
     if found is None:
         return None
     status, headers, body = found
@@ -121,8 +147,9 @@ class SeatMapReads:
         if found is None:
             return self.wsgi_app(environ, start_response)
         status, headers, body = found
-        start_response("304 Not Modified" if status == 304 else "200 OK",
-                       [*headers, ("Content-Length", str(len(body)))])
+        start_response(
+            "304 Not Modified" if status == 304 else "200 OK", [*headers, ("Content-Length", str(len(body)))]
+        )
         return [body]
 
     def _answer(self, match, environ) -> Answer | None:
@@ -136,8 +163,15 @@ class SeatMapReads:
             query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
             if self.store is None:
                 self.store = seatmaps_for(self.app)
-            return answer(self.store, int(event_id), compact or ("seat" if seat else "seats"), query,
-                          environ.get("HTTP_IF_NONE_MATCH", ""), environ.get("HTTP_ACCEPT_ENCODING", ""), seat)
+            return answer(
+                self.store,
+                int(event_id),
+                compact or ("seat" if seat else "seats"),
+                query,
+                environ.get("HTTP_IF_NONE_MATCH", ""),
+                environ.get("HTTP_ACCEPT_ENCODING", ""),
+                seat,
+            )
         except (ServiceError, UnicodeError, ValueError):
             return None  # Flask gives the error its usual answer
 

@@ -1,4 +1,5 @@
 """Gate sync (device credential) and the organizer's attendance and scan export."""
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -63,8 +64,9 @@ def push():
     # committed: wake the live dashboards of the events this batch touched (and the gate's own);
     # refused scans touched nothing (e.g. another organizer's event)
     refused = {r["scan_id"] for r in ack["rejected"]}
-    notifier_for(current_app).publish({device["event_id"], *(s["event_id"] for s in batch["scans"]
-                                                             if s["event_id"] and s["scan_id"] not in refused)})
+    notifier_for(current_app).publish(
+        {device["event_id"], *(s["event_id"] for s in batch["scans"] if s["event_id"] and s["scan_id"] not in refused)}
+    )
     return jsonify(ack)
 
 
@@ -73,14 +75,17 @@ def pull():
     received = utcnow()
     device = current_device()
     result = sync_service.pull(
-        get_db(), device,
+        get_db(),
+        device,
         cursor=query_int("cursor", 0, 0, 2**62),
         revocation_seq=query_int("revocation_seq", 0, 0, 2**62),
         keyring_seq=query_int("keyring_seq", 0, 0, 2**62),
         config_version=query_int("config_version", 0, 0, 2**31),
         limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
-        signer=signer(), keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
-        device_sent_at=_header_number(DEVICE_TIME_HEADER), now=received,
+        signer=signer(),
+        keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),
+        device_sent_at=_header_number(DEVICE_TIME_HEADER),
+        now=received,
         last_rtt_ms=_header_number(LAST_RTT_HEADER, int, COUNT_MAX),
     )
     return jsonify(result)
@@ -97,6 +102,8 @@ def attendance(event_id: int):
 @require_role(*STAFF)
 def scans(event_id: int):
     event_service.check_owner(get_db(), event_id, current_user())
-    return jsonify(attendance_service.export_scans(get_db(), event_id, query_int("since", 0, 0, 2**62),
-                                                   query_int("limit", 1000, 1, 10_000)))
-
+    return jsonify(
+        attendance_service.export_scans(
+            get_db(), event_id, query_int("since", 0, 0, 2**62), query_int("limit", 1000, 1, 10_000)
+        )
+    )

@@ -1,4 +1,5 @@
 """Request helpers for the API views: strict JSON bodies, query parameters, auth."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -57,8 +58,7 @@ def current_user() -> dict | None:
         g.api_user = None
         if header:
             if scheme.lower() != "bearer" or not token.strip():
-                raise ApiError(401, "unauthorized", "use Authorization: Bearer <token>",
-                               {"WWW-Authenticate": "Bearer"})
+                raise ApiError(401, "unauthorized", "use Authorization: Bearer <token>", {"WWW-Authenticate": "Bearer"})
             g.api_user = user_for_token(get_db(), token.strip())
             if g.api_user is None:
                 raise ApiError(401, "unauthorized", "unknown or revoked API token", {"WWW-Authenticate": "Bearer"})
@@ -67,17 +67,23 @@ def current_user() -> dict | None:
 
 def require_role(*roles: str):
     """Decorator: the request needs a bearer token of a user with one of `roles`."""
+
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
             user = current_user()
             if user is None:
-                raise ApiError(401, "unauthorized", "this route needs an API token (Authorization: Bearer)",
-                               {"WWW-Authenticate": "Bearer"})
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "this route needs an API token (Authorization: Bearer)",
+                    {"WWW-Authenticate": "Bearer"},
+                )
             if user["role"] not in roles:
                 raise ApiError(403, "forbidden", f"this route needs the role {' or '.join(roles)}")
             return view(*args, **kwargs)
+
         wrapper.required_roles = roles
         return wrapper
-    return decorate
 
+    return decorate

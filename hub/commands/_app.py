@@ -1,4 +1,5 @@
 """Build the hub app for CLI commands (config from the file and TICKETHUB_* variables)."""
+
 from __future__ import annotations
 
 import click

@@ -1,7 +1,8 @@
 """Helpers shared by the CLI commands."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -22,7 +23,7 @@ def parse_iso(value: str | None, param: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise click.BadParameter(f"not an ISO 8601 date-time: {value!r}", param_hint=param) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_zones(value: str | None) -> list[int]:

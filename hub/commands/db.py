@@ -1,4 +1,5 @@
 """`tickethub db`: schema migrations (Alembic)."""
+
 from __future__ import annotations
 
 import click

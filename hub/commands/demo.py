@@ -6,6 +6,7 @@ noisy, as a camera would see them), `tickethub serve`, one gate enrolled with
 `gate-agent enroll` and running `gate-agent run` on those photos (or a real
 camera). Ctrl-C stops every process. Running it again reuses `--out`.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,33 @@ SOLD_SEATS = [("Stalls", "A", str(n)) for n in range(1, 7)]
 
 
 @click.command("demo")
-@click.option("--out", default="demo-output", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the hub instance, the gate's data and the ticket photos (reused when it exists).")
+@click.option(
+    "--out",
+    default="demo-output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the hub instance, the gate's data and the ticket photos (reused when it exists).",
+)
 @click.option("--camera", help="Scan with this camera (e.g. 0) instead of the ticket photos.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
-              help="Hub port (a free one is taken when it is busy; 0: any free port).")
-@click.option("--gate-port", default=8081, show_default=True, type=click.IntRange(0, 65535),
-              help="Door page port (a free one is taken when it is busy).")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Hub port (a free one is taken when it is busy; 0: any free port).",
+)
+@click.option(
+    "--gate-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Door page port (a free one is taken when it is busy).",
+)
 @click.option("--fps", default=1.0, show_default=True, help="Photos shown to the gate per second.")
-@click.option("--exit-after-sync", is_flag=True,
-              help="Stop everything once the gate's admissions have reached the hub (for tests).")
+@click.option(
+    "--exit-after-sync",
+    is_flag=True,
+    help="Stop everything once the gate's admissions have reached the hub (for tests).",
+)
 def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_after_sync: bool) -> None:
     """Run the hub and a gate with a simulated camera; print the storefront, dashboard and door URLs."""
     out = out.resolve()
@@ -47,7 +65,9 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
     app = _prepared_app(instance, step)
     state = _seed(app, out / "demo.json", step)
     count = _render_photos(state["codes"], photos)
-    step(f"{len(state['codes'])} tickets sold for {state['event_title']!r}; {count} photos of their QR codes in {photos}")
+    step(
+        f"{len(state['codes'])} tickets sold for {state['event_title']!r}; {count} photos of their QR codes in {photos}"
+    )
 
     port, gate_port = _port(port), _port(gate_port)
     hub_url = f"http://127.0.0.1:{port}"
@@ -66,16 +86,23 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
         step(f"hub serving on {hub_url} (log {children.log('hub')})")
         device = _enrolled_gate(app, state, gate_dir, hub_url, children)
         source = ["--camera", camera] if camera is not None else ["--source", str(photos), "--fps", str(fps)]
-        children.start("gate", [_script("gate-agent"), "run", "--data-dir", str(gate_dir), "--port", str(gate_port),
-                                *source], env={"GATE_PUSH_INTERVAL_S": "1", "GATE_PULL_INTERVAL_S": "2"})
+        children.start(
+            "gate",
+            [_script("gate-agent"), "run", "--data-dir", str(gate_dir), "--port", str(gate_port), *source],
+            env={"GATE_PUSH_INTERVAL_S": "1", "GATE_PULL_INTERVAL_S": "2"},
+        )
         door_url = f"http://127.0.0.1:{gate_port}/"
         children.wait_http(door_url + "api/state", "gate", stopping)
-        step(f"gate {device['name']!r} (device {device['id']}) scanning "
-             + (f"camera {camera}" if camera is not None else "the ticket photos"))
+        step(
+            f"gate {device['name']!r} (device {device['id']}) scanning "
+            + (f"camera {camera}" if camera is not None else "the ticket photos")
+        )
         click.echo("")
         click.echo(f"  storefront:  {hub_url}/")
-        click.echo(f"  dashboard:   {hub_url}/dashboard/events/{state['event_id']}  "
-                   f"(log in as {state['email']} / {DEMO_PASSWORD})")
+        click.echo(
+            f"  dashboard:   {hub_url}/dashboard/events/{state['event_id']}  "
+            f"(log in as {state['email']} / {DEMO_PASSWORD})"
+        )
         click.echo(f"  door page:   {door_url}")
         click.echo(f"  mail:        {instance / 'outbox'}  (links in mails point at {hub_url})")
         click.echo("")
@@ -98,6 +125,7 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
 
 
 # --- set-up ----------------------------------------------------------------------
+
 
 def _prepared_app(instance: Path, step):
     from hub import create_app
@@ -126,17 +154,28 @@ def _seed(app, state_file: Path, step) -> dict:
     with app.extensions["tickethub.engine"].connect() as conn:
         event = next(e for e in list_events(conn, limit=100)["items"] if e["title"] == "Demo Night")
         held = hold_seats(conn, event["id"], SOLD_SEATS)
-        order = purchase(conn, held["hold_id"], held["hold_token"],
-                         {"name": "Demo Guest", "email": "guest@demo.example"}, "box_office", signer)
+        order = purchase(
+            conn,
+            held["hold_id"],
+            held["hold_token"],
+            {"name": "Demo Guest", "email": "guest@demo.example"},
+            "box_office",
+            signer,
+        )
         order = confirm_payment(conn, order["id"], signer)
-    state = {"email": DEMO_EMAIL, "event_id": event["id"], "event_title": event["title"],
-             "codes": [t["code"] for t in order["tickets"]], "device_id": None}
+    state = {
+        "email": DEMO_EMAIL,
+        "event_id": event["id"],
+        "event_title": event["title"],
+        "codes": [t["code"] for t in order["tickets"]],
+        "device_id": None,
+    }
     state_file.write_text(json.dumps(state, indent=2))
     step(f"demo data created: organizer {DEMO_EMAIL} (password {DEMO_PASSWORD!r})")
     return state
 
 
-def _enrolled_gate(app, state: dict, gate_dir: Path, hub_url: str, children: "Children") -> dict:
+def _enrolled_gate(app, state: dict, gate_dir: Path, hub_url: str, children: Children) -> dict:
     """Create the device and enrol the gate folder once; reuse both afterwards."""
     from hub.services import devices as device_service
 
@@ -151,8 +190,9 @@ def _enrolled_gate(app, state: dict, gate_dir: Path, hub_url: str, children: "Ch
             if device["status"] == "active" and enrolled_with == hub_url:
                 return device
             token = device_service.new_enrolment_token(conn, device["id"])  # e.g. the hub got another port
-    enrolled = children.run([_script("gate-agent"), "enroll", "--data-dir", str(gate_dir), "--hub", hub_url,
-                             "--token", token, "--force"])
+    enrolled = children.run(
+        [_script("gate-agent"), "enroll", "--data-dir", str(gate_dir), "--hub", hub_url, "--token", token, "--force"]
+    )
     if enrolled.returncode != 0:
         raise ChildFailed(f"gate-agent enroll failed: {enrolled.stderr.strip()}")
     state["device_id"] = device["id"]
@@ -168,6 +208,7 @@ def _admitted(app, event_id: int) -> int:
 
 
 # --- ticket photos -----------------------------------------------------------------
+
 
 def _render_photos(codes: list[str], folder: Path) -> int:
     """One camera-like photo per ticket (tilted, noisy, on a cluttered background), plus a
@@ -201,8 +242,9 @@ def _write_photo(text: str, path: Path, rng) -> None:
     src = np.float32([[0, 0], [size, 0], [size, size], [0, size]])
     cx, cy, half = w / 2 + rng.uniform(-80, 80), h / 2 + rng.uniform(-40, 40), 210
     jitter = rng.uniform(-25, 25, (4, 2))
-    dst = np.float32([[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half],
-                      [cx - half, cy + half]]) + jitter.astype(np.float32)
+    dst = np.float32(
+        [[cx - half, cy - half], [cx + half, cy - half], [cx + half, cy + half], [cx - half, cy + half]]
+    ) + jitter.astype(np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     warped = cv2.warpPerspective(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     mask = cv2.warpPerspective(np.full_like(image, 255), matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
@@ -212,6 +254,7 @@ def _write_photo(text: str, path: Path, rng) -> None:
 
 
 # --- child processes ---------------------------------------------------------------
+
 
 class ChildFailed(Exception):
     pass
@@ -239,8 +282,9 @@ class Children:
 
     def start(self, name: str, argv: list[str], env: dict | None = None) -> None:
         with open(self.log(name), "ab") as log:
-            self.procs[name] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self._env(env),
-                                                start_new_session=True)
+            self.procs[name] = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, env=self._env(env), start_new_session=True
+            )
 
     def run(self, argv: list[str]) -> subprocess.CompletedProcess:
         return subprocess.run(argv, capture_output=True, text=True, env=self._env(), timeout=120)

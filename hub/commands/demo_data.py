@@ -1,4 +1,5 @@
 """`tickethub demo-data`: an organizer, a venue and two events to try the API with."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -27,30 +28,63 @@ def demo_data_command(password: str) -> None:
     now = utcnow().replace(microsecond=0)
     with engine_of(app).connect() as conn:
         user = user_service.get_user_by_email(conn, DEMO_EMAIL) or user_service.create_user(
-            conn, DEMO_EMAIL, password, "organizer")
+            conn, DEMO_EMAIL, password, "organizer"
+        )
         _tid, token = user_service.create_token(conn, user["id"], "demo-data")
         click.echo(f"[1/4] organizer {DEMO_EMAIL} (password {password!r}), API token: {token}")
-        venue = venue_service.create_venue(conn, {"name": "Demo Hall", "sections": [
-            {"name": "Stalls", "rows": [{"name": r, "seats": 20} for r in "ABCDEFGH"]},
-            {"name": "Balcony", "rows": [{"name": str(n), "seats": 16} for n in range(1, 5)]},
-            {"name": "Box", "rows": [{"name": "1", "seats": ["L1", "L2", "R1", "R2"]}]},
-        ]}, owner_id=user["id"])
+        venue = venue_service.create_venue(
+            conn,
+            {
+                "name": "Demo Hall",
+                "sections": [
+                    {"name": "Stalls", "rows": [{"name": r, "seats": 20} for r in "ABCDEFGH"]},
+                    {"name": "Balcony", "rows": [{"name": str(n), "seats": 16} for n in range(1, 5)]},
+                    {"name": "Box", "rows": [{"name": "1", "seats": ["L1", "L2", "R1", "R2"]}]},
+                ],
+            },
+            owner_id=user["id"],
+        )
         click.echo(f"[2/4] venue {venue['id']} {venue['name']!r} with {venue['num_seats']} seats")
-        seated = event_service.create_event(conn, {
-            "title": "Demo Night", "artist": "The Examples", "location": "Demo Hall", "category": "concert",
-            "description": "A seated demo show.", "starts_at": iso(now + timedelta(days=30)),
-            "ticket_release_at": iso(now), "venue_id": venue["id"], "service_fee": 150,
-            "ticket_types": [
-                {"name": "Stalls", "kind": "seated", "price": 4500, "sections": ["Stalls"]},
-                {"name": "Balcony", "kind": "seated", "price": 3000, "sections": ["Balcony"]},
-                {"name": "VIP box", "kind": "seated", "price": 12000, "sections": ["Box"], "zones": [1, 2]},
-                {"name": "Early bird stalls", "kind": "seated", "price": 3500, "sections": ["Stalls"],
-                 "sales_start": iso(now), "sales_end": iso(now + timedelta(days=7))},
-            ]}, organizer_id=user["id"])
+        seated = event_service.create_event(
+            conn,
+            {
+                "title": "Demo Night",
+                "artist": "The Examples",
+                "location": "Demo Hall",
+                "category": "concert",
+                "description": "A seated demo show.",
+                "starts_at": iso(now + timedelta(days=30)),
+                "ticket_release_at": iso(now),
+                "venue_id": venue["id"],
+                "service_fee": 150,
+                "ticket_types": [
+                    {"name": "Stalls", "kind": "seated", "price": 4500, "sections": ["Stalls"]},
+                    {"name": "Balcony", "kind": "seated", "price": 3000, "sections": ["Balcony"]},
+                    {"name": "VIP box", "kind": "seated", "price": 12000, "sections": ["Box"], "zones": [1, 2]},
+                    {
+                        "name": "Early bird stalls",
+                        "kind": "seated",
+                        "price": 3500,
+                        "sections": ["Stalls"],
+                        "sales_start": iso(now),
+                        "sales_end": iso(now + timedelta(days=7)),
+                    },
+                ],
+            },
+            organizer_id=user["id"],
+        )
         click.echo(f"[3/4] seated event {seated['id']} {seated['title']!r}")
-        ga = event_service.create_event(conn, {
-            "title": "Demo Open Air", "artist": "Various", "location": "Demo Park", "category": "festival",
-            "starts_at": iso(now + timedelta(days=60)), "ticket_release_at": iso(now),
-            "ticket_types": [{"name": "Free entry", "kind": "ga", "price": 0, "capacity": 500}]},
-            organizer_id=user["id"])
+        ga = event_service.create_event(
+            conn,
+            {
+                "title": "Demo Open Air",
+                "artist": "Various",
+                "location": "Demo Park",
+                "category": "festival",
+                "starts_at": iso(now + timedelta(days=60)),
+                "ticket_release_at": iso(now),
+                "ticket_types": [{"name": "Free entry", "kind": "ga", "price": 0, "capacity": 500}],
+            },
+            organizer_id=user["id"],
+        )
         click.echo(f"[4/4] general admission event {ga['id']} {ga['title']!r}")

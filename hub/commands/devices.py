@@ -1,4 +1,5 @@
 """`tickethub devices`: gate devices and their one-time enrolment tokens."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def devices_group() -> None:
 
 
 def _print_token(device: dict, token: str, hub_url: str, qr: Path | None) -> None:
-    click.echo(f"device {device['id']} \"{device['name']}\" (event {device['event_id']}, {device['direction']})")
+    click.echo(f'device {device["id"]} "{device["name"]}" (event {device["event_id"]}, {device["direction"]})')
     click.echo(f"enrolment token (works once, expires in {device_service.ENROLMENT_TTL}): {token}")
     click.echo(f"on the gate: gate-agent enroll --data-dir DATA --hub {hub_url} --token {token}")
     if qr is not None:
@@ -42,16 +43,25 @@ def _print_token(device: dict, token: str, hub_url: str, qr: Path | None) -> Non
 @click.option("--event", "event_id", required=True, type=click.IntRange(min=1), help="Event id the gate admits.")
 @click.option("--zones", default="", help="Zones the gate admits, e.g. 1,2 (default: every zone).")
 @click.option("--direction", type=click.Choice(DIRECTIONS), default=DEFAULT_DIRECTION, show_default=True)
-@click.option("--hub-url", envvar=HUB_URL_ENV, default="http://127.0.0.1:8080", show_default=True,
-              help="The URL gates use to reach this hub (goes into the QR).")
-@click.option("--qr", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the enrolment QR to this PNG/SVG file (default: device-<id>-enrol.png).")
+@click.option(
+    "--hub-url",
+    envvar=HUB_URL_ENV,
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The URL gates use to reach this hub (goes into the QR).",
+)
+@click.option(
+    "--qr",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the enrolment QR to this PNG/SVG file (default: device-<id>-enrol.png).",
+)
 def devices_create(name, event_id, zones, direction, hub_url, qr) -> None:
     """Create a device and print its one-time enrolment token (and write it as a QR)."""
     with ready_engine().connect() as conn:
         try:
-            device, token = device_service.create_device(conn, {
-                "name": name, "event_id": event_id, "zones": parse_zones(zones), "direction": direction})
+            device, token = device_service.create_device(
+                conn, {"name": name, "event_id": event_id, "zones": parse_zones(zones), "direction": direction}
+            )
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
     _print_token(device, token, hub_url, qr or Path(f"device-{device['id']}-enrol.png"))
@@ -84,8 +94,10 @@ def devices_list(event_id, as_json) -> None:
         return
     for d in items:
         offset = f"{d['clock_offset_s']:+.2f}s" if d["clock_offset_s"] is not None else "-"
-        click.echo(f"{d['id']:>4}  {d['name']:<20} event {d['event_id']:<5} {d['direction']:<5} {d['status']:<8} "
-                   f"last sync {d['last_sync_at'] or 'never'}  offset {offset}  backlog {d['backlog'] or 0}")
+        click.echo(
+            f"{d['id']:>4}  {d['name']:<20} event {d['event_id']:<5} {d['direction']:<5} {d['status']:<8} "
+            f"last sync {d['last_sync_at'] or 'never'}  offset {offset}  backlog {d['backlog'] or 0}"
+        )
 
 
 @devices_group.command("rename")
@@ -117,7 +129,7 @@ def devices_revoke(device_id) -> None:
             device = device_service.revoke_device(conn, device_id)
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
-    click.echo(f"device {device['id']} \"{device['name']}\" revoked")
+    click.echo(f'device {device["id"]} "{device["name"]}" revoked')
 
 
 def _change(device_id: int, changes: dict) -> None:
@@ -126,5 +138,7 @@ def _change(device_id: int, changes: dict) -> None:
             device = device_service.change_device(conn, device_id, changes)
         except ServiceError as exc:
             raise click.ClickException(exc.message) from None
-    click.echo(f"device {device['id']} \"{device['name']}\": event {device['event_id']}, zones "
-               f"{device['zones'] or 'all'}, {device['direction']} (config version {device['config_version']})")
+    click.echo(
+        f'device {device["id"]} "{device["name"]}": event {device["event_id"]}, zones '
+        f"{device['zones'] or 'all'}, {device['direction']} (config version {device['config_version']})"
+    )

@@ -1,4 +1,5 @@
 """`tickethub keys`: ticket signing keys."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,13 @@ def keys_group() -> None:
 
 
 @keys_group.command("new")
-@click.option("--dir", "directory", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Key directory (created 0700). Private keys are written 0600.")
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Key directory (created 0700). Private keys are written 0600.",
+)
 def keys_new(directory: Path) -> None:
     """Create a signing key, print its kid and update DIR/keyring.json.
 

@@ -8,6 +8,7 @@ Each process keeps the buy path (holds, orders, checkout) on its own --buy-threa
 answers 503 + Retry-After once more than MAX_QUEUED_REQUESTS wait for a thread, and
 skips requests whose client has gone (hub/serving.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,21 +28,39 @@ log = logging.getLogger(__name__)
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=SERVER_THREADS, show_default=True, type=click.IntRange(1, 512),
-              help="Worker threads per process for everything but the buy path (each request holds one "
-                   "while it runs).")
-@click.option("--buy-threads", default=4, show_default=True, type=click.IntRange(1, 512),
-              help="Worker threads per process for the buy path only (holds, orders, checkout), so "
-                   "readers can never take them.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Server processes sharing the port. Rate limits are per process unless "
-                   "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.")
-@click.option("--stream-port", type=click.IntRange(0, 65535), default=None,
-              help="Port of the seat-map stream server (server-sent events to any number of viewers, beside "
-                   "the hub on the same host); 0: none. Default: SEATMAP_STREAM_PORT (0).")
+@click.option(
+    "--threads",
+    default=SERVER_THREADS,
+    show_default=True,
+    type=click.IntRange(1, 512),
+    help="Worker threads per process for everything but the buy path (each request holds one while it runs).",
+)
+@click.option(
+    "--buy-threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 512),
+    help="Worker threads per process for the buy path only (holds, orders, checkout), so readers can never take them.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port. Rate limits are per process unless "
+    "TICKETHUB_RATELIMIT_STORAGE_URI points at a shared store.",
+)
+@click.option(
+    "--stream-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the seat-map stream server (server-sent events to any number of viewers, beside "
+    "the hub on the same host); 0: none. Default: SEATMAP_STREAM_PORT (0).",
+)
 @click.option("--no-upgrade", is_flag=True, help="Do not apply pending migrations first.")
-def serve_command(host: str, port: int, threads: int, buy_threads: int, workers: int, stream_port: int | None,
-                  no_upgrade: bool) -> None:
+def serve_command(
+    host: str, port: int, threads: int, buy_threads: int, workers: int, stream_port: int | None, no_upgrade: bool
+) -> None:
     """Serve the hub (JSON API and pages) with waitress; sweeps expired holds and mails event reminders in the background."""
     from hub.db import upgrade
 
@@ -56,10 +75,15 @@ def serve_command(host: str, port: int, threads: int, buy_threads: int, workers:
     server_settings = _server_settings(app, threads, buy_threads)
     streams = _limit_streams(app, threads)
     if streams >= threads:
-        log.warning("MAX_STREAMS=%d with %d threads: open live streams can take every thread and stop "
-                    "sales and gate sync", streams, threads)
-    click.echo(f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads "
-               f"+ {buy_threads} for the buy path, up to {streams} live stream(s) each, signing key {key.kid})")
+        log.warning(
+            "MAX_STREAMS=%d with %d threads: open live streams can take every thread and stop sales and gate sync",
+            streams,
+            threads,
+        )
+    click.echo(
+        f"tickethub serving on http://{host}:{port} ({workers} process(es) x {threads} threads "
+        f"+ {buy_threads} for the buy path, up to {streams} live stream(s) each, signing key {key.kid})"
+    )
     # opened once, before any fork: every worker serves streams on the same port
     server_settings["stream_socket"] = socket.create_server((host, stream_port), backlog=2048) if stream_port else None
     if stream_port:
@@ -76,8 +100,12 @@ def serve_command(host: str, port: int, threads: int, buy_threads: int, workers:
         if pid == 0:  # worker: a fresh app after the fork
             code = 0
             try:
-                _serve(_with_public_url(cli_app(), host, port), server_settings, sockets=[listener],
-                       background_jobs=index == 0)
+                _serve(
+                    _with_public_url(cli_app(), host, port),
+                    server_settings,
+                    sockets=[listener],
+                    background_jobs=index == 0,
+                )
             except BaseException:  # noqa: BLE001 - log and leave the worker with a failure code
                 log.exception("worker %d failed", index)
                 code = 1
@@ -95,8 +123,11 @@ def _with_public_url(app, host: str, port: int, announce: bool = False):
 
     assumed = assume_public_url(app, host, port)
     if announce and assumed:
-        click.echo(f"warning: PUBLIC_URL is not set; links in mails point at {assumed}. Set "
-                   "TICKETHUB_PUBLIC_URL to the address buyers use (docs/deployment.md).", err=True)
+        click.echo(
+            f"warning: PUBLIC_URL is not set; links in mails point at {assumed}. Set "
+            "TICKETHUB_PUBLIC_URL to the address buyers use (docs/deployment.md).",
+            err=True,
+        )
     elif announce:
         click.echo(f"links in mails point at {app.config['PUBLIC_URL']} (PUBLIC_URL)")
     return app
@@ -146,8 +177,9 @@ def _allow_open_files(connections: int) -> None:
         soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     if soft != resource.RLIM_INFINITY and soft < wanted:
-        log.warning("CONNECTION_LIMIT=%d needs about %d open files; this process may open only %d",
-                    connections, wanted, soft)
+        log.warning(
+            "CONNECTION_LIMIT=%d needs about %d open files; this process may open only %d", connections, wanted, soft
+        )
 
 
 def _serve(app, settings: dict, background_jobs: bool, **where) -> None:

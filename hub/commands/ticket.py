@@ -1,4 +1,5 @@
 """`tickethub ticket`: sign, verify and render single tickets (for operators and tests)."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,12 @@ def ticket_encode(directory, event_id, ticket_id, ticket_type, zones, seat, not_
         raise click.ClickException(str(exc)) from None
     try:
         text = sign_ticket(
-            key, event_id=event_id, ticket_id=ticket_id, ticket_type=ticket_type,
-            zones=parse_zones(zones), seat=seat,
+            key,
+            event_id=event_id,
+            ticket_id=ticket_id,
+            ticket_type=ticket_type,
+            zones=parse_zones(zones),
+            seat=seat,
             not_before=parse_iso(not_before, "--not-before"),
             not_after=parse_iso(not_after, "--not-after"),
         )
@@ -71,4 +76,6 @@ def ticket_qr(text: str, out: Path, scale: int) -> None:
     if out.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter("the file name must end in .png or .svg", param_hint="--out")
     qr = save_qr(text, out, scale=scale)
-    click.echo(f"version {qr.version} ({qr.symbol_size(border=0)[0]}x{qr.symbol_size(border=0)[1]}), ECC {qr.error}, mode {qr.mode}")
+    click.echo(
+        f"version {qr.version} ({qr.symbol_size(border=0)[0]}x{qr.symbol_size(border=0)[1]}), ECC {qr.error}, mode {qr.mode}"
+    )

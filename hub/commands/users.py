@@ -1,4 +1,5 @@
 """`tickethub users` and `tickethub tokens`: accounts and API tokens."""
+
 from __future__ import annotations
 
 import click
@@ -19,8 +20,12 @@ def users_group() -> None:
 @click.option("--email", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--staff-of", "staff_of", metavar="EMAIL",
-              help="door_staff: the organizer (or admin) whose events this account works at.")
+@click.option(
+    "--staff-of",
+    "staff_of",
+    metavar="EMAIL",
+    help="door_staff: the organizer (or admin) whose events this account works at.",
+)
 def users_create(email: str, password: str, role: str, staff_of: str | None) -> None:
     """Create a user (password hashed with scrypt)."""
     with ready_engine().connect() as conn:

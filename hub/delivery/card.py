@@ -1,4 +1,5 @@
 """What a delivered ticket shows: one value shared by the PDF, the phone page and the email."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class TicketCard:
 
 
 def seat_label(section: str | None, row: str | None, seat: str | None) -> str:
-    """"Section A · Row 3 · Seat 12", or "General admission": the same words at checkout and on the ticket."""
+    """ "Section A · Row 3 · Seat 12", or "General admission": the same words at checkout and on the ticket."""
     if seat is None:
         return "General admission"
     parts = []

@@ -1,4 +1,5 @@
 """QR images for the phone page (inline SVG) and the PNG download."""
+
 from __future__ import annotations
 
 import io
@@ -13,8 +14,16 @@ QUIET_ZONE_MODULES = 4
 @lru_cache(maxsize=2048)
 def qr_svg(text: str) -> str:
     """Inline SVG that scales to its container: black modules on an explicit white quiet zone."""
-    return make_qr(text).svg_inline(scale=1, border=QUIET_ZONE_MODULES, dark="#000000", light="#ffffff",
-                                    omitsize=True, svgclass="qr", lineclass=None, title="Ticket QR code")
+    return make_qr(text).svg_inline(
+        scale=1,
+        border=QUIET_ZONE_MODULES,
+        dark="#000000",
+        light="#ffffff",
+        omitsize=True,
+        svgclass="qr",
+        lineclass=None,
+        title="Ticket QR code",
+    )
 
 
 @lru_cache(maxsize=256)

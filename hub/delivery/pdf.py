@@ -4,10 +4,11 @@ The QR is drawn module by module as one filled path, so it is sharp at any
 printer resolution, and it sits on a white square that holds the 4-module
 quiet zone the QR standard asks for.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from fpdf import FPDF
 from fpdf.drawing import PaintedPath
@@ -49,8 +50,11 @@ def tickets_pdf(cards: Iterable[TicketCard], *, title: str = "Tickets") -> bytes
 
 
 def _latin1(cards: list[TicketCard]) -> bool:
-    text = "".join(f"{c.event_title}{c.venue_name}{c.venue_address or ''}{c.buyer_name}{c.ticket_type_name}"
-                   f"{c.section or ''}{c.row or ''}{c.seat or ''}{c.zone_name or ''}" for c in cards)
+    text = "".join(
+        f"{c.event_title}{c.venue_name}{c.venue_address or ''}{c.buyer_name}{c.ticket_type_name}"
+        f"{c.section or ''}{c.row or ''}{c.seat or ''}{c.zone_name or ''}"
+        for c in cards
+    )
     try:
         text.encode("latin-1")
     except UnicodeEncodeError:
@@ -81,8 +85,7 @@ def _ticket_page(pdf: FPDF, font: str, card: TicketCard) -> None:
 
     def line(text: str, size: float, style: str = "", gap: float = 1.5) -> None:
         pdf.set_font(font, style, size)
-        pdf.multi_cell(width, size * 0.45, _safe(pdf, font, text), align="C",
-                       new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(width, size * 0.45, _safe(pdf, font, text), align="C", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(gap)
 
     pdf.set_text_color(90, 90, 90)
@@ -127,8 +130,12 @@ def draw_qr(pdf: FPDF, text: str, *, center_x: float, top: float, symbol_mm: flo
                 if dark and start is None:
                     start = col_index
                 elif not dark and start is not None:
-                    path.rectangle(left + start * module_mm, top + row_index * module_mm,
-                                   (col_index - start) * module_mm, module_mm)
+                    path.rectangle(
+                        left + start * module_mm,
+                        top + row_index * module_mm,
+                        (col_index - start) * module_mm,
+                        module_mm,
+                    )
                     start = None
         context.add_item(path, False)  # no defensive deep copy: the path is ours alone
     return side

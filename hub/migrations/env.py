@@ -1,11 +1,12 @@
 """Alembic environment: runs on a connection handed over by hub.db.upgrade, or on sqlalchemy.url."""
+
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from hub.schema import metadata
 import hub.schema_devices  # noqa: E402,F401  devices/sync tables live on the same metadata
+from hub.schema import metadata
 
 config = context.config
 
@@ -25,8 +26,7 @@ def run() -> None:
 
 
 if context.is_offline_mode():
-    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata,
-                      literal_binds=True)
+    context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -1,4 +1,5 @@
 """Account features on top of users: registration links, password reset tokens, TOTP two-factor, order history."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import atomic
-from ..schema import orders, events
+from ..schema import events, orders
 from ..schema_web import account_orders, password_resets, user_totp
 from .clock import utcnow
 from .errors import Conflict, Invalid
@@ -32,6 +33,7 @@ def _hash(token: str) -> str:
 # address is mailed a link (a signed token naming it) to choose a password, an
 # existing one a note. So the page tells nobody which emails are registered,
 # and nobody can create an account for an address they cannot read.
+
 
 def _registration_serializer(secret: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt="tickethub-register")
@@ -58,6 +60,7 @@ def registration_email(secret: str, token: str, now: datetime | None = None) -> 
 
 # --- password reset --------------------------------------------------------
 
+
 def start_password_reset(conn: Connection, email: str, now: datetime | None = None) -> tuple[dict, str] | None:
     """(user, token) for a known email, else None. Only the token's hash is stored."""
     now = now or utcnow()
@@ -66,8 +69,11 @@ def start_password_reset(conn: Connection, email: str, now: datetime | None = No
         return None
     token = secrets.token_urlsafe(32)
     with atomic(conn):
-        conn.execute(insert(password_resets).values(user_id=user["id"], token_hash=_hash(token),
-                                                    created_at=now, expires_at=now + RESET_TTL))
+        conn.execute(
+            insert(password_resets).values(
+                user_id=user["id"], token_hash=_hash(token), created_at=now, expires_at=now + RESET_TTL
+            )
+        )
     return user, token
 
 
@@ -87,18 +93,24 @@ def finish_password_reset(conn: Connection, token: str, new_password: str, now: 
         user_id = reset_token_user(conn, token, now)
         if user_id is None:
             raise Conflict("this reset link is invalid, used or expired; ask for a new one", "reset_token_invalid")
-        used = conn.execute(update(password_resets).where(
-            password_resets.c.token_hash == _hash(token), password_resets.c.used_at.is_(None))
-            .values(used_at=now)).rowcount
+        used = conn.execute(
+            update(password_resets)
+            .where(password_resets.c.token_hash == _hash(token), password_resets.c.used_at.is_(None))
+            .values(used_at=now)
+        ).rowcount
         if used != 1:
             raise Conflict("this reset link was just used", "reset_token_invalid")
         set_password(conn, user_id, new_password)
-        conn.execute(update(password_resets).where(password_resets.c.user_id == user_id,
-                                                   password_resets.c.used_at.is_(None)).values(used_at=now))
+        conn.execute(
+            update(password_resets)
+            .where(password_resets.c.user_id == user_id, password_resets.c.used_at.is_(None))
+            .values(used_at=now)
+        )
     return user_id
 
 
 # --- TOTP two-factor -------------------------------------------------------
+
 
 def totp_state(conn: Connection, user_id: int) -> dict | None:
     row = conn.execute(select(user_totp).where(user_totp.c.user_id == user_id)).mappings().first()
@@ -134,9 +146,14 @@ def _accept_code(conn: Connection, user_id: int, code: str, now: datetime) -> bo
     step_now = int(now.timestamp()) // totp.interval
     for step in (step_now - 1, step_now, step_now + 1):
         if step > state["last_step"] and totp.at(step * totp.interval) == code:
-            return conn.execute(update(user_totp).where(user_totp.c.user_id == user_id,
-                                                        user_totp.c.last_step < step)
-                                .values(last_step=step)).rowcount == 1
+            return (
+                conn.execute(
+                    update(user_totp)
+                    .where(user_totp.c.user_id == user_id, user_totp.c.last_step < step)
+                    .values(last_step=step)
+                ).rowcount
+                == 1
+            )
     return False
 
 
@@ -171,6 +188,7 @@ def disable_totp(conn: Connection, user_id: int, code: str, now: datetime | None
 
 # --- order history ---------------------------------------------------------
 
+
 def link_order(conn: Connection, order_id: int, user_id: int) -> None:
     """Put the order in the user's history; linking the same order again (a replayed purchase) changes nothing."""
     try:
@@ -187,10 +205,18 @@ def order_owner(conn: Connection, order_id: int) -> int | None:
 
 def order_history(conn: Connection, user_id: int) -> list[dict]:
     rows = conn.execute(
-        select(orders.c.id, orders.c.status, orders.c.total, orders.c.created_at, orders.c.access_token,
-               events.c.title.label("event_title"), events.c.starts_at)
+        select(
+            orders.c.id,
+            orders.c.status,
+            orders.c.total,
+            orders.c.created_at,
+            orders.c.access_token,
+            events.c.title.label("event_title"),
+            events.c.starts_at,
+        )
         .join(account_orders, account_orders.c.order_id == orders.c.id)
         .join(events, events.c.id == orders.c.event_id)
-        .where(account_orders.c.user_id == user_id).order_by(orders.c.created_at.desc())).mappings()
+        .where(account_orders.c.user_id == user_id)
+        .order_by(orders.c.created_at.desc())
+    ).mappings()
     return [dict(r) for r in rows]
-

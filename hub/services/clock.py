@@ -1,13 +1,14 @@
 """UTC time helpers. Services take `now` as a parameter so tests control time."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from common.protocol import format_utc
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -21,9 +22,9 @@ def parse_iso(text: str) -> datetime:
     if not isinstance(text, str):
         raise ValueError("not a string")
     parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     try:
-        parsed.astimezone(timezone.utc)  # stored and compared in UTC
+        parsed.astimezone(UTC)  # stored and compared in UTC
     except OverflowError:
         raise ValueError("outside the years 1 to 9999 in UTC") from None
     return parsed

@@ -6,6 +6,7 @@ its own Ed25519 public key, and receives a random bearer credential. The hub
 stores only SHA-256 hashes of tokens and credentials. Revoking a device keeps
 its credential hash, so its calls get a precise ``device_revoked`` 401.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,8 +40,12 @@ DEVICE_SPEC = obj(
     optional={"zones": list_of(integer(1, 16), 16), "direction": one_of(*DIRECTIONS)},
 )
 CHANGE_SPEC = obj(
-    optional={"name": string(100, 1), "event_id": integer(1), "zones": list_of(integer(1, 16), 16),
-              "direction": one_of(*DIRECTIONS)},
+    optional={
+        "name": string(100, 1),
+        "event_id": integer(1),
+        "zones": list_of(integer(1, 16), 16),
+        "direction": one_of(*DIRECTIONS),
+    },
 )
 
 
@@ -57,24 +62,35 @@ def hash_secret(value: str) -> str:
 
 # --- creation and enrolment ------------------------------------------------
 
-def create_device(conn: Connection, data: dict, now: datetime | None = None,
-                  ttl: timedelta = ENROLMENT_TTL) -> tuple[dict, str]:
+
+def create_device(
+    conn: Connection, data: dict, now: datetime | None = None, ttl: timedelta = ENROLMENT_TTL
+) -> tuple[dict, str]:
     """Create a pending device; return (device, one-time enrolment token)."""
     now = now or utcnow()
     spec = DEVICE_SPEC(data, "device")
     with atomic(conn):
         event_row(conn, spec["event_id"])
-        device_id = conn.execute(insert(devices).values(
-            name=spec["name"], event_id=spec["event_id"], zones=json.dumps(sorted(set(spec.get("zones", [])))),
-            direction=spec.get("direction", MovementKind.ENTRY.value), status="pending", config_version=1,
-            created_at=now,
-        ).returning(devices.c.id)).scalar_one()
+        device_id = conn.execute(
+            insert(devices)
+            .values(
+                name=spec["name"],
+                event_id=spec["event_id"],
+                zones=json.dumps(sorted(set(spec.get("zones", [])))),
+                direction=spec.get("direction", MovementKind.ENTRY.value),
+                status="pending",
+                config_version=1,
+                created_at=now,
+            )
+            .returning(devices.c.id)
+        ).scalar_one()
         token = _new_enrolment_token(conn, device_id, now, ttl)
     return get_device(conn, device_id), token
 
 
-def new_enrolment_token(conn: Connection, device_id: int, now: datetime | None = None,
-                        ttl: timedelta = ENROLMENT_TTL) -> str:
+def new_enrolment_token(
+    conn: Connection, device_id: int, now: datetime | None = None, ttl: timedelta = ENROLMENT_TTL
+) -> str:
     """A fresh token to (re-)enrol a device, e.g. after replacing the gate's SD card."""
     now = now or utcnow()
     with atomic(conn):
@@ -85,8 +101,11 @@ def new_enrolment_token(conn: Connection, device_id: int, now: datetime | None =
 
 def _new_enrolment_token(conn: Connection, device_id: int, now: datetime, ttl: timedelta) -> str:
     token = ENROL_PREFIX + secrets.token_urlsafe(24)
-    conn.execute(insert(enrolment_tokens).values(
-        device_id=device_id, token_hash=hash_secret(token), created_at=now, expires_at=now + ttl))
+    conn.execute(
+        insert(enrolment_tokens).values(
+            device_id=device_id, token_hash=hash_secret(token), created_at=now, expires_at=now + ttl
+        )
+    )
     return token
 
 
@@ -98,18 +117,32 @@ def enroll(conn: Connection, token: str, public_key: str, now: datetime | None =
         raise DeviceAuthError("an enrolment token is required", "enrolment_token_invalid")
     credential = CREDENTIAL_PREFIX + secrets.token_urlsafe(32)
     with atomic(conn):
-        claimed = conn.execute(update(enrolment_tokens).where(
-            enrolment_tokens.c.token_hash == hash_secret(token), enrolment_tokens.c.used_at.is_(None),
-            enrolment_tokens.c.expires_at > now,
-        ).values(used_at=now).returning(enrolment_tokens.c.device_id)).first()
+        claimed = conn.execute(
+            update(enrolment_tokens)
+            .where(
+                enrolment_tokens.c.token_hash == hash_secret(token),
+                enrolment_tokens.c.used_at.is_(None),
+                enrolment_tokens.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(enrolment_tokens.c.device_id)
+        ).first()
         if claimed is None:
             raise _why_token_failed(conn, token, now)
         device = _device_row(conn, claimed.device_id)
         if device.status == "revoked":
             raise DeviceAuthError(f"device {device.id} is revoked", "device_revoked")
-        conn.execute(update(devices).where(devices.c.id == device.id).values(
-            status="active", public_key=public_key, credential_hash=hash_secret(credential), enrolled_at=now,
-            config_version=devices.c.config_version + 1))
+        conn.execute(
+            update(devices)
+            .where(devices.c.id == device.id)
+            .values(
+                status="active",
+                public_key=public_key,
+                credential_hash=hash_secret(credential),
+                enrolled_at=now,
+                config_version=devices.c.config_version + 1,
+            )
+        )
     return get_device(conn, claimed.device_id), credential
 
 
@@ -132,6 +165,7 @@ def _public_key(text: str) -> Ed25519PublicKey:
 
 # --- authentication --------------------------------------------------------
 
+
 def device_for_credential(conn: Connection, credential: str) -> dict:
     """The active device holding ``credential``; DeviceAuthError otherwise."""
     if not credential:
@@ -150,11 +184,11 @@ def verify_push_signature(device: dict, body: bytes, signature_b64: str) -> None
         signature = base64.b64decode((signature_b64 or "").encode("ascii"), validate=True)
         _public_key(device["public_key"]).verify(signature, PUSH_DOMAIN + body)
     except (InvalidSignature, binascii.Error, UnicodeEncodeError, ValueError, Invalid):
-        raise DeviceAuthError("the batch signature does not verify with this device's key",
-                              "bad_signature") from None
+        raise DeviceAuthError("the batch signature does not verify with this device's key", "bad_signature") from None
 
 
 # --- management --------------------------------------------------------------
+
 
 def _device_row(conn: Connection, device_id: int):
     row = conn.execute(select(devices).where(devices.c.id == device_id)).first()
@@ -165,11 +199,21 @@ def _device_row(conn: Connection, device_id: int):
 
 def device_json(row) -> dict:
     return {
-        "id": row.id, "name": row.name, "event_id": row.event_id, "zones": json.loads(row.zones),
-        "direction": row.direction, "status": row.status, "config_version": row.config_version,
-        "created_at": iso(row.created_at), "enrolled_at": iso(row.enrolled_at), "revoked_at": iso(row.revoked_at),
-        "last_sync_at": iso(row.last_sync_at), "clock_offset_s": row.clock_offset_s,
-        "last_rtt_ms": row.last_rtt_ms, "backlog": row.backlog, "pull_cursor": row.pull_cursor,
+        "id": row.id,
+        "name": row.name,
+        "event_id": row.event_id,
+        "zones": json.loads(row.zones),
+        "direction": row.direction,
+        "status": row.status,
+        "config_version": row.config_version,
+        "created_at": iso(row.created_at),
+        "enrolled_at": iso(row.enrolled_at),
+        "revoked_at": iso(row.revoked_at),
+        "last_sync_at": iso(row.last_sync_at),
+        "clock_offset_s": row.clock_offset_s,
+        "last_rtt_ms": row.last_rtt_ms,
+        "backlog": row.backlog,
+        "pull_cursor": row.pull_cursor,
     }
 
 
@@ -199,8 +243,11 @@ def change_device(conn: Connection, device_id: int, data: dict) -> dict:
         if "zones" in spec:
             values["zones"] = json.dumps(sorted(set(spec["zones"])))
         if values:
-            conn.execute(update(devices).where(devices.c.id == device_id)
-                         .values(**values, config_version=devices.c.config_version + 1))
+            conn.execute(
+                update(devices)
+                .where(devices.c.id == device_id)
+                .values(**values, config_version=devices.c.config_version + 1)
+            )
     return get_device(conn, device_id)
 
 
@@ -209,10 +256,16 @@ def revoke_device(conn: Connection, device_id: int, now: datetime | None = None)
     now = now or utcnow()
     with atomic(conn):
         _device_row(conn, device_id)
-        conn.execute(update(devices).where(devices.c.id == device_id, devices.c.status != "revoked")
-                     .values(status="revoked", revoked_at=now))
-        conn.execute(update(enrolment_tokens).where(enrolment_tokens.c.device_id == device_id,
-                                                    enrolment_tokens.c.used_at.is_(None)).values(used_at=now))
+        conn.execute(
+            update(devices)
+            .where(devices.c.id == device_id, devices.c.status != "revoked")
+            .values(status="revoked", revoked_at=now)
+        )
+        conn.execute(
+            update(enrolment_tokens)
+            .where(enrolment_tokens.c.device_id == device_id, enrolment_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        )
     return get_device(conn, device_id)
 
 
@@ -227,8 +280,11 @@ def device_config(conn: Connection, device: dict) -> dict:
         "gate_name": device["name"],
         "direction": device["direction"],
         "zones": zones,
-        "events": [{
-            "event_id": event.id, "name": event.title,
-            "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
-        }],
+        "events": [
+            {
+                "event_id": event.id,
+                "name": event.title,
+                "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
+            }
+        ],
     }

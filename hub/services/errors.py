@@ -1,4 +1,5 @@
 """Service errors: a stable machine-readable code, a human message, an HTTP status."""
+
 from __future__ import annotations
 
 

@@ -16,6 +16,7 @@ query, the free seats, the new hold, the conditional UPDATE), each built once at
 only binds values. A best-available pick reads at most LOCKED_SCAN_SEATS free seats inside
 the write transaction; a longer search runs outside it (see hold_best_available).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -25,10 +26,11 @@ import math
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta
-from typing import Mapping, NamedTuple
+from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, tuple_, update
 
@@ -50,15 +52,19 @@ class HoldPolicy:
     max_per_client: int = 0  # tickets one client may hold at once, over all its live holds; 0: no limit
 
     @classmethod
-    def from_config(cls, config: Mapping, *, signed_in: bool) -> "HoldPolicy":
+    def from_config(cls, config: Mapping, *, signed_in: bool) -> HoldPolicy:
         """The hub's settings for one client. Anonymous clients get the shorter maximum
         time (HOLD_TTL_MAX_ANONYMOUS_SECONDS): a checkout needs minutes, not an hour."""
         max_ttl = config["HOLD_TTL_MAX_SECONDS"]
         if not signed_in:
             max_ttl = min(max_ttl, config["HOLD_TTL_MAX_ANONYMOUS_SECONDS"])
-        return cls(default_ttl=min(config["HOLD_TTL_SECONDS"], max_ttl), min_ttl=config["HOLD_TTL_MIN_SECONDS"],
-                   max_ttl=max_ttl, max_seats=config["HOLD_MAX_SEATS"],
-                   max_per_client=config["HOLD_MAX_SEATS_PER_CLIENT"])
+        return cls(
+            default_ttl=min(config["HOLD_TTL_SECONDS"], max_ttl),
+            min_ttl=config["HOLD_TTL_MIN_SECONDS"],
+            max_ttl=max_ttl,
+            max_seats=config["HOLD_MAX_SEATS"],
+            max_per_client=config["HOLD_MAX_SEATS_PER_CLIENT"],
+        )
 
     def ttl(self, requested: int | None) -> timedelta:
         seconds = self.default_ttl if requested is None else requested
@@ -98,8 +104,10 @@ def client_identity(user_id: int | None, address: str | None) -> str | None:
 def client_terms(config: Mapping, user_id: int | None, address: str | None) -> dict:
     """What one hold request is held to, as keyword arguments for hold_seats, hold_best_available and
     hold_ga: the hub's policy for this client (signed in or not) and whose share the hold counts against."""
-    return {"policy": HoldPolicy.from_config(config, signed_in=user_id is not None),
-            "client": client_identity(user_id, address)}
+    return {
+        "policy": HoldPolicy.from_config(config, signed_in=user_id is not None),
+        "client": client_identity(user_id, address),
+    }
 
 
 def hold_is_live(now: datetime):
@@ -109,50 +117,80 @@ def hold_is_live(now: datetime):
 
 # The statements of the sale path, built once (values are bound per call: `:name`).
 _CLIENT_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
-_CLIENT_HELD = (select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(holds.c.expires_at))
-                .where(holds.c.client == bindparam("client"), hold_is_live(bindparam("now"))))
+_CLIENT_HELD = select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(holds.c.expires_at)).where(
+    holds.c.client == bindparam("client"), hold_is_live(bindparam("now"))
+)
 # The event's venue and release time with its seated ticket types, cheapest first (one row with
 # NULL type columns when it has none).
-_SEATED_EVENT = (select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
-                 .select_from(events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id,
-                                                                  ticket_types.c.kind == "seated")))
-                 .where(events.c.id == bindparam("event_id"))
-                 .order_by(ticket_types.c.price, ticket_types.c.id))
-_SEATS_BY_LABEL = (select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
-                          venue_seats.c.position)
-                   .where(venue_seats.c.venue_id == bindparam("venue_id"),
-                          tuple_(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
-                          .in_(bindparam("labels", expanding=True)))
-                   .order_by(venue_seats.c.position))
-_SECTION_EXISTS = select(venue_seats.c.id).where(venue_seats.c.venue_id == bindparam("venue_id"),
-                                                 venue_seats.c.section == bindparam("section")).limit(1)
+_SEATED_EVENT = (
+    select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
+    .select_from(
+        events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id, ticket_types.c.kind == "seated"))
+    )
+    .where(events.c.id == bindparam("event_id"))
+    .order_by(ticket_types.c.price, ticket_types.c.id)
+)
+_SEATS_BY_LABEL = (
+    select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
+    .where(
+        venue_seats.c.venue_id == bindparam("venue_id"),
+        tuple_(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label).in_(bindparam("labels", expanding=True)),
+    )
+    .order_by(venue_seats.c.position)
+)
+_SECTION_EXISTS = (
+    select(venue_seats.c.id)
+    .where(venue_seats.c.venue_id == bindparam("venue_id"), venue_seats.c.section == bindparam("section"))
+    .limit(1)
+)
 _INSERT_HOLD = insert(holds).returning(holds.c.id)
-_TAKE_SEATS = (update(event_seats)
-               .where(event_seats.c.event_id == bindparam("for_event"),
-                      event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
-                      seat_is_free(bindparam("now")))
-               .values(status="held", hold_id=bindparam("new_hold"), held_until=bindparam("until"),
-                       ticket_type_id=bindparam("type_id"), order_id=None))
+_TAKE_SEATS = (
+    update(event_seats)
+    .where(
+        event_seats.c.event_id == bindparam("for_event"),
+        event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
+        seat_is_free(bindparam("now")),
+    )
+    .values(
+        status="held",
+        hold_id=bindparam("new_hold"),
+        held_until=bindparam("until"),
+        ticket_type_id=bindparam("type_id"),
+        order_id=None,
+    )
+)
 # Free seats in seat-map order after a position (the ix_event_seats_unsold index), a page at a time.
-_FREE_POSITIONS = (select(event_seats.c.position)
-                   .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.status != "sold",
-                          seat_is_free(bindparam("now")), event_seats.c.position > bindparam("after"))
-                   .order_by(event_seats.c.position).limit(bindparam("page")))
+_FREE_POSITIONS = (
+    select(event_seats.c.position)
+    .where(
+        event_seats.c.event_id == bindparam("event_id"),
+        event_seats.c.status != "sold",
+        seat_is_free(bindparam("now")),
+        event_seats.c.position > bindparam("after"),
+    )
+    .order_by(event_seats.c.position)
+    .limit(bindparam("page"))
+)
 # PostgreSQL: lock the chosen seats that are still free, passing over those another transaction is taking.
-_LOCK_FREE_SEATS = (select(event_seats.c.seat_id)
-                    .where(event_seats.c.event_id == bindparam("event_id"),
-                           event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
-                           seat_is_free(bindparam("now")))
-                    .with_for_update(skip_locked=True))
-_WAIT_FOR_SEAT = (select(event_seats.c.seat_id)
-                  .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.position == bindparam("position"))
-                  .with_for_update())
+_LOCK_FREE_SEATS = (
+    select(event_seats.c.seat_id)
+    .where(
+        event_seats.c.event_id == bindparam("event_id"),
+        event_seats.c.seat_id.in_(bindparam("seat_ids", expanding=True)),
+        seat_is_free(bindparam("now")),
+    )
+    .with_for_update(skip_locked=True)
+)
+_WAIT_FOR_SEAT = (
+    select(event_seats.c.seat_id)
+    .where(event_seats.c.event_id == bindparam("event_id"), event_seats.c.position == bindparam("position"))
+    .with_for_update()
+)
 _HOLD_BY_ID = select(holds).where(holds.c.id == bindparam("hold_id"))
 _HOLD_BY_ID_LOCKED = _HOLD_BY_ID.with_for_update()
 
 
-def _check_client_limit(conn: Connection, client: str | None, quantity: int, policy: HoldPolicy,
-                        now: datetime) -> None:
+def _check_client_limit(conn: Connection, client: str | None, quantity: int, policy: HoldPolicy, now: datetime) -> None:
     """Refuse (429 hold_limit_reached) a hold that would take the client over its share.
 
     Called inside the hold's write transaction before anything is taken. SQLite
@@ -169,8 +207,10 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
         return
     limit = policy.max_per_client
     if held:
-        message = (f"You already hold {held} ticket{'' if held == 1 else 's'}, and one customer can hold at "
-                   f"most {limit} at a time. Buy or release the tickets you hold, or wait until your hold runs out.")
+        message = (
+            f"You already hold {held} ticket{'' if held == 1 else 's'}, and one customer can hold at "
+            f"most {limit} at a time. Buy or release the tickets you hold, or wait until your hold runs out."
+        )
         retry_after = max(1, math.ceil((first_end - now).total_seconds()))
     else:
         message, retry_after = f"One customer can hold at most {limit} tickets at a time.", None
@@ -221,44 +261,89 @@ def _type_for(types: dict, section: str):
     return types.get(section) or types.get(None)
 
 
-def _new_hold(conn: Connection, event_id: int, kind: str, quantity: int, expires_at: datetime,
-              now: datetime, client: str | None, ticket_type_id: int | None = None) -> tuple[int, str]:
+def _new_hold(
+    conn: Connection,
+    event_id: int,
+    kind: str,
+    quantity: int,
+    expires_at: datetime,
+    now: datetime,
+    client: str | None,
+    ticket_type_id: int | None = None,
+) -> tuple[int, str]:
     token = secrets.token_urlsafe(24)
-    hold_id = conn.execute(_INSERT_HOLD, {
-        "event_id": event_id, "token_hash": hash_hold_token(token), "kind": kind, "ticket_type_id": ticket_type_id,
-        "quantity": quantity, "status": "active", "created_at": now, "expires_at": expires_at, "client": client,
-    }).scalar_one()
+    hold_id = conn.execute(
+        _INSERT_HOLD,
+        {
+            "event_id": event_id,
+            "token_hash": hash_hold_token(token),
+            "kind": kind,
+            "ticket_type_id": ticket_type_id,
+            "quantity": quantity,
+            "status": "active",
+            "created_at": now,
+            "expires_at": expires_at,
+            "client": client,
+        },
+    ).scalar_one()
     return hold_id, token
 
 
-def _take_seats(conn: Connection, event_id: int, hold_id: int, seats: list, types: dict,
-                expires_at: datetime, now: datetime) -> int:
+def _take_seats(
+    conn: Connection, event_id: int, hold_id: int, seats: list, types: dict, expires_at: datetime, now: datetime
+) -> int:
     """Conditionally mark seats held; return how many were actually free."""
     by_type: dict[int, list[int]] = {}
     for seat in seats:
         by_type.setdefault(_type_for(types, seat.section).id, []).append(seat.id)
     taken = 0
     for type_id, seat_ids in by_type.items():
-        taken += conn.execute(_TAKE_SEATS, {"for_event": event_id, "seat_ids": seat_ids, "now": now,
-                                            "new_hold": hold_id, "until": expires_at, "type_id": type_id}).rowcount
+        taken += conn.execute(
+            _TAKE_SEATS,
+            {
+                "for_event": event_id,
+                "seat_ids": seat_ids,
+                "now": now,
+                "new_hold": hold_id,
+                "until": expires_at,
+                "type_id": type_id,
+            },
+        ).rowcount
     return taken
 
 
-def _hold_json(hold_id: int, token: str, seats: list, types: dict, expires_at: datetime, kind: str,
-               ga_type=None, quantity: int = 0) -> dict:
+def _hold_json(
+    hold_id: int, token: str, seats: list, types: dict, expires_at: datetime, kind: str, ga_type=None, quantity: int = 0
+) -> dict:
     out = {"hold_id": hold_id, "hold_token": token, "kind": kind, "expires_at": iso(expires_at)}
     if kind == "seats":
-        out["seats"] = [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position,
-                         "ticket_type_id": _type_for(types, s.section).id} for s in seats]
+        out["seats"] = [
+            {
+                "section": s.section,
+                "row": s.row,
+                "seat": s.label,
+                "index": s.position,
+                "ticket_type_id": _type_for(types, s.section).id,
+            }
+            for s in seats
+        ]
         out["quantity"] = len(seats)
     else:
         out.update(seats=[], ticket_type_id=ga_type.id, quantity=quantity)
     return out
 
 
-def hold_seats(conn: Connection, event_id: int, seats: list[tuple[str, str, str]], *,
-               ttl_seconds: int | None = None, ticket_type_id: int | None = None,
-               policy: HoldPolicy = HoldPolicy(), client: str | None = None, now: datetime | None = None) -> dict:
+def hold_seats(
+    conn: Connection,
+    event_id: int,
+    seats: list[tuple[str, str, str]],
+    *,
+    ttl_seconds: int | None = None,
+    ticket_type_id: int | None = None,
+    policy: HoldPolicy = HoldPolicy(),
+    client: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Hold exactly these (section, row, seat label) seats, or nothing (409).
 
     `client` (client_identity) is whose share the seats count against (policy.max_per_client).
@@ -308,15 +393,24 @@ LOCKED_SCAN_SEATS = 1024
 class _SearchOn:
     """What a pick under the write lock hands to the search outside it: no block among the free seats up to
     `after` (positions), within LOCKED_SCAN_SEATS of where it started."""
+
     after: int
     venue_id: int
     types: dict
 
 
-def hold_best_available(conn: Connection, event_id: int, count: int, *, section: str | None = None,
-                        ttl_seconds: int | None = None, ticket_type_id: int | None = None,
-                        policy: HoldPolicy = HoldPolicy(), client: str | None = None,
-                        now: datetime | None = None) -> dict:
+def hold_best_available(
+    conn: Connection,
+    event_id: int,
+    count: int,
+    *,
+    section: str | None = None,
+    ttl_seconds: int | None = None,
+    ticket_type_id: int | None = None,
+    policy: HoldPolicy = HoldPolicy(),
+    client: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Hold `count` adjacent seats in one row: the front-most row, then closest to its centre.
 
     The pick runs inside the write transaction but reads at most LOCKED_SCAN_SEATS free seats there.
@@ -337,8 +431,10 @@ def hold_best_available(conn: Connection, event_id: int, count: int, *, section:
             venue_id, type_rows = _open_seated_event(conn, event_id, now)
             _check_client_limit(conn, client, count, policy, now)
             types = _seated_types(type_rows, event_id, now, ticket_type_id)
-            if section is not None and conn.execute(_SECTION_EXISTS, {"venue_id": venue_id,
-                                                                      "section": section}).first() is None:
+            if (
+                section is not None
+                and conn.execute(_SECTION_EXISTS, {"venue_id": venue_id, "section": section}).first() is None
+            ):
                 raise NotFound(f"no section {section!r}", "unknown_section")
             block, row_before = _pick_block(conn, event_id, venue_id, count, section, types, now, after)
             if block is None:
@@ -372,8 +468,16 @@ def _no_block(count: int) -> Conflict:
     return Conflict(f"no {count} adjacent seats are available", "seats_unavailable")
 
 
-def _pick_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
-                now: datetime, after: int) -> tuple[list | None, int | None]:
+def _pick_block(
+    conn: Connection,
+    event_id: int,
+    venue_id: int,
+    count: int,
+    section: str | None,
+    types: dict,
+    now: datetime,
+    after: int,
+) -> tuple[list | None, int | None]:
     """_find_block inside the hold's write transaction (at most LOCKED_SCAN_SEATS free seats read).
 
     PostgreSQL: no lock serialises the picks. Each sees the seats committed as free, so concurrent
@@ -388,14 +492,18 @@ def _pick_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
         return _find_block(conn, event_id, venue_id, count, section, types, now, after, LOCKED_SCAN_SEATS)
     busy: set[int] = set()  # positions being taken by other transactions
     while True:
-        block, row_before = _find_block(conn, event_id, venue_id, count, section, types, now, after,
-                                        LOCKED_SCAN_SEATS, busy)
+        block, row_before = _find_block(
+            conn, event_id, venue_id, count, section, types, now, after, LOCKED_SCAN_SEATS, busy
+        )
         if block is None:
             if row_before is None and busy:  # only seats being taken are left: wait for one, then again
                 raise _Collision(taken_at=min(busy))
             return block, row_before
-        locked = set(conn.execute(_LOCK_FREE_SEATS, {"event_id": event_id, "now": now,
-                                                     "seat_ids": [seat.id for seat in block]}).scalars())
+        locked = set(
+            conn.execute(
+                _LOCK_FREE_SEATS, {"event_id": event_id, "now": now, "seat_ids": [seat.id for seat in block]}
+            ).scalars()
+        )
         if len(locked) == count:
             return block, row_before
         busy.update(seat.position for seat in block if seat.id not in locked)
@@ -424,10 +532,20 @@ def venue_layout(conn: Connection, venue_id: int) -> list[_LayoutSeat]:
         if key in _layouts:
             _layouts.move_to_end(key)
             return _layouts[key]
-    rows = conn.execute(select(venue_seats.c.id, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label,
-                               venue_seats.c.position, venue_seats.c.section_order, venue_seats.c.row_order,
-                               venue_seats.c.seat_order)
-                        .where(venue_seats.c.venue_id == venue_id).order_by(venue_seats.c.position)).all()
+    rows = conn.execute(
+        select(
+            venue_seats.c.id,
+            venue_seats.c.section,
+            venue_seats.c.row,
+            venue_seats.c.label,
+            venue_seats.c.position,
+            venue_seats.c.section_order,
+            venue_seats.c.row_order,
+            venue_seats.c.seat_order,
+        )
+        .where(venue_seats.c.venue_id == venue_id)
+        .order_by(venue_seats.c.position)
+    ).all()
     layout = [_LayoutSeat(*r) for r in rows]
     with _layouts_lock:
         _layouts[key] = layout
@@ -436,9 +554,18 @@ def venue_layout(conn: Connection, venue_id: int) -> list[_LayoutSeat]:
     return layout
 
 
-def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, section: str | None, types: dict,
-                now: datetime, after: int = -1, max_seats: int | None = None,
-                busy: set[int] = frozenset()) -> tuple[list | None, int | None]:
+def _find_block(
+    conn: Connection,
+    event_id: int,
+    venue_id: int,
+    count: int,
+    section: str | None,
+    types: dict,
+    now: datetime,
+    after: int = -1,
+    max_seats: int | None = None,
+    busy: set[int] = frozenset(),
+) -> tuple[list | None, int | None]:
     """Scan the free seats after position `after` in seat-map order, a page at a time, until a row holds a block.
     Positions in `busy` count as taken.
 
@@ -451,8 +578,11 @@ def _find_block(conn: Connection, event_id: int, venue_id: int, count: int, sect
     page_size = max(128, count * 8)  # most picks end in the first row or two; later pages grow
     row_key, row_seats, read = None, [], 0
     while True:
-        page = conn.execute(_FREE_POSITIONS, {"event_id": event_id, "now": now, "after": after,
-                                              "page": page_size}).scalars().all()
+        page = (
+            conn.execute(_FREE_POSITIONS, {"event_id": event_id, "now": now, "after": after, "page": page_size})
+            .scalars()
+            .all()
+        )
         for position in page:
             read += 1
             seat = layout[position]
@@ -491,16 +621,24 @@ def _best_in_row(seats: list, count: int, types: dict):
     best = None
     for run in runs:
         for start in range(len(run) - count + 1):
-            block = run[start:start + count]
+            block = run[start : start + count]
             distance = abs((block[0].seat_order + block[-1].seat_order) / 2 - centre)
             if best is None or distance < best[0]:
                 best = (distance, block)
     return best[1] if best else None
 
 
-def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int, *,
-            ttl_seconds: int | None = None, policy: HoldPolicy = HoldPolicy(), client: str | None = None,
-            now: datetime | None = None) -> dict:
+def hold_ga(
+    conn: Connection,
+    event_id: int,
+    ticket_type_id: int,
+    quantity: int,
+    *,
+    ttl_seconds: int | None = None,
+    policy: HoldPolicy = HoldPolicy(),
+    client: str | None = None,
+    now: datetime | None = None,
+) -> dict:
     """Hold `quantity` general-admission tickets, or nothing (409)."""
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
@@ -510,12 +648,15 @@ def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int,
         with atomic(conn):
             _open_event(conn, event_id, now)
             _check_client_limit(conn, client, quantity, policy, now)
-            ga = conn.execute(select(ticket_types).where(
-                ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
-                .with_for_update()).first()
+            ga = conn.execute(
+                select(ticket_types)
+                .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
+                .with_for_update()
+            ).first()
             if ga is None or ga.kind != "ga":
-                raise NotFound(f"event {event_id} has no general admission ticket type {ticket_type_id}",
-                               "ticket_type_not_found")
+                raise NotFound(
+                    f"event {event_id} has no general admission ticket type {ticket_type_id}", "ticket_type_not_found"
+                )
             if not _on_sale(ga, now):
                 raise Conflict(f"ticket type {ga.name!r} is not on sale now", "not_on_sale")
             left = _ga_places_left(conn, ga, now)
@@ -530,8 +671,9 @@ def hold_ga(conn: Connection, event_id: int, ticket_type_id: int, quantity: int,
 def _ga_places_left(conn: Connection, ga, now: datetime) -> int:
     """A GA ticket type's capacity less what is sold and what live holds keep (may be below 0
     if the capacity was lowered)."""
-    held = conn.execute(select(func.coalesce(func.sum(holds.c.quantity), 0))
-                        .where(holds.c.ticket_type_id == ga.id, hold_is_live(now))).scalar_one()
+    held = conn.execute(
+        select(func.coalesce(func.sum(holds.c.quantity), 0)).where(holds.c.ticket_type_id == ga.id, hold_is_live(now))
+    ).scalar_one()
     return ga.capacity - ga.sold - held
 
 
@@ -575,13 +717,25 @@ def live_hold(conn: Connection, hold_id: int, token: str | None, now: datetime, 
 def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> dict:
     now = now or utcnow()
     hold = find_hold(conn, hold_id, token)
-    seats = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
-                         .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-                         .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
-                         .order_by(venue_seats.c.position)).all() if live_status(hold, now) == "active" else []
-    return {"hold_id": hold.id, "event_id": hold.event_id, "kind": hold.kind, "quantity": hold.quantity,
-            "status": live_status(hold, now), "expires_at": iso(hold.expires_at),
-            "seats": [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position} for s in seats]}
+    seats = (
+        conn.execute(
+            select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
+            .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+            .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
+            .order_by(venue_seats.c.position)
+        ).all()
+        if live_status(hold, now) == "active"
+        else []
+    )
+    return {
+        "hold_id": hold.id,
+        "event_id": hold.event_id,
+        "kind": hold.kind,
+        "quantity": hold.quantity,
+        "status": live_status(hold, now),
+        "expires_at": iso(hold.expires_at),
+        "seats": [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position} for s in seats],
+    }
 
 
 def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | None = None) -> None:
@@ -594,9 +748,14 @@ def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetim
 
 
 def _free_held_seats(conn: Connection, hold_ids: list[int]) -> int:
-    return conn.execute(update(event_seats).where(
-        event_seats.c.hold_id.in_(hold_ids), event_seats.c.status == "held",
-    ).values(status="available", hold_id=None, held_until=None, ticket_type_id=None)).rowcount
+    return conn.execute(
+        update(event_seats)
+        .where(
+            event_seats.c.hold_id.in_(hold_ids),
+            event_seats.c.status == "held",
+        )
+        .values(status="available", hold_id=None, held_until=None, ticket_type_id=None)
+    ).rowcount
 
 
 def sweep_expired(conn: Connection, now: datetime | None = None, batch: int = 500) -> int:
@@ -605,11 +764,17 @@ def sweep_expired(conn: Connection, now: datetime | None = None, batch: int = 50
     total = 0
     while True:
         with atomic(conn):
-            ids = list(conn.execute(select(holds.c.id).where(
-                holds.c.status == "active", holds.c.expires_at <= now).limit(batch)).scalars())
+            ids = list(
+                conn.execute(
+                    select(holds.c.id).where(holds.c.status == "active", holds.c.expires_at <= now).limit(batch)
+                ).scalars()
+            )
             if not ids:
                 return total
-            conn.execute(update(holds).where(holds.c.id.in_(ids), holds.c.status == "active",
-                                             holds.c.expires_at <= now).values(status="expired"))
+            conn.execute(
+                update(holds)
+                .where(holds.c.id.in_(ids), holds.c.status == "active", holds.c.expires_at <= now)
+                .values(status="expired")
+            )
             _free_held_seats(conn, ids)
         total += len(ids)

@@ -4,6 +4,7 @@ One section per line: ``Section name: Row=seats, Row=seats, ...`` where seats
 is a count (``A=12`` gives seats 1..12) or a numbered range (``C=3-14``).
 Blank lines and lines starting with # are ignored.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ def parse_layout(text: str) -> list[dict]:
         for part in rows_text.split(","):
             match = _ROW.match(part)
             if not match:
-                raise Invalid(f"line {number}: {part.strip()!r} is not `Row=count` or `Row=first-last`",
-                              "invalid_layout")
+                raise Invalid(
+                    f"line {number}: {part.strip()!r} is not `Row=count` or `Row=first-last`", "invalid_layout"
+                )
             row, first, last = match.group(1), int(match.group(2)), match.group(3)
             if last is None:
                 seats: int | list[str] = first

@@ -20,13 +20,15 @@ response on a task thread and has no way to hand a socket to an event loop), so
 without a cap a room of dashboards would take every thread and stop sales and
 gate sync. Streams past the cap are refused at once and the page tries again.
 """
+
 from __future__ import annotations
 
 import logging
 import queue
 import threading
 import time
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ SLOTS_EXTENSION = "tickethub.live_slots"
 class Subscription:
     """One subscriber's queue of changed event ids. Use as a context manager."""
 
-    def __init__(self, hub: "LocalNotifier"):
+    def __init__(self, hub: LocalNotifier):
         self._hub = hub
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.closed = False  # the notifier shut down: stop reading
@@ -68,7 +70,7 @@ class Subscription:
     def close(self) -> None:
         self._hub._remove(self)
 
-    def __enter__(self) -> "Subscription":
+    def __enter__(self) -> Subscription:
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -161,8 +163,7 @@ class PostgresNotifier:
     def _ensure_listener(self) -> None:
         with self._started:
             if self._thread is None and not self._stopping.is_set():
-                self._thread = threading.Thread(target=self._listen_forever, name="attendance-listener",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._listen_forever, name="attendance-listener", daemon=True)
                 self._thread.start()
 
     def _listen_forever(self) -> None:
@@ -247,9 +248,12 @@ def _scans_since(conn, last: int | None) -> tuple[int, set[int]]:
         return now, {ANY_EVENT}
     if now <= last:
         return now, set()
-    rows = conn.execute(select(func.coalesce(gate_scans.c.event_id, devices.c.event_id)).distinct()
-                        .join(devices, devices.c.id == gate_scans.c.device_id)
-                        .where(gate_scans.c.hub_seq > last, gate_scans.c.hub_seq <= now)).scalars()
+    rows = conn.execute(
+        select(func.coalesce(gate_scans.c.event_id, devices.c.event_id))
+        .distinct()
+        .join(devices, devices.c.id == gate_scans.c.device_id)
+        .where(gate_scans.c.hub_seq > last, gate_scans.c.hub_seq <= now)
+    ).scalars()
     return now, {e for e in rows if e is not None}
 
 
@@ -281,7 +285,7 @@ class StreamSlots:
     def open(self) -> int:
         return self._open
 
-    def take(self) -> "StreamSlot | None":
+    def take(self) -> StreamSlot | None:
         with self._lock:
             if self._open < self.limit:
                 self._open += 1
@@ -289,8 +293,12 @@ class StreamSlots:
             self._refused += 1
             refused = self._refusals_to_report()
         if refused:
-            log.warning("%d live stream(s) refused: all %d stream slots of this process are open "
-                        "(MAX_STREAMS; each open stream holds a server thread)", refused, self.limit)
+            log.warning(
+                "%d live stream(s) refused: all %d stream slots of this process are open "
+                "(MAX_STREAMS; each open stream holds a server thread)",
+                refused,
+                self.limit,
+            )
         return None
 
     def _give_back(self) -> None:

@@ -12,6 +12,7 @@ Cost: a purchase is one write transaction (the hold under lock, its price, the o
 conditional UPDATEs, the tickets signed and inserted with one executemany) of statements built
 once at import, and its answer is built from what it wrote, not read back.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -24,10 +25,10 @@ from common.signing import SigningKey
 
 from ..db import atomic, retrying
 from ..schema import event_seats, holds, orders, ticket_types, tickets
+from . import pricing, promos
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .holds import find_hold, hold_is_live, live_hold
-from . import pricing, promos
 from .payments import get_provider
 from .seats import held_by
 from .tickets import issue_tickets, revoke_tickets, ticket_json, ticket_rows
@@ -42,17 +43,35 @@ BUYER_SPEC = obj(required=BUYER_FIELDS)
 
 # The purchase's writes, built once (values bound per call).
 _INSERT_ORDER = insert(orders).returning(orders.c.id)
-_MARK_PURCHASED = (update(holds).where(holds.c.id == bindparam("purchased_hold"), hold_is_live(bindparam("now")))
-                   .values(status="purchased"))
-_SELL_HELD_SEATS = (update(event_seats).where(held_by(bindparam("sold_hold"), bindparam("now")))
-                    .values(status="sold", order_id=bindparam("new_order"), held_until=None))
-_COUNT_GA_SOLD = (update(ticket_types).where(ticket_types.c.id == bindparam("sold_type"))
-                  .values(sold=ticket_types.c.sold + bindparam("added")))
+_MARK_PURCHASED = (
+    update(holds)
+    .where(holds.c.id == bindparam("purchased_hold"), hold_is_live(bindparam("now")))
+    .values(status="purchased")
+)
+_SELL_HELD_SEATS = (
+    update(event_seats)
+    .where(held_by(bindparam("sold_hold"), bindparam("now")))
+    .values(status="sold", order_id=bindparam("new_order"), held_until=None)
+)
+_COUNT_GA_SOLD = (
+    update(ticket_types)
+    .where(ticket_types.c.id == bindparam("sold_type"))
+    .values(sold=ticket_types.c.sold + bindparam("added"))
+)
 
 
-def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payment_method: str,
-             signer: SigningKey, *, idempotency_key: str | None = None, now: datetime | None = None,
-             promo_code: str | None = None) -> dict:
+def purchase(
+    conn: Connection,
+    hold_id: int,
+    hold_token: str,
+    buyer: dict,
+    payment_method: str,
+    signer: SigningKey,
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+    promo_code: str | None = None,
+) -> dict:
     """Convert a live hold into an order; tickets are issued at once when the payment is done.
 
     The order is charged the hold's services.pricing price (with the promo code's discount,
@@ -69,10 +88,18 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
             price = pricing.hold_price(conn, hold, now, promo_code)
             payment_status = provider.start(price.total, price.currency)
             order = {
-                "event_id": hold.event_id, "hold_id": hold.id, "buyer_name": buyer["name"],
-                "buyer_email": buyer["email"], "status": payment_status, "payment_method": provider.name,
-                "subtotal": price.subtotal, "fees": price.fees, "total": price.total, "idempotency_key": scoped_key,
-                "access_token": secrets.token_urlsafe(24), "created_at": now,
+                "event_id": hold.event_id,
+                "hold_id": hold.id,
+                "buyer_name": buyer["name"],
+                "buyer_email": buyer["email"],
+                "status": payment_status,
+                "payment_method": provider.name,
+                "subtotal": price.subtotal,
+                "fees": price.fees,
+                "total": price.total,
+                "idempotency_key": scoped_key,
+                "access_token": secrets.token_urlsafe(24),
+                "created_at": now,
                 "paid_at": now if payment_status == "paid" else None,
             }
             order["id"] = order_id = conn.execute(_INSERT_ORDER, order).scalar_one()
@@ -82,17 +109,22 @@ def purchase(conn: Connection, hold_id: int, hold_token: str, buyer: dict, payme
             if conn.execute(_MARK_PURCHASED, {"purchased_hold": hold.id, "now": now}).rowcount != 1:
                 raise Conflict(f"hold {hold_id} is no longer live; nothing was sold", "hold_expired")
             if hold.kind == "seats":
-                sold = conn.execute(_SELL_HELD_SEATS, {"sold_hold": hold.id, "now": now,
-                                                       "new_order": order_id}).rowcount
+                sold = conn.execute(
+                    _SELL_HELD_SEATS, {"sold_hold": hold.id, "now": now, "new_order": order_id}
+                ).rowcount
                 if sold != hold.quantity:
                     raise Conflict(f"hold {hold_id} lost seats; nothing was sold", "hold_expired")
             else:
                 conn.execute(_COUNT_GA_SOLD, {"sold_type": hold.ticket_type_id, "added": hold.quantity})
-            issued = (issue_tickets(conn, order_id, hold.event_id, list(price.items), signer, now)
-                      if payment_status == "paid" else [])
+            issued = (
+                issue_tickets(conn, order_id, hold.event_id, list(price.items), signer, now)
+                if payment_status == "paid"
+                else []
+            )
         # what get_order would read back, from what was just written (tickets in id order, as items)
-        return order_json(order, [ticket_json(ticket, item["ticket_type"], item["seat"])
-                                  for ticket, item in zip(issued, price.items)])
+        return order_json(
+            order, [ticket_json(ticket, item["ticket_type"], item["seat"]) for ticket, item in zip(issued, price.items)]
+        )
 
     if scoped_key is not None:
         # The token is checked before anything about an earlier purchase is looked up:
@@ -140,11 +172,19 @@ def order_json(order, order_tickets: list[dict]) -> dict:
     """An order as the API shows it, from its row (a mapping of the orders columns) and its tickets
     (tickets.ticket_json, in id order)."""
     return {
-        "id": order["id"], "event_id": order["event_id"], "hold_id": order["hold_id"], "status": order["status"],
+        "id": order["id"],
+        "event_id": order["event_id"],
+        "hold_id": order["hold_id"],
+        "status": order["status"],
         "buyer": {"name": order["buyer_name"], "email": order["buyer_email"]},
         "payment": {"method": order["payment_method"], "status": "paid" if order["paid_at"] else "pending"},
-        "subtotal": order["subtotal"], "fees": order["fees"], "total": order["total"], "currency": pricing.CURRENCY,
-        "access_token": order["access_token"], "created_at": iso(order["created_at"]), "paid_at": iso(order["paid_at"]),
+        "subtotal": order["subtotal"],
+        "fees": order["fees"],
+        "total": order["total"],
+        "currency": pricing.CURRENCY,
+        "access_token": order["access_token"],
+        "created_at": iso(order["created_at"]),
+        "paid_at": iso(order["paid_at"]),
         "tickets": order_tickets,
     }
 
@@ -180,9 +220,11 @@ def _sold_items(conn: Connection, order) -> list[dict]:
     hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
     if hold.kind == "ga":
         return [{"ticket_type_id": hold.ticket_type_id} for _ in range(hold.quantity)]
-    rows = conn.execute(select(event_seats.c.seat_id, event_seats.c.ticket_type_id)
-                        .where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
-                        .order_by(event_seats.c.seat_id)).all()
+    rows = conn.execute(
+        select(event_seats.c.seat_id, event_seats.c.ticket_type_id)
+        .where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
+        .order_by(event_seats.c.seat_id)
+    ).all()
     return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows]
 
 
@@ -197,20 +239,33 @@ def refund(conn: Connection, order_id: int, now: datetime | None = None) -> dict
         conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status, closed_at=now))
         hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
         if hold.kind == "ga":
-            conn.execute(update(ticket_types).where(ticket_types.c.id == hold.ticket_type_id)
-                         .values(sold=ticket_types.c.sold - hold.quantity))
+            conn.execute(
+                update(ticket_types)
+                .where(ticket_types.c.id == hold.ticket_type_id)
+                .values(sold=ticket_types.c.sold - hold.quantity)
+            )
         else:
-            conn.execute(update(event_seats).where(event_seats.c.order_id == order_id, event_seats.c.status == "sold")
-                         .values(status="available", hold_id=None, held_until=None, ticket_type_id=None,
-                                 order_id=None))
-        ticket_ids = list(conn.execute(select(tickets.c.id).where(tickets.c.order_id == order_id,
-                                                                  tickets.c.status == "valid")).scalars())
+            conn.execute(
+                update(event_seats)
+                .where(event_seats.c.order_id == order_id, event_seats.c.status == "sold")
+                .values(status="available", hold_id=None, held_until=None, ticket_type_id=None, order_id=None)
+            )
+        ticket_ids = list(
+            conn.execute(
+                select(tickets.c.id).where(tickets.c.order_id == order_id, tickets.c.status == "valid")
+            ).scalars()
+        )
         revoke_tickets(conn, ticket_ids, new_status, now)
     return get_order(conn, order_id)
 
 
 def list_orders(conn: Connection, event_id: int, offset: int = 0, limit: int = 50) -> dict:
     total = conn.execute(select(func.count()).select_from(orders).where(orders.c.event_id == event_id)).scalar_one()
-    ids = conn.execute(select(orders.c.id).where(orders.c.event_id == event_id).order_by(orders.c.id)
-                       .offset(offset).limit(limit)).scalars().all()
+    ids = (
+        conn.execute(
+            select(orders.c.id).where(orders.c.event_id == event_id).order_by(orders.c.id).offset(offset).limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     return {"items": [get_order(conn, i) for i in ids], "total": total, "offset": offset, "limit": limit}

@@ -4,6 +4,7 @@ says whether the order is paid now or pending (to be confirmed later).
 `free`: only for orders totalling 0. `box_office`: paid at the counter; staff
 confirm it with `orders.confirm_payment`. Card providers plug in the same way.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

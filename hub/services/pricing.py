@@ -5,6 +5,7 @@ at its ticket type's price, plus the event's service fee per ticket, less a prom
 code's discount (on the tickets, never on the fees). The checkout shows this
 Price and the purchase charges and records the same Price, so they cannot differ.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,19 +58,34 @@ def recorded_discount(order) -> int:
     return order.subtotal + order.fees - order.total
 
 
-_TYPE_COLUMNS = (ticket_types.c.id, ticket_types.c.name, ticket_types.c.price, ticket_types.c.zones,
-                 events.c.service_fee)
+_TYPE_COLUMNS = (
+    ticket_types.c.id,
+    ticket_types.c.name,
+    ticket_types.c.price,
+    ticket_types.c.zones,
+    events.c.service_fee,
+)
 # Built once, values bound per call (the purchase runs these under lock).
-_GA_TYPE = (select(*_TYPE_COLUMNS).join(events, events.c.id == ticket_types.c.event_id)
-            .where(ticket_types.c.id == bindparam("ticket_type_id")))
-_HELD_SEATS = (select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, event_seats.c.seat_id,
-                      event_seats.c.position, *_TYPE_COLUMNS)
-               .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-               .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
-               .join(events, events.c.id == event_seats.c.event_id)
-               .where(event_seats.c.event_id == bindparam("event_id"),
-                      held_by(bindparam("hold_id"), bindparam("now")))
-               .order_by(event_seats.c.position))
+_GA_TYPE = (
+    select(*_TYPE_COLUMNS)
+    .join(events, events.c.id == ticket_types.c.event_id)
+    .where(ticket_types.c.id == bindparam("ticket_type_id"))
+)
+_HELD_SEATS = (
+    select(
+        venue_seats.c.section,
+        venue_seats.c.row,
+        venue_seats.c.label,
+        event_seats.c.seat_id,
+        event_seats.c.position,
+        *_TYPE_COLUMNS,
+    )
+    .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+    .join(ticket_types, ticket_types.c.id == event_seats.c.ticket_type_id)
+    .join(events, events.c.id == event_seats.c.event_id)
+    .where(event_seats.c.event_id == bindparam("event_id"), held_by(bindparam("hold_id"), bindparam("now")))
+    .order_by(event_seats.c.position)
+)
 
 
 def hold_price(conn: Connection, hold, now: datetime, promo_code: str | None = None) -> Price:
@@ -92,13 +108,28 @@ def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], i
     """The hold's tickets and the event's fee per ticket, in one query (the purchase runs it under lock)."""
     if hold.kind == "ga":
         t = conn.execute(_GA_TYPE, {"ticket_type_id": hold.ticket_type_id}).one()
-        item = {"label": seat_label(None, None, None), "ticket_type": t.name, "price": t.price,
-                "ticket_type_id": t.id, "zones": json.loads(t.zones), "seat": None}
+        item = {
+            "label": seat_label(None, None, None),
+            "ticket_type": t.name,
+            "price": t.price,
+            "ticket_type_id": t.id,
+            "zones": json.loads(t.zones),
+            "seat": None,
+        }
         return [dict(item) for _ in range(hold.quantity)], t.service_fee
     rows = conn.execute(_HELD_SEATS, {"event_id": hold.event_id, "hold_id": hold.id, "now": now}).all()
     if not rows or len(rows) != hold.quantity:  # its time ran out: no price, and no sale
         raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
-    return [{"label": seat_label(r.section, r.row, r.label), "ticket_type": r.name, "price": r.price,
-             "ticket_type_id": r.id, "zones": json.loads(r.zones), "seat_id": r.seat_id,
-             "seat_index": r.position, "seat": {"section": r.section, "row": r.row, "seat": r.label,
-                                                "index": r.position}} for r in rows], rows[0].service_fee
+    return [
+        {
+            "label": seat_label(r.section, r.row, r.label),
+            "ticket_type": r.name,
+            "price": r.price,
+            "ticket_type_id": r.id,
+            "zones": json.loads(r.zones),
+            "seat_id": r.seat_id,
+            "seat_index": r.position,
+            "seat": {"section": r.section, "row": r.row, "seat": r.label, "index": r.position},
+        }
+        for r in rows
+    ], rows[0].service_fee

@@ -3,6 +3,7 @@
 `quote` checks a code without using it; `redeem` uses it inside the order's
 transaction with one conditional UPDATE, so the usage limit holds under races.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,18 @@ def discount_for(kind: str, value: int, subtotal: int) -> int:
     return min(subtotal, value)
 
 
-def create_promo(conn: Connection, event_id: int, code: str, kind: str, value: int, *,
-                 max_uses: int | None = None, valid_from: datetime | None = None,
-                 valid_until: datetime | None = None, now: datetime | None = None) -> dict:
+def create_promo(
+    conn: Connection,
+    event_id: int,
+    code: str,
+    kind: str,
+    value: int,
+    *,
+    max_uses: int | None = None,
+    valid_from: datetime | None = None,
+    valid_until: datetime | None = None,
+    now: datetime | None = None,
+) -> dict:
     code = normal_code(code)
     if kind not in KINDS:
         raise Invalid("kind must be percent or fixed", "invalid_promo_kind")
@@ -50,10 +60,21 @@ def create_promo(conn: Connection, event_id: int, code: str, kind: str, value: i
         raise Invalid("valid until must be after valid from", "invalid_promo_window")
     try:
         with atomic(conn):
-            promo_id = conn.execute(insert(promo_codes).values(
-                event_id=event_id, code=code, kind=kind, value=value, max_uses=max_uses, used=0,
-                valid_from=valid_from, valid_until=valid_until, created_at=now or utcnow(),
-            ).returning(promo_codes.c.id)).scalar_one()
+            promo_id = conn.execute(
+                insert(promo_codes)
+                .values(
+                    event_id=event_id,
+                    code=code,
+                    kind=kind,
+                    value=value,
+                    max_uses=max_uses,
+                    used=0,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    created_at=now or utcnow(),
+                )
+                .returning(promo_codes.c.id)
+            ).scalar_one()
     except IntegrityError:
         raise Conflict(f"event {event_id} already has promo code {code}", "promo_code_taken") from None
     return get_promo(conn, promo_id)
@@ -67,8 +88,9 @@ def get_promo(conn: Connection, promo_id: int) -> dict:
 
 
 def list_promos(conn: Connection, event_id: int) -> list[dict]:
-    rows = conn.execute(select(promo_codes).where(promo_codes.c.event_id == event_id)
-                        .order_by(promo_codes.c.code)).mappings()
+    rows = conn.execute(
+        select(promo_codes).where(promo_codes.c.event_id == event_id).order_by(promo_codes.c.code)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -80,18 +102,21 @@ def delete_promo(conn: Connection, promo_id: int) -> None:
 
 
 def _usable(promo_id: int, now: datetime):
-    return (promo_codes.c.id == promo_id,
-            or_(promo_codes.c.valid_from.is_(None), promo_codes.c.valid_from <= now),
-            or_(promo_codes.c.valid_until.is_(None), promo_codes.c.valid_until > now),
-            or_(promo_codes.c.max_uses.is_(None), promo_codes.c.used < promo_codes.c.max_uses))
+    return (
+        promo_codes.c.id == promo_id,
+        or_(promo_codes.c.valid_from.is_(None), promo_codes.c.valid_from <= now),
+        or_(promo_codes.c.valid_until.is_(None), promo_codes.c.valid_until > now),
+        or_(promo_codes.c.max_uses.is_(None), promo_codes.c.used < promo_codes.c.max_uses),
+    )
 
 
 def quote(conn: Connection, event_id: int, code: str, subtotal: int, now: datetime | None = None) -> dict:
     """The discount `code` would give on `subtotal` now, or Invalid/Conflict saying why not."""
     now = now or utcnow()
     code = normal_code(code)
-    row = conn.execute(select(promo_codes).where(promo_codes.c.event_id == event_id,
-                                                 promo_codes.c.code == code)).first()
+    row = conn.execute(
+        select(promo_codes).where(promo_codes.c.event_id == event_id, promo_codes.c.code == code)
+    ).first()
     if row is None:
         raise NotFound(f"unknown promo code {code}", "promo_not_found")
     if row.valid_from and now < row.valid_from:
@@ -100,8 +125,13 @@ def quote(conn: Connection, event_id: int, code: str, subtotal: int, now: dateti
         raise Conflict(f"promo code {code} has expired", "promo_expired")
     if row.max_uses is not None and row.used >= row.max_uses:
         raise Conflict(f"promo code {code} has been used up", "promo_used_up")
-    return {"promo_id": row.id, "code": code, "kind": row.kind, "value": row.value,
-            "discount": discount_for(row.kind, row.value, subtotal)}
+    return {
+        "promo_id": row.id,
+        "code": code,
+        "kind": row.kind,
+        "value": row.value,
+        "discount": discount_for(row.kind, row.value, subtotal),
+    }
 
 
 def redeem(conn: Connection, offer: dict, order_id: int, now: datetime | None = None) -> None:
@@ -109,16 +139,20 @@ def redeem(conn: Connection, offer: dict, order_id: int, now: datetime | None = 
     the offer's discount: what was charged. Call inside the order's transaction."""
     now = now or utcnow()
     with atomic(conn):
-        taken = conn.execute(update(promo_codes).where(*_usable(offer["promo_id"], now))
-                             .values(used=promo_codes.c.used + 1)).rowcount
+        taken = conn.execute(
+            update(promo_codes).where(*_usable(offer["promo_id"], now)).values(used=promo_codes.c.used + 1)
+        ).rowcount
         if taken != 1:
             raise Conflict(f"promo code {offer['code']} has been used up", "promo_used_up")
-        conn.execute(insert(order_promos).values(order_id=order_id, promo_id=offer["promo_id"],
-                                                 discount=offer["discount"]))
+        conn.execute(
+            insert(order_promos).values(order_id=order_id, promo_id=offer["promo_id"], discount=offer["discount"])
+        )
 
 
 def order_discount(conn: Connection, order_id: int) -> dict | None:
-    row = conn.execute(select(order_promos.c.discount, promo_codes.c.code)
-                       .join(promo_codes, promo_codes.c.id == order_promos.c.promo_id)
-                       .where(order_promos.c.order_id == order_id)).first()
+    row = conn.execute(
+        select(order_promos.c.discount, promo_codes.c.code)
+        .join(promo_codes, promo_codes.c.id == order_promos.c.promo_id)
+        .where(order_promos.c.order_id == order_id)
+    ).first()
     return {"code": row.code, "discount": row.discount} if row else None

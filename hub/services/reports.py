@@ -6,20 +6,21 @@ fees (promo discounts come off the tickets); it is spread over the order's
 tickets in proportion to their list prices, so per-type and per-section
 figures add up to the order totals exactly.
 """
+
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Iterable, Iterator
 
 from sqlalchemy import Connection, select
 
 from ..schema import orders, ticket_types, tickets, venue_seats
+from .attendance import attendance, export_scans
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
 from .pricing import CURRENCY, recorded_discount
-from .attendance import attendance, export_scans
 
 EVENT_LENGTH = timedelta(hours=6)  # events have a start time only: no-shows are final this long after it
 GENERAL_ADMISSION = "General admission"
@@ -38,8 +39,10 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
     by_section: dict[str, dict] = {}
     by_day: dict[str, dict] = {}
     for t in sold:
-        for bucket in (by_type.setdefault(t.type_name, _bucket()),
-                       by_section.setdefault(t.section or GENERAL_ADMISSION, _bucket())):
+        for bucket in (
+            by_type.setdefault(t.type_name, _bucket()),
+            by_section.setdefault(t.section or GENERAL_ADMISSION, _bucket()),
+        ):
             bucket["tickets"] += 1
             bucket["revenue"] += shares[t.id]
     for o in paid:
@@ -53,10 +56,16 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
     figures = attendance(conn, event_id)
     over = now >= parse_iso(event["starts_at"]) + EVENT_LENGTH
     return {
-        "event_id": event_id, "title": event["title"], "currency": CURRENCY, "starts_at": event["starts_at"],
-        "orders": {"paid": len(paid), "refunded": len(refunded),
-                   "cancelled": sum(o.status == "cancelled" for o in order_rows),
-                   "pending": sum(o.status == "pending" for o in order_rows)},
+        "event_id": event_id,
+        "title": event["title"],
+        "currency": CURRENCY,
+        "starts_at": event["starts_at"],
+        "orders": {
+            "paid": len(paid),
+            "refunded": len(refunded),
+            "cancelled": sum(o.status == "cancelled" for o in order_rows),
+            "pending": sum(o.status == "pending" for o in order_rows),
+        },
         "tickets_sold": len(sold),
         "revenue": sum(o.total - o.fees for o in paid),  # tickets, after discounts
         "fees": sum(o.fees for o in paid),
@@ -67,10 +76,13 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
         "by_section": [{"name": k, **v} for k, v in sorted(by_section.items())],
         "by_day": [{"day": k, **v} for k, v in sorted(by_day.items())],
         "attendance": {
-            "sold": figures["sold"], "admitted": figures["admitted"], "event_over": over,
+            "sold": figures["sold"],
+            "admitted": figures["admitted"],
+            "event_over": over,
             "no_shows": max(figures["sold"] - figures["admitted"], 0) if over else None,
             "no_show_rate": (round(1 - figures["admitted"] / figures["sold"], 4) if figures["sold"] else 0.0)
-            if over else None,
+            if over
+            else None,
         },
     }
 
@@ -82,13 +94,20 @@ def _bucket() -> dict:
 def _sold_tickets(conn: Connection, event_id: int) -> list:
     """Valid tickets of paid orders (a re-issued ticket counts once: its old id is revoked)."""
     return conn.execute(
-        select(tickets.c.id, tickets.c.order_id, ticket_types.c.name.label("type_name"),
-               ticket_types.c.price, venue_seats.c.section, orders.c.paid_at)
+        select(
+            tickets.c.id,
+            tickets.c.order_id,
+            ticket_types.c.name.label("type_name"),
+            ticket_types.c.price,
+            venue_seats.c.section,
+            orders.c.paid_at,
+        )
         .join(orders, orders.c.id == tickets.c.order_id)
         .join(ticket_types, ticket_types.c.id == tickets.c.ticket_type_id)
         .outerjoin(venue_seats, venue_seats.c.id == tickets.c.seat_id)
         .where(tickets.c.event_id == event_id, tickets.c.status == "valid", orders.c.status == "paid")
-        .order_by(tickets.c.id)).all()
+        .order_by(tickets.c.id)
+    ).all()
 
 
 def _revenue_shares(paid: list, sold: list) -> dict[int, int]:
@@ -104,8 +123,11 @@ def _revenue_shares(paid: list, sold: list) -> dict[int, int]:
         amount, weight = o.total - o.fees, sum(t.price for t in items)
         given = 0
         for i, t in enumerate(items):
-            share = amount - given if i == len(items) - 1 else (
-                amount * t.price // weight if weight else amount // len(items))
+            share = (
+                amount - given
+                if i == len(items) - 1
+                else (amount * t.price // weight if weight else amount // len(items))
+            )
             shares[t.id] = share
             given += share
     return shares
@@ -113,23 +135,72 @@ def _revenue_shares(paid: list, sold: list) -> dict[int, int]:
 
 # --- CSV -----------------------------------------------------------------------------
 
-ORDER_COLUMNS = ["order_id", "status", "created_at", "paid_at", "closed_at", "buyer_name", "buyer_email",
-                 "payment_method", "tickets", "subtotal", "fees", "discount", "total", "currency"]
-TICKET_COLUMNS = ["ticket_id", "order_id", "status", "ticket_type", "section", "row", "seat", "issued_at",
-                  "revoked_at", "replaces_id"]
-SCAN_COLUMNS = ["hub_seq", "scan_id", "gate", "device_id", "ticket_id", "verdict", "reason", "device_time",
-                "corrected_time", "received_at", "duplicate_of"]
+ORDER_COLUMNS = [
+    "order_id",
+    "status",
+    "created_at",
+    "paid_at",
+    "closed_at",
+    "buyer_name",
+    "buyer_email",
+    "payment_method",
+    "tickets",
+    "subtotal",
+    "fees",
+    "discount",
+    "total",
+    "currency",
+]
+TICKET_COLUMNS = [
+    "ticket_id",
+    "order_id",
+    "status",
+    "ticket_type",
+    "section",
+    "row",
+    "seat",
+    "issued_at",
+    "revoked_at",
+    "replaces_id",
+]
+SCAN_COLUMNS = [
+    "hub_seq",
+    "scan_id",
+    "gate",
+    "device_id",
+    "ticket_id",
+    "verdict",
+    "reason",
+    "device_time",
+    "corrected_time",
+    "received_at",
+    "duplicate_of",
+]
 
 
 def order_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
     counts: dict[int, int] = {}
-    for (order_id,) in conn.execute(select(tickets.c.order_id).where(tickets.c.event_id == event_id,
-                                                                      tickets.c.status == "valid")):
+    for (order_id,) in conn.execute(
+        select(tickets.c.order_id).where(tickets.c.event_id == event_id, tickets.c.status == "valid")
+    ):
         counts[order_id] = counts.get(order_id, 0) + 1
     for o in conn.execute(select(orders).where(orders.c.event_id == event_id).order_by(orders.c.id)):
-        yield [o.id, o.status, iso(o.created_at), iso(o.paid_at), iso(o.closed_at), o.buyer_name, o.buyer_email,
-               o.payment_method, counts.get(o.id, 0), o.subtotal, o.fees, recorded_discount(o), o.total,
-               CURRENCY]
+        yield [
+            o.id,
+            o.status,
+            iso(o.created_at),
+            iso(o.paid_at),
+            iso(o.closed_at),
+            o.buyer_name,
+            o.buyer_email,
+            o.payment_method,
+            counts.get(o.id, 0),
+            o.subtotal,
+            o.fees,
+            recorded_discount(o),
+            o.total,
+            CURRENCY,
+        ]
 
 
 def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
@@ -138,8 +209,18 @@ def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
 
     for t in ticket_rows(conn, tickets.c.event_id == event_id):
         seat = t["seat"] or {}
-        yield [t["ticket_id"], t["order_id"], t["status"], t["ticket_type"], seat.get("section", ""),
-               seat.get("row", ""), seat.get("seat", ""), t["issued_at"], t["revoked_at"], t["replaces_id"]]
+        yield [
+            t["ticket_id"],
+            t["order_id"],
+            t["status"],
+            t["ticket_type"],
+            seat.get("section", ""),
+            seat.get("row", ""),
+            seat.get("seat", ""),
+            t["issued_at"],
+            t["revoked_at"],
+            t["replaces_id"],
+        ]
 
 
 def scan_csv_rows(conn: Connection, event_id: int, page: int = 5000) -> Iterator[list]:

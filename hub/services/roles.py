@@ -5,6 +5,7 @@ Every role check (API `require_role`, page `roles(...)`, services, forms, the
 member may act on is a further check (services.events.check_owner,
 services.staff.check_door). Pure data, so the CLI can import it cheaply.
 """
+
 from __future__ import annotations
 
 ADMIN, ORGANIZER, DOOR_STAFF, CUSTOMER = "admin", "organizer", "door_staff", "customer"
@@ -14,7 +15,6 @@ STAFF = (ADMIN, ORGANIZER)  # own venues, events and gates: the manage pages and
 DOOR = (*STAFF, DOOR_STAFF)  # work at event doors (which doors: services.staff)
 EMPLOYERS = STAFF  # door staff work for one of these (users.staff_of)
 TWO_FACTOR = STAFF  # accounts that change events and money may turn on two-factor login
-
 
 
 def owner_scope(user: dict) -> int | None:

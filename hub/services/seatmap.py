@@ -26,6 +26,7 @@ build that includes a change committed in its own process (read-your-writes); ne
 With Redis (hub/services/seatmap_shared.py) the version sequence and the status live in Redis, so
 every process behind a load balancer serves the same versions and answers ``?since=V`` alike.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -36,9 +37,9 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, select
 
@@ -83,7 +84,7 @@ class Body:
     etag: str
 
     @classmethod
-    def of(cls, value, tag: str) -> "Body":
+    def of(cls, value, tag: str) -> Body:
         data = json.dumps(value, separators=(",", ":")).encode()
         return cls(data, _gzip(data), f'"{tag}"')
 
@@ -95,9 +96,13 @@ TicketTypes = tuple[tuple, ...]
 
 def ticket_type_rows(conn: Connection, event_id: int) -> TicketTypes:
     """What of the event's ticket types the layout shows, compared on every rebuild (a few rows)."""
-    rows = conn.execute(select(ticket_types.c.id, ticket_types.c.name, ticket_types.c.kind, ticket_types.c.price,
-                               ticket_types.c.sections)
-                        .where(ticket_types.c.event_id == event_id).order_by(ticket_types.c.id)).all()
+    rows = conn.execute(
+        select(
+            ticket_types.c.id, ticket_types.c.name, ticket_types.c.kind, ticket_types.c.price, ticket_types.c.sections
+        )
+        .where(ticket_types.c.event_id == event_id)
+        .order_by(ticket_types.c.id)
+    ).all()
     return tuple(tuple(row) for row in rows)
 
 
@@ -129,11 +134,19 @@ class Layout:
         put(self, "body", Body.of({"event_id": self.event_id, "layout": self.etag, **document}, "L" + self.etag))
 
     def _document(self) -> dict:
-        seated = [{"id": t[0], "name": t[1], "price": t[3], "sections": json.loads(t[4])}
-                  for t in self.types if t[2] == "seated"]
-        return {"num_seats": len(self.seats), "size": self.size, "ticket_types": seated,
-                "sections": [{"name": name, "rows": [_row_json(row, seats) for row, seats in rows]}
-                             for name, rows in self.sections]}
+        seated = [
+            {"id": t[0], "name": t[1], "price": t[3], "sections": json.loads(t[4])}
+            for t in self.types
+            if t[2] == "seated"
+        ]
+        return {
+            "num_seats": len(self.seats),
+            "size": self.size,
+            "ticket_types": seated,
+            "sections": [
+                {"name": name, "rows": [_row_json(row, seats) for row, seats in rows]} for name, rows in self.sections
+            ],
+        }
 
     def template(self) -> bytearray:
         """A status with every seat of the event available."""
@@ -157,18 +170,24 @@ def _row_json(name: str, seats: list[tuple[int, str]]) -> dict:
 def load_layout(conn: Connection, event_id: int, types: TicketTypes | None = None) -> Layout:
     """The event's layout from the database (404 event_not_found)."""
     event_row(conn, event_id)
-    seats = conn.execute(select(event_seats.c.position, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
-                         .join(venue_seats, venue_seats.c.id == event_seats.c.seat_id)
-                         .where(event_seats.c.event_id == event_id).order_by(event_seats.c.position)).all()
-    return Layout(event_id, tuple(tuple(s) for s in seats), ticket_type_rows(conn, event_id) if types is None else types)
+    seats = conn.execute(
+        select(event_seats.c.position, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
+        .join(venue_seats, venue_seats.c.id == event_seats.c.seat_id)
+        .where(event_seats.c.event_id == event_id)
+        .order_by(event_seats.c.position)
+    ).all()
+    return Layout(
+        event_id, tuple(tuple(s) for s in seats), ticket_type_rows(conn, event_id) if types is None else types
+    )
 
 
 def load_status(conn: Connection, layout: Layout, now: datetime) -> tuple[bytes, int] | None:
     """The status of every seat of the layout now (services.seats.seat_status), or None when the event's
     seats are no longer those of the layout (seats were added)."""
     status = bytearray(NOT_FOR_SALE.encode() * layout.size)
-    rows = conn.execute(select(event_seats.c.position, seat_status(now))
-                        .where(event_seats.c.event_id == layout.event_id)).all()
+    rows = conn.execute(
+        select(event_seats.c.position, seat_status(now)).where(event_seats.c.event_id == layout.event_id)
+    ).all()
     if len(rows) != len(layout.seats):
         return None
     try:
@@ -185,6 +204,7 @@ def diff(old: bytes, new: bytes) -> list[list]:
 
 
 # --- snapshots -----------------------------------------------------------------------------------
+
 
 @dataclass(eq=False)
 class Snapshot:
@@ -227,13 +247,25 @@ class Snapshot:
     def _build(self, kind: str) -> Body:
         common = {"event_id": self.event_id}
         if kind == "status":
-            return Body.of({**common, "version": self.version, "layout": self.layout.etag,
-                            "num_seats": len(self.layout.seats), "num_available": self.num_available,
-                            "status": self.status.decode()}, "S" + self.version)
-        seats = [{"index": p, "section": s, "row": r, "seat": label, "status": self.seat(p)}
-                 for p, s, r, label in self.layout.seats]
-        return Body.of({**common, "seats": seats, "num_available": self.num_available,
-                        "num_seats": len(seats)}, f"M{self.version}.{self.layout.etag}")
+            return Body.of(
+                {
+                    **common,
+                    "version": self.version,
+                    "layout": self.layout.etag,
+                    "num_seats": len(self.layout.seats),
+                    "num_available": self.num_available,
+                    "status": self.status.decode(),
+                },
+                "S" + self.version,
+            )
+        seats = [
+            {"index": p, "section": s, "row": r, "seat": label, "status": self.seat(p)}
+            for p, s, r, label in self.layout.seats
+        ]
+        return Body.of(
+            {**common, "seats": seats, "num_available": self.num_available, "num_seats": len(seats)},
+            f"M{self.version}.{self.layout.etag}",
+        )
 
 
 def parse_version(text: str | None) -> tuple[str, int] | None:
@@ -279,8 +311,15 @@ class SeatMaps:
     """Every seat map of one hub process (see the module's docstring). ``shared``: the Redis sequence
     (seatmap_shared.RedisSeatMaps) or None."""
 
-    def __init__(self, engine: Engine, *, max_age: float = 1.0, history: int = 512, shared=None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_age: float = 1.0,
+        history: int = 512,
+        shared=None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.engine = engine
         self.max_age = max_age
         self.history = history
@@ -417,7 +456,8 @@ class SeatMaps:
                 due, wait = self._due(self._clock())
                 if not due:
                     if self._clock() - idle_since > IDLE_EXIT_S and not any(
-                            e.watchers or e.pending() for e in self._entries.values()):
+                        e.watchers or e.pending() for e in self._entries.values()
+                    ):
                         self._thread = None
                         return
                     self._cond.wait(min(wait, IDLE_EXIT_S))
@@ -505,8 +545,9 @@ class SeatMaps:
         old = entry.snapshot
         if holds is not None and old is not None and old.epoch == self.epoch:
             return self._patch(entry, old, holds)
-        layout, status, built_at = read_map(self.engine, entry.event_id, old.layout if old is not None else None,
-                                            self._clock)
+        layout, status, built_at = read_map(
+            self.engine, entry.event_id, old.layout if old is not None else None, self._clock
+        )
         if old is not None and old.epoch == self.epoch and old.layout is layout and old.status == status:
             old.built_at = built_at
             return []
@@ -522,9 +563,11 @@ class SeatMaps:
         if not holds:
             return []
         with self.engine.connect() as conn:
-            rows = conn.execute(select(event_seats.c.position, seat_status(utcnow()))
-                                .where(event_seats.c.event_id == entry.event_id,
-                                       event_seats.c.hold_id.in_(sorted(holds)))).all()
+            rows = conn.execute(
+                select(event_seats.c.position, seat_status(utcnow())).where(
+                    event_seats.c.event_id == entry.event_id, event_seats.c.hold_id.in_(sorted(holds))
+                )
+            ).all()
         status = bytearray(old.status)
         changes = []
         for position, name in rows:
@@ -537,8 +580,9 @@ class SeatMaps:
         if not changes:
             return []
         changes.sort()
-        return self.install(entry, Snapshot(old.layout, self.epoch, old.n + 1, bytes(status), old.built_at),
-                            [(old.n + 1, changes)])
+        return self.install(
+            entry, Snapshot(old.layout, self.epoch, old.n + 1, bytes(status), old.built_at), [(old.n + 1, changes)]
+        )
 
     def install(self, entry: _Entry, snapshot: Snapshot, steps: list | None) -> list:
         """Make ``snapshot`` the entry's; ``steps`` are [(n, changes)] from the old snapshot's version to
@@ -618,8 +662,9 @@ def make_seatmaps(engine: Engine, config) -> SeatMaps:
         from .seatmap_shared import RedisSeatMaps
 
         shared = RedisSeatMaps(config["REDIS_URL"], engine, history=int(config["SEATMAP_HISTORY"]))
-    return SeatMaps(engine, max_age=int(config["SEATMAP_MAX_AGE_MS"]) / 1000,
-                    history=int(config["SEATMAP_HISTORY"]), shared=shared)
+    return SeatMaps(
+        engine, max_age=int(config["SEATMAP_MAX_AGE_MS"]) / 1000, history=int(config["SEATMAP_HISTORY"]), shared=shared
+    )
 
 
 def changed(event_id: int, app=None, hold_id: int | None = None) -> None:

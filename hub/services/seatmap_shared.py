@@ -20,6 +20,7 @@ it is back. ``<prefix>`` holds a hash of DATABASE_URL, so hubs on different data
 Redis never mix their maps. If Redis is unreachable a process falls back to its own sequence (its
 clients reload when they move between processes) and logs it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -107,8 +108,9 @@ class RedisSeatMaps:
             return "busy"
         try:
             old = entry.snapshot
-            layout, status, _started = read_map(self.engine, entry.event_id,
-                                                old.layout if old is not None else None, self._store._clock)
+            layout, status, _started = read_map(
+                self.engine, entry.event_id, old.layout if old is not None else None, self._store._clock
+            )
             self._write(entry.event_id, layout.etag, status, time.time())
         finally:
             self._unlock(keys=[key + ":lock"], args=[token])
@@ -129,8 +131,9 @@ class RedisSeatMaps:
                         n = int(n or 0) + 1
                         same_layout = old_status is not None and old_layout == layout.encode()
                         changes = diff(old_status, status) if same_layout else None
-                        pipe.hset(key, mapping={"epoch": epoch, "n": n, "status": status, "layout": layout,
-                                                "built": built})
+                        pipe.hset(
+                            key, mapping={"epoch": epoch, "n": n, "status": status, "layout": layout, "built": built}
+                        )
                         pipe.rpush(key + ":log", json.dumps({"n": n, "changes": changes}, separators=(",", ":")))
                         pipe.ltrim(key + ":log", -self.history, -1)
                         pipe.expire(key + ":log", KEEP_S)
@@ -142,8 +145,9 @@ class RedisSeatMaps:
                     continue
 
     def _read(self, event_id: int) -> Shared | None:
-        epoch, n, status, layout, built = self.redis.hmget(self.prefix + str(event_id),
-                                                           "epoch", "n", "status", "layout", "built")
+        epoch, n, status, layout, built = self.redis.hmget(
+            self.prefix + str(event_id), "epoch", "n", "status", "layout", "built"
+        )
         if epoch is None or n is None or status is None or layout is None:
             return None
         return Shared(epoch.decode(), int(n), bytes(status), layout.decode(), float(built or 0))
@@ -159,8 +163,11 @@ class RedisSeatMaps:
         if old is not None and (old.epoch, old.n) == (shared.epoch, shared.n):
             old.built_at = max(old.built_at, built_at)
             return []
-        layout = layout if layout is not None and layout.etag == shared.layout else (
-            old.layout if old is not None and old.layout.etag == shared.layout else None)
+        layout = (
+            layout
+            if layout is not None and layout.etag == shared.layout
+            else (old.layout if old is not None and old.layout.etag == shared.layout else None)
+        )
         if layout is None:
             with self.engine.connect() as conn:
                 layout = load_layout(conn, entry.event_id)

@@ -4,6 +4,7 @@ A seat is free when it is available, or when the hold on it has run out
 (held_until <= now), whether or not the sweeper has released it yet: correctness
 never waits for housekeeping. A sold seat is never free.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,8 +16,9 @@ from ..schema import event_seats
 
 def seat_is_free(now: datetime):
     """SQL condition on event_seats: the seat can be held now."""
-    return or_(event_seats.c.status == "available",
-               and_(event_seats.c.status == "held", event_seats.c.held_until <= now))
+    return or_(
+        event_seats.c.status == "available", and_(event_seats.c.status == "held", event_seats.c.held_until <= now)
+    )
 
 
 def seat_status(now: datetime):

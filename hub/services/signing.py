@@ -1,4 +1,5 @@
 """The hub's ticket signing keys: created on first need, loaded once, reloaded on rotation."""
+
 from __future__ import annotations
 
 import json

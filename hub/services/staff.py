@@ -9,6 +9,7 @@ leaving it open) work at no event, unless the hub is explicitly single-tenant
 (SINGLE_TENANT): then at every event, as before. Organizers work at the doors of
 their own events, admins at every door.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, select, update
@@ -36,8 +37,9 @@ def works_for(user: dict, single_tenant: bool = False) -> int | None:
             return user["staff_of"]
         if single_tenant:
             return None
-        raise Forbidden("this door-staff account is not assigned to an organizer yet; ask an admin to assign it",
-                        "staff_unassigned")
+        raise Forbidden(
+            "this door-staff account is not assigned to an organizer yet; ask an admin to assign it", "staff_unassigned"
+        )
     raise Forbidden("door work needs a staff account", "not_staff")
 
 
@@ -52,9 +54,12 @@ def check_door(conn: Connection, event_id: int, user: dict, single_tenant: bool 
 def door_staff(conn: Connection, organizer_id: int | None = None) -> list[dict]:
     """Door-staff accounts with the email of the organizer they work for; only one organizer's when given."""
     employer = aliased(users)
-    query = (select(users.c.id, users.c.email, users.c.staff_of, employer.c.email.label("organizer_email"))
-             .outerjoin(employer, employer.c.id == users.c.staff_of)
-             .where(users.c.role == DOOR_STAFF).order_by(users.c.email))
+    query = (
+        select(users.c.id, users.c.email, users.c.staff_of, employer.c.email.label("organizer_email"))
+        .outerjoin(employer, employer.c.id == users.c.staff_of)
+        .where(users.c.role == DOOR_STAFF)
+        .order_by(users.c.email)
+    )
     if organizer_id is not None:
         query = query.where(users.c.staff_of == organizer_id)
     return [dict(row) for row in conn.execute(query).mappings()]
@@ -62,8 +67,9 @@ def door_staff(conn: Connection, organizer_id: int | None = None) -> list[dict]:
 
 def employers(conn: Connection) -> list[dict]:
     """Users door staff can work for (organizers and admins), by email."""
-    rows = conn.execute(select(users.c.id, users.c.email, users.c.role)
-                        .where(users.c.role.in_(EMPLOYERS)).order_by(users.c.email)).mappings()
+    rows = conn.execute(
+        select(users.c.id, users.c.email, users.c.role).where(users.c.role.in_(EMPLOYERS)).order_by(users.c.email)
+    ).mappings()
     return [dict(row) for row in rows]
 
 

@@ -2,6 +2,7 @@
 
 What a hold costs is answered by services.pricing.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,21 +16,32 @@ from .seats import seat_is_free
 
 
 def categories(conn: Connection) -> list[str]:
-    return list(conn.execute(select(events.c.category).distinct().where(events.c.category != "")
-                             .order_by(events.c.category)).scalars())
+    return list(
+        conn.execute(
+            select(events.c.category).distinct().where(events.c.category != "").order_by(events.c.category)
+        ).scalars()
+    )
 
 
 def locations(conn: Connection) -> list[str]:
-    return list(conn.execute(select(events.c.location).distinct().where(events.c.location != "")
-                             .order_by(events.c.location)).scalars())
+    return list(
+        conn.execute(
+            select(events.c.location).distinct().where(events.c.location != "").order_by(events.c.location)
+        ).scalars()
+    )
 
 
 def lowest_prices(conn: Connection, event_ids: list[int]) -> dict[int, int]:
     """The cheapest ticket price of each event ("from EUR 19.00" on the event cards)."""
     if not event_ids:
         return {}
-    return dict(conn.execute(select(ticket_types.c.event_id, func.min(ticket_types.c.price))
-                             .where(ticket_types.c.event_id.in_(event_ids)).group_by(ticket_types.c.event_id)).all())
+    return dict(
+        conn.execute(
+            select(ticket_types.c.event_id, func.min(ticket_types.c.price))
+            .where(ticket_types.c.event_id.in_(event_ids))
+            .group_by(ticket_types.c.event_id)
+        ).all()
+    )
 
 
 def venue_name(conn: Connection, venue_id: int | None) -> str | None:
@@ -41,9 +53,14 @@ def venue_name(conn: Connection, venue_id: int | None) -> str | None:
 def availability(conn: Connection, event: dict, now: datetime | None = None) -> dict[int, int]:
     """Tickets still for sale per ticket type id (seated: free seats in the type's sections)."""
     now = now or utcnow()
-    by_section = dict(conn.execute(
-        select(venue_seats.c.section, func.count()).join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
-        .where(event_seats.c.event_id == event["id"], seat_is_free(now)).group_by(venue_seats.c.section)).all())
+    by_section = dict(
+        conn.execute(
+            select(venue_seats.c.section, func.count())
+            .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
+            .where(event_seats.c.event_id == event["id"], seat_is_free(now))
+            .group_by(venue_seats.c.section)
+        ).all()
+    )
     out = {}
     for t in event["ticket_types"]:
         if t["kind"] == "ga":
@@ -52,4 +69,3 @@ def availability(conn: Connection, event: dict, now: datetime | None = None) -> 
             sections = t["sections"] or list(by_section)
             out[t["id"]] = sum(by_section.get(s, 0) for s in sections)
     return out
-

@@ -11,6 +11,7 @@ clock offset measured at the push that delivered it. Per ticket, admissions
 and exits are replayed in corrected-time order: an admission while the ticket
 is already inside is a duplicate of the admission that let it in.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,18 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from common.protocol import (
-    COUNT_MAX, ID_MAX, MOVEMENT_OF, MOVEMENT_VERDICTS, PUSH_FIELDS, PUSH_MAX_SCANS, REASON_MAX_CHARS,
-    SCAN_ID_HEX_DIGITS, VERDICTS, Verdict, is_scan_id, plausible_time,
+    COUNT_MAX,
+    ID_MAX,
+    MOVEMENT_OF,
+    MOVEMENT_VERDICTS,
+    PUSH_FIELDS,
+    PUSH_MAX_SCANS,
+    REASON_MAX_CHARS,
+    SCAN_ID_HEX_DIGITS,
+    VERDICTS,
+    Verdict,
+    is_scan_id,
+    plausible_time,
 )
 from common.signing import SigningKey
 
@@ -43,6 +54,7 @@ MOVEMENTS = MOVEMENT_VERDICTS
 
 # --- clock -------------------------------------------------------------------
 
+
 def measure_offset(hub_now: float, device_sent_at: float, last_rtt_ms: int | None) -> float:
     """Hub time minus device time: the request left the device half a round trip ago."""
     one_way = (last_rtt_ms or 0) / 2000.0
@@ -50,6 +62,7 @@ def measure_offset(hub_now: float, device_sent_at: float, last_rtt_ms: int | Non
 
 
 # --- push --------------------------------------------------------------------
+
 
 def _number(value: Any, where: str) -> float:
     """A JSON number as a float. Whether it is a plausible time is judged later: per scan
@@ -105,24 +118,32 @@ def parse_push(body: Any) -> dict:
             raise Invalid(f"batch.scans[{i}] must be an object", "invalid_field")
         scan_id, verdict, reason = scan.get("scan_id"), scan.get("verdict"), scan.get("reason")
         if not is_scan_id(scan_id):
-            raise Invalid(f"batch.scans[{i}].scan_id must be {SCAN_ID_HEX_DIGITS} lower-case hex digits",
-                          "invalid_field")
+            raise Invalid(
+                f"batch.scans[{i}].scan_id must be {SCAN_ID_HEX_DIGITS} lower-case hex digits", "invalid_field"
+            )
         if not isinstance(verdict, str):
             raise Invalid(f"batch.scans[{i}].verdict must be a verdict name", "invalid_field")
         if reason is not None and (not isinstance(reason, str) or len(reason) > REASON_MAX_CHARS):
-            raise Invalid(f"batch.scans[{i}].reason must be text of at most {REASON_MAX_CHARS} characters",
-                          "invalid_field")
-        out.append({
-            "scan_id": scan_id, "verdict": verdict, "reason": reason,
-            "device_seq": _uint(scan.get("seq"), f"batch.scans[{i}].seq"),
-            "device_time": _number(scan.get("wall_time"), f"batch.scans[{i}].wall_time"),
-            "event_id": _uint(scan.get("event_id"), f"batch.scans[{i}].event_id", True),
-            "ticket_id": _uint(scan.get("ticket_id"), f"batch.scans[{i}].ticket_id", True),
-        })
+            raise Invalid(
+                f"batch.scans[{i}].reason must be text of at most {REASON_MAX_CHARS} characters", "invalid_field"
+            )
+        out.append(
+            {
+                "scan_id": scan_id,
+                "verdict": verdict,
+                "reason": reason,
+                "device_seq": _uint(scan.get("seq"), f"batch.scans[{i}].seq"),
+                "device_time": _number(scan.get("wall_time"), f"batch.scans[{i}].wall_time"),
+                "event_id": _uint(scan.get("event_id"), f"batch.scans[{i}].event_id", True),
+                "ticket_id": _uint(scan.get("ticket_id"), f"batch.scans[{i}].ticket_id", True),
+            }
+        )
     sent_at = _number(body.get("sent_at"), "batch.sent_at")
     if not plausible_time(sent_at):  # no clock offset can be measured against it: the gate resends later
-        raise Invalid("batch.sent_at must be a Unix time from 2000-01-01 to 2100-01-01: the device clock is wrong",
-                      CLOCK_OUT_OF_RANGE)
+        raise Invalid(
+            "batch.sent_at must be a Unix time from 2000-01-01 to 2100-01-01: the device clock is wrong",
+            CLOCK_OUT_OF_RANGE,
+        )
     return {
         "sent_at": sent_at,
         "last_rtt_ms": _uint(body.get("last_rtt_ms"), "batch.last_rtt_ms", True, COUNT_MAX),
@@ -131,8 +152,19 @@ def parse_push(body: Any) -> dict:
     }
 
 
-INSERT_COLUMNS = ("scan_id", "device_id", "event_id", "ticket_id", "verdict", "reason", "device_seq",
-                  "device_time", "corrected_time", "received_at", "hub_seq")
+INSERT_COLUMNS = (
+    "scan_id",
+    "device_id",
+    "event_id",
+    "ticket_id",
+    "verdict",
+    "reason",
+    "device_seq",
+    "device_time",
+    "corrected_time",
+    "received_at",
+    "hub_seq",
+)
 
 
 def _insert_sql(conn: Connection) -> str:
@@ -141,8 +173,10 @@ def _insert_sql(conn: Connection) -> str:
     The hot path of ingest: plain DBAPI executemany of tuples is about twice as
     fast as Core's per-row parameter processing for these simple columns."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return (f"INSERT INTO {gate_scans.name} ({', '.join(INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))}) ON CONFLICT (scan_id) DO NOTHING")
+    return (
+        f"INSERT INTO {gate_scans.name} ({', '.join(INSERT_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(INSERT_COLUMNS))}) ON CONFLICT (scan_id) DO NOTHING"
+    )
 
 
 def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = None) -> dict:
@@ -160,23 +194,50 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
         # a gap, which cursors do not mind.
-        last = conn.execute(update(counters).where(counters.c.name == SCAN_COUNTER)
-                            .values(value=counters.c.value + len(scans)).returning(counters.c.value)).scalar_one()
+        last = conn.execute(
+            update(counters)
+            .where(counters.c.name == SCAN_COUNTER)
+            .values(value=counters.c.value + len(scans))
+            .returning(counters.c.value)
+        ).scalar_one()
         first = last - len(scans) + 1
         stored = 0
         if scans:
-            stored = conn.exec_driver_sql(_insert_sql(conn), [
-                (s["scan_id"], device_id, s["event_id"], s["ticket_id"], s["verdict"], s["reason"], s["device_seq"],
-                 s["device_time"], s["device_time"] + offset, hub_now, first + i)
-                for i, s in enumerate(scans)]).rowcount
+            stored = conn.exec_driver_sql(
+                _insert_sql(conn),
+                [
+                    (
+                        s["scan_id"],
+                        device_id,
+                        s["event_id"],
+                        s["ticket_id"],
+                        s["verdict"],
+                        s["reason"],
+                        s["device_seq"],
+                        s["device_time"],
+                        s["device_time"] + offset,
+                        hub_now,
+                        first + i,
+                    )
+                    for i, s in enumerate(scans)
+                ],
+            ).rowcount
         # Only when some ids were already there: whose are they? (a retry: ours; else: refused)
         owners = _owners(conn, [s["scan_id"] for s in scans]) if stored != len(scans) else {}
-        moved = {(s["event_id"], s["ticket_id"]) for s in scans
-                 if s["verdict"] in MOVEMENTS and s["event_id"] is not None and s["ticket_id"] is not None
-                 and owners.get(s["scan_id"], device_id) == device_id}
+        moved = {
+            (s["event_id"], s["ticket_id"])
+            for s in scans
+            if s["verdict"] in MOVEMENTS
+            and s["event_id"] is not None
+            and s["ticket_id"] is not None
+            and owners.get(s["scan_id"], device_id) == device_id
+        }
         resolve_duplicates(conn, moved)
-        conn.execute(update(devices).where(devices.c.id == device_id).values(
-            last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"]))
+        conn.execute(
+            update(devices)
+            .where(devices.c.id == device_id)
+            .values(last_sync_at=now, clock_offset_s=offset, last_rtt_ms=batch["last_rtt_ms"], backlog=batch["backlog"])
+        )
     taken = [s["scan_id"] for s in scans if owners.get(s["scan_id"], device_id) != device_id]
     return {
         # refused scans are acknowledged too: they are settled, the gate must not resend them
@@ -184,7 +245,8 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         "stored": stored,
         "rejected": [{"scan_id": sid, "code": SCAN_ID_TAKEN} for sid in taken]
         + [{"scan_id": sid, "code": code} for sid, code in refused.items()],
-        "hub_time": hub_now, "clock_offset_s": offset,
+        "hub_time": hub_now,
+        "clock_offset_s": offset,
     }
 
 
@@ -202,26 +264,34 @@ def _refusals(conn: Connection, device: dict, scans: list[dict], offset: float) 
             refused[s["scan_id"]] = UNKNOWN_VERDICT
         elif not (plausible_time(s["device_time"]) and plausible_time(s["device_time"] + offset)):
             refused[s["scan_id"]] = TIME_OUT_OF_RANGE
-    others = {s["event_id"] for s in scans
-              if s["event_id"] not in (None, device["event_id"]) and s["scan_id"] not in refused}
+    others = {
+        s["event_id"] for s in scans if s["event_id"] not in (None, device["event_id"]) and s["scan_id"] not in refused
+    }
     if others:  # the common case has none: no query
         organizer = select(events.c.organizer_id).where(events.c.id == device["event_id"]).scalar_subquery()
-        allowed = set(conn.execute(select(events.c.id).where(
-            events.c.id.in_(others), events.c.organizer_id.is_not_distinct_from(organizer))).scalars())
+        allowed = set(
+            conn.execute(
+                select(events.c.id).where(
+                    events.c.id.in_(others), events.c.organizer_id.is_not_distinct_from(organizer)
+                )
+            ).scalars()
+        )
         for s in scans:
             if s["event_id"] in others and s["event_id"] not in allowed and s["scan_id"] not in refused:
                 refused[s["scan_id"]] = FOREIGN_EVENT
     if refused:
-        log.warning("device %s pushed scans that were refused, not stored: %s", device["id"],
-                    ", ".join(f"{n} {code}" for code, n in sorted(Counter(refused.values()).items())))
+        log.warning(
+            "device %s pushed scans that were refused, not stored: %s",
+            device["id"],
+            ", ".join(f"{n} {code}" for code, n in sorted(Counter(refused.values()).items())),
+        )
     return refused
 
 
 def _owners(conn: Connection, scan_ids: list[str]) -> dict[str, int]:
     if not scan_ids:
         return {}
-    rows = conn.execute(select(gate_scans.c.scan_id, gate_scans.c.device_id)
-                        .where(gate_scans.c.scan_id.in_(scan_ids)))
+    rows = conn.execute(select(gate_scans.c.scan_id, gate_scans.c.device_id).where(gate_scans.c.scan_id.in_(scan_ids)))
     return {r.scan_id: r.device_id for r in rows}
 
 
@@ -233,16 +303,22 @@ def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) ->
     multi = conn.execute(
         select(gate_scans.c.event_id, gate_scans.c.ticket_id)
         .where(gate_scans.c.ticket_id.in_({t for _, t in tickets_moved}), gate_scans.c.verdict.in_(MOVEMENTS))
-        .group_by(gate_scans.c.event_id, gate_scans.c.ticket_id).having(func.count() > 1)).all()
+        .group_by(gate_scans.c.event_id, gate_scans.c.ticket_id)
+        .having(func.count() > 1)
+    ).all()
     changed = 0
     for event_id, ticket_id in multi:
         if (event_id, ticket_id) not in tickets_moved:
             continue
         rows = conn.execute(
             select(gate_scans.c.id, gate_scans.c.scan_id, gate_scans.c.verdict, gate_scans.c.duplicate_of)
-            .where(gate_scans.c.event_id == event_id, gate_scans.c.ticket_id == ticket_id,
-                   gate_scans.c.verdict.in_(MOVEMENTS))
-            .order_by(gate_scans.c.corrected_time, gate_scans.c.scan_id)).all()
+            .where(
+                gate_scans.c.event_id == event_id,
+                gate_scans.c.ticket_id == ticket_id,
+                gate_scans.c.verdict.in_(MOVEMENTS),
+            )
+            .order_by(gate_scans.c.corrected_time, gate_scans.c.scan_id)
+        ).all()
         entry = None  # the admission that let the ticket in, while it is inside
         for row in rows:
             flag = None
@@ -260,9 +336,22 @@ def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) ->
 
 # --- pull --------------------------------------------------------------------
 
-def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, keyring_seq: int,
-         config_version: int, signer: SigningKey, keyring_doc: dict, device_sent_at: float | None = None,
-         last_rtt_ms: int | None = None, limit: int = PULL_LIMIT, now: datetime | None = None) -> dict:
+
+def pull(
+    conn: Connection,
+    device: dict,
+    *,
+    cursor: int,
+    revocation_seq: int,
+    keyring_seq: int,
+    config_version: int,
+    signer: SigningKey,
+    keyring_doc: dict,
+    device_sent_at: float | None = None,
+    last_rtt_ms: int | None = None,
+    limit: int = PULL_LIMIT,
+    now: datetime | None = None,
+) -> dict:
     """Everything the device has not seen: other gates' admissions and exits after
     ``cursor``, the revocation list when it grew, the keyring, its configuration."""
     now = now or utcnow()
@@ -272,31 +361,52 @@ def pull(conn: Connection, device: dict, *, cursor: int, revocation_seq: int, ke
     if cursor > counter:  # a cursor this hub never issued (its database was restored): start over
         cursor = 0
     rows = conn.execute(
-        select(gate_scans.c.scan_id, gate_scans.c.hub_seq, gate_scans.c.event_id, gate_scans.c.ticket_id,
-               gate_scans.c.verdict, gate_scans.c.corrected_time, gate_scans.c.device_id,
-               devices.c.name.label("gate_name"))
+        select(
+            gate_scans.c.scan_id,
+            gate_scans.c.hub_seq,
+            gate_scans.c.event_id,
+            gate_scans.c.ticket_id,
+            gate_scans.c.verdict,
+            gate_scans.c.corrected_time,
+            gate_scans.c.device_id,
+            devices.c.name.label("gate_name"),
+        )
         .join(devices, devices.c.id == gate_scans.c.device_id)
-        .where(gate_scans.c.event_id == device["event_id"], gate_scans.c.hub_seq > cursor,
-               gate_scans.c.hub_seq <= counter, gate_scans.c.device_id != device["id"],
-               gate_scans.c.verdict.in_(MOVEMENTS))
-        .order_by(gate_scans.c.hub_seq).limit(limit)).all()
+        .where(
+            gate_scans.c.event_id == device["event_id"],
+            gate_scans.c.hub_seq > cursor,
+            gate_scans.c.hub_seq <= counter,
+            gate_scans.c.device_id != device["id"],
+            gate_scans.c.verdict.in_(MOVEMENTS),
+        )
+        .order_by(gate_scans.c.hub_seq)
+        .limit(limit)
+    ).all()
     more = len(rows) == limit
     new_cursor = rows[-1].hub_seq if more else max(counter, cursor)
     out: dict[str, Any] = {
         "hub_time": hub_now,
         "cursor": new_cursor,
         "more": more,
-        "movements": [{
-            "scan_id": r.scan_id, "event_id": r.event_id, "ticket_id": r.ticket_id,
-            "kind": MOVEMENT_OF[r.verdict], "at": r.corrected_time,
-            "gate_id": f"device-{r.device_id}", "gate_name": r.gate_name,
-        } for r in rows],
+        "movements": [
+            {
+                "scan_id": r.scan_id,
+                "event_id": r.event_id,
+                "ticket_id": r.ticket_id,
+                "kind": MOVEMENT_OF[r.verdict],
+                "at": r.corrected_time,
+                "gate_id": f"device-{r.device_id}",
+                "gate_name": r.gate_name,
+            }
+            for r in rows
+        ],
         "revocations": None,
         "keyring": None,
         "config": None,
     }
-    newest_revocation = conn.execute(select(func.max(revocations.c.seq)).where(
-        revocations.c.event_id == device["event_id"])).scalar()
+    newest_revocation = conn.execute(
+        select(func.max(revocations.c.seq)).where(revocations.c.event_id == device["event_id"])
+    ).scalar()
     if newest_revocation is not None and newest_revocation > revocation_seq:
         # The full signed list: the gate stores it as received, so it stays verifiable.
         out["revocations"] = revocations_since(conn, device["event_id"], 0, signer, now)["document"]

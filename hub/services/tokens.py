@@ -5,6 +5,7 @@ lone surrogates; `hmac.compare_digest` refuses non-ASCII `str` with a
 TypeError and `str.encode` refuses surrogates, so both would be a 500.
 Everything is compared as UTF-8 bytes (surrogates passed through) instead.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Users, roles and API tokens (stored as SHA-256 hashes only, revocable)."""
+
 from __future__ import annotations
 
 import functools
@@ -28,8 +29,9 @@ def _normal_email(email: str) -> str:
         raise Invalid(f"not an email address: {exc}", "invalid_email") from None
 
 
-def create_user(conn: Connection, email: str, password: str, role: str, now: datetime | None = None,
-                staff_of: int | None = None) -> dict:
+def create_user(
+    conn: Connection, email: str, password: str, role: str, now: datetime | None = None, staff_of: int | None = None
+) -> dict:
     """A new user; door staff may be given the organizer they work for (`staff_of`, see services.staff)."""
     _check_role(role)
     if not password or len(password) < 8:
@@ -41,10 +43,17 @@ def create_user(conn: Connection, email: str, password: str, role: str, now: dat
         with atomic(conn):
             if staff_of is not None:
                 check_employer(conn, staff_of)
-            user_id = conn.execute(insert(users).values(
-                email=email, password_hash=_hash_password(password),
-                role=role, created_at=now or utcnow(), staff_of=staff_of,
-            ).returning(users.c.id)).scalar_one()
+            user_id = conn.execute(
+                insert(users)
+                .values(
+                    email=email,
+                    password_hash=_hash_password(password),
+                    role=role,
+                    created_at=now or utcnow(),
+                    staff_of=staff_of,
+                )
+                .returning(users.c.id)
+            ).scalar_one()
     except IntegrityError:
         raise Conflict(f"a user with email {email} exists", "email_taken") from None
     return {"id": user_id, "email": email, "role": role, "staff_of": staff_of}
@@ -56,8 +65,9 @@ def _check_role(role: str) -> None:
 
 
 def list_users(conn: Connection) -> list[dict]:
-    rows = conn.execute(select(users.c.id, users.c.email, users.c.role, users.c.created_at)
-                        .order_by(users.c.id)).mappings()
+    rows = conn.execute(
+        select(users.c.id, users.c.email, users.c.role, users.c.created_at).order_by(users.c.id)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -107,16 +117,22 @@ def set_password(conn: Connection, user_id: int, password: str) -> None:
     if not password or len(password) < 8:
         raise Invalid("the password needs at least 8 characters", "weak_password")
     with atomic(conn):
-        conn.execute(update(users).where(users.c.id == user_id).values(
-            password_hash=_hash_password(password), session_version=users.c.session_version + 1))
+        conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(password_hash=_hash_password(password), session_version=users.c.session_version + 1)
+        )
 
 
 def end_sessions(conn: Connection, user_id: int) -> int:
     """End every session of the user (logout, 2FA change): the new session version."""
     with atomic(conn):
-        return conn.execute(update(users).where(users.c.id == user_id)
-                            .values(session_version=users.c.session_version + 1)
-                            .returning(users.c.session_version)).scalar_one()
+        return conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(session_version=users.c.session_version + 1)
+            .returning(users.c.session_version)
+        ).scalar_one()
 
 
 def hash_token(token: str) -> str:
@@ -129,23 +145,35 @@ def create_token(conn: Connection, user_id: int, name: str = "", now: datetime |
     with atomic(conn):
         if get_user(conn, user_id) is None:
             raise NotFound(f"no user {user_id}")
-        token_id = conn.execute(insert(api_tokens).values(
-            user_id=user_id, token_hash=hash_token(token), name=name[:100], created_at=now or utcnow(),
-        ).returning(api_tokens.c.id)).scalar_one()
+        token_id = conn.execute(
+            insert(api_tokens)
+            .values(
+                user_id=user_id,
+                token_hash=hash_token(token),
+                name=name[:100],
+                created_at=now or utcnow(),
+            )
+            .returning(api_tokens.c.id)
+        ).scalar_one()
     return token_id, token
 
 
 def revoke_token(conn: Connection, token_id: int, now: datetime | None = None) -> bool:
     with atomic(conn):
-        result = conn.execute(update(api_tokens).where(
-            api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)).values(revoked_at=now or utcnow()))
+        result = conn.execute(
+            update(api_tokens)
+            .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now or utcnow())
+        )
     return result.rowcount == 1
 
 
 def list_tokens(conn: Connection, user_id: int) -> list[dict]:
-    rows = conn.execute(select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at,
-                               api_tokens.c.revoked_at).where(api_tokens.c.user_id == user_id)
-                        .order_by(api_tokens.c.id)).mappings()
+    rows = conn.execute(
+        select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at, api_tokens.c.revoked_at)
+        .where(api_tokens.c.user_id == user_id)
+        .order_by(api_tokens.c.id)
+    ).mappings()
     return [dict(r) for r in rows]
 
 
@@ -153,9 +181,13 @@ def user_for_token(conn: Connection, token: str) -> dict | None:
     """The user owning a live (unrevoked) token, or None."""
     if not token:
         return None
-    row = conn.execute(
-        select(users.c.id, users.c.email, users.c.role)
-        .join(api_tokens, api_tokens.c.user_id == users.c.id)
-        .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
-    ).mappings().first()
+    row = (
+        conn.execute(
+            select(users.c.id, users.c.email, users.c.role)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None

@@ -5,14 +5,16 @@ field path, so both the API and the web forms give precise 4xx errors. Each also
 says what it accepts as a JSON Schema, ``check.json_schema()``: the API's OpenAPI
 document describes request bodies with it, so their bounds live here only.
 """
+
 from __future__ import annotations
 
 import string as _ascii
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
-from typing import Any, Callable
+from typing import Any
 
 from .clock import parse_iso
 from .errors import Invalid
@@ -50,6 +52,7 @@ def string(max_len: int = 200, min_len: int = 0) -> Checker:
         if len(value) > max_len:
             fail(where, f"is longer than {max_len} characters")
         return value
+
     return with_schema(check, lambda: _text_schema(max_len, min_len))
 
 
@@ -71,6 +74,7 @@ def plain_text(max_len: int = 200, min_len: int = 0) -> Checker:
         if has_control_characters(value):
             fail(where, "must not contain line breaks or control characters", "control_characters")
         return value
+
     return with_schema(check, base.json_schema)
 
 
@@ -97,8 +101,9 @@ def normal_email(text: str) -> str:
     if not 1 <= len(local) <= 64:
         raise ValueError("the part before @ has 1 to 64 characters")
     if not set(local) <= _LOCAL_CHARS or local[0] == "." or local[-1] == "." or ".." in local:
-        raise ValueError("the part before @ may have letters a-z, digits, dots (not first, last or twice) "
-                         "and !#$%&'*+-/=?^_`{|}~")
+        raise ValueError(
+            "the part before @ may have letters a-z, digits, dots (not first, last or twice) and !#$%&'*+-/=?^_`{|}~"
+        )
     domain = _ascii_domain(domain)
     try:
         Address(addr_spec=f"{local}@{domain}")  # the parser the mailer builds its headers with
@@ -113,9 +118,15 @@ def _ascii_domain(domain: str) -> str:
     except UnicodeError:
         raise ValueError("the part after @ is not a domain name") from None
     labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or len(labels) < 2 or labels[-1].isdigit() or not all(
+    if (
+        len(ascii_domain) > 253
+        or len(labels) < 2
+        or labels[-1].isdigit()
+        or not all(
             1 <= len(label) <= 63 and set(label) <= _LABEL_CHARS and label[0] != "-" and label[-1] != "-"
-            for label in labels):
+            for label in labels
+        )
+    ):
         raise ValueError("the part after @ must be a domain name like example.org")
     return ascii_domain
 
@@ -128,6 +139,7 @@ def email_address() -> Checker:
             return normal_email(value)
         except ValueError as exc:
             fail(where, f"not an email address: {exc}", "invalid_email")
+
     return with_schema(check, lambda: {**_text_schema(MAX_EMAIL, 3), "format": "email"})
 
 
@@ -148,6 +160,7 @@ def integer(lo: int | None = None, hi: int | None = MAX_INTEGER) -> Checker:
         if hi is not None:
             out["maximum"] = hi
         return out
+
     return with_schema(check, schema)
 
 
@@ -156,6 +169,7 @@ def boolean() -> Checker:
         if not isinstance(value, bool):
             fail(where, "must be true or false")
         return value
+
     return with_schema(check, lambda: {"type": "boolean"})
 
 
@@ -164,6 +178,7 @@ def one_of(*choices: str) -> Checker:
         if value not in choices:
             fail(where, f"must be one of {', '.join(choices)}")
         return value
+
     return with_schema(check, lambda: {"enum": list(choices)})
 
 
@@ -173,6 +188,7 @@ def timestamp() -> Checker:
             return parse_iso(value)
         except (ValueError, TypeError):
             fail(where, "must be an ISO 8601 date-time such as 2026-05-01T19:30:00Z")
+
     return with_schema(check, lambda: {"type": "string", "format": "date-time"})
 
 
@@ -191,11 +207,13 @@ def list_of(item: Checker, max_items: int = 1000, min_items: int = 0) -> Checker
         if min_items:
             out["minItems"] = min_items
         return out
+
     return with_schema(check, schema)
 
 
 def either(*checkers: Checker) -> Checker:
     """The first checker that accepts the value; the last one's error otherwise."""
+
     def check(value, where):
         for checker in checkers[:-1]:
             try:
@@ -203,6 +221,7 @@ def either(*checkers: Checker) -> Checker:
             except Invalid:
                 pass
         return checkers[-1](value, where)
+
     return with_schema(check, lambda: {"oneOf": [checker.json_schema() for checker in checkers]})
 
 
@@ -226,9 +245,13 @@ def obj(required: dict[str, Checker] | None = None, optional: dict[str, Checker]
         return out
 
     def schema() -> dict:
-        out: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": {
-            name: checker.json_schema() for name, checker in {**required, **optional}.items()}}
+        out: dict[str, Any] = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {name: checker.json_schema() for name, checker in {**required, **optional}.items()},
+        }
         if required:
             out["required"] = sorted(required)
         return out
+
     return with_schema(check, schema)

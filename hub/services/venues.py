@@ -4,6 +4,7 @@ A venue is built once (`create_venue`) and may later grow (`edit_venue`): both
 check their input with the same spec and place seats with the same builder
 (`_Layout`), so an edit refuses whatever creation refuses.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,17 +32,31 @@ def _seat_part(max_len: int):
         if "/" in value:
             fail(where, "may not contain '/' (seats are addressed as .../seats/{section}/{row}/{seat})")
         return value
+
     return with_schema(check, lambda: {**text.json_schema(), "pattern": r"^[^/]*[^/\s][^/]*$"})
 
 
 _label = _seat_part(20)
 VENUE_NAME = string(200, 1)
-SECTIONS = list_of(obj(
-    required={"name": _seat_part(100), "rows": list_of(obj(
-        required={"name": _seat_part(20),
-                  "seats": either(integer(1, MAX_SEATS_PER_ROW), list_of(_label, MAX_SEATS_PER_ROW, 1))},
-    ), MAX_ROWS_PER_SECTION, 1)},
-), MAX_SECTIONS, 1)
+SECTIONS = list_of(
+    obj(
+        required={
+            "name": _seat_part(100),
+            "rows": list_of(
+                obj(
+                    required={
+                        "name": _seat_part(20),
+                        "seats": either(integer(1, MAX_SEATS_PER_ROW), list_of(_label, MAX_SEATS_PER_ROW, 1)),
+                    },
+                ),
+                MAX_ROWS_PER_SECTION,
+                1,
+            ),
+        },
+    ),
+    MAX_SECTIONS,
+    1,
+)
 VENUE_SPEC = obj(required={"name": VENUE_NAME, "sections": SECTIONS})
 VENUE_CHANGES = obj(optional={"name": VENUE_NAME, "sections": SECTIONS})  # sections: rows and sections to add
 
@@ -65,10 +80,13 @@ class _Layout:
         self.next_position = next_position
 
     @classmethod
-    def of_venue(cls, conn: Connection, venue_id: int) -> "_Layout":
+    def of_venue(cls, conn: Connection, venue_id: int) -> _Layout:
         of_venue = venue_seats.c.venue_id == venue_id
-        rows = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.section_order,
-                                   venue_seats.c.row_order).distinct().where(of_venue)).all()
+        rows = conn.execute(
+            select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.section_order, venue_seats.c.row_order)
+            .distinct()
+            .where(of_venue)
+        ).all()
         num_seats, last = conn.execute(select(func.count(), func.max(venue_seats.c.position)).where(of_venue)).one()
         return cls(rows, num_seats, 0 if last is None else last + 1)
 
@@ -108,16 +126,24 @@ class _Layout:
         labels = [str(n) for n in range(1, row["seats"] + 1)] if isinstance(row["seats"], int) else row["seats"]
         if len(set(labels)) != len(labels):
             raise Invalid(f"row {name!r} of section {section!r} repeats a seat label", "duplicate_seat")
-        return [{"section": section, "row": name, "label": label, "section_order": section_order,
-                 "row_order": row_order[name], "seat_order": seat_order}
-                for seat_order, label in enumerate(labels)]
+        return [
+            {
+                "section": section,
+                "row": name,
+                "label": label,
+                "section_order": section_order,
+                "row_order": row_order[name],
+                "seat_order": seat_order,
+            }
+            for seat_order, label in enumerate(labels)
+        ]
 
 
 def _insert_seats(conn: Connection, venue_id: int, seats: list[dict]) -> None:
     for seat in seats:
         seat["venue_id"] = venue_id
     for start in range(0, len(seats), 5000):
-        conn.execute(insert(venue_seats), seats[start:start + 5000])
+        conn.execute(insert(venue_seats), seats[start : start + 5000])
 
 
 def create_venue(conn: Connection, data: dict, owner_id: int | None = None, now: datetime | None = None) -> dict:
@@ -125,14 +151,18 @@ def create_venue(conn: Connection, data: dict, owner_id: int | None = None, now:
     spec = VENUE_SPEC(data, "venue")
     seats = _Layout().add(spec["sections"])
     with atomic(conn):
-        venue_id = conn.execute(insert(venues).values(
-            name=spec["name"], owner_id=owner_id, created_at=now or utcnow()).returning(venues.c.id)).scalar_one()
+        venue_id = conn.execute(
+            insert(venues)
+            .values(name=spec["name"], owner_id=owner_id, created_at=now or utcnow())
+            .returning(venues.c.id)
+        ).scalar_one()
         _insert_seats(conn, venue_id, seats)
     return get_venue(conn, venue_id)
 
 
-def edit_venue(conn: Connection, venue_id: int, *, name: str | None = None,
-               add_sections: list[dict] | None = None) -> int:
+def edit_venue(
+    conn: Connection, venue_id: int, *, name: str | None = None, add_sections: list[dict] | None = None
+) -> int:
     """Rename a venue and/or append rows and sections; returns the number of seats added.
 
     The same checks as `create_venue`, on the venue as it will be. Events
@@ -155,21 +185,31 @@ def get_venue(conn: Connection, venue_id: int) -> dict:
     if row is None:
         raise NotFound(f"no venue {venue_id}", "venue_not_found")
     sections: dict[str, dict[str, list[str]]] = {}
-    for seat in conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
-                             .where(venue_seats.c.venue_id == venue_id).order_by(venue_seats.c.position)):
+    for seat in conn.execute(
+        select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
+        .where(venue_seats.c.venue_id == venue_id)
+        .order_by(venue_seats.c.position)
+    ):
         sections.setdefault(seat.section, {}).setdefault(seat.row, []).append(seat.label)
     return {
-        "id": row["id"], "name": row["name"], "owner_id": row["owner_id"],
+        "id": row["id"],
+        "name": row["name"],
+        "owner_id": row["owner_id"],
         "num_seats": sum(len(labels) for rows in sections.values() for labels in rows.values()),
-        "sections": [{"name": name, "rows": [{"name": r, "seats": labels} for r, labels in rows.items()]}
-                     for name, rows in sections.items()],
+        "sections": [
+            {"name": name, "rows": [{"name": r, "seats": labels} for r, labels in rows.items()]}
+            for name, rows in sections.items()
+        ],
     }
 
 
 def list_venues(conn: Connection, owner_id: int | None = None) -> list[dict]:
-    query = (select(venues.c.id, venues.c.name, venues.c.owner_id, func.count(venue_seats.c.id).label("num_seats"))
-             .outerjoin(venue_seats, venue_seats.c.venue_id == venues.c.id)
-             .group_by(venues.c.id, venues.c.name, venues.c.owner_id).order_by(venues.c.id))
+    query = (
+        select(venues.c.id, venues.c.name, venues.c.owner_id, func.count(venue_seats.c.id).label("num_seats"))
+        .outerjoin(venue_seats, venue_seats.c.venue_id == venues.c.id)
+        .group_by(venues.c.id, venues.c.name, venues.c.owner_id)
+        .order_by(venues.c.id)
+    )
     if owner_id is not None:
         query = query.where(venues.c.owner_id == owner_id)
     return [dict(r) for r in conn.execute(query).mappings()]
@@ -177,6 +217,9 @@ def list_venues(conn: Connection, owner_id: int | None = None) -> list[dict]:
 
 def seat_labels(conn: Connection, venue_id: int) -> list[str]:
     """Human labels where list index == seat index in signed tickets ("Section A, Row 3, Seat 12")."""
-    rows = conn.execute(select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
-                        .where(venue_seats.c.venue_id == venue_id).order_by(venue_seats.c.position))
+    rows = conn.execute(
+        select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
+        .where(venue_seats.c.venue_id == venue_id)
+        .order_by(venue_seats.c.position)
+    )
     return [f"Section {r.section}, Row {r.row}, Seat {r.label}" for r in rows]

@@ -25,6 +25,7 @@ buyers get one by queueing:
 The shared state lives in database rows (SQLite or PostgreSQL; no Redis needed). Services take
 `now`, so tests pin the clock.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -84,18 +85,32 @@ class QueueState:
 
     def public(self, now: datetime) -> dict:
         """What anyone may see of the queue: how long it is and how fast it moves."""
-        return {"event_id": self.event_id, "waiting_room": self.on, "release_at": iso(self.release_at),
-                "released": now >= self.release_at, "admit_per_minute": self.admit_per_minute, "entries": self.entries,
-                "admitted": min(self.admitted, self.entries), "waiting": self.waiting}
+        return {
+            "event_id": self.event_id,
+            "waiting_room": self.on,
+            "release_at": iso(self.release_at),
+            "released": now >= self.release_at,
+            "admit_per_minute": self.admit_per_minute,
+            "entries": self.entries,
+            "admitted": min(self.admitted, self.entries),
+            "waiting": self.waiting,
+        }
 
 
 def _state(event, room) -> QueueState:
     fields = {} if room is None else {k: room[k] for k in ("entries", "pre_release", "shuffle_key", "admitted")}
-    return QueueState(event_id=event.id, title=event.title, on=bool(event.waiting_room),
-                      release_at=event.ticket_release_at, admit_per_minute=event.admit_per_minute, **fields)
+    return QueueState(
+        event_id=event.id,
+        title=event.title,
+        on=bool(event.waiting_room),
+        release_at=event.ticket_release_at,
+        admit_per_minute=event.admit_per_minute,
+        **fields,
+    )
 
 
 # --- signed tickets and admission tokens ---------------------------------------------------------
+
 
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=salt, signer_kwargs={"digest_method": hashlib.sha256})
@@ -109,8 +124,11 @@ def _signed_ints(secret: str, salt: str, token: str | None, count: int) -> list[
         data = _serializer(secret, salt).loads(token)
     except (BadSignature, UnicodeError, ValueError):
         return None
-    if not (isinstance(data, list) and len(data) == count
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in data)):
+    if not (
+        isinstance(data, list)
+        and len(data) == count
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in data)
+    ):
         return None
     return data
 
@@ -130,8 +148,10 @@ def ticket_number(secret: str, event_id: int, ticket: str | None) -> int | None:
 def admission_problem(secret: str, event_id: int, token: str | None, now: datetime) -> str | None:
     """Why `token` does not let its bearer hold tickets of the event now (None: it does)."""
     if not token:
-        return ("Tickets for this event are sold through a waiting room: join the queue, and when it is "
-                "your turn use the admission it gives you.")
+        return (
+            "Tickets for this event are sold through a waiting room: join the queue, and when it is "
+            "your turn use the admission it gives you."
+        )
     data = _signed_ints(secret, ADMISSION_SALT, token, 3)
     if data is None or data[0] != event_id:
         return "This admission is not valid for this event: join the queue to get one."
@@ -140,8 +160,9 @@ def admission_problem(secret: str, event_id: int, token: str | None, now: dateti
     return None
 
 
-def check_admission(conn: Connection, event_id: int, token: str | None, secret: str,
-                    now: datetime | None = None) -> None:
+def check_admission(
+    conn: Connection, event_id: int, token: str | None, secret: str, now: datetime | None = None
+) -> None:
     """Refuse (403 queue_admission_required) a hold without a live admission while the event's
     waiting room is on. An unknown event passes: the hold itself answers 404."""
     on = conn.execute(select(events.c.waiting_room).where(events.c.id == event_id)).scalar_one_or_none()
@@ -154,14 +175,14 @@ def check_admission(conn: Connection, event_id: int, token: str | None, secret: 
 
 # --- the shared state -----------------------------------------------------------------------------
 
+
 def _locked_room(conn: Connection, event_id: int):
     """The event's waiting_rooms row, created on first use, locked until the transaction ends."""
     query = select(waiting_rooms).where(waiting_rooms.c.event_id == event_id).with_for_update()
     room = conn.execute(query).mappings().first()
     if room is None:
         insert_ = sqlite_insert if is_sqlite(conn) else postgresql_insert
-        conn.execute(insert_(waiting_rooms).values(event_id=event_id, entries=0, admitted=0)
-                     .on_conflict_do_nothing())
+        conn.execute(insert_(waiting_rooms).values(event_id=event_id, entries=0, admitted=0).on_conflict_do_nothing())
         room = conn.execute(query).mappings().one()
     return room
 
@@ -198,8 +219,9 @@ def _save(conn: Connection, event_id: int, changes: dict) -> None:
         conn.execute(update(waiting_rooms).where(waiting_rooms.c.event_id == event_id).values(**changes))
 
 
-def queue_state(conn: Connection, event_id: int, now: datetime | None = None,
-                shuffle_key: str | None = None) -> QueueState:
+def queue_state(
+    conn: Connection, event_id: int, now: datetime | None = None, shuffle_key: str | None = None
+) -> QueueState:
     """The event's queue at `now`, brought up to date in the database (404 event_not_found).
 
     Before the release (or with the waiting room off) this only reads. Once the release has passed
@@ -245,8 +267,9 @@ def join(conn: Connection, event_id: int, secret: str, now: datetime | None = No
     return issue_ticket(secret, event_id, seq), state
 
 
-def admit(conn: Connection, event_id: int, seq: int, secret: str, ttl_seconds: int,
-          now: datetime | None = None) -> tuple[dict, QueueState]:
+def admit(
+    conn: Connection, event_id: int, seq: int, secret: str, ttl_seconds: int, now: datetime | None = None
+) -> tuple[dict, QueueState]:
     """Let queue ticket `seq` in once its turn has come: ({admission_token, expires_at, position},
     queue state). The admission lasts `ttl_seconds` from the first time it was given.
 
@@ -278,20 +301,24 @@ def admit(conn: Connection, event_id: int, seq: int, secret: str, ttl_seconds: i
     if not state.on:
         raise Conflict(f"event {event_id} has no waiting room: hold tickets directly", "waiting_room_off")
     if admitted_at is None:
-        raise Conflict("It is not your turn yet: keep your place and ask again when your status says so.",
-                       "queue_not_your_turn")
+        raise Conflict(
+            "It is not your turn yet: keep your place and ask again when your status says so.", "queue_not_your_turn"
+        )
     expires = admitted_at + timedelta(seconds=ttl_seconds)
     if expires <= now:
-        raise Conflict(f"Your turn came at {iso(admitted_at)} and your time to buy is over: join the queue "
-                       "again (at the back).", "queue_admission_expired")
+        raise Conflict(
+            f"Your turn came at {iso(admitted_at)} and your time to buy is over: join the queue again (at the back).",
+            "queue_admission_expired",
+        )
     token = _serializer(secret, ADMISSION_SALT).dumps([event_id, seq, math.floor(expires.timestamp())])
     return {"admission_token": token, "expires_at": iso(expires.replace(microsecond=0)), "position": place}, state
 
 
 def admissions_given(conn: Connection, event_id: int) -> int:
     """How many queue tickets have been let in (for the organizer's page)."""
-    return conn.execute(select(func.count()).select_from(waiting_room_admissions)
-                        .where(waiting_room_admissions.c.event_id == event_id)).scalar_one()
+    return conn.execute(
+        select(func.count()).select_from(waiting_room_admissions).where(waiting_room_admissions.c.event_id == event_id)
+    ).scalar_one()
 
 
 # --- positions and status -------------------------------------------------------------------------
@@ -312,8 +339,7 @@ def _drawn_positions(shuffle_key: str, count: int) -> array:
         if found is not None:
             return found
         key = bytes.fromhex(shuffle_key)
-        digests = [hashlib.blake2b(n.to_bytes(8, "big"), key=key, digest_size=16).digest()
-                   for n in range(1, count + 1)]
+        digests = [hashlib.blake2b(n.to_bytes(8, "big"), key=key, digest_size=16).digest() for n in range(1, count + 1)]
         positions = array("q", bytes(8 * count))
         for place, index in enumerate(sorted(range(count), key=digests.__getitem__), start=1):
             positions[index] = place
@@ -342,9 +368,16 @@ def queue_status(state: QueueState, seq: int, now: datetime, poll_budget: int) -
     """What ticket `seq` is told: waiting (position, people ahead, estimated wait), admitted, or off
     (no waiting room: go straight to the event). `poll_after_seconds` says when to ask again: soon
     near the front, seldom far back, so the whole queue asks about `poll_budget` times a second."""
-    out = {"event_id": state.event_id, "status": "waiting", "position": None, "ahead": None,
-           "estimated_wait_seconds": None, "release_at": iso(state.release_at), "released": now >= state.release_at,
-           "poll_after_seconds": None}
+    out = {
+        "event_id": state.event_id,
+        "status": "waiting",
+        "position": None,
+        "ahead": None,
+        "estimated_wait_seconds": None,
+        "release_at": iso(state.release_at),
+        "released": now >= state.release_at,
+        "poll_after_seconds": None,
+    }
     if not state.on:
         return {**out, "status": "off"}
     place = position(state, seq)
@@ -361,8 +394,13 @@ def queue_status(state: QueueState, seq: int, now: datetime, poll_budget: int) -
     rate = state.admit_per_minute
     wait = math.ceil((place - state.admitted) * 60 / rate) if rate else None
     target = (wait / 2 if wait is not None else far) * (0.9 + 0.2 * _spread(seq))
-    return {**out, "position": place, "ahead": place - state.admitted - 1, "estimated_wait_seconds": wait,
-            "poll_after_seconds": _clamp(target, far)}
+    return {
+        **out,
+        "position": place,
+        "ahead": place - state.admitted - 1,
+        "estimated_wait_seconds": wait,
+        "poll_after_seconds": _clamp(target, far),
+    }
 
 
 def _clamp(seconds: float, longest: float) -> int:
@@ -370,6 +408,7 @@ def _clamp(seconds: float, longest: float) -> int:
 
 
 # --- this process's copy of the state -------------------------------------------------------------
+
 
 class _Slot:
     __slots__ = ("lock", "read_at", "state")
@@ -423,8 +462,11 @@ class QueueStates:
         except OperationalError:
             if not known:
                 raise
-            log.warning("waiting room of event %s: the database is unavailable; answering from the last copy",
-                        event_id, exc_info=True)
+            log.warning(
+                "waiting room of event %s: the database is unavailable; answering from the last copy",
+                event_id,
+                exc_info=True,
+            )
             return
         slot.state, slot.read_at = _drawn_ahead(state), time.monotonic()
 

@@ -6,6 +6,7 @@ cookie-based and is left alone), HttpOnly/SameSite session cookies (Secure on
 HTTPS), a nonce-based Content-Security-Policy and the usual secure headers
 (HSTS on HTTPS).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -31,8 +32,17 @@ def init_app(app: Flask) -> None:
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
-    for blueprint in (store.bp, queue.bp, account.bp, manage.bp, staff.bp, devices.bp, door.bp, dashboard.bp,
-                      reports.bp):
+    for blueprint in (
+        store.bp,
+        queue.bp,
+        account.bp,
+        manage.bp,
+        staff.bp,
+        devices.bp,
+        door.bp,
+        dashboard.bp,
+        reports.bp,
+    ):
         app.register_blueprint(blueprint)
     register_filters(app)
     for code in (404, 405):  # addresses no page matched: the site's error page instead of Flask's bare one
@@ -53,8 +63,12 @@ def pages_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     @bp.before_request
     def _check_request():
         # PostgreSQL text cannot hold NUL; refuse it up front with a clear 400 instead of a database error.
-        if any("\x00" in value for values in (request.args, request.form) for _key, items in values.lists()
-               for value in items):
+        if any(
+            "\x00" in value
+            for values in (request.args, request.form)
+            for _key, items in values.lists()
+            for value in items
+        ):
             abort(400, "Text with NUL characters cannot be used here.")
         csrf.protect()
 
@@ -150,9 +164,11 @@ def _secure_headers(response):
     if response.mimetype == "text/html":
         # a page may name one more origin it connects to (the seat-map stream on its own port)
         connect = f"connect-src 'self' {g.csp_connect_src}; " if g.get("csp_connect_src") else ""
-        headers.setdefault("Content-Security-Policy",
-                           f"default-src 'self'; {connect}script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
-                           "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                           "form-action 'self'")
+        headers.setdefault(
+            "Content-Security-Policy",
+            f"default-src 'self'; {connect}script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
+            "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+            "form-action 'self'",
+        )
         headers.setdefault("Cache-Control", "no-store")
     return response

@@ -4,6 +4,7 @@ Answers never tell whether an email has an account: login says "wrong email or
 password" after the same hash work either way, and registration and reset
 requests say "check your mail" either way (the mail differs).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,13 @@ from ..services.users import authenticate, create_user, get_user, get_user_by_em
 from . import pages_blueprint
 from .auth import login_session, logout_session, public, renew_session, roles, safe_next
 from .forms import (
-    DisableTotpForm, LoginForm, RegisterFinishForm, RegisterForm, ResetForm, ResetRequestForm, TotpForm,
+    DisableTotpForm,
+    LoginForm,
+    RegisterFinishForm,
+    RegisterForm,
+    ResetForm,
+    ResetRequestForm,
+    TotpForm,
     TotpSetupForm,
 )
 from .mailing import mail_settings
@@ -92,11 +99,14 @@ def register():
         if get_user_by_email(get_db(), email) is None:
             token = accounts.registration_token(current_app.secret_key, email)
             message = mail.registration_link(
-                to=email, register_url=external_url("account.register_finish", token=token),
-                valid_hours=int(accounts.REGISTER_TTL.total_seconds() // 3600))
+                to=email,
+                register_url=external_url("account.register_finish", token=token),
+                valid_hours=int(accounts.REGISTER_TTL.total_seconds() // 3600),
+            )
         else:
-            message = mail.account_exists(to=email, login_url=external_url("account.login"),
-                                          reset_url=external_url("account.reset_request"))
+            message = mail.account_exists(
+                to=email, login_url=external_url("account.login"), reset_url=external_url("account.reset_request")
+            )
         mail.send(mail_settings(), message)
         # The same answer either way: the page does not reveal who has an account.
         flash(f"Check your mail: we have sent {email} a link to finish creating your account.", "success")
@@ -137,8 +147,11 @@ def reset_request():
         started = accounts.start_password_reset(conn, form.email.data)
         if started:
             user, token = started
-            message = mail.password_reset(to=user["email"], valid_minutes=int(accounts.RESET_TTL.total_seconds() // 60),
-                                          reset_url=external_url("account.reset", token=token))
+            message = mail.password_reset(
+                to=user["email"],
+                valid_minutes=int(accounts.RESET_TTL.total_seconds() // 60),
+                reset_url=external_url("account.reset", token=token),
+            )
             mail.send(mail_settings(), message)
         # The same answer either way: the page does not reveal who has an account.
         flash("If that address has an account, we have sent it a link to reset the password.", "success")

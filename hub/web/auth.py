@@ -9,6 +9,7 @@ logged out, not only the browser that pressed the button.
 Every page view is decorated with `public` or `roles(...)`, and `ROUTE_ACCESS`
 (read by the route x role test) must list it.
 """
+
 from __future__ import annotations
 
 from functools import wraps

@@ -8,6 +8,7 @@ chart) and swapping it in. An open stream holds a server thread, so a process
 keeps at most MAX_STREAMS open (services.live.StreamSlots) and refuses the
 rest with 503 + Retry-After; each stream ends after STREAM_LIFETIME_SECONDS.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,9 +18,9 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from ..db import get_db
 from ..services.dashboard import arrivals_chart, live_attendance
-from ..services.staff import check_door
 from ..services.live import ANY_EVENT, notifier_for, slots_for
 from ..services.roles import DOOR
+from ..services.staff import check_door
 from . import pages_blueprint
 from .auth import roles
 
@@ -64,12 +65,17 @@ def stream(event_id: int):
     config = current_app.config
     slot = slots_for(current_app).take()
     if slot is None:  # refuse at once rather than queue for a thread; the page tries again by itself
-        raise ServiceUnavailable("Too many live dashboards are open on this server; the page reconnects by itself.",
-                                 retry_after=max(int(config["STREAM_RETRY_SECONDS"]), 1))
+        raise ServiceUnavailable(
+            "Too many live dashboards are open on this server; the page reconnects by itself.",
+            retry_after=max(int(config["STREAM_RETRY_SECONDS"]), 1),
+        )
     tick = max(float(config["DASHBOARD_TICK_SECONDS"]), 1.0)
     lifetime = max(float(config["STREAM_LIFETIME_SECONDS"]), 1.0)
-    response = Response(_pings(notifier_for(current_app), event_id, tick, lifetime), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(
+        _pings(notifier_for(current_app), event_id, tick, lifetime),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
     response.call_on_close(slot.release)  # the server closes every response: ended, dropped or never started
     return response
 

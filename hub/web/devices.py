@@ -1,5 +1,6 @@
 """/manage/devices: list gates with state, last sync, clock offset and backlog; create
 (one-time enrolment token and QR), rename, reassign, new token, revoke."""
+
 from __future__ import annotations
 
 import segno
@@ -36,8 +37,9 @@ def _page(message: str | None = None, enrolment: dict | None = None, status: int
     events = event_service.list_events(conn, limit=100, organizer_id=_scope())["items"]
     titles = {e["id"]: e["title"] for e in events}
     devices = device_service.list_devices(conn, organizer_id=_scope())
-    return render_template("devices/list.html", devices=devices, events=events, titles=titles,
-                           message=message, enrolment=enrolment), status
+    return render_template(
+        "devices/list.html", devices=devices, events=events, titles=titles, message=message, enrolment=enrolment
+    ), status
 
 
 def _owned_device(device_id: int) -> dict:
@@ -49,8 +51,12 @@ def _owned_device(device_id: int) -> dict:
 
 def _enrolment(device: dict, token: str) -> dict:
     text = enrolment_text(request.host_url, token)
-    return {"device": device, "token": token, "text": text,
-            "qr": segno.make(text, error="m").svg_data_uri(scale=5, border=4)}
+    return {
+        "device": device,
+        "token": token,
+        "text": text,
+        "qr": segno.make(text, error="m").svg_data_uri(scale=5, border=4),
+    }
 
 
 @bp.get("")
@@ -66,9 +72,15 @@ def create():
     try:
         event_id = int(form.get("event_id", ""))
         event_service.check_owner(get_db(), event_id, g.user)
-        device, token = device_service.create_device(get_db(), {
-            "name": form.get("name", ""), "event_id": event_id, "zones": _form_zones(form.get("zones")),
-            "direction": form.get("direction", DEFAULT_DIRECTION)})
+        device, token = device_service.create_device(
+            get_db(),
+            {
+                "name": form.get("name", ""),
+                "event_id": event_id,
+                "zones": _form_zones(form.get("zones")),
+                "direction": form.get("direction", DEFAULT_DIRECTION),
+            },
+        )
     except ValueError:
         return _page("Choose an event.", status=422)
     except ServiceError as exc:
@@ -82,8 +94,11 @@ def change(device_id: int):
     form = request.form
     try:
         _owned_device(device_id)
-        changes: dict = {"name": form.get("name", ""), "direction": form.get("direction", DEFAULT_DIRECTION),
-                         "zones": _form_zones(form.get("zones"))}
+        changes: dict = {
+            "name": form.get("name", ""),
+            "direction": form.get("direction", DEFAULT_DIRECTION),
+            "zones": _form_zones(form.get("zones")),
+        }
         if form.get("event_id"):
             changes["event_id"] = int(form["event_id"])
             event_service.check_owner(get_db(), changes["event_id"], g.user)

@@ -1,4 +1,5 @@
 """Door staff pages: gate status for today's events and manual ticket look-up (read only)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -30,8 +31,13 @@ def _event_scope() -> int | None:
 def status():
     conn = get_db()
     now = utcnow()
-    found = list_events(conn, limit=50, starts_from=now - timedelta(hours=12), starts_to=now + timedelta(days=2),
-                        organizer_id=_event_scope())["items"]
+    found = list_events(
+        conn,
+        limit=50,
+        starts_from=now - timedelta(hours=12),
+        starts_to=now + timedelta(days=2),
+        organizer_id=_event_scope(),
+    )["items"]
     rows = []
     for e in found:
         gates = {d["id"]: d for d in list_devices(conn, event_id=e["id"])}

@@ -1,4 +1,5 @@
 """Jinja filters for the pages."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -11,7 +12,7 @@ from ..delivery.notify import money
 
 
 def when(value: datetime | str | None) -> str:
-    """"Sat 1 May 2026, 19:30 UTC" for a datetime or an ISO text; total: INVALID_TIME for
+    """ "Sat 1 May 2026, 19:30 UTC" for a datetime or an ISO text; total: INVALID_TIME for
     anything that is no time, so one bad row never breaks a page."""
     if value is None or value == "":
         return ""
@@ -22,7 +23,7 @@ def when(value: datetime | str | None) -> str:
 
 
 def time_of_day(value: datetime | str | None) -> str:
-    """"19:30:05" (UTC) of a datetime or an ISO text; "" for none, INVALID_TIME for no time."""
+    """ "19:30:05" (UTC) of a datetime or an ISO text; "" for none, INVALID_TIME for no time."""
     if value is None or value == "":
         return ""
     moment = to_utc(value)

@@ -1,14 +1,22 @@
 """Flask-WTF forms: every form carries and checks the CSRF token."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField, DateTimeLocalField, EmailField, FieldList, FormField, IntegerField, PasswordField,
-    SelectField, StringField, TextAreaField,
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
-
-from wtforms import Form
 
 from ..services.errors import Invalid
 from ..services.events import EVENT_DETAILS
@@ -22,6 +30,7 @@ try:  # wtforms >= 3.3 wants SelectChoice objects; older versions take (value, l
     def choice(value, label):
         return _SelectChoice(value, label)
 except ImportError:  # pragma: no cover
+
     def choice(value, label):
         return (value, label)
 
@@ -39,12 +48,14 @@ def EMAIL(_form, field) -> None:
 def by_rule(checker):
     """A field validator that applies a service's own rule (a services.validate checker) and keeps
     its cleaned value, so the form accepts exactly what the service does, with the reason on the field."""
+
     def validate(_form, field) -> None:
         if field.data is not None:
             try:
                 field.data = checker(field.data, field.label.text)
             except Invalid as exc:
                 raise ValidationError(exc.message) from None
+
     return validate
 
 
@@ -59,6 +70,7 @@ class TotpForm(FlaskForm):
 
 class RegisterForm(FlaskForm):
     """Step one: the address; the password is chosen after following the mailed link (RegisterFinishForm)."""
+
     email = EmailField("Email", validators=[InputRequired(), EMAIL, Length(max=320)])
 
 
@@ -78,36 +90,46 @@ class ResetForm(FlaskForm):
 
 class CheckoutForm(FlaskForm):
     # the buyer rule of the API (services.orders.BUYER_FIELDS); maxlength is only the browser's hint
-    name = StringField("Name", validators=[InputRequired(), by_rule(BUYER_FIELDS["name"])],
-                       render_kw={"maxlength": MAX_BUYER_NAME})
-    email = EmailField("Email", validators=[InputRequired(), by_rule(BUYER_FIELDS["email"])],
-                       render_kw={"maxlength": MAX_EMAIL})
+    name = StringField(
+        "Name", validators=[InputRequired(), by_rule(BUYER_FIELDS["name"])], render_kw={"maxlength": MAX_BUYER_NAME}
+    )
+    email = EmailField(
+        "Email", validators=[InputRequired(), by_rule(BUYER_FIELDS["email"])], render_kw={"maxlength": MAX_EMAIL}
+    )
     promo_code = StringField("Promo code", validators=[Optional(), Length(max=40)])
     payment_method = SelectField("Payment", choices=[])
 
 
 class VenueForm(FlaskForm):
     name = StringField("Venue name", validators=[InputRequired(), Length(max=200)])
-    layout = TextAreaField("Seats", validators=[InputRequired(), Length(max=100_000)],
-                           description="One section per line: `Section: Row=seats, Row=first-last`, "
-                                       "e.g. `Stalls: A=12, B=12, C=3-14`")
+    layout = TextAreaField(
+        "Seats",
+        validators=[InputRequired(), Length(max=100_000)],
+        description="One section per line: `Section: Row=seats, Row=first-last`, e.g. `Stalls: A=12, B=12, C=3-14`",
+    )
 
 
 class VenueEditForm(FlaskForm):
     name = StringField("Venue name", validators=[InputRequired(), Length(max=200)])
-    add_layout = TextAreaField("Add rows or sections", validators=[Optional(), Length(max=100_000)],
-                               description="Same form as a new venue, e.g. `Stalls: D=12` or `Gallery: A=8`. "
-                                           "Existing seats never move.")
+    add_layout = TextAreaField(
+        "Add rows or sections",
+        validators=[Optional(), Length(max=100_000)],
+        description="Same form as a new venue, e.g. `Stalls: D=12` or `Gallery: A=8`. Existing seats never move.",
+    )
 
 
 class TicketTypeForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     kind = SelectField("Kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
-    price = StringField("Price (EUR)", validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")])
+    price = StringField(
+        "Price (EUR)", validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")]
+    )
     capacity = IntegerField("Capacity (GA)", validators=[Optional(), NumberRange(1, 1_000_000)])
     sections = StringField("Sections (seated, comma separated; empty = all)", validators=[Optional(), Length(max=2000)])
-    zones = StringField("Zones (numbers 1-16, comma separated; empty = all)",
-                        validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")])
+    zones = StringField(
+        "Zones (numbers 1-16, comma separated; empty = all)",
+        validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")],
+    )
 
 
 class _EventDetails(FlaskForm):
@@ -121,24 +143,34 @@ class _EventDetails(FlaskForm):
     starts_at = DateTimeLocalField("Starts at (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()])
     # the on-sale waiting room (services.waiting_room), by the events' own rule
     waiting_room = BooleanField("Waiting room: buyers queue from before the release and are let in a few at a time")
-    admit_per_minute = IntegerField("Buyers let in per minute (waiting room; 0 pauses)", default=600,
-                                    validators=[Optional(), by_rule(EVENT_DETAILS["admit_per_minute"])])
+    admit_per_minute = IntegerField(
+        "Buyers let in per minute (waiting room; 0 pauses)",
+        default=600,
+        validators=[Optional(), by_rule(EVENT_DETAILS["admit_per_minute"])],
+    )
 
 
 class EventForm(_EventDetails):
-    ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC; empty = now)", format="%Y-%m-%dT%H:%M",
-                                           validators=[Optional()])
+    ticket_release_at = DateTimeLocalField(
+        "Tickets on sale from (UTC; empty = now)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
     venue_id = SelectField("Venue", coerce=int, choices=[])
-    service_fee = StringField("Service fee per ticket (EUR)", default="0",
-                              validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")])
+    service_fee = StringField(
+        "Service fee per ticket (EUR)",
+        default="0",
+        validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")],
+    )
     ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
 
 
 class EventEditForm(_EventDetails):
-    ticket_release_at = DateTimeLocalField("Tickets on sale from (UTC)", format="%Y-%m-%dT%H:%M",
-                                           validators=[InputRequired()])
-    service_fee = StringField("Service fee per ticket (EUR)",
-                              validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")])
+    ticket_release_at = DateTimeLocalField(
+        "Tickets on sale from (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
+    )
+    service_fee = StringField(
+        "Service fee per ticket (EUR)",
+        validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")],
+    )
 
 
 class NewTicketTypeForm(FlaskForm, TicketTypeForm):
@@ -146,12 +178,19 @@ class NewTicketTypeForm(FlaskForm, TicketTypeForm):
 
 
 class PriceForm(FlaskForm):
-    price = StringField("Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25")])
+    price = StringField(
+        "Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25")]
+    )
 
 
 class PromoForm(FlaskForm):
-    code = StringField("Code", validators=[InputRequired(), Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$",
-                                                                      message="2-40 letters, digits, - or _")])
+    code = StringField(
+        "Code",
+        validators=[
+            InputRequired(),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$", message="2-40 letters, digits, - or _"),
+        ],
+    )
     kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off (EUR)")])
     value = StringField("Value", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="a number")])
     max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
@@ -189,7 +228,7 @@ class DisableTotpForm(TotpForm):
 
 
 def cents(text: str | None) -> int:
-    """"24.50" -> 2450 (forms validate the shape first)."""
+    """ "24.50" -> 2450 (forms validate the shape first)."""
     if not text:
         return 0
     whole, _, frac = text.strip().replace(",", ".").partition(".")

@@ -1,4 +1,5 @@
 """Flask glue for mail: settings from the app, links under PUBLIC_URL (hub.deployment), the reminder job."""
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,9 @@ def links(app: Flask | None = None) -> notify.Links:
     app = app or current_app
     return notify.Links(
         order_url=lambda order_id, token: external_url("store.order", app, order_id=order_id, token=token),
-        ticket_url=lambda order_id, token, ticket_id: external_url("store.ticket", app, order_id=order_id,
-                                                                   token=token, ticket_id=ticket_id),
+        ticket_url=lambda order_id, token, ticket_id: external_url(
+            "store.ticket", app, order_id=order_id, token=token, ticket_id=ticket_id
+        ),
     )
 
 
@@ -61,6 +63,14 @@ def start_reminders(app: Flask, scheduler: BackgroundScheduler | None = None) ->
     if scheduler is None:
         scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
         scheduler.start()
-    scheduler.add_job(remind_once, "interval", seconds=interval, args=[app], id="event_reminders",
-                      max_instances=1, coalesce=True, replace_existing=True)
+    scheduler.add_job(
+        remind_once,
+        "interval",
+        seconds=interval,
+        args=[app],
+        id="event_reminders",
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
     return scheduler

@@ -2,18 +2,18 @@
 
 Organizers see and change only their own venues and events; admins everything.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..api.queue import queue_states
 from ..db import get_db
 from ..delivery.notify import mail_history
-from ..services import event_admin, promos, waiting_room
+from ..services import event_admin, promos, seatmap, waiting_room
 from ..services import orders as order_service
-from ..services import seatmap
 from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
@@ -25,8 +25,18 @@ from ..services.venues import create_venue, edit_venue, get_venue, list_venues
 from . import pages_blueprint
 from .auth import roles
 from .forms import (
-    ActionForm, EventEditForm, EventForm, NewTicketTypeForm, PriceForm, PromoForm, RoleForm, StaffUserForm, VenueEditForm,
-    VenueForm, cents, choice,
+    ActionForm,
+    EventEditForm,
+    EventForm,
+    NewTicketTypeForm,
+    PriceForm,
+    PromoForm,
+    RoleForm,
+    StaffUserForm,
+    VenueEditForm,
+    VenueForm,
+    cents,
+    choice,
 )
 from .mailing import send_confirmation_now, send_refund_now
 from .store import MAX_PAGE
@@ -35,7 +45,7 @@ bp = pages_blueprint("manage", __name__, url_prefix="/manage")
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=timezone.utc) if value else None
+    return value.replace(tzinfo=UTC) if value else None
 
 
 def _mine() -> int | None:
@@ -61,14 +71,18 @@ def dashboard():
 
 # --- venues ----------------------------------------------------------------
 
+
 @bp.route("/venues/new", methods=["GET", "POST"])
 @roles(*STAFF)
 def venue_new():
     form = VenueForm()
     if form.validate_on_submit():
         try:
-            venue = create_venue(get_db(), {"name": form.name.data.strip(), "sections": parse_layout(form.layout.data)},
-                                 owner_id=g.user["id"])
+            venue = create_venue(
+                get_db(),
+                {"name": form.name.data.strip(), "sections": parse_layout(form.layout.data)},
+                owner_id=g.user["id"],
+            )
         except ServiceError as exc:
             form.layout.errors = [exc.message]
         else:
@@ -112,6 +126,7 @@ def venue_edit(venue_id: int):
 
 # --- events ----------------------------------------------------------------
 
+
 def _ticket_type_spec(sub) -> dict:
     spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
     if sub.kind.data == "ga":
@@ -124,15 +139,21 @@ def _ticket_type_spec(sub) -> dict:
 
 
 def _ticket_type_specs(form: EventForm) -> list[dict]:
-    return [_ticket_type_spec(entry.form) for entry in form.ticket_types.entries if (entry.form.name.data or "").strip()]
+    return [
+        _ticket_type_spec(entry.form) for entry in form.ticket_types.entries if (entry.form.name.data or "").strip()
+    ]
 
 
 def _event_details(form: EventForm | EventEditForm) -> dict:
     """The event details of a new-event or edit form, as services.events.EVENT_DETAILS takes them."""
     details = {
-        "title": form.title.data, "artist": form.artist.data or "", "category": form.category.data or "",
-        "location": form.location.data or "", "description": form.description.data or "",
-        "starts_at": iso(_utc(form.starts_at.data)), "service_fee": cents(form.service_fee.data),
+        "title": form.title.data,
+        "artist": form.artist.data or "",
+        "category": form.category.data or "",
+        "location": form.location.data or "",
+        "description": form.description.data or "",
+        "starts_at": iso(_utc(form.starts_at.data)),
+        "service_fee": cents(form.service_fee.data),
         "waiting_room": form.waiting_room.data,
     }
     if form.admit_per_minute.data is not None:
@@ -148,7 +169,8 @@ def event_new():
     conn = get_db()
     form = EventForm()
     form.venue_id.choices = [choice(0, "No venue (general admission only)")] + [
-        choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())]
+        choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())
+    ]
     if form.validate_on_submit():
         data = {**_event_details(form), "ticket_types": _ticket_type_specs(form)}
         if form.venue_id.data:
@@ -171,10 +193,17 @@ def event(event_id: int):
     conn = get_db()
     found = _own_event(event_id)
     return render_template(
-        "manage/event.html", event=found, sales=event_admin.event_sales(conn, event_id),
-        queue=waiting_room.queue_state(conn, event_id), stepped_in=waiting_room.admissions_given(conn, event_id),
-        promos=promos.list_promos(conn, event_id), promo_form=PromoForm(), price_form=PriceForm(),
-        type_form=NewTicketTypeForm(), action=ActionForm())
+        "manage/event.html",
+        event=found,
+        sales=event_admin.event_sales(conn, event_id),
+        queue=waiting_room.queue_state(conn, event_id),
+        stepped_in=waiting_room.admissions_given(conn, event_id),
+        promos=promos.list_promos(conn, event_id),
+        promo_form=PromoForm(),
+        price_form=PriceForm(),
+        type_form=NewTicketTypeForm(),
+        action=ActionForm(),
+    )
 
 
 @bp.post("/events/<int:event_id>/ticket-types")
@@ -204,7 +233,9 @@ def event_edit(event_id: int):
         for key in ("title", "artist", "category", "location", "description", "waiting_room", "admit_per_minute"):
             getattr(form, key).data = found[key]
         for key in ("starts_at", "ticket_release_at"):
-            getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(second=0, microsecond=0)
+            getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(
+                second=0, microsecond=0
+            )
         form.service_fee.data = f"{found['service_fee'] / 100:.2f}"
     if form.validate_on_submit():
         try:
@@ -240,9 +271,16 @@ def promo_new(event_id: int):
     if form.validate_on_submit():
         value = int(float(form.value.data.replace(",", "."))) if form.kind.data == "percent" else cents(form.value.data)
         try:
-            promo = promos.create_promo(get_db(), event_id, form.code.data, form.kind.data, value,
-                                        max_uses=form.max_uses.data, valid_from=_utc(form.valid_from.data),
-                                        valid_until=_utc(form.valid_until.data))
+            promo = promos.create_promo(
+                get_db(),
+                event_id,
+                form.code.data,
+                form.kind.data,
+                value,
+                max_uses=form.max_uses.data,
+                valid_from=_utc(form.valid_from.data),
+                valid_until=_utc(form.valid_until.data),
+            )
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
@@ -265,6 +303,7 @@ def promo_delete(event_id: int, promo_id: int):
 
 # --- orders and tickets ----------------------------------------------------
 
+
 @bp.get("/events/<int:event_id>/orders")
 @roles(*STAFF)
 def event_orders(event_id: int):
@@ -272,8 +311,15 @@ def event_orders(event_id: int):
     page = min(max(1, request.args.get("page", 1, type=int) or 1), MAX_PAGE)
     result = order_service.list_orders(get_db(), event_id, offset=(page - 1) * 50, limit=50)
     mails = mail_history(get_db(), [o["id"] for o in result["items"]])
-    return render_template("manage/orders.html", event=found, result=result, page=page, mails=mails,
-                           pages=max(1, -(-result["total"] // 50)), action=ActionForm())
+    return render_template(
+        "manage/orders.html",
+        event=found,
+        result=result,
+        page=page,
+        mails=mails,
+        pages=max(1, -(-result["total"] // 50)),
+        action=ActionForm(),
+    )
 
 
 def _own_order(order_id: int) -> dict:
@@ -311,8 +357,17 @@ def order_resend(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
         status = send_confirmation_now(get_db(), order_id)
-        flash("Confirmation " + ("sent." if status == "sent" else "written to the outbox." if status else
-                                 "not sent: the order has no valid tickets."), "success" if status else "error")
+        flash(
+            "Confirmation "
+            + (
+                "sent."
+                if status == "sent"
+                else "written to the outbox."
+                if status
+                else "not sent: the order has no valid tickets."
+            ),
+            "success" if status else "error",
+        )
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 
@@ -330,6 +385,7 @@ def ticket_reissue(ticket_id: int):
 
 # --- users (admin) ---------------------------------------------------------
 
+
 @bp.route("/users", methods=["GET", "POST"])
 @roles(ADMIN)
 def users():
@@ -343,8 +399,7 @@ def users():
         else:
             flash(f"User {user['email']} ({user['role']}) created.", "success")
             return redirect(url_for(".users"))
-    return render_template("manage/users.html", users=list_users(conn), form=form, role_form=RoleForm(),
-                           roles=ROLES)
+    return render_template("manage/users.html", users=list_users(conn), form=form, role_form=RoleForm(), roles=ROLES)
 
 
 @bp.post("/users/<int:user_id>/role")

@@ -6,6 +6,7 @@ is on, its page sends a browser without a live admission here, and so does a hol
 (store.py asks `queue_detour` and `hold_refused`). The queue page asks the API's status route
 (api/queue.py) from queue.js; neither it nor that route reads the database once the ticket is handed out.
 """
+
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -89,8 +90,13 @@ def queue(event_id: int):
     status = waiting_room.queue_status(state, seq, now, current_app.config["QUEUE_POLL_BUDGET"])
     if status["status"] == "admitted":
         return redirect(url_for(".enter", event_id=event_id))
-    return render_template("store/queue.html", state=state, status=status, ticket=ticket,
-                           status_url=url_for("api.queue.status", event_id=event_id))
+    return render_template(
+        "store/queue.html",
+        state=state,
+        status=status,
+        ticket=ticket,
+        status_url=url_for("api.queue.status", event_id=event_id),
+    )
 
 
 @bp.get("/events/<int:event_id>/queue/enter")

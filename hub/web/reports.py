@@ -1,4 +1,5 @@
 """Sales report page and CSV exports of orders, tickets and scans (the event's organizer, admins)."""
+
 from __future__ import annotations
 
 from flask import Response, g, render_template
@@ -31,5 +32,11 @@ def export_csv(event_id: int, kind: str):
     check_owner(get_db(), event_id, g.user)
     header, rows = EXPORTS[kind]
     body = reports.to_csv(header, rows(get_db(), event_id))
-    return Response(body, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="event-{event_id}-{kind}.csv"', "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="event-{event_id}-{kind}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -3,6 +3,7 @@
 Who may work at which door is services.staff's rule; these pages only set
 `staff_of`. The forms live here, beside the only pages that use them.
 """
+
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, url_for
@@ -49,13 +50,18 @@ def staff():
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Door-staff account {user['email']} created; it works at your events' doors."
-                  if organizer_id == g.user["id"] else f"Door-staff account {user['email']} created.", "success")
+            flash(
+                f"Door-staff account {user['email']} created; it works at your events' doors."
+                if organizer_id == g.user["id"]
+                else f"Door-staff account {user['email']} created.",
+                "success",
+            )
             return redirect(url_for(".staff"))
     members = staff_service.door_staff(conn, None if _is_admin() else g.user["id"])
     employers = staff_service.employers(conn) if _is_admin() else []
-    return render_template("manage/staff.html", members=members, form=form, employers=employers,
-                           assign_form=AssignForm())
+    return render_template(
+        "manage/staff.html", members=members, form=form, employers=employers, assign_form=AssignForm()
+    )
 
 
 @bp.post("/<int:user_id>/organizer")
@@ -68,8 +74,12 @@ def assign(user_id: int):
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
-            flash("Door-staff account assigned." if form.organizer_id.data else
-                  "Door-staff account has no organizer now.", "success")
+            flash(
+                "Door-staff account assigned."
+                if form.organizer_id.data
+                else "Door-staff account has no organizer now.",
+                "success",
+            )
     else:
         flash("Choose an organizer from the list.", "error")
     return redirect(url_for(".staff"))

@@ -1,27 +1,38 @@
 """Storefront: event list and calendar, event page with seat map, hold and checkout, orders and tickets."""
+
 from __future__ import annotations
 
 import calendar as calendar_module
 import hashlib
 import hmac
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import (
-    Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 
+from ..api.seatmap_reads import flask_response
 from ..db import get_db
 from ..delivery.images import qr_png, qr_svg
 from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
-from ..services import accounts, orders as order_service, pricing, promos, seatmap, storefront
+from ..services import accounts, pricing, promos, seatmap, storefront
 from ..services import holds as hold_service
+from ..services import orders as order_service
 from ..services.clock import utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events
 from ..services.payments import PROVIDERS
 from ..services.tokens import as_bytes
-from ..api.seatmap_reads import flask_response
 from ..streaming import stream_url
 from . import pages_blueprint
 from .auth import public
@@ -32,8 +43,12 @@ from .queue import hold_refused, queue_detour
 bp = pages_blueprint("store", __name__)
 PAGE_SIZE = 12
 MAX_PAGE = 100_000  # far past any real list; keeps the offset inside the database's integer range
-SORT_CHOICES = {"starts_at": "Date, soonest first", "-starts_at": "Date, latest first", "title": "Title A-Z",
-                "-title": "Title Z-A"}
+SORT_CHOICES = {
+    "starts_at": "Date, soonest first",
+    "-starts_at": "Date, latest first",
+    "title": "Title A-Z",
+    "-title": "Title Z-A",
+}
 
 
 def _day(name: str) -> datetime | None:
@@ -41,7 +56,7 @@ def _day(name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=timezone.utc)
+        return datetime.combine(date.fromisoformat(raw), datetime.min.time(), tzinfo=UTC)
     except ValueError:
         flash(f"{name.replace('_', ' ')}: use a date like 2026-12-31", "error")
         return None
@@ -59,17 +74,33 @@ def events():
         date_from = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     q = request.args.get("q", "").strip()[:200]
     location = request.args.get("location", "").strip()[:300]
-    result = list_events(conn, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, sort=sort,
-                         q=q or None, category=request.args.get("category") or None,
-                         starts_from=date_from,
-                         starts_to=date_to + timedelta(days=1) if date_to and date_to.date() < date.max else None,
-                         location=location or None)
+    result = list_events(
+        conn,
+        offset=(page - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        sort=sort,
+        q=q or None,
+        category=request.args.get("category") or None,
+        starts_from=date_from,
+        starts_to=date_to + timedelta(days=1) if date_to and date_to.date() < date.max else None,
+        location=location or None,
+    )
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("store/events.html", result=result, page=page, pages=pages, args=args,
-                           sort=sort, sorts=SORT_CHOICES, categories=storefront.categories(conn),
-                           locations=storefront.locations(conn), q=q, location=location,
-                           prices=storefront.lowest_prices(conn, [e["id"] for e in result["items"]]))
+    return render_template(
+        "store/events.html",
+        result=result,
+        page=page,
+        pages=pages,
+        args=args,
+        sort=sort,
+        sorts=SORT_CHOICES,
+        categories=storefront.categories(conn),
+        locations=storefront.locations(conn),
+        q=q,
+        location=location,
+        prices=storefront.lowest_prices(conn, [e["id"] for e in result["items"]]),
+    )
 
 
 @bp.get("/calendar")
@@ -84,16 +115,22 @@ def calendar():
     except ValueError:
         first = today.replace(day=1)
     after = (first + timedelta(days=32)).replace(day=1)
-    start = datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
-    end = datetime.combine(after, datetime.min.time(), tzinfo=timezone.utc)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(after, datetime.min.time(), tzinfo=UTC)
     found = list_events(get_db(), limit=500, starts_from=start, starts_to=end)["items"]
     by_day: dict[int, list[dict]] = {}
     for event in found:
         by_day.setdefault(int(event["starts_at"][8:10]), []).append(event)
     weeks = calendar_module.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     previous = (first - timedelta(days=1)).replace(day=1)
-    return render_template("store/calendar.html", first=first, weeks=weeks, by_day=by_day,
-                           previous=f"{previous:%Y-%m}", next=f"{after:%Y-%m}")
+    return render_template(
+        "store/calendar.html",
+        first=first,
+        weeks=weeks,
+        by_day=by_day,
+        previous=f"{previous:%Y-%m}",
+        next=f"{after:%Y-%m}",
+    )
 
 
 @bp.get("/events/<int:event_id>")
@@ -113,11 +150,16 @@ def event(event_id: int):
     if stream:
         g.csp_connect_src = stream  # the stream may be on another port: another origin
     return render_template(
-        "store/event.html", event=found, venue=storefront.venue_name(conn, found["venue_id"]),
-        available=storefront.availability(conn, found, now), seated=bool(layout and layout.seats),
-        sections=[name for name, _rows in layout.sections] if layout else [], stream_url=stream,
+        "store/event.html",
+        event=found,
+        venue=storefront.venue_name(conn, found["venue_id"]),
+        available=storefront.availability(conn, found, now),
+        seated=bool(layout and layout.seats),
+        sections=[name for name, _rows in layout.sections] if layout else [],
+        stream_url=stream,
         released=now >= datetime.fromisoformat(found["ticket_release_at"].replace("Z", "+00:00")),
-        max_seats=hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)).max_seats)
+        max_seats=hold_service.HoldPolicy.from_config(current_app.config, signed_in=bool(g.user)).max_seats,
+    )
 
 
 @bp.get("/events/<int:event_id>/seats.json")
@@ -154,11 +196,17 @@ def hold(event_id: int):
             result = hold_service.hold_seats(conn, event_id, picked, **common)
         elif mode == "best":
             count = request.form.get("count", type=int) or 0
-            result = hold_service.hold_best_available(conn, event_id, count,
-                                                      section=request.form.get("section") or None, **common)
+            result = hold_service.hold_best_available(
+                conn, event_id, count, section=request.form.get("section") or None, **common
+            )
         elif mode == "ga":
-            result = hold_service.hold_ga(conn, event_id, request.form.get("ticket_type_id", type=int) or 0,
-                                          request.form.get("quantity", type=int) or 0, **common)
+            result = hold_service.hold_ga(
+                conn,
+                event_id,
+                request.form.get("ticket_type_id", type=int) or 0,
+                request.form.get("quantity", type=int) or 0,
+                **common,
+            )
         else:
             abort(400)
     except ServiceError as exc:
@@ -215,14 +263,24 @@ def checkout(hold_id: int):
         except ServiceError as exc:
             form.promo_code.errors = [exc.message]
     form.payment_method.choices = _payment_choices(price.total)
-    if request.method == "POST" and request.form.get("action") == "buy" and form.validate() \
-            and not form.promo_code.errors:
+    if (
+        request.method == "POST"
+        and request.form.get("action") == "buy"
+        and form.validate()
+        and not form.promo_code.errors
+    ):
         try:
             order = order_service.purchase(
-                conn, hold_id, token, {"name": form.name.data, "email": form.email.data},
-                form.payment_method.data, current_app.extensions["tickethub.keys"].current(),
-                idempotency_key=_checkout_key(token), now=now,
-                promo_code=form.promo_code.data or None)
+                conn,
+                hold_id,
+                token,
+                {"name": form.name.data, "email": form.email.data},
+                form.payment_method.data,
+                current_app.extensions["tickethub.keys"].current(),
+                idempotency_key=_checkout_key(token),
+                now=now,
+                promo_code=form.promo_code.data or None,
+            )
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
@@ -234,8 +292,9 @@ def checkout(hold_id: int):
             return redirect(url_for(".order", order_id=order["id"], token=order["access_token"]))
     # The countdown runs from the hub's clock: a phone whose clock is off still shows the right time left.
     seconds_left = max(0, int((held.expires_at - now).total_seconds()))
-    return render_template("store/checkout.html", form=form, hold_id=hold_id, event=event, price=price,
-                           seconds_left=seconds_left)
+    return render_template(
+        "store/checkout.html", form=form, hold_id=hold_id, event=event, price=price, seconds_left=seconds_left
+    )
 
 
 @bp.post("/checkout/<int:hold_id>/release")
@@ -266,9 +325,15 @@ def order(order_id: int, token: str):
     found = _order(order_id, token)
     event = get_event(conn, found["event_id"])
     cards = {c.ticket_id: c for c in ticket_cards(conn, order_id, only_valid=False)}
-    return render_template("store/order.html", order=found, event=event, cards=cards, token=token,
-                           venue=storefront.venue_name(conn, event["venue_id"]),
-                           discount=promos.order_discount(conn, order_id))
+    return render_template(
+        "store/order.html",
+        order=found,
+        event=event,
+        cards=cards,
+        token=token,
+        venue=storefront.venue_name(conn, event["venue_id"]),
+        discount=promos.order_discount(conn, order_id),
+    )
 
 
 def _card(order_id: int, token: str, ticket_id: int):
@@ -289,10 +354,14 @@ def ticket(order_id: int, token: str, ticket_id: int):
     card = _card(order_id, token, ticket_id)
     valid = _is_valid(ticket_id, _order(order_id, token))
     return render_template(
-        "store/ticket.html", card=card, revoked=not valid, qr_svg=qr_svg(card.text) if valid else "",
+        "store/ticket.html",
+        card=card,
+        revoked=not valid,
+        qr_svg=qr_svg(card.text) if valid else "",
         png_url=url_for(".ticket_png", order_id=order_id, token=token, ticket_id=ticket_id),
         pdf_url=url_for(".ticket_pdf", order_id=order_id, token=token, ticket_id=ticket_id),
-        order_url=url_for(".order", order_id=order_id, token=token))
+        order_url=url_for(".order", order_id=order_id, token=token),
+    )
 
 
 def _download(data: bytes, mimetype: str, filename: str) -> Response:
@@ -327,5 +396,6 @@ def order_pdf(order_id: int, token: str):
     cards = ticket_cards(get_db(), order_id)
     if not cards:
         abort(404)
-    return _download(tickets_pdf(cards, title=f"Tickets, order {order_id}"), "application/pdf",
-                     f"tickets-{order_id}.pdf")
+    return _download(
+        tickets_pdf(cards, title=f"Tickets, order {order_id}"), "application/pdf", f"tickets-{order_id}.pdf"
+    )

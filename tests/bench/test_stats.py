@@ -1,4 +1,5 @@
 """The benchmarks' one percentile definition (bench/stats.py): nearest rank."""
+
 from __future__ import annotations
 
 import statistics

@@ -4,6 +4,7 @@ A gate service restart on a Raspberry Pi pays every import, so `tickethub
 ticket verify`, `tickethub keys ...` and `gate-agent --help` must not load
 Flask, SQLAlchemy or OpenCV. Each check runs in a fresh interpreter.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def heavy_imports(module: str, args: list[str]) -> list[str]:
 
 def test_ticket_verify_imports_no_web_framework_or_database(tmp_path):
     keys = tmp_path / "keys"
-    subprocess.run([sys.executable, "-m", "hub.cli", "keys", "new", "--dir", str(keys)], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "hub.cli", "keys", "new", "--dir", str(keys)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert heavy_imports("hub.cli", ["ticket", "verify", "--keyring", str(keys / "keyring.json"), "TG1:XX"]) == []
 
 

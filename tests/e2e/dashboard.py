@@ -1,5 +1,6 @@
 """A real `tickethub serve` process and a logged-in dashboard event-stream reader
 (for the cross-process dashboard test and bench/bench_dashboard.py)."""
+
 from __future__ import annotations
 
 import queue
@@ -26,12 +27,18 @@ def prepared_hub(root: Path, database_url: str):
     from hub.db import upgrade
 
     instance = root / "instance"
-    app = create_app({"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "SWEEP_INTERVAL_SECONDS": 0,
-                      "WEB_PAGES": False})
+    app = create_app(
+        {"INSTANCE_PATH": str(instance), "DATABASE_URL": database_url, "SWEEP_INTERVAL_SECONDS": 0, "WEB_PAGES": False}
+    )
     upgrade(app.extensions["tickethub.engine"])
     app.extensions["tickethub.keys"].ensure()
-    env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(instance), "TICKETHUB_DATABASE_URL": database_url,
-           "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
+    env = {
+        **_base_env(),
+        "TICKETHUB_INSTANCE_PATH": str(instance),
+        "TICKETHUB_DATABASE_URL": database_url,
+        "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
+        "TICKETHUB_RATELIMIT_ENABLED": "false",
+    }
     return app, env
 
 
@@ -58,11 +65,14 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / f"{name}.log"
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([*command("tickethub", "hub.cli"), "serve", "--port", str(self.port),
-                                          "--threads", "8", "--no-upgrade"],
-                                         env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--threads", "8", "--no-upgrade"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
-    def wait(self) -> "Hub":
+    def wait(self) -> Hub:
         wait_for(self._up, 60, f"tickethub serve on {self.url} (log {self.log})")
         return self
 
@@ -83,8 +93,12 @@ class Hub:
 def login(session: requests.Session, base: str, email: str) -> None:
     page = session.get(base + "/account/login", timeout=10).text
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    reply = session.post(base + "/account/login", data={"csrf_token": token, "email": email, "password": PASSWORD},
-                         allow_redirects=False, timeout=10)
+    reply = session.post(
+        base + "/account/login",
+        data={"csrf_token": token, "email": email, "password": PASSWORD},
+        allow_redirects=False,
+        timeout=10,
+    )
     assert reply.status_code == 302, reply.text[:300]
 
 
@@ -93,7 +107,7 @@ def read_events(response, into: queue.Queue) -> None:
     try:
         for line in response.iter_lines(decode_unicode=True):
             if line and line.startswith("event: "):
-                into.put(line[len("event: "):])
+                into.put(line[len("event: ") :])
     except (requests.RequestException, urllib3.exceptions.HTTPError):
         pass  # the server went away: the test is over
 

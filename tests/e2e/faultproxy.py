@@ -13,6 +13,7 @@ Content-Length body), then one fault is drawn from a seeded RNG:
 Every upstream exchange uses ``Connection: close``, and so does the answer to
 the client, so one request never leaks into another. ``stats`` counts faults.
 """
+
 from __future__ import annotations
 
 import random
@@ -32,8 +33,9 @@ MAX_BODY = 8 * 1024 * 1024
 class FaultPlan:
     """Probabilities per fault; the rest passes. ``enabled`` can be flipped at any time."""
 
-    weights: dict[str, float] = field(default_factory=lambda: {
-        "drop": 0.1, "delay": 0.1, "cut_request": 0.1, "lose_response": 0.15, "duplicate": 0.1})
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"drop": 0.1, "delay": 0.1, "cut_request": 0.1, "lose_response": 0.15, "duplicate": 0.1}
+    )
     max_delay_s: float = 0.3
     enabled: bool = True
     seed: int = 1234
@@ -58,8 +60,14 @@ class FaultPlan:
 
 
 class FaultProxy:
-    def __init__(self, upstream_host: str, upstream_port: int, plan: FaultPlan | None = None,
-                 max_connections: int = 20_000, only: str | None = None):
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        plan: FaultPlan | None = None,
+        max_connections: int = 20_000,
+        only: str | None = None,
+    ):
         if upstream_host not in LOOPBACK:
             raise ValueError("the fault proxy only forwards to loopback addresses")
         self.upstream = (upstream_host, upstream_port)
@@ -80,7 +88,7 @@ class FaultProxy:
         self._accepted = 0
         self._thread = threading.Thread(target=self._serve, name="fault-proxy", daemon=True)
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
@@ -102,7 +110,7 @@ class FaultProxy:
         while not self._stop.is_set() and self._accepted < self.max_connections:
             try:
                 client, _ = self._sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -183,6 +191,5 @@ def _read_request(sock: socket.socket) -> tuple[bytes, bytes, str] | None:
 
 
 def _close_header(head: bytes) -> bytes:
-    lines = [line for line in head.rstrip(b"\r\n").split(b"\r\n")
-             if not line.lower().startswith(b"connection:")]
+    lines = [line for line in head.rstrip(b"\r\n").split(b"\r\n") if not line.lower().startswith(b"connection:")]
     return b"\r\n".join(lines + [b"Connection: close"]) + b"\r\n\r\n"

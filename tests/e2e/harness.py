@@ -3,6 +3,7 @@
 Synchronisation is by polling HTTP or files with a deadline (`wait_for`), never
 by sleeping a fixed time. Short sync intervals keep the suite fast.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
 import requests
 
 from tests.support import REPO, free_port, wait_for
@@ -43,8 +45,13 @@ class HubServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / "hub.log"
         self.proc: subprocess.Popen | None = None
-        self.env = {**_base_env(), "TICKETHUB_INSTANCE_PATH": str(self.instance), "TICKETHUB_WEB_PAGES": "false",
-                    "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0", "TICKETHUB_RATELIMIT_ENABLED": "false"}
+        self.env = {
+            **_base_env(),
+            "TICKETHUB_INSTANCE_PATH": str(self.instance),
+            "TICKETHUB_WEB_PAGES": "false",
+            "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
+            "TICKETHUB_RATELIMIT_ENABLED": "false",
+        }
         self._app = None
 
     # --- in-process set-up on the same database (organizer, event, tickets) ---------
@@ -54,7 +61,9 @@ class HubServer:
             from hub import create_app
             from hub.db import upgrade
 
-            self._app = create_app({"INSTANCE_PATH": str(self.instance), "WEB_PAGES": False, "SWEEP_INTERVAL_SECONDS": 0})
+            self._app = create_app(
+                {"INSTANCE_PATH": str(self.instance), "WEB_PAGES": False, "SWEEP_INTERVAL_SECONDS": 0}
+            )
             upgrade(self._app.extensions["tickethub.engine"])
             self._app.extensions["tickethub.keys"].ensure()
         return self._app
@@ -79,10 +88,16 @@ class HubServer:
 
         now = utcnow()
         with self.connect() as conn:
-            return events.create_event(conn, {
-                "title": "E2E Night", "starts_at": iso(now + timedelta(days=1)), "ticket_release_at": iso(now),
-                "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": capacity}],
-            }, organizer_id=self.organizer_id)
+            return events.create_event(
+                conn,
+                {
+                    "title": "E2E Night",
+                    "starts_at": iso(now + timedelta(days=1)),
+                    "ticket_release_at": iso(now),
+                    "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": capacity}],
+                },
+                organizer_id=self.organizer_id,
+            )
 
     def buy(self, event: dict, count: int = 1) -> dict:
         """A free order of ``count`` tickets: {"id", "tickets": [{"ticket_id", "code"}, ...]}."""
@@ -92,8 +107,14 @@ class HubServer:
         signer = self.app.extensions["tickethub.keys"].current()
         with self.connect() as conn:
             hold = holds.hold_ga(conn, event["id"], type_id, count)
-            return orders.purchase(conn, hold["hold_id"], hold["hold_token"],
-                                   {"name": "Guest", "email": "guest@example.org"}, "free", signer)
+            return orders.purchase(
+                conn,
+                hold["hold_id"],
+                hold["hold_token"],
+                {"name": "Guest", "email": "guest@example.org"},
+                "free",
+                signer,
+            )
 
     def refund(self, order_id: int) -> None:
         from hub.services import orders
@@ -103,13 +124,20 @@ class HubServer:
 
     # --- the server process ----------------------------------------------------
     def start(self, timeout: float = 60.0) -> None:
-        self.app  # migrate and create the signing key before serving
+        _ = self.app  # migrate and create the signing key before serving
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--threads", "8"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.instance.parent)
-        wait_for(lambda: self._alive() and requests.get(self.url + "/api/v1/keyring", timeout=2).ok,
-                 timeout, f"the hub on {self.url} (log {self.log})")
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.instance.parent,
+            )
+        wait_for(
+            lambda: self._alive() and requests.get(self.url + "/api/v1/keyring", timeout=2).ok,
+            timeout,
+            f"the hub on {self.url} (log {self.log})",
+        )
 
     def _alive(self) -> bool:
         if self.proc.poll() is not None:
@@ -148,8 +176,13 @@ class GateProcess:
         self.proc: subprocess.Popen | None = None
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-        return subprocess.run([*command("gate-agent", "gate_agent.cli"), *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
+        return subprocess.run(
+            [*command("gate-agent", "gate_agent.cli"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def enroll(self, hub_url: str, token: str) -> subprocess.CompletedProcess:
         return self.cli("enroll", "--data-dir", str(self.data_dir), "--hub", hub_url, "--token", token)
@@ -157,10 +190,23 @@ class GateProcess:
     def start(self, timeout: float = 60.0) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [*command("gate-agent", "gate_agent.cli"), "run", "--data-dir", str(self.data_dir),
-                 "--port", str(self.port)], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_for(lambda: self._alive() and requests.get(self.url + "/api/state", timeout=2).ok, timeout,
-                 f"{self.name}'s door page (log {self.log})")
+                [
+                    *command("gate-agent", "gate_agent.cli"),
+                    "run",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--port",
+                    str(self.port),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(
+            lambda: self._alive() and requests.get(self.url + "/api/state", timeout=2).ok,
+            timeout,
+            f"{self.name}'s door page (log {self.log})",
+        )
 
     def _alive(self) -> bool:
         if self.proc.poll() is not None:
@@ -190,4 +236,3 @@ def create_device(hub: HubServer, headers: dict, event_id: int, name: str, **fie
     response = hub.api("POST", "/devices", headers, json={"name": name, "event_id": event_id, **fields})
     assert response.status_code == 201, response.text
     return response.json()["device"], response.json()["enrolment_token"]
-

@@ -2,6 +2,7 @@
 A dashboard stream is open on process B; a gate pushes its admissions to process A;
 B's stream announces the change and B's figures show it. PostgreSQL carries the ping
 by LISTEN/NOTIFY; on SQLite (`serve --workers N`) B's poller finds the new scans."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 The hub is a real `tickethub serve` process; the proxy runs in this process
 on loopback. Whatever the faults, every scan ends up stored exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,8 +96,9 @@ def test_gates_and_hub_converge_after_the_faults_stop(hub, tmp_path):
             attendance = hub.api("GET", f"/events/{hub.event['id']}/attendance", hub.headers).json()
             assert attendance["entries"] == 20  # every ticket entered once, whatever else happened
             # and each gate has folded in every admission made at the other one
-            items = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers,
-                            params={"limit": 10_000}).json()["items"]
+            items = hub.api("GET", f"/events/{hub.event['id']}/scans", hub.headers, params={"limit": 10_000}).json()[
+                "items"
+            ]
             for gate, other in ((gates[0], "Gate B"), (gates[1], "Gate A")):
                 expected = {s["scan_id"] for s in items if s["gate"] == other and s["verdict"] == "admitted"}
                 wait_for(lambda: remote_movements(gate.data_dir) == expected, 60, f"{gate.name} to pull {other}")
@@ -121,7 +123,7 @@ class SilentHub:
         while not self.stopping.is_set():
             try:
                 self.connections.append(self.server.accept()[0])
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
 
     def still_waiting(self, conn: socket.socket) -> bool:

@@ -4,6 +4,7 @@ Gate B's clock runs two hours ahead (GATE_CLOCK_OFFSET_S) for the whole
 module: the hub must correct it. The tests run in file order and share the
 processes; each uses its own fresh tickets.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,10 @@ def world(tmp_path_factory):
     headers = hub.organizer()
     event = hub.ga_event()
     hub.start()
-    gates = {"A": GateProcess(root, "gate-a"), "B": GateProcess(root, "gate-b", {"GATE_CLOCK_OFFSET_S": str(TWO_HOURS)})}
+    gates = {
+        "A": GateProcess(root, "gate-a"),
+        "B": GateProcess(root, "gate-b", {"GATE_CLOCK_OFFSET_S": str(TWO_HOURS)}),
+    }
     devices, tokens = {}, {}
     try:
         for name, gate in gates.items():
@@ -36,8 +40,15 @@ def world(tmp_path_factory):
             enrolled = gate.enroll(hub.url, tokens[name])
             assert enrolled.returncode == 0, enrolled.stderr
             gate.start()
-        yield {"hub": hub, "headers": headers, "event": event, "gates": gates, "devices": devices,
-               "tokens": tokens, "root": root}
+        yield {
+            "hub": hub,
+            "headers": headers,
+            "event": event,
+            "gates": gates,
+            "devices": devices,
+            "tokens": tokens,
+            "root": root,
+        }
     finally:
         for gate in gates.values():
             gate.stop()
@@ -85,8 +96,10 @@ def test_admitted_at_gate_a_is_refused_at_gate_b_while_online(world):
     code = world["hub"].buy(world["event"])["tickets"][0]["code"]
     first = a.scan(code)
     assert first["verdict"] == "admitted"
-    stored = wait_for(lambda: next((s for s in hub_scans(world) if s["scan_id"] == first["scan_id"]), None),
-                      what="gate A's admission at the hub")
+    stored = wait_for(
+        lambda: next((s for s in hub_scans(world) if s["scan_id"] == first["scan_id"]), None),
+        what="gate A's admission at the hub",
+    )
     # the cursor is saved in the transaction that folds the admission into B's ticket state
     wait_for(lambda: gate_meta(b).get("cursor", 0) >= stored["hub_seq"], what="gate B pulling it")
     second = b.scan(code)
@@ -112,8 +125,7 @@ def test_offline_double_admission_is_flagged_once_in_corrected_time_order(world,
         wait_for(lambda: a.state()["backlog"] >= 1 and b.state()["backlog"] >= 1, what="both backlogs")
         assert a.state()["last_sync_at"] is not None  # the last successful sync stays known offline
         page.goto(a.url + "/")  # the door page shows the backlog
-        page.wait_for_function("document.getElementById('badge').textContent.includes('1 to sync')",
-                               timeout=60_000)
+        page.wait_for_function("document.getElementById('badge').textContent.includes('1 to sync')", timeout=60_000)
     finally:
         hub.start()
     wait_for(lambda: a.state()["backlog"] == 0 and b.state()["backlog"] == 0, 60, "both gates to push")

@@ -1,4 +1,5 @@
 """Shared helpers for gate-agent tests: a real key, real data folders, real tickets."""
+
 from __future__ import annotations
 
 import itertools
@@ -46,8 +47,16 @@ def make_gate_folder(root: Path, **config) -> GateFolder:
     data = root / "gate-data"
     data.mkdir()
     (data / "keyring.json").write_bytes((key_dir / "keyring.json").read_bytes())
-    folder = GateFolder(data, key, key_dir, {
-        "version": 1, "gate_id": "gate-a", "gate_name": "Gate A", "events": [{"event_id": 1}],
-    })
+    folder = GateFolder(
+        data,
+        key,
+        key_dir,
+        {
+            "version": 1,
+            "gate_id": "gate-a",
+            "gate_name": "Gate A",
+            "events": [{"event_id": 1}],
+        },
+    )
     folder.write_config(**config)
     return folder

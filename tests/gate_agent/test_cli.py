@@ -1,4 +1,5 @@
 """gate-agent init / scan / status through click, and one real subprocess for errors."""
+
 from __future__ import annotations
 
 import json
@@ -24,9 +25,29 @@ def test_init_then_scan_then_status(tmp_path):
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps(["Row 1 Seat 1", "Row 1 Seat 2"]))
     data = tmp_path / "new-gate"
-    result = run("init", "--data-dir", data, "--keyring", folder.keyring_file, "--event", 1, "--event", 2,
-                 "--zones", "1,2", "--reentry", "reentry", "--gate-name", "Gate B", "--seat-labels", labels,
-                 "--doors-open", "2000-01-01T18:00:00+00:00", "--timezone", "UTC")
+    result = run(
+        "init",
+        "--data-dir",
+        data,
+        "--keyring",
+        folder.keyring_file,
+        "--event",
+        1,
+        "--event",
+        2,
+        "--zones",
+        "1,2",
+        "--reentry",
+        "reentry",
+        "--gate-name",
+        "Gate B",
+        "--seat-labels",
+        labels,
+        "--doors-open",
+        "2000-01-01T18:00:00+00:00",
+        "--timezone",
+        "UTC",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((data / "gate.json").read_text())
     assert config["gate_id"] == "gate-b" and config["reentry"] == "reentry" and config["zones"] == [1, 2]
@@ -36,12 +57,12 @@ def test_init_then_scan_then_status(tmp_path):
     result = run("scan", "--data-dir", data, "--text", ticket, "--text", ticket, "--text", "hello")
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
-    assert [l["verdict"] for l in lines] == ["admitted", "already_admitted", "not_a_ticket"]
+    assert [line["verdict"] for line in lines] == ["admitted", "already_admitted", "not_a_ticket"]
     assert lines[0]["message"] == "Welcome — Row 1 Seat 2"
     assert lines[1]["message"].startswith("Already used at Gate B, ")
 
     result = run("scan", "--data-dir", data, "-", input=f"{folder.ticket(event_id=1)}\n\n{folder.ticket(event_id=3)}\n")
-    assert [json.loads(l)["verdict"] for l in result.output.splitlines()] == ["admitted", "wrong_event"]
+    assert [json.loads(line)["verdict"] for line in result.output.splitlines()] == ["admitted", "wrong_event"]
 
     status = run("status", "--data-dir", data, "--json")
     info = json.loads(status.output)
@@ -88,7 +109,9 @@ def test_bad_data_folder_gives_one_clear_line_not_a_traceback(tmp_path):
     for command in ("status", "scan"):
         proc = subprocess.run(
             [GATE_AGENT, command, "--data-dir", str(folder.path), "--text", "x"][: 4 if command == "status" else 6],
-            capture_output=True, text=True, cwd=REPO,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
         )
         assert proc.returncode == 1
         assert "Traceback" not in proc.stderr
@@ -96,8 +119,9 @@ def test_bad_data_folder_gives_one_clear_line_not_a_traceback(tmp_path):
 
 
 def test_scan_reads_qr_images_through_the_decoder(tmp_path):
-    from common.signing.qr import save_qr
     from PIL import Image
+
+    from common.signing.qr import save_qr
 
     folder = make_gate_folder(tmp_path)
     text = folder.ticket(seat=3)
@@ -108,8 +132,11 @@ def test_scan_reads_qr_images_through_the_decoder(tmp_path):
     result = run("scan", "--data-dir", folder.path, code_png, blank_png, code_png, broken_png)
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(l["file"], l["verdict"]) for l in lines] == [
-        (str(code_png), "admitted"), (str(blank_png), None), (str(code_png), "already_admitted")]
+    assert [(line["file"], line["verdict"]) for line in lines] == [
+        (str(code_png), "admitted"),
+        (str(blank_png), None),
+        (str(code_png), "already_admitted"),
+    ]
     assert lines[1]["error"] == "no_code_found"
     assert "broken.png: not an image" in result.stderr
 

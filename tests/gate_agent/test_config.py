@@ -1,27 +1,39 @@
 """Loading the data folder: layered configuration and clear errors for bad folders."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from common.signing import SigningKey, Revocation, RevocationList
+from common.signing import Revocation, RevocationList, SigningKey
 from gate_agent.config import GateDataError, load_gate_data
 from tests.gate_agent.helpers import make_gate_folder
 
 
 @pytest.fixture
 def folder(tmp_path):
-    return make_gate_folder(tmp_path, zones=[1], direction="entry", reentry="reentry",
-                            timezone="Europe/Berlin",
-                            events=[{"event_id": 1, "doors_open": "2026-11-21T18:00:00+01:00",
-                                     "ends": 1795300000, "seat_labels": ["A1", "A2"]}])
+    return make_gate_folder(
+        tmp_path,
+        zones=[1],
+        direction="entry",
+        reentry="reentry",
+        timezone="Europe/Berlin",
+        events=[
+            {"event_id": 1, "doors_open": "2026-11-21T18:00:00+01:00", "ends": 1795300000, "seat_labels": ["A1", "A2"]}
+        ],
+    )
 
 
 def test_gate_json_over_defaults(folder):
     data = load_gate_data(folder.path, environ={})
     config = data.config
-    assert (config.gate_id, config.gate_name, config.direction, config.reentry) == ("gate-a", "Gate A", "entry", "reentry")
+    assert (config.gate_id, config.gate_name, config.direction, config.reentry) == (
+        "gate-a",
+        "Gate A",
+        "entry",
+        "reentry",
+    )
     assert config.zones == {1}
     event = config.events[1]
     assert event.doors_open == 1795280400 and event.ends == 1795300000
@@ -31,11 +43,21 @@ def test_gate_json_over_defaults(folder):
 
 
 def test_env_vars_override_the_file(folder):
-    env = {"GATE_NAME": "Gate Z", "GATE_ZONES": "2,3", "GATE_DIRECTION": "exit",
-           "GATE_REENTRY": "unlimited", "GATE_COOLDOWN_S": "0.5"}
+    env = {
+        "GATE_NAME": "Gate Z",
+        "GATE_ZONES": "2,3",
+        "GATE_DIRECTION": "exit",
+        "GATE_REENTRY": "unlimited",
+        "GATE_COOLDOWN_S": "0.5",
+    }
     config = load_gate_data(folder.path, environ=env).config
     assert (config.gate_name, config.zones, config.direction, config.reentry, config.cooldown_s) == (
-        "Gate Z", {2, 3}, "exit", "unlimited", 0.5)
+        "Gate Z",
+        {2, 3},
+        "exit",
+        "unlimited",
+        0.5,
+    )
 
 
 def test_bad_env_value_is_a_clear_error(folder):
@@ -70,7 +92,14 @@ def test_missing_keyring(folder):
         load_gate_data(folder.path)
 
 
-@pytest.mark.parametrize("content", ["{not json", '{"type": "something else"}', '{"type": "ticketgate.keyring", "version": 1, "keys": [{"alg": "Ed25519", "public_key": "AAAA"}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        '{"type": "something else"}',
+        '{"type": "ticketgate.keyring", "version": 1, "keys": [{"alg": "Ed25519", "public_key": "AAAA"}]}',
+    ],
+)
 def test_corrupt_keyring(folder, content):
     (folder.path / "keyring.json").write_text(content)
     with pytest.raises(GateDataError, match="keyring.json"):

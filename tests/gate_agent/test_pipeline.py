@@ -1,4 +1,5 @@
 """The whole pipeline on a real data folder and a real SQLite store."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -20,7 +21,9 @@ NOON = 1_777_636_800  # 2026-05-01T12:00:00Z: a pinned wall clock
 @pytest.fixture
 def folder(tmp_path):
     return make_gate_folder(
-        tmp_path, zones=[1], timezone="UTC",
+        tmp_path,
+        zones=[1],
+        timezone="UTC",
         events=[{"event_id": 1, "seat_labels": ["Section A · Row 3 · Seat 12", "Section A · Row 3 · Seat 13"]}],
     )
 
@@ -126,11 +129,13 @@ def test_snapshot_counts_admissions_at_this_gate(folder, gate):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.one_of(
-    st.text(max_size=300),
-    st.text(alphabet=string.digits + string.ascii_uppercase + " $%*+-./:", max_size=200).map(lambda s: "TG1:" + s),
-    st.builds(lambda n, s: f"TG{n}:{s}", st.integers(0, 99), st.text(max_size=50)),
-))
+@given(
+    text=st.one_of(
+        st.text(max_size=300),
+        st.text(alphabet=string.digits + string.ascii_uppercase + " $%*+-./:", max_size=200).map(lambda s: "TG1:" + s),
+        st.builds(lambda n, s: f"TG{n}:{s}", st.integers(0, 99), st.text(max_size=50)),
+    )
+)
 def test_any_text_gives_a_known_verdict_and_never_raises(gate, text):
     result = gate.check(text)
     assert result.verdict.value in VERDICTS

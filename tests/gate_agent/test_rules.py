@@ -1,4 +1,5 @@
 """The pure verdict rules: every refusal, each re-entry policy, exit gates, windows."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -126,7 +127,11 @@ def test_single_entry_refuses_after_exit():
 
 def test_reentry_after_exit():
     assert _run("reentry", ["entry", "entry", "exit", "entry", "entry"]) == [
-        "admitted", "already_admitted", "exit_recorded", "admitted", "already_admitted",
+        "admitted",
+        "already_admitted",
+        "exit_recorded",
+        "admitted",
+        "already_admitted",
     ]
 
 
@@ -195,8 +200,10 @@ def test_a_movement_of_another_kind_is_not_folded():
         fold_movement(None, Movement("a" * 32, 1, 7, "teleport", 1.0, "Gate B"))
 
 
-@given(st.lists(st.tuples(st.sampled_from([ENTRY, EXIT]), st.sampled_from(["Gate B", "Gate C"])), max_size=8),
-       st.randoms(use_true_random=False))
+@given(
+    st.lists(st.tuples(st.sampled_from([ENTRY, EXIT]), st.sampled_from(["Gate B", "Gate C"])), max_size=8),
+    st.randoms(use_true_random=False),
+)
 def test_movements_fold_to_the_same_state_in_any_order(steps, rng):
     """Pulls deliver movements late and out of order: with distinct times, the state is the same
     for every order, and says what the movements say (inside iff the latest is an admission)."""
@@ -207,5 +214,9 @@ def test_movements_fold_to_the_same_state_in_any_order(steps, rng):
     exits = [m for m in movements if m.kind is EXIT]
     if movements:
         assert fold_all(shuffled) == TicketState(
-            movements[-1].kind is ENTRY, len(entries), entries[-1].at if entries else None,
-            entries[-1].gate_name if entries else None, exits[-1].at if exits else None)
+            movements[-1].kind is ENTRY,
+            len(entries),
+            entries[-1].at if entries else None,
+            entries[-1].gate_name if entries else None,
+            exits[-1].at if exits else None,
+        )

@@ -6,6 +6,7 @@ verdict_counts) must agree with the scans: no half-written transaction. The
 test synchronises on the printed lines only; the kill lands wherever the agent
 happens to be in the codes queued behind them.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,11 @@ def test_sigkill_at_random_moments_loses_no_shown_verdict(tmp_path):
     for round_no in range(ROUNDS):
         proc = subprocess.Popen(
             [GATE_AGENT, "run", "--data-dir", str(folder.path), "--headless", "--source", "stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            bufsize=1,
         )
         codes = [rng.choice(tickets) if rng.random() < 0.8 else f"junk-{rng.random()}" for _ in range(CODES_PER_ROUND)]
         proc.stdin.write("".join(code + "\n" for code in codes))  # fits the pipe buffer; stdin stays open
@@ -54,18 +59,24 @@ def test_sigkill_at_random_moments_loses_no_shown_verdict(tmp_path):
     assert len(shown) >= ROUNDS  # the kills did not all land before any scan
     with sqlite3.connect(folder.path / "gate.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        stored = {scan_id: (verdict, seq) for scan_id, verdict, seq in
-                  conn.execute("SELECT scan_id, verdict, seq FROM scans")}
+        stored = {
+            scan_id: (verdict, seq) for scan_id, verdict, seq in conn.execute("SELECT scan_id, verdict, seq FROM scans")
+        }
         for line in shown:
             assert stored.get(line["scan_id"]) == (line["verdict"], line["seq"]), line
 
-        assert conn.execute(
-            "SELECT count(*) FROM scans WHERE scan_id IS NULL OR gate_id IS NULL OR verdict IS NULL"
-            " OR wall_time IS NULL OR mono IS NULL OR code_digest IS NULL OR synced IS NULL").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM scans WHERE scan_id IS NULL OR gate_id IS NULL OR verdict IS NULL"
+                " OR wall_time IS NULL OR mono IS NULL OR code_digest IS NULL OR synced IS NULL"
+            ).fetchone()[0]
+            == 0
+        )
         # single entry: each ticket admitted at most once over all restarts, and the
         # state table agrees with the scans (written in the same transactions)
-        admitted = dict(conn.execute(
-            "SELECT ticket_id, count(*) FROM scans WHERE verdict = 'admitted' GROUP BY ticket_id"))
+        admitted = dict(
+            conn.execute("SELECT ticket_id, count(*) FROM scans WHERE verdict = 'admitted' GROUP BY ticket_id")
+        )
         assert admitted and set(admitted.values()) == {1}
         state = dict(conn.execute("SELECT ticket_id, admissions FROM ticket_state"))
         assert state == admitted

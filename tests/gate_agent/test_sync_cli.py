@@ -1,4 +1,5 @@
 """`gate-agent enroll --qr` and `gate-agent sync` against a real hub server process."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def test_enroll_from_a_qr_picture_then_sync_once(hub, tmp_path):
     assert '"Side door"' in enrolled.stdout
     nothing = tmp_path / "no-code"
     nothing.mkdir()
-    blank = GateProcess(tmp_path, "blank").cli("enroll", "--data-dir", str(tmp_path / "blank"), "--source", str(nothing),
-                                               "--camera-timeout", "5")
+    blank = GateProcess(tmp_path, "blank").cli(
+        "enroll", "--data-dir", str(tmp_path / "blank"), "--source", str(nothing), "--camera-timeout", "5"
+    )
     assert blank.returncode != 0 and "Error" in blank.stderr
 
     code = hub.buy(hub.event)["tickets"][0]["code"]
@@ -108,8 +110,9 @@ def test_enroll_into_a_folder_it_cannot_create_fails_clearly_and_keeps_the_token
     _device, token = create_device(hub, hub.headers, hub.event["id"], "Gate F")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = GateProcess(tmp_path, "gate").cli("enroll", "--data-dir", str(blocker / "gate"), "--hub", hub.url,
-                                               "--token", token)
+    result = GateProcess(tmp_path, "gate").cli(
+        "enroll", "--data-dir", str(blocker / "gate"), "--hub", hub.url, "--token", token
+    )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot use" in result.stderr and "data folder" in result.stderr
     assert GateProcess(tmp_path, "gate").enroll(hub.url, token).returncode == 0  # the token was not spent
@@ -142,13 +145,15 @@ def test_the_gate_never_builds_a_push_the_hub_refuses_for_its_size(hub, tmp_path
     gate = GateProcess(tmp_path, "gate")
     _device, token = create_device(hub, hub.headers, hub.event["id"], "Big pushes")
     assert gate.enroll(hub.url, token).returncode == 0
-    wide, long = "\U0001F3AB" * REASON_MAX_CHARS, "r" * (REASON_MAX_CHARS + 20)
+    wide, long = "\U0001f3ab" * REASON_MAX_CHARS, "r" * (REASON_MAX_CHARS + 20)
     count = PUSH_MAX_SCANS + 100
     with OfflineStore(gate.data_dir / "gate.db") as store:
         for i in range(count):
             decision = Decision(Verdict.INVALID, reason=long if i == 0 else wide)
-            store.record_scan(NewScan("gate", "Gate", time.time(), float(i), "d" * 32, event_id=hub.event["id"],
-                                      ticket_id=i + 1), lambda _state, d=decision: (d, None))
+            store.record_scan(
+                NewScan("gate", "Gate", time.time(), float(i), "d" * 32, event_id=hub.event["id"], ticket_id=i + 1),
+                lambda _state, d=decision: (d, None),
+            )
         largest = encode_push(time.time(), COUNT_MAX, COUNT_MAX, store.unsynced_scans(PUSH_MAX_SCANS))
     assert len(largest) > PUSH_MAX_BYTES  # one push could not hold as many of them as it may hold scans
     synced = gate.cli("sync", "--data-dir", str(gate.data_dir))

@@ -1,4 +1,5 @@
 """Sync bookkeeping in the real gate store, and its effect on verdicts."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,8 @@ import pytest
 
 from common.protocol import INVALID_TIME, MovementKind
 from gate_agent.offline_store import OfflineStore
-from gate_agent.rules import Movement
 from gate_agent.pipeline import Gate
+from gate_agent.rules import Movement
 from gate_agent.runner import GateRunner, headless_printer
 from gate_agent.scanner.frames import WedgeStreamSource
 from gate_agent.sync.scheduler import Backoff, intervals_from_env
@@ -42,15 +43,18 @@ def test_a_pulled_movement_of_an_unknown_kind_is_ignored_with_a_log_line(folder,
     from gate_agent.sync.apply import pulled_movements
 
     item = {"event_id": 1, "at": 1_800_000_000.0, "gate_id": "device-3", "gate_name": "Gate A"}
-    answer = [{**item, "scan_id": "a" * 32, "ticket_id": 10, "kind": "entry"},
-              {**item, "scan_id": "b" * 32, "ticket_id": 11, "kind": "teleport"},
-              {**item, "scan_id": "c" * 32, "ticket_id": 12}]
+    answer = [
+        {**item, "scan_id": "a" * 32, "ticket_id": 10, "kind": "entry"},
+        {**item, "scan_id": "b" * 32, "ticket_id": 11, "kind": "teleport"},
+        {**item, "scan_id": "c" * 32, "ticket_id": 12},
+    ]
     with caplog.at_level(logging.WARNING, logger="gate_agent.sync.apply"):
         movements = pulled_movements(answer)
     assert [(m.scan_id, m.kind) for m in movements] == [("a" * 32, MovementKind.ENTRY)]
     assert [r.getMessage() for r in caplog.records] == [
         f"ignored a movement of unknown kind 'teleport' from the hub (scan {'b' * 32})",
-        f"ignored a movement of unknown kind None from the hub (scan {'c' * 32})"]
+        f"ignored a movement of unknown kind None from the hub (scan {'c' * 32})",
+    ]
     with Gate.open(folder.path) as gate:
         assert gate.store.apply_movements(movements, cursor=9) == 1
         assert gate.store.sync_meta()["cursor"] == 9
@@ -95,8 +99,11 @@ def test_a_version_1_store_is_migrated_keeping_its_scans(tmp_path):
     conn = sqlite3.connect(path)
     for statement in MIGRATIONS[0]:
         conn.execute(statement)
-    conn.execute("INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
-                 " VALUES (?, 'g', 'not_a_ticket', 1.0, 1.0, 'd')", ("f" * 32,))
+    conn.execute(
+        "INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
+        " VALUES (?, 'g', 'not_a_ticket', 1.0, 1.0, 'd')",
+        ("f" * 32,),
+    )
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -112,7 +119,7 @@ def test_backoff_grows_with_jitter_and_resets():
     backoff = Backoff(2.0, max_s=20.0, clock=lambda: now[0], rng=random.Random(1))
     delays = [backoff.failed() for _ in range(6)]
     for n, delay in enumerate(delays, start=1):
-        cap = min(20.0, 2.0 * 2 ** n)
+        cap = min(20.0, 2.0 * 2**n)
         assert cap / 2 <= delay <= cap
     assert not backoff.ready()
     now[0] += 21
@@ -153,9 +160,18 @@ def test_configuration_from_the_hub_keeps_local_settings(folder):
     from gate_agent.sync.apply import install_config
 
     folder.write_config(reentry="reentry", timezone="Europe/Berlin", cooldown_s=3.5)
-    config = install_config(folder.path, {
-        "config_version": 3, "gate_id": "device-9", "gate_name": "Exit North", "direction": "exit", "zones": [2],
-        "events": [{"event_id": 5, "name": "Late Show", "seat_labels": ["A1", "A2"]}]}, "http://hub.test")
+    config = install_config(
+        folder.path,
+        {
+            "config_version": 3,
+            "gate_id": "device-9",
+            "gate_name": "Exit North",
+            "direction": "exit",
+            "zones": [2],
+            "events": [{"event_id": 5, "name": "Late Show", "seat_labels": ["A1", "A2"]}],
+        },
+        "http://hub.test",
+    )
     on_disk = load_config(folder.path, environ={})
     for c in (config, on_disk):
         assert (c.gate_id, c.gate_name, c.direction, sorted(c.zones)) == ("device-9", "Exit North", "exit", [2])

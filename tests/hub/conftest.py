@@ -5,6 +5,7 @@ PostgreSQL database); every test gets a fresh copy (file copy / CREATE DATABASE
 ... TEMPLATE), so tests never see each other's rows. The postgres parameter
 skips without TICKETHUB_TEST_POSTGRES_URL (and fails under CI=true).
 """
+
 from __future__ import annotations
 
 import os

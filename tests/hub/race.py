@@ -3,6 +3,7 @@
 The worker talks to the services directly with its own engine, like a server
 process would; the thread race goes through a real HTTP server instead.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,16 +35,17 @@ def attempt_sale(rng: random.Random, hold_fn, buy_fn, release_fn) -> tuple[str, 
     order = buy_fn(hold)
     if order is None:
         return "refused", []
-    return "sold", [(t["seat"]["section"], t["seat"]["row"], t["seat"]["seat"]) if t["seat"] else ("GA",)
-                    for t in order["tickets"]]
+    return "sold", [
+        (t["seat"]["section"], t["seat"]["row"], t["seat"]["seat"]) if t["seat"] else ("GA",) for t in order["tickets"]
+    ]
 
 
-def process_worker(url: str, keys_dir: str, event_id: int, ga_type_id: int, seed: int, rounds: int,
-                   barrier, results) -> None:
+def process_worker(
+    url: str, keys_dir: str, event_id: int, ga_type_id: int, seed: int, rounds: int, barrier, results
+) -> None:
     """Entry point of one racing process: its own engine, the same database."""
     from hub.db import make_engine
-    from hub.services import ServiceError
-    from hub.services import holds, orders
+    from hub.services import ServiceError, holds, orders
     from hub.services.signing import HubKeys
 
     engine = make_engine(url, pool_size=2)
@@ -51,6 +53,7 @@ def process_worker(url: str, keys_dir: str, event_id: int, ga_type_id: int, seed
     rng = random.Random(seed)
     outcomes = []
     with engine.connect() as conn:
+
         def hold_fn(request):
             try:
                 if "seats" in request:
@@ -65,8 +68,9 @@ def process_worker(url: str, keys_dir: str, event_id: int, ga_type_id: int, seed
 
         def buy_fn(hold):
             try:
-                return orders.purchase(conn, hold["hold_id"], hold["hold_token"],
-                                       {"name": "P", "email": "p@example.org"}, "free", signer)
+                return orders.purchase(
+                    conn, hold["hold_id"], hold["hold_token"], {"name": "P", "email": "p@example.org"}, "free", signer
+                )
             except ServiceError as exc:
                 assert exc.status == 409, exc.message
                 return None
@@ -85,24 +89,31 @@ def check_invariants(engine, event_id: int, ga_type_id: int) -> dict:
     """No seat sold twice, counts agree, no order without its tickets. Returns the totals."""
     with engine.connect() as conn:
         q = lambda sql, **kw: conn.execute(text(sql), {"e": event_id, "g": ga_type_id, **kw})  # noqa: E731
-        doubles = q("SELECT seat_id FROM tickets WHERE event_id = :e AND seat_id IS NOT NULL AND status = 'valid' "
-                    "GROUP BY seat_id HAVING count(*) > 1").all()
+        doubles = q(
+            "SELECT seat_id FROM tickets WHERE event_id = :e AND seat_id IS NOT NULL AND status = 'valid' "
+            "GROUP BY seat_id HAVING count(*) > 1"
+        ).all()
         assert doubles == [], f"seats sold twice: {doubles}"
         sold_seats = q("SELECT count(*) FROM event_seats WHERE event_id = :e AND status = 'sold'").scalar()
-        seat_tickets = q("SELECT count(*) FROM tickets WHERE event_id = :e AND seat_id IS NOT NULL "
-                         "AND status = 'valid'").scalar()
+        seat_tickets = q(
+            "SELECT count(*) FROM tickets WHERE event_id = :e AND seat_id IS NOT NULL AND status = 'valid'"
+        ).scalar()
         assert sold_seats == seat_tickets
-        mismatched = q("SELECT count(*) FROM event_seats s JOIN tickets t ON t.seat_id = s.seat_id "
-                       "AND t.event_id = s.event_id AND t.status = 'valid' "
-                       "WHERE s.event_id = :e AND (s.status <> 'sold' OR s.order_id <> t.order_id)").scalar()
+        mismatched = q(
+            "SELECT count(*) FROM event_seats s JOIN tickets t ON t.seat_id = s.seat_id "
+            "AND t.event_id = s.event_id AND t.status = 'valid' "
+            "WHERE s.event_id = :e AND (s.status <> 'sold' OR s.order_id <> t.order_id)"
+        ).scalar()
         assert mismatched == 0
         ga_sold, capacity = q("SELECT sold, capacity FROM ticket_types WHERE id = :g").one()
         ga_tickets = q("SELECT count(*) FROM tickets WHERE ticket_type_id = :g AND status = 'valid'").scalar()
         assert ga_sold == ga_tickets <= capacity
         # every order has exactly as many tickets as its hold had seats or GA places
-        incomplete = q("SELECT o.id FROM orders o JOIN holds h ON h.id = o.hold_id "
-                       "LEFT JOIN tickets t ON t.order_id = o.id "
-                       "WHERE o.event_id = :e GROUP BY o.id, h.quantity HAVING count(t.id) <> h.quantity").all()
+        incomplete = q(
+            "SELECT o.id FROM orders o JOIN holds h ON h.id = o.hold_id "
+            "LEFT JOIN tickets t ON t.order_id = o.id "
+            "WHERE o.event_id = :e GROUP BY o.id, h.quantity HAVING count(t.id) <> h.quantity"
+        ).all()
         assert incomplete == [], f"orders without all their tickets: {incomplete}"
         orders = q("SELECT count(*) FROM orders WHERE event_id = :e").scalar()
         purchased = q("SELECT count(*) FROM holds WHERE event_id = :e AND status = 'purchased'").scalar()

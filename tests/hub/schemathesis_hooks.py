@@ -6,6 +6,7 @@ serializes the generated body itself, signs exactly those bytes with the
 enrolled test device's key (base64 in SCHEMATHESIS_DEVICE_KEY) and sends them,
 so the batch validation and ingest behind the signature are exercised too.
 """
+
 from __future__ import annotations
 
 import base64

@@ -18,6 +18,7 @@ minute per backend). To hunt for bugs, run it with more and random examples:
     TICKETGATE_SCHEMATHESIS_EXAMPLES=300 TICKETGATE_SCHEMATHESIS_SEED=random \
         .venv/bin/python -m pytest tests/hub/test_api_schemathesis.py -p no:cacheprovider
 """
+
 from __future__ import annotations
 
 import base64
@@ -62,15 +63,28 @@ def seed(app) -> dict:
     with app.extensions["tickethub.engine"].connect() as conn:
         organizer = users.create_user(conn, "organizer@example.org", "correct horse", "organizer")
         _token_id, token = users.create_token(conn, organizer["id"], "schemathesis")
-        venue = venues.create_venue(conn, {"name": "Hall", "sections": [
-            {"name": "A", "rows": [{"name": "1", "seats": 40}, {"name": "2", "seats": 40}]}]},
-            owner_id=organizer["id"])
-        event = events.create_event(conn, {
-            "title": "Probe Night", "starts_at": iso(now + timedelta(days=30)),
-            "ticket_release_at": iso(now - timedelta(hours=1)), "venue_id": venue["id"],
-            "ticket_types": [{"name": "Seat", "kind": "seated", "price": 0},
-                             {"name": "Standing", "kind": "ga", "price": 0, "capacity": 10_000}],
-        }, organizer_id=organizer["id"])
+        venue = venues.create_venue(
+            conn,
+            {
+                "name": "Hall",
+                "sections": [{"name": "A", "rows": [{"name": "1", "seats": 40}, {"name": "2", "seats": 40}]}],
+            },
+            owner_id=organizer["id"],
+        )
+        event = events.create_event(
+            conn,
+            {
+                "title": "Probe Night",
+                "starts_at": iso(now + timedelta(days=30)),
+                "ticket_release_at": iso(now - timedelta(hours=1)),
+                "venue_id": venue["id"],
+                "ticket_types": [
+                    {"name": "Seat", "kind": "seated", "price": 0},
+                    {"name": "Standing", "kind": "ga", "price": 0, "capacity": 10_000},
+                ],
+            },
+            organizer_id=organizer["id"],
+        )
         ga_type = next(t["id"] for t in event["ticket_types"] if t["kind"] == "ga")
         buyer = {"name": "Ada", "email": "ada@example.org"}
 
@@ -81,17 +95,28 @@ def seed(app) -> dict:
         paid_hold = ga_hold(2)
         paid = orders.purchase(conn, paid_hold["hold_id"], paid_hold["hold_token"], buyer, "free", signer)
         pending_hold = ga_hold(1)
-        pending = orders.purchase(conn, pending_hold["hold_id"], pending_hold["hold_token"], buyer, "box_office",
-                                  signer)
+        pending = orders.purchase(
+            conn, pending_hold["hold_id"], pending_hold["hold_token"], buyer, "box_office", signer
+        )
         device, _enrolment = devices.create_device(conn, {"name": "Door 1", "event_id": event["id"]})
         _gate, gate_token = devices.create_device(conn, {"name": "Gate", "event_id": event["id"]})
         gate_private, gate_public = _keypair()
         _gate, credential = devices.enroll(conn, gate_token, gate_public)
     return {
-        "token": token, "credential": credential, "gate_private_key": gate_private,
-        "ids": {"venue_id": venue["id"], "event_id": event["id"], "hold_id": hold["hold_id"],
-                "order_id": pending["id"], "ticket_id": paid["tickets"][0]["ticket_id"], "device_id": device["id"]},
-        "ticket_type_ids": [t["id"] for t in event["ticket_types"]], "hold_token": hold["hold_token"], "pending_order_token": pending["access_token"],
+        "token": token,
+        "credential": credential,
+        "gate_private_key": gate_private,
+        "ids": {
+            "venue_id": venue["id"],
+            "event_id": event["id"],
+            "hold_id": hold["hold_id"],
+            "order_id": pending["id"],
+            "ticket_id": paid["tickets"][0]["ticket_id"],
+            "device_id": device["id"],
+        },
+        "ticket_type_ids": [t["id"] for t in event["ticket_types"]],
+        "hold_token": hold["hold_token"],
+        "pending_order_token": pending["access_token"],
         "paid_order_token": paid["access_token"],
     }
 
@@ -104,8 +129,11 @@ def _toml(value) -> str:
 
 def config_text(base_url: str, seeded: dict) -> str:
     """schemathesis.toml: auth, and real ids and tokens as what parameters mostly hold."""
-    lines = [f"base-url = {_toml(base_url)}",
-             f"headers = {{ Authorization = {_toml('Bearer ' + seeded['token'])} }}", ""]
+    lines = [
+        f"base-url = {_toml(base_url)}",
+        f"headers = {{ Authorization = {_toml('Bearer ' + seeded['token'])} }}",
+        "",
+    ]
     lines.append("[dictionaries]")
     for name, value in seeded["ids"].items():
         lines.append(f"{name} = {{ values = [{value}] }}")
@@ -115,21 +143,39 @@ def config_text(base_url: str, seeded: dict) -> str:
         lines.append(f'"path.{name}" = {{ dictionary = "{name}", probability = {REAL_ID_PROBABILITY} }}')
     # request bodies naming existing objects get past "not found" to the rest of their validation
     # (a hold_id comes with its token from the hold just made: the stateful phase follows the OpenAPI links)
-    for field, name in (("venue_id", "venue_id"), ("event_id", "event_id"),
-                        ("ticket_type", "ticket_type_id"), ("ga.ticket_type", "ticket_type_id")):
+    for field, name in (
+        ("venue_id", "venue_id"),
+        ("event_id", "event_id"),
+        ("ticket_type", "ticket_type_id"),
+        ("ga.ticket_type", "ticket_type_id"),
+    ):
         lines.append(f'"body.{field}" = {{ dictionary = "{name}", probability = {REAL_ID_PROBABILITY} }}')
-    lines += ['"query.event_id" = { dictionary = "event_id", probability = 0.5 }',
-              f'"header.X-Hold-Token" = {_toml(seeded["hold_token"])}',
-              '"path.section" = "A"', '"path.row" = "1"', '"path.seat" = "1"', ""]
+    lines += [
+        '"query.event_id" = { dictionary = "event_id", probability = 0.5 }',
+        f'"header.X-Hold-Token" = {_toml(seeded["hold_token"])}',
+        '"path.section" = "A"',
+        '"path.row" = "1"',
+        '"path.seat" = "1"',
+        "",
+    ]
     # the gate's routes take the enrolled gate's credential, not a user's token
-    lines += ["[[operations]]", 'include-path-regex = "^/api/v1/sync/"',
-              f"headers = {{ Authorization = {_toml('Bearer ' + seeded['credential'])} }}", ""]
+    lines += [
+        "[[operations]]",
+        'include-path-regex = "^/api/v1/sync/"',
+        f"headers = {{ Authorization = {_toml('Bearer ' + seeded['credential'])} }}",
+        "",
+    ]
     # an order's buyer token: the pending order's for /orders/{id}, the paid one's for its tickets
-    for path_regex, token in (("^/api/v1/orders/", seeded["pending_order_token"]),
-                              ("^/api/v1/tickets/", seeded["paid_order_token"])):
-        lines += ["[[operations]]", f"include-path-regex = {_toml(path_regex)}",
-                  f'parameters = {{ "header.X-Order-Token" = {_toml(token)}, "query.access_token" = {_toml(token)} }}',
-                  ""]
+    for path_regex, token in (
+        ("^/api/v1/orders/", seeded["pending_order_token"]),
+        ("^/api/v1/tickets/", seeded["paid_order_token"]),
+    ):
+        lines += [
+            "[[operations]]",
+            f"include-path-regex = {_toml(path_regex)}",
+            f'parameters = {{ "header.X-Order-Token" = {_toml(token)}, "query.access_token" = {_toml(token)} }}',
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -141,26 +187,45 @@ class ServedHub:
         self.url = f"http://127.0.0.1:{free_port()}"
         self.log = root / "hub.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("TICKETHUB_")}
-        self.env = {**env, "TICKETHUB_INSTANCE_PATH": str(self.instance), "TICKETHUB_DATABASE_URL": database_url,
-                    "TICKETHUB_RATELIMIT_ENABLED": "false", "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
-                    "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.env = {
+            **env,
+            "TICKETHUB_INSTANCE_PATH": str(self.instance),
+            "TICKETHUB_DATABASE_URL": database_url,
+            "TICKETHUB_RATELIMIT_ENABLED": "false",
+            "TICKETHUB_SWEEP_INTERVAL_SECONDS": "0",
+            "PYTHONPATH": str(REPO),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.proc: subprocess.Popen | None = None
 
     def app(self):
         from hub import create_app
 
-        app = create_app({"INSTANCE_PATH": str(self.instance), "DATABASE_URL": self.env["TICKETHUB_DATABASE_URL"],
-                          "SWEEP_INTERVAL_SECONDS": 0})
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(self.instance),
+                "DATABASE_URL": self.env["TICKETHUB_DATABASE_URL"],
+                "SWEEP_INTERVAL_SECONDS": 0,
+            }
+        )
         app.extensions["tickethub.keys"].ensure()
         return app
 
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", port, "--threads", "4"],
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(lambda: self._alive() and requests.get(self.url + "/api/v1/openapi.json", timeout=2).ok,
-                 60, f"the hub on {self.url} (log {self.log})")
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "serve", "--port", port, "--threads", "4"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+            )
+        wait_for(
+            lambda: self._alive() and requests.get(self.url + "/api/v1/openapi.json", timeout=2).ok,
+            60,
+            f"the hub on {self.url} (log {self.log})",
+        )
 
     def _alive(self) -> bool:
         if self.proc.poll() is not None:
@@ -204,18 +269,41 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(served, tmp_
     config = tmp_path / "schemathesis.toml"
     config.write_text(config_text(hub.url, seeded), "utf-8")
     examples, seed_args = _run_settings()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SCHEMATHESIS_HOOKS": str(HOOKS),
-           "SCHEMATHESIS_DEVICE_KEY": seeded["gate_private_key"]}
-    command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color",
-               "run", hub.url + "/api/v1/openapi.json", "--checks", CHECKS, "--phases", PHASES,
-               "--max-examples", str(examples), *seed_args, "--workers", "1", "--request-timeout", "30"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "SCHEMATHESIS_HOOKS": str(HOOKS),
+        "SCHEMATHESIS_DEVICE_KEY": seeded["gate_private_key"],
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        hub.url + "/api/v1/openapi.json",
+        "--checks",
+        CHECKS,
+        "--phases",
+        PHASES,
+        "--max-examples",
+        str(examples),
+        *seed_args,
+        "--workers",
+        "1",
+        "--request-timeout",
+        "30",
+    ]
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=540)
     print(result.stdout[-4000:])  # the run's summary (shown with -s or -rP)
     hub_log = hub.log.read_text("utf-8", "replace")
     tracebacks = hub_log.count("Traceback (most recent call last)")
     assert result.returncode == 0 and tracebacks == 0, (
         f"schemathesis exited {result.returncode}; {tracebacks} traceback(s) in the hub log\n"
-        f"{result.stdout[-20000:]}\n{result.stderr[-3000:]}\n--- hub log (end) ---\n{hub_log[-6000:]}")
+        f"{result.stdout[-20000:]}\n{result.stderr[-3000:]}\n--- hub log (end) ---\n{hub_log[-6000:]}"
+    )
     # every documented operation was exercised, none skipped
     selected, total = map(int, re.search(r"Selected: (\d+)/(\d+)", result.stdout).groups())
     tested = int(re.search(r"Tested: (\d+)", result.stdout).group(1))

@@ -1,4 +1,5 @@
 """Application factory, configuration layers, JSON errors, OpenAPI coverage, input fuzzing."""
+
 from __future__ import annotations
 
 import json
@@ -61,13 +62,42 @@ def test_errors_are_json_never_500(client, organizer):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                         lambda children: st.lists(children, max_size=4)
-                         | st.dictionaries(st.sampled_from(["seats", "best_available", "ga", "count", "section", "row",
-                                                            "seat", "ttl_seconds", "quantity", "ticket_type",
-                                                            "hold_id", "hold_token", "buyer", "payment", "name",
-                                                            "sections", "rows", "title", "x"]), children, max_size=5),
-                         max_leaves=12))
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "seats",
+                        "best_available",
+                        "ga",
+                        "count",
+                        "section",
+                        "row",
+                        "seat",
+                        "ttl_seconds",
+                        "quantity",
+                        "ticket_type",
+                        "hold_id",
+                        "hold_token",
+                        "buyer",
+                        "payment",
+                        "name",
+                        "sections",
+                        "rows",
+                        "title",
+                        "x",
+                    ]
+                ),
+                children,
+                max_size=5,
+            )
+        ),
+        max_leaves=12,
+    )
+)
 def test_fuzzed_bodies_get_4xx(fuzz_client, body):
     client, headers, event_id = fuzz_client
     for url in (f"/api/v1/events/{event_id}/holds", "/api/v1/orders", "/api/v1/venues", "/api/v1/events"):
@@ -75,7 +105,6 @@ def test_fuzzed_bodies_get_4xx(fuzz_client, body):
         assert response.status_code in (201, 400, 404, 409, 413, 422), (url, body, response.json)
         if response.status_code >= 400:
             assert set(response.json["error"]) == {"code", "message"}
-
 
 
 @pytest.fixture
@@ -110,14 +139,21 @@ def test_openapi_lists_every_api_route(tmp_path):
 def test_openapi_documents_general_admission_events_and_tickets_as_they_are(client, organizer):
     # found by tests/hub/test_api_schemathesis.py: a GA-only event has no venue (venue_id null) and a GA
     # ticket no seat (seat null), where the document promised an integer and a Seat object
-    event = client.post("/api/v1/events", headers=organizer, json={
-        "title": "Open Air", "starts_at": "2031-06-01T18:00:00Z",
-        "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}]})
+    event = client.post(
+        "/api/v1/events",
+        headers=organizer,
+        json={
+            "title": "Open Air",
+            "starts_at": "2031-06-01T18:00:00Z",
+            "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}],
+        },
+    )
     assert event.status_code == 201 and event.json["venue_id"] is None
     assert_documented(client, "POST", "/api/v1/events", event)
     assert_documented(client, "GET", "/api/v1/events/{event_id}", client.get(f"/api/v1/events/{event.json['id']}"))
-    hold = client.post(f"/api/v1/events/{event.json['id']}/holds",
-                       json={"ga": {"ticket_type": ga_type(event.json), "quantity": 1}}).json
+    hold = client.post(
+        f"/api/v1/events/{event.json['id']}/holds", json={"ga": {"ticket_type": ga_type(event.json), "quantity": 1}}
+    ).json
     order = buy(client, hold)
     assert order.status_code == 201 and order.json["tickets"][0]["seat"] is None
     assert_documented(client, "POST", "/api/v1/orders", order)
@@ -149,8 +185,9 @@ def test_config_file_and_variable_mistakes_are_named(tmp_path):
     (tmp_path / "typed.toml").write_text('hold_ttl_seconds = "120"\n')
     (tmp_path / "typo.toml").write_text("hold_ttl_secs = 120\n")
     mistakes = {
-        "hold_ttl_secs is not a hub setting \\(did you mean hold_ttl_seconds\\?\\)":
-            {"TICKETHUB_CONFIG": str(tmp_path / "typo.toml")},
+        "hold_ttl_secs is not a hub setting \\(did you mean hold_ttl_seconds\\?\\)": {
+            "TICKETHUB_CONFIG": str(tmp_path / "typo.toml")
+        },
         "not valid TOML": {"TICKETHUB_CONFIG": str(tmp_path / "broken.toml")},
         "hold_ttl_seconds must be an integer": {"TICKETHUB_CONFIG": str(tmp_path / "typed.toml")},
         "which is not a file": {"TICKETHUB_CONFIG": str(tmp_path / "missing.toml")},
@@ -163,8 +200,14 @@ def test_config_file_and_variable_mistakes_are_named(tmp_path):
 
 def test_a_mistyped_variable_is_logged_with_the_setting_it_resembles(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="hub.config"):
-        config = load_config(tmp_path, environ={"TICKETHUB_HOLD_TTL_SECOND": "60", "TICKETHUB_TEST_POSTGRES_URL": "x",
-                                                "TICKETHUB_CONFIG_DIR": "x"})
+        config = load_config(
+            tmp_path,
+            environ={
+                "TICKETHUB_HOLD_TTL_SECOND": "60",
+                "TICKETHUB_TEST_POSTGRES_URL": "x",
+                "TICKETHUB_CONFIG_DIR": "x",
+            },
+        )
     assert config["HOLD_TTL_SECONDS"] == 600
     warned = [r.getMessage() for r in caplog.records]
     assert any("TICKETHUB_HOLD_TTL_SECOND is not a hub setting (did you mean hold_ttl_seconds?)" in m for m in warned)
@@ -206,25 +249,48 @@ def test_ids_beyond_the_database_integer_range_are_4xx(client, organizer):
         f"/api/v1/events/{huge}": client.get(f"/api/v1/events/{huge}"),
         f"/api/v1/venues/{huge}": client.get(f"/api/v1/venues/{huge}", headers=organizer),
         f"/api/v1/orders/{huge}": client.get(f"/api/v1/orders/{huge}"),
-        "hold ga.ticket_type": client.post(f"/api/v1/events/{event['id']}/holds",
-                                           json={"ga": {"ticket_type": huge, "quantity": 1}}),
-        "order hold_id": client.post("/api/v1/orders", json={
-            "hold_id": huge, "hold_token": "t", "buyer": {"name": "B", "email": "b@example.org"},
-            "payment": {"method": "free"}}),
-        "event venue_id": client.post("/api/v1/events", headers=organizer, json={
-            "title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": huge, "ticket_types": []}),
+        "hold ga.ticket_type": client.post(
+            f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": huge, "quantity": 1}}
+        ),
+        "order hold_id": client.post(
+            "/api/v1/orders",
+            json={
+                "hold_id": huge,
+                "hold_token": "t",
+                "buyer": {"name": "B", "email": "b@example.org"},
+                "payment": {"method": "free"},
+            },
+        ),
+        "event venue_id": client.post(
+            "/api/v1/events",
+            headers=organizer,
+            json={"title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": huge, "ticket_types": []},
+        ),
     }
     assert {name: r.status_code for name, r in cases.items()} == {
-        f"/api/v1/events/{huge}": 404, f"/api/v1/venues/{huge}": 404, f"/api/v1/orders/{huge}": 404,
-        "hold ga.ticket_type": 422, "order hold_id": 422, "event venue_id": 422}
+        f"/api/v1/events/{huge}": 404,
+        f"/api/v1/venues/{huge}": 404,
+        f"/api/v1/orders/{huge}": 404,
+        "hold ga.ticket_type": 422,
+        "order hold_id": 422,
+        "event venue_id": 422,
+    }
     for response in cases.values():
         assert set(response.json["error"]) == {"code", "message"}
     # the largest storable id is still an ordinary "not found"
-    assert client.post(f"/api/v1/events/{event['id']}/holds",
-                       json={"ga": {"ticket_type": 2**63 - 1, "quantity": 1}}).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": 2**63 - 1, "quantity": 1}}
+        ).status_code
+        == 404
+    )
     assert client.get(f"/api/v1/events/{event['id']}/seats").json["num_available"] == 2
-    assert client.post(f"/api/v1/events/{event['id']}/holds",
-                       json={"ga": {"ticket_type": ga_type, "quantity": 1}}).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": ga_type, "quantity": 1}}
+        ).status_code
+        == 201
+    )
 
 
 def test_sqlite_storage_is_wal_with_busy_timeout_and_immediate_write_transactions(tmp_path):

@@ -1,4 +1,5 @@
 """A serving hub runs every background job: hold sweeper and event reminder mails."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,13 @@ def test_background_jobs_include_the_sweeper_and_reminders(app_config):
 def test_serve_starts_the_background_jobs(tmp_path):
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst")}
     env.pop("TICKETHUB_WEB_PAGES", None)
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port()), "--threads", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port()), "--threads", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         seen = []

@@ -1,4 +1,5 @@
 """`tickethub keys` / `tickethub ticket` / `tickethub demo`: the ticket-format CLI contract."""
+
 from __future__ import annotations
 
 import json
@@ -43,9 +44,26 @@ def test_keys_new_prints_kid_and_writes_keyring(key_dir):
 
 def test_encode_then_verify(cli, key_dir):
     directory, kid = key_dir
-    enc = cli("ticket", "encode", "--dir", str(directory), "--event", "42", "--ticket", "7", "--type", "3",
-              "--zones", "1,2", "--seat", "12", "--not-before", "2026-12-01T18:00:00Z",
-              "--not-after", "2026-12-01T23:00")
+    enc = cli(
+        "ticket",
+        "encode",
+        "--dir",
+        str(directory),
+        "--event",
+        "42",
+        "--ticket",
+        "7",
+        "--type",
+        "3",
+        "--zones",
+        "1,2",
+        "--seat",
+        "12",
+        "--not-before",
+        "2026-12-01T18:00:00Z",
+        "--not-after",
+        "2026-12-01T23:00",
+    )
     assert enc.exit_code == 0, enc.output
     text = enc.output.strip()
     assert text.startswith("TG1:")
@@ -61,7 +79,9 @@ def test_encode_then_verify(cli, key_dir):
     assert json.loads(early.output)["reason"] == "not_yet_valid"
 
 
-@pytest.mark.parametrize("text, reason", [("hello", "malformed"), ("TG1:AAAA", "malformed"), ("TG3:AAA", "unsupported_version")])
+@pytest.mark.parametrize(
+    "text, reason", [("hello", "malformed"), ("TG1:AAAA", "malformed"), ("TG3:AAA", "unsupported_version")]
+)
 def test_verify_reports_reason_and_exits_zero(cli, key_dir, text, reason):
     directory, _ = key_dir
     result = cli("ticket", "verify", "--keyring", str(directory / "keyring.json"), text)
@@ -75,11 +95,32 @@ def test_usage_errors_exit_2(cli, key_dir, tmp_path):
     assert cli("ticket", "verify", "--keyring", str(tmp_path / "missing.json"), "TG1:").exit_code == 2
     (tmp_path / "bad.json").write_text("{")
     assert cli("ticket", "verify", "--keyring", str(tmp_path / "bad.json"), "TG1:").exit_code == 2
-    assert cli("ticket", "encode", "--dir", str(directory), "--event", "1", "--ticket", "1", "--type", "1",
-               "--zones", "99").exit_code == 2
-    assert cli("ticket", "encode", "--dir", str(directory), "--event", "x", "--ticket", "1", "--type", "1").exit_code == 2
-    assert cli("ticket", "encode", "--dir", str(directory), "--event", "1", "--ticket", "1", "--type", "1",
-               "--not-before", "tomorrow").exit_code == 2
+    assert (
+        cli(
+            "ticket", "encode", "--dir", str(directory), "--event", "1", "--ticket", "1", "--type", "1", "--zones", "99"
+        ).exit_code
+        == 2
+    )
+    assert (
+        cli("ticket", "encode", "--dir", str(directory), "--event", "x", "--ticket", "1", "--type", "1").exit_code == 2
+    )
+    assert (
+        cli(
+            "ticket",
+            "encode",
+            "--dir",
+            str(directory),
+            "--event",
+            "1",
+            "--ticket",
+            "1",
+            "--type",
+            "1",
+            "--not-before",
+            "tomorrow",
+        ).exit_code
+        == 2
+    )
 
 
 def test_encrypted_key_needs_the_passphrase(cli, tmp_path):
@@ -94,8 +135,9 @@ def test_encrypted_key_needs_the_passphrase(cli, tmp_path):
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_qr_writes_file_and_reports_version(cli, key_dir, tmp_path, suffix):
     directory, _ = key_dir
-    text = cli("ticket", "encode", "--dir", str(directory), "--event", "42", "--ticket", "1001", "--type", "3",
-               "--seat", "117").output.strip()
+    text = cli(
+        "ticket", "encode", "--dir", str(directory), "--event", "42", "--ticket", "1001", "--type", "3", "--seat", "117"
+    ).output.strip()
     out = tmp_path / f"t{suffix}"
     result = cli("ticket", "qr", text, "--out", str(out))
     assert result.exit_code == 0

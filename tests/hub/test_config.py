@@ -1,5 +1,6 @@
 """One home for the hub's settings: hub/config.py SETTINGS, read by every part of the hub and
 written into docs/configuration.md by docs/make_configuration.py."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,8 +18,11 @@ from tests.support import REPO
 _NAMED = re.compile(r"""["']TICKETHUB_([A-Z][A-Z0-9_]*)["']""")
 _READ = re.compile(r"""config(?:\[|\.get\(|\.setdefault\()\s*["']([A-Z][A-Z0-9_]*)["']""")
 # where the settings are (TICKETHUB_CONFIG; INSTANCE_PATH also as a create_app override), not settings
-NOT_SETTINGS = {spelling for name, _meaning in hub_config.LOCATION_VARIABLES
-                for spelling in (name, name.removeprefix(hub_config.ENV_PREFIX))}
+NOT_SETTINGS = {
+    spelling
+    for name, _meaning in hub_config.LOCATION_VARIABLES
+    for spelling in (name, name.removeprefix(hub_config.ENV_PREFIX))
+}
 
 
 def _make_configuration():
@@ -55,9 +59,14 @@ def test_every_setting_the_hub_reads_is_listed():
 
 
 def test_every_setting_comes_typed_from_the_file_or_the_environment(tmp_path):
-    environ = {"TICKETHUB_SMTP_PORT": "587", "TICKETHUB_SMTP_STARTTLS": "true",
-               "TICKETHUB_LOGIN_RATE_LIMIT": "3 per minute", "TICKETHUB_DASHBOARD_TICK_SECONDS": "4",
-               "TICKETHUB_SESSION_COOKIE_SECURE": "yes", "TICKETHUB_PERMANENT_SESSION_LIFETIME": "60"}
+    environ = {
+        "TICKETHUB_SMTP_PORT": "587",
+        "TICKETHUB_SMTP_STARTTLS": "true",
+        "TICKETHUB_LOGIN_RATE_LIMIT": "3 per minute",
+        "TICKETHUB_DASHBOARD_TICK_SECONDS": "4",
+        "TICKETHUB_SESSION_COOKIE_SECURE": "yes",
+        "TICKETHUB_PERMANENT_SESSION_LIFETIME": "60",
+    }
     config = load_config(tmp_path, environ=environ)
     assert (config["SMTP_PORT"], config["SMTP_STARTTLS"], config["LOGIN_RATE_LIMIT"]) == (587, True, "3 per minute")
     assert (config["DASHBOARD_TICK_SECONDS"], config["SESSION_COOKIE_SECURE"]) == (4, True)

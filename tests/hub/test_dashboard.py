@@ -1,8 +1,9 @@
 """Dashboard figures: arrivals per minute (duplicates left out), gate state, chart geometry."""
+
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hub.schema_devices import devices
 from hub.services import devices as device_service
@@ -10,15 +11,27 @@ from hub.services import sync, users
 from hub.services.dashboard import ONLINE_WITHIN_S, arrivals_chart, live_attendance
 from tests.hub.web.support import make_event
 
-NOW = datetime(2026, 5, 1, 19, 30, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 1, 19, 30, 30, tzinfo=UTC)
 
 
 def _push(conn, device, event_id, scans, at: datetime):
     """scans: (ticket_id, verdict, seconds before ``at``); the device clock is exact."""
-    batch = sync.parse_push({"sent_at": at.timestamp(), "scans": [
-        {"scan_id": secrets.token_hex(16), "verdict": verdict, "seq": i + 1, "wall_time": at.timestamp() - ago,
-         "event_id": event_id if ticket else None, "ticket_id": ticket}  # a forged code names no event
-        for i, (ticket, verdict, ago) in enumerate(scans)]})
+    batch = sync.parse_push(
+        {
+            "sent_at": at.timestamp(),
+            "scans": [
+                {
+                    "scan_id": secrets.token_hex(16),
+                    "verdict": verdict,
+                    "seq": i + 1,
+                    "wall_time": at.timestamp() - ago,
+                    "event_id": event_id if ticket else None,
+                    "ticket_id": ticket,
+                }  # a forged code names no event
+                for i, (ticket, verdict, ago) in enumerate(scans)
+            ],
+        }
+    )
     sync.ingest(conn, device, batch, now=at)
 
 
@@ -32,14 +45,24 @@ def test_arrivals_per_minute_gates_and_duplicates(engine):
             conn.execute(devices.update().where(devices.c.id == device["id"]).values(status="active"))
         conn.commit()
         # minute 19:28: two arrivals; 19:30: one, plus a forged ticket
-        _push(conn, gate_a, event["id"], [(1, "admitted", 150), (2, "admitted", 140), (3, "admitted", 10),
-                                          (None, "invalid", 5)], NOW)
+        _push(
+            conn,
+            gate_a,
+            event["id"],
+            [(1, "admitted", 150), (2, "admitted", 140), (3, "admitted", 10), (None, "invalid", 5)],
+            NOW,
+        )
         # gate B admits ticket 1 again (offline): a duplicate, not an arrival; it synced long ago
         _push(conn, gate_b, event["id"], [(1, "admitted", 10)], NOW - timedelta(seconds=ONLINE_WITHIN_S + 10))
         live = live_attendance(conn, event["id"], now=NOW, minutes=5)
 
     assert [(a["minute"][11:16], a["count"]) for a in live["arrivals"]] == [
-        ("19:26", 0), ("19:27", 0), ("19:28", 2), ("19:29", 0), ("19:30", 1)]
+        ("19:26", 0),
+        ("19:27", 0),
+        ("19:28", 2),
+        ("19:29", 0),
+        ("19:30", 1),
+    ]
     assert (live["admitted"], live["inside"], live["rejected"]) == (3, 3, {"invalid": 1})
     gates = {g["name"]: g for g in live["per_gate"]}
     assert gates["Gate A"]["online"] and not gates["Gate B"]["online"]

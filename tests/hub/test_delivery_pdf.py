@@ -1,8 +1,9 @@
 """The printable ticket PDF: one page per ticket, a scannable QR at least 35 mm wide."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pypdfium2 as pdfium
 import pytest
@@ -22,11 +23,17 @@ def key() -> SigningKey:
 def _card(key: SigningKey, ticket_id: int, seat: int | None) -> TicketCard:
     text = sign_ticket(key, event_id=7, ticket_id=ticket_id, ticket_type=2, zones=[1], seat=seat)
     return TicketCard(
-        ticket_id=ticket_id, text=text, event_title="Winterreise — Żaneta Ø. live",
-        starts_at=datetime(2026, 12, 5, 19, 30, tzinfo=timezone.utc), venue_name="Kleiner Saal",
-        ticket_type_name="Adult", buyer_name="Zoë Łukasiewicz",
-        section="A" if seat is not None else None, row="3" if seat is not None else None,
-        seat=str(seat) if seat is not None else None, zone_name="Parterre",
+        ticket_id=ticket_id,
+        text=text,
+        event_title="Winterreise — Żaneta Ø. live",
+        starts_at=datetime(2026, 12, 5, 19, 30, tzinfo=UTC),
+        venue_name="Kleiner Saal",
+        ticket_type_name="Adult",
+        buyer_name="Zoë Łukasiewicz",
+        section="A" if seat is not None else None,
+        row="3" if seat is not None else None,
+        seat=str(seat) if seat is not None else None,
+        zone_name="Parterre",
     )
 
 
@@ -53,8 +60,15 @@ def test_page_shows_event_seat_zone_buyer_and_ticket_number(key):
     first = document[0].get_textpage().get_text_range()
     second = document[1].get_textpage().get_text_range()
     flat = " ".join(first.split())
-    for expected in ("Winterreise — Żaneta Ø. live", "Sat 5 Dec 2026, 19:30", "Kleiner Saal",
-                     "Section A · Row 3 · Seat 12", "Zone: Parterre", "Zoë Łukasiewicz", "Ticket no. 1001"):
+    for expected in (
+        "Winterreise — Żaneta Ø. live",
+        "Sat 5 Dec 2026, 19:30",
+        "Kleiner Saal",
+        "Section A · Row 3 · Seat 12",
+        "Zone: Parterre",
+        "Zoë Łukasiewicz",
+        "Ticket no. 1001",
+    ):
         assert expected in flat
     assert "General admission" in second and "Ticket no. 1003" in second
     assert "Seat" not in second

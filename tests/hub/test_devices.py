@@ -1,4 +1,5 @@
 """Gate devices: creation, one-time enrolment, credentials, management and the CLI (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import base64
@@ -28,8 +29,7 @@ def event(client, organizer):
 
 
 def new_device(client, headers, event_id, **fields):
-    response = client.post("/api/v1/devices", json={"name": "Gate A", "event_id": event_id, **fields},
-                           headers=headers)
+    response = client.post("/api/v1/devices", json={"name": "Gate A", "event_id": event_id, **fields}, headers=headers)
     assert response.status_code == 201, response.json
     return response.json
 
@@ -39,7 +39,9 @@ def test_enrolment_returns_credential_keyring_revocations_and_config_once(client
     assert created["device"]["status"] == "pending"
     assert created["enrolment_qr_text"].startswith("TGE1:" + created["enrolment_token"] + "@http")
     key = Ed25519PrivateKey.generate()
-    response = client.post("/api/v1/enrol", json={"token": created["enrolment_token"], "public_key": public_key_b64(key)})
+    response = client.post(
+        "/api/v1/enrol", json={"token": created["enrolment_token"], "public_key": public_key_b64(key)}
+    )
     assert response.status_code == 201, response.json
     body = response.json
     assert body["device"]["status"] == "active" and body["credential"].startswith("td_")
@@ -55,12 +57,16 @@ def test_enrolment_returns_credential_keyring_revocations_and_config_once(client
 
 def test_credential_is_stored_only_as_a_hash(client, organizer, event, engine):
     created = new_device(client, organizer, event["id"])
-    body = client.post("/api/v1/enrol", json={"token": created["enrolment_token"],
-                                              "public_key": public_key_b64(Ed25519PrivateKey.generate())}).json
+    body = client.post(
+        "/api/v1/enrol",
+        json={"token": created["enrolment_token"], "public_key": public_key_b64(Ed25519PrivateKey.generate())},
+    ).json
     from hub.schema_devices import devices, enrolment_tokens
 
     with engine.connect() as conn:
-        stored = [tuple(r) for r in conn.execute(devices.select())] + [tuple(r) for r in conn.execute(enrolment_tokens.select())]
+        stored = [tuple(r) for r in conn.execute(devices.select())] + [
+            tuple(r) for r in conn.execute(enrolment_tokens.select())
+        ]
     flat = " ".join(map(str, stored))
     assert body["credential"] not in flat and created["enrolment_token"] not in flat
     assert device_service.hash_secret(body["credential"]) in flat
@@ -68,8 +74,9 @@ def test_credential_is_stored_only_as_a_hash(client, organizer, event, engine):
 
 def test_expired_and_unknown_tokens_are_refused(engine, client, organizer, event):
     with engine.connect() as conn:
-        _device, token = device_service.create_device(conn, {"name": "Old", "event_id": event["id"]},
-                                                      now=utcnow() - timedelta(days=2))
+        _device, token = device_service.create_device(
+            conn, {"name": "Old", "event_id": event["id"]}, now=utcnow() - timedelta(days=2)
+        )
     key = public_key_b64(Ed25519PrivateKey.generate())
     expired = client.post("/api/v1/enrol", json={"token": token, "public_key": key})
     assert expired.status_code == 401 and expired.json["error"]["code"] == "enrolment_token_expired"
@@ -85,8 +92,11 @@ def test_a_token_works_once_even_when_redeemed_concurrently(app, client, organiz
 
     def redeem():
         with app.test_client() as c:
-            results.append(c.post("/api/v1/enrol", json={
-                "token": token, "public_key": public_key_b64(Ed25519PrivateKey.generate())}).status_code)
+            results.append(
+                c.post(
+                    "/api/v1/enrol", json={"token": token, "public_key": public_key_b64(Ed25519PrivateKey.generate())}
+                ).status_code
+            )
 
     threads = [threading.Thread(target=redeem) for _ in range(6)]
     for t in threads:
@@ -99,12 +109,15 @@ def test_a_token_works_once_even_when_redeemed_concurrently(app, client, organiz
 def test_rename_reassign_and_revoke(client, organizer, event, make_user):
     created = new_device(client, organizer, event["id"])
     device_id = created["device"]["id"]
-    body = client.post("/api/v1/enrol", json={"token": created["enrolment_token"],
-                                              "public_key": public_key_b64(Ed25519PrivateKey.generate())}).json
+    body = client.post(
+        "/api/v1/enrol",
+        json={"token": created["enrolment_token"], "public_key": public_key_b64(Ed25519PrivateKey.generate())},
+    ).json
     auth = {"Authorization": f"Bearer {body['credential']}"}
     version = body["device"]["config_version"]
-    changed = client.patch(f"/api/v1/devices/{device_id}", json={"name": "North", "direction": "exit", "zones": [3]},
-                           headers=organizer)
+    changed = client.patch(
+        f"/api/v1/devices/{device_id}", json={"name": "North", "direction": "exit", "zones": [3]}, headers=organizer
+    )
     assert changed.status_code == 200 and changed.json["config_version"] == version + 1
     pulled = client.get(f"/api/v1/sync/pull?config_version={version}", headers=auth).json
     assert pulled["config"]["gate_name"] == "North" and pulled["config"]["direction"] == "exit"
@@ -123,8 +136,13 @@ def test_rename_reassign_and_revoke(client, organizer, event, make_user):
 def test_device_routes_need_an_organizer(client, make_user, event):
     _user, customer = make_user("customer")
     assert client.post("/api/v1/devices", json={"name": "G", "event_id": event["id"]}).status_code == 401
-    assert client.post("/api/v1/devices", json={"name": "G", "event_id": event["id"]}, headers=customer).status_code == 403
-    assert client.get("/api/v1/sync/pull", headers={"Authorization": "Bearer td_unknown"}).json["error"]["code"] == "device_unknown"
+    assert (
+        client.post("/api/v1/devices", json={"name": "G", "event_id": event["id"]}, headers=customer).status_code == 403
+    )
+    assert (
+        client.get("/api/v1/sync/pull", headers={"Authorization": "Bearer td_unknown"}).json["error"]["code"]
+        == "device_unknown"
+    )
 
 
 @pytest.mark.parametrize("event_id", [2**64, 10**30, 0, -1])
@@ -138,8 +156,15 @@ def test_event_ids_beyond_the_database_get_a_422_on_create_and_reassign(client, 
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.integers(), max_size=3),
-                 st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)))
+@given(
+    st.one_of(
+        st.none(),
+        st.integers(),
+        st.text(max_size=30),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+    )
+)
 def test_enrol_bodies_never_cause_a_server_error(client, value):
     response = client.post("/api/v1/enrol", json={"token": value, "public_key": value})
     assert 400 <= response.status_code < 500 and "error" in response.json
@@ -147,8 +172,22 @@ def test_enrol_bodies_never_cause_a_server_error(client, value):
 
 def test_cli_creates_a_device_with_token_and_qr(runner, client, organizer, event, tmp_path):
     qr = tmp_path / "enrol.png"
-    result = runner.invoke(["devices", "create", "--name", "Gate C", "--event", str(event["id"]), "--zones", "1,2",
-                            "--hub-url", "http://hub.example:8080", "--qr", str(qr)])
+    result = runner.invoke(
+        [
+            "devices",
+            "create",
+            "--name",
+            "Gate C",
+            "--event",
+            str(event["id"]),
+            "--zones",
+            "1,2",
+            "--hub-url",
+            "http://hub.example:8080",
+            "--qr",
+            str(qr),
+        ]
+    )
     assert result.exit_code == 0, result.output
     token = next(w for w in result.output.split() if w.startswith("te_"))
     import cv2
@@ -161,5 +200,7 @@ def test_cli_creates_a_device_with_token_and_qr(runner, client, organizer, event
     assert "Gate C" in listed.output and "pending" in listed.output
     device_id = client.get("/api/v1/devices", headers=organizer).json["items"][0]["id"]
     assert runner.invoke(["devices", "revoke", str(device_id)]).exit_code == 0
-    enrol = client.post("/api/v1/enrol", json={"token": token, "public_key": public_key_b64(Ed25519PrivateKey.generate())})
+    enrol = client.post(
+        "/api/v1/enrol", json={"token": token, "public_key": public_key_b64(Ed25519PrivateKey.generate())}
+    )
     assert enrol.status_code == 401  # revoking also spends its unused tokens

@@ -1,9 +1,9 @@
 """The organizer's gate page (/manage/devices): create with QR, rename, reassign, revoke."""
+
 from __future__ import annotations
 
 import base64
 import re
-from io import BytesIO
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,8 +30,9 @@ def test_organizer_creates_renames_reassigns_and_revokes_a_gate(app, engine, cli
     page = web.get("/manage/devices")
     assert page.status_code == 200 and "No gates yet." in page.get_data(as_text=True)
 
-    created = web.post("/manage/devices", {"name": "Gate North", "event_id": str(first["id"]), "zones": "1, 2",
-                                           "direction": "entry"})
+    created = web.post(
+        "/manage/devices", {"name": "Gate North", "event_id": str(first["id"]), "zones": "1, 2", "direction": "entry"}
+    )
     html = created.get_data(as_text=True)
     assert created.status_code == 201 and "Gate North" in html
     token = re.search(r"--token (te_[\w-]+)", html).group(1)
@@ -40,21 +41,34 @@ def test_organizer_creates_renames_reassigns_and_revokes_a_gate(app, engine, cli
     [device] = device_service.list_devices(engine.connect(), first["id"])
     assert device["zones"] == [1, 2] and device["status"] == "pending"
 
-    moved = web.post(f"/manage/devices/{device['id']}", {"name": "Gate South", "event_id": str(second["id"]),
-                                                        "zones": "", "direction": "exit"})
+    moved = web.post(
+        f"/manage/devices/{device['id']}",
+        {"name": "Gate South", "event_id": str(second["id"]), "zones": "", "direction": "exit"},
+    )
     assert moved.status_code == 303
     with engine.connect() as conn:
         after = device_service.get_device(conn, device["id"])
-    assert (after["name"], after["event_id"], after["zones"], after["direction"]) == ("Gate South", second["id"], [], "exit")
+    assert (after["name"], after["event_id"], after["zones"], after["direction"]) == (
+        "Gate South",
+        second["id"],
+        [],
+        "exit",
+    )
     listing = web.get("/manage/devices").get_data(as_text=True)
     assert "Gate South" in listing and "Second Show" in listing
 
-    bad = web.post(f"/manage/devices/{device['id']}", {"name": "", "event_id": str(second["id"]), "zones": "x",
-                                                      "direction": "exit"})
+    bad = web.post(
+        f"/manage/devices/{device['id']}",
+        {"name": "", "event_id": str(second["id"]), "zones": "x", "direction": "exit"},
+    )
     assert bad.status_code == 422 and "must not be empty" in bad.get_data(as_text=True)
 
     assert web.post(f"/manage/devices/{device['id']}/revoke", {}).status_code == 303
-    raw = Ed25519PrivateKey.generate().public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    raw = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
     enrol = client.post("/api/v1/enrol", json={"token": token, "public_key": base64.b64encode(raw).decode()})
     assert enrol.status_code == 401
     assert "revoked" in web.get("/manage/devices").get_data(as_text=True)

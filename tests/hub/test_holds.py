@@ -1,7 +1,8 @@
 """Holds: best available adjacent seats, GA quantities, TTL bounds, release time, rate limit."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -58,7 +59,7 @@ def test_ga_holds_respect_capacity_and_expire(app, client, organizer):
     # an expired GA hold gives its capacity back without a sweep
     with app.extensions["tickethub.engine"].connect() as conn:
         assert holds.ga_available(conn, ga) == 0
-        assert holds.ga_available(conn, ga, now=datetime.now(timezone.utc) + timedelta(minutes=11)) == 2
+        assert holds.ga_available(conn, ga, now=datetime.now(UTC) + timedelta(minutes=11)) == 2
 
 
 def test_hold_requests_are_validated(client, organizer):
@@ -84,9 +85,10 @@ def test_hold_requests_are_validated(client, organizer):
 
 def test_ttl_is_configurable_per_request(client, organizer):
     event = create_event(client, organizer, rows=1, seats=2)
-    before = datetime.now(timezone.utc)
-    response = client.post(f"/api/v1/events/{event['id']}/holds",
-                           json={"seats": [seat("A", "1", "1")], "ttl_seconds": 60})
+    before = datetime.now(UTC)
+    response = client.post(
+        f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "1")], "ttl_seconds": 60}
+    )
     expires = datetime.fromisoformat(response.json["expires_at"].replace("Z", "+00:00"))
     assert timedelta(seconds=59) < expires - before < timedelta(seconds=62)
     default = client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "2")]}).json
@@ -95,19 +97,36 @@ def test_ttl_is_configurable_per_request(client, organizer):
 
 
 def test_no_holds_before_ticket_release(client, organizer):
-    event = create_event(client, organizer, rows=1, seats=2,
-                         release_at=datetime.now(timezone.utc) + timedelta(days=1))
+    event = create_event(client, organizer, rows=1, seats=2, release_at=datetime.now(UTC) + timedelta(days=1))
     response = client.post(f"/api/v1/events/{event['id']}/holds", json={"best_available": {"count": 1}})
     assert response.status_code == 409 and response.json["error"]["code"] == "not_released"
 
 
 def test_early_bird_price_applies_inside_its_sales_window(client, organizer):
-    now = datetime.now(timezone.utc)
-    event = create_event(client, organizer, rows=1, seats=3, price=5000, extra_types=[
-        {"name": "Early bird", "kind": "seated", "price": 3000, "sales_start": iso(now - timedelta(days=1)),
-         "sales_end": iso(now + timedelta(days=1))},
-        {"name": "Last year's early bird", "kind": "seated", "price": 1000,
-         "sales_start": iso(now - timedelta(days=400)), "sales_end": iso(now - timedelta(days=300))}])
+    now = datetime.now(UTC)
+    event = create_event(
+        client,
+        organizer,
+        rows=1,
+        seats=3,
+        price=5000,
+        extra_types=[
+            {
+                "name": "Early bird",
+                "kind": "seated",
+                "price": 3000,
+                "sales_start": iso(now - timedelta(days=1)),
+                "sales_end": iso(now + timedelta(days=1)),
+            },
+            {
+                "name": "Last year's early bird",
+                "kind": "seated",
+                "price": 1000,
+                "sales_start": iso(now - timedelta(days=400)),
+                "sales_end": iso(now - timedelta(days=300)),
+            },
+        ],
+    )
     regular, early, expired = (t["id"] for t in event["ticket_types"])
     url = f"/api/v1/events/{event['id']}/holds"
     cheapest = client.post(url, json={"seats": [seat("A", "1", "1")]}).json
@@ -116,9 +135,15 @@ def test_early_bird_price_applies_inside_its_sales_window(client, organizer):
     assert chosen["seats"][0]["ticket_type_id"] == regular
     closed = client.post(url, json={"seats": [seat("A", "1", "3")], "ticket_type": expired})
     assert closed.status_code == 409 and closed.json["error"]["code"] == "not_on_sale"
-    order = client.post("/api/v1/orders", json={
-        "hold_id": cheapest["hold_id"], "hold_token": cheapest["hold_token"],
-        "buyer": {"name": "B", "email": "b@example.org"}, "payment": {"method": "box_office"}}).json
+    order = client.post(
+        "/api/v1/orders",
+        json={
+            "hold_id": cheapest["hold_id"],
+            "hold_token": cheapest["hold_token"],
+            "buyer": {"name": "B", "email": "b@example.org"},
+            "payment": {"method": "box_office"},
+        },
+    ).json
     assert order["subtotal"] == 3000 and order["status"] == "pending"
 
 
@@ -160,13 +185,19 @@ def test_one_anonymous_client_cannot_hold_a_whole_event(client, organizer):
     # not even one more seat
     assert client.post(url, json={"best_available": {"count": 1}}).status_code == 429
     # others are other clients: another address, and a signed-in API user (even from the same address)
-    assert client.post(url, json={"best_available": {"count": 20}},
-                       environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 201
+    assert (
+        client.post(
+            url, json={"best_available": {"count": 20}}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+        ).status_code
+        == 201
+    )
     assert client.post(url, json={"best_available": {"count": 20}}, headers=organizer).status_code == 201
     # releasing or buying a hold frees the share
     first = answers[0].json
-    assert client.delete(f"/api/v1/holds/{first['hold_id']}", headers={"X-Hold-Token": first["hold_token"]}
-                         ).status_code == 204
+    assert (
+        client.delete(f"/api/v1/holds/{first['hold_id']}", headers={"X-Hold-Token": first["hold_token"]}).status_code
+        == 204
+    )
     again = client.post(url, json={"best_available": {"count": 20}})
     assert again.status_code == 201
     assert buy(client, again.json).status_code == 201
@@ -181,9 +212,12 @@ def test_ga_places_count_against_the_same_share(app, client, organizer):
     over = client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 3}})
     assert over.status_code == 429 and over.json["error"]["code"] == "hold_limit_reached"
     assert client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 2}}).status_code == 201
-    big = client.post(url, json={"ga": {"ticket_type": ga_type(event), "quantity": 6}},
-                      environ_base={"REMOTE_ADDR": "203.0.113.10"})
-    assert big.status_code == 429 and big.json["error"]["message"] == "One customer can hold at most 5 tickets at a time."
+    big = client.post(
+        url, json={"ga": {"ticket_type": ga_type(event), "quantity": 6}}, environ_base={"REMOTE_ADDR": "203.0.113.10"}
+    )
+    assert (
+        big.status_code == 429 and big.json["error"]["message"] == "One customer can hold at most 5 tickets at a time."
+    )
 
 
 def test_anonymous_holds_are_short(client, organizer):
@@ -203,7 +237,7 @@ def test_expired_holds_leave_the_share_without_a_sweep(client, organizer, engine
 
     event = create_event(client, organizer, rows=1, seats=1, ga_capacity=50)
     policy = holds.HoldPolicy(max_per_client=5)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     who = holds.client_identity(None, "198.51.100.1")
     with engine.connect() as conn:
         holds.hold_ga(conn, event["id"], ga_type(event), 3, policy=policy, client=who, now=now)
@@ -214,7 +248,9 @@ def test_expired_holds_leave_the_share_without_a_sweep(client, organizer, engine
         else:
             raise AssertionError("a sixth place was held")
         later = now + timedelta(seconds=601)
-        assert holds.hold_ga(conn, event["id"], ga_type(event), 5, policy=policy, client=who, now=later)["quantity"] == 5
+        assert (
+            holds.hold_ga(conn, event["id"], ga_type(event), 5, policy=policy, client=who, now=later)["quantity"] == 5
+        )
         # holds made without a client (the demo data, staff tools) count against nobody
         assert holds.hold_ga(conn, event["id"], ga_type(event), 5, policy=policy, now=later)["quantity"] == 5
 
@@ -268,7 +304,7 @@ def test_a_hold_is_proven_by_its_token_before_its_state_is_told(app, client, org
     from hub.services.errors import ServiceError
 
     event = create_event(client, organizer, rows=1, seats=3)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     signer = app.extensions["tickethub.keys"].current()
     buyer = {"name": "B", "email": "b@example.org"}
 
@@ -305,11 +341,18 @@ def test_ga_places_left_count_sales_and_live_holds_but_not_holds_that_ran_out(ap
 
     event = create_event(client, organizer, rows=1, seats=1, ga_capacity=6)
     ga = ga_type(event)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.extensions["tickethub.engine"].connect() as conn:
         sold = holds.hold_ga(conn, event["id"], ga, 1, now=now)
-        orders.purchase(conn, sold["hold_id"], sold["hold_token"], {"name": "B", "email": "b@example.org"}, "free",
-                        app.extensions["tickethub.keys"].current(), now=now)
+        orders.purchase(
+            conn,
+            sold["hold_id"],
+            sold["hold_token"],
+            {"name": "B", "email": "b@example.org"},
+            "free",
+            app.extensions["tickethub.keys"].current(),
+            now=now,
+        )
         holds.hold_ga(conn, event["id"], ga, 2, ttl_seconds=60, now=now - timedelta(minutes=5))  # ran out
         holds.hold_ga(conn, event["id"], ga, 2, now=now)
         assert holds.ga_available(conn, ga, now) == 6 - 1 - 2

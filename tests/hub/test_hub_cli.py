@@ -1,4 +1,5 @@
 """`tickethub db upgrade | users create | tokens create/revoke | demo-data | serve`."""
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,13 @@ def test_db_upgrade_on_a_fresh_instance(tmp_path):
 
 
 def test_users_and_tokens(runner, client):
-    created = runner.invoke(["users", "create", "--email", "Boss@Example.org", "--password", "long enough",
-                             "--role", "admin"])
+    created = runner.invoke(
+        ["users", "create", "--email", "Boss@Example.org", "--password", "long enough", "--role", "admin"]
+    )
     assert created.exit_code == 0 and "boss@example.org (admin)" in created.output
-    duplicate = runner.invoke(["users", "create", "--email", "boss@example.org", "--password", "long enough",
-                               "--role", "admin"])
+    duplicate = runner.invoke(
+        ["users", "create", "--email", "boss@example.org", "--password", "long enough", "--role", "admin"]
+    )
     assert duplicate.exit_code != 0 and "exists" in duplicate.output
     weak = runner.invoke(["users", "create", "--email", "x@example.org", "--password", "short", "--role", "organizer"])
     assert weak.exit_code != 0
@@ -54,11 +57,19 @@ def test_demo_data(runner, client):
 def test_serve_runs_a_real_server(tmp_path):
     port = free_port()
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_WEB_PAGES": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "4"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "4"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        response = wait_for(lambda: proc.poll() is None and requests.get(
-            f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2), timeout=30, what="the server to listen")
+        response = wait_for(
+            lambda: proc.poll() is None and requests.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=2),
+            timeout=30,
+            what="the server to listen",
+        )
         assert response.status_code == 200
         assert response.headers["Server"] == "tickethub"  # waitress, not the Flask debug server
         assert requests.get(f"http://127.0.0.1:{port}/api/v1/keyring", timeout=5).json()["keys"]
@@ -71,29 +82,78 @@ def test_serve_with_several_worker_processes(tmp_path):
     port = free_port()
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_WEB_PAGES": "false"}
     subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "hub.cli", "users", "create", "--email", "o@example.org",
-                    "--password", "long enough", "--role", "organizer"], env=env, check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "2",
-                             "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hub.cli",
+            "users",
+            "create",
+            "--email",
+            "o@example.org",
+            "--password",
+            "long enough",
+            "--role",
+            "organizer",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--threads", "2", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        wait_for(lambda: proc.poll() is None and requests.get(f"{base}/keyring", timeout=2),
-                 timeout=30, what="the workers to listen")
-        token = subprocess.run([sys.executable, "-m", "hub.cli", "tokens", "create", "--email", "o@example.org"],
-                               env=env, check=True, capture_output=True, text=True).stdout.strip()
+        wait_for(
+            lambda: proc.poll() is None and requests.get(f"{base}/keyring", timeout=2),
+            timeout=30,
+            what="the workers to listen",
+        )
+        token = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "tokens", "create", "--email", "o@example.org"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         headers = {"Authorization": f"Bearer {token}"}
-        venue = requests.post(f"{base}/venues", headers=headers, timeout=10, json={
-            "name": "V", "sections": [{"name": "A", "rows": [{"name": "1", "seats": 4}]}]}).json()
-        event = requests.post(f"{base}/events", headers=headers, timeout=10, json={
-            "title": "T", "starts_at": "2031-01-01T20:00:00Z", "venue_id": venue["id"],
-            "ticket_types": [{"name": "S", "kind": "seated", "price": 0}]}).json()
+        venue = requests.post(
+            f"{base}/venues",
+            headers=headers,
+            timeout=10,
+            json={"name": "V", "sections": [{"name": "A", "rows": [{"name": "1", "seats": 4}]}]},
+        ).json()
+        event = requests.post(
+            f"{base}/events",
+            headers=headers,
+            timeout=10,
+            json={
+                "title": "T",
+                "starts_at": "2031-01-01T20:00:00Z",
+                "venue_id": venue["id"],
+                "ticket_types": [{"name": "S", "kind": "seated", "price": 0}],
+            },
+        ).json()
         sold = []
         for _ in range(4):  # requests land on either worker; the seat map stays consistent
-            hold = requests.post(f"{base}/events/{event['id']}/holds", json={"best_available": {"count": 1}},
-                                 timeout=10).json()
-            order = requests.post(f"{base}/orders", timeout=10, json={
-                "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-                "buyer": {"name": "B", "email": "b@example.org"}, "payment": {"method": "free"}})
+            hold = requests.post(
+                f"{base}/events/{event['id']}/holds", json={"best_available": {"count": 1}}, timeout=10
+            ).json()
+            order = requests.post(
+                f"{base}/orders",
+                timeout=10,
+                json={
+                    "hold_id": hold["hold_id"],
+                    "hold_token": hold["hold_token"],
+                    "buyer": {"name": "B", "email": "b@example.org"},
+                    "payment": {"method": "free"},
+                },
+            )
             assert order.status_code == 201
             sold.append(hold["seats"][0]["seat"])
         assert sorted(sold) == ["1", "2", "3", "4"]
@@ -119,9 +179,12 @@ def test_a_fresh_operator_gets_one_line_errors_not_tracebacks(tmp_path):
         assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
         return result.output
 
-    for args in (["users", "create", "--email", "o@example.org", "--password", "long enough", "--role", "admin"],
-                 ["tokens", "create", "--email", "o@example.org"], ["tokens", "list", "--email", "o@example.org"],
-                 ["devices", "list"]):
+    for args in (
+        ["users", "create", "--email", "o@example.org", "--password", "long enough", "--role", "admin"],
+        ["tokens", "create", "--email", "o@example.org"],
+        ["tokens", "list", "--email", "o@example.org"],
+        ["devices", "list"],
+    ):
         assert "has no hub schema: run `tickethub db upgrade`" in run(args), args
     assert "TICKETHUB_DATABASE_URL is not a database URL" in run(["db", "upgrade"], TICKETHUB_DATABASE_URL="nope")
     assert "TICKETHUB_HOLD_TTL_SECONDS must be an integer" in run(["db", "upgrade"], TICKETHUB_HOLD_TTL_SECONDS="ten")
@@ -129,8 +192,11 @@ def test_a_fresh_operator_gets_one_line_errors_not_tracebacks(tmp_path):
     assert "cannot use the database: connection failed" in run(["db", "upgrade"], TICKETHUB_DATABASE_URL=unreachable)
     # after the upgrade the same command works
     assert CliRunner().invoke(main, ["db", "upgrade"], env=instance).exit_code == 0
-    created = CliRunner().invoke(main, ["users", "create", "--email", "o@example.org", "--password", "long enough",
-                                        "--role", "admin"], env=instance)
+    created = CliRunner().invoke(
+        main,
+        ["users", "create", "--email", "o@example.org", "--password", "long enough", "--role", "admin"],
+        env=instance,
+    )
     assert created.exit_code == 0, created.output
 
     encrypted = {"TICKETHUB_INSTANCE_PATH": str(tmp_path / "encrypted")}

@@ -1,4 +1,5 @@
 """Rotating the hub's ticket signing key while it runs."""
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,7 @@ def test_new_key_signs_new_tickets_old_ones_verify_until_retired(app, client, or
     ring = Keyring.from_document(client.get("/api/v1/keyring").json)
     assert {e.kid for e in ring} == {old_kid, new_kid}
     assert verify_ticket(new_code, ring, time.time()).ticket.kid == new_kid  # the running hub switched
-    assert verify_ticket(old_code, ring, time.time()).valid                 # old tickets still pass
+    assert verify_ticket(old_code, ring, time.time()).valid  # old tickets still pass
 
     retired = CliRunner().invoke(tickethub, ["keys", "retire", "--dir", keys_dir, old_kid])
     assert retired.exit_code == 0, retired.output

@@ -1,6 +1,7 @@
 """Notifiers of the live dashboard: in-process fan-out, and PostgreSQL LISTEN/NOTIFY between
 two notifiers on one database (as two hub processes have); the cap on open streams
 (over HTTP: tests/hub/test_stream_limit.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,13 @@ import pytest
 
 from hub.db import make_engine
 from hub.services.live import (
-    ANY_EVENT, LocalNotifier, PostgresNotifier, SqliteNotifier, StreamSlots, make_notifier, stream_limit,
+    ANY_EVENT,
+    LocalNotifier,
+    PostgresNotifier,
+    SqliteNotifier,
+    StreamSlots,
+    make_notifier,
+    stream_limit,
 )
 from tests.support import POSTGRES_URL_ENV, require
 
@@ -57,15 +64,38 @@ def test_sqlite_notifier_hears_syncs_committed_by_another_process(tmp_path):
     b._poll_s = 0.05
     try:
         with engine_a.connect() as conn:
-            event = events.create_event(conn, {"title": "Night", "starts_at": iso(utcnow()), "ticket_types": [
-                {"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}]}, organizer_id=None)
+            event = events.create_event(
+                conn,
+                {
+                    "title": "Night",
+                    "starts_at": iso(utcnow()),
+                    "ticket_types": [{"name": "Standing", "kind": "ga", "price": 0, "capacity": 10}],
+                },
+                organizer_id=None,
+            )
             device, _ = devices.create_device(conn, {"name": "Gate A", "event_id": event["id"]})
         with b.subscribe() as sub:
             assert sub.get(10) == ANY_EVENT  # B's poller has read the counter
             with engine_a.connect() as conn:
-                sync.ingest(conn, device, sync.parse_push({"sent_at": 1.0e9, "scans": [
-                    {"scan_id": secrets.token_hex(16), "verdict": "invalid", "seq": 1, "wall_time": 1.0e9,
-                     "event_id": None, "ticket_id": None}]}))  # no event id: the gate's event is pinged
+                sync.ingest(
+                    conn,
+                    device,
+                    sync.parse_push(
+                        {
+                            "sent_at": 1.0e9,
+                            "scans": [
+                                {
+                                    "scan_id": secrets.token_hex(16),
+                                    "verdict": "invalid",
+                                    "seq": 1,
+                                    "wall_time": 1.0e9,
+                                    "event_id": None,
+                                    "ticket_id": None,
+                                }
+                            ],
+                        }
+                    ),
+                )  # no event id: the gate's event is pinged
             a.publish([event["id"]])
             assert sub.get(10) == event["id"]
     finally:

@@ -1,10 +1,11 @@
 """Outgoing mail through a real SMTP server (aiosmtpd on loopback), and the outbox fallback."""
+
 from __future__ import annotations
 
 import email
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 
 import pytest
@@ -47,8 +48,9 @@ def smtp_server_with_auth():
         ok = auth_data.login == b"hub" and auth_data.password == b"s3cret"
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port(),
-                            authenticator=authenticate, auth_require_tls=False)
+    controller = Controller(
+        collector, hostname="127.0.0.1", port=free_port(), authenticator=authenticate, auth_require_tls=False
+    )
     controller.start()
     yield controller, collector
     controller.stop()
@@ -60,11 +62,21 @@ def key():
 
 
 def _cards(key):
-    when = datetime(2026, 12, 5, 19, 30, tzinfo=timezone.utc)
+    when = datetime(2026, 12, 5, 19, 30, tzinfo=UTC)
     return [
-        TicketCard(ticket_id=tid, text=sign_ticket(key, event_id=3, ticket_id=tid, ticket_type=1, zones=[2], seat=seat),
-                   event_title="Brass Night", starts_at=when, venue_name="Town Hall", ticket_type_name="Adult",
-                   buyer_name="Ada Lovelace", section="B", row="1", seat=str(seat), zone_name="Stalls")
+        TicketCard(
+            ticket_id=tid,
+            text=sign_ticket(key, event_id=3, ticket_id=tid, ticket_type=1, zones=[2], seat=seat),
+            event_title="Brass Night",
+            starts_at=when,
+            venue_name="Town Hall",
+            ticket_type_name="Adult",
+            buyer_name="Ada Lovelace",
+            section="B",
+            row="1",
+            seat=str(seat),
+            zone_name="Stalls",
+        )
         for tid, seat in ((501, 4), (502, 5))
     ]
 
@@ -72,15 +84,22 @@ def _cards(key):
 def _confirmation(key):
     cards = _cards(key)
     return mail.purchase_confirmation(
-        to="ada@example.org", buyer_name="Ada Lovelace", order_code="K7Q2", order_url="http://hub/o/K7Q2",
-        total="EUR 50.00", cards=cards, ticket_urls=[f"http://hub/t/{c.ticket_id}" for c in cards],
-        pdf=tickets_pdf(cards)), cards
+        to="ada@example.org",
+        buyer_name="Ada Lovelace",
+        order_code="K7Q2",
+        order_url="http://hub/o/K7Q2",
+        total="EUR 50.00",
+        cards=cards,
+        ticket_urls=[f"http://hub/t/{c.ticket_id}" for c in cards],
+        pdf=tickets_pdf(cards),
+    ), cards
 
 
 def test_confirmation_arrives_over_smtp_with_pdf_whose_qr_verifies(smtp_server, key, tmp_path):
     controller, collector = smtp_server
-    settings = mail.MailSettings(outbox=tmp_path / "outbox", host=controller.hostname, port=controller.port,
-                                 sender="Hub <tickets@hub.test>")
+    settings = mail.MailSettings(
+        outbox=tmp_path / "outbox", host=controller.hostname, port=controller.port, sender="Hub <tickets@hub.test>"
+    )
     message, cards = _confirmation(key)
 
     assert mail.send(settings, message) == mail.SENT
@@ -109,8 +128,15 @@ def test_confirmation_arrives_over_smtp_with_pdf_whose_qr_verifies(smtp_server, 
 def test_smtp_login_uses_configured_credentials(smtp_server_with_auth, tmp_path):
     controller, collector = smtp_server_with_auth
     settings = mail.MailSettings.from_config(
-        {"SMTP_HOST": controller.hostname, "SMTP_PORT": str(controller.port), "SMTP_USER": "hub",
-         "SMTP_PASSWORD": "s3cret", "SMTP_FROM": "tickets@hub.test"}, tmp_path / "outbox")
+        {
+            "SMTP_HOST": controller.hostname,
+            "SMTP_PORT": str(controller.port),
+            "SMTP_USER": "hub",
+            "SMTP_PASSWORD": "s3cret",
+            "SMTP_FROM": "tickets@hub.test",
+        },
+        tmp_path / "outbox",
+    )
     message = mail.password_reset(to="bob@example.org", reset_url="http://hub/reset/abc", valid_minutes=30)
 
     assert mail.send(settings, message) == mail.SENT
@@ -121,10 +147,12 @@ def test_smtp_login_uses_configured_credentials(smtp_server_with_auth, tmp_path)
 
 def test_wrong_smtp_password_keeps_message_in_outbox(smtp_server_with_auth, tmp_path, caplog):
     controller, collector = smtp_server_with_auth
-    settings = mail.MailSettings(outbox=tmp_path / "outbox", host=controller.hostname, port=controller.port,
-                                 user="hub", password="wrong")
-    message = mail.refund_notice(to="c@example.org", buyer_name="C", order_code="X1", event_title="Gig",
-                                 amount="EUR 5.00", ticket_ids=[9])
+    settings = mail.MailSettings(
+        outbox=tmp_path / "outbox", host=controller.hostname, port=controller.port, user="hub", password="wrong"
+    )
+    message = mail.refund_notice(
+        to="c@example.org", buyer_name="C", order_code="X1", event_title="Gig", amount="EUR 5.00", ticket_ids=[9]
+    )
     with caplog.at_level(logging.ERROR, logger="hub.mail"):
         assert mail.send(settings, message) == mail.OUTBOX
     assert collector.envelopes == []
@@ -150,8 +178,15 @@ def test_unset_smtp_host_writes_eml_to_outbox(key, tmp_path, monkeypatch):
 
 def test_unreachable_smtp_server_keeps_message_in_outbox(tmp_path):
     settings = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=free_port(), timeout=5)
-    message = mail.event_reminder(to="d@example.org", buyer_name="D", order_code="R2", event_title="Gig",
-                                  when="tomorrow 20:00", venue="Club", order_url="http://hub/o/R2")
+    message = mail.event_reminder(
+        to="d@example.org",
+        buyer_name="D",
+        order_code="R2",
+        event_title="Gig",
+        when="tomorrow 20:00",
+        venue="Club",
+        order_url="http://hub/o/R2",
+    )
     assert mail.send(settings, message) == mail.OUTBOX
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
 
@@ -164,7 +199,12 @@ def test_env_vars_configure_smtp(monkeypatch, tmp_path):
     monkeypatch.setenv("TICKETHUB_SMTP_STARTTLS", "true")
     monkeypatch.setenv("TICKETHUB_SMTP_FROM", "box@example.org")
     settings = mail.MailSettings.from_config(load_config(tmp_path), tmp_path)
-    assert (settings.host, settings.port, settings.starttls, settings.sender) == ("mail.example.org", 587, True, "box@example.org")
+    assert (settings.host, settings.port, settings.starttls, settings.sender) == (
+        "mail.example.org",
+        587,
+        True,
+        "box@example.org",
+    )
 
 
 def _tls_files(folder):
@@ -180,24 +220,36 @@ def _tls_files(folder):
     def name(text):
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
-          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now - dt.timedelta(minutes=5))
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(2).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     paths = {n: folder / f"{n}.pem" for n in ("ca", "cert", "key")}
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    paths["key"].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return paths
 
 
@@ -208,18 +260,21 @@ def test_starttls_is_used_and_the_server_certificate_checked(tmp_path):
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(paths["cert"], paths["key"])
     collector = Collector()
-    controller = Controller(collector, hostname="127.0.0.1", port=free_port(), tls_context=server_tls,
-                            require_starttls=True)
+    controller = Controller(
+        collector, hostname="127.0.0.1", port=free_port(), tls_context=server_tls, require_starttls=True
+    )
     controller.start()
     try:
         message = mail.password_reset(to="e@example.org", reset_url="http://hub/reset/xyz", valid_minutes=30)
-        trusted = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port,
-                                    starttls=True, ca_file=str(paths["ca"]))
+        trusted = mail.MailSettings(
+            outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port, starttls=True, ca_file=str(paths["ca"])
+        )
         assert mail.send(trusted, message) == mail.SENT
         assert len(collector.envelopes) == 1
 
-        untrusted = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port,
-                                      starttls=True)  # system CAs only: the private certificate is refused
+        untrusted = mail.MailSettings(
+            outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port, starttls=True
+        )  # system CAs only: the private certificate is refused
         assert mail.send(untrusted, message) == mail.OUTBOX
         plain = mail.MailSettings(outbox=tmp_path / "outbox", host="127.0.0.1", port=controller.port)
         assert mail.send(plain, message) == mail.OUTBOX  # the server insists on STARTTLS
@@ -231,8 +286,15 @@ def test_starttls_is_used_and_the_server_certificate_checked(tmp_path):
 def test_confirmation_html_escapes_buyer_text(key):
     cards = _cards(key)
     message = mail.purchase_confirmation(
-        to="x@example.org", buyer_name='<img src=x onerror="alert(1)">', order_code="Z9", order_url="http://hub/o/Z9",
-        total="EUR 1.00", cards=cards, ticket_urls=["http://hub/t/1?a=1&b=2", "http://hub/t/2"], pdf=b"%PDF-1.4")
+        to="x@example.org",
+        buyer_name='<img src=x onerror="alert(1)">',
+        order_code="Z9",
+        order_url="http://hub/o/Z9",
+        total="EUR 1.00",
+        cards=cards,
+        ticket_urls=["http://hub/t/1?a=1&b=2", "http://hub/t/2"],
+        pdf=b"%PDF-1.4",
+    )
     html = message.get_body(("html",)).get_content()
     assert "<img" not in html and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in html
     assert 'href="http://hub/t/1?a=1&amp;b=2"' in html

@@ -1,4 +1,5 @@
 """Migration files show their order: NNNN_<what>.py, each revising the one before it."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Orders and tickets: purchase, idempotency, payment providers, QR, refunds, re-issue, revocations."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,15 @@ def keyring(client) -> Keyring:
 
 
 def test_purchase_issues_signed_tickets_for_the_held_seats(client, organizer):
-    event = create_event(client, organizer, rows=2, seats=4, price=2500, service_fee=150,
-                         extra_types=[{"name": "VIP", "kind": "seated", "price": 2500, "zones": [3]}])
+    event = create_event(
+        client,
+        organizer,
+        rows=2,
+        seats=4,
+        price=2500,
+        service_fee=150,
+        extra_types=[{"name": "VIP", "kind": "seated", "price": 2500, "zones": [3]}],
+    )
     held = hold_seats(client, event["id"], seat("A", "2", "3"), seat("A", "2", "4"))
     response = buy(client, held, method="box_office")
     assert response.status_code == 201
@@ -40,13 +48,19 @@ def test_purchase_issues_signed_tickets_for_the_held_seats(client, organizer):
     paid = client.post(f"/api/v1/orders/{order['id']}/confirm-payment", headers=staff)
     assert paid.status_code == 200 and paid.json["status"] == "paid"
     tickets = paid.json["tickets"]
-    assert [(t["seat"]["row"], t["seat"]["seat"], t["seat"]["index"]) for t in tickets] == [("2", "3", 6), ("2", "4", 7)]
+    assert [(t["seat"]["row"], t["seat"]["seat"], t["seat"]["index"]) for t in tickets] == [
+        ("2", "3", 6),
+        ("2", "4", 7),
+    ]
     ring = keyring(client)
     for ticket in tickets:
         verdict = verify_ticket(ticket["code"], ring, time.time())
         assert verdict.valid, verdict.reason
         assert (verdict.ticket.event_id, verdict.ticket.ticket_id, verdict.ticket.seat) == (
-            event["id"], ticket["ticket_id"], ticket["seat"]["index"])
+            event["id"],
+            ticket["ticket_id"],
+            ticket["seat"]["index"],
+        )
         assert verdict.ticket.ticket_type == ticket["ticket_type_id"]
     again = client.post(f"/api/v1/orders/{order['id']}/confirm-payment", headers=staff)
     assert again.status_code == 409
@@ -65,8 +79,13 @@ def test_free_orders_are_paid_at_once_and_need_a_zero_total(client, organizer):
 
 
 def test_ga_order_tickets_carry_zones_and_no_seat(client, organizer):
-    event = create_event(client, organizer, rows=1, seats=1, extra_types=[
-        {"name": "Pit", "kind": "ga", "price": 0, "capacity": 10, "zones": [2, 5]}])
+    event = create_event(
+        client,
+        organizer,
+        rows=1,
+        seats=1,
+        extra_types=[{"name": "Pit", "kind": "ga", "price": 0, "capacity": 10, "zones": [2, 5]}],
+    )
     pit = ga_type(event)
     held = client.post(f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": pit, "quantity": 2}}).json
     order = buy(client, held).json
@@ -98,28 +117,53 @@ def test_idempotency_key_returns_the_first_order(client, organizer, engine):
 def _reveals_nothing(response, order: dict) -> None:
     body = response.get_data(as_text=True)
     assert set(response.json) == {"error"}
-    for secret in (order["access_token"], order["buyer"]["email"], order["buyer"]["name"],
-                   *(t["code"] for t in order["tickets"])):
+    for secret in (
+        order["access_token"],
+        order["buyer"]["email"],
+        order["buyer"]["name"],
+        *(t["code"] for t in order["tickets"]),
+    ):
         assert secret not in body
 
 
 def test_a_replay_needs_the_hold_token_and_reveals_nothing_without_it(client, organizer):
     event = create_event(client, organizer, rows=1, seats=3)
     held = hold_seats(client, event["id"], seat("A", "1", "1"))
-    victim = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
-        "hold_id": held["hold_id"], "hold_token": held["hold_token"],
-        "buyer": {"name": "Vic Tim", "email": "victim@example.org"}, "payment": {"method": "free"}}).json
+    victim = client.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "checkout-1"},
+        json={
+            "hold_id": held["hold_id"],
+            "hold_token": held["hold_token"],
+            "buyer": {"name": "Vic Tim", "email": "victim@example.org"},
+            "payment": {"method": "free"},
+        },
+    ).json
     assert victim["tickets"][0]["code"].startswith("TG1:")
     for wrong in ("x", held["hold_token"][:-1], "é" * 5):
-        probe = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
-            "hold_id": held["hold_id"], "hold_token": wrong,
-            "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "free"}})
+        probe = client.post(
+            "/api/v1/orders",
+            headers={"Idempotency-Key": "checkout-1"},
+            json={
+                "hold_id": held["hold_id"],
+                "hold_token": wrong,
+                "buyer": {"name": "Mallory", "email": "m@example.org"},
+                "payment": {"method": "free"},
+            },
+        )
         assert probe.status_code == 403 and probe.json["error"]["code"] == "bad_hold_token"
         _reveals_nothing(probe, victim)
     # the owner's retry still gets the first order back
-    again = client.post("/api/v1/orders", headers={"Idempotency-Key": "checkout-1"}, json={
-        "hold_id": held["hold_id"], "hold_token": held["hold_token"],
-        "buyer": {"name": "Vic Tim", "email": "victim@example.org"}, "payment": {"method": "free"}})
+    again = client.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "checkout-1"},
+        json={
+            "hold_id": held["hold_id"],
+            "hold_token": held["hold_token"],
+            "buyer": {"name": "Vic Tim", "email": "victim@example.org"},
+            "payment": {"method": "free"},
+        },
+    )
     assert again.status_code == 201 and again.json == victim
 
 
@@ -141,12 +185,17 @@ def test_non_ascii_access_tokens_are_refused_not_a_server_error(client, organize
     order = buy(client, hold_seats(client, event["id"], seat("A", "1", "1"))).json
     ticket_id = order["tickets"][0]["ticket_id"]
     for token in ("é", "é" * 40, "☃", order["access_token"] + "é"):
-        for path in (f"/api/v1/orders/{order['id']}", f"/api/v1/tickets/{ticket_id}",
-                     f"/api/v1/tickets/{ticket_id}/qr.png"):
+        for path in (
+            f"/api/v1/orders/{order['id']}",
+            f"/api/v1/tickets/{ticket_id}",
+            f"/api/v1/tickets/{ticket_id}/qr.png",
+        ):
             response = client.get(path, query_string={"access_token": token})
             assert response.status_code == 403 and response.json["error"]["code"] == "bad_access_token", path
-    assert client.get(f"/api/v1/orders/{order['id']}", query_string={"access_token": order["access_token"]}
-                      ).status_code == 200
+    assert (
+        client.get(f"/api/v1/orders/{order['id']}", query_string={"access_token": order["access_token"]}).status_code
+        == 200
+    )
 
 
 def test_each_ticket_of_an_order_links_its_own_qr_images(client, organizer):
@@ -158,8 +207,9 @@ def test_each_ticket_of_an_order_links_its_own_qr_images(client, organizer):
         query = f"access_token={order['access_token']}"
         assert ticket["qr_url"] == f"/api/v1/tickets/{ticket['ticket_id']}/qr.png?{query}"
         assert ticket["qr_svg_url"] == f"/api/v1/tickets/{ticket['ticket_id']}/qr.svg?{query}"
-    single = client.get(f"/api/v1/tickets/{order['tickets'][-1]['ticket_id']}",
-                        query_string={"access_token": order["access_token"]}).json
+    single = client.get(
+        f"/api/v1/tickets/{order['tickets'][-1]['ticket_id']}", query_string={"access_token": order["access_token"]}
+    ).json
     assert single["qr_url"] == order["tickets"][-1]["qr_url"]
 
 
@@ -186,8 +236,9 @@ def test_qr_png_and_svg_carry_the_ticket_text(client, organizer):
 def test_refund_frees_seats_and_revokes_tickets(client, organizer, make_user):
     event = create_event(client, organizer, rows=1, seats=3, ga_capacity=2)
     order = buy(client, hold_seats(client, event["id"], seat("A", "1", "1"), seat("A", "1", "2"))).json
-    ga_hold = client.post(f"/api/v1/events/{event['id']}/holds",
-                          json={"ga": {"ticket_type": ga_type(event), "quantity": 2}}).json
+    ga_hold = client.post(
+        f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": ga_type(event), "quantity": 2}}
+    ).json
     ga_order = buy(client, ga_hold).json
     _bob, bob = make_user("organizer")
     assert client.post(f"/api/v1/orders/{order['id']}/refund").status_code == 401
@@ -235,11 +286,19 @@ def test_reissue_revokes_the_old_text(client, organizer, make_user):
 def test_orders_require_valid_bodies(client, organizer):
     event = create_event(client, organizer, rows=1, seats=1)
     held = hold_seats(client, event["id"], seat("A", "1", "1"))
-    good = {"hold_id": held["hold_id"], "hold_token": held["hold_token"],
-            "buyer": {"name": "B", "email": "b@example.org"}, "payment": {"method": "free"}}
-    for change, code in (({"hold_id": "1"}, "invalid_field"), ({"buyer": {"name": "B"}}, "missing_field"),
-                         ({"buyer": {"name": "B", "email": "nope"}}, "invalid_email"),
-                         ({"extra": True}, "unknown_field"), ({"hold_id": 999999}, "hold_not_found")):
+    good = {
+        "hold_id": held["hold_id"],
+        "hold_token": held["hold_token"],
+        "buyer": {"name": "B", "email": "b@example.org"},
+        "payment": {"method": "free"},
+    }
+    for change, code in (
+        ({"hold_id": "1"}, "invalid_field"),
+        ({"buyer": {"name": "B"}}, "missing_field"),
+        ({"buyer": {"name": "B", "email": "nope"}}, "invalid_email"),
+        ({"extra": True}, "unknown_field"),
+        ({"hold_id": 999999}, "hold_not_found"),
+    ):
         response = client.post("/api/v1/orders", json={**good, **change})
         assert 400 <= response.status_code < 500 and response.json["error"]["code"] == code, change
     assert client.post("/api/v1/orders", json=good).status_code == 201
@@ -260,22 +319,41 @@ def test_buyer_names_and_addresses_that_would_break_mail_are_refused(client, org
         ({"name": "Ada", "email": "jö@example.org"}, "invalid_email"),
     ]
     for buyer, code in cases:
-        response = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
-                                                       "buyer": buyer, "payment": {"method": "free"}})
+        response = client.post(
+            "/api/v1/orders",
+            json={
+                "hold_id": held["hold_id"],
+                "hold_token": held["hold_token"],
+                "buyer": buyer,
+                "payment": {"method": "free"},
+            },
+        )
         assert response.status_code == 422 and response.json["error"]["code"] == code, buyer
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM orders").scalar() == 0
     # an internationalised domain is kept in the form mail servers understand
-    bought = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
-                                                 "buyer": {"name": "Jörg", "email": "joerg@Bücher.example"},
-                                                 "payment": {"method": "free"}})
-    assert bought.status_code == 201 and bought.json["buyer"] == {"name": "Jörg",
-                                                                  "email": "joerg@xn--bcher-kva.example"}
+    bought = client.post(
+        "/api/v1/orders",
+        json={
+            "hold_id": held["hold_id"],
+            "hold_token": held["hold_token"],
+            "buyer": {"name": "Jörg", "email": "joerg@Bücher.example"},
+            "payment": {"method": "free"},
+        },
+    )
+    assert bought.status_code == 201 and bought.json["buyer"] == {
+        "name": "Jörg",
+        "email": "joerg@xn--bcher-kva.example",
+    }
 
 
 _ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=80)
-_ADDRESSLIKE = st.one_of(st.emails(), _ANY_TEXT, st.builds(lambda a, b: f"{a}@{b}", _ANY_TEXT, _ANY_TEXT),
-                         st.builds(lambda e, t: e + t, st.emails(), _ANY_TEXT))
+_ADDRESSLIKE = st.one_of(
+    st.emails(),
+    _ANY_TEXT,
+    st.builds(lambda a, b: f"{a}@{b}", _ANY_TEXT, _ANY_TEXT),
+    st.builds(lambda e, t: e + t, st.emails(), _ANY_TEXT),
+)
 
 
 @given(name=_ANY_TEXT, email=_ADDRESSLIKE)
@@ -292,8 +370,15 @@ def test_any_accepted_buyer_can_be_mailed(name, email):
         assert exc.code in ("invalid_field", "control_characters", "invalid_email")
         return
     assert not has_control_characters(buyer["name"] + buyer["email"]) and buyer["email"].isascii()
-    message = mail.event_reminder(to=buyer["email"], buyer_name=buyer["name"], order_code="1", event_title="Show",
-                                  when="Fri 01 Jan 2027, 20:00 UTC", venue="Hall", order_url="http://hub.test/o/1")
+    message = mail.event_reminder(
+        to=buyer["email"],
+        buyer_name=buyer["name"],
+        order_code="1",
+        event_title="Show",
+        when="Fri 01 Jan 2027, 20:00 UTC",
+        venue="Hall",
+        order_url="http://hub.test/o/1",
+    )
     assert b"\nBcc:" not in message.as_bytes()
 
 
@@ -301,18 +386,29 @@ def test_any_accepted_buyer_can_be_mailed(name, email):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_random_buyers_never_give_a_server_error_nor_store_control_characters(client, organizer, engine, name, email):
     events = client.get("/api/v1/events?mine=true", headers=organizer).json["items"]  # one for all examples
-    event = (client.get(f"/api/v1/events/{events[0]['id']}").json if events
-             else create_event(client, organizer, rows=1, seats=1, ga_capacity=100_000))
-    held = client.post(f"/api/v1/events/{event['id']}/holds",
-                       json={"ga": {"ticket_type": ga_type(event), "quantity": 1}}).json
-    response = client.post("/api/v1/orders", json={"hold_id": held["hold_id"], "hold_token": held["hold_token"],
-                                                   "buyer": {"name": name, "email": email},
-                                                   "payment": {"method": "free"}})
+    event = (
+        client.get(f"/api/v1/events/{events[0]['id']}").json
+        if events
+        else create_event(client, organizer, rows=1, seats=1, ga_capacity=100_000)
+    )
+    held = client.post(
+        f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": ga_type(event), "quantity": 1}}
+    ).json
+    response = client.post(
+        "/api/v1/orders",
+        json={
+            "hold_id": held["hold_id"],
+            "hold_token": held["hold_token"],
+            "buyer": {"name": name, "email": email},
+            "payment": {"method": "free"},
+        },
+    )
     assert response.status_code in (201, 400, 422), response.json
     if response.status_code != 201:
         client.delete(f"/api/v1/holds/{held['hold_id']}", headers={"X-Hold-Token": held["hold_token"]})
         return
     with engine.connect() as conn:
-        stored = conn.exec_driver_sql("SELECT buyer_name, buyer_email FROM orders WHERE id = %d"
-                                      % response.json["id"]).one()
+        stored = conn.exec_driver_sql(
+            f"SELECT buyer_name, buyer_email FROM orders WHERE id = {int(response.json['id'])}"
+        ).one()
     assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in stored[0] + stored[1])

@@ -8,6 +8,7 @@ Requests past the bound get 503 + Retry-After from the refuser, before the slow 
 requests whose client has already gone are skipped instead of run, so a seat check right after
 the flood answers in its normal time; buyers on the buy lane complete while readers are refused.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -55,17 +56,29 @@ class Serve:
         self.log = root / "serve.log"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--threads", str(THREADS),
-                 "--buy-threads", "2", "--no-upgrade"],
+                [
+                    *command("tickethub", "hub.cli"),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--threads",
+                    str(THREADS),
+                    "--buy-threads",
+                    "2",
+                    "--no-upgrade",
+                ],
                 env={**base_env, "TICKETHUB_OVERLOAD_RETRY_SECONDS": str(RETRY), **env},
-                stdout=log, stderr=subprocess.STDOUT)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(self._up, 60, f"tickethub serve on {self.url}")
 
     def _big_order_pdf(self, conn, signer) -> str:
         """An order of TICKETS seats (one whole row; a hold's usual cap is lifted for it): its PDF's path."""
         hold = holds.hold_best_available(conn, self.event["id"], TICKETS, policy=holds.HoldPolicy(max_seats=TICKETS))
-        order = orders.purchase(conn, hold["hold_id"], hold["hold_token"],
-                                {"name": "Group", "email": "group@example.org"}, "free", signer)
+        order = orders.purchase(
+            conn, hold["hold_id"], hold["hold_token"], {"name": "Group", "email": "group@example.org"}, "free", signer
+        )
         assert len(order["tickets"]) == TICKETS
         return f"/orders/{order['id']}/{order['access_token']}/tickets.pdf"
 
@@ -134,19 +147,27 @@ def test_a_flood_past_the_queue_bound_gets_503s_before_the_work_is_done(bounded)
     answers = _flood(bounded.port, [bounded.pdf] * 8 + [bounded.seat] * 12 + [page] * 4)
 
     statuses = Counter((path, status) for path, status, _, _ in answers)
-    assert set(statuses) <= {(bounded.pdf, 200), (bounded.pdf, 503), (bounded.seat, 200), (bounded.seat, 503),
-                             (page, 404), (page, 503)}, statuses
+    assert set(statuses) <= {
+        (bounded.pdf, 200),
+        (bounded.pdf, 503),
+        (bounded.seat, 200),
+        (bounded.seat, 503),
+        (page, 404),
+        (page, 503),
+    }, statuses
     assert statuses[(bounded.pdf, 200)] >= THREADS, statuses  # the work that was taken is done
     refused = sum(count for (_, status), count in statuses.items() if status == 503)
     assert refused >= 24 - THREADS - QUEUED - 4, statuses  # a few may slip in as it drains
-    refused_api = [(headers, body) for path, status, headers, body in answers
-                   if status == 503 and path == bounded.seat]
+    refused_api = [(headers, body) for path, status, headers, body in answers if status == 503 and path == bounded.seat]
     assert refused_api, statuses
     for headers, body in refused_api:
         assert headers["Retry-After"] == str(RETRY) and headers["Content-Type"] == "application/json"
         assert json.loads(body)["error"]["code"] == "overloaded"
-    refused_pages = [(headers, body) for path, status, headers, body in answers  # the PDF is a page too
-                     if status == 503 and path != bounded.seat]
+    refused_pages = [
+        (headers, body)
+        for path, status, headers, body in answers  # the PDF is a page too
+        if status == 503 and path != bounded.seat
+    ]
     assert statuses[(page, 503)], statuses
     for headers, body in refused_pages:
         assert headers["Retry-After"] == str(RETRY) and headers["Content-Type"].startswith("text/plain")
@@ -196,13 +217,21 @@ def test_abandoned_requests_past_the_bound_leave_the_hub_answering(bounded):
 
 def _buy_one(base: str, event_id: int) -> tuple[int, int]:
     """A hold and a free order over the API: their statuses."""
-    hold = requests.post(f"{base}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}},
-                         timeout=TIMEOUT)
+    hold = requests.post(
+        f"{base}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}}, timeout=TIMEOUT
+    )
     if hold.status_code != 201:
         return hold.status_code, 0
-    order = requests.post(f"{base}/api/v1/orders", timeout=TIMEOUT, json={
-        "hold_id": hold.json()["hold_id"], "hold_token": hold.json()["hold_token"],
-        "buyer": {"name": "Buyer", "email": "buyer@example.org"}, "payment": {"method": "free"}})
+    order = requests.post(
+        f"{base}/api/v1/orders",
+        timeout=TIMEOUT,
+        json={
+            "hold_id": hold.json()["hold_id"],
+            "hold_token": hold.json()["hold_token"],
+            "buyer": {"name": "Buyer", "email": "buyer@example.org"},
+            "payment": {"method": "free"},
+        },
+    )
     return hold.status_code, order.status_code
 
 
@@ -237,7 +266,12 @@ def test_buyers_complete_while_readers_flood_the_read_lane(bounded):
 
 def test_serve_refuses_a_bad_connection_limit_in_one_line(tmp_path):
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_CONNECTION_LIMIT": "0"}
-    result = subprocess.run([sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port())], env=env,
-                            capture_output=True, text=True, timeout=60)  # a server that started fails by timing out
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # a server that started fails by timing out
     assert result.returncode == 1 and "CONNECTION_LIMIT must be 1 or more" in result.stderr
     assert "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """No oversell, proven: 50 threads over real HTTP, and 4 processes, race for the same 100 seats
 (single seats, adjacent blocks) and 100 GA places, on SQLite and on PostgreSQL."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -57,9 +58,17 @@ def test_threads_over_http_never_oversell(live_server, race_event, engine):
             return response.json() if response.status_code == 201 else None
 
         def buy_fn(hold):
-            response = call("POST", "/api/v1/orders", (201, 409), json={
-                "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-                "buyer": {"name": "T", "email": "t@example.org"}, "payment": {"method": "free"}})
+            response = call(
+                "POST",
+                "/api/v1/orders",
+                (201, 409),
+                json={
+                    "hold_id": hold["hold_id"],
+                    "hold_token": hold["hold_token"],
+                    "buyer": {"name": "T", "email": "t@example.org"},
+                    "payment": {"method": "free"},
+                },
+            )
             return response.json() if response.status_code == 201 else None
 
         def release_fn(hold):
@@ -93,9 +102,13 @@ def test_processes_never_oversell(app, race_event, engine):
     event_id, ga_type_id = race_event
     ctx = multiprocessing.get_context("spawn")
     barrier, queue = ctx.Barrier(PROCESSES), ctx.Queue()
-    procs = [ctx.Process(target=process_worker, args=(
-        app.config["DATABASE_URL"], app.config["KEYS_DIR"], event_id, ga_type_id, seed, 30, barrier, queue))
-        for seed in range(PROCESSES)]
+    procs = [
+        ctx.Process(
+            target=process_worker,
+            args=(app.config["DATABASE_URL"], app.config["KEYS_DIR"], event_id, ga_type_id, seed, 30, barrier, queue),
+        )
+        for seed in range(PROCESSES)
+    ]
     for p in procs:
         p.start()
     results = []
@@ -114,17 +127,23 @@ def test_processes_never_oversell(app, race_event, engine):
 
 def test_concurrent_retries_with_one_idempotency_key_make_one_order(live_server, race_event, engine):
     event_id, _ga = race_event
-    hold = requests.post(f"{live_server}/api/v1/events/{event_id}/holds",
-                         json={"best_available": {"count": 2}}, timeout=30).json()
-    body = {"hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-            "buyer": {"name": "R", "email": "r@example.org"}, "payment": {"method": "free"}}
+    hold = requests.post(
+        f"{live_server}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 2}}, timeout=30
+    ).json()
+    body = {
+        "hold_id": hold["hold_id"],
+        "hold_token": hold["hold_token"],
+        "buyer": {"name": "R", "email": "r@example.org"},
+        "payment": {"method": "free"},
+    }
     barrier = threading.Barrier(20)
     answers = []
 
     def retry():
         barrier.wait(timeout=30)
-        response = requests.post(f"{live_server}/api/v1/orders", json=body,
-                                 headers={"Idempotency-Key": "same"}, timeout=60)
+        response = requests.post(
+            f"{live_server}/api/v1/orders", json=body, headers={"Idempotency-Key": "same"}, timeout=60
+        )
         answers.append((response.status_code, response.json().get("id")))
 
     threads = [threading.Thread(target=retry) for _ in range(20)]

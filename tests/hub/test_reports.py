@@ -1,5 +1,6 @@
 """Sales report figures against orders made through the services (SQLite and PostgreSQL):
 paid, discounted, refunded, pending and re-issued tickets; attendance and no-show rate."""
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,7 @@ from hub.services.orders import confirm_payment, purchase, refund
 from hub.services.tickets import reissue_ticket
 from tests.hub.web.support import make_event
 
-BUYER = {"name": "=HYPERLINK(\"x\")", "email": "b@example.org"}
+BUYER = {"name": '=HYPERLINK("x")', "email": "b@example.org"}
 
 
 def _paid(conn, signer, hold, **kwargs) -> dict:
@@ -28,9 +29,22 @@ def _paid(conn, signer, hold, **kwargs) -> dict:
 
 def _admit(conn, device: dict, event_id: int, ticket_ids: list[int]) -> None:
     now = datetime.now().timestamp()
-    batch = sync.parse_push({"sent_at": now, "scans": [
-        {"scan_id": secrets.token_hex(16), "verdict": "admitted", "seq": i + 1, "wall_time": now,
-         "event_id": event_id, "ticket_id": t} for i, t in enumerate(ticket_ids)]})
+    batch = sync.parse_push(
+        {
+            "sent_at": now,
+            "scans": [
+                {
+                    "scan_id": secrets.token_hex(16),
+                    "verdict": "admitted",
+                    "seq": i + 1,
+                    "wall_time": now,
+                    "event_id": event_id,
+                    "ticket_id": t,
+                }
+                for i, t in enumerate(ticket_ids)
+            ],
+        }
+    )
     sync.ingest(conn, device, batch)
 
 
@@ -65,10 +79,14 @@ def test_sales_revenue_fees_refunds_by_type_section_and_day(engine, sold):
     assert r["tickets_sold"] == 4  # the re-issued seat counts once; refunded and pending ones not at all
     assert (r["revenue"], r["fees"], r["gross"], r["discounts"]) == (2 * 2500 + 2 * 1250, 4 * 150, 8100, 0)
     assert r["refunds"] == {"orders": 1, "amount": 2400}
-    assert r["by_type"] == [{"name": "Seat", "tickets": 2, "revenue": 5000},
-                            {"name": "Standing", "tickets": 2, "revenue": 2500}]
-    assert r["by_section"] == [{"name": "A", "tickets": 2, "revenue": 5000},
-                               {"name": reports.GENERAL_ADMISSION, "tickets": 2, "revenue": 2500}]
+    assert r["by_type"] == [
+        {"name": "Seat", "tickets": 2, "revenue": 5000},
+        {"name": "Standing", "tickets": 2, "revenue": 2500},
+    ]
+    assert r["by_section"] == [
+        {"name": "A", "tickets": 2, "revenue": 5000},
+        {"name": reports.GENERAL_ADMISSION, "tickets": 2, "revenue": 2500},
+    ]
     [day] = r["by_day"]
     assert (day["orders"], day["tickets"], day["revenue"], day["fees"]) == (2, 4, 7500, 600)
 
@@ -86,12 +104,21 @@ def test_no_show_rate_only_after_the_event(engine, sold):
 def test_csv_exports_have_every_row_and_neutralise_formulas(engine, sold):
     event, seats, ga, discounted = sold
     with engine.connect() as conn:
-        orders = list(csv.DictReader(io.StringIO(reports.to_csv(reports.ORDER_COLUMNS,
-                                                                  reports.order_csv_rows(conn, event["id"])))))
-        tickets = list(csv.DictReader(io.StringIO(reports.to_csv(reports.TICKET_COLUMNS,
-                                                                   reports.ticket_csv_rows(conn, event["id"])))))
-        scans = list(csv.DictReader(io.StringIO(reports.to_csv(reports.SCAN_COLUMNS,
-                                                                 reports.scan_csv_rows(conn, event["id"], page=1)))))
+        orders = list(
+            csv.DictReader(
+                io.StringIO(reports.to_csv(reports.ORDER_COLUMNS, reports.order_csv_rows(conn, event["id"])))
+            )
+        )
+        tickets = list(
+            csv.DictReader(
+                io.StringIO(reports.to_csv(reports.TICKET_COLUMNS, reports.ticket_csv_rows(conn, event["id"])))
+            )
+        )
+        scans = list(
+            csv.DictReader(
+                io.StringIO(reports.to_csv(reports.SCAN_COLUMNS, reports.scan_csv_rows(conn, event["id"], page=1)))
+            )
+        )
     assert [o["status"] for o in orders] == ["paid", "paid", "refunded", "pending"]
     assert orders[2]["discount"] == "250" and orders[2]["total"] == "2400" and orders[0]["tickets"] == "2"
     assert {o["buyer_name"] for o in orders} == {"'" + BUYER["name"]}  # not a live formula in a spreadsheet

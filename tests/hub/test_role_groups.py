@@ -1,4 +1,5 @@
 """The role groups (hub.services.roles): every check, form and command takes its roles from there."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,8 +18,11 @@ def test_every_route_admits_a_named_role_group_or_one_role(app):
         if admitted is not None:
             seen[endpoint] = frozenset(admitted)
     assert seen, "no route with a role check found"
-    stray = {endpoint: sorted(group) for endpoint, group in seen.items()
-             if group not in NAMED_GROUPS and not (len(group) == 1 and group <= set(roles.ROLES))}
+    stray = {
+        endpoint: sorted(group)
+        for endpoint, group in seen.items()
+        if group not in NAMED_GROUPS and not (len(group) == 1 and group <= set(roles.ROLES))
+    }
     assert stray == {}
     assert seen["api.events.create_venue"] == frozenset(roles.STAFF)  # the API and the pages agree
     assert seen["manage.venue_new"] == frozenset(roles.STAFF)
@@ -82,7 +86,9 @@ def test_a_new_role_drops_the_employer_unless_it_is_door_staff(engine):
             set_role(conn, door["id"], "superuser")
         assert refused.value.code == "invalid_role"
         assert [(u["email"], u["role"]) for u in list_users(conn)] == [
-            ("o@example.org", roles.ORGANIZER), ("d@example.org", roles.CUSTOMER)]
+            ("o@example.org", roles.ORGANIZER),
+            ("d@example.org", roles.CUSTOMER),
+        ]
 
 
 def test_owner_scope_is_an_organizers_own_id_and_nothing_for_an_admin():

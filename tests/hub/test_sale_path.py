@@ -4,6 +4,7 @@ purchase answers from what it wrote, a best-available pick reads a bounded numbe
 inside its write transaction, and on PostgreSQL picks run side by side. (The no-oversell proof for
 the same code is tests/hub/test_race.py.)
 """
+
 from __future__ import annotations
 
 import threading
@@ -91,8 +92,9 @@ def test_a_purchase_is_one_write_transaction_and_answers_with_what_it_stored(cli
         ga_order = orders.purchase(conn, ga_hold["hold_id"], ga_hold["hold_token"], BUYER, "free", signer)
         assert ga_order == orders.get_order(conn, ga_order["id"])
         pending_hold = _hold_best(engine, event["id"], 2)
-        pending = orders.purchase(conn, pending_hold["hold_id"], pending_hold["hold_token"], BUYER, "box_office",
-                                  signer)
+        pending = orders.purchase(
+            conn, pending_hold["hold_id"], pending_hold["hold_token"], BUYER, "box_office", signer
+        )
         assert pending == orders.get_order(conn, pending["id"]) and pending["tickets"] == []
 
     assert [t["seat"]["seat"] for t in order["tickets"]] == [s["seat"] for s in hold["seats"]]
@@ -103,7 +105,10 @@ def test_a_purchase_is_one_write_transaction_and_answers_with_what_it_stored(cli
         result = verify_ticket(ticket["code"], keyring, datetime.now(UTC))
         signed = result.ticket
         assert result.valid and (signed.ticket_id, signed.event_id, signed.ticket_type) == (
-            ticket["ticket_id"], event["id"], ticket["ticket_type_id"])
+            ticket["ticket_id"],
+            event["id"],
+            ticket["ticket_type_id"],
+        )
         assert signed.seat == (ticket["seat"]["index"] if ticket["seat"] else None)
 
 
@@ -123,8 +128,10 @@ def test_best_available_reads_a_bounded_number_of_seats_under_the_write_lock(cli
     most about LOCKED_SCAN_SEATS of them while other buyers wait for the lock."""
     event = create_event(client, organizer, rows=80, seats=50)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE event_seats SET status = 'sold' WHERE event_id = :e AND position < 3500 "
-                          "AND position % 2 = 0"), {"e": event["id"]})
+        conn.execute(
+            text("UPDATE event_seats SET status = 'sold' WHERE event_id = :e AND position < 3500 AND position % 2 = 0"),
+            {"e": event["id"]},
+        )
     _hold_best(engine, event["id"], 1)  # the layout is read once per process, then kept
     with Statements(engine) as seen:
         pair = _hold_best(engine, event["id"], 2)
@@ -142,8 +149,10 @@ def test_postgresql_picks_pass_over_seats_another_transaction_is_taking(client, 
     event = create_event(client, organizer, rows=1, seats=10)
     picked: list = []
     with engine.connect() as taker:
-        taker.execute(text("SELECT seat_id FROM event_seats WHERE event_id = :e AND position BETWEEN 3 AND 5 "
-                           "FOR UPDATE"), {"e": event["id"]})
+        taker.execute(
+            text("SELECT seat_id FROM event_seats WHERE event_id = :e AND position BETWEEN 3 AND 5 FOR UPDATE"),
+            {"e": event["id"]},
+        )
         picker = threading.Thread(target=lambda: picked.append(_hold_best(engine, event["id"], 3)), daemon=True)
         picker.start()
         try:
@@ -157,8 +166,11 @@ def test_postgresql_picks_pass_over_seats_another_transaction_is_taking(client, 
 
 def _waiting_for_a_lock(engine) -> int:
     with engine.connect() as conn:  # a fresh transaction: pg_stat_activity is a snapshot per transaction
-        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type = 'Lock'")).scalar()
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
 
 
 def test_postgresql_a_pick_waits_when_only_seats_being_taken_are_left(client, organizer, engine):
@@ -175,8 +187,9 @@ def test_postgresql_a_pick_waits_when_only_seats_being_taken_are_left(client, or
         try:
             wait_for(lambda: _waiting_for_a_lock(engine), 20, "the pick to wait for the seats' lock")
             assert not picked
-            taker.execute(text("UPDATE event_seats SET status = 'sold' WHERE event_id = :e AND position < 2"),
-                          {"e": event["id"]})
+            taker.execute(
+                text("UPDATE event_seats SET status = 'sold' WHERE event_id = :e AND position < 2"), {"e": event["id"]}
+            )
         finally:
             taker.commit()
             picker.join(60)

@@ -1,4 +1,5 @@
 """The APScheduler job sweeps expired holds in the background."""
+
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,7 @@ def test_background_sweeper_expires_stale_holds(app, client, organizer, engine):
     with engine.connect() as conn:
         assert holds.get_hold(conn, stale["hold_id"], stale["hold_token"])["status"] == "expired"
         assert holds.get_hold(conn, live["hold_id"], live["hold_token"])["status"] == "active"
-        seat_status = conn.exec_driver_sql(
-            "SELECT status FROM event_seats WHERE hold_id IS NOT NULL").scalars().all()
+        seat_status = conn.exec_driver_sql("SELECT status FROM event_seats WHERE hold_id IS NOT NULL").scalars().all()
     assert seat_status == ["held"]  # only the live hold's seat is still held
 
 

@@ -1,6 +1,7 @@
 """The seat check finds its seat through the venue's unique label index (issue #12, found by
 profiling: without the venue condition the look-up by label scanned venue_seats, 5.5 ms instead of
 0.014 ms on a 10,000-seat venue on SQLite, and a sequential scan on PostgreSQL)."""
+
 from __future__ import annotations
 
 import re
@@ -45,8 +46,11 @@ def test_the_seat_check_looks_the_seat_up_by_the_label_index(app, client, organi
     assert len(by_label) == 1, sent
     plan = _plan(engine, *by_label[0])
     if engine.dialect.name == "sqlite":  # the unique constraint is an automatic index there
-        assert re.search(r"SEARCH venue_seats USING (COVERING )?INDEX \S+ \(venue_id=\? AND section=\? AND row=\? "
-                         r"AND label=\?\)", plan), plan
+        assert re.search(
+            r"SEARCH venue_seats USING (COVERING )?INDEX \S+ \(venue_id=\? AND section=\? AND row=\? "
+            r"AND label=\?\)",
+            plan,
+        ), plan
         assert "SCAN venue_seats" not in plan, plan
     else:  # an index seek on the venue, not a whole-index scan with a filter
         assert re.search(r"Index (Only )?Scan using \w+ on venue_seats.*\n\s+Index Cond: \(.*venue_id = ", plan), plan

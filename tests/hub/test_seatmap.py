@@ -1,6 +1,7 @@
 """Seat maps served from memory (hub/services/seatmap.py): the compact layout + status + changes, the
 classic map and the seat check, all without a database query per read, cacheable, and current after
 every hold, sale and release of this process. Both backends."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,8 +20,13 @@ from .helpers import assert_documented, buy, create_event, seat
 
 def _urls(event_id: int) -> dict:
     base = f"/api/v1/events/{event_id}"
-    return {"seats": f"{base}/seats", "status": f"{base}/seatmap/status", "layout": f"{base}/seatmap/layout",
-            "changes": f"{base}/seatmap/changes", "check": f"{base}/seats/A/1/2"}
+    return {
+        "seats": f"{base}/seats",
+        "status": f"{base}/seatmap/status",
+        "layout": f"{base}/seatmap/layout",
+        "changes": f"{base}/seatmap/changes",
+        "check": f"{base}/seats/A/1/2",
+    }
 
 
 class StatementCounter:
@@ -52,14 +58,22 @@ def test_reads_come_from_memory_with_etag_304_and_public_caching(app, client, or
     for name, answer in answers.items():
         assert answer.status_code == 200, name
         assert answer.headers["Cache-Control"] == "public, max-age=1, stale-while-revalidate=5", name
-        again = client.get(urls[name] + ("?since=x.0" if name == "changes" else ""),
-                           headers={"If-None-Match": answer.headers["ETag"]})
+        again = client.get(
+            urls[name] + ("?since=x.0" if name == "changes" else ""), headers={"If-None-Match": answer.headers["ETag"]}
+        )
         assert again.status_code == 304 and again.data == b"", name
     assert answers["check"].json == {"index": 1, "section": "A", "row": "1", "seat": "2", "status": "available"}
     assert answers["status"].json["status"] == "aaaaaa" and answers["status"].json["num_available"] == 6
     assert answers["seats"].json["num_available"] == 6 and len(answers["seats"].json["seats"]) == 6
-    assert answers["layout"].json["sections"] == [{"name": "A", "rows": [
-        {"name": "1", "seats": ["1", "2", "3"], "first": 0}, {"name": "2", "seats": ["1", "2", "3"], "first": 3}]}]
+    assert answers["layout"].json["sections"] == [
+        {
+            "name": "A",
+            "rows": [
+                {"name": "1", "seats": ["1", "2", "3"], "first": 0},
+                {"name": "2", "seats": ["1", "2", "3"], "first": 3},
+            ],
+        }
+    ]
     for name in ("status", "layout", "changes"):
         assert_documented(client, "GET", "/api/v1/events/{event_id}/seatmap/" + name, answers[name])
     app.config["TRUSTED_HOSTS"] = ["tickets.example.org"]  # answered before Flask, held to the same Host rule
@@ -77,7 +91,9 @@ def test_every_hold_sale_and_release_shows_at_once_with_a_new_version_and_its_ch
     event = create_event(client, organizer, rows=2, seats=3)
     urls = _urls(event["id"])
     first = client.get(urls["status"]).json
-    hold = client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "2"), seat("A", "2", "3")]})
+    hold = client.post(
+        f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "2"), seat("A", "2", "3")]}
+    )
     assert hold.status_code == 201
     assert client.get(urls["check"]).json["status"] == "held"  # read-your-writes: no waiting for a tick
     held = client.get(urls["status"]).json
@@ -92,7 +108,10 @@ def test_every_hold_sale_and_release_shows_at_once_with_a_new_version_and_its_ch
 
     other = client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "1")]}).json
     assert client.get(urls["status"]).json["status"] == "hsaaas"
-    assert client.delete(f"/api/v1/holds/{other['hold_id']}", headers={"X-Hold-Token": other["hold_token"]}).status_code == 204
+    assert (
+        client.delete(f"/api/v1/holds/{other['hold_id']}", headers={"X-Hold-Token": other["hold_token"]}).status_code
+        == 204
+    )
     assert client.get(urls["status"]).json["status"] == "asaaas"
 
 
@@ -102,11 +121,17 @@ def test_a_client_too_far_behind_or_from_another_sequence_is_told_to_reload(app,
     urls = _urls(event["id"])
     first = client.get(urls["status"]).json["version"]
     for label in ("1", "2", "3"):
-        assert client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", label)]}).status_code == 201
+        assert (
+            client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", label)]}).status_code
+            == 201
+        )
         now = client.get(urls["status"]).json["version"]  # each hold read: a version each
     assert client.get(urls["changes"], query_string={"since": first}).json["reload"] is True  # 3 versions, 2 kept
     epoch, n = now.rsplit(".", 1)
-    assert client.get(urls["changes"], query_string={"since": f"{epoch}.{int(n) - 2}"}).json["changes"] == [[1, "h"], [2, "h"]]
+    assert client.get(urls["changes"], query_string={"since": f"{epoch}.{int(n) - 2}"}).json["changes"] == [
+        [1, "h"],
+        [2, "h"],
+    ]
     for since in (f"other.{n}", f"{epoch}.{int(n) + 5}", "garbage"):
         assert client.get(urls["changes"], query_string={"since": since}).json["reload"] is True, since
     missing = client.get(urls["changes"])
@@ -157,11 +182,17 @@ def test_ten_thousand_seats_small_on_the_wire_and_one_sale_is_a_small_change(cli
     changes = client.get(urls["changes"], query_string={"since": version}, headers=zipped)
     assert len(changes.data) <= 1024 and len(changes.json["changes"]) == 4
     with engine.begin() as conn:  # a change no hook announced (another process without Redis)...
-        conn.execute(update(event_seats).where(event_seats.c.event_id == event["id"], event_seats.c.position < 5000)
-                     .values(status="sold"))
+        conn.execute(
+            update(event_seats)
+            .where(event_seats.c.event_id == event["id"], event_seats.c.position < 5000)
+            .values(status="sold")
+        )
     # ... shows within the map's max age; half the seats at once is cheaper to reload than to list
-    wait_for(lambda: client.get(urls["changes"], query_string={"since": version}).json.get("reload"), 10,
-             "the unannounced change")
+    wait_for(
+        lambda: client.get(urls["changes"], query_string={"since": version}).json.get("reload"),
+        10,
+        "the unannounced change",
+    )
     assert client.get(urls["status"]).json["num_available"] == 5000  # the 4 sold ones are among the first 5000
 
 
@@ -173,7 +204,9 @@ def test_with_redis_unreachable_a_process_serves_its_own_versions(app, client, o
         urls = _urls(event["id"])
         first = client.get(urls["status"]).json
         assert first["status"] == "aaa" and first["version"].startswith(store.epoch + ".")
-        assert client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]}).status_code == 201
+        assert (
+            client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]}).status_code == 201
+        )
         assert client.get(urls["changes"], query_string={"since": first["version"]}).json["changes"] == [[2, "h"]]
     finally:
         store.close()
@@ -188,6 +221,7 @@ def test_holds_and_sales_patch_the_map_from_their_own_seats_and_agree_with_a_who
     status_url = _urls(event["id"])["status"]
     client.get(status_url)
     patches = []
+
     def listen(_conn, _cursor, statement, *_args):
         if statement.lstrip().startswith("SELECT event_seats.position") and "event_seats.hold_id IN" in statement:
             patches.append(statement)  # the map reading the seats of the holds that changed
@@ -199,16 +233,21 @@ def test_holds_and_sales_patch_the_map_from_their_own_seats_and_agree_with_a_who
         for _ in range(12):
             action = rng.choice(["hold", "hold", "buy", "release"]) if held else "hold"
             if action == "hold":
-                hold = client.post(f"/api/v1/events/{event['id']}/holds",
-                                   json={"best_available": {"count": rng.randint(1, 3)}})
+                hold = client.post(
+                    f"/api/v1/events/{event['id']}/holds", json={"best_available": {"count": rng.randint(1, 3)}}
+                )
                 assert hold.status_code == 201
                 held.append(hold.json)
             elif action == "buy":
                 assert buy(client, held.pop(rng.randrange(len(held)))).status_code == 201
             else:
                 gone = held.pop(rng.randrange(len(held)))
-                assert client.delete(f"/api/v1/holds/{gone['hold_id']}",
-                                     headers={"X-Hold-Token": gone["hold_token"]}).status_code == 204
+                assert (
+                    client.delete(
+                        f"/api/v1/holds/{gone['hold_id']}", headers={"X-Hold-Token": gone["hold_token"]}
+                    ).status_code
+                    == 204
+                )
             whole = seatmap.read_map(engine, event["id"], None)[1].decode()
             assert client.get(status_url).json["status"] == whole, action
     finally:

@@ -3,6 +3,7 @@ on one PostgreSQL database share one version sequence per event through Redis, s
 shows on the other's map within a second, and either answers ``?since=V`` for a version the other gave.
 Needs TICKETHUB_TEST_POSTGRES_URL and TICKETHUB_TEST_REDIS_URL (skipped locally without them, a
 failure under CI=true)."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,19 @@ class Serve:
         self.log = root / f"{name}.log"
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--no-upgrade",
-                 "--stream-port", str(stream_port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+                [
+                    *command("tickethub", "hub.cli"),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--no-upgrade",
+                    "--stream-port",
+                    str(stream_port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         wait_for(self._up, 60, f"{name} on {self.url}")
 
     def _up(self) -> bool:
@@ -78,15 +90,26 @@ def test_a_seat_sold_on_one_process_shows_on_the_others_map_within_a_second(tmp_
             assert first.get(f"{base}/seatmap/status")["version"] == version  # one sequence for both
             stream = _stream(stream_port, f"{base}/seatmap/stream?since={version}")
 
-            hold = requests.post(f"{first.url}{base}/holds", timeout=10,
-                                 json={"seats": [{"section": "A", "row": "2", "seat": "3"}]}).json()
-            order = requests.post(f"{first.url}/api/v1/orders", timeout=10, json={
-                "hold_id": hold["hold_id"], "hold_token": hold["hold_token"],
-                "buyer": {"name": "Buyer", "email": "buyer@example.org"}, "payment": {"method": "free"}})
+            hold = requests.post(
+                f"{first.url}{base}/holds", timeout=10, json={"seats": [{"section": "A", "row": "2", "seat": "3"}]}
+            ).json()
+            order = requests.post(
+                f"{first.url}/api/v1/orders",
+                timeout=10,
+                json={
+                    "hold_id": hold["hold_id"],
+                    "hold_token": hold["hold_token"],
+                    "buyer": {"name": "Buyer", "email": "buyer@example.org"},
+                    "payment": {"method": "free"},
+                },
+            )
             assert order.status_code == 201
             sold_at = time.monotonic()
-            wait_for(lambda: second.get(f"{base}/seats/A/2/3")["status"] == "sold", 1.0,
-                     "the seat sold on the first process to show on the second's map")
+            wait_for(
+                lambda: second.get(f"{base}/seats/A/2/3")["status"] == "sold",
+                1.0,
+                "the seat sold on the first process to show on the second's map",
+            )
             assert time.monotonic() - sold_at < 1.0
 
             # a version the first process gave is one the second can answer for, and the other way round

@@ -1,6 +1,7 @@
 """The seat-map stream (hub/streaming.py): server-sent events of seat changes from an asyncio server on
 its own port, served by the app's real seat maps; thousands of streams open on one process, a client
 that does not read is dropped, one that cannot follow is told to reload."""
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,9 @@ class Stream:
         body = self.data.partition(b"\r\n\r\n")[2].decode()
         found = []
         for block in body.split("\n\n"):
-            fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line and not line.startswith(":"))
+            fields = dict(
+                line.split(": ", 1) for line in block.split("\n") if ": " in line and not line.startswith(":")
+            )
             if "event" in fields:
                 found.append((fields["event"], json.loads(fields["data"])))
         return found
@@ -90,7 +93,9 @@ def test_a_stream_carries_each_hold_and_sale_and_sends_a_lost_client_to_reload(a
     assert again.events()[0][1]["changes"] == [[1, "s"]]
     lost = Stream(_port(app), f"{path}?since=elsewhere.7")
     wait_for(lambda: lost.closed, 10, "a stream that cannot follow to end")
-    assert lost.events() == [("reload", {"event_id": event["id"], "version": sold["version"], "layout": sold["layout"]})]
+    assert lost.events() == [
+        ("reload", {"event_id": event["id"], "version": sold["version"], "layout": sold["layout"]})
+    ]
     unknown = Stream(_port(app), "/api/v1/events/999999/seatmap/stream?since=x.1")
     wait_for(lambda: unknown.closed, 10, "the unknown event's answer")
     assert unknown.data.startswith(b"HTTP/1.1 404 ")
@@ -106,8 +111,9 @@ def test_two_thousand_streams_on_one_process_all_get_a_change(app, client, organ
         resource.setrlimit(resource.RLIMIT_NOFILE, (5000 if hard == resource.RLIM_INFINITY else min(5000, hard), hard))
     event = create_event(client, organizer, rows=1, seats=4)
     version = client.get(f"/api/v1/events/{event['id']}/seatmap/status").json["version"]
-    request = (f"GET /api/v1/events/{event['id']}/seatmap/stream?since={version} HTTP/1.1\r\n"
-               f"Host: 127.0.0.1\r\n\r\n").encode()
+    request = (
+        f"GET /api/v1/events/{event['id']}/seatmap/stream?since={version} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    ).encode()
     selector = selectors.DefaultSelector()
     received: dict[socket.socket, bytes] = {}
     try:
@@ -128,7 +134,9 @@ def test_two_thousand_streams_on_one_process_all_get_a_change(app, client, organ
 
         wait_for(lambda: read_until(b"event: changes"), 60, "2,000 streams caught up")
         assert streams.count == 2000
-        assert client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]}).status_code == 201
+        assert (
+            client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]}).status_code == 201
+        )
         wait_for(lambda: read_until(b'"changes":[[2,"h"]]'), 60, "the hold on every stream")
     finally:
         for sock in received:
@@ -155,13 +163,17 @@ def test_a_client_that_does_not_read_is_dropped_and_the_others_get_every_version
         wait_for(lambda: streams.count == 2 and reader.events(), 10, "both streams open")
         for round_ in range(12):  # a thousand seats change each time: about 9 KB a message
             with engine.begin() as conn:
-                conn.execute(update(event_seats).where(event_seats.c.event_id == event["id"],
-                                                       event_seats.c.position < 1000)
-                             .values(status="sold" if round_ % 2 == 0 else "available"))
+                conn.execute(
+                    update(event_seats)
+                    .where(event_seats.c.event_id == event["id"], event_seats.c.position < 1000)
+                    .values(status="sold" if round_ % 2 == 0 else "available")
+                )
             seatmap.changed(event["id"], app)
             wait_for(lambda: len(reader.events()) >= round_ + 2, 20, f"change {round_ + 1} on the reading stream")
-        assert all(name == "changes" and len(data["changes"]) == (1000 if i else 0)
-                   for i, (name, data) in enumerate(reader.events()))
+        assert all(
+            name == "changes" and len(data["changes"]) == (1000 if i else 0)
+            for i, (name, data) in enumerate(reader.events())
+        )
         wait_for(lambda: streams.dropped == 1 and streams.count == 1, 20, "the idle client dropped")
         idle.close()
         reader.close()

@@ -1,7 +1,8 @@
 """Whether a seat is free now (hub.services.seats): the rule itself, and every reader of it agreeing."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -15,7 +16,7 @@ from .helpers import create_event
 def test_a_seat_is_free_when_available_or_its_hold_ran_out_never_when_held_live_or_sold(app, client, organizer):
     event = create_event(client, organizer, rows=1, seats=4)
     event_id = event["id"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     engine = app.extensions["tickethub.engine"]
     with engine.connect() as conn:
         # seat 1: its hold ran out a minute ago and nobody swept it; seat 2: held for ten more minutes;
@@ -23,13 +24,29 @@ def test_a_seat_is_free_when_available_or_its_hold_ran_out_never_when_held_live_
         ran_out = holds.hold_seats(conn, event_id, [("A", "1", "1")], ttl_seconds=60, now=now - timedelta(minutes=2))
         live = holds.hold_seats(conn, event_id, [("A", "1", "2")], ttl_seconds=600, now=now)
         sold = holds.hold_seats(conn, event_id, [("A", "1", "3")], now=now)
-        orders.purchase(conn, sold["hold_id"], sold["hold_token"], {"name": "B", "email": "b@example.org"},
-                        "free", app.extensions["tickethub.keys"].current(), now=now)
-        rows = conn.execute(select(event_seats.c.position, event_seats.c.status, seat_is_free(now),
-                                   seat_status(now), held_by(ran_out["hold_id"], now), held_by(live["hold_id"], now))
-                            .where(event_seats.c.event_id == event_id).order_by(event_seats.c.position)).all()
+        orders.purchase(
+            conn,
+            sold["hold_id"],
+            sold["hold_token"],
+            {"name": "B", "email": "b@example.org"},
+            "free",
+            app.extensions["tickethub.keys"].current(),
+            now=now,
+        )
+        rows = conn.execute(
+            select(
+                event_seats.c.position,
+                event_seats.c.status,
+                seat_is_free(now),
+                seat_status(now),
+                held_by(ran_out["hold_id"], now),
+                held_by(live["hold_id"], now),
+            )
+            .where(event_seats.c.event_id == event_id)
+            .order_by(event_seats.c.position)
+        ).all()
         assert [tuple(r) for r in rows] == [
-            (0, "held", True, "available", False, False),   # stored as held, but its time is up
+            (0, "held", True, "available", False, False),  # stored as held, but its time is up
             (1, "held", False, "held", False, True),
             (2, "sold", False, "sold", False, False),
             (3, "available", True, "available", False, False),

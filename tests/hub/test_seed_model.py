@@ -4,6 +4,7 @@ Seed model: check a seat, lock it, a second lock is refused, claim (buy) it,
 unlock it, unknown section/row/seat, counts, expired locks released. Flaws
 fixed here: an expired lock cannot be claimed; a stranger cannot unlock or claim.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -54,8 +55,11 @@ def test_unlock_makes_the_seat_available_again(client, organizer):
 def test_unknown_section_row_seat(client, organizer):
     event = create_event(client, organizer, rows=2, seats=2)
     base = f"/api/v1/events/{event['id']}/seats"
-    for path, code in ((f"{base}/Z/1/1", "unknown_section"), (f"{base}/A/9/1", "unknown_row"),
-                       (f"{base}/A/1/99", "unknown_seat")):
+    for path, code in (
+        (f"{base}/Z/1/1", "unknown_section"),
+        (f"{base}/A/9/1", "unknown_row"),
+        (f"{base}/A/1/99", "unknown_seat"),
+    ):
         response = client.get(path)
         assert response.status_code == 404
         assert response.json["error"]["code"] == code
@@ -107,8 +111,15 @@ def test_expired_lock_cannot_be_claimed(app, client, organizer):
     later = utcnow() + timedelta(minutes=10, seconds=1)
     with app.extensions["tickethub.engine"].connect() as conn:
         try:
-            order_service.purchase(conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@x.org"},
-                                   "free", app.extensions["tickethub.keys"].current(), now=later)
+            order_service.purchase(
+                conn,
+                held["hold_id"],
+                held["hold_token"],
+                {"name": "B", "email": "b@x.org"},
+                "free",
+                app.extensions["tickethub.keys"].current(),
+                now=later,
+            )
         except order_service.Conflict as exc:
             assert exc.code == "hold_expired"
         else:

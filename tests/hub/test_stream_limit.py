@@ -6,6 +6,7 @@ over the API, a real gate's push and pull, and the storefront keep answering. Cl
 their slots back; a stream ends itself after its lifetime. On SQLite and PostgreSQL, plus one
 real `tickethub serve` process whose cap comes from its --threads.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,18 +66,27 @@ def _read_until(lines, wanted: str, deadline_s: float = 30) -> list[str]:
 
 def _buy_one(base: str, event_id: int) -> dict:
     """A hold and a free order over the API."""
-    hold = requests.post(f"{base}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}},
-                         timeout=TIMEOUT)
+    hold = requests.post(
+        f"{base}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}}, timeout=TIMEOUT
+    )
     assert hold.status_code == 201, hold.text
-    order = requests.post(f"{base}/api/v1/orders", timeout=TIMEOUT, json={
-        "hold_id": hold.json()["hold_id"], "hold_token": hold.json()["hold_token"],
-        "buyer": {"name": "Late Buyer", "email": "late@example.org"}, "payment": {"method": "free"}})
+    order = requests.post(
+        f"{base}/api/v1/orders",
+        timeout=TIMEOUT,
+        json={
+            "hold_id": hold.json()["hold_id"],
+            "hold_token": hold.json()["hold_token"],
+            "buyer": {"name": "Late Buyer", "email": "late@example.org"},
+            "payment": {"method": "free"},
+        },
+    )
     assert order.status_code == 201, order.text
     return order.json()
 
 
-def test_more_streams_than_threads_leave_sales_sync_and_the_storefront_answering(live_server, app, engine,
-                                                                                  night, tmp_path):
+def test_more_streams_than_threads_leave_sales_sync_and_the_storefront_answering(
+    live_server, app, engine, night, tmp_path
+):
     gate = LiveGate(engine, live_server, night["id"], "Gate A", tmp_path / "gate-a")  # enrolled before the rush
     watcher = requests.Session()
     login(watcher, live_server, "org@example.org")
@@ -157,6 +167,11 @@ def test_serve_caps_streams_at_a_quarter_of_its_threads(tmp_path):
 
 def test_serve_refuses_a_negative_max_streams_in_one_line(tmp_path):
     env = {**os.environ, "TICKETHUB_INSTANCE_PATH": str(tmp_path / "inst"), "TICKETHUB_MAX_STREAMS": "-1"}
-    result = subprocess.run([sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port())], env=env,
-                            capture_output=True, text=True, timeout=60)  # a server that started fails by timing out
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # a server that started fails by timing out
     assert result.returncode == 1 and "MAX_STREAMS must be 0" in result.stderr and "Traceback" not in result.stderr

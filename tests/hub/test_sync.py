@@ -1,4 +1,5 @@
 """Push/pull sync, duplicates, attendance and export (SQLite and PostgreSQL)."""
+
 from __future__ import annotations
 
 import base64
@@ -17,14 +18,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as note_case
 from hypothesis import strategies as st
-
 from sqlalchemy import select
 
 from common.protocol import (
-    PUSH_DOMAIN, PUSH_FIELDS, PUSH_MAX_BYTES, PUSH_MAX_SCANS, REASON_MAX_CHARS, TIME_MAX, TIME_MIN, VERDICTS,
-    encode_push, plausible_time,
+    PUSH_DOMAIN,
+    PUSH_FIELDS,
+    PUSH_MAX_BYTES,
+    PUSH_MAX_SCANS,
+    REASON_MAX_CHARS,
+    TIME_MAX,
+    TIME_MIN,
+    VERDICTS,
+    encode_push,
+    plausible_time,
 )
-from common.signing import RevocationList, Keyring
+from common.signing import Keyring, RevocationList
 from gate_agent.pipeline import Gate
 from gate_agent.rules import Verdict as GateVerdict
 from hub.api.openapi import openapi_document
@@ -43,8 +51,9 @@ class FakeGate:
         self.key = Ed25519PrivateKey.generate()
         raw = self.key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         created = client.post("/api/v1/devices", json={"name": name, "event_id": event_id}, headers=organizer).json
-        body = client.post("/api/v1/enrol", json={"token": created["enrolment_token"],
-                                                  "public_key": base64.b64encode(raw).decode()}).json
+        body = client.post(
+            "/api/v1/enrol", json={"token": created["enrolment_token"], "public_key": base64.b64encode(raw).decode()}
+        ).json
         self.id = body["device"]["id"]
         self.auth = {"Authorization": f"Bearer {body['credential']}"}
         self.event_id = event_id
@@ -56,8 +65,16 @@ class FakeGate:
 
     def scan(self, ticket_id: int | None, verdict: str = "admitted", at: float | None = None, **extra) -> dict:
         self.seq += 1
-        return {"scan_id": secrets.token_hex(16), "seq": self.seq, "wall_time": self.now() if at is None else at,
-                "event_id": self.event_id, "ticket_id": ticket_id, "verdict": verdict, "reason": None, **extra}
+        return {
+            "scan_id": secrets.token_hex(16),
+            "seq": self.seq,
+            "wall_time": self.now() if at is None else at,
+            "event_id": self.event_id,
+            "ticket_id": ticket_id,
+            "verdict": verdict,
+            "reason": None,
+            **extra,
+        }
 
     def push_body(self, scans: list[dict]) -> bytes:
         return json.dumps({"sent_at": self.now(), "last_rtt_ms": 2, "backlog": 0, "scans": scans}).encode()
@@ -65,8 +82,11 @@ class FakeGate:
     def push(self, scans: list[dict], body: bytes | None = None, sign_with=None):
         body = body if body is not None else self.push_body(scans)
         signature = base64.b64encode((sign_with or self.key).sign(PUSH_DOMAIN + body)).decode()
-        return self.client.post("/api/v1/sync/push", data=body, headers={
-            **self.auth, "X-Device-Signature": signature, "Content-Type": "application/json"})
+        return self.client.post(
+            "/api/v1/sync/push",
+            data=body,
+            headers={**self.auth, "X-Device-Signature": signature, "Content-Type": "application/json"},
+        )
 
     def pull(self, **params):
         query = "&".join(f"{k}={v}" for k, v in params.items())
@@ -110,8 +130,13 @@ def test_concurrent_retries_store_each_scan_once(app, client, organizer, event, 
     def push():
         with app.test_client() as c:
             signature = base64.b64encode(a.key.sign(PUSH_DOMAIN + body)).decode()
-            codes.append(c.post("/api/v1/sync/push", data=body, headers={
-                **a.auth, "X-Device-Signature": signature, "Content-Type": "application/json"}).status_code)
+            codes.append(
+                c.post(
+                    "/api/v1/sync/push",
+                    data=body,
+                    headers={**a.auth, "X-Device-Signature": signature, "Content-Type": "application/json"},
+                ).status_code
+            )
 
     threads = [threading.Thread(target=push) for _ in range(4)]
     for t in threads:
@@ -139,8 +164,14 @@ def _sqlite_app(folder, template):
     """A hub on its own copy of the migrated SQLite template."""
     folder.mkdir()
     shutil.copyfile(template, folder / "hub.sqlite3")
-    return _hub({"INSTANCE_PATH": str(folder / "instance"), "DATABASE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
-                 "TESTING": True, "SWEEP_INTERVAL_SECONDS": 0})
+    return _hub(
+        {
+            "INSTANCE_PATH": str(folder / "instance"),
+            "DATABASE_URL": f"sqlite:///{folder / 'hub.sqlite3'}",
+            "TESTING": True,
+            "SWEEP_INTERVAL_SECONDS": 0,
+        }
+    )
 
 
 def _waiting_in_atomic(thread: threading.Thread) -> bool:
@@ -189,8 +220,11 @@ def test_push_needs_the_device_signature(gates):
     forged = a.push(scans, sign_with=b.key)
     assert forged.status_code == 401 and forged.json["error"]["code"] == "bad_signature"
     body = a.push_body(scans)
-    tampered = a.client.post("/api/v1/sync/push", data=body.replace(b'"admitted"', b'"revoked"'), headers={
-        **a.auth, "X-Device-Signature": base64.b64encode(a.key.sign(PUSH_DOMAIN + body)).decode()})
+    tampered = a.client.post(
+        "/api/v1/sync/push",
+        data=body.replace(b'"admitted"', b'"revoked"'),
+        headers={**a.auth, "X-Device-Signature": base64.b64encode(a.key.sign(PUSH_DOMAIN + body)).decode()},
+    )
     assert tampered.status_code == 401
 
 
@@ -251,8 +285,9 @@ def test_pull_sends_keyring_revocations_and_config_only_when_newer(client, organ
     first = a.pull().json
     keyring = Keyring.from_document(first["keyring"])
     assert first["config"]["gate_name"] == "Gate A" and first["revocations"] is None
-    hold = client.post(f"/api/v1/events/{event['id']}/holds",
-                       json={"ga": {"ticket_type": ga_type(event), "quantity": 1}}).json
+    hold = client.post(
+        f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": ga_type(event), "quantity": 1}}
+    ).json
     order = buy(client, hold).json
     ticket_id = order["tickets"][0]["ticket_id"]
     assert client.post(f"/api/v1/orders/{order['id']}/refund", headers=organizer).status_code == 200
@@ -260,8 +295,11 @@ def test_pull_sends_keyring_revocations_and_config_only_when_newer(client, organ
     assert later["keyring"] is None and later["config"] is None
     revocations = RevocationList.from_document(later["revocations"], keyring)
     assert revocations.is_revoked(event["id"], ticket_id)
-    quiet = a.pull(keyring_seq=first["keyring"]["seq"], revocation_seq=revocations.seq,
-                   config_version=first["config"]["config_version"]).json
+    quiet = a.pull(
+        keyring_seq=first["keyring"]["seq"],
+        revocation_seq=revocations.seq,
+        config_version=first["config"]["config_version"],
+    ).json
     assert quiet["revocations"] is None
 
 
@@ -274,11 +312,17 @@ def test_offline_double_admission_keeps_the_earliest_by_corrected_time(client, o
     a.push([at_a])
     b.push([at_b])  # arrives later, but happened first
     report = attendance(client, organizer, event)
-    assert report["duplicates"] == [{
-        "ticket_id": 5,
-        "entry": {"scan_id": at_b["scan_id"], "gate": "Gate B", "at": report["duplicates"][0]["entry"]["at"]},
-        "duplicate": {"scan_id": at_a["scan_id"], "gate": "Gate A", "at": report["duplicates"][0]["duplicate"]["at"]},
-    }]
+    assert report["duplicates"] == [
+        {
+            "ticket_id": 5,
+            "entry": {"scan_id": at_b["scan_id"], "gate": "Gate B", "at": report["duplicates"][0]["entry"]["at"]},
+            "duplicate": {
+                "scan_id": at_a["scan_id"],
+                "gate": "Gate A",
+                "at": report["duplicates"][0]["duplicate"]["at"],
+            },
+        }
+    ]
     assert report["entries"] == 1 and report["admitted"] == 1 and report["inside"] == 1
     devices = {d["name"]: d for d in client.get("/api/v1/devices", headers=organizer).json["items"]}
     assert abs(devices["Gate B"]["clock_offset_s"] + 7200) < 5
@@ -290,8 +334,14 @@ def test_offline_double_admission_keeps_the_earliest_by_corrected_time(client, o
 def test_exits_let_a_ticket_in_again_and_attendance_counts_by_gate(client, organizer, event, gates):
     a, b = gates
     now = time.time()
-    a.push([a.scan(1, at=now - 50), a.scan(2, at=now - 49), a.scan(3, verdict="wrong_zone"),
-            a.scan(None, verdict="not_a_ticket")])
+    a.push(
+        [
+            a.scan(1, at=now - 50),
+            a.scan(2, at=now - 49),
+            a.scan(3, verdict="wrong_zone"),
+            a.scan(None, verdict="not_a_ticket"),
+        ]
+    )
     b.push([b.scan(1, verdict="exit_recorded", at=now - 40), b.scan(4, verdict="revoked")])
     a.push([a.scan(1, at=now - 30)])  # back in after the exit: an entry, not a duplicate
     report = attendance(client, organizer, event)
@@ -313,10 +363,18 @@ def test_scan_export_pages_by_hub_sequence(client, organizer, event, gates):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
-                        ["scans", "sent_at", "scan_id", "seq", "wall_time", "verdict", "x"]), inner, max_size=4),
-                    max_leaves=12))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=40),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(["scans", "sent_at", "scan_id", "seq", "wall_time", "verdict", "x"]), inner, max_size=4
+            )
+        ),
+        max_leaves=12,
+    )
+)
 def test_malformed_batches_get_a_clear_4xx(gates, value):
     a, _b = gates
     body = json.dumps({"sent_at": 1.0, "scans": [value]} if not isinstance(value, dict) else value).encode()
@@ -324,18 +382,31 @@ def test_malformed_batches_get_a_clear_4xx(gates, value):
     assert 400 <= response.status_code < 500 and "error" in response.json
 
 
-@pytest.mark.parametrize("make_body, status, code", [
-    (lambda s: b"[" * 600 + b"]" * 600, 400, "malformed_json"),  # deeper than the Python stack allows to walk
-    (lambda s: b"[" * 100_000 + b"]" * 100_000, 400, "malformed_json"),  # deeper than the JSON parser goes
-    (lambda s: json.dumps({"sent_at": time.time(), "last_rtt_ms": 2**40, "scans": s}).encode(), 422,
-     "invalid_field"),
-    (lambda s: json.dumps({"sent_at": time.time(), "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
-    (lambda s: json.dumps({"sent_at": 1e12, "scans": s}).encode(), 422, "clock_out_of_range"),
-    (lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(), 400, "nul_character"),
-    (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * (PUSH_MAX_SCANS + 1)}).encode(), 422, "invalid_batch"),
-    (lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * PUSH_MAX_BYTES}).encode(), 413,
-     "request_entity_too_large"),
-])
+@pytest.mark.parametrize(
+    "make_body, status, code",
+    [
+        (lambda s: b"[" * 600 + b"]" * 600, 400, "malformed_json"),  # deeper than the Python stack allows to walk
+        (lambda s: b"[" * 100_000 + b"]" * 100_000, 400, "malformed_json"),  # deeper than the JSON parser goes
+        (
+            lambda s: json.dumps({"sent_at": time.time(), "last_rtt_ms": 2**40, "scans": s}).encode(),
+            422,
+            "invalid_field",
+        ),
+        (lambda s: json.dumps({"sent_at": time.time(), "backlog": 2**40, "scans": s}).encode(), 422, "invalid_field"),
+        (lambda s: json.dumps({"sent_at": 1e12, "scans": s}).encode(), 422, "clock_out_of_range"),
+        (
+            lambda s: json.dumps({"sent_at": 1.0, "scans": [{**s[0], "reason": "a\x00b"}]}).encode(),
+            400,
+            "nul_character",
+        ),
+        (lambda s: json.dumps({"sent_at": 1.0, "scans": s[:1] * (PUSH_MAX_SCANS + 1)}).encode(), 422, "invalid_batch"),
+        (
+            lambda s: json.dumps({"sent_at": 1.0, "scans": s, "pad": "x" * PUSH_MAX_BYTES}).encode(),
+            413,
+            "request_entity_too_large",
+        ),
+    ],
+)
 def test_hostile_batches_get_a_json_4xx_and_lose_nothing(client, organizer, event, gates, make_body, status, code):
     a, _b = gates
     scans = [a.scan(1), a.scan(2)]
@@ -365,15 +436,22 @@ def test_a_push_as_large_as_the_protocol_allows_is_taken_whatever_max_content_le
     app.extensions["tickethub.engine"].dispose()
 
 
-@pytest.mark.parametrize("header, value", [
-    ("X-Device-Time", "inf"), ("X-Device-Time", "1e308"), ("X-Device-Time", "nan"),
-    ("X-Device-Last-RTT-Ms", "99999999999999999999999"), ("X-Device-Last-RTT-Ms", str(2**40)),
-])
+@pytest.mark.parametrize(
+    "header, value",
+    [
+        ("X-Device-Time", "inf"),
+        ("X-Device-Time", "1e308"),
+        ("X-Device-Time", "nan"),
+        ("X-Device-Last-RTT-Ms", "99999999999999999999999"),
+        ("X-Device-Last-RTT-Ms", str(2**40)),
+    ],
+)
 def test_pull_refuses_timing_headers_out_of_range(client, organizer, gates, header, value):
     a, _b = gates
     response = a.client.get("/api/v1/sync/pull", headers={**a.auth, "X-Device-Time": "1000", header: value})
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_header"
     listing = client.get("/api/v1/devices", headers=organizer)
+
     def refuse(constant):
         raise AssertionError(f"{constant} is not JSON")
 
@@ -388,8 +466,9 @@ def test_no_scan_for_another_organizers_event_is_stored(client, organizer, event
     gate = FakeGate(client, organizer, event["id"], "Gate A")
     their_gate = FakeGate(client, other_organizer, theirs["id"], "Their gate")
     foreign = [gate.scan(1, event_id=theirs["id"])] + [  # every verdict, not only admissions and exits
-        gate.scan(2, verdict=v, event_id=theirs["id"]) for v in ("exit_recorded", "already_admitted", "revoked",
-                                                                 "wrong_event", "expired")]
+        gate.scan(2, verdict=v, event_id=theirs["id"])
+        for v in ("exit_recorded", "already_admitted", "revoked", "wrong_event", "expired")
+    ]
     missing = gate.scan(3, event_id=10**12)  # an event no one has
     reassigned = gate.scan(3, event_id=ours_too["id"])  # our other event: a gate moved between them
     answer = gate.push(foreign + [missing, reassigned]).json
@@ -454,8 +533,9 @@ def test_a_scan_whose_corrected_time_leaves_the_window_is_refused(client, organi
 def test_the_hub_stores_exactly_the_verdicts_the_gate_emits(client, organizer, event, gates):
     a, _b = gates
     emitted = [a.scan(i, verdict=v.value) for i, v in enumerate(GateVerdict, 1)]
-    made_up = [a.scan(100 + i, verdict=v) for i, v in enumerate(["made_up", "ADMITTED", "admitted ", "", "entry",
-                                                                 "x" * 300])]
+    made_up = [
+        a.scan(100 + i, verdict=v) for i, v in enumerate(["made_up", "ADMITTED", "admitted ", "", "entry", "x" * 300])
+    ]
     answer = a.push(emitted + made_up).json
     assert answer["stored"] == len(emitted)
     assert answer["rejected"] == [{"scan_id": s["scan_id"], "code": "unknown_verdict"} for s in made_up]
@@ -468,9 +548,12 @@ def test_the_hub_stores_exactly_the_verdicts_the_gate_emits(client, organizer, e
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
-_ANY_TIME = st.one_of(st.floats(min_value=TIME_MIN, max_value=TIME_MAX), st.floats(),
-                      st.integers(min_value=-10**30, max_value=10**30),
-                      st.sampled_from([TIME_MIN, TIME_MAX, TIME_MIN - 0.001, TIME_MAX + 0.001, 1e12, -1e12]))
+_ANY_TIME = st.one_of(
+    st.floats(min_value=TIME_MIN, max_value=TIME_MAX),
+    st.floats(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from([TIME_MIN, TIME_MAX, TIME_MIN - 0.001, TIME_MAX + 0.001, 1e12, -1e12]),
+)
 _NOW = object()  # sent_at: the real time of the push
 
 
@@ -482,19 +565,41 @@ def _push_bodies(draw, event_ids):
     stamp = time.time() if sent_at is _NOW else sent_at
     scan_id = st.uuids().map(lambda u: u.hex)
     ids = st.integers(min_value=0, max_value=2**63 - 1)
-    anything = st.fixed_dictionaries({
-        "scan_id": scan_id, "seq": ids, "wall_time": _ANY_TIME,
-        "event_id": st.one_of(st.none(), st.sampled_from(event_ids), ids), "ticket_id": st.none() | ids,
-        "verdict": st.one_of(st.sampled_from(VERDICTS), _TEXT), "reason": st.none() | _TEXT.map(lambda t: t[:40])})
-    valid = st.fixed_dictionaries({
-        "scan_id": scan_id, "seq": ids, "event_id": st.sampled_from([event_ids[0], None]), "ticket_id": ids,
-        "verdict": st.sampled_from(VERDICTS), "reason": st.none(),
-        "wall_time": st.floats(min_value=0, max_value=86_400).map(
-            lambda ago: max(stamp - ago, TIME_MIN) if plausible_time(stamp) else 0.0)})
+    anything = st.fixed_dictionaries(
+        {
+            "scan_id": scan_id,
+            "seq": ids,
+            "wall_time": _ANY_TIME,
+            "event_id": st.one_of(st.none(), st.sampled_from(event_ids), ids),
+            "ticket_id": st.none() | ids,
+            "verdict": st.one_of(st.sampled_from(VERDICTS), _TEXT),
+            "reason": st.none() | _TEXT.map(lambda t: t[:40]),
+        }
+    )
+    valid = st.fixed_dictionaries(
+        {
+            "scan_id": scan_id,
+            "seq": ids,
+            "event_id": st.sampled_from([event_ids[0], None]),
+            "ticket_id": ids,
+            "verdict": st.sampled_from(VERDICTS),
+            "reason": st.none(),
+            "wall_time": st.floats(min_value=0, max_value=86_400).map(
+                lambda ago: max(stamp - ago, TIME_MIN) if plausible_time(stamp) else 0.0
+            ),
+        }
+    )
     scans = draw(st.lists(st.one_of(anything, valid), max_size=40, unique_by=lambda s: s["scan_id"]))
-    good = [s["scan_id"] for s in scans if s.get("reason") is None and s["verdict"] in VERDICTS
-            and s["event_id"] in (event_ids[0], None) and plausible_time(s["wall_time"])
-            and abs(stamp - s["wall_time"]) <= 86_400 if plausible_time(stamp)]
+    good = [
+        s["scan_id"]
+        for s in scans
+        if s.get("reason") is None
+        and s["verdict"] in VERDICTS
+        and s["event_id"] in (event_ids[0], None)
+        and plausible_time(s["wall_time"])
+        and abs(stamp - s["wall_time"]) <= 86_400
+        if plausible_time(stamp)
+    ]
     return sent_at, scans, good
 
 
@@ -503,11 +608,15 @@ def foreign_event_id(client, make_user):
     return create_event(client, make_user("organizer")[1], rows=1, seats=1)["id"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
-def test_arbitrary_pushes_store_only_plausible_known_scans_and_every_valid_one(engine, event, gates,
-                                                                              foreign_event_id, data):
+def test_arbitrary_pushes_store_only_plausible_known_scans_and_every_valid_one(
+    engine, event, gates, foreign_event_id, data
+):
     a, _b = gates
     sent_at, scans, valid = data.draw(_push_bodies([event["id"], foreign_event_id]))
     sent_at = time.time() if sent_at is _NOW else sent_at

@@ -1,4 +1,5 @@
 """Account addresses follow the one address rule of buyers (services.validate.normal_email)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,17 @@ from hub.services.errors import Invalid
 from hub.services.users import authenticate, create_user
 
 
-@pytest.mark.parametrize("email", ["a@b", "ada@example.org\r\nBcc: x@example.org", "ada@example.org, bob@example.org",
-                                   "Ada <ada@example.org>", "a" * 65 + "@example.org", "@example.org"])
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@b",
+        "ada@example.org\r\nBcc: x@example.org",
+        "ada@example.org, bob@example.org",
+        "Ada <ada@example.org>",
+        "a" * 65 + "@example.org",
+        "@example.org",
+    ],
+)
 def test_an_account_needs_one_mailable_address(engine, email):
     with engine.connect() as conn:
         with pytest.raises(Invalid) as refused:

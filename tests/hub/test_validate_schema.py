@@ -1,5 +1,6 @@
 """The validators' JSON Schemas (hub/services/validate.py `json_schema()`) accept what the validators
 accept: the OpenAPI document describes request bodies with them, so a bound is written once."""
+
 from __future__ import annotations
 
 import jsonschema_rs
@@ -21,9 +22,42 @@ CHECKERS = {
     "obj(required a, optional b)": obj(required={"a": integer(0)}, optional={"b": string(2)}),
 }
 # at and beyond the bounds, wrong types, unknown and missing fields
-SAMPLES = [0, 1, 2, 5, 6, -1, 2**63, True, 1.5, "", " ", "a", "b", "ab", "abc", "abcd", "abcde", "a@example.org",
-           [], [0], [1, 1], [0, 1, 0], [2], ["ab"], ["ab", "c"], ["abc"], {}, {"a": 1}, {"a": 1, "b": "xy"},
-           {"a": 1, "b": "xyz"}, {"a": 1, "c": 1}, {"a": -1}, {"b": "x"}, None]
+SAMPLES = [
+    0,
+    1,
+    2,
+    5,
+    6,
+    -1,
+    2**63,
+    True,
+    1.5,
+    "",
+    " ",
+    "a",
+    "b",
+    "ab",
+    "abc",
+    "abcd",
+    "abcde",
+    "a@example.org",
+    [],
+    [0],
+    [1, 1],
+    [0, 1, 0],
+    [2],
+    ["ab"],
+    ["ab", "c"],
+    ["abc"],
+    {},
+    {"a": 1},
+    {"a": 1, "b": "xy"},
+    {"a": 1, "b": "xyz"},
+    {"a": 1, "c": 1},
+    {"a": -1},
+    {"b": "x"},
+    None,
+]
 
 
 def _accepts(checker, value) -> bool:
@@ -51,12 +85,17 @@ def test_the_api_documents_request_bodies_with_the_validators_schemas():
     from hub.services.venues import VENUE_SPEC
 
     schemas = openapi_document()["components"]["schemas"]
-    assert schemas["VenueIn"]["properties"]["sections"]["maxItems"] == VENUE_SPEC.json_schema()[
-        "properties"]["sections"]["maxItems"]
-    assert schemas["EventIn"]["properties"]["ticket_types"] | {"items": None} == EVENT_SPEC.json_schema()[
-        "properties"]["ticket_types"] | {"items": None}
-    assert schemas["HoldIn"]["properties"]["ttl_seconds"]["maximum"] == HOLD_SPEC.json_schema()[
-        "properties"]["ttl_seconds"]["maximum"]
+    assert (
+        schemas["VenueIn"]["properties"]["sections"]["maxItems"]
+        == VENUE_SPEC.json_schema()["properties"]["sections"]["maxItems"]
+    )
+    assert schemas["EventIn"]["properties"]["ticket_types"] | {"items": None} == EVENT_SPEC.json_schema()["properties"][
+        "ticket_types"
+    ] | {"items": None}
+    assert (
+        schemas["HoldIn"]["properties"]["ttl_seconds"]["maximum"]
+        == HOLD_SPEC.json_schema()["properties"]["ttl_seconds"]["maximum"]
+    )
     assert schemas["OrderIn"]["properties"]["buyer"] == ORDER_SPEC.json_schema()["properties"]["buyer"]
     # what only the document says is added, never a bound taken away
     assert schemas["OrderIn"]["properties"]["payment"]["properties"]["method"]["enum"] == ["box_office", "free"]

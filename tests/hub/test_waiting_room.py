@@ -2,29 +2,38 @@
 
 Clocks are pinned: the services take `now`, and the queue's release lies at a fixed moment.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
 
-from hub.services import event_admin, waiting_room as wr
+from hub.services import event_admin
+from hub.services import waiting_room as wr
 from hub.services.clock import iso, utcnow
 from hub.services.errors import Conflict, Forbidden
 from tests.hub.helpers import create_event
 from tests.support import wait_for
 
-RELEASE = datetime(2031, 3, 1, 10, 0, tzinfo=timezone.utc)
+RELEASE = datetime(2031, 3, 1, 10, 0, tzinfo=UTC)
 KEY = "5eed" * 8  # the draw's key (hex), fixed so the test is deterministic
 TTL = 900
 
 
 def _queued_event(client, headers, *, rate: int = 60, release_at: datetime = RELEASE, **fields) -> int:
-    event = create_event(client, headers, release_at=release_at, starts_at=iso(release_at + timedelta(days=30)),
-                         waiting_room=True, admit_per_minute=rate, **fields)
+    event = create_event(
+        client,
+        headers,
+        release_at=release_at,
+        starts_at=iso(release_at + timedelta(days=30)),
+        waiting_room=True,
+        admit_per_minute=rate,
+        **fields,
+    )
     assert event["waiting_room"] is True and event["admit_per_minute"] == rate
     return event["id"]
 
@@ -38,8 +47,8 @@ def _join(app, conn, event_id: int, now: datetime) -> int:
 
 # --- fairness ---------------------------------------------------------------------------------------
 
-def test_arrivals_before_release_get_drawn_places_and_later_arrivals_queue_in_order(app, client, organizer,
-                                                                                      engine):
+
+def test_arrivals_before_release_get_drawn_places_and_later_arrivals_queue_in_order(app, client, organizer, engine):
     event_id = _queued_event(client, organizer)
     with engine.connect() as conn:
         early = [_join(app, conn, event_id, RELEASE - timedelta(minutes=30) + timedelta(seconds=i)) for i in range(40)]
@@ -66,8 +75,16 @@ def test_arriving_first_before_the_release_is_no_advantage():
     """Over many draws the first and the last of 40 early arrivals end up, on average, in the middle."""
     firsts, lasts = [], []
     for n in range(300):
-        state = wr.QueueState(event_id=1, title="t", on=True, release_at=RELEASE, admit_per_minute=60, entries=40,
-                              pre_release=40, shuffle_key=f"{n:032x}")
+        state = wr.QueueState(
+            event_id=1,
+            title="t",
+            on=True,
+            release_at=RELEASE,
+            admit_per_minute=60,
+            entries=40,
+            pre_release=40,
+            shuffle_key=f"{n:032x}",
+        )
         firsts.append(wr.position(state, 1))
         lasts.append(wr.position(state, 40))
     assert 17 <= statistics.mean(firsts) <= 24 and 17 <= statistics.mean(lasts) <= 24
@@ -76,8 +93,10 @@ def test_arriving_first_before_the_release_is_no_advantage():
 
 # --- admission at the configured rate ---------------------------------------------------------------
 
-def test_admission_follows_the_configured_rate_and_banks_nothing_while_the_queue_is_empty(app, client, organizer,
-                                                                                          engine):
+
+def test_admission_follows_the_configured_rate_and_banks_nothing_while_the_queue_is_empty(
+    app, client, organizer, engine
+):
     event_id = _queued_event(client, organizer, rate=60)  # one a second
     secret = app.config["SECRET_KEY"]
 
@@ -105,8 +124,9 @@ def test_admission_follows_the_configured_rate_and_banks_nothing_while_the_queue
         assert admitted(1000) == 30
         # a quiet spell banks nothing: ten arrivals at once are let in at the rate, not all at once
         late = [_join(app, conn, event_id, RELEASE + timedelta(seconds=1000)) for _ in range(10)]
-        assert [wr.position(wr.queue_state(conn, event_id, now=RELEASE + timedelta(seconds=1000)), s)
-                for s in late] == list(range(31, 41))
+        assert [
+            wr.position(wr.queue_state(conn, event_id, now=RELEASE + timedelta(seconds=1000)), s) for s in late
+        ] == list(range(31, 41))
         assert admitted(1000) == 30
         assert admitted(1003) == 36
         event_admin.update_event(conn, event_id, {"admit_per_minute": 0})  # paused
@@ -116,7 +136,8 @@ def test_admission_follows_the_configured_rate_and_banks_nothing_while_the_queue
 
 
 def test_an_admission_lasts_its_window_from_the_first_time_and_then_the_ticket_must_queue_again(
-        app, client, organizer, engine):
+    app, client, organizer, engine
+):
     event_id = _queued_event(client, organizer, rate=600)
     secret = app.config["SECRET_KEY"]
     with engine.connect() as conn:
@@ -134,6 +155,7 @@ def test_an_admission_lasts_its_window_from_the_first_time_and_then_the_ticket_m
 
 # --- holds need an admission while the waiting room is on -------------------------------------------
 
+
 def _admission_token(app, engine, event_id: int, *, ttl: int = TTL, now: datetime | None = None) -> str:
     now = now or utcnow()
     secret = app.config["SECRET_KEY"]
@@ -142,8 +164,9 @@ def _admission_token(app, engine, event_id: int, *, ttl: int = TTL, now: datetim
         return wr.admit(conn, event_id, seq, secret, ttl, now=now + timedelta(seconds=1))[0]["admission_token"]
 
 
-def test_holds_are_refused_without_a_live_admission_of_their_event_and_accepted_with_one(app, client, organizer,
-                                                                                         engine):
+def test_holds_are_refused_without_a_live_admission_of_their_event_and_accepted_with_one(
+    app, client, organizer, engine
+):
     released = utcnow() - timedelta(hours=1)  # the API runs on the real clock
     event_id = _queued_event(client, organizer, rate=6000, release_at=released)
     other_id = _queued_event(client, organizer, rate=6000, release_at=released)
@@ -155,8 +178,11 @@ def test_holds_are_refused_without_a_live_admission_of_their_event_and_accepted_
     tries = {
         "none": {},
         "forged": {"X-Admission-Token": payload + "." + signature[::-1]},
-        "another hub's": {"X-Admission-Token": wr._serializer("not the secret", wr.ADMISSION_SALT).dumps(
-            [event_id, 1, int(time.time()) + 600])},
+        "another hub's": {
+            "X-Admission-Token": wr._serializer("not the secret", wr.ADMISSION_SALT).dumps(
+                [event_id, 1, int(time.time()) + 600]
+            )
+        },
         "expired": {"X-Admission-Token": expired},
         "another event's": {"X-Admission-Token": _admission_token(app, engine, other_id)},
     }
@@ -185,6 +211,7 @@ def test_check_admission_ignores_events_without_a_waiting_room(app, client, orga
 
 # --- the API's queue routes --------------------------------------------------------------------------
 
+
 def test_one_place_per_client_asking_again_with_the_ticket_keeps_it(app, client, organizer):
     event_id = _queued_event(client, organizer, rate=0, release_at=utcnow() - timedelta(hours=1))
     path = f"/api/v1/events/{event_id}/queue"
@@ -202,7 +229,11 @@ def test_one_place_per_client_asking_again_with_the_ticket_keeps_it(app, client,
     public = client.get(path)
     assert public.headers["Cache-Control"] == "public, max-age=1"
     assert {k: public.json[k] for k in ("waiting_room", "entries", "waiting", "admitted")} == {
-        "waiting_room": True, "entries": 2, "waiting": 2, "admitted": 0}
+        "waiting_room": True,
+        "entries": 2,
+        "waiting": 2,
+        "admitted": 0,
+    }
 
 
 def test_queue_routes_refuse_missing_forged_and_other_events_tickets_and_early_admission(app, client, organizer):
@@ -210,8 +241,12 @@ def test_queue_routes_refuse_missing_forged_and_other_events_tickets_and_early_a
     other_id = _queued_event(client, organizer, rate=0, release_at=utcnow() - timedelta(hours=1))
     ticket = client.post(f"/api/v1/events/{event_id}/queue").json["queue_ticket"]
     other = client.post(f"/api/v1/events/{other_id}/queue").json["queue_ticket"]
-    for headers in ({}, {"X-Queue-Ticket": ticket[:-2] + "xx"}, {"X-Queue-Ticket": other},
-                    {"X-Queue-Ticket": "\u00e9" * 10}):
+    for headers in (
+        {},
+        {"X-Queue-Ticket": ticket[:-2] + "xx"},
+        {"X-Queue-Ticket": other},
+        {"X-Queue-Ticket": "\u00e9" * 10},
+    ):
         for method, route in (("get", "/status"), ("post", "/admission")):
             answer = getattr(client, method)(f"/api/v1/events/{event_id}/queue{route}", headers=headers)
             assert answer.status_code == 403 and answer.json["error"]["code"] == "bad_queue_ticket", (headers, route)
@@ -255,29 +290,49 @@ def test_queue_status_requests_do_no_database_work(app, client, organizer, engin
 
 # --- how often clients ask ---------------------------------------------------------------------------
 
+
 def test_a_long_queue_asks_about_its_budget_per_second_near_the_front_soon_far_back_seldom():
     budget = 400
-    state = wr.QueueState(event_id=1, title="t", on=True, release_at=RELEASE, admit_per_minute=600,
-                          entries=100_000, pre_release=0, shuffle_key="00", admitted=0)
+    state = wr.QueueState(
+        event_id=1,
+        title="t",
+        on=True,
+        release_at=RELEASE,
+        admit_per_minute=600,
+        entries=100_000,
+        pre_release=0,
+        shuffle_key="00",
+        admitted=0,
+    )
     now = RELEASE + timedelta(seconds=1)
     polls = [wr.queue_status(state, seq, now, budget)["poll_after_seconds"] for seq in range(1, 100_001)]
     assert polls[0] == wr.MIN_POLL_SECONDS and polls[-1] >= 100_000 / budget
     assert sum(1 / p for p in polls) <= 2 * budget, "the whole queue asks about its budget a second"
     pre = wr.QueueState(event_id=1, title="t", on=True, release_at=RELEASE, admit_per_minute=600, entries=100_000)
-    first_questions = [wr.queue_status(pre, seq, RELEASE - timedelta(seconds=60), budget)["poll_after_seconds"]
-                       for seq in range(1, 100_001)]
+    first_questions = [
+        wr.queue_status(pre, seq, RELEASE - timedelta(seconds=60), budget)["poll_after_seconds"]
+        for seq in range(1, 100_001)
+    ]
     assert min(first_questions) >= 60, "nobody asks again before the release"
     assert max(first_questions) - min(first_questions) >= 100_000 / budget * 0.9, "spread over the moments after it"
-    checking_in = [wr.queue_status(pre, seq, RELEASE - timedelta(hours=1), budget)["poll_after_seconds"]
-                   for seq in range(1, 100_001)]
+    checking_in = [
+        wr.queue_status(pre, seq, RELEASE - timedelta(hours=1), budget)["poll_after_seconds"]
+        for seq in range(1, 100_001)
+    ]
     assert sum(1 / p for p in checking_in) <= 1.2 * budget, "an hour before, the queue checks in within its budget"
 
 
 # --- organizer fields --------------------------------------------------------------------------------
 
+
 def test_event_waiting_room_fields_are_checked_like_every_event_field(client, organizer):
-    for bad in ({"waiting_room": "yes"}, {"waiting_room": 1}, {"admit_per_minute": -1},
-                {"admit_per_minute": 1.5}, {"admit_per_minute": 10**7}):
+    for bad in (
+        {"waiting_room": "yes"},
+        {"waiting_room": 1},
+        {"admit_per_minute": -1},
+        {"admit_per_minute": 1.5},
+        {"admit_per_minute": 10**7},
+    ):
         with pytest.raises(AssertionError) as refused:
             create_event(client, organizer, **bad)
         assert "invalid_field" in str(refused.value), bad
@@ -286,6 +341,7 @@ def test_event_waiting_room_fields_are_checked_like_every_event_field(client, or
 
 
 # --- migration 0006 -----------------------------------------------------------------------------------
+
 
 def test_migration_0006_creates_what_the_schema_describes_and_goes_down_and_up(database_url):
     from alembic import command
@@ -300,15 +356,20 @@ def test_migration_0006_creates_what_the_schema_describes_and_goes_down_and_up(d
     engine = make_engine(database_url)
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
-        conn.exec_driver_sql("INSERT INTO events (title, artist, location, description, category, starts_at, "
-                             "ticket_release_at, service_fee, created_at) VALUES ('kept', '', '', '', '', "
-                             "'2031-01-01 20:00:00', '2031-01-01 10:00:00', 0, '2030-01-01 00:00:00')")
+        conn.exec_driver_sql(
+            "INSERT INTO events (title, artist, location, description, category, starts_at, "
+            "ticket_release_at, service_fee, created_at) VALUES ('kept', '', '', '', '', "
+            "'2031-01-01 20:00:00', '2031-01-01 10:00:00', 0, '2030-01-01 00:00:00')"
+        )
         conn.commit()
     names = ours | {"waiting_room", "admit_per_minute"}  # tables, and columns of events
 
     def about_ours(diff) -> bool:
-        return any((part if isinstance(part, str) else getattr(part, "name", None)) in names
-                   or getattr(getattr(part, "table", None), "name", None) in ours for part in diff[1:])
+        return any(
+            (part if isinstance(part, str) else getattr(part, "name", None)) in names
+            or getattr(getattr(part, "table", None), "name", None) in ours
+            for part in diff[1:]
+        )
 
     flat = [d for diff in diffs for d in (diff if isinstance(diff, list) else [diff])]
     assert [d for d in flat if about_ours(d)] == []
@@ -328,6 +389,7 @@ def test_migration_0006_creates_what_the_schema_describes_and_goes_down_and_up(d
 
 # --- several hub processes ----------------------------------------------------------------------------
 
+
 def test_hubs_sharing_a_database_and_instance_share_the_queue(app, app_config, client, organizer):
     """A second hub on the same database and instance folder (as `tickethub serve --workers 2` runs)
     checks the first one's tickets, counts the same queue and lets in with an admission the first
@@ -346,8 +408,11 @@ def test_hubs_sharing_a_database_and_instance_share_the_queue(app, app_config, c
         with other.extensions["tickethub.engine"].connect() as conn:
             event_admin.update_event(conn, event_id, {"admit_per_minute": 60_000})
         admission = _admission_once_let_in(there, event_id, ticket)
-        held = client.post(f"/api/v1/events/{event_id}/holds", json={"best_available": {"count": 1}},
-                           headers={"X-Admission-Token": admission["admission_token"]})
+        held = client.post(
+            f"/api/v1/events/{event_id}/holds",
+            json={"best_available": {"count": 1}},
+            headers={"X-Admission-Token": admission["admission_token"]},
+        )
         assert held.status_code == 201, held.json
     finally:
         other.extensions["tickethub.engine"].dispose()

@@ -1,4 +1,5 @@
 """The Raspberry Pi systemd units and install script."""
+
 from __future__ import annotations
 
 import shutil
@@ -61,24 +62,34 @@ def test_units_pass_systemd_analyze_verify(name, tmp_path):
     for binary in ("/opt/ticketgate/venv/bin/gate-agent", "/usr/bin/cage", "/usr/bin/curl"):
         text = text.replace(binary, "/usr/bin/true")
     (tmp_path / name).write_text(text, "utf-8")
-    result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True,
-                            timeout=60)
-    problems = [line for line in (result.stdout + result.stderr).splitlines()
-                if name in line and ("Unknown" in line or "ignoring" in line or "rror" in line)]
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True, text=True, timeout=60
+    )
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).splitlines()
+        if name in line and ("Unknown" in line or "ignoring" in line or "rror" in line)
+    ]
     assert result.returncode == 0 and problems == [], result.stderr
 
 
 def test_install_script_plans_user_groups_venv_enrolment_and_units():
     script = PROVISIONING / "install-pi.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    result = subprocess.run(["bash", str(script), "--dry-run", "--hub", "https://hub.example", "--token", "te_abc"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["bash", str(script), "--dry-run", "--hub", "https://hub.example", "--token", "te_abc"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     plan = [line[2:] for line in result.stdout.splitlines() if line.startswith("+ ")]
     joined = "\n".join(plan)
     assert "usermod -a -G video ticketgate" in joined
     assert "install -d -o ticketgate -g ticketgate -m 0700" in joined
-    assert any("gate-agent enroll" in p and "--token te_abc" in p and p.startswith("runuser -u ticketgate") for p in plan)
+    assert any(
+        "gate-agent enroll" in p and "--token te_abc" in p and p.startswith("runuser -u ticketgate") for p in plan
+    )
     assert "systemctl enable --now ticketgate-gate.service" in joined
     assert "systemctl enable --now ticketgate-kiosk.service" in joined
     no_kiosk = subprocess.run(["bash", str(script), "--dry-run", "--no-kiosk"], capture_output=True, text=True)
@@ -87,6 +98,7 @@ def test_install_script_plans_user_groups_venv_enrolment_and_units():
 
 
 def test_install_script_rejects_a_token_without_a_hub():
-    result = subprocess.run(["bash", str(PROVISIONING / "install-pi.sh"), "--dry-run", "--token", "te_abc"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["bash", str(PROVISIONING / "install-pi.sh"), "--dry-run", "--token", "te_abc"], capture_output=True, text=True
+    )
     assert result.returncode == 2 and "--token needs --hub" in result.stderr

@@ -3,8 +3,9 @@
 Revision ID: w001
 Revises: 0001
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "w001"
 down_revision = "0001"
@@ -93,6 +94,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("order_reminders", "mail_log", "user_totp", "password_resets", "account_orders",
-                  "order_promos", "promo_codes"):
+    for table in (
+        "order_reminders",
+        "mail_log",
+        "user_totp",
+        "password_resets",
+        "account_orders",
+        "order_promos",
+        "promo_codes",
+    ):
         op.drop_table(table)

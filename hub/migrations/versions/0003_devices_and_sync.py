@@ -3,8 +3,9 @@
 Revision ID: d001
 Revises: w001
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "d001"
 down_revision = "w001"

@@ -8,8 +8,9 @@ Idempotency keys stored before it are left as they are: they were the client's r
 key, and keys are now stored scoped to their hold (services.orders), so a retry
 that spans the upgrade gets 409 hold_purchased instead of a replay.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "h001"
 down_revision = "d001"

@@ -8,8 +8,9 @@ their users log in again. Door-staff accounts get no organizer (staff_of NULL):
 on a hub without SINGLE_TENANT they work at no event until an admin assigns
 them one on /manage/staff.
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "s001"
 down_revision = "h001"
@@ -23,8 +24,9 @@ def upgrade() -> None:
     # ADD COLUMN works in place on SQLite too (a table copy would trip over the rows referencing users)
     op.add_column("users", sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"))
     if op.get_bind().dialect.name == "sqlite":  # alembic cannot add the constraint there; SQLite's ALTER can
-        op.execute("ALTER TABLE users ADD COLUMN staff_of INTEGER "
-                   "CONSTRAINT fk_users_staff_of_users REFERENCES users (id)")
+        op.execute(
+            "ALTER TABLE users ADD COLUMN staff_of INTEGER CONSTRAINT fk_users_staff_of_users REFERENCES users (id)"
+        )
     else:
         op.add_column("users", sa.Column("staff_of", BigId, nullable=True))
         op.create_foreign_key(op.f("fk_users_staff_of_users"), "users", "users", ["staff_of"], ["id"])

@@ -6,8 +6,9 @@ Revises: s001
 
 Existing events get the waiting room off (and 600 admissions a minute for when it is turned on).
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0006"
 down_revision = "s001"
@@ -23,8 +24,9 @@ def upgrade() -> None:
     op.add_column("events", sa.Column("admit_per_minute", sa.Integer(), nullable=False, server_default="600"))
     op.create_table(
         "waiting_rooms",
-        sa.Column("event_id", BigId, sa.ForeignKey("events.id", name="fk_waiting_rooms_event_id_events"),
-                  nullable=False),
+        sa.Column(
+            "event_id", BigId, sa.ForeignKey("events.id", name="fk_waiting_rooms_event_id_events"), nullable=False
+        ),
         sa.Column("entries", sa.BigInteger(), nullable=False),
         sa.Column("pre_release", sa.BigInteger(), nullable=True),
         sa.Column("shuffle_key", sa.String(64), nullable=True),
@@ -34,8 +36,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "waiting_room_admissions",
-        sa.Column("event_id", BigId, sa.ForeignKey("events.id", name="fk_waiting_room_admissions_event_id_events"),
-                  nullable=False),
+        sa.Column(
+            "event_id",
+            BigId,
+            sa.ForeignKey("events.id", name="fk_waiting_room_admissions_event_id_events"),
+            nullable=False,
+        ),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("admitted_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "seq", name="pk_waiting_room_admissions"),

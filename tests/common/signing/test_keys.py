@@ -1,4 +1,5 @@
 """Signing key files, key directories and keyring documents."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,16 @@ import stat
 import pytest
 
 from common.signing import (
-    KeyFileError, Keyring, KeyringError, SigningKey, create_key, load_current_key, load_signing_keys,
-    retire_key, sign_ticket, verify_ticket,
+    KeyFileError,
+    Keyring,
+    KeyringError,
+    SigningKey,
+    create_key,
+    load_current_key,
+    load_signing_keys,
+    retire_key,
+    sign_ticket,
+    verify_ticket,
 )
 from common.signing.keys import KEYRING_FILE
 
@@ -106,7 +115,9 @@ def test_keyring_entries_are_checked(mutate, message):
         Keyring.from_document(doc)
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"type": "other"}', '{"type": "ticketgate.keyring", "version": 2}'])
+@pytest.mark.parametrize(
+    "content", ["not json", "[]", '{"type": "other"}', '{"type": "ticketgate.keyring", "version": 2}']
+)
 def test_bad_keyring_files(tmp_path, content):
     path = tmp_path / "keyring.json"
     path.write_text(content)
@@ -130,4 +141,3 @@ def test_retiring_a_key_drops_it_from_the_keyring_but_keeps_the_file(tmp_path):
     retired = tmp_path / f"{old.kid}.pem.retired"
     assert _mode(retired) == 0o600 and not (tmp_path / f"{old.kid}.pem").exists()
     assert load_current_key(tmp_path).kid == new.kid
-

@@ -1,4 +1,5 @@
 """Signed revocation lists."""
+
 from __future__ import annotations
 
 import copy

@@ -1,4 +1,5 @@
 """Ticket signing and verification: reasons, properties, bounds."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.signing import (
-    MAX_TEXT_LENGTH, Keyring, Reason, SigningKey, b45, looks_like_ticket, sign_ticket, verify_ticket,
+    MAX_TEXT_LENGTH,
+    Keyring,
+    Reason,
+    SigningKey,
+    b45,
+    looks_like_ticket,
+    sign_ticket,
+    verify_ticket,
 )
 from common.signing.b45 import ALPHABET
 from common.signing.qr import make_qr
@@ -46,7 +54,12 @@ def test_round_trip_over_all_field_ranges(fields, window):
     assert result.valid, result
     t = result.ticket
     assert (t.event_id, t.ticket_id, t.ticket_type, t.zones, t.seat) == (
-        fields["event_id"], fields["ticket_id"], fields["ticket_type"], fields["zones"], fields["seat"])
+        fields["event_id"],
+        fields["ticket_id"],
+        fields["ticket_type"],
+        fields["zones"],
+        fields["seat"],
+    )
     assert (t.not_before, t.not_after, t.kid) == (not_before, not_after, KEY.kid)
 
 
@@ -54,7 +67,7 @@ def _mutations(text: str, replacements: str):
     for i, original in enumerate(text):
         for ch in replacements:
             if ch != original:
-                yield text[:i] + ch + text[i + 1:]
+                yield text[:i] + ch + text[i + 1 :]
 
 
 @pytest.mark.parametrize("seat", [117, None])
@@ -75,12 +88,18 @@ def test_single_character_change_of_random_tickets_is_rejected(fields, data):
     text = sign_ticket(KEY, **fields)
     i = data.draw(st.integers(0, len(text) - 1))
     ch = data.draw(st.characters().filter(lambda c: c != text[i]))
-    result = verify_ticket(text[:i] + ch + text[i + 1:], KEYRING, NOW)
+    result = verify_ticket(text[:i] + ch + text[i + 1 :], KEYRING, NOW)
     assert not result.valid and isinstance(result.reason, Reason)
 
 
-@given(st.one_of(st.text(), st.text(alphabet=ALPHABET), st.text(alphabet=ALPHABET).map(lambda s: TEXT_PREFIX + s),
-                 st.binary().map(lambda b: TEXT_PREFIX + b45.encode(b))))
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet=ALPHABET),
+        st.text(alphabet=ALPHABET).map(lambda s: TEXT_PREFIX + s),
+        st.binary().map(lambda b: TEXT_PREFIX + b45.encode(b)),
+    )
+)
 def test_random_text_never_raises(text):
     result = verify_ticket(text, KEYRING, NOW)
     assert not result.valid and isinstance(result.reason, Reason)
@@ -104,7 +123,7 @@ def test_each_reason_is_reported():
     assert verify_ticket(text, KEYRING, NOW + 11).reason is Reason.EXPIRED
     assert verify_ticket(text, KEYRING, NOW - 11).ticket.ticket_id == 2  # fields still shown
     assert verify_ticket(text, Keyring([OTHER_KEY.public_entry()]), NOW).reason is Reason.UNKNOWN_KEY
-    raw = b45.decode(text[len(TEXT_PREFIX):])
+    raw = b45.decode(text[len(TEXT_PREFIX) :])
     flipped = raw[:-1] + bytes([raw[-1] ^ 1])
     assert verify_ticket(TEXT_PREFIX + b45.encode(flipped), KEYRING, NOW).reason is Reason.BAD_SIGNATURE
     assert verify_ticket("TG2:" + text[4:], KEYRING, NOW).reason is Reason.UNSUPPORTED_VERSION
@@ -120,7 +139,7 @@ def test_signature_from_another_key_with_the_same_kid_fails():
 
 def test_downgrade_of_the_signed_version_byte_cannot_pass():
     payload = bytes([1, 0]) + KEY.kid_bytes + bytes([1, 2, 3, 0])
-    raw = b45.decode(_signed_raw(payload)[len(TEXT_PREFIX):])
+    raw = b45.decode(_signed_raw(payload)[len(TEXT_PREFIX) :])
     for version in (0, 2, 255):
         relabelled = bytes([version]) + raw[1:]
         result = verify_ticket(TEXT_PREFIX + b45.encode(relabelled), KEYRING, NOW)
@@ -149,8 +168,16 @@ def test_unknown_flags_and_inverted_window_are_malformed():
 
 
 def test_encoder_refuses_out_of_range_fields():
-    for bad in (dict(event_id=-1), dict(event_id=2**32), dict(ticket_id=2**53), dict(zones=[0]),
-                dict(zones=[17]), dict(seat=-1), dict(not_before=20, not_after=10), dict(ticket_type=True)):
+    for bad in (
+        dict(event_id=-1),
+        dict(event_id=2**32),
+        dict(ticket_id=2**53),
+        dict(zones=[0]),
+        dict(zones=[17]),
+        dict(seat=-1),
+        dict(not_before=20, not_after=10),
+        dict(ticket_type=True),
+    ):
         fields = dict(event_id=1, ticket_id=1, ticket_type=1) | bad
         with pytest.raises(ValueError):
             sign_ticket(KEY, **fields)
@@ -158,8 +185,11 @@ def test_encoder_refuses_out_of_range_fields():
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    event_id=st.integers(0, 16383), ticket_id=st.integers(0, 2**21 - 1), ticket_type=st.integers(0, 16383),
-    zones=st.frozensets(st.integers(1, 7)), seat=st.integers(0, 16383),
+    event_id=st.integers(0, 16383),
+    ticket_id=st.integers(0, 2**21 - 1),
+    ticket_type=st.integers(0, 16383),
+    zones=st.frozensets(st.integers(1, 7)),
+    seat=st.integers(0, 16383),
 )
 def test_seated_ticket_without_window_fits_qr_version_5(event_id, ticket_id, ticket_type, zones, seat):
     text = sign_ticket(KEY, event_id=event_id, ticket_id=ticket_id, ticket_type=ticket_type, zones=zones, seat=seat)

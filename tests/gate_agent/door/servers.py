@@ -1,4 +1,5 @@
 """A real door page: the Flask app served by waitress on a loopback port, in a thread."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -1,4 +1,5 @@
 """The door page in real headless Chromium: green for a valid ticket, red for its second scan."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The door page over real HTTP: server-sent events, manual entry, preview, errors."""
+
 from __future__ import annotations
 
 import json
@@ -88,7 +89,11 @@ def test_manual_entry_goes_through_the_pipeline(folder, door):
 @pytest.mark.parametrize(
     ("kwargs", "status", "code"),
     [
-        ({"data": "text=TG1:abc", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415, "bad_request"),
+        (
+            {"data": "text=TG1:abc", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            415,
+            "bad_request",
+        ),
         ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, 400, "bad_request"),
         ({"json": {"code": "x"}}, 400, "missing_text"),
         ({"json": {"text": "   "}}, 400, "missing_text"),
@@ -151,8 +156,11 @@ def test_absurd_times_in_the_gate_store_do_not_cost_a_verdict(folder, door):
     text = folder.ticket(ticket_id=5150)
     gate.store.apply_movements([Movement("c" * 32, 1, 5150, MovementKind.ENTRY, 1e12, "Gate B")], cursor=1)
     with sqlite3.connect(folder.path / "gate.db") as conn:
-        conn.execute("INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
-                     " VALUES (?, 'gate-a', 1, 5151, 'admitted', -1e12, 0, 'x')", ("d" * 32,))
+        conn.execute(
+            "INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
+            " VALUES (?, 'gate-a', 1, 5151, 'admitted', -1e12, 0, 'x')",
+            ("d" * 32,),
+        )
     response = requests.post(base + "/api/scan", json={"text": text}, timeout=5)
     assert response.status_code == 200, response.text
     assert response.json()["verdict"] == "already_admitted"

@@ -1,4 +1,5 @@
 """A real `gate-agent run` process scanning a folder of QR images and serving its door page."""
+
 from __future__ import annotations
 
 import signal
@@ -25,13 +26,17 @@ def test_run_scans_a_folder_source_and_serves_the_door_page(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
         [GATE_AGENT, "run", "--data-dir", str(folder.path), "--source", str(images), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().startswith(f"door page: http://127.0.0.1:{port}/")
         base = f"http://127.0.0.1:{port}"
-        state = wait_for(lambda: (s := requests.get(base + "/api/state", timeout=2).json())["admitted"] == 3 and s,
-                         what="three admissions")
+        state = wait_for(
+            lambda: (s := requests.get(base + "/api/state", timeout=2).json())["admitted"] == 3 and s,
+            what="three admissions",
+        )
         assert [r["verdict"] for r in state["recent"]] == ["admitted"] * 3
         assert 'src="/preview.mjpg"' in requests.get(base + "/", timeout=2).text
         assert requests.get(base + "/preview.jpg", timeout=2).headers["Content-Type"] == "image/jpeg"
@@ -48,7 +53,9 @@ def test_run_with_a_missing_source_is_a_clear_error(tmp_path):
     folder = make_gate_folder(tmp_path)
     proc = subprocess.run(
         [GATE_AGENT, "run", "--data-dir", str(folder.path), "--source", str(tmp_path / "nope.png"), "--headless"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 1
     assert "nope.png: no such file, folder or camera" in proc.stderr and "Traceback" not in proc.stderr
@@ -58,7 +65,9 @@ def test_run_with_a_camera_that_is_not_there_is_a_clear_error(tmp_path):
     folder = make_gate_folder(tmp_path)
     proc = subprocess.run(
         [GATE_AGENT, "run", "--data-dir", str(folder.path), "--camera", "97", "--headless"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert "camera 97 could not be opened" in proc.stderr and "Traceback" not in proc.stderr
@@ -72,7 +81,11 @@ def test_run_on_a_busy_port_is_a_clear_error(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = subprocess.run([GATE_AGENT, "run", "--data-dir", str(folder.path), "--port", str(port)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [GATE_AGENT, "run", "--data-dir", str(folder.path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 1
     assert f"cannot serve the door page on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr

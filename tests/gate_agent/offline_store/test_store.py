@@ -1,4 +1,5 @@
 """The offline store: schema versioning, durability settings, atomic decisions, scale."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -22,8 +23,16 @@ def admit_once(state):
 
 
 def new_scan(ticket_id=7, event_id=1):
-    return NewScan("gate-a", "Gate A", wall_time=1.0, mono=2.0, code_digest="d" * 32,
-                   source="test", event_id=event_id, ticket_id=ticket_id)
+    return NewScan(
+        "gate-a",
+        "Gate A",
+        wall_time=1.0,
+        mono=2.0,
+        code_digest="d" * 32,
+        source="test",
+        event_id=event_id,
+        ticket_id=ticket_id,
+    )
 
 
 def test_new_store_is_migrated_to_the_current_version_in_wal_with_full_sync(tmp_path):
@@ -57,11 +66,17 @@ def test_required_fields_cannot_be_null_or_unknown(tmp_path):
     OfflineStore(tmp_path / "gate.db").close()
     with closing(sqlite3.connect(tmp_path / "gate.db")) as conn:  # whoever writes: the schema refuses
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
-                         " VALUES (?, 'g', 'maybe', 1, 1, 'x')", ("a" * 32,))
+            conn.execute(
+                "INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
+                " VALUES (?, 'g', 'maybe', 1, 1, 'x')",
+                ("a" * 32,),
+            )
         with pytest.raises(sqlite3.IntegrityError):
-            conn.execute("INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
-                         " VALUES (?, 'g', 'admitted', NULL, 1, 'x')", ("b" * 32,))
+            conn.execute(
+                "INSERT INTO scans (scan_id, gate_id, verdict, wall_time, mono, code_digest)"
+                " VALUES (?, 'g', 'admitted', NULL, 1, 'x')",
+                ("b" * 32,),
+            )
 
 
 def test_scan_ids_are_unique_random_and_seq_is_monotonic(tmp_path):
@@ -98,6 +113,7 @@ def test_concurrent_scans_of_one_ticket_admit_it_once(tmp_path):
 
 def test_a_failing_decision_leaves_no_row(tmp_path):
     with OfflineStore(tmp_path / "gate.db") as store:
+
         def broken(state):
             raise RuntimeError("decider failed")
 
@@ -116,10 +132,13 @@ def test_already_admitted_lookup_uses_the_key_at_a_million_rows(tmp_path):
             conn.execute(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
                 "INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest) "
-                "SELECT printf('%032x', i), 'gate-a', 1, i, 'admitted', i, i, 'x' FROM n", (rows,))
+                "SELECT printf('%032x', i), 'gate-a', 1, i, 'admitted', i, i, 'x' FROM n",
+                (rows,),
+            )
             conn.execute(
                 "INSERT INTO ticket_state (event_id, ticket_id, inside, admissions, last_admitted_at,"
-                " last_admitted_gate, last_seq) SELECT event_id, ticket_id, 1, 1, wall_time, 'Gate A', seq FROM scans")
+                " last_admitted_gate, last_seq) SELECT event_id, ticket_id, 1, 1, wall_time, 'Gate A', seq FROM scans"
+            )
         assert conn.execute("SELECT count(*) FROM ticket_state").fetchone()[0] == rows
 
         for query in (STATE_QUERY, LAST_SCAN_OF_TICKET_QUERY):
@@ -144,8 +163,11 @@ def test_a_version_1_database_is_migrated_keeping_its_scans(tmp_path):
     for statement in MIGRATIONS[0]:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
-    conn.execute("INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
-                 " VALUES (?, 'gate-a', 1, 7, 'admitted', 1, 1, 'x')", ("c" * 32,))
+    conn.execute(
+        "INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, wall_time, mono, code_digest)"
+        " VALUES (?, 'gate-a', 1, 7, 'admitted', 1, 1, 'x')",
+        ("c" * 32,),
+    )
     conn.execute("INSERT INTO ticket_state (event_id, ticket_id, inside, admissions) VALUES (1, 7, 1, 1)")
     conn.close()
     with OfflineStore(path) as store:

@@ -1,4 +1,5 @@
 """Real ticket QR images for the scanner tests: signed with common.signing, drawn by segno."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,9 @@ def qr_gray(text: str, *, scale: int = 6, inverted: bool = False) -> np.ndarray:
     return np.where(dark ^ inverted, 0, 255).astype(np.uint8)
 
 
-def on_canvas(code: np.ndarray, size: tuple[int, int] = (640, 480), *, background: int = 170, bgr: bool = True) -> np.ndarray:
+def on_canvas(
+    code: np.ndarray, size: tuple[int, int] = (640, 480), *, background: int = 170, bgr: bool = True
+) -> np.ndarray:
     """A camera-sized frame with the code in the middle of a plain gray background."""
     width, height = size
     canvas = np.full((height, width), background, dtype=np.uint8)

@@ -1,4 +1,5 @@
 """One scan per presentation: the debouncer on explicit monotonic times."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """`gate-agent decode FILE...` through click's runner and as a real subprocess."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,9 @@ def test_decode_prints_one_json_line_per_file(ticket_files, backend):
     assert result.exit_code == 0, result.output
     lines = json_lines(result.output)
     assert [(line["file"], line["codes"], line["decoder"]) for line in lines] == [
-        (files[0], [plain], backend), (files[1], [dark], backend), (files[2], [], backend)
+        (files[0], [plain], backend),
+        (files[1], [dark], backend),
+        (files[2], [], backend),
     ]
     assert all(isinstance(line["ms"], float) and line["ms"] >= 0 for line in lines)
 
@@ -53,7 +56,11 @@ def test_bad_files_get_error_lines_and_exit_1_while_good_files_are_decoded(ticke
     assert "Traceback" not in result.output
     lines = json_lines(result.output)
     assert [line.get("error", {}).get("code") for line in lines] == [
-        "not_found", "unreadable_image", "unreadable_image", None, "not_a_file"
+        "not_found",
+        "unreadable_image",
+        "unreadable_image",
+        None,
+        "not_a_file",
     ]
     assert all(line["error"]["message"] for line in lines if "error" in line)
     assert lines[3]["codes"] == [plain]
@@ -74,7 +81,9 @@ def test_decode_console_script_on_real_photos(qr_photos):
     require(script.exists(), f"{script} is not installed (pip install -e .)")
     done = subprocess.run(
         [str(script), "decode", *(str(p) for p, _ in picked)],
-        capture_output=True, cwd=REPO, timeout=60,
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
     lines = json_lines(done.stdout.decode("utf-8"))

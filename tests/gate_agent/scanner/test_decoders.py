@@ -1,4 +1,5 @@
 """QR decoders on real camera photos, real signed tickets (plain and dark mode) and noise."""
+
 from __future__ import annotations
 
 import sys
@@ -116,9 +117,19 @@ def test_unknown_decoder_name_is_a_clear_error():
 
 @pytest.mark.parametrize(
     "image",
-    [None, "not an image", [[0, 255]], np.zeros((0, 0), np.uint8), np.zeros((1, 1), np.uint8),
-     np.zeros((40, 40, 2), np.uint8), np.zeros((4, 4, 4, 4), np.uint8), np.ones((50, 50), np.float64),
-     np.full((60, 60), np.nan), np.zeros((64, 64), bool), np.zeros((64, 64, 3), np.uint16)],
+    [
+        None,
+        "not an image",
+        [[0, 255]],
+        np.zeros((0, 0), np.uint8),
+        np.zeros((1, 1), np.uint8),
+        np.zeros((40, 40, 2), np.uint8),
+        np.zeros((4, 4, 4, 4), np.uint8),
+        np.ones((50, 50), np.float64),
+        np.full((60, 60), np.nan),
+        np.zeros((64, 64), bool),
+        np.zeros((64, 64, 3), np.uint16),
+    ],
     ids=lambda v: type(v).__name__ if not isinstance(v, np.ndarray) else f"{v.dtype}{v.shape}",
 )
 @pytest.mark.parametrize("name", BACKENDS)
@@ -214,7 +225,13 @@ def test_array_views_are_read_without_the_caller_copying(name):
     text = ticket_text(ticket_id=3)
     frame = on_canvas(qr_gray(text, scale=6))
     dec = decoder(name, extra_passes_budget_ms=0)
-    views = [frame[::2, ::2], np.asfortranarray(frame[:, :, 0]), frame[:, :, 0].T, frame[:, :, ::-1], frame[100:400, 150:500]]
+    views = [
+        frame[::2, ::2],
+        np.asfortranarray(frame[:, :, 0]),
+        frame[:, :, 0].T,
+        frame[:, :, ::-1],
+        frame[100:400, 150:500],
+    ]
     assert [dec.decode(view) for view in views] == [[text]] * len(views)
 
 

@@ -1,4 +1,5 @@
 """Frame sources, with the camera faked by files fed through the same interface."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -236,7 +237,11 @@ def test_wedge_from_stdin(spec):
         "        print(json.dumps([frame.text, frame.source, frame.image is None]), flush=True)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], input=b"TG1:ONE\nTG1:TWO\r\nTG1:THREE", capture_output=True, cwd=REPO, timeout=60
+        [sys.executable, "-c", script],
+        input=b"TG1:ONE\nTG1:TWO\r\nTG1:THREE",
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr.decode()
     lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
@@ -299,9 +304,14 @@ class MjpegHandler(BaseHTTPRequestHandler):
 
 def test_camera_stream_url_through_opencv():
     text = ticket_text(ticket_id=55)
-    handler = type("Handler", (MjpegHandler,), {
-        "jpeg": cv2.imencode(".jpg", on_canvas(qr_gray(text, scale=4)))[1].tobytes(), "count": 12,
-    })
+    handler = type(
+        "Handler",
+        (MjpegHandler,),
+        {
+            "jpeg": cv2.imencode(".jpg", on_canvas(qr_gray(text, scale=4)))[1].tobytes(),
+            "count": 12,
+        },
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

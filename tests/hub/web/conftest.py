@@ -1,4 +1,5 @@
 """Fixtures for the page tests: users with a password, page clients, a seated event."""
+
 from __future__ import annotations
 
 import pytest

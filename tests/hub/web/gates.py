@@ -1,5 +1,6 @@
 """Real gates for dashboard tests: enrolled over HTTP against a live hub, scanning in
 process (gate_agent's pipeline) and pushing with gate_agent's own sync client."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,6 +38,7 @@ def sell_seats(app, engine, event_id: int, seats: list[tuple[str, str, str]]) ->
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
         held = hold_seats(conn, event_id, seats)
-        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "Guest", "email": "g@example.org"},
-                         "box_office", signer)
+        order = purchase(
+            conn, held["hold_id"], held["hold_token"], {"name": "Guest", "email": "g@example.org"}, "box_office", signer
+        )
         return confirm_payment(conn, order["id"], signer)["tickets"]

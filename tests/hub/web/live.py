@@ -1,4 +1,5 @@
 """A real hub server on loopback (waitress in a background thread) for browser tests."""
+
 from __future__ import annotations
 
 import threading
@@ -16,9 +17,15 @@ def serve_hub(tmp_path: Path, **config):
     from hub import create_app
     from hub.db import upgrade
 
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"),
-                      "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}", "SWEEP_INTERVAL_SECONDS": 0,
-                      "HOLD_RATE_LIMIT": "100000 per minute", **config})
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+            "SWEEP_INTERVAL_SECONDS": 0,
+            "HOLD_RATE_LIMIT": "100000 per minute",
+            **config,
+        }
+    )
     upgrade(app.extensions["tickethub.engine"])
     app.extensions["tickethub.keys"].ensure()
     port = free_port()

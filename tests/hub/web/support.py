@@ -1,4 +1,5 @@
 """Helpers for the hub web and delivery tests: read QR codes back out of PDFs and screenshots."""
+
 from __future__ import annotations
 
 import ctypes
@@ -6,7 +7,7 @@ import io
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -20,7 +21,7 @@ POINTS_PER_MM = 72 / 25.4
 @dataclass(frozen=True)
 class PdfQr:
     text: str
-    symbol_width_mm: float   # the dark modules' extent, from the PDF's vector geometry
+    symbol_width_mm: float  # the dark modules' extent, from the PDF's vector geometry
     quiet_box_width_mm: float  # the white square behind it
 
 
@@ -107,28 +108,51 @@ class Browser:
 
 
 def grid_layout(rows: int = 3, seats: int = 8, sections=("A",)) -> dict:
-    return {"name": "Test Hall", "sections": [
-        {"name": s, "rows": [{"name": str(r + 1), "seats": seats} for r in range(rows)]} for s in sections]}
+    return {
+        "name": "Test Hall",
+        "sections": [
+            {"name": s, "rows": [{"name": str(r + 1), "seats": seats} for r in range(rows)]} for s in sections
+        ],
+    }
 
 
-def make_event(conn, organizer_id: int, *, price: int = 2500, fee: int = 150, rows: int = 3, seats: int = 8,
-               starts_in: timedelta = timedelta(days=10), title: str = "Brass Night", ga_capacity: int = 0,
-               **fields) -> dict:
+def make_event(
+    conn,
+    organizer_id: int,
+    *,
+    price: int = 2500,
+    fee: int = 150,
+    rows: int = 3,
+    seats: int = 8,
+    starts_in: timedelta = timedelta(days=10),
+    title: str = "Brass Night",
+    ga_capacity: int = 0,
+    **fields,
+) -> dict:
     """A seated event (and optional standing tickets) created through the hub's services."""
     from hub.services.events import create_event
     from hub.services.venues import create_venue
 
     venue = create_venue(conn, grid_layout(rows, seats), owner_id=organizer_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     types = [{"name": "Seat", "kind": "seated", "price": price, "zones": [1]}]
     if ga_capacity:
         types.append({"name": "Standing", "kind": "ga", "price": price // 2, "capacity": ga_capacity})
     from hub.services.clock import iso
 
-    data = {"title": title, "artist": "The Band", "location": "Berlin", "category": "concert",
-            "description": "An evening of brass.", "starts_at": iso(now + starts_in),
-            "ticket_release_at": iso(now - timedelta(hours=1)), "venue_id": venue["id"], "service_fee": fee,
-            "ticket_types": types, **fields}
+    data = {
+        "title": title,
+        "artist": "The Band",
+        "location": "Berlin",
+        "category": "concert",
+        "description": "An evening of brass.",
+        "starts_at": iso(now + starts_in),
+        "ticket_release_at": iso(now - timedelta(hours=1)),
+        "venue_id": venue["id"],
+        "service_fee": fee,
+        "ticket_types": types,
+        **fields,
+    }
     return create_event(conn, data, organizer_id=organizer_id)
 
 

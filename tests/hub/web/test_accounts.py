@@ -1,8 +1,10 @@
 """Accounts: registration, login/logout, rate limit, password reset by mail, TOTP, history, security headers."""
+
 from __future__ import annotations
 
 import re
 import time
+from datetime import UTC
 
 import pyotp
 
@@ -43,8 +45,10 @@ def test_a_mangled_registration_link_is_refused(browser_client, smtp):
     forged = link[:-3] + ("abc" if not link.endswith("abc") else "xyz")
     assert web.get(forged).headers["Location"] == "/account/register"
     web.get("/account/register")
-    assert web.post(forged, {"password": "long enough", "confirm": "long enough"}).headers["Location"] == \
-        "/account/register"
+    assert (
+        web.post(forged, {"password": "long enough", "confirm": "long enough"}).headers["Location"]
+        == "/account/register"
+    )
     web.get("/")
     assert "My orders" not in web.get("/").get_data(as_text=True)
 
@@ -56,8 +60,13 @@ def test_registration_does_not_tell_which_emails_have_accounts(browser_client, m
     for email in ("taken@example.org", "fresh@example.org"):
         web.get("/account/register")
         response = web.post("/account/register", {"email": email})
-        answers.append((response.status_code, response.headers["Location"],
-                        web.get(response.headers["Location"]).get_data(as_text=True).replace(email, "EMAIL")))
+        answers.append(
+            (
+                response.status_code,
+                response.headers["Location"],
+                web.get(response.headers["Location"]).get_data(as_text=True).replace(email, "EMAIL"),
+            )
+        )
     assert answers[0] == answers[1]
     # the owner of the existing account hears about it instead; the new address gets its link
     existing, fresh = smtp
@@ -67,11 +76,11 @@ def test_registration_does_not_tell_which_emails_have_accounts(browser_client, m
 
 
 def test_registration_links_expire(app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from hub.services import accounts
 
-    issued = datetime(2030, 5, 1, 12, 0, tzinfo=timezone.utc)
+    issued = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
     token = accounts.registration_token(app.secret_key, "a@example.org", now=issued)
     assert accounts.registration_email(app.secret_key, token, now=issued + timedelta(hours=23)) == "a@example.org"
     assert accounts.registration_email(app.secret_key, token, now=issued + timedelta(hours=25)) is None
@@ -120,7 +129,7 @@ def test_session_cookie_and_secure_headers(app, browser_client, make_account, en
     with engine.connect() as conn:
         password_hash = get_user(conn, user["id"])["password_hash"]
     assert content["user_id"] == user["id"]
-    assert not any(password_hash[i:i + 8] in str(content) for i in range(0, len(password_hash) - 8))
+    assert not any(password_hash[i : i + 8] in str(content) for i in range(0, len(password_hash) - 8))
 
 
 def test_password_reset_by_mailed_single_use_link(browser_client, make_account, smtp):
@@ -141,7 +150,9 @@ def test_password_reset_by_mailed_single_use_link(browser_client, make_account, 
     assert done.headers["Location"] == "/account/login"
     assert web.get(link).headers["Location"] == "/account/reset"  # used up
     web.get("/account/login")
-    assert "Wrong email" in web.post("/account/login", {"email": "c@example.org", "password": PASSWORD}).get_data(as_text=True)
+    assert "Wrong email" in web.post("/account/login", {"email": "c@example.org", "password": PASSWORD}).get_data(
+        as_text=True
+    )
     web.login("c@example.org", "brand new pw")
 
 
@@ -163,7 +174,9 @@ def test_totp_two_factor_login_for_organizer(browser_client, make_account):
     setup = web.get("/account/2fa").get_data(as_text=True)
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', setup).group(1)
     totp = pyotp.TOTP(secret)
-    assert "Two-factor login is on" in web.post("/account/2fa", {"code": totp.now()}, follow_redirects=True).get_data(as_text=True)
+    assert "Two-factor login is on" in web.post("/account/2fa", {"code": totp.now()}, follow_redirects=True).get_data(
+        as_text=True
+    )
     web.post("/account/logout")
 
     web.get("/account/login")
@@ -192,7 +205,9 @@ def test_order_history_shows_only_own_orders(browser_client, new_browser, make_a
     checkout = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["3"]}).headers["Location"]
     page = web.get(checkout).get_data(as_text=True)
     assert 'value="c@example.org"' in page  # prefilled from the account
-    bought = web.post(checkout, {"name": "C", "email": "c@example.org", "payment_method": "box_office", "action": "buy"})
+    bought = web.post(
+        checkout, {"name": "C", "email": "c@example.org", "payment_method": "box_office", "action": "buy"}
+    )
     order_url = bought.headers["Location"]
     history = web.get("/account/orders").get_data(as_text=True)
     assert order_url in history and "Brass Night" in history
@@ -209,8 +224,14 @@ def test_linking_an_order_twice_is_harmless(engine, event, make_account, app):
     user = make_account("customer", "c@example.org")
     with engine.connect() as conn:
         held = hold_seats(conn, event["id"], [("A", "1", "2")])
-        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "C", "email": "c@example.org"},
-                         "box_office", app.extensions["tickethub.keys"].current())
+        order = purchase(
+            conn,
+            held["hold_id"],
+            held["hold_token"],
+            {"name": "C", "email": "c@example.org"},
+            "box_office",
+            app.extensions["tickethub.keys"].current(),
+        )
         accounts.link_order(conn, order["id"], user["id"])
         accounts.link_order(conn, order["id"], user["id"])
         assert [o["id"] for o in accounts.order_history(conn, user["id"])] == [order["id"]]
@@ -252,13 +273,15 @@ def test_password_reset_ends_other_sessions(browser_client, new_browser, make_ac
 def _turn_on_totp(web) -> pyotp.TOTP:
     setup = web.get("/account/2fa").get_data(as_text=True)
     totp = pyotp.TOTP(re.search(r'id="totp-secret">([A-Z2-7]+)<', setup).group(1))
-    assert "Two-factor login is on" in web.post("/account/2fa", {"code": totp.now()},
-                                                follow_redirects=True).get_data(as_text=True)
+    assert "Two-factor login is on" in web.post("/account/2fa", {"code": totp.now()}, follow_redirects=True).get_data(
+        as_text=True
+    )
     return totp
 
 
-def test_turning_totp_off_needs_a_current_code_and_ends_other_sessions(browser_client, new_browser, make_account,
-                                                                       engine):
+def test_turning_totp_off_needs_a_current_code_and_ends_other_sessions(
+    browser_client, new_browser, make_account, engine
+):
     from hub.services import accounts
 
     user = make_account("organizer", "o@example.org")

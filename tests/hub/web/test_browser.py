@@ -5,6 +5,7 @@ box-office order paid, and the customer opens the ticket on a phone-sized,
 dark-mode screen: the QR decoded from the screenshot by the gate's decoder
 verifies. An organizer creates a venue and an event through the pages.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,7 @@ from tests.hub.web.support import make_event
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-         "has_touch": True}
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 @pytest.fixture
@@ -67,7 +67,10 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
     assert page.text_content("#picked-count") == "2"
     page.click("#hold-picked")
     page.wait_for_url(re.compile(r"/checkout/\d+"))
-    assert page.locator(".held-seat").all_text_contents() == ["Section A · Row 2 · Seat 5", "Section A · Row 2 · Seat 6"]
+    assert page.locator(".held-seat").all_text_contents() == [
+        "Section A · Row 2 · Seat 5",
+        "Section A · Row 2 · Seat 6",
+    ]
     assert re.fullmatch(r"\d+:\d\d", page.text_content("#countdown"))
     assert page.text_content("#total") == "EUR 53.00"
     page.fill("#name", "Ada Lovelace")

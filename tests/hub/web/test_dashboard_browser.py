@@ -5,6 +5,7 @@ admissions; the open page's counts and arrivals chart change without a reload,
 and a ticket admitted at both gates (gate B was offline) shows up as a duplicate.
 A page refused a stream (the hub's stream cap is full) says so and keeps trying.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -18,8 +19,8 @@ from hub.services.live import notifier_for
 from tests.e2e.dashboard import login
 from tests.hub.web.gates import LiveGate, sell_seats
 from tests.hub.web.live import serve_hub
-from tests.hub.web.test_browser import PASSWORD, PHONE, _login
 from tests.hub.web.support import make_event
+from tests.hub.web.test_browser import PASSWORD, PHONE, _login
 
 pytestmark = pytest.mark.browser
 

@@ -1,6 +1,7 @@
 """The hub behind its public address: mailed links from PUBLIC_URL (never the Host header),
 Host names refused outside TRUSTED_HOSTS, reverse proxy hops (PROXY_FIX) for client
 addresses and HTTPS, HSTS and Secure cookies, Retry-After on every 429."""
+
 from __future__ import annotations
 
 import re
@@ -60,8 +61,7 @@ def test_reset_link_comes_from_public_url_not_the_host_header(app, make_app, mak
     assert re.search(r"^https://tickets\.example\.org/account/reset/\S+$", _text(message), re.M)
 
 
-def test_without_public_url_links_point_at_the_development_address_not_the_host(browser_client, make_account,
-                                                                                 smtp):
+def test_without_public_url_links_point_at_the_development_address_not_the_host(browser_client, make_account, smtp):
     make_account("customer", "c@example.org")
     _ask_reset(browser_client, "c@example.org", headers=EVIL)
     [message] = smtp
@@ -91,8 +91,11 @@ def test_order_confirmation_and_reminder_links_come_from_public_url(app, make_ap
     web.get(f"/events/{event['id']}", headers=EVIL)
     checkout = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["0"]}, headers=EVIL)
     web.get(checkout.headers["Location"], headers=EVIL)
-    web.post(checkout.headers["Location"], {"name": "Ada", "email": "ada@example.org", "payment_method": "free",
-                                            "action": "buy"}, headers=EVIL)
+    web.post(
+        checkout.headers["Location"],
+        {"name": "Ada", "email": "ada@example.org", "payment_method": "free", "action": "buy"},
+        headers=EVIL,
+    )
     assert remind_once(hub)
     confirmation, reminder = smtp
     links = re.findall(r"https?://\S+", _text(confirmation)) + re.findall(r"https?://\S+", _text(reminder))
@@ -147,8 +150,9 @@ def _reset_asks(client, forwarded_for: str, count: int) -> list[int]:
     web = Browser(client)
     headers = {"X-Forwarded-For": forwarded_for}
     web.get("/account/reset", headers=headers)
-    return [web.post("/account/reset", {"email": "nobody@example.org"}, headers=headers).status_code
-            for _ in range(count)]
+    return [
+        web.post("/account/reset", {"email": "nobody@example.org"}, headers=headers).status_code for _ in range(count)
+    ]
 
 
 def test_proxy_fix_gives_each_client_behind_the_proxy_its_own_rate_limit_and_is_off_by_default(make_app):
@@ -156,8 +160,10 @@ def test_proxy_fix_gives_each_client_behind_the_proxy_its_own_rate_limit_and_is_
     client = behind_proxy.test_client()
     assert _reset_asks(client, "203.0.113.1", 3) == [302, 302, 429]
     assert _reset_asks(client, "203.0.113.2", 2) == [302, 302]  # another client behind the same proxy
-    api = [client.post("/api/v1/events/1/holds", json={}, headers={"X-Forwarded-For": address}).status_code
-           for address in ("198.51.100.1",) * 3 + ("198.51.100.2",)]
+    api = [
+        client.post("/api/v1/events/1/holds", json={}, headers={"X-Forwarded-For": address}).status_code
+        for address in ("198.51.100.1",) * 3 + ("198.51.100.2",)
+    ]
     assert api[2] == 429 and api[3] != 429
 
     # PROXY_FIX=0 (the default): whoever connects could write X-Forwarded-*, so it is not believed

@@ -1,4 +1,5 @@
 """Outside input never crashes the pages: fuzzed layout text, query strings and form posts."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, example, given, settings
@@ -34,9 +35,12 @@ def test_promo_code_normaliser_accepts_or_explains(text):
         assert code == code.upper() and 2 <= len(code) <= 40
 
 
-@given(params=st.dictionaries(st.sampled_from(["q", "category", "location", "date_from", "date_to", "sort", "page"]),
-                              TEXT, max_size=5),
-       month=TEXT)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["q", "category", "location", "date_from", "date_to", "sort", "page"]), TEXT, max_size=5
+    ),
+    month=TEXT,
+)
 @example(params={"q": "\x00"}, month="2026-\x00")
 @FIXTURE_OK
 def test_list_and_calendar_query_strings_never_fail(client, params, month):
@@ -46,8 +50,13 @@ def test_list_and_calendar_query_strings_never_fail(client, params, month):
     assert calendar.status_code == (400 if "\x00" in month else 200)
 
 
-@given(form=st.dictionaries(st.sampled_from(["mode", "seat", "count", "section", "ticket_type_id", "quantity"]),
-                            st.one_of(TEXT, st.lists(TEXT, max_size=3)), max_size=6))
+@given(
+    form=st.dictionaries(
+        st.sampled_from(["mode", "seat", "count", "section", "ticket_type_id", "quantity"]),
+        st.one_of(TEXT, st.lists(TEXT, max_size=3)),
+        max_size=6,
+    )
+)
 @example(form={"mode": "seats", "seat": ["²", "99999999999999999999"]})
 @example(form={"mode": "ga", "quantity": ["1", "a\x00"]})
 @FIXTURE_OK

@@ -4,6 +4,7 @@ The `next` parameter is checked the way a browser reads the resulting Location:
 tabs and line breaks vanish, leading controls and spaces are stripped, and a
 backslash counts as a slash; "/\t/evil.example" is "//evil.example" to a browser.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,12 +35,34 @@ def stays_on_site(location: str) -> bool:
 
 
 # Text around the prefixes that lead browsers astray, and plain arbitrary text.
-TRICKY = ["/", "//", "/\t/", "/\n/", "/\r\n/", "/\\", "\\", "\\\\", " /", "\t//", "/%09/", "///", "/.//",
-          "http://", "https:", "javascript:", "//evil.example", "/\u3000/", "\x00/"]
+TRICKY = [
+    "/",
+    "//",
+    "/\t/",
+    "/\n/",
+    "/\r\n/",
+    "/\\",
+    "\\",
+    "\\\\",
+    " /",
+    "\t//",
+    "/%09/",
+    "///",
+    "/.//",
+    "http://",
+    "https:",
+    "javascript:",
+    "//evil.example",
+    "/\u3000/",
+    "\x00/",
+]
 NEXT_VALUES = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",))),
-    st.builds(lambda head, tail: head + tail, st.sampled_from(TRICKY),
-              st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)),
+    st.builds(
+        lambda head, tail: head + tail,
+        st.sampled_from(TRICKY),
+        st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    ),
 )
 
 
@@ -58,9 +81,20 @@ def test_safe_next_only_ever_gives_a_same_site_path(target):
     assert result == "/fallback" or (result == target and stays_on_site(result))
 
 
-@pytest.mark.parametrize("raw_next", ["%2F%09%2Fevil.example", "%2F%0A%2Fevil.example", "%2F%0D%2Fevil.example",
-                                      "%2Faccount%0D%0ASet-Cookie:x=1", "%2F%5Cevil.example", "%5C%5Cevil.example",
-                                      "https:%2F%2Fevil.example", "%20%2F%2Fevil.example", "%2F%2F%2Fevil.example"])
+@pytest.mark.parametrize(
+    "raw_next",
+    [
+        "%2F%09%2Fevil.example",
+        "%2F%0A%2Fevil.example",
+        "%2F%0D%2Fevil.example",
+        "%2Faccount%0D%0ASet-Cookie:x=1",
+        "%2F%5Cevil.example",
+        "%5C%5Cevil.example",
+        "https:%2F%2Fevil.example",
+        "%20%2F%2Fevil.example",
+        "%2F%2F%2Fevil.example",
+    ],
+)
 def test_login_refuses_off_site_next(browser_client, make_account, raw_next):
     make_account("customer", "c@example.org")
     web = browser_client
@@ -73,8 +107,9 @@ def test_login_keeps_a_same_site_next(browser_client, make_account):
     make_account("customer", "c@example.org")
     web = browser_client
     web.get("/account/login")
-    response = web.post("/account/login?next=%2Faccount%2Forders%3Fpage%3D2", {"email": "c@example.org",
-                                                                            "password": PASSWORD})
+    response = web.post(
+        "/account/login?next=%2Faccount%2Forders%3Fpage%3D2", {"email": "c@example.org", "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/account/orders?page=2"
 
 
@@ -92,8 +127,7 @@ def test_the_2fa_step_refuses_off_site_next(browser_client, make_account, engine
     assert first.status_code == 302 and first.headers["Location"] == "/account/login/2fa"  # the bad next dropped
     web.get("/account/login/2fa")
     # a next= put on the 2FA address by hand is checked there too
-    done = web.post("/account/login/2fa?next=%2F%0D%0A%2Fevil.example",
-                    {"code": totp.at(time.time() + totp.interval)})
+    done = web.post("/account/login/2fa?next=%2F%0D%0A%2Fevil.example", {"code": totp.at(time.time() + totp.interval)})
     assert done.status_code == 302 and done.headers["Location"] == "/manage"
 
 
@@ -111,8 +145,11 @@ def test_login_with_any_next_lands_on_this_site_and_never_fails(app, engine, mak
             make_account("customer", email)
     web = Browser(app.test_client())
     web.get("/account/login")
-    response = web.client.post("/account/login", query_string={"next": target},
-                               data={"email": email, "password": PASSWORD, "csrf_token": web.token()})
+    response = web.client.post(
+        "/account/login",
+        query_string={"next": target},
+        data={"email": email, "password": PASSWORD, "csrf_token": web.token()},
+    )
     assert response.status_code < 500
     if "\x00" in target:
         assert response.status_code == 400  # refused up front: PostgreSQL text cannot hold NUL

@@ -1,5 +1,6 @@
 """Mail sent by the running hub through a real SMTP server (aiosmtpd on loopback):
 purchase confirmation with the tickets PDF, refund notice, the once-per-order event reminder."""
+
 from __future__ import annotations
 
 import re
@@ -19,14 +20,16 @@ def _buy(web, event, seats, method="free", name="Ada Lovelace", email="ada@examp
     web.get(f"/events/{event['id']}")
     checkout = web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(s) for s in seats]})
     web.get(checkout.headers["Location"])
-    bought = web.post(checkout.headers["Location"], {"name": name, "email": email, "payment_method": method,
-                                                     "action": "buy"})
+    bought = web.post(
+        checkout.headers["Location"], {"name": name, "email": email, "payment_method": method, "action": "buy"}
+    )
     assert bought.status_code == 302, bought.get_data(as_text=True)[:400]
     return bought.headers["Location"]
 
 
-def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(app, browser_client, engine,
-                                                                          make_account, smtp):
+def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(
+    app, browser_client, engine, make_account, smtp
+):
     organizer = make_account("organizer")
     with engine.connect() as conn:
         event = make_event(conn, organizer["id"], price=0, fee=0, title="Free Matinee")
@@ -51,14 +54,17 @@ def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(app, b
         assert conn.execute(select(mail_log.c.kind, mail_log.c.status)).all() == [("confirmation", "sent")]
 
 
-def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(app, browser_client, new_browser, engine,
-                                                                     make_account, smtp):
+def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(
+    app, browser_client, new_browser, engine, make_account, smtp
+):
     organizer = make_account("organizer", "org@example.org")
     with engine.connect() as conn:
         event = make_event(conn, organizer["id"], price=0, fee=0)
     order_url = _buy(browser_client, event, [0])
     order_id = int(re.search(r"/orders/(\d+)/", order_url).group(1))
-    ticket_url = re.search(r'href="(/orders/[^"]+/tickets/\d+)"', browser_client.get(order_url).get_data(as_text=True)).group(1)
+    ticket_url = re.search(
+        r'href="(/orders/[^"]+/tickets/\d+)"', browser_client.get(order_url).get_data(as_text=True)
+    ).group(1)
 
     staff = new_browser()
     staff.login("org@example.org")
@@ -107,8 +113,9 @@ def test_reminder_job_is_scheduled_on_the_hub_scheduler(app):
     assert start_reminders(app, BackgroundScheduler(timezone="UTC")) is None
 
 
-def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(app, browser_client, engine, make_account,
-                                                                        smtp, caplog):
+def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(
+    app, browser_client, engine, make_account, smtp, caplog
+):
     organizer = make_account("organizer")
     with engine.connect() as conn:
         soon = make_event(conn, organizer["id"], price=0, fee=0, title="Tomorrow Gig", starts_in=timedelta(hours=20))
@@ -117,8 +124,13 @@ def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(app, br
     confirmations = len(smtp)
     with engine.begin() as conn:  # a row stored before addresses were checked
         first_id = conn.execute(select(func.min(orders.c.id))).scalar_one()
-        conn.execute(update(orders).where(orders.c.id == first_id).values(
-            buyer_name="Eve\r\nBcc: everyone@example.org", buyer_email="eve@example.org\r\nBcc: all@example.org"))
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == first_id)
+            .values(
+                buyer_name="Eve\r\nBcc: everyone@example.org", buyer_email="eve@example.org\r\nBcc: all@example.org"
+            )
+        )
 
     reminded = remind_once(app)
     assert reminded == [first_id + 1]

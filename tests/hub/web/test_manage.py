@@ -1,4 +1,5 @@
 """Organizer pages through the test client: venues from text, event edits, prices, promo codes, orders, users."""
+
 from __future__ import annotations
 
 import html
@@ -22,13 +23,26 @@ from tests.hub.web.support import decode_image, make_event
 
 def test_layout_text_round_trips_and_explains_mistakes():
     sections = parse_layout("Stalls: A=3, B=2-4\n# comment\n\nBalcony: 1=2")
-    assert sections == [{"name": "Stalls", "rows": [{"name": "A", "seats": 3}, {"name": "B", "seats": ["2", "3", "4"]}]},
-                        {"name": "Balcony", "rows": [{"name": "1", "seats": 2}]}]
-    venue = {"sections": [{"name": "Stalls", "rows": [{"name": "A", "seats": ["1", "2", "3"]},
-                                                      {"name": "B", "seats": ["2", "3", "4"]}]}]}
+    assert sections == [
+        {"name": "Stalls", "rows": [{"name": "A", "seats": 3}, {"name": "B", "seats": ["2", "3", "4"]}]},
+        {"name": "Balcony", "rows": [{"name": "1", "seats": 2}]},
+    ]
+    venue = {
+        "sections": [
+            {
+                "name": "Stalls",
+                "rows": [{"name": "A", "seats": ["1", "2", "3"]}, {"name": "B", "seats": ["2", "3", "4"]}],
+            }
+        ]
+    }
     assert layout_text(venue) == "Stalls: A=3, B=2-4"
-    for bad, reason in [("Stalls A=3", "line 1"), ("Stalls: A", "not `Row=count`"), ("S: A=5-2", "backwards"),
-                        ("", "at least one section"), ("S: A=0", "at least one seat")]:
+    for bad, reason in [
+        ("Stalls A=3", "line 1"),
+        ("Stalls: A", "not `Row=count`"),
+        ("S: A=5-2", "backwards"),
+        ("", "at least one section"),
+        ("S: A=0", "at least one seat"),
+    ]:
         with pytest.raises(Invalid, match=reason):
             parse_layout(bad)
 
@@ -49,9 +63,18 @@ def test_edit_event_price_and_promo_through_pages(browser_client, event):
     web.login("org@example.org")
     edit = web.get(f"/manage/events/{event['id']}/edit").get_data(as_text=True)
     assert 'value="Brass Night"' in edit
-    saved = web.post(f"/manage/events/{event['id']}/edit", {
-        "title": "Brass Night (extra date)", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00",
-        "service_fee": "2", "location": "Potsdam", "category": "concert"}, follow_redirects=True)
+    saved = web.post(
+        f"/manage/events/{event['id']}/edit",
+        {
+            "title": "Brass Night (extra date)",
+            "starts_at": "2031-02-03T20:00",
+            "ticket_release_at": "2030-01-01T10:00",
+            "service_fee": "2",
+            "location": "Potsdam",
+            "category": "concert",
+        },
+        follow_redirects=True,
+    )
     assert "Event saved." in saved.get_data(as_text=True)
     type_id = event["ticket_types"][0]["id"]
     web.post(f"/manage/events/{event['id']}/ticket-types/{type_id}/price", {"price": "31.50"})
@@ -67,8 +90,10 @@ def test_edit_event_page_explains_a_refused_change_and_keeps_the_event(browser_c
     web = browser_client
     web.login("org@example.org")
     web.get(f"/manage/events/{event['id']}/edit")
-    refused = web.post(f"/manage/events/{event['id']}/edit", {
-        "title": "   ", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00", "service_fee": "2"})
+    refused = web.post(
+        f"/manage/events/{event['id']}/edit",
+        {"title": "   ", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00", "service_fee": "2"},
+    )
     assert refused.status_code == 200 and "event.title: must not be empty" in refused.get_data(as_text=True)
     assert "Brass Night" in web.get(f"/events/{event['id']}").get_data(as_text=True)
 
@@ -77,8 +102,9 @@ def test_reissue_replaces_the_ticket_code(app, browser_client, engine, event):
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
         held = hold_seats(conn, event["id"], [("A", "2", "3")])
-        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@example.org"},
-                         "box_office", signer)
+        order = purchase(
+            conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@example.org"}, "box_office", signer
+        )
     web = browser_client
     web.login("org@example.org")
     web.get(f"/manage/events/{event['id']}/orders")
@@ -88,7 +114,7 @@ def test_reissue_replaces_the_ticket_code(app, browser_client, engine, event):
     done = web.post(f"/manage/tickets/{old_id}/reissue", follow_redirects=True).get_data(as_text=True)
     new_id = int(re.search(rf"Ticket {old_id} replaced by ticket (\d+)", done).group(1))
     buyer = browser_client.get(f"/orders/{order['id']}/{order['access_token']}").get_data(as_text=True)
-    assert f"/tickets/{new_id}" in buyer and f"no. {old_id} · <span class=\"badge\">revoked" in buyer
+    assert f"/tickets/{new_id}" in buyer and f'no. {old_id} · <span class="badge">revoked' in buyer
     png = browser_client.get(f"/orders/{order['id']}/{order['access_token']}/tickets/{new_id}.png")
     [text] = decode_image(Image.open(io.BytesIO(png.data)))
     verdict = verify_ticket(text, app.extensions["tickethub.keys"].keyring(), time.time())
@@ -100,8 +126,11 @@ def test_admin_manages_users_and_cannot_demote_self(browser_client, make_account
     web = browser_client
     web.login("a@example.org")
     web.get("/manage/users")
-    created = web.post("/manage/users", {"email": "door@example.org", "password": "door staff pw", "role": "door_staff"},
-                       follow_redirects=True).get_data(as_text=True)
+    created = web.post(
+        "/manage/users",
+        {"email": "door@example.org", "password": "door staff pw", "role": "door_staff"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "door@example.org (door_staff) created" in created
     web.get("/manage/users")
     refused = web.post(f"/manage/users/{admin['id']}/role", {"role": "customer"}, follow_redirects=True)
@@ -112,8 +141,14 @@ def test_door_lookup_finds_tickets_by_buyer(app, browser_client, engine, event, 
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
         held = hold_seats(conn, event["id"], [("A", "3", "8")])
-        order = purchase(conn, held["hold_id"], held["hold_token"],
-                         {"name": "Grace Hopper", "email": "grace@example.org"}, "box_office", signer)
+        order = purchase(
+            conn,
+            held["hold_id"],
+            held["hold_token"],
+            {"name": "Grace Hopper", "email": "grace@example.org"},
+            "box_office",
+            signer,
+        )
         confirm_payment(conn, order["id"], signer)
         soon = make_event(conn, event["organizer"]["id"], title="Tonight", starts_in=timedelta(hours=3))
         create_device(conn, {"name": "Gate North", "event_id": soon["id"]})
@@ -136,23 +171,43 @@ def test_add_ticket_types_to_an_existing_event(browser_client, engine, make_acco
 
     organizer = make_account("organizer", "o2@example.org")
     with engine.connect() as conn:
-        venue = create_venue(conn, {"name": "Two Rooms", "sections": [
-            {"name": "A", "rows": [{"name": "1", "seats": 4}]}, {"name": "B", "rows": [{"name": "1", "seats": 3}]}]},
-            owner_id=organizer["id"])
-        event = create_event(conn, {"title": "Split", "starts_at": iso(utcnow() + timedelta(days=5)),
-                                    "venue_id": venue["id"], "ticket_types": [
-                                        {"name": "Front", "kind": "seated", "price": 1000, "sections": ["A"]}]},
-                             organizer_id=organizer["id"])
+        venue = create_venue(
+            conn,
+            {
+                "name": "Two Rooms",
+                "sections": [
+                    {"name": "A", "rows": [{"name": "1", "seats": 4}]},
+                    {"name": "B", "rows": [{"name": "1", "seats": 3}]},
+                ],
+            },
+            owner_id=organizer["id"],
+        )
+        event = create_event(
+            conn,
+            {
+                "title": "Split",
+                "starts_at": iso(utcnow() + timedelta(days=5)),
+                "venue_id": venue["id"],
+                "ticket_types": [{"name": "Front", "kind": "seated", "price": 1000, "sections": ["A"]}],
+            },
+            organizer_id=organizer["id"],
+        )
     web = browser_client
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 4
     web.login("o2@example.org")
     web.get(f"/manage/events/{event['id']}")
-    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Back", "kind": "seated", "price": "8",
-                                                            "sections": "B", "zones": "2"})
-    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Standing", "kind": "ga", "price": "5",
-                                                            "capacity": "40"})
-    wrong = web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Ghost", "kind": "seated", "price": "1",
-                                                                    "sections": "Z"}, follow_redirects=True)
+    web.post(
+        f"/manage/events/{event['id']}/ticket-types",
+        {"name": "Back", "kind": "seated", "price": "8", "sections": "B", "zones": "2"},
+    )
+    web.post(
+        f"/manage/events/{event['id']}/ticket-types", {"name": "Standing", "kind": "ga", "price": "5", "capacity": "40"}
+    )
+    wrong = web.post(
+        f"/manage/events/{event['id']}/ticket-types",
+        {"name": "Ghost", "kind": "seated", "price": "1", "sections": "Z"},
+        follow_redirects=True,
+    )
     assert "unknown section(s) Z" in wrong.get_data(as_text=True)
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 7
     page = web.get(f"/events/{event['id']}").get_data(as_text=True)
@@ -167,28 +222,39 @@ def test_edit_venue_renames_and_appends_seats_without_moving_existing_ones(brows
     web.get(f"/manage/venues/{venue_id}/edit")
     clash = web.post(f"/manage/venues/{venue_id}/edit", {"name": "Hall", "add_layout": "A: 2=5"})
     assert "row 2 of section A exists" in clash.get_data(as_text=True)
-    saved = web.post(f"/manage/venues/{venue_id}/edit", {"name": "Renamed Hall", "add_layout": "A: 4=5\nGallery: 1=3"},
-                     follow_redirects=True).get_data(as_text=True)
+    saved = web.post(
+        f"/manage/venues/{venue_id}/edit",
+        {"name": "Renamed Hall", "add_layout": "A: 4=5\nGallery: 1=3"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "8 seat(s) added" in saved and "Renamed Hall" in saved and "A: 1=8, 2=8, 3=8, 4=5" in saved
     assert "Gallery: 1=3" in saved
     # the event keeps its seats until a ticket type puts the new ones on sale; old positions are unchanged
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["seats"] == before
     web.get(f"/manage/events/{event['id']}")
-    web.post(f"/manage/events/{event['id']}/ticket-types", {"name": "Gallery", "kind": "seated", "price": "9",
-                                                            "sections": "Gallery"})
+    web.post(
+        f"/manage/events/{event['id']}/ticket-types",
+        {"name": "Gallery", "kind": "seated", "price": "9", "sections": "Gallery"},
+    )
     after = web.get(f"/events/{event['id']}/seats.json").get_json()["seats"]
-    assert after[:len(before)] == before and len(after) == len(before) + 3
+    assert after[: len(before)] == before and len(after) == len(before) + 3
     assert [(s["section"], s["row"], s["seat"], s["index"]) for s in after[-3:]] == [
-        ("Gallery", "1", "1", 29), ("Gallery", "1", "2", 30), ("Gallery", "1", "3", 31)]
+        ("Gallery", "1", "1", 29),
+        ("Gallery", "1", "2", 30),
+        ("Gallery", "1", "3", 31),
+    ]
 
 
-@pytest.mark.parametrize("add_layout, reason", [
-    ("B/C: 1=3", "may not contain '/'"),  # unreachable at /events/{id}/seats/{section}/{row}/{seat}
-    ("Gallery: 1/2=3", "may not contain '/'"),
-    ("G" * 101 + ": 1=3", "longer than 100 characters"),  # the column holds 100 (PostgreSQL would refuse it)
-    ("Huge: " + ", ".join(f"{n}=1000" for n in range(1, 101)), "at most 100000 seats"),  # 24 + 100,000 seats
-    ("Gallery: 1=3\nGallery: 2=3", "section 'Gallery' appears twice"),
-])
+@pytest.mark.parametrize(
+    "add_layout, reason",
+    [
+        ("B/C: 1=3", "may not contain '/'"),  # unreachable at /events/{id}/seats/{section}/{row}/{seat}
+        ("Gallery: 1/2=3", "may not contain '/'"),
+        ("G" * 101 + ": 1=3", "longer than 100 characters"),  # the column holds 100 (PostgreSQL would refuse it)
+        ("Huge: " + ", ".join(f"{n}=1000" for n in range(1, 101)), "at most 100000 seats"),  # 24 + 100,000 seats
+        ("Gallery: 1=3\nGallery: 2=3", "section 'Gallery' appears twice"),
+    ],
+)
 def test_edit_venue_refuses_what_creating_a_venue_refuses(browser_client, event, add_layout, reason):
     web = browser_client
     web.login("org@example.org")
@@ -205,7 +271,9 @@ def test_edit_venue_refuses_a_repeated_seat_label_with_a_reason(engine, event):
 
     with engine.connect() as conn:
         with pytest.raises(Invalid, match="repeats a seat label") as refused:
-            edit_venue(conn, event["venue_id"], add_sections=[{"name": "A", "rows": [{"name": "9", "seats": ["1", "1"]}]}])
+            edit_venue(
+                conn, event["venue_id"], add_sections=[{"name": "A", "rows": [{"name": "9", "seats": ["1", "1"]}]}]
+            )
         assert refused.value.code == "duplicate_seat"
         assert get_venue(conn, event["venue_id"])["num_seats"] == 24
 

@@ -1,4 +1,5 @@
 """Migration 0002 (revision w001) creates exactly the web tables that hub/schema_web.py describes."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -31,8 +32,15 @@ def test_migrated_database_matches_web_schema(sqlite_template):
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
         present = set(conn.dialect.get_table_names(conn))
     engine.dispose()
-    assert WEB_TABLES == {"promo_codes", "order_promos", "account_orders", "password_resets", "user_totp",
-                          "mail_log", "order_reminders"}
+    assert WEB_TABLES == {
+        "promo_codes",
+        "order_promos",
+        "account_orders",
+        "password_resets",
+        "user_totp",
+        "mail_log",
+        "order_reminders",
+    }
     assert WEB_TABLES <= present
     assert [d for d in diffs if _table_of(d) in WEB_TABLES] == []
 

@@ -4,10 +4,12 @@ A seat map whose rows fit once the seats shrink shows every seat on screen;
 a map too wide even then scrolls inside its box and says so. Wide tables of
 the organizer pages scroll inside their box instead of widening the page.
 """
+
 from __future__ import annotations
 
 import io
 import re
+from datetime import UTC
 
 import numpy as np
 import pytest
@@ -32,9 +34,14 @@ def hub(tmp_path_factory):
             wide = make_event(conn, organizer["id"], rows=2, seats=40, title="Forty a row")
             for row in ("1", "2", "3"):
                 held = holds.hold_seats(conn, fits["id"], [("A", row, str(s)) for s in range(1, 8)])
-                orders.purchase(conn, held["hold_id"], held["hold_token"],
-                                {"name": "Box Office Customer", "email": "a-long-address@example.org"},
-                                "box_office", signer)
+                orders.purchase(
+                    conn,
+                    held["hold_id"],
+                    held["hold_token"],
+                    {"name": "Box Office Customer", "email": "a-long-address@example.org"},
+                    "box_office",
+                    signer,
+                )
         yield base_url, fits, wide, organizer
 
 
@@ -83,8 +90,14 @@ def test_organizer_pages_fit_a_phone_screen(browser, hub):
     page.fill("#password", PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(re.compile(r"/manage"))
-    for path in ("/manage", f"/manage/events/{fits['id']}", f"/manage/events/{fits['id']}/orders",
-                 "/manage/events/new", "/manage/venues/new", "/account/orders"):
+    for path in (
+        "/manage",
+        f"/manage/events/{fits['id']}",
+        f"/manage/events/{fits['id']}/orders",
+        "/manage/events/new",
+        "/manage/venues/new",
+        "/account/orders",
+    ):
         page.goto(base_url + path)
         assert _page_width(page) <= 390, f"{path} is wider than the phone"
     context.close()
@@ -93,12 +106,12 @@ def test_organizer_pages_fit_a_phone_screen(browser, hub):
 def test_hold_countdown_ignores_a_phone_clock_that_runs_ahead(browser, hub):
     """The countdown starts from the hub's seconds left, so a phone clock twenty minutes fast
     neither shows the hold as expired nor disables buying."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     base_url, _fits, wide, _org = hub
     context = browser.new_context(**PHONE)
     page = context.new_page()
-    page.clock.install(time=datetime.now(timezone.utc) + timedelta(minutes=20))
+    page.clock.install(time=datetime.now(UTC) + timedelta(minutes=20))
     page.goto(f"{base_url}/events/{wide['id']}")
     page.fill("#count", "1")
     page.click("text=Find seats")
@@ -128,8 +141,9 @@ def test_two_factor_setup_qr_fills_its_white_card(browser, hub):
     margin = 14  # past the card's rounded corners, where the dark page shows through
     dark = np.argwhere(np.asarray(shot)[margin:-margin, margin:-margin] < 128)
     (top, left), (bottom, right) = dark.min(axis=0), dark.max(axis=0)
-    assert dark.size and right - left >= 0.7 * shot.width and bottom - top >= 0.7 * shot.height, \
+    assert dark.size and right - left >= 0.7 * shot.width and bottom - top >= 0.7 * shot.height, (
         f"modules span {right - left}x{bottom - top} px of a {shot.width}x{shot.height} card"
+    )
     assert shot.width >= 160
     context.close()
 

@@ -1,4 +1,5 @@
 """Promo codes: percent and fixed discounts, usage limit, validity window; shown before paying, charged in the order."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,16 @@ def test_percent_code_shown_at_checkout_and_charged(browser_client, engine, even
     applied = web.post(checkout, {"name": "A", "email": "a@example.org", "promo_code": "Spring20", "action": "apply"})
     page = applied.get_data(as_text=True)
     assert "Promo code SPRING20" in page and "−EUR 5.00" in page and "EUR 21.50" in page  # 25.00 - 5.00 + 1.50 fee
-    bought = web.post(checkout, {"name": "A", "email": "a@example.org", "promo_code": "spring20",
-                                 "payment_method": "box_office", "action": "buy"})
+    bought = web.post(
+        checkout,
+        {
+            "name": "A",
+            "email": "a@example.org",
+            "promo_code": "spring20",
+            "payment_method": "box_office",
+            "action": "buy",
+        },
+    )
     order = web.get(bought.headers["Location"]).get_data(as_text=True)
     assert "Total EUR 21.50" in order and "promo SPRING20 −EUR 5.00" in order
 
@@ -39,16 +48,22 @@ def test_unknown_or_used_up_code_blocks_the_purchase_with_a_reason(browser_clien
     web = browser_client
     checkout = _hold(web, event, 0)
     web.get(checkout)
-    unknown = web.post(checkout, {"name": "A", "email": "a@example.org", "promo_code": "NOPE",
-                                  "payment_method": "box_office", "action": "buy"})
+    unknown = web.post(
+        checkout,
+        {"name": "A", "email": "a@example.org", "promo_code": "NOPE", "payment_method": "box_office", "action": "buy"},
+    )
     assert unknown.status_code == 200 and "unknown promo code NOPE" in unknown.get_data(as_text=True)
-    first = web.post(checkout, {"name": "A", "email": "a@example.org", "promo_code": "once",
-                                "payment_method": "box_office", "action": "buy"})
+    first = web.post(
+        checkout,
+        {"name": "A", "email": "a@example.org", "promo_code": "once", "payment_method": "box_office", "action": "buy"},
+    )
     assert "Total EUR 16.50" in web.get(first.headers["Location"]).get_data(as_text=True)
     second_checkout = _hold(web, event, 1)
     web.get(second_checkout)
-    used = web.post(second_checkout, {"name": "B", "email": "b@example.org", "promo_code": "ONCE",
-                                      "payment_method": "box_office", "action": "buy"})
+    used = web.post(
+        second_checkout,
+        {"name": "B", "email": "b@example.org", "promo_code": "ONCE", "payment_method": "box_office", "action": "buy"},
+    )
     assert "has been used up" in used.get_data(as_text=True)
 
 
@@ -86,8 +101,15 @@ def test_usage_limit_holds_under_concurrent_purchases(app, engine, event):
         with engine.connect() as conn:
             start.wait()
             try:
-                order = purchase(conn, hold["hold_id"], hold["hold_token"], {"name": "R", "email": "r@example.org"},
-                                 "box_office", signer, promo_code="RACE")
+                order = purchase(
+                    conn,
+                    hold["hold_id"],
+                    hold["hold_token"],
+                    {"name": "R", "email": "r@example.org"},
+                    "box_office",
+                    signer,
+                    promo_code="RACE",
+                )
                 outcomes.append(order["total"])
             except Conflict as exc:
                 outcomes.append(exc.code)

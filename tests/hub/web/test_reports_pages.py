@@ -1,4 +1,5 @@
 """Report page and CSV downloads through the pages (session login, owner check)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,9 @@ def _sell(app, engine, event_id: int, seats) -> dict:
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
         held = hold_seats(conn, event_id, seats)
-        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "Ann", "email": "ann@example.org"},
-                         "box_office", signer)
+        order = purchase(
+            conn, held["hold_id"], held["hold_token"], {"name": "Ann", "email": "ann@example.org"}, "box_office", signer
+        )
         return confirm_payment(conn, order["id"], signer)
 
 

@@ -3,18 +3,25 @@
 The table below is the specification; the test fails when a page route is
 missing from it, so a new route cannot ship without a stated role rule.
 """
+
 from __future__ import annotations
 
 import pytest
 from flask import url_for
 
 from hub.services import accounts, promos, staff
-from hub.services.orders import confirm_payment, purchase
 from hub.services.holds import hold_seats
+from hub.services.orders import confirm_payment, purchase
 from tests.hub.web.support import Browser, make_event
 
 ANON, CUSTOMER, DOOR_STAFF, ORGANIZER, OTHER_ORGANIZER, ADMIN = (
-    "anonymous", "customer", "door_staff", "organizer", "other_organizer", "admin")
+    "anonymous",
+    "customer",
+    "door_staff",
+    "organizer",
+    "other_organizer",
+    "admin",
+)
 EVERYONE = {ANON, CUSTOMER, DOOR_STAFF, ORGANIZER, OTHER_ORGANIZER, ADMIN}
 LOGGED_IN = EVERYONE - {ANON}
 STAFF = {ORGANIZER, OTHER_ORGANIZER, ADMIN}
@@ -23,29 +30,55 @@ DOOR = {DOOR_STAFF, ORGANIZER, OTHER_ORGANIZER, ADMIN}
 SECRET = "secret"  # reachable only with a secret held by the buyer's session, whatever the role
 
 ROUTES = {
-    "store.events": ("GET", EVERYONE), "store.calendar": ("GET", EVERYONE), "store.event": ("GET", EVERYONE),
-    "store.seats_json": ("GET", EVERYONE), "store.hold": ("POST", EVERYONE),
-    "store.checkout": ("GET", SECRET), "store.release": ("POST", SECRET),
-    "store.order": ("GET", EVERYONE), "store.ticket": ("GET", EVERYONE), "store.ticket_png": ("GET", EVERYONE),
-    "store.ticket_pdf": ("GET", EVERYONE), "store.order_pdf": ("GET", EVERYONE),
-    "account.login": ("GET", EVERYONE), "account.login_2fa": ("GET", EVERYONE), "account.register": ("GET", EVERYONE),
-    "account.reset_request": ("GET", EVERYONE), "account.reset": ("GET", EVERYONE),
+    "store.events": ("GET", EVERYONE),
+    "store.calendar": ("GET", EVERYONE),
+    "store.event": ("GET", EVERYONE),
+    "store.seats_json": ("GET", EVERYONE),
+    "store.hold": ("POST", EVERYONE),
+    "store.checkout": ("GET", SECRET),
+    "store.release": ("POST", SECRET),
+    "store.order": ("GET", EVERYONE),
+    "store.ticket": ("GET", EVERYONE),
+    "store.ticket_png": ("GET", EVERYONE),
+    "store.ticket_pdf": ("GET", EVERYONE),
+    "store.order_pdf": ("GET", EVERYONE),
+    "account.login": ("GET", EVERYONE),
+    "account.login_2fa": ("GET", EVERYONE),
+    "account.register": ("GET", EVERYONE),
+    "account.reset_request": ("GET", EVERYONE),
+    "account.reset": ("GET", EVERYONE),
     "account.register_finish": ("GET", EVERYONE),
-    "account.logout": ("POST", EVERYONE), "account.orders": ("GET", LOGGED_IN),
+    "account.logout": ("POST", EVERYONE),
+    "account.orders": ("GET", LOGGED_IN),
     "account.two_factor": ("GET", STAFF),
-    "manage.dashboard": ("GET", STAFF), "manage.venue_new": ("GET", STAFF), "manage.event_new": ("GET", STAFF),
-    "manage.venue": ("GET", OWNER), "manage.venue_edit": ("GET", OWNER), "manage.event": ("GET", OWNER), "manage.event_edit": ("GET", OWNER),
-    "manage.ticket_price": ("POST", OWNER), "manage.ticket_type_new": ("POST", OWNER), "manage.promo_new": ("POST", OWNER),
-    "manage.promo_delete": ("POST", OWNER), "manage.event_orders": ("GET", OWNER),
-    "manage.order_refund": ("POST", OWNER), "manage.order_mark_paid": ("POST", OWNER),
-    "manage.order_resend": ("POST", OWNER), "manage.ticket_reissue": ("POST", OWNER),
-    "manage.users": ("GET", {ADMIN}), "manage.user_role": ("POST", {ADMIN}),
-    "staff.staff": ("GET", STAFF), "staff.assign": ("POST", {ADMIN}),
-    "door.status": ("GET", DOOR), "door.lookup": ("GET", DOOR),
-    "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}), "dashboard.panel": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
+    "manage.dashboard": ("GET", STAFF),
+    "manage.venue_new": ("GET", STAFF),
+    "manage.event_new": ("GET", STAFF),
+    "manage.venue": ("GET", OWNER),
+    "manage.venue_edit": ("GET", OWNER),
+    "manage.event": ("GET", OWNER),
+    "manage.event_edit": ("GET", OWNER),
+    "manage.ticket_price": ("POST", OWNER),
+    "manage.ticket_type_new": ("POST", OWNER),
+    "manage.promo_new": ("POST", OWNER),
+    "manage.promo_delete": ("POST", OWNER),
+    "manage.event_orders": ("GET", OWNER),
+    "manage.order_refund": ("POST", OWNER),
+    "manage.order_mark_paid": ("POST", OWNER),
+    "manage.order_resend": ("POST", OWNER),
+    "manage.ticket_reissue": ("POST", OWNER),
+    "manage.users": ("GET", {ADMIN}),
+    "manage.user_role": ("POST", {ADMIN}),
+    "staff.staff": ("GET", STAFF),
+    "staff.assign": ("POST", {ADMIN}),
+    "door.status": ("GET", DOOR),
+    "door.lookup": ("GET", DOOR),
+    "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
+    "dashboard.panel": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "dashboard.live_json": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "dashboard.stream": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
-    "reports.report": ("GET", OWNER), "reports.export_csv": ("GET", OWNER),
+    "reports.report": ("GET", OWNER),
+    "reports.export_csv": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
 PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports"}
@@ -60,16 +93,26 @@ def world(app, engine, make_account):
     with engine.connect() as conn:
         event = make_event(conn, people[ORGANIZER]["id"])
         held = hold_seats(conn, event["id"], [("A", "1", "1")])
-        order = purchase(conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@example.org"},
-                         "box_office", signer)
+        order = purchase(
+            conn, held["hold_id"], held["hold_token"], {"name": "B", "email": "b@example.org"}, "box_office", signer
+        )
         order = confirm_payment(conn, order["id"], signer)
         promo = promos.create_promo(conn, event["id"], "TENOFF", "percent", 10)
         accounts.link_order(conn, order["id"], people[CUSTOMER]["id"])
         staff.assign_staff(conn, people[DOOR_STAFF]["id"], people[ORGANIZER]["id"])  # works at ORGANIZER's door
-    args = {"event_id": event["id"], "venue_id": event["venue_id"], "order_id": order["id"],
-            "token": order["access_token"], "ticket_id": order["tickets"][0]["ticket_id"],
-            "hold_id": held["hold_id"], "promo_id": promo["id"], "type_id": event["ticket_types"][0]["id"],
-            "user_id": spare["id"], "filename": "hub.css", "kind": "orders"}
+    args = {
+        "event_id": event["id"],
+        "venue_id": event["venue_id"],
+        "order_id": order["id"],
+        "token": order["access_token"],
+        "ticket_id": order["tickets"][0]["ticket_id"],
+        "hold_id": held["hold_id"],
+        "promo_id": promo["id"],
+        "type_id": event["ticket_types"][0]["id"],
+        "user_id": spare["id"],
+        "filename": "hub.css",
+        "kind": "orders",
+    }
     return people, args
 
 

@@ -1,6 +1,7 @@
 """Real Chromium: while two buyers hold, buy and release seats, a third person's open seat map shows
 every change without a reload: from the seat-map stream (hub/streaming.py, on its own port) and,
 for a hub without one, by asking for the changes since its version every 2 s."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,9 @@ CHANGE_SHOWN_MS = 15_000  # generous for a loaded machine; a change normally sho
 @pytest.fixture(params=["stream", "poll"])
 def hub(request, tmp_path):
     with serve_hub(tmp_path) as (app, base_url):
-        streams = start_stream_server(app, socket.create_server(("127.0.0.1", 0))) if request.param == "stream" else None
+        streams = (
+            start_stream_server(app, socket.create_server(("127.0.0.1", 0))) if request.param == "stream" else None
+        )
         with app.extensions["tickethub.engine"].connect() as conn:
             organizer = users.create_user(conn, "org@example.org", "correct horse", "organizer")
             event = make_event(conn, organizer["id"], rows=2, seats=6)

@@ -1,5 +1,6 @@
 """Door staff work for one organizer: the door pages, live dashboards and order APIs they use
 show and act on that organizer's events only (hub.services.staff)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -15,8 +16,14 @@ from tests.hub.web.support import Browser, make_event
 
 def _sold(conn, signer, event, buyer: str, seat: str, paid: bool) -> dict:
     held = hold_seats(conn, event["id"], [("A", "1", seat)])
-    order = purchase(conn, held["hold_id"], held["hold_token"], {"name": buyer, "email": f"{buyer}@example.org"},
-                     "box_office", signer)
+    order = purchase(
+        conn,
+        held["hold_id"],
+        held["hold_token"],
+        {"name": buyer, "email": f"{buyer}@example.org"},
+        "box_office",
+        signer,
+    )
     return confirm_payment(conn, order["id"], signer) if paid else order
 
 
@@ -30,15 +37,19 @@ def two_organizers(app, engine, make_account):
         for name in ("a", "b"):
             organizer = make_account("organizer", f"org-{name}@example.org")
             event = make_event(conn, organizer["id"], title=f"Show {name.upper()}", starts_in=timedelta(hours=3))
-            world[name] = {"organizer": organizer, "event": event,
-                           "paid": _sold(conn, signer, event, f"paid-{name}", "1", paid=True),
-                           "pending": _sold(conn, signer, event, f"pending-{name}", "2", paid=False)}
+            world[name] = {
+                "organizer": organizer,
+                "event": event,
+                "paid": _sold(conn, signer, event, f"paid-{name}", "1", paid=True),
+                "pending": _sold(conn, signer, event, f"pending-{name}", "2", paid=False),
+            }
         staff_a = make_account("door_staff", "staff-a@example.org")
         staff_service.assign_staff(conn, staff_a["id"], world["a"]["organizer"]["id"])
         make_account("door_staff", "loose@example.org")
-        world["tokens"] = {email: {"Authorization": "Bearer " + create_token(
-            conn, get_user_by_email(conn, email)["id"], "test")[1]}
-            for email in ("staff-a@example.org", "loose@example.org")}
+        world["tokens"] = {
+            email: {"Authorization": "Bearer " + create_token(conn, get_user_by_email(conn, email)["id"], "test")[1]}
+            for email in ("staff-a@example.org", "loose@example.org")
+        }
     return world
 
 
@@ -98,8 +109,14 @@ def test_unassigned_door_staff_work_nowhere_unless_the_hub_is_single_tenant(app,
 def test_an_organizer_adds_door_staff_for_their_own_events(app, engine, two_organizers):
     organizer = _logged_in(app, "org-b@example.org")
     organizer.get("/manage/staff")
-    added = organizer.post("/manage/staff", {"email": "staff-b@example.org", "password": "door password",
-                                             "organizer_id": str(two_organizers["a"]["organizer"]["id"])})
+    added = organizer.post(
+        "/manage/staff",
+        {
+            "email": "staff-b@example.org",
+            "password": "door password",
+            "organizer_id": str(two_organizers["a"]["organizer"]["id"]),
+        },
+    )
     assert added.status_code == 302
     listing = organizer.get("/manage/staff").get_data(as_text=True)
     assert "staff-b@example.org" in listing and "staff-a@example.org" not in listing  # only B's own staff
@@ -130,11 +147,35 @@ def test_an_admin_assigns_door_staff_to_an_organizer(app, engine, make_account, 
 
 
 def test_cli_creates_door_staff_for_an_organizer(runner, engine, two_organizers):
-    result = runner.invoke(["users", "create", "--email", "gate@example.org", "--password", "door password",
-                            "--role", "door_staff", "--staff-of", "org-a@example.org"])
+    result = runner.invoke(
+        [
+            "users",
+            "create",
+            "--email",
+            "gate@example.org",
+            "--password",
+            "door password",
+            "--role",
+            "door_staff",
+            "--staff-of",
+            "org-a@example.org",
+        ]
+    )
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:
         assert get_user_by_email(conn, "gate@example.org")["staff_of"] == two_organizers["a"]["organizer"]["id"]
-    wrong = runner.invoke(["users", "create", "--email", "gate2@example.org", "--password", "door password",
-                           "--role", "door_staff", "--staff-of", "paid-a@example.org"])
+    wrong = runner.invoke(
+        [
+            "users",
+            "create",
+            "--email",
+            "gate2@example.org",
+            "--password",
+            "door password",
+            "--role",
+            "door_staff",
+            "--staff-of",
+            "paid-a@example.org",
+        ]
+    )
     assert wrong.exit_code != 0 and "no organizer or admin" in wrong.output

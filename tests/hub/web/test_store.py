@@ -1,4 +1,5 @@
 """Storefront pages through the Flask test client: list, calendar, event page, hold, checkout, order, tickets."""
+
 from __future__ import annotations
 
 import email
@@ -41,8 +42,14 @@ def test_event_list_filters_sorts_and_pages(browser_client, engine, make_account
     organizer = make_account("organizer")
     with engine.connect() as conn:
         for i in range(14):
-            make_event(conn, organizer["id"], title=f"Show {i:02d}", starts_in=timedelta(days=i + 1),
-                       location="Berlin" if i % 2 else "Hamburg", category="jazz" if i < 3 else "concert")
+            make_event(
+                conn,
+                organizer["id"],
+                title=f"Show {i:02d}",
+                starts_in=timedelta(days=i + 1),
+                location="Berlin" if i % 2 else "Hamburg",
+                category="jazz" if i < 3 else "concert",
+            )
     web = browser_client
 
     first = web.get("/").get_data(as_text=True)
@@ -169,8 +176,11 @@ def test_best_available_and_ga_holds(browser_client, engine, make_account):
     ga_checkout = web.get(ga.headers["Location"]).get_data(as_text=True)
     assert "General admission" in ga_checkout
     assert "Your tickets are held for" in ga_checkout and "seats" not in ga_checkout  # standing: no seats
-    too_many = web.post(f"/events/{found['id']}/hold", {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "4"},
-                        follow_redirects=True)
+    too_many = web.post(
+        f"/events/{found['id']}/hold",
+        {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "4"},
+        follow_redirects=True,
+    )
     assert "only 3 tickets" in too_many.get_data(as_text=True)
 
 
@@ -184,8 +194,7 @@ def test_hold_posts_are_rate_limited_per_client(app, browser_client, event):
     app.config["HOLD_RATE_LIMIT"] = "3 per minute"
     web = browser_client
     web.get(f"/events/{event['id']}")
-    codes = [web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(n)]}).status_code
-             for n in range(4)]
+    codes = [web.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": [str(n)]}).status_code for n in range(4)]
     assert codes == [302, 302, 302, 429]
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_available"] == 21
 
@@ -202,8 +211,13 @@ def test_unknown_address_and_wrong_method_get_the_sites_error_page_and_the_api_k
 
 
 def test_out_of_range_page_dates_and_months_are_not_server_errors(client, event):
-    for path in ("/?page=99999999999999999999", "/?date_to=9999-12-31", "/calendar?month=9999-12",
-                 "/calendar?month=0001-01", "/calendar?month=2026-00"):
+    for path in (
+        "/?page=99999999999999999999",
+        "/?date_to=9999-12-31",
+        "/calendar?month=9999-12",
+        "/calendar?month=0001-01",
+        "/calendar?month=2026-00",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
     assert b"Brass Night" in client.get("/?date_to=9999-12-31").data  # the last day there is: no upper bound
@@ -213,13 +227,21 @@ def test_out_of_range_page_dates_and_months_are_not_server_errors(client, event)
 def test_web_orders_cannot_be_read_or_blocked_through_a_guessed_idempotency_key(browser_client, event, new_browser):
     api = new_browser().client
     # Mallory buys a seat of her own with the key the old checkout would have used for the next web hold
-    mine = api.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [{"section": "A", "row": "3",
-                                                                          "seat": "8"}]}).json
+    mine = api.post(
+        f"/api/v1/events/{event['id']}/holds", json={"seats": [{"section": "A", "row": "3", "seat": "8"}]}
+    ).json
     victims_hold = mine["hold_id"] + 1
     guessed = {"Idempotency-Key": f"web-hold-{victims_hold}"}
-    planted = api.post("/api/v1/orders", headers=guessed, json={
-        "hold_id": mine["hold_id"], "hold_token": mine["hold_token"],
-        "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "box_office"}})
+    planted = api.post(
+        "/api/v1/orders",
+        headers=guessed,
+        json={
+            "hold_id": mine["hold_id"],
+            "hold_token": mine["hold_token"],
+            "buyer": {"name": "Mallory", "email": "m@example.org"},
+            "payment": {"method": "box_office"},
+        },
+    )
     assert planted.status_code == 201
 
     checkout_url = _hold_two_seats(browser_client, event)
@@ -230,9 +252,16 @@ def test_web_orders_cannot_be_read_or_blocked_through_a_guessed_idempotency_key(
     access_token = order_url.rstrip("/").rsplit("/", 1)[1]
 
     for key in (f"web-hold-{victims_hold}", "web-checkout"):
-        probe = api.post("/api/v1/orders", headers={"Idempotency-Key": key}, json={
-            "hold_id": victims_hold, "hold_token": "x",
-            "buyer": {"name": "Mallory", "email": "m@example.org"}, "payment": {"method": "box_office"}})
+        probe = api.post(
+            "/api/v1/orders",
+            headers={"Idempotency-Key": key},
+            json={
+                "hold_id": victims_hold,
+                "hold_token": "x",
+                "buyer": {"name": "Mallory", "email": "m@example.org"},
+                "payment": {"method": "box_office"},
+            },
+        )
         assert probe.status_code == 403 and set(probe.json) == {"error"}
         body = probe.get_data(as_text=True)
         assert access_token not in body and "ada@example.org" not in body and "Ada Lovelace" not in body
@@ -241,9 +270,11 @@ def test_web_orders_cannot_be_read_or_blocked_through_a_guessed_idempotency_key(
 def test_checkout_refuses_line_breaks_in_the_name_and_bad_addresses(browser_client, event, engine):
     web = browser_client
     checkout_url = _hold_two_seats(web, event)
-    for fields, complaint in (({"name": "Ada\r\nBcc: all@example.org"}, "line breaks"),
-                              ({"email": "ada@example.org, bob@example.org"}, "not an email address"),
-                              ({"email": "ada@localhost"}, "not an email address")):
+    for fields, complaint in (
+        ({"name": "Ada\r\nBcc: all@example.org"}, "line breaks"),
+        ({"email": "ada@example.org, bob@example.org"}, "not an email address"),
+        ({"email": "ada@localhost"}, "not an email address"),
+    ):
         page = _checkout(web, checkout_url, **fields)
         assert page.status_code == 200 and complaint in page.get_data(as_text=True), fields
     with engine.connect() as conn:
@@ -256,9 +287,11 @@ def test_checkout_fields_apply_the_apis_buyer_rule_and_say_why_on_the_field(brow
     let through by the form and only refused by the purchase, as a flash about `buyer.name`."""
     web = browser_client
     checkout_url = _hold_two_seats(web, event)
-    for fields, complaint in (({"name": "   "}, "Name: must not be empty"),
-                              ({"name": "Ada\u2028Bcc: all@example.org"}, "Name: must not contain line breaks"),
-                              ({"email": "ada@localhost"}, "Email: not an email address")):
+    for fields, complaint in (
+        ({"name": "   "}, "Name: must not be empty"),
+        ({"name": "Ada\u2028Bcc: all@example.org"}, "Name: must not contain line breaks"),
+        ({"email": "ada@localhost"}, "Email: not an email address"),
+    ):
         page = _checkout(web, checkout_url, **fields).get_data(as_text=True)
         assert f'<div class="field-error">{complaint}' in page, fields
         assert "buyer." not in page, fields
@@ -268,7 +301,9 @@ def test_checkout_fields_apply_the_apis_buyer_rule_and_say_why_on_the_field(brow
     assert bought.status_code == 302
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT buyer_name, buyer_email FROM orders").one() == (
-            "Ada Lovelace", "ada@example.org")
+            "Ada Lovelace",
+            "ada@example.org",
+        )
 
 
 def test_one_client_cannot_hold_more_than_its_share(app, browser_client, event, new_browser):
@@ -282,8 +317,9 @@ def test_one_client_cannot_hold_more_than_its_share(app, browser_client, event, 
     # another address is another client
     other = new_browser()
     other.get(f"/events/{event['id']}", environ_base={"REMOTE_ADDR": "192.0.2.7"})
-    held = other.post(f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["4", "5"]},
-                      environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    held = other.post(
+        f"/events/{event['id']}/hold", {"mode": "seats", "seat": ["4", "5"]}, environ_base={"REMOTE_ADDR": "192.0.2.7"}
+    )
     assert held.status_code == 302 and "/checkout/" in held.headers["Location"]
 
 

@@ -1,6 +1,7 @@
 """The waiting room in real headless Chromium against a real hub server (waitress on loopback): a buyer
 opens the event page, lands in the queue behind fifteen others, is let in by the page itself when the
 turn comes, holds a seat and checks out on the free payment path."""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,9 @@ def test_queue_page_lets_the_buyer_in_who_then_holds_and_pays(browser, tmp_path)
     with serve_hub(tmp_path) as (app, base_url):
         with app.extensions["tickethub.engine"].connect() as conn:
             organizer = users.create_user(conn, "org@example.org", "correct horse", "organizer")
-            event = make_event(conn, organizer["id"], price=0, fee=0, rows=2, seats=6, waiting_room=True,
-                               admit_per_minute=300)  # five a second
+            event = make_event(
+                conn, organizer["id"], price=0, fee=0, rows=2, seats=6, waiting_room=True, admit_per_minute=300
+            )  # five a second
             for _ in range(15):  # buyers ahead of ours, who never come back for their turn
                 waiting_room.join(conn, event["id"], app.config["SECRET_KEY"])
         context = browser.new_context()

@@ -2,6 +2,7 @@
 the event page and holds send a browser without an admission to the queue page, a reload keeps
 the place and a new session goes to the back, an admitted browser steps in, holds and buys, and the
 organizer turns the waiting room on and sees the queue."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,8 @@ def _queued_event(engine, make_account, rate: int) -> dict:
 
 
 def test_without_admission_the_event_page_and_holds_lead_to_the_queue_where_a_reload_keeps_the_place(
-        engine, make_account, new_browser):
+    engine, make_account, new_browser
+):
     event = _queued_event(engine, make_account, rate=0)  # paused: nobody is let in yet
     queue_url = f"/events/{event['id']}/queue"
     first, second = new_browser(), new_browser()
@@ -69,8 +71,9 @@ def test_an_admitted_browser_steps_in_holds_and_buys(engine, make_account, new_b
     assert held.status_code == 302 and "/checkout/" in held.headers["Location"]
     checkout_url = held.headers["Location"]
     web.get(checkout_url)
-    bought = web.post(checkout_url, {"name": "Ada Lovelace", "email": "ada@example.org", "payment_method": "free",
-                                     "action": "buy"})
+    bought = web.post(
+        checkout_url, {"name": "Ada Lovelace", "email": "ada@example.org", "payment_method": "free", "action": "buy"}
+    )
     assert bought.status_code == 302 and "/orders/" in bought.headers["Location"]
     assert "Ada Lovelace" in web.get(bought.headers["Location"]).get_data(as_text=True)
     # the browser ahead was let in too, but never stepped in: the queue page sends it in as well
@@ -85,25 +88,51 @@ def test_organizer_turns_the_waiting_room_on_and_sees_the_queue(engine, make_acc
     web.login("org@example.org")
     edit = web.get(f"/manage/events/{event['id']}/edit").get_data(as_text=True)
     assert 'name="waiting_room"' in edit and 'value="600"' in edit
-    refused = web.post(f"/manage/events/{event['id']}/edit", {
-        "title": "Brass Night", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00",
-        "service_fee": "1.50", "waiting_room": "y", "admit_per_minute": "-5"})
+    refused = web.post(
+        f"/manage/events/{event['id']}/edit",
+        {
+            "title": "Brass Night",
+            "starts_at": "2031-02-03T20:00",
+            "ticket_release_at": "2030-01-01T10:00",
+            "service_fee": "1.50",
+            "waiting_room": "y",
+            "admit_per_minute": "-5",
+        },
+    )
     assert refused.status_code == 200 and "must be at least 0" in refused.get_data(as_text=True)
-    saved = web.post(f"/manage/events/{event['id']}/edit", {
-        "title": "Brass Night", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00",
-        "service_fee": "1.50", "waiting_room": "y", "admit_per_minute": "0"}, follow_redirects=True)
+    saved = web.post(
+        f"/manage/events/{event['id']}/edit",
+        {
+            "title": "Brass Night",
+            "starts_at": "2031-02-03T20:00",
+            "ticket_release_at": "2030-01-01T10:00",
+            "service_fee": "1.50",
+            "waiting_room": "y",
+            "admit_per_minute": "0",
+        },
+        follow_redirects=True,
+    )
     assert "Event saved." in saved.get_data(as_text=True)
     for _ in range(3):
         new_browser().get(f"/events/{event['id']}/queue")
     summary = web.get(f"/manage/events/{event['id']}").get_data(as_text=True)
     assert re.search(r"Waiting room on: 0 buyers let in\s+per minute \(paused\) · 3 waiting", summary), summary
     web.get(f"/manage/events/{event['id']}/edit")
-    web.post(f"/manage/events/{event['id']}/edit", {
-        "title": "Brass Night", "starts_at": "2031-02-03T20:00", "ticket_release_at": "2030-01-01T10:00",
-        "service_fee": "1.50", "admit_per_minute": "120"})
+    web.post(
+        f"/manage/events/{event['id']}/edit",
+        {
+            "title": "Brass Night",
+            "starts_at": "2031-02-03T20:00",
+            "ticket_release_at": "2030-01-01T10:00",
+            "service_fee": "1.50",
+            "admit_per_minute": "120",
+        },
+    )
     with engine.connect() as conn:
         from hub.services.events import get_event
 
         assert {k: get_event(conn, event["id"])[k] for k in ("waiting_room", "admit_per_minute")} == {
-            "waiting_room": False, "admit_per_minute": 120}
+            "waiting_room": False,
+            "admit_per_minute": 120,
+        }
     assert new_browser().get(f"/events/{event['id']}").status_code == 200, "off: straight to the event page"
