@@ -35,8 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_signing
 	$(PY) -m bench.bench_gate
 	$(PY) -m bench.bench_sync
-	$(PY) -m bench.bench_sellout
-	$(PY) -m bench.bench_sellout --workers 2 --server-threads 8 --out bench/results/bench_sellout_2workers.json
+	$(PY) -m bench.bench_sellout --workers 1,2
 	$(PY) -m bench.bench_hub_web
 	$(PY) -m bench.bench_dashboard
 	$(PY) -m bench.bench_onsale
