@@ -40,6 +40,7 @@ from pathlib import Path
 import requests
 
 from bench.bench_sellout import Hub, make_event
+from bench.cpu import cpu_seconds, with_children
 from tests.support import free_port, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
@@ -121,26 +122,7 @@ class Server:
 
 def _pids(procs: list[subprocess.Popen]) -> list[int]:
     """The processes whose CPU counts: each child and its own children (nginx's worker)."""
-    pids = []
-    for proc in procs:
-        pids.append(proc.pid)
-        try:
-            pids += [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    return [pid for proc in procs for pid in with_children(proc.pid)]
 
 
 def start_seed_poc(work: Path) -> Server:
@@ -239,7 +221,7 @@ def wrk(url: str, duration: int, script: Path, servers: list[subprocess.Popen]) 
         url,
     ]
     pids = _pids(servers)
-    server_cpu = _cpu_seconds(pids)
+    server_cpu = cpu_seconds(pids)
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -248,7 +230,7 @@ def wrk(url: str, duration: int, script: Path, servers: list[subprocess.Popen]) 
         wall = time.perf_counter() - started
         out.seek(0)
         text = out.read().decode()
-    server_cpu = _cpu_seconds(pids) - server_cpu
+    server_cpu = cpu_seconds(pids) - server_cpu
     report = next((line[4:] for line in text.splitlines() if line.startswith("WRK ")), None)
     if proc.returncode or report is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {text[-1000:]}")

@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import random
-import resource
 import secrets
 import sqlite3
 import statistics
@@ -42,6 +41,7 @@ from pathlib import Path
 import requests
 
 from bench.aio_http import Connection
+from bench.cpu import cpu_seconds, own_cpu_seconds, with_children
 from bench.stats import percentile
 from tests.support import free_port, wait_for
 
@@ -110,29 +110,12 @@ class Hub:
 
     def pids(self) -> list[int]:
         """The server's processes: the one started and its pre-forked workers."""
-        try:
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        except OSError:
-            children = []
-        return [self.proc.pid, *map(int, children)]
+        return with_children(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
         self.dir.cleanup()
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time the processes used so far (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 def postgres_pids() -> list[int]:
@@ -152,11 +135,6 @@ def machine_busy() -> tuple[float, float]:
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle, iowait
     return sum(fields) - idle, sum(fields)
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def make_event(hub: Hub, seats: int) -> int:

@@ -37,8 +37,8 @@ from pathlib import Path
 import requests
 
 from bench.aio_http import Connection
-from bench.bench_onsale import _cpu_seconds
 from bench.bench_sellout import TICKETHUB, Hub, make_event
+from bench.cpu import cpu_seconds
 from bench.stats import percentile_ms
 from tests.support import free_port
 
@@ -157,13 +157,13 @@ def _phase(hub: Hub, event_id: int, args, viewers: int) -> dict:
         opened_s = time.monotonic() - opened_at
         buyers = Buyers(hub.url, event_id, args.buyers)
         pids = hub.pids() + ([hub.streamer.pid] if hub.streamer else [])
-        cpu_hub, usage, wall = _cpu_seconds(pids), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        cpu_hub, usage, wall = cpu_seconds(pids), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         await buyers.run(args.duration)
         wall = time.perf_counter() - wall
         cores = os.cpu_count() or 1
         after = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {
-            "hub": (_cpu_seconds(pids) - cpu_hub) / wall / cores,
+            "hub": (cpu_seconds(pids) - cpu_hub) / wall / cores,
             "client": (after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime) / wall / cores,
         }
         await asyncio.sleep(GRACE_S if viewers else 0)  # the last sales' way to the viewers (not a synchronisation)

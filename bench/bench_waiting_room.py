@@ -33,7 +33,6 @@ import json
 import os
 import platform
 import random
-import resource
 import sqlite3
 import sys
 import time
@@ -43,6 +42,7 @@ from pathlib import Path
 import requests
 
 from bench.bench_sellout import Hub
+from bench.cpu import cpu_seconds, own_cpu_seconds, with_children
 from bench.stats import percentile
 from hub.services.clock import iso
 from hub.services.waiting_room import issue_ticket
@@ -108,24 +108,7 @@ class Connection:
 
 def hub_cpu_seconds(hub: Hub) -> float:
     """User + system CPU seconds of the `tickethub serve` process and its children so far (/proc)."""
-    pid = hub.proc.pid
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    total = 0
-    for one in (pid, *map(int, children)):
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return cpu_seconds(with_children(hub.proc.pid))
 
 
 # --- set-up -----------------------------------------------------------------------------------------
