@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.stats import percentile
 from common.protocol import PUSH_DOMAIN, PUSH_MAX_SCANS
-from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
+from tests.e2e.harness import GateProcess, HubServer, create_device
+from tests.support import wait_for
 
 RESULTS = Path(__file__).with_name("results") / "bench_sync.json"
 BATCH = PUSH_MAX_SCANS  # the largest push the hub accepts

@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -68,3 +69,37 @@ def wait_for(
     raise AssertionError(
         f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_error})" if last_error else "")
     )
+
+
+def start_process(
+    argv: list[str], *, env: dict, log: Path, ready_url: str, what: str, cwd: Path | None = None, timeout: float = 60.0
+) -> subprocess.Popen:
+    """Start a server process logging to ``log`` and wait until ``ready_url`` answers 2xx.
+
+    A process that exits while starting fails the wait at once, with the end of its log."""
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        return requests.get(ready_url, timeout=2).ok
+
+    try:
+        wait_for(ready, timeout, f"{what} ({ready_url}, log {log})")
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 15 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)

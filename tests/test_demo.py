@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.harness import _base_env, command, wait_for
+from tests.e2e.harness import _base_env, command
+from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 import urllib3
 
-from tests.e2e.harness import _base_env, command, wait_for
-from tests.support import free_port
+from tests.e2e.harness import _base_env, command
+from tests.support import free_port, wait_for
 
 PASSWORD = "correct horse"
 

@@ -7,7 +7,6 @@ by sleeping a fixed time. Short sync intervals keep the suite fast.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support import REPO, free_port, wait_for
+from tests.support import REPO, free_port, start_process, stop_process
 
 BIN = Path(sys.executable).parent
 FAST_SYNC = {"GATE_PUSH_INTERVAL_S": "0.2", "GATE_PULL_INTERVAL_S": "0.3", "GATE_SYNC_MAX_BACKOFF_S": "1"}
@@ -125,33 +124,18 @@ class HubServer:
     # --- the server process ----------------------------------------------------
     def start(self, timeout: float = 60.0) -> None:
         _ = self.app  # migrate and create the signing key before serving
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--threads", "8"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.instance.parent,
-            )
-        wait_for(
-            lambda: self._alive() and requests.get(self.url + "/api/v1/keyring", timeout=2).ok,
-            timeout,
-            f"the hub on {self.url} (log {self.log})",
+        self.proc = start_process(
+            [*command("tickethub", "hub.cli"), "serve", "--port", str(self.port), "--threads", "8"],
+            env=self.env,
+            log=self.log,
+            ready_url=self.url + "/api/v1/keyring",
+            what="tickethub serve",
+            cwd=self.instance.parent,
+            timeout=timeout,
         )
 
-    def _alive(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"tickethub serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-        return True
-
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def close(self) -> None:
@@ -188,30 +172,21 @@ class GateProcess:
         return self.cli("enroll", "--data-dir", str(self.data_dir), "--hub", hub_url, "--token", token)
 
     def start(self, timeout: float = 60.0) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    *command("gate-agent", "gate_agent.cli"),
-                    "run",
-                    "--data-dir",
-                    str(self.data_dir),
-                    "--port",
-                    str(self.port),
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_for(
-            lambda: self._alive() and requests.get(self.url + "/api/state", timeout=2).ok,
-            timeout,
-            f"{self.name}'s door page (log {self.log})",
+        self.proc = start_process(
+            [
+                *command("gate-agent", "gate_agent.cli"),
+                "run",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+            ],
+            env=self.env,
+            log=self.log,
+            ready_url=self.url + "/api/state",
+            what=f"{self.name}'s gate-agent run",
+            timeout=timeout,
         )
-
-    def _alive(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"gate-agent run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-        return True
 
     def scan(self, text: str) -> dict:
         response = requests.post(self.url + "/api/scan", json={"text": text}, timeout=30)
@@ -222,13 +197,7 @@ class GateProcess:
         return requests.get(self.url + "/api/state", timeout=30).json()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
 

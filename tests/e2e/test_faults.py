@@ -18,7 +18,8 @@ from gate_agent.pipeline import Gate
 from gate_agent.sync.client import SyncClient
 from gate_agent.sync.enroll import enroll
 from tests.e2e.faultproxy import FAULTS, FaultPlan, FaultProxy
-from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
+from tests.e2e.harness import GateProcess, HubServer, create_device
+from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 PUSH = "/api/v1/sync/push"

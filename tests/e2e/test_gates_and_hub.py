@@ -16,7 +16,8 @@ from contextlib import closing
 import pytest
 import requests
 
-from tests.e2e.harness import GateProcess, HubServer, create_device, wait_for
+from tests.e2e.harness import GateProcess, HubServer, create_device
+from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
 TWO_HOURS = 7200

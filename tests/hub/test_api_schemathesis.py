@@ -30,11 +30,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
-from tests.support import REPO, free_port, wait_for
+from tests.support import REPO, free_port, start_process, stop_process
 
 HOOKS = Path(__file__).with_name("schemathesis_hooks.py")
 CHECKS = "not_a_server_error,response_schema_conformance"
@@ -213,33 +212,17 @@ class ServedHub:
 
     def start(self) -> None:
         port = self.url.rsplit(":", 1)[1]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hub.cli", "serve", "--port", port, "--threads", "4"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-            )
-        wait_for(
-            lambda: self._alive() and requests.get(self.url + "/api/v1/openapi.json", timeout=2).ok,
-            60,
-            f"the hub on {self.url} (log {self.log})",
+        self.proc = start_process(
+            [sys.executable, "-m", "hub.cli", "serve", "--port", port, "--threads", "4"],
+            env=self.env,
+            log=self.log,
+            ready_url=self.url + "/api/v1/openapi.json",
+            what="tickethub serve",
+            cwd=REPO,
         )
 
-    def _alive(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"tickethub serve exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-        return True
-
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 @pytest.fixture
