@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_dashboard
 	$(PY) -m bench.bench_onsale
 	$(PY) -m bench.bench_viewers
+	$(PY) -m bench.bench_spike
 	$(PY) -m bench.bench_waiting_room
 
 clean:

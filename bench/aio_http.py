@@ -34,14 +34,17 @@ class Connection:
     async def _connect(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, body=None) -> Response:
-        """Send one request (``body``: a JSON-serialisable value or None) and read its whole answer."""
+    async def request(self, method: str, path: str, body=None, headers: bytes = b"") -> Response:
+        """Send one request (``body``: a JSON-serialisable value or None; ``headers``: extra raw header
+        lines, each ending in CRLF) and read its whole answer."""
         payload = b"" if body is None else json.dumps(body).encode()
         head = (
             f"{method} {path} HTTP/1.1\r\nContent-Length: {len(payload)}\r\n".encode()
             + b"Host: "
             + self.host_header
-            + b"\r\nContent-Type: application/json\r\n\r\n"
+            + b"\r\nContent-Type: application/json\r\n"
+            + headers
+            + b"\r\n"
         )
         for attempt in (1, 2):  # once more on a fresh connection if the server had closed this one
             if self.writer is None:
