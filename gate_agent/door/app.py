@@ -32,12 +32,15 @@ def create_door_app(
     broadcaster = broadcaster or Broadcaster()
     preview = preview or PreviewBuffer()
 
+    def camera_json() -> dict | None:
+        return camera.status().to_json(camera.clock()) if camera is not None else None
+
     def alive() -> dict:
         """What may change without a scan: the hub link (it ages) and the camera."""
-        return {**gate.link(), "camera": camera.status().to_json(camera.clock()) if camera is not None else None}
+        return {**gate.link(), "camera": camera_json()}
 
     def state() -> dict:
-        return {**gate.snapshot(), **alive()}
+        return {**gate.snapshot(), "camera": camera_json()}  # the snapshot holds the hub link
 
     def on_verdict(result: ScanResult) -> None:
         broadcaster.publish("verdict", {"result": result.to_json(), "state": state()})
