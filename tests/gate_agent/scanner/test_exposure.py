@@ -75,3 +75,13 @@ def test_a_camera_without_the_control_keeps_scanning_on_auto_with_a_warning(capt
 def test_the_pi_camera_gets_exposure_time_in_microseconds():
     assert picamera_controls(30, 1 / 120) == {"FrameRate": 30.0, "ExposureTime": 8333}
     assert picamera_controls(None, None) == {}
+
+
+def test_run_refuses_an_unusable_exposure_before_opening_anything(tmp_path):
+    from click.testing import CliRunner
+
+    from gate_agent.cli import main
+
+    result = CliRunner().invoke(main, ["run", "--data-dir", str(tmp_path), "--exposure", "fast", "--headless"])
+    assert result.exit_code == 2
+    assert "--exposure" in result.output and "1/120" in result.output
