@@ -202,8 +202,13 @@ def first_readable(frames: list[np.ndarray], text: str, oracle) -> int | None:
     return next((i for i, image in enumerate(frames) if text in oracle.decode(image)), None)
 
 
-def time_to_verdict(gate: Gate, decoder, rng, texts: list[str], exposure: float) -> list[dict]:
-    """Replay each sequence against the sequence clock (30 fps, newest frame wins)."""
+def time_to_verdict(
+    gate: Gate, decoder, rng, texts: list[str], exposure: float, busy_clock: Callable[[], float] = time.perf_counter
+) -> list[dict]:
+    """Replay each sequence against the sequence clock (30 fps, newest frame wins). The pipeline's
+    work advances that clock by ``busy_clock``: wall time (default), or this thread's CPU time
+    (``time.thread_time``), which other processes on a shared machine do not inflate; it leaves
+    out waiting for the disk (a commit's fsync: 0.15 ms median here)."""
     runs = []
     oracle = make_decoder("zxing", extra_passes_budget_ms=10_000)
     for text in texts:
@@ -216,14 +221,14 @@ def time_to_verdict(gate: Gate, decoder, rng, texts: list[str], exposure: float)
             index = min(int(clock * FPS + 1e-9), len(frames) - 1)
             if index == len(frames) - 1 and frames_processed and clock * FPS > len(frames) + 5:
                 break
-            start = time.perf_counter()
+            start = busy_clock()
             frame = Frame(frames[index], None, time.monotonic(), f"seq#{index}")
             for code in accepted_codes(frame, decoder, debouncer):
                 gate.check(code, source="bench", mono=frame.mono)
                 if code == text:
-                    verdict_at, decoded_frame = clock + (time.perf_counter() - start), index
+                    verdict_at, decoded_frame = clock + (busy_clock() - start), index
             frames_processed += 1
-            busy = time.perf_counter() - start
+            busy = busy_clock() - start
             # the next frame available is the newest one when the pipeline is free again
             clock = max(clock + busy, (index + 1) / FPS)
         runs.append(
@@ -244,7 +249,9 @@ def time_to_verdict(gate: Gate, decoder, rng, texts: list[str], exposure: float)
 # -- section ---------------------------------------------------------------------------------
 
 
-def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[[str], None]) -> dict:
+def run_latency(
+    frame_count: int, sequences: int, seed: int, progress: Callable[[str], None], cpu_clock: bool = False
+) -> dict:
     key = bench_key()
     rng = np.random.default_rng(seed)
     decoder = make_decoder("zxing")
@@ -263,11 +270,12 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
             progress("verdict -> door screen (server-sent events)...")
             sse = sse_latency(gate, tickets(key, 100, 10_000))
             presentations = {}
+            busy_clock = time.thread_time if cpu_clock else time.perf_counter
             for exposure, start in ((0.5, 20_000), (0.25, 30_000)):
                 progress(f"{sequences} presentation sequences at 30 fps, shutter open {exposure:.0%} of a frame...")
                 same_draws = np.random.default_rng()
                 same_draws.bit_generator.state = rng.bit_generator.state
-                runs = time_to_verdict(gate, decoder, rng, tickets(key, sequences, start), exposure)
+                runs = time_to_verdict(gate, decoder, rng, tickets(key, sequences, start), exposure, busy_clock)
                 presentations[f"exposure_{exposure}"] = summarize_presentation(runs, exposure)
                 # the same sequences without the motion-deblur pass: what it saves
                 progress("... the same sequences without the deblur pass...")
@@ -277,6 +285,7 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
                     same_draws,
                     tickets(key, sequences, start),
                     exposure,
+                    busy_clock,
                 )  # verdict aside, same frames
                 presentations[f"exposure_{exposure}_without_deblur"] = summarize_presentation(runs, exposure)
 
@@ -308,6 +317,7 @@ def run_latency(frame_count: int, sequences: int, seed: int, progress: Callable[
             "goal_met": bool(sse) and percentile_ms(sse, 99) <= 100,
         },
         "presentation": presentations,
+        "presentation_clock": "thread CPU time" if cpu_clock else "wall time",
     }
 
 
@@ -364,8 +374,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--sequences", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="charge presentation sequences the pipeline's CPU time, not wall time (a shared, loaded machine)",
+    )
     args = parser.parse_args(argv)
-    report = run_latency(args.frames, args.sequences, args.seed, lambda m: print(m, file=sys.stderr, flush=True))
+    report = run_latency(
+        args.frames, args.sequences, args.seed, lambda m: print(m, file=sys.stderr, flush=True), args.cpu_clock
+    )
     print_latency(report)
     write_section("latency", report)
 

@@ -70,6 +70,10 @@ LAST_RTT_HEADER = "X-Device-Last-RTT-Ms"  # round trip of the device's previous 
 PUSH_FIELDS = ("sent_at", "last_rtt_ms", "backlog", "scans")  # a push body has no other field
 PUSH_MAX_SCANS = 500  # scans in one push; the hub refuses more (422 invalid_batch)
 PUSH_MAX_BYTES = 256 * 1024  # a push body's bytes; the hub refuses more (413), whatever its MAX_CONTENT_LENGTH
+# A gate that has had no successful exchange with the hub for this long is offline, on its own door
+# screen and on the hub's dashboard alike. Idle gates send an empty signed push (a heartbeat) every
+# GATE_PUSH_INTERVAL_S (2 s by default), so this is about three missed heartbeats.
+OFFLINE_AFTER_S = 6.0
 REASON_MAX_CHARS = 40  # a scan's reason; the hub refuses longer ones (422 invalid_field)
 SCAN_ID_HEX_DIGITS = 32  # a scan id: 128 random bits as lower-case hex, the sync nonce
 ID_MAX = 2**63 - 1  # seq, event_id and ticket_id: integers 0..ID_MAX (the hub's BIGINT columns)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, format_utc
+from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, OFFLINE_AFTER_S, format_utc
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -152,6 +152,43 @@ def _seconds(variable: str, default: float, positive: bool = False) -> Callable[
     return parse
 
 
+def _flag(variable: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("", "0", "off", "false", "no"):
+        return False
+    raise ValueError(f"{variable} must be on or off, got {raw!r}")
+
+
+def _gpio_pin(variable: str, raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    if not raw.strip().isdigit() or not 0 <= int(raw) <= 27:
+        raise ValueError(f"{variable} must be a GPIO number 0..27 (BCM), got {raw!r}")
+    return int(raw)
+
+
+def parse_exposure(text: str | None) -> float | None:
+    """Seconds from "1/120", "8ms" or "0.008"; None for "auto" or nothing. ValueError otherwise."""
+    raw = (text or "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    try:
+        if "/" in raw:
+            num, _, den = raw.partition("/")
+            seconds = float(num) / float(den)
+        elif raw.endswith("ms"):
+            seconds = float(raw[:-2]) / 1000
+        else:
+            seconds = float(raw.removesuffix("s"))
+    except (ValueError, ZeroDivisionError):
+        seconds = math.nan
+    if not 0 < seconds <= 1:  # also refuses nan
+        raise ValueError(f"exposure must be 'auto' or a time up to 1 s such as 1/120, 8ms or 0.008, got {text!r}")
+    return seconds
+
+
 def _cooldown(raw: str) -> float:
     try:
         seconds = float(raw)
@@ -254,6 +291,61 @@ SETTINGS: tuple[Setting, ...] = (
         60.0,
         _seconds("GATE_SYNC_MAX_BACKOFF_S", 60.0, positive=True),
         "the longest wait between tries while the hub is unreachable.",
+    ),
+    Setting(
+        "GATE_OFFLINE_AFTER_S",
+        None,
+        OFFLINE_AFTER_S,
+        _seconds("GATE_OFFLINE_AFTER_S", OFFLINE_AFTER_S, positive=True),
+        "the door page shows OFFLINE when the last successful exchange with the hub (an idle gate "
+        "sends a heartbeat every push interval) is older than this.",
+    ),
+    Setting(
+        "GATE_CAMERA_STALL_S",
+        None,
+        3.0,
+        _seconds("GATE_CAMERA_STALL_S", 3.0, positive=True),
+        "the door page shows CAMERA STOPPED when the camera delivers no new frame, or only a black or "
+        "unchanging picture, for this long.",
+    ),
+    Setting(
+        "GATE_SOUND",
+        None,
+        False,
+        lambda raw: _flag("GATE_SOUND", raw),
+        "`on`: the door page beeps from the start (a high tone to admit, a low double tone to stop); "
+        "staff can still switch it off on the screen.",
+    ),
+    Setting(
+        "GATE_EXPOSURE",
+        None,
+        1 / 120,
+        lambda raw: parse_exposure(raw) if raw.strip() else 1 / 120,
+        "camera exposure (`gate-agent run --exposure`): `1/120` (default) keeps a phone moving into view sharp "
+        "(docs/performance.md); `auto` leaves it to the camera; also `8ms` or `0.008`. Set on V4L2 cameras and "
+        "the Pi camera; other sources ignore it.",
+    ),
+    Setting(
+        "GATE_GPIO_ADMIT_PIN",
+        None,
+        None,
+        lambda raw: _gpio_pin("GATE_GPIO_ADMIT_PIN", raw),
+        "Raspberry Pi GPIO (BCM number) switched on for `GATE_GPIO_PULSE_S` on ADMIT, e.g. a green light or "
+        "a turnstile relay; empty: none (needs gpiozero).",
+    ),
+    Setting(
+        "GATE_GPIO_STOP_PIN",
+        None,
+        None,
+        lambda raw: _gpio_pin("GATE_GPIO_STOP_PIN", raw),
+        "Raspberry Pi GPIO (BCM number) switched on for `GATE_GPIO_PULSE_S` on STOP, e.g. a red light; empty: none.",
+    ),
+    Setting(
+        "GATE_GPIO_PULSE_S",
+        None,
+        1.0,
+        _seconds("GATE_GPIO_PULSE_S", 1.0, positive=True),
+        "how long a GPIO output stays on after a verdict.",
     ),
     Setting(
         "GATE_CLOCK_OFFSET_S",

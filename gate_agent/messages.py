@@ -26,6 +26,24 @@ COLOURS = {
     Verdict.NOT_A_TICKET: "amber",
 }
 
+# "Last scans" on the door page: a few words per verdict, as staff would say it
+LABELS = {
+    Verdict.ADMITTED: "Admitted",
+    Verdict.EXIT_RECORDED: "Exit",
+    Verdict.ALREADY_ADMITTED: "Already used",
+    Verdict.REVOKED: "Cancelled",
+    Verdict.WRONG_EVENT: "Wrong event",
+    Verdict.WRONG_ZONE: "Wrong entrance",
+    Verdict.NOT_YET_VALID: "Too early",
+    Verdict.EXPIRED: "Expired",
+    Verdict.INVALID: "Invalid",
+    Verdict.NOT_A_TICKET: "Not a ticket",
+}
+
+# A ticket shown again at the gate that admitted it this recently is the same guest still in front
+# of the camera (or the phone shown twice): amber "Just admitted here", not a red STOP.
+JUST_ADMITTED_S = 10.0
+
 INVALID_REASONS = {
     "malformed": "the code is damaged or incomplete",
     "unknown_key": "it was signed by a key this gate does not know",
@@ -42,6 +60,25 @@ def seat_label(config: GateConfig, decision: Decision) -> str | None:
     return event.seat_label(ticket.seat) if event else f"Seat {ticket.seat}"
 
 
+def just_admitted_here(config: GateConfig, decision: Decision, now: float) -> float | None:
+    """Seconds since this gate admitted the ticket of an already_admitted decision, when that
+    was at most JUST_ADMITTED_S ago; else None."""
+    prev = decision.previous
+    if decision.verdict is not Verdict.ALREADY_ADMITTED or prev is None or prev.last_admitted_at is None:
+        return None
+    ago = now - prev.last_admitted_at
+    if prev.last_admitted_gate != config.gate_name or not 0 <= ago <= JUST_ADMITTED_S:
+        return None
+    return ago
+
+
+def colour(config: GateConfig, decision: Decision, now: float) -> str:
+    """The panel colour: COLOURS, except amber for a ticket this gate has just admitted."""
+    if just_admitted_here(config, decision, now) is not None:
+        return "amber"
+    return COLOURS[decision.verdict]
+
+
 def describe(config: GateConfig, decision: Decision, now: float) -> str:
     """One sentence for the door screen, e.g. "Already used at Gate B, 19:42"."""
     verdict, ticket, tz = decision.verdict, decision.ticket, config.tz
@@ -52,6 +89,8 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
         return "Exit recorded: re-entry allowed" if config.reentry != "single" else "Exit recorded"
     if verdict is Verdict.ALREADY_ADMITTED:
         prev = decision.previous
+        if (ago := just_admitted_here(config, decision, now)) is not None:
+            return f"Just admitted here {ago:.0f} s ago"
         if prev is None or prev.last_admitted_at is None:
             return "Already used"
         return f"Already used at {prev.last_admitted_gate}, {format_time(prev.last_admitted_at, tz, now)}"

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.protocol import format_scan_time  # total: an absurd stored time never costs a verdict
+from common.protocol import OFFLINE_AFTER_S, format_scan_time  # total: an absurd stored time never costs a verdict
 
 from .config import GateData, load_gate_data
-from .messages import COLOURS, describe, seat_label
+from .messages import COLOURS, LABELS, colour, describe, seat_label
 from .offline_store import NewScan, OfflineStore, ScanRecord
 from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
 from .sync.clock import bounded_clock
@@ -84,6 +84,7 @@ class Gate:
         self.store = store
         self.wall_clock = bounded_clock(wall_clock)  # never records a time the hub would refuse
         self.mono_clock = mono_clock
+        self.offline_after_s = OFFLINE_AFTER_S  # GATE_OFFLINE_AFTER_S when run
         self._listeners: list[Callable[[ScanResult], None]] = []
         self._listeners_lock = threading.Lock()
 
@@ -158,12 +159,16 @@ class Gate:
             record,
             decision,
             describe(config, decision, wall),
-            COLOURS[decision.verdict],
+            colour(config, decision, wall),
             seat_label(config, decision),
             config.gate_name,
         )
         self._publish(result)
         return result
+
+    def link(self) -> dict[str, Any]:
+        """The hub link as of now: online, backlog, last_sync_at, device_revoked, enrolled."""
+        return self.store.sync_summary(self.wall_clock(), self.offline_after_s)
 
     def snapshot(self, recent: int = 10) -> dict[str, Any]:
         """What the door screen shows besides the latest verdict."""
@@ -176,7 +181,7 @@ class Gate:
             "reentry": config.reentry,
             "zones": sorted(config.zones),
             "events": sorted(config.events),
-            **self.store.sync_summary(self.wall_clock()),  # online, backlog, last_sync_at, device_revoked
+            **self.link(),
             "hub_configured": bool(config.hub_url),
             "admitted": counts.get(Verdict.ADMITTED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
@@ -185,6 +190,7 @@ class Gate:
                     "seq": r.seq,
                     "verdict": r.verdict,
                     "colour": COLOURS[Verdict(r.verdict)],
+                    "label": LABELS[Verdict(r.verdict)],
                     "ticket_id": r.ticket_id,
                     "event_id": r.event_id,
                     "at": format_scan_time(r.wall_time),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..config import SETTING
+from ..config import SETTING, parse_exposure, setting_from_env
 from ..runner import GateRunner, headless_printer
 from ._common import data_dir_option, open_gate
 
@@ -35,9 +35,16 @@ PORT = SETTING["GATE_PORT"]
     help="Camera frame rate (or replay rate of files).",
 )
 @click.option("--loop", is_flag=True, help="Replay a file or folder source forever (demos).")
-def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, port, resolution, fps, loop) -> None:
+@click.option(
+    "--exposure",
+    help="Camera exposure: 1/120 (default, or GATE_EXPOSURE), 8ms, 0.008 or auto. V4L2 and Pi cameras only.",
+)
+def run_command(
+    data_dir: Path, camera, source_spec, decoder, headless, host, port, resolution, fps, loop, exposure
+) -> None:
     """Run the gate: scan, decide offline, record, and show each verdict."""
     from ..scanner import (
+        CameraHealth,
         EvdevWedgeSource,
         ScanDebouncer,
         SourceError,
@@ -50,14 +57,35 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         raise click.UsageError("give --camera or --source, not both")
     spec = f"camera:{camera}" if camera else source_spec or ("stdin" if headless else None)
     size = _parse_resolution(resolution)
+    try:
+        exposure_s = parse_exposure(exposure) if exposure is not None else setting_from_env("GATE_EXPOSURE")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--exposure") from None
     gate = open_gate(data_dir)
     try:
-        source = open_source(spec, resolution=size, fps=fps, loop=loop) if spec else None
+        source = open_source(spec, resolution=size, fps=fps, loop=loop, exposure=exposure_s) if spec else None
         scanner_decoder = make_decoder(decoder) if source is not None else None
     except (SourceError, RuntimeError, ValueError) as exc:
         gate.close()
         raise click.ClickException(str(exc)) from None
     has_camera = source is not None and not isinstance(source, (WedgeStreamSource, EvdevWedgeSource))
+    try:
+        gate.offline_after_s = setting_from_env("GATE_OFFLINE_AFTER_S")
+        stall_s = setting_from_env("GATE_CAMERA_STALL_S")
+        sound = setting_from_env("GATE_SOUND")
+        signal_out = _verdict_signal()
+    except (ValueError, RuntimeError) as exc:
+        if source is not None:
+            source.close()
+        gate.close()
+        raise click.ClickException(str(exc)) from None
+    health = CameraHealth(stall_s, live=source.live) if has_camera else None
+    # a camera or stream that stops is opened again; a file that ended has nothing more to show
+    reopen = (
+        (lambda: open_source(spec, resolution=size, fps=fps, loop=loop, exposure=exposure_s))
+        if has_camera and source.live
+        else None
+    )
 
     preview = server = app = None
     if headless:
@@ -70,7 +98,9 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         hosts = LOOPBACK_HOSTS if host in LOOPBACK_HOSTS else LOOPBACK_HOSTS | {host}
         if host not in LOOPBACK_HOSTS:
             log.warning("the door page is reachable from the network on %s: anyone there can submit codes", host)
-        app = create_door_app(gate, preview=preview, has_camera=has_camera, allowed_hosts=hosts)
+        app = create_door_app(
+            gate, preview=preview, has_camera=has_camera, camera=health, sound=sound, allowed_hosts=hosts
+        )
         try:
             server = DoorServer(app, host, port)
         except OSError as exc:
@@ -80,12 +110,23 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
             raise click.ClickException(f"cannot serve the door page on {host}:{port}: {exc.strerror or exc}") from None
         click.echo(f"door page: {server.url}  ({gate.config.gate_name})")
 
-    runner = GateRunner(gate, source, scanner_decoder, ScanDebouncer(gate.config.cooldown_s), preview=preview)
+    door = app.extensions["door"] if app is not None else None
+    runner = GateRunner(
+        gate,
+        source,
+        scanner_decoder,
+        ScanDebouncer(gate.config.cooldown_s),
+        preview=preview,
+        health=health,
+        reopen=reopen,
+        on_camera_change=door.publish_state if door else None,
+    )
     from ..sync.scheduler import start_sync
 
-    door = app.extensions["door"] if app is not None else None
-    sync = start_sync(gate, on_change=(lambda: door.broadcaster.publish("state", gate.snapshot())) if door else None)
+    sync = start_sync(gate, on_change=door.publish_state if door else None)
     signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
+    if signal_out is not None:
+        gate.subscribe(signal_out)
     runner.start()
     if server is not None:
         server.start()
@@ -99,11 +140,28 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         runner.stop()
         if sync is not None:
             sync.stop()
+        if signal_out is not None:
+            gate.unsubscribe(signal_out)
+            signal_out.close()
         if app is not None:
             app.extensions["door"].detach()
         if server is not None:
             server.stop()
         gate.close()
+
+
+def _verdict_signal():
+    """GPIO outputs for ADMIT / STOP when GATE_GPIO_*_PIN are set; else None."""
+    from ..outputs import VerdictSignal, gpio_pin
+
+    admit, stop = setting_from_env("GATE_GPIO_ADMIT_PIN"), setting_from_env("GATE_GPIO_STOP_PIN")
+    if admit is None and stop is None:
+        return None
+    return VerdictSignal(
+        gpio_pin(admit) if admit is not None else None,
+        gpio_pin(stop) if stop is not None else None,
+        setting_from_env("GATE_GPIO_PULSE_S"),
+    )
 
 
 def _finite_fps(value: float | None) -> float | None:

@@ -19,21 +19,34 @@ def create_door_app(
     preview: PreviewBuffer | None = None,
     *,
     has_camera: bool = False,
+    camera=None,
+    sound: bool = False,
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS,
 ) -> Flask:
     """The door page for ``gate``. Subscribes to its verdicts; call
-    ``app.extensions["door"].detach()`` when done with the gate."""
+    ``app.extensions["door"].detach()`` when done with the gate. ``camera`` (scanner.health.
+    CameraHealth) is reported with every state; ``sound`` turns the beeps on by default."""
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     broadcaster = broadcaster or Broadcaster()
     preview = preview or PreviewBuffer()
 
+    def camera_json() -> dict | None:
+        return camera.status().to_json(camera.clock()) if camera is not None else None
+
+    def alive() -> dict:
+        """What may change without a scan: the hub link (it ages) and the camera."""
+        return {**gate.link(), "camera": camera_json()}
+
+    def state() -> dict:
+        return {**gate.snapshot(), "camera": camera_json()}  # the snapshot holds the hub link
+
     def on_verdict(result: ScanResult) -> None:
-        broadcaster.publish("verdict", {"result": result.to_json(), "state": gate.snapshot()})
+        broadcaster.publish("verdict", {"result": result.to_json(), "state": state()})
 
     gate.subscribe(on_verdict)
-    app.extensions["door"] = _DoorHandle(gate, broadcaster, preview, on_verdict)
+    app.extensions["door"] = _DoorHandle(gate, broadcaster, preview, on_verdict, state)
 
     @app.before_request
     def loopback_only():
@@ -44,18 +57,18 @@ def create_door_app(
 
     @app.get("/")
     def door_page():
-        return render_template("door.html", config=gate.config, has_camera=has_camera)
+        return render_template("door.html", config=gate.config, has_camera=has_camera, sound=sound)
 
     @app.get("/events")
     def events():
-        stream = broadcaster.stream(gate.snapshot)
+        stream = broadcaster.stream(state, alive)
         return Response(
             stream, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         )
 
     @app.get("/api/state")
-    def state():
-        return jsonify(gate.snapshot())
+    def state_json():
+        return jsonify(state())
 
     @app.post("/api/scan")
     def manual_scan():
@@ -96,8 +109,13 @@ def create_door_app(
 
 
 class _DoorHandle:
-    def __init__(self, gate, broadcaster, preview, listener):
+    def __init__(self, gate, broadcaster, preview, listener, state):
         self.gate, self.broadcaster, self.preview, self._listener = gate, broadcaster, preview, listener
+        self.state = state  # the page's full state: snapshot, hub link, camera
+
+    def publish_state(self) -> None:
+        """Push the current state to every screen (the hub link or the camera changed)."""
+        self.broadcaster.publish("state", self.state())
 
     def detach(self) -> None:
         self.gate.unsubscribe(self._listener)

@@ -11,13 +11,16 @@ from typing import Any
 import cv2
 
 PREVIEW_MAX_WIDTH = 640
+# An idle stream sends an "alive" event this often: the page declares the gate not responding
+# when nothing arrived for a few of these (door.js ALIVE_TIMEOUT_MS), e.g. the agent hung or died.
+HEARTBEAT_S = 0.5
 PREVIEW_JPEG_QUALITY = 70
 
 
 class Broadcaster:
     """Fans each published event out to every connected screen. Never blocks the publisher."""
 
-    def __init__(self, keepalive_s: float = 15.0):
+    def __init__(self, keepalive_s: float = HEARTBEAT_S):
         self.keepalive_s = keepalive_s
         self._subscribers: set[queue.SimpleQueue] = set()
         self._lock = threading.Lock()
@@ -38,8 +41,11 @@ class Broadcaster:
         for q in subscribers:
             q.put(None)
 
-    def stream(self, first: Callable[[], dict[str, Any]]) -> Iterator[str]:
-        """One client's event stream: the current state first, then every event."""
+    def stream(
+        self, first: Callable[[], dict[str, Any]], alive: Callable[[], dict[str, Any]] | None = None
+    ) -> Iterator[str]:
+        """One client's event stream: the current state first, then every event, and while idle
+        an ``alive`` event (what ``alive()`` returns: hub link, camera) every ``keepalive_s``."""
         q: queue.SimpleQueue = queue.SimpleQueue()
         with self._lock:
             if self._closed:
@@ -51,8 +57,12 @@ class Broadcaster:
             while True:
                 try:
                     message = q.get(timeout=self.keepalive_s)
-                except queue.Empty:
-                    yield ": keepalive\n\n"  # also how a closed connection is noticed
+                except queue.Empty:  # writing is also how a closed connection is noticed
+                    yield (
+                        f"event: alive\ndata: {json.dumps(alive(), ensure_ascii=False)}\n\n"
+                        if alive
+                        else ": keepalive\n\n"
+                    )
                     continue
                 if message is None:
                     return

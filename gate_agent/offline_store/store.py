@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.protocol import MovementKind
+from common.protocol import OFFLINE_AFTER_S, MovementKind
 
 from ..rules import VERDICTS, Decision, Movement, TicketState, fold_movement
 
@@ -359,8 +359,9 @@ class OfflineStore:
                 _put_meta(conn, meta)
         return applied
 
-    def sync_summary(self, now: float, online_window_s: float = 15.0) -> dict[str, Any]:
-        """What the door page and `status` show about the hub link."""
+    def sync_summary(self, now: float, online_window_s: float = OFFLINE_AFTER_S) -> dict[str, Any]:
+        """What the door page and `status` show about the hub link: online only while the last
+        successful exchange with the hub (a push, a pull or an idle heartbeat) is recent."""
         meta = self.sync_meta()
         last_ok = meta.get("last_sync_ok_at")
         return {

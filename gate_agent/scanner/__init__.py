@@ -35,8 +35,10 @@ from gate_agent.scanner.frames import (
     open_source,
     read_image,
 )
+from gate_agent.scanner.health import CameraHealth
 
 __all__ = [
+    "CameraHealth",
     "DECODER_NAMES",
     "DEFAULT_EXTRA_PASSES_BUDGET_MS",
     "Decoder",

@@ -42,6 +42,27 @@ STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp:
 DEFAULT_WEDGE_IDLE_S = 0.2
 # A camera that fails this many reads in a row is considered gone.
 MAX_CONSECUTIVE_READ_FAILURES = 30
+V4L2_EXPOSURE_UNIT_S = 100e-6  # V4L2 exposure_time_absolute counts 100 µs steps
+V4L2_MANUAL_EXPOSURE = 1  # OpenCV's V4L2 backend: CAP_PROP_AUTO_EXPOSURE 1 = manual, 3 = auto
+
+
+def apply_exposure(capture, exposure: float | None, name: str) -> bool:
+    """Fix an OpenCV V4L2 camera's exposure to ``exposure`` seconds (auto exposure off; gain stays
+    automatic where the camera has it). True when the camera took it; a camera that does not allow
+    it keeps its automatic exposure and a warning says so."""
+    if exposure is None:
+        return False
+    if capture.getBackendName() != "V4L2":  # other backends use other units: leave them alone
+        log.warning("%s: exposure can only be set on V4L2 cameras; left on automatic", name)
+        return False
+    took = capture.set(cv2.CAP_PROP_AUTO_EXPOSURE, V4L2_MANUAL_EXPOSURE) and capture.set(
+        cv2.CAP_PROP_EXPOSURE, max(1, round(exposure / V4L2_EXPOSURE_UNIT_S))
+    )
+    if not took:
+        log.warning("%s: the camera does not allow setting the exposure; left on automatic", name)
+        return False
+    log.info("%s: exposure %.1f ms", name, capture.get(cv2.CAP_PROP_EXPOSURE) * V4L2_EXPOSURE_UNIT_S * 1000)
+    return True
 
 
 class SourceError(RuntimeError):
@@ -68,6 +89,7 @@ class FrameSource(ABC):
     """
 
     name: str = ""
+    live: bool = False  # a camera or stream: may stall or freeze, is reopened when it ends
 
     def __init__(self) -> None:
         self._closed = threading.Event()
@@ -185,12 +207,15 @@ class _Pacer:
 class OpenCVCameraSource(FrameSource):
     """A camera through OpenCV: a device index (V4L2, USB webcams) or a stream URL."""
 
+    live = True
+
     def __init__(
         self,
         target: int | str,
         *,
         resolution: tuple[int, int] | None = None,
         fps: float | None = None,
+        exposure: float | None = None,
     ) -> None:
         super().__init__()
         self.name = f"camera:{target}" if isinstance(target, int) else _redact_url(target)
@@ -211,6 +236,8 @@ class OpenCVCameraSource(FrameSource):
             self._capture.set(cv2.CAP_PROP_FPS, fps)
         # Keep at most one frame queued so a slow decode never works on stale pictures.
         self._capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if isinstance(target, int):  # a stream's exposure is the sender's business
+            apply_exposure(self._capture, exposure, self.name)
 
     def _read_frames(self) -> Iterator[Frame]:
         failures = 0
@@ -236,7 +263,16 @@ class PicameraSource(FrameSource):
     conversion runs on the Pi's small CPU.
     """
 
-    def __init__(self, index: int = 0, *, resolution: tuple[int, int] | None = None, fps: float | None = None) -> None:
+    live = True
+
+    def __init__(
+        self,
+        index: int = 0,
+        *,
+        resolution: tuple[int, int] | None = None,
+        fps: float | None = None,
+        exposure: float | None = None,
+    ) -> None:
         super().__init__()
         self.name = f"picamera:{index}"
         try:
@@ -249,7 +285,7 @@ class PicameraSource(FrameSource):
         width, height = resolution or (1280, 720)
         try:
             self._camera = Picamera2(index)
-            controls = {"FrameRate": float(fps)} if fps else {}
+            controls = picamera_controls(fps, exposure)
             config = self._camera.create_video_configuration(
                 main={"size": (width, height), "format": "YUV420"}, controls=controls
             )
@@ -271,6 +307,16 @@ class PicameraSource(FrameSource):
             self._camera.close()
         except Exception:  # closing twice or after a failed start
             log.debug("picamera close failed", exc_info=True)
+
+
+def picamera_controls(fps: float | None, exposure: float | None) -> dict:
+    """libcamera controls: a fixed ExposureTime (µs) keeps automatic gain for the brightness."""
+    controls: dict = {}
+    if fps:
+        controls["FrameRate"] = float(fps)
+    if exposure is not None:
+        controls["ExposureTime"] = max(1, round(exposure * 1_000_000))
+    return controls
 
 
 # -- files -----------------------------------------------------------------------
@@ -599,8 +645,10 @@ def open_source(
     resolution: tuple[int, int] | None = None,
     fps: float | None = None,
     loop: bool = False,
+    exposure: float | None = None,
 ) -> FrameSource:
-    """Open a frame source described by ``spec``.
+    """Open a frame source described by ``spec``. ``exposure`` (seconds, None: automatic) is set
+    on cameras that allow it: V4L2 devices through OpenCV, the Pi camera through picamera2.
 
     - ``camera:0`` or ``0``: an OpenCV camera by device index; ``rtsp://…``,
       ``http(s)://…``: an OpenCV stream. ``resolution``/``fps`` are requested.
@@ -633,14 +681,14 @@ def open_source(
         return WedgeStreamSource(stream, name=spec, close_stream=True)
     if lowered == "picamera" or lowered.startswith("picamera:"):
         index = _parse_index(spec.partition(":")[2] or "0", spec)
-        return PicameraSource(index, resolution=resolution, fps=fps)
+        return PicameraSource(index, resolution=resolution, fps=fps, exposure=exposure)
     if lowered.startswith("camera:"):
         target = spec[len("camera:") :]
         if target.lower().startswith(STREAM_SCHEMES):
             return OpenCVCameraSource(target, resolution=resolution, fps=fps)
-        return OpenCVCameraSource(_parse_index(target, spec), resolution=resolution, fps=fps)
+        return OpenCVCameraSource(_parse_index(target, spec), resolution=resolution, fps=fps, exposure=exposure)
     if spec.isdigit():
-        return OpenCVCameraSource(int(spec), resolution=resolution, fps=fps)
+        return OpenCVCameraSource(int(spec), resolution=resolution, fps=fps, exposure=exposure)
     if lowered.startswith(STREAM_SCHEMES):
         return OpenCVCameraSource(spec, resolution=resolution, fps=fps)
     return _open_path(Path(spec), fps=fps, loop=loop)

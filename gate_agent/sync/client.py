@@ -57,6 +57,7 @@ class PushResult:
     sent: int = 0
     acked: int = 0
     batches: int = 0
+    heartbeat: bool = False  # nothing was waiting: an empty batch checked the link
 
 
 @dataclass
@@ -159,15 +160,15 @@ class SyncClient:
 
     # --- push ------------------------------------------------------------------
     def push_once(self, batch_size: int = PUSH_MAX_SCANS) -> PushResult:
-        """Send every scan that was unsynced when called, in signed batches."""
+        """Send every scan that was unsynced when called, in signed batches. With nothing to send
+        it sends an empty batch: a heartbeat, so "online" always means a real round trip just
+        now (and the hub's dashboard sees the gate alive)."""
         result = PushResult()
         offset = None  # hub time minus ours, as the hub measured it
         pending = self.store.unsynced_count()
         batch_size = min(batch_size, PUSH_MAX_SCANS)
-        while result.sent < pending:
-            scans = [_within_limits(s) for s in self.store.unsynced_scans(batch_size)]
-            if not scans:
-                break
+        while True:
+            scans = [_within_limits(s) for s in self.store.unsynced_scans(batch_size)] if result.sent < pending else []
             body, scans = self._push_body(scans)
             signature = base64.b64encode(self.identity.key.sign(PUSH_DOMAIN + body)).decode("ascii")
             answer = self._call(
@@ -181,11 +182,14 @@ class SyncClient:
             self.store.mark_synced(acked)
             for item in answer.get("rejected", []):
                 log.warning("hub rejected scan %s: %s", item.get("scan_id"), item.get("code"))
+            if not scans:
+                result.heartbeat = True
+                break
             result.sent += len(scans)
             result.acked += len(acked)
             result.batches += 1
-            if not acked:
-                break  # nothing moved: do not spin
+            if not acked or result.sent >= pending:
+                break  # done, or nothing moved: do not spin
         self._succeeded(**({"clock_offset_s": offset} if offset is not None else {}))
         return result
 

@@ -64,6 +64,8 @@ def push():
     # committed: wake the live dashboards of the events this batch touched (and the gate's own);
     # refused scans touched nothing (e.g. another organizer's event)
     refused = {r["scan_id"] for r in ack["rejected"]}
+    if not batch["scans"]:
+        return jsonify(ack)  # an idle gate's heartbeat: the dashboards' tick shows it online, no ping needed
     notifier_for(current_app).publish(
         {device["event_id"], *(s["event_id"] for s in batch["scans"] if s["event_id"] and s["scan_id"] not in refused)}
     )

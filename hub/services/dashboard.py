@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Integer, cast, func, select
 
-from common.protocol import TIME_MAX, TIME_MIN, format_utc
+from common.protocol import OFFLINE_AFTER_S, TIME_MAX, TIME_MIN, format_utc
 
 from ..schema_devices import gate_scans
 from .attendance import attendance
@@ -16,7 +16,9 @@ from .devices import list_devices
 from .events import get_event
 from .sync import ADMITTED, MOVEMENTS
 
-ONLINE_WITHIN_S = 90  # a gate that synced this recently counts as online (it pulls every few seconds)
+# A gate that synced this recently is online: an idle gate sends a heartbeat every 2 s, and its own
+# door screen turns OFFLINE after the same time, so the dashboard and the door agree.
+ONLINE_WITHIN_S = OFFLINE_AFTER_S
 CHART_MINUTES = 60
 
 

@@ -171,7 +171,8 @@ class GateProcess:
     def enroll(self, hub_url: str, token: str) -> subprocess.CompletedProcess:
         return self.cli("enroll", "--data-dir", str(self.data_dir), "--hub", hub_url, "--token", token)
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, *args: str, timeout: float = 60.0) -> None:
+        """``args``: more `gate-agent run` options, e.g. a frame source."""
         self.proc = start_process(
             [
                 *command("gate-agent", "gate_agent.cli"),
@@ -180,6 +181,7 @@ class GateProcess:
                 str(self.data_dir),
                 "--port",
                 str(self.port),
+                *args,
             ],
             env=self.env,
             log=self.log,

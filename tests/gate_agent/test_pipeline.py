@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from common.protocol import TIME_MAX, TIME_MIN, plausible_time
+from gate_agent import messages
+from gate_agent.config import load_config
+from gate_agent.messages import JUST_ADMITTED_S, describe
 from gate_agent.pipeline import Gate
-from gate_agent.rules import VERDICTS
+from gate_agent.rules import VERDICTS, Decision, TicketState, Verdict
 from tests.gate_agent.helpers import make_gate_folder
 
 NOON = 1_777_636_800  # 2026-05-01T12:00:00Z: a pinned wall clock
@@ -41,17 +44,42 @@ def stored_verdict(folder, scan_id):
 
 def test_admitted_with_seat_label_then_already_used_at_this_gate(folder):
     text = folder.ticket(seat=0, zones=[1])
-    with Gate.open(folder.path, wall_clock=lambda: NOON) as gate:  # pinned: never "today" vs a new day
+    now = [NOON]  # pinned: never "today" vs a new day
+    with Gate.open(folder.path, wall_clock=lambda: now[0]) as gate:
         first = gate.check(text)
+        now[0] += 3
+        again = gate.check(text)  # the same guest still in front of the camera
+        now[0] += JUST_ADMITTED_S
         second = gate.check(text)
     assert first.verdict.value == "admitted" and first.colour == "green"
     assert first.message == "Welcome — Section A · Row 3 · Seat 12"
+    assert again.verdict.value == "already_admitted" and again.colour == "amber"
+    assert again.message == "Just admitted here 3 s ago"
     assert second.verdict.value == "already_admitted" and second.colour == "red"
     assert second.message == "Already used at Gate A, 12:00"
     assert second.to_json()["previous_admission"]["gate"] == "Gate A"
     assert stored_verdict(folder, first.record.scan_id) == "admitted"
+    assert stored_verdict(folder, again.record.scan_id) == "already_admitted"  # counted as a duplicate all the same
     assert stored_verdict(folder, second.record.scan_id) == "already_admitted"
-    assert second.record.seq > first.record.seq
+    assert second.record.seq > again.record.seq > first.record.seq
+
+
+@pytest.mark.parametrize(
+    ("gate_name", "ago", "colour"),
+    [
+        ("Gate A", 0.0, "amber"),
+        ("Gate A", JUST_ADMITTED_S, "amber"),
+        ("Gate A", JUST_ADMITTED_S + 0.5, "red"),
+        ("Gate B", 2.0, "red"),
+        ("Gate A", -5.0, "red"),
+    ],
+)
+def test_just_admitted_is_amber_only_at_the_same_gate_within_seconds(folder, gate_name, ago, colour):
+    config = load_config(folder.path)  # Gate A
+    previous = TicketState(True, 1, NOON, gate_name)
+    decision = Decision(Verdict.ALREADY_ADMITTED, None, previous=previous)
+    assert messages.colour(config, decision, NOON + ago) == colour
+    assert describe(config, decision, NOON + ago).startswith("Just admitted" if colour == "amber" else "Already used")
 
 
 @pytest.mark.parametrize(

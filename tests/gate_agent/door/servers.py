@@ -9,10 +9,10 @@ from gate_agent.pipeline import Gate
 
 
 @contextmanager
-def door_server(data_dir, *, has_camera=False):
-    gate = Gate.open(data_dir)
+def door_server(data_dir, *, has_camera=False, camera=None, sound=False, **clocks):
+    gate = Gate.open(data_dir, **clocks)
     preview = PreviewBuffer()
-    app = create_door_app(gate, preview=preview, has_camera=has_camera)
+    app = create_door_app(gate, preview=preview, has_camera=has_camera, camera=camera, sound=sound)
     server = DoorServer(app, port=0, threads=8).start()
     try:
         yield server.url.rstrip("/"), gate, preview

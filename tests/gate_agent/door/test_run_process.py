@@ -38,10 +38,16 @@ def test_run_scans_a_folder_source_and_serves_the_door_page(tmp_path):
             what="three admissions",
         )
         assert [r["verdict"] for r in state["recent"]] == ["admitted"] * 3
-        assert 'src="/preview.mjpg"' in requests.get(base + "/", timeout=2).text
+        assert 'data-src="/preview.jpg"' in requests.get(base + "/", timeout=2).text
         assert requests.get(base + "/preview.jpg", timeout=2).headers["Content-Type"] == "image/jpeg"
         again = requests.post(base + "/api/scan", json={"text": texts[0]}, timeout=5).json()
         assert again["verdict"] == "already_admitted"
+        # the folder ran out: the page says so instead of READY (a file is not reopened)
+        camera = wait_for(
+            lambda: (c := requests.get(base + "/api/state", timeout=2).json()["camera"])["state"] == "stopped" and c,
+            what="the camera state to turn stopped",
+        )
+        assert camera["ok"] is False and camera["message"].startswith("The camera stopped")
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
