@@ -3,8 +3,9 @@
 // since our version every 2 s. Either way a version we cannot follow from makes us reload the status.
 //
 // The buyer's cart: seats the cart already holds (data-mine, from the page) show as theirs, picked and
-// changeable, although the status calls them held. A big hall is drawn a section at a time (tabs above
-// the map), so a phone draws a few hundred seats, not ten thousand; picks in other sections are kept.
+// changeable, although the status calls them held. A big hall is drawn a part at a time (tabs above the
+// map: a section, or rows of a huge section), so a phone draws about a thousand seats, not ten thousand;
+// picks in other parts are kept.
 (function () {
   const form = document.getElementById("seat-form");
   if (!form) return;
@@ -27,7 +28,8 @@
   const priceLegend = document.getElementById("price-legend");
   const POLL_MS = 2000;
   const STREAM_RETRY_MS = 30000;  // after the stream failed, poll and try it again this much later
-  const SECTION_FIRST_SEATS = 1500;  // a bigger map is drawn one section at a time
+  const SECTION_FIRST_SEATS = 1500;  // a bigger map is drawn one part at a time
+  const PART_SEATS = 1000;  // ... a part being a section, or as many of a section's rows as stay under this
   const LEVELS = 4;  // price-level colours (hub.css .level-0 ... .level-3)
   const buttons = new Map();  // seat index (string) -> button, for the seats drawn
   const seats = new Map();  // seat index (string) -> {section, row, label}
@@ -35,7 +37,8 @@
   const NAMES = { a: "available", h: "held", s: "sold" };
   let codes = "";  // the status: one character per seat index
   let layout = null;
-  let shown = null;  // the section drawn (section-first maps), else null: all
+  let parts = [];  // [{name, section, rows}]: what one tab draws
+  let shown = null;  // the index of the part drawn (big maps), else null: all
   let levels = [];  // distinct "from" prices, cheapest first
   let version = null;
   let stream = null;
@@ -118,19 +121,39 @@
       span.textContent = (i === LEVELS - 1 && levels.length > LEVELS ? "from " : "") + money(price);
       return span;
     }));
-    const big = layout.num_seats > SECTION_FIRST_SEATS && layout.sections.length > 1;
+    const big = layout.num_seats > SECTION_FIRST_SEATS;
     tabs.hidden = !big;
+    parts = [];
+    for (const section of layout.sections) {
+      const chunks = [];
+      for (const row of section.rows) {
+        const last = chunks[chunks.length - 1];
+        if (last && (!big || last.size + row.seats.length <= PART_SEATS)) {
+          last.rows.push(row);
+          last.size += row.seats.length;
+        } else {
+          chunks.push({ rows: [row], size: row.seats.length });
+        }
+      }
+      for (const chunk of chunks) {
+        const name = chunks.length === 1 ? section.name :
+          section.name + " · rows " + chunk.rows[0].name + "–" + chunk.rows[chunk.rows.length - 1].name;
+        parts.push({ name, section, rows: chunk.rows });
+      }
+    }
     if (!big) {
       shown = null;
     } else {
       const first = [...picked.keys()].map((i) => seats.get(i)).find(Boolean);
-      if (!layout.sections.some((s) => s.name === shown)) shown = first ? first.section : layout.sections[0].name;
-      tabs.replaceChildren(...layout.sections.map((section) => {
+      const home = first ? parts.findIndex((p) => p.section.name === first.section &&
+        p.rows.some((r) => r.name === first.row)) : 0;
+      if (shown === null || shown >= parts.length) shown = Math.max(0, home);
+      tabs.replaceChildren(...parts.map((part, i) => {
         const tab = document.createElement("button");
         tab.type = "button";
         tab.className = "section-tab secondary";
-        tab.dataset.section = section.name;
-        tab.textContent = section.name;
+        tab.dataset.part = String(i);
+        tab.textContent = part.name;
         return tab;
       }));
     }
@@ -138,17 +161,18 @@
 
   function draw() {
     buttons.clear();
-    const parts = [map.querySelector(".stage")];
+    const boxes = [map.querySelector(".stage")];
     let widest = 1;
-    for (const section of layout.sections) {
-      if (shown !== null && section.name !== shown) continue;
+    for (const [i, part] of parts.entries()) {
+      if (shown !== null && i !== shown) continue;
+      const section = part.section;
       const box = document.createElement("div");
       box.className = "section";
       const name = document.createElement("strong");
-      name.textContent = section.name;
+      name.textContent = part.name;
       box.append(name);
       const offset = columns(section);
-      for (const row of section.rows) {
+      for (const row of part.rows) {
         const line = document.createElement("div");
         line.className = "row";
         line.setAttribute("role", "group");
@@ -165,10 +189,10 @@
         });
         box.append(line);
       }
-      parts.push(box);
+      boxes.push(box);
     }
-    map.replaceChildren(...parts);
-    for (const tab of tabs.children) tab.setAttribute("aria-pressed", String(tab.dataset.section === shown));
+    map.replaceChildren(...boxes);
+    for (const tab of tabs.children) tab.setAttribute("aria-pressed", String(Number(tab.dataset.part) === shown));
     // Size seats so the widest row fits (hub.css reads --cols), never under 24 px; say so when the map scrolls sideways.
     map.style.setProperty("--cols", String(widest));
     for (const index of buttons.keys()) paint(index);
@@ -326,7 +350,7 @@
   tabs.addEventListener("click", (event) => {
     const tab = event.target.closest("button.section-tab");
     if (!tab) return;
-    shown = tab.dataset.section;
+    shown = Number(tab.dataset.part);
     draw();
   });
 

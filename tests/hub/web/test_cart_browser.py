@@ -312,3 +312,17 @@ def test_a_ten_thousand_seat_hall_is_drawn_a_section_at_a_time(hub, page_on):
     ]
     _continue(page)
     assert page.locator(".held-seat").count() == 2
+
+
+def test_one_huge_section_is_drawn_a_block_of_rows_at_a_time(hub, page_on):
+    app, base_url, organizer = hub
+    sections = [{"name": "Arena", "rows": [{"name": str(r), "seats": 50} for r in range(1, 41)]}]
+    event = _custom_event(app, organizer, sections, [{"name": "Seat", "kind": "seated", "price": 3000}])
+    page = page_on(f"{base_url}/events/{event['id']}")
+    assert page.locator("#section-tabs button.section-tab").all_text_contents() == [
+        "Arena · rows 1–20",
+        "Arena · rows 21–40",
+    ]
+    assert page.locator("button.seat").count() == 1000
+    page.click("#section-tabs >> text=Arena · rows 21–40")
+    assert page.locator("button.seat").first.get_attribute("aria-label").startswith("Section Arena, row 21, seat 1,")
