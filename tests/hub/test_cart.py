@@ -151,3 +151,38 @@ def test_carts_changing_at_once_never_share_a_seat(app, engine, event):
         ).all()
     assert all(n == 1 for _seat, n in owners)
     assert sum(len(mine) for mine in last.values()) == sum(1 for _ in owners)
+
+
+def test_the_api_changes_a_carts_seats_with_the_hold_token(client, organizer):
+    from .helpers import assert_documented, seat
+
+    event = create_event(
+        client,
+        organizer,
+        rows=1,
+        seats=6,
+        price=3500,
+        extra_types=[{"name": "Stalls", "kind": "seated", "price": 4500}],
+    )
+    stalls = next(t["id"] for t in event["ticket_types"] if t["name"] == "Stalls")
+    made = client.post(
+        f"/api/v1/events/{event['id']}/holds",
+        json={"seats": [seat("A", "1", "1"), {**seat("A", "1", "2"), "ticket_type": stalls}]},
+    )
+    assert made.status_code == 201 and made.json["seats"][1]["ticket_type_id"] == stalls
+    url, token = f"/api/v1/holds/{made.json['hold_id']}/seats", {"X-Hold-Token": made.json["hold_token"]}
+    changed = client.put(url, json={"seats": [seat("A", "1", "3")]}, headers=token)
+    assert changed.status_code == 200, changed.json
+    assert_documented(client, "put", "/api/v1/holds/{hold_id}/seats", changed)
+    assert changed.json["hold_id"] == made.json["hold_id"] and changed.json["expires_at"] == made.json["expires_at"]
+    assert [s["seat"] for s in changed.json["seats"]] == ["3"]
+    assert client.get(f"/api/v1/events/{event['id']}/seats").json["num_available"] == 5
+    other = client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "4")]})
+    taken = client.put(url, json={"seats": [seat("A", "1", "3"), seat("A", "1", "4")]}, headers=token)
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "seats_unavailable"
+    assert "Seat 4 was just taken" in taken.json["error"]["message"]
+    assert other.status_code == 201
+    wrong = client.put(url, json={"seats": [seat("A", "1", "5")]}, headers={"X-Hold-Token": "nope"})
+    assert wrong.status_code == 403 and wrong.json["error"]["code"] == "bad_hold_token"
+    bad = client.put(url, json={"seats": []}, headers=token)
+    assert bad.status_code == 422
