@@ -157,6 +157,7 @@ def event(event_id: int):
         cart=cart,
         picks=picks,
         choices=_choices(conn, event_id, now) if layout else {},
+        currency=pricing.CURRENCY,  # seatmap.js writes the cart bar's total in it, as money() does
         event=found,
         venue=storefront.venue_name(conn, found["venue_id"]),
         available=storefront.availability(conn, found, now),

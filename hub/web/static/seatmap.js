@@ -47,6 +47,7 @@
   for (const [index, type] of mine) picked.set(index, type);
   for (const index of JSON.parse(form.dataset.picks || "[]")) picked.set(String(index), null);
 
+  // The cart bar's total as the hub writes amounts (hub/delivery/notify.py money: "EUR 12.50").
   function money(cents) {
     return currency + " " + Math.floor(cents / 100) + "." + String(cents % 100).padStart(2, "0");
   }
