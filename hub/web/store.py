@@ -237,7 +237,11 @@ def hold(event_id: int):
             by_label = seatmap.seatmaps_for(current_app).layout(event_id).by_label
             gone = {by_label.get(seat) for seat in exc.seats}
             session["picks"] = {str(event_id): [i for i in wanted if i not in gone]}
-        flash(plain_message(exc), "error")
+        if exc.code == "sold_out" and mode == "ga":  # say how many are left, as a buyer counts them
+            left = hold_service.ga_available(conn, request.form.get("ticket_type_id", type=int), now)
+            flash(f"Only {left} left — choose {left} or fewer." if left else "These tickets are sold out.", "error")
+        else:
+            flash(plain_message(exc), "error")
         return redirect(url_for(".event", event_id=event_id))
     if cart is not None and result["hold_id"] == cart["hold_id"]:
         seatmap.changed(event_id)  # seats left the cart as well as joined it: read the whole event
@@ -296,7 +300,7 @@ def _drop_hold(conn, event_id: int, hold_id: int, token: str) -> None:
 # What a buyer reads when a hold or a purchase is refused: plain words, never the API's developer text.
 PLAIN_MESSAGES = {
     "seats_unavailable": "Those seats are no longer free together. Pick seats on the map, or try fewer seats.",
-    "sold_out": "There are not that many tickets left. Try fewer.",
+    "sold_out": "There are not that many tickets left. Try fewer.",  # standing: the hold route says how many
     "not_on_sale": "These tickets are not on sale right now.",
     "not_released": "Tickets for this event are not on sale yet.",
     "invalid_quantity": "Choose how many tickets you want (at least one).",
@@ -320,8 +324,8 @@ def plain_message(exc: ServiceError) -> str:
     if isinstance(exc, hold_service.SeatsTaken):
         names = ", ".join(seat_label(*seat) for seat in exc.seats)
         return f"{names} {'was' if len(exc.seats) == 1 else 'were'} just taken — pick another seat."
-    if exc.code in ("hold_limit_reached", "sold_out"):  # written for buyers: the limit, the tickets left
-        return exc.message[:1].upper() + exc.message[1:]
+    if exc.code == "hold_limit_reached":  # written for buyers: the limit and how to get under it
+        return exc.message
     return PLAIN_MESSAGES.get(exc.code, "Sorry, that did not work. Please try again.")
 
 

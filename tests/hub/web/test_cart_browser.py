@@ -173,7 +173,7 @@ def test_a_standing_order_that_is_too_big_is_refused_in_plain_words(hub, page_on
     page.click(f"#qty-{ga} >> xpath=ancestor::form//button[@type='submit']")
     page.wait_for_url(re.compile(r"/events/\d+$"))
     message = page.locator(".flash.error").first.text_content()
-    assert message == "Only 3 tickets of 'Standing' are available"
+    assert message == "Only 3 left — choose 3 or fewer."
     assert not re.search(r"hold \d|_|ticket type \d", message)
 
 

@@ -181,7 +181,7 @@ def test_best_available_and_ga_holds(browser_client, engine, make_account):
         {"mode": "ga", "ticket_type_id": str(ga_id), "quantity": "4"},
         follow_redirects=True,
     )
-    assert "Only 3 tickets of" in too_many.get_data(as_text=True)
+    assert "Only 3 left — choose 3 or fewer." in too_many.get_data(as_text=True)
 
 
 def test_form_without_csrf_token_is_rejected(client, event):
