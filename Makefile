@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_sync
 	$(PY) -m bench.bench_sellout --workers 1,2
 	$(PY) -m bench.bench_hub_web
+	$(PY) -m bench.bench_seatmap_phone
 	$(PY) -m bench.bench_dashboard
 	$(PY) -m bench.bench_onsale
 	$(PY) -m bench.bench_viewers

@@ -14,6 +14,7 @@ from limits import parse
 # Passwords and codes against guessing; holds against a bot taking every seat. Limits are per endpoint.
 RATE_LIMITED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api.holds.create_hold": ("HOLD_RATE_LIMIT", ("POST",)),
+    "api.holds.change_seats": ("HOLD_RATE_LIMIT", ("PUT",)),
     "store.hold": ("HOLD_RATE_LIMIT", ("POST",)),
     "account.login": ("LOGIN_RATE_LIMIT", ("POST",)),
     "account.login_2fa": ("LOGIN_RATE_LIMIT", ("POST",)),

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from hub import create_app  # noqa: E402
 from hub.db import upgrade  # noqa: E402
-from hub.services import holds, orders, promos, users  # noqa: E402
+from hub.services import holds, orders, promos, seatmap, users  # noqa: E402
 from hub.services.clock import iso  # noqa: E402
 from hub.services.events import create_event  # noqa: E402
 from hub.services.venues import create_venue  # noqa: E402
@@ -82,6 +82,13 @@ def seed(app) -> dict:
                         "service_fee": 150,
                         "ticket_types": [
                             {"name": "Parkett", "kind": "seated", "price": 3900, "sections": ["Parkett"], "zones": [1]},
+                            {
+                                "name": "Parkett concession",
+                                "kind": "seated",
+                                "price": 2400,
+                                "sections": ["Parkett"],
+                                "zones": [1],
+                            },
                             {"name": "Rang", "kind": "seated", "price": 2900, "sections": ["Rang"], "zones": [2]},
                             {"name": "Standing", "kind": "ga", "price": 1900, "capacity": 200, "zones": [3]},
                         ],
@@ -131,7 +138,11 @@ def main() -> None:
 
             def save(page, name: str, full_page: bool = True) -> None:
                 path = OUT / f"hub-{name}.png"
+                size = page.viewport_size
+                if full_page:  # a window as tall as the page: what is pinned to the bottom shows at the bottom
+                    page.set_viewport_size({**size, "height": page.evaluate("document.documentElement.scrollHeight")})
                 page.screenshot(path=str(path), full_page=full_page)
+                page.set_viewport_size(size)
                 shots.append(path.name)
 
             desktop = browser.new_context(**DESKTOP)
@@ -141,12 +152,42 @@ def main() -> None:
             page.goto(base + "/calendar")
             save(page, "calendar")
 
+            desktop_map = desktop.new_page()
+            desktop_map.goto(f"{base}/events/{event_id}")
+            desktop_map.wait_for_selector("#seatmap[aria-busy=false]")
+            desktop_map.click('button.seat[data-index="33"]')
+            save(desktop_map, "seat-map-desktop")
+
+            # a lost race: the map has not heard yet (its clock stands still) that someone took seat 64
+            racer = browser.new_context(**PHONE).new_page()
+            racer.clock.install()
+            racer.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
+            racer.goto(f"{base}/events/{event_id}")
+            racer.wait_for_selector("#seatmap[aria-busy=false]")
+            racer.click('button.seat[data-index="63"]')
+            racer.click('button.seat[data-index="64"]')
+            with app.extensions["tickethub.engine"].connect() as conn:
+                rival = holds.hold_seats(conn, event_id, [("Parkett", "5", "9")], ttl_seconds=3600)
+            seatmap.changed(event_id, app, hold_id=rival["hold_id"])
+            racer.click("#hold-picked")
+            racer.wait_for_url(re.compile(r"/events/\d+$"))
+            racer.clock.resume()
+            racer.wait_for_selector('button.seat.held[data-index="64"]')
+            save(racer, "seat-map-race")
+
             phone = browser.new_context(**PHONE)
             mobile = phone.new_page()
             mobile.goto(f"{base}/events/{event_id}")
+            mobile.wait_for_selector("#seatmap[aria-busy=false]")
             mobile.click('button.seat[data-index="61"]')
             mobile.click('button.seat[data-index="62"]')
+            mobile.locator("select.seat-type").first.select_option(label="Parkett EUR 39.00")
             save(mobile, "seat-map")
+            mobile.click("#hold-picked")
+            mobile.wait_for_url(re.compile(r"/checkout/"))
+            mobile.go_back()  # Back from checkout: the cart's seats are the buyer's, to change
+            mobile.wait_for_selector("#seatmap[aria-busy=false]")
+            save(mobile, "seat-map-back")
             mobile.click("#hold-picked")
             mobile.wait_for_url(re.compile(r"/checkout/"))
             mobile.fill("#name", "Ada Lovelace")

@@ -14,7 +14,12 @@ from .util import current_user, json_body
 
 bp = Blueprint("holds", __name__)
 
-_seat = obj(required={"section": string(100, 1), "row": string(20, 1), "seat": string(20, 1)})
+# "ticket_type": the seated ticket type chosen for this seat (one on sale that covers its section; default:
+# the hold's ticket_type, else the cheapest)
+_seat = obj(
+    required={"section": string(100, 1), "row": string(20, 1), "seat": string(20, 1)},
+    optional={"ticket_type": integer(1)},
+)
 HOLD_SPEC = obj(
     optional={
         "seats": list_of(_seat, 1000, 1),
@@ -43,12 +48,9 @@ def create_hold(event_id: int):
     conn = get_db()
     check_admission(conn, event_id, request.headers.get("X-Admission-Token"), current_app.config["SECRET_KEY"])
     if modes == ["seats"]:
+        seats, seat_types = _seats(spec["seats"])
         hold = hold_service.hold_seats(
-            conn,
-            event_id,
-            [(s["section"], s["row"], s["seat"]) for s in spec["seats"]],
-            ticket_type_id=spec.get("ticket_type"),
-            **common,
+            conn, event_id, seats, ticket_type_id=spec.get("ticket_type"), seat_types=seat_types, **common
         )
     elif modes == ["best_available"]:
         best = spec["best_available"]
@@ -61,6 +63,34 @@ def create_hold(event_id: int):
         hold = hold_service.hold_ga(conn, event_id, spec["ga"]["ticket_type"], spec["ga"]["quantity"], **common)
     seatmap.changed(event_id, hold_id=hold["hold_id"])  # only its seats changed
     return jsonify(hold), 201
+
+
+def _seats(asked: list[dict]) -> tuple[list[tuple[str, str, str]], dict]:
+    """(section, row, seat) of each seat asked for, and the ticket type chosen per seat."""
+    seats = [(s["section"], s["row"], s["seat"]) for s in asked]
+    return seats, {seat: s["ticket_type"] for seat, s in zip(seats, asked) if "ticket_type" in s}
+
+
+HOLD_SEATS_SPEC = obj(required={"seats": list_of(_seat, 1000, 1)})
+
+
+@bp.put("/holds/<int:hold_id>/seats")
+def change_seats(hold_id: int):
+    """A cart: the live seat hold holds exactly these seats instead (all or nothing; same id, token and
+    expiry). Rate-limited and counted against the client's share like a new hold."""
+    seats, seat_types = _seats(HOLD_SEATS_SPEC(json_body(), "seats")["seats"])
+    user = current_user()
+    conn = get_db()
+    hold = hold_service.change_seats(
+        conn,
+        hold_id,
+        request.headers.get("X-Hold-Token"),
+        seats,
+        seat_types=seat_types,
+        **hold_service.client_terms(current_app.config, user and user["id"], request.remote_addr),
+    )
+    seatmap.changed(hold_service.find_hold(conn, hold_id, request.headers.get("X-Hold-Token")).event_id)
+    return jsonify(hold)
 
 
 @bp.get("/holds/<int:hold_id>")

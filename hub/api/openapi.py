@@ -18,7 +18,7 @@ from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
 from ..services.events import EVENT_SPEC
 from ..services.venues import VENUE_SPEC
-from .holds import HOLD_SPEC
+from .holds import HOLD_SEATS_SPEC, HOLD_SPEC
 from .orders import ORDER_SPEC
 from .queue import ADMISSION_HEADER, TICKET_HEADER
 
@@ -292,6 +292,10 @@ SCHEMAS = {
             "ticket_type": "seated ticket type (default: cheapest on sale)",
             "ttl_seconds": "seconds, within the configured bounds; by default 30-900 anonymous, 30-3600 with an API token",
         },
+    ),
+    "HoldSeatsIn": annotated(
+        HOLD_SEATS_SPEC.json_schema(),
+        {"seats.ticket_type": "seated ticket type for this seat (default: cheapest on sale)"},
     ),
     "HeldSeat": _record({"index": INT, "section": STR, "row": STR, "seat": STR, "ticket_type_id": INT}),
     "Hold": _record(
@@ -674,6 +678,21 @@ def _paths() -> dict:
                 params=[hold_id, _header("X-Hold-Token", "the hold_token", True)],
                 tag="holds",
             ),
+        },
+        "/api/v1/holds/{hold_id}/seats": {
+            "put": _op(
+                "Change a seat hold's seats (a cart): all or nothing, same id, token and expiry (rate-limited)",
+                {"200": _resp("Hold", ref("Hold"))},
+                400,
+                403,
+                404,
+                409,
+                422,
+                429,
+                body=ref("HoldSeatsIn"),
+                params=[hold_id, _header("X-Hold-Token", "the hold_token", True)],
+                tag="holds",
+            )
         },
         "/api/v1/orders": {
             "post": _op(

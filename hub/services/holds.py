@@ -35,6 +35,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, tuple_, update
 
 from ..db import atomic, is_sqlite, retrying
+from ..delivery.card import seat_label
 from ..schema import event_seats, events, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
@@ -261,6 +262,46 @@ def _type_for(types: dict, section: str):
     return types.get(section) or types.get(None)
 
 
+def _assign_types(type_rows: list, types: dict, seats: list, chosen: Mapping | None, event_id: int, now: datetime):
+    """Seat id -> the ticket type row each seat is held with: the buyer's choice for the seat (`chosen`:
+    (section, row, label) -> ticket type id) when it is a seated type on sale that covers the seat's
+    section, else the cheapest such type (a section several types cover lets the buyer choose; without
+    a choice the cheapest applies, as before)."""
+    by_id = {t.id: t for t in type_rows}
+    assigned = {}
+    for seat in seats:
+        wanted = (chosen or {}).get((seat.section, seat.row, seat.label))
+        if wanted is None:
+            found = _type_for(types, seat.section)
+            if found is None:
+                raise Conflict(f"no ticket type is on sale for section {seat.section}", "not_on_sale")
+        else:
+            found = by_id.get(wanted)
+            if found is None:
+                raise NotFound(f"event {event_id} has no seated ticket type {wanted}", "ticket_type_not_found")
+            covers = json.loads(found.sections)
+            if not _on_sale(found, now) or (covers and seat.section not in covers):
+                raise Conflict(f"{found.name} is not on sale for section {seat.section}", "not_on_sale")
+        assigned[seat.id] = found
+    return assigned
+
+
+def seat_type_choices(conn: Connection, event_id: int, now: datetime) -> dict[str, list[dict]]:
+    """Section name -> the seated ticket types on sale now that cover it, cheapest first, as
+    {id, name, price} (key "": those covering every section): what a buyer may choose for a seat."""
+    rows = conn.execute(
+        select(ticket_types)
+        .where(ticket_types.c.event_id == event_id, ticket_types.c.kind == "seated")
+        .order_by(ticket_types.c.price, ticket_types.c.id)
+    ).all()
+    out: dict[str, list[dict]] = {}
+    for t in rows:
+        if _on_sale(t, now):
+            for section in json.loads(t.sections) or [""]:
+                out.setdefault(section, []).append({"id": t.id, "name": t.name, "price": t.price})
+    return out
+
+
 def _new_hold(
     conn: Connection,
     event_id: int,
@@ -290,12 +331,13 @@ def _new_hold(
 
 
 def _take_seats(
-    conn: Connection, event_id: int, hold_id: int, seats: list, types: dict, expires_at: datetime, now: datetime
+    conn: Connection, event_id: int, hold_id: int, seats: list, assigned: dict, expires_at: datetime, now: datetime
 ) -> int:
-    """Conditionally mark seats held; return how many were actually free."""
+    """Conditionally mark seats held (each with its ticket type in `assigned`, see _assign_types);
+    return how many were actually free."""
     by_type: dict[int, list[int]] = {}
     for seat in seats:
-        by_type.setdefault(_type_for(types, seat.section).id, []).append(seat.id)
+        by_type.setdefault(assigned[seat.id].id, []).append(seat.id)
     taken = 0
     for type_id, seat_ids in by_type.items():
         taken += conn.execute(
@@ -313,7 +355,14 @@ def _take_seats(
 
 
 def _hold_json(
-    hold_id: int, token: str, seats: list, types: dict, expires_at: datetime, kind: str, ga_type=None, quantity: int = 0
+    hold_id: int,
+    token: str,
+    seats: list,
+    assigned: dict,
+    expires_at: datetime,
+    kind: str,
+    ga_type=None,
+    quantity: int = 0,
 ) -> dict:
     out = {"hold_id": hold_id, "hold_token": token, "kind": kind, "expires_at": iso(expires_at)}
     if kind == "seats":
@@ -323,7 +372,7 @@ def _hold_json(
                 "row": s.row,
                 "seat": s.label,
                 "index": s.position,
-                "ticket_type_id": _type_for(types, s.section).id,
+                "ticket_type_id": assigned[s.id].id,
             }
             for s in seats
         ]
@@ -340,39 +389,119 @@ def hold_seats(
     *,
     ttl_seconds: int | None = None,
     ticket_type_id: int | None = None,
+    seat_types: Mapping[tuple[str, str, str], int] | None = None,
     policy: HoldPolicy = HoldPolicy(),
     client: str | None = None,
     now: datetime | None = None,
 ) -> dict:
-    """Hold exactly these (section, row, seat label) seats, or nothing (409).
+    """Hold exactly these (section, row, seat label) seats, or nothing (409; SeatsTaken names the
+    seats someone else has).
 
+    `seat_types`: the ticket type the buyer chose for a seat (else the cheapest that covers it).
     `client` (client_identity) is whose share the seats count against (policy.max_per_client).
     """
     now = now or utcnow()
     expires_at = now + policy.ttl(ttl_seconds)
-    policy.quantity(len(seats))
-    if len(set(seats)) != len(seats):
-        raise Invalid("the same seat is asked for twice", "duplicate_seat")
+    _check_picks(seats, policy)
 
     def attempt() -> dict:
         with atomic(conn):
             venue_id, type_rows = _open_seated_event(conn, event_id, now)
             _check_client_limit(conn, client, len(seats), policy, now)
-            found = conn.execute(_SEATS_BY_LABEL, {"venue_id": venue_id, "labels": seats}).all()
-            if len(found) != len(seats):
-                known = {(s.section, s.row, s.label) for s in found}
-                missing = next(s for s in seats if s not in known)
-                raise _which_is_unknown(conn, venue_id, *missing)
-            types = _seated_types(type_rows, event_id, now, ticket_type_id)
-            no_type = sorted({s.section for s in found if _type_for(types, s.section) is None})
-            if no_type:
-                raise Conflict(f"no ticket type is on sale for section(s) {', '.join(no_type)}", "not_on_sale")
+            found, assigned = _picked_seats(conn, event_id, venue_id, type_rows, seats, ticket_type_id, seat_types, now)
             hold_id, token = _new_hold(conn, event_id, "seats", len(found), expires_at, now, client)
-            if _take_seats(conn, event_id, hold_id, found, types, expires_at, now) != len(found):
-                raise Conflict("one or more of the seats asked for is not available", "seats_unavailable")
-        return _hold_json(hold_id, token, found, types, expires_at, "seats")
+            if _take_seats(conn, event_id, hold_id, found, assigned, expires_at, now) != len(found):
+                raise _taken(conn, event_id, hold_id, found)
+        return _hold_json(hold_id, token, found, assigned, expires_at, "seats")
 
     return retrying(attempt)
+
+
+def change_seats(
+    conn: Connection,
+    hold_id: int,
+    token: str | None,
+    seats: list[tuple[str, str, str]],
+    *,
+    seat_types: Mapping[tuple[str, str, str], int] | None = None,
+    policy: HoldPolicy = HoldPolicy(),
+    client: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """Make the live seat hold `hold_id` (a buyer's cart) hold exactly these seats instead, in one
+    transaction: all of them, or nothing changes (409; SeatsTaken names the seats someone else has).
+
+    The hold keeps its id, token and expiry, so the cart keeps one countdown; seats it held and still
+    wants stay held throughout, seats it no longer wants are free when the transaction commits. The
+    proof that nothing is sold twice is hold_seats': the new seats are taken with the same conditional
+    UPDATE, whose row count must equal the seats asked for. The hold row is locked first, so a
+    purchase of the same hold runs before or after the change, never during it.
+    """
+    now = now or utcnow()
+    _check_picks(seats, policy)
+
+    def attempt() -> dict:
+        with atomic(conn):
+            hold = live_hold(conn, hold_id, token, now, lock=True)
+            if hold.kind != "seats":
+                raise Conflict(f"hold {hold_id} holds general admission tickets, not seats", "not_a_seat_hold")
+            venue_id, type_rows = _open_seated_event(conn, hold.event_id, now)
+            _check_client_limit(conn, client, len(seats) - hold.quantity, policy, now)
+            found, assigned = _picked_seats(conn, hold.event_id, venue_id, type_rows, seats, None, seat_types, now)
+            _free_held_seats(conn, [hold_id])
+            if _take_seats(conn, hold.event_id, hold_id, found, assigned, hold.expires_at, now) != len(found):
+                raise _taken(conn, hold.event_id, hold_id, found)
+            conn.execute(update(holds).where(holds.c.id == hold_id).values(quantity=len(found)))
+        return _hold_json(hold_id, token, found, assigned, hold.expires_at, "seats")
+
+    return retrying(attempt)
+
+
+def _check_picks(seats: list, policy: HoldPolicy) -> None:
+    policy.quantity(len(seats))
+    if len(set(seats)) != len(seats):
+        raise Invalid("the same seat is asked for twice", "duplicate_seat")
+
+
+def _picked_seats(conn, event_id, venue_id, type_rows, seats, ticket_type_id, seat_types, now) -> tuple[list, dict]:
+    """The venue rows of the (section, row, label) seats asked for, and the ticket type of each (_assign_types)."""
+    found = conn.execute(_SEATS_BY_LABEL, {"venue_id": venue_id, "labels": seats}).all()
+    if len(found) != len(seats):
+        known = {(s.section, s.row, s.label) for s in found}
+        missing = next(s for s in seats if s not in known)
+        raise _which_is_unknown(conn, venue_id, *missing)
+    types = _seated_types(type_rows, event_id, now, ticket_type_id)
+    no_type = sorted({s.section for s in found if _type_for(types, s.section) is None})
+    if no_type and not seat_types:
+        raise Conflict(f"no ticket type is on sale for section(s) {', '.join(no_type)}", "not_on_sale")
+    return found, _assign_types(type_rows, types, found, seat_types, event_id, now)
+
+
+class SeatsTaken(Conflict):
+    """Some of the seats asked for are held or sold by someone else: `seats`, as (section, row, label)."""
+
+    code = "seats_unavailable"
+
+    def __init__(self, seats: list[tuple[str, str, str]]):
+        names = ", ".join(seat_label(*seat) for seat in seats)
+        super().__init__(f"{names} {'was' if len(seats) == 1 else 'were'} just taken; nothing was held")
+        self.seats = seats
+
+
+def _taken(conn: Connection, event_id: int, hold_id: int, found: list) -> SeatsTaken:
+    """Which of `found` the conditional UPDATE of `hold_id` could not take (read in the same transaction,
+    which is then rolled back)."""
+    mine = set(
+        conn.execute(
+            select(event_seats.c.seat_id).where(
+                event_seats.c.event_id == event_id,
+                event_seats.c.seat_id.in_([s.id for s in found]),
+                event_seats.c.hold_id == hold_id,
+                event_seats.c.status == "held",
+            )
+        ).scalars()
+    )
+    return SeatsTaken([(s.section, s.row, s.label) for s in found if s.id not in mine])
 
 
 class _Collision(Exception):
@@ -442,9 +571,10 @@ def hold_best_available(
                     raise _no_block(count)
                 return _SearchOn(row_before, venue_id, types)  # nothing written: the empty transaction commits
             hold_id, token = _new_hold(conn, event_id, "seats", count, expires_at, now, client)
-            if _take_seats(conn, event_id, hold_id, block, types, expires_at, now) != count:
+            assigned = {seat.id: _type_for(types, seat.section) for seat in block}
+            if _take_seats(conn, event_id, hold_id, block, assigned, expires_at, now) != count:
                 raise _Collision()
-        return _hold_json(hold_id, token, block, types, expires_at, "seats")
+        return _hold_json(hold_id, token, block, assigned, expires_at, "seats")
 
     after = -1
     for _ in range(50):
@@ -719,7 +849,13 @@ def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | 
     hold = find_hold(conn, hold_id, token)
     seats = (
         conn.execute(
-            select(venue_seats.c.section, venue_seats.c.row, venue_seats.c.label, venue_seats.c.position)
+            select(
+                venue_seats.c.section,
+                venue_seats.c.row,
+                venue_seats.c.label,
+                venue_seats.c.position,
+                event_seats.c.ticket_type_id,
+            )
             .join(event_seats, event_seats.c.seat_id == venue_seats.c.id)
             .where(event_seats.c.hold_id == hold_id, event_seats.c.status == "held")
             .order_by(venue_seats.c.position)
@@ -734,7 +870,16 @@ def get_hold(conn: Connection, hold_id: int, token: str | None, now: datetime | 
         "quantity": hold.quantity,
         "status": live_status(hold, now),
         "expires_at": iso(hold.expires_at),
-        "seats": [{"section": s.section, "row": s.row, "seat": s.label, "index": s.position} for s in seats],
+        "seats": [
+            {
+                "section": s.section,
+                "row": s.row,
+                "seat": s.label,
+                "index": s.position,
+                "ticket_type_id": s.ticket_type_id,
+            }
+            for s in seats
+        ],
     }
 
 

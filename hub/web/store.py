@@ -22,8 +22,9 @@ from flask import (
 
 from ..api.seatmap_reads import flask_response
 from ..db import get_db
+from ..delivery.card import seat_label
 from ..delivery.images import qr_png, qr_svg
-from ..delivery.notify import ticket_cards
+from ..delivery.notify import money, ticket_cards
 from ..delivery.pdf import tickets_pdf
 from ..services import accounts, pricing, promos, seatmap, storefront
 from ..services import holds as hold_service
@@ -149,8 +150,14 @@ def event(event_id: int):
     stream = stream_url(current_app)
     if stream:
         g.csp_connect_src = stream  # the stream may be on another port: another origin
+    cart = _cart(conn, event_id, now)
+    picks = session.pop("picks", {}).get(str(event_id), []) if "picks" in session else []
     return render_template(
         "store/event.html",
+        cart=cart,
+        picks=picks,
+        choices=_choices(conn, event_id, now) if layout else {},
+        currency=pricing.CURRENCY,  # seatmap.js writes the cart bar's total in it, as money() does
         event=found,
         venue=storefront.venue_name(conn, found["venue_id"]),
         available=storefront.availability(conn, found, now),
@@ -176,6 +183,8 @@ def _user_id() -> int | None:
 @bp.post("/events/<int:event_id>/hold")
 @public
 def hold(event_id: int):
+    """Add to the buyer's cart for the event: picked seats change the cart's seats in place (one hold,
+    one countdown); best-available seats or standing tickets take a new hold that replaces the cart."""
     conn = get_db()
     refused = hold_refused(conn, event_id)  # while the waiting room is on: its admission, else the queue
     if refused is not None:
@@ -183,21 +192,32 @@ def hold(event_id: int):
     mode = request.form.get("mode")
     # the same policy and share of holds as the API's: per signed-in user, else per address
     common = hold_service.client_terms(current_app.config, _user_id(), request.remote_addr)
+    now = utcnow()
+    cart = _cart(conn, event_id, now)
+    wanted: list[int] = []
     try:
         if mode == "seats":
-            wanted = {int(i) for i in request.form.getlist("seat") if i.isascii() and i.isdigit() and len(i) < 10}
+            wanted = sorted(
+                {int(i) for i in request.form.getlist("seat") if i.isascii() and i.isdigit() and len(i) < 10}
+            )
             if not wanted:
                 flash("Pick at least one seat on the map.", "error")
                 return redirect(url_for(".event", event_id=event_id))
             by_index = seatmap.seatmaps_for(current_app).layout(event_id).by_position  # (section, row, label)
-            if not wanted <= set(by_index):
+            if not set(wanted) <= set(by_index):
                 raise NotFound("one of the picked seats does not exist", "unknown_seat")
-            picked = [by_index[i] for i in sorted(wanted)]
-            result = hold_service.hold_seats(conn, event_id, picked, **common)
+            picked = [by_index[i] for i in wanted]
+            seat_types = {by_index[i]: t for i in wanted if (t := request.form.get(f"type-{i}", type=int))}
+            if cart is not None and cart["kind"] == "seats":
+                result = hold_service.change_seats(
+                    conn, cart["hold_id"], cart["token"], picked, seat_types=seat_types, **common, now=now
+                )
+            else:
+                result = hold_service.hold_seats(conn, event_id, picked, seat_types=seat_types, **common, now=now)
         elif mode == "best":
             count = request.form.get("count", type=int) or 0
             result = hold_service.hold_best_available(
-                conn, event_id, count, section=request.form.get("section") or None, **common
+                conn, event_id, count, section=request.form.get("section") or None, **common, now=now
             )
         elif mode == "ga":
             result = hold_service.hold_ga(
@@ -206,19 +226,107 @@ def hold(event_id: int):
                 request.form.get("ticket_type_id", type=int) or 0,
                 request.form.get("quantity", type=int) or 0,
                 **common,
+                now=now,
             )
         else:
             abort(400)
     except ServiceError as exc:
         if exc.status == 404 and exc.code == "event_not_found":
             raise
-        flash(exc.message, "error")
+        if isinstance(exc, hold_service.SeatsTaken) and wanted:  # keep the picks nobody else took
+            by_label = seatmap.seatmaps_for(current_app).layout(event_id).by_label
+            gone = {by_label.get(seat) for seat in exc.seats}
+            session["picks"] = {str(event_id): [i for i in wanted if i not in gone]}
+        if exc.code == "sold_out" and mode == "ga":  # say how many are left, as a buyer counts them
+            left = hold_service.ga_available(conn, request.form.get("ticket_type_id", type=int), now)
+            flash(f"Only {left} left — choose {left} or fewer." if left else "These tickets are sold out.", "error")
+        else:
+            flash(plain_message(exc), "error")
         return redirect(url_for(".event", event_id=event_id))
-    seatmap.changed(event_id, hold_id=result["hold_id"])  # only its seats changed
-    held = dict(session.get("holds", {}))
-    held[str(result["hold_id"])] = result["hold_token"]
-    session["holds"] = dict(list(held.items())[-10:])
+    if cart is not None and result["hold_id"] == cart["hold_id"]:
+        seatmap.changed(event_id)  # seats left the cart as well as joined it: read the whole event
+    else:
+        seatmap.changed(event_id, hold_id=result["hold_id"])  # only its seats changed
+        held = dict(session.get("holds", {}))
+        held[str(result["hold_id"])] = result["hold_token"]
+        session["holds"] = dict(list(held.items())[-10:])
+        if cart is not None:  # the new hold replaces the cart: its seats are free again at once
+            _drop_hold(conn, event_id, cart["hold_id"], cart["token"])
+        session["carts"] = dict(list({**session.get("carts", {}), str(event_id): result["hold_id"]}.items())[-10:])
     return redirect(url_for(".checkout", hold_id=result["hold_id"]))
+
+
+def _choices(conn, event_id: int, now: datetime) -> dict[str, list[dict]]:
+    """The ticket types a buyer may choose per section (holds.seat_type_choices), with their prices as shown."""
+    return {
+        section: [{**t, "label": f"{t['name']} {money(t['price'])}"} for t in types]
+        for section, types in hold_service.seat_type_choices(conn, event_id, now).items()
+    }
+
+
+def _cart(conn, event_id: int, now: datetime) -> dict | None:
+    """The buyer's live cart (hold) for the event in this browser session: hold_id, token, kind, seat
+    indexes, quantity and seconds left; None when there is none or it ran out."""
+    hold_id = session.get("carts", {}).get(str(event_id))
+    token = session.get("holds", {}).get(str(hold_id))
+    if hold_id is None or token is None:
+        return None
+    try:
+        found = hold_service.get_hold(conn, hold_id, token, now)
+    except ServiceError:
+        return None
+    if found["status"] != "active":
+        return None
+    expires = datetime.fromisoformat(found["expires_at"].replace("Z", "+00:00"))
+    return {
+        "hold_id": hold_id,
+        "token": token,
+        "kind": found["kind"],
+        "quantity": found["quantity"],
+        "seats": {s["index"]: s["ticket_type_id"] for s in found["seats"]},  # seat index -> its ticket type
+        "seconds_left": max(0, int((expires - now).total_seconds())),
+    }
+
+
+def _drop_hold(conn, event_id: int, hold_id: int, token: str) -> None:
+    """Release a hold the buyer replaced (already gone: nothing to do)."""
+    try:
+        hold_service.release_hold(conn, hold_id, token)
+    except ServiceError:
+        return
+    seatmap.changed(event_id)
+
+
+# What a buyer reads when a hold or a purchase is refused: plain words, never the API's developer text.
+PLAIN_MESSAGES = {
+    "seats_unavailable": "Those seats are no longer free together. Pick seats on the map, or try fewer seats.",
+    "sold_out": "There are not that many tickets left. Try fewer.",  # standing: the hold route says how many
+    "not_on_sale": "These tickets are not on sale right now.",
+    "not_released": "Tickets for this event are not on sale yet.",
+    "invalid_quantity": "Choose how many tickets you want (at least one).",
+    "duplicate_seat": "A seat was picked twice. Pick each seat once.",
+    "unknown_seat": "A picked seat is not on this map any more. Pick your seats again.",
+    "unknown_section": "There is no such section. Pick another.",
+    "ticket_type_not_found": "That ticket type is not available. Choose another.",
+    "hold_expired": "Your cart ran out of time and the seats were let go. Pick them again.",
+    "hold_released": "Your cart was emptied. Pick your tickets again.",
+    "hold_purchased": "You have already bought these tickets.",
+    "bad_hold_token": "This cart belongs to another browser. Pick your tickets here.",
+    "busy": "Many people are buying right now. Please try again.",
+    "payment_required": "This order costs money: choose how to pay.",
+    "unknown_payment_method": "Choose how to pay.",
+}
+
+
+def plain_message(exc: ServiceError) -> str:
+    """The buyer's words for a refused hold or purchase: the seats someone else took by name, the limits
+    as the hub states them (hold_limit_reached's message is written for buyers), else PLAIN_MESSAGES."""
+    if isinstance(exc, hold_service.SeatsTaken):
+        names = ", ".join(seat_label(*seat) for seat in exc.seats)
+        return f"{names} {'was' if len(exc.seats) == 1 else 'were'} just taken — pick another seat."
+    if exc.code == "hold_limit_reached":  # written for buyers: the limit and how to get under it
+        return exc.message
+    return PLAIN_MESSAGES.get(exc.code, "Sorry, that did not work. Please try again.")
 
 
 def _hold_token(hold_id: int) -> str:
@@ -250,7 +358,7 @@ def checkout(hold_id: int):
     held = hold_service.find_hold(conn, hold_id, token)
     status = hold_service.live_status(held, now)
     if status != "active":
-        flash(f"Your hold has {status}; please pick your seats again.", "error")
+        flash(PLAIN_MESSAGES.get(f"hold_{status}", PLAIN_MESSAGES["hold_expired"]), "error")
         return redirect(url_for(".event", event_id=held.event_id))
     event = get_event(conn, held.event_id)
     price = pricing.hold_price(conn, held, now)  # the purchase below charges this same price
@@ -282,7 +390,7 @@ def checkout(hold_id: int):
                 promo_code=form.promo_code.data or None,
             )
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(plain_message(exc), "error")
         else:
             seatmap.changed(held.event_id, hold_id=hold_id)  # the hold's seats are sold
             if g.user:
@@ -293,7 +401,13 @@ def checkout(hold_id: int):
     # The countdown runs from the hub's clock: a phone whose clock is off still shows the right time left.
     seconds_left = max(0, int((held.expires_at - now).total_seconds()))
     return render_template(
-        "store/checkout.html", form=form, hold_id=hold_id, event=event, price=price, seconds_left=seconds_left
+        "store/checkout.html",
+        form=form,
+        hold_id=hold_id,
+        event=event,
+        price=price,
+        seconds_left=seconds_left,
+        seated=held.kind == "seats",
     )
 
 
@@ -305,10 +419,10 @@ def release(hold_id: int):
     try:
         hold_service.release_hold(conn, hold_id, _hold_token(hold_id))
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(plain_message(exc), "error")
     else:
         seatmap.changed(held["event_id"])
-        flash("Your held tickets were released.", "success")
+        flash("Your cart is empty again; the tickets are free for others.", "success")
     return redirect(url_for(".event", event_id=held["event_id"]))
 
 

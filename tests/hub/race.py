@@ -14,8 +14,10 @@ SEATS = [("A", str(row), str(seat)) for row in range(1, 11) for seat in range(1,
 GA_CAPACITY = 100
 
 
-def attempt_sale(rng: random.Random, hold_fn, buy_fn, release_fn) -> tuple[str, list]:
+def attempt_sale(rng: random.Random, hold_fn, buy_fn, release_fn, change_fn=None) -> tuple[str, list]:
     """One customer: hold something (single seat, adjacent block or GA), then buy it or walk away.
+    With `change_fn(hold, seats)` (a cart: the hold's seats changed in place; None when refused), a seat
+    hold is changed for one to three random seats half of the time first.
 
     Returns (outcome, seats bought) where outcome is "sold", "released" or "refused".
     """
@@ -29,6 +31,9 @@ def attempt_sale(rng: random.Random, hold_fn, buy_fn, release_fn) -> tuple[str, 
     hold = hold_fn(request)
     if hold is None:
         return "refused", []
+    if change_fn is not None and hold["kind"] == "seats" and rng.random() < 0.5:
+        wanted = [dict(zip(("section", "row", "seat"), s)) for s in rng.sample(SEATS, rng.randint(1, 3))]
+        hold = change_fn(hold, wanted) or hold
     if rng.random() < 0.15:
         release_fn(hold)
         return "released", []
@@ -78,9 +83,18 @@ def process_worker(
         def release_fn(hold):
             holds.release_hold(conn, hold["hold_id"], hold["hold_token"])
 
+        def change_fn(hold, seats):
+            try:
+                return holds.change_seats(
+                    conn, hold["hold_id"], hold["hold_token"], [(s["section"], s["row"], s["seat"]) for s in seats]
+                )
+            except ServiceError as exc:
+                assert exc.status == 409, exc.message
+                return None
+
         barrier.wait(timeout=60)
         for _ in range(rounds):
-            outcomes.append(attempt_sale(rng, hold_fn, buy_fn, release_fn))
+            outcomes.append(attempt_sale(rng, hold_fn, buy_fn, release_fn, change_fn))
     engine.dispose()
     results.put(outcomes)
 

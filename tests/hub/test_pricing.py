@@ -134,7 +134,7 @@ def test_the_checkout_page_shows_what_the_purchase_charges(app, client, organize
     ).get_data(as_text=True)
     shown = {key: _money(page, key) for key in ("fees", "discount", "total")}
     assert shown == {"fees": 2 * FEE, "discount": 6500 * 15 // 100, "total": 6500 - 975 + 2 * FEE}
-    assert f"Buy for EUR {shown['total'] // 100}.{shown['total'] % 100:02d}" in page
+    assert f"Pay EUR {shown['total'] // 100}.{shown['total'] % 100:02d}" in page
     bought = web.post(
         checkout,
         {

@@ -1,5 +1,5 @@
 """No oversell, proven: 50 threads over real HTTP, and 4 processes, race for the same 100 seats
-(single seats, adjacent blocks) and 100 GA places, on SQLite and on PostgreSQL."""
+(single seats, adjacent blocks, carts whose seats change) and 100 GA places, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -74,9 +74,19 @@ def test_threads_over_http_never_oversell(live_server, race_event, engine):
         def release_fn(hold):
             call("DELETE", f"/api/v1/holds/{hold['hold_id']}", (204,), headers={"X-Hold-Token": hold["hold_token"]})
 
+        def change_fn(hold, seats):
+            response = call(
+                "PUT",
+                f"/api/v1/holds/{hold['hold_id']}/seats",
+                (200, 409),
+                json={"seats": seats},
+                headers={"X-Hold-Token": hold["hold_token"]},
+            )
+            return response.json() if response.status_code == 200 else None
+
         try:
             barrier.wait(timeout=30)
-            mine = [attempt_sale(rng, hold_fn, buy_fn, release_fn) for _ in range(6)]
+            mine = [attempt_sale(rng, hold_fn, buy_fn, release_fn, change_fn) for _ in range(6)]
             with lock:
                 results.extend(mine)
         except Exception as exc:  # reported below with the thread's seed
@@ -96,6 +106,7 @@ def test_threads_over_http_never_oversell(live_server, race_event, engine):
     assert totals["sold_seats"] == len(sold) > 0
     assert totals["ga_sold"] == sum(1 for _o, seats in results for s in seats if s == ("GA",))
     assert statuses[409] > 0, "no contention happened: the race proved nothing"
+    assert statuses[200] > 0, "no cart changed its seats"  # only PUT /holds/{id}/seats answers 200 here
 
 
 def test_processes_never_oversell(app, race_event, engine):

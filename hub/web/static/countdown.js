@@ -10,7 +10,7 @@
     const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
     label.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
     if (left === 0) {
-      box.textContent = "Your hold has expired. Go back to the event to pick seats again.";
+      box.textContent = box.dataset.expiredText || "Your cart ran out of time. Go back to the event to pick seats again.";
       box.classList.add("flash", "error");
       if (buy) buy.disabled = true;
       clearInterval(timer);
