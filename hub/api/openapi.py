@@ -343,7 +343,7 @@ SCHEMAS = {
             "id": INT,
             "event_id": INT,
             "hold_id": INT,
-            "status": {"enum": ["pending", "paid", "refunded", "cancelled"]},
+            "status": {"enum": ["pending", "paid", "expired", "refunded", "cancelled"]},
             "buyer": _record({"name": STR, "email": STR}),
             "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
             "subtotal": INT,
@@ -353,6 +353,7 @@ SCHEMAS = {
             "access_token": STR,
             "created_at": TIME,
             "paid_at": _nullable(TIME),
+            "payment_due_at": _nullable(TIME, "an unpaid order expires at this time (docs/payments.md)"),
             "tickets": {"type": "array", "items": ref("Ticket")},
         }
     ),

@@ -74,6 +74,7 @@ def create_order():
         spec["payment"]["method"],
         signer(),
         idempotency_key=request.headers.get("Idempotency-Key"),
+        config=current_app.config,
     )
     seatmap.changed(order["event_id"], hold_id=order["hold_id"])  # the hold's seats are sold
     return jsonify(_with_urls(order)), 201

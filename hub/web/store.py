@@ -280,6 +280,7 @@ def checkout(hold_id: int):
                 idempotency_key=_checkout_key(token),
                 now=now,
                 promo_code=form.promo_code.data or None,
+                config=current_app.config,
             )
         except ServiceError as exc:
             flash(exc.message, "error")
