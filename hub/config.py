@@ -368,6 +368,28 @@ SETTINGS: tuple[Setting, ...] = (
         "failed SMTP attempts after which a queued message is written to `<instance>/outbox/` instead "
         "(and logged) so nothing is lost.",
     ),
+    # outgoing webhooks for organizers' integrations (services.webhooks, hub/delivery/webhooks.py)
+    Setting(
+        "WEBHOOK_INTERVAL_SECONDS",
+        5,
+        "webhooks",
+        "how often the webhook job posts the queued deliveries; `0` disables it and deliveries wait.",
+    ),
+    Setting(
+        "WEBHOOK_RETRY_SECONDS",
+        30,
+        "webhooks",
+        "wait before the first retry of a delivery the receiver did not accept (no 2xx, timeout, refused); "
+        "doubled after each further failure (at most 6 hours), for a day, then it is marked failed.",
+    ),
+    Setting("WEBHOOK_TIMEOUT_SECONDS", 10, "webhooks", "how long one post may take before it counts as failed."),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+        False,
+        "webhooks",
+        "allow endpoints on loopback, private and link-local addresses; off, an organizer's URL cannot make "
+        "the hub probe its own network (turn on only where every organizer is trusted, or in tests).",
+    ),
 )
 
 # Variables that say where the settings are, read only from the environment.

@@ -1,5 +1,5 @@
-"""Background jobs with APScheduler: sweep expired holds and overdue orders, send the mail queue, queue
-event reminders.
+"""Background jobs with APScheduler: sweep expired holds and overdue orders, send the mail queue, post
+outgoing webhooks, queue event reminders.
 
 Correctness never depends on the hold sweeper (a hold's expiry is checked inside every transaction);
 it only keeps the seat map and the tables tidy. Overdue orders are different: their seats go back on
@@ -57,6 +57,7 @@ def start_background_jobs(app: Flask) -> BackgroundScheduler | None:
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
     start_sweeper(app, scheduler)
     start_mail_queue(app, scheduler)  # the buyers' mail, also from an API-only hub
+    start_webhooks(app, scheduler)  # the organizers' integrations
     if "store" in app.blueprints:  # reminders link to the web pages
         start_reminders(app, scheduler)
     if not scheduler.get_jobs():
@@ -65,3 +66,26 @@ def start_background_jobs(app: Flask) -> BackgroundScheduler | None:
     app.extensions["tickethub.scheduler"] = scheduler
     log.info("background jobs: %s", ", ".join(sorted(job.id for job in scheduler.get_jobs())))
     return scheduler
+
+
+def webhooks_once(app: Flask) -> dict[str, int]:
+    """One run of the webhook job: post the deliveries that are due (hub/delivery/webhooks.py)."""
+    from datetime import timedelta
+
+    from .delivery.webhooks import work_deliveries
+
+    with app.extensions["tickethub.engine"].connect() as conn:
+        return work_deliveries(
+            conn,
+            timeout=app.config["WEBHOOK_TIMEOUT_SECONDS"],
+            first_wait=timedelta(seconds=app.config["WEBHOOK_RETRY_SECONDS"]),
+            allow_private=app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"],
+        )
+
+
+def start_webhooks(app: Flask, scheduler: BackgroundScheduler) -> None:
+    interval = app.config["WEBHOOK_INTERVAL_SECONDS"]
+    if interval > 0:
+        scheduler.add_job(
+            webhooks_once, "interval", seconds=interval, args=[app], id="webhooks", max_instances=1, coalesce=True
+        )

@@ -4,8 +4,9 @@ The service that makes a change publishes it inside its own transaction (`publis
 notification commits with the change or not at all, whichever channel caused it: a web page, the
 API, a staff action, a payment webhook or a background job. Nothing is sent here: consumers work
 the outbox outside requests. Each consumer has its own state table keyed by the notification and
-is fanned out here, in `publish` (today: the buyer's mail, `mail_jobs`, worked by
-hub.delivery.mail_queue; outgoing webhooks add their delivery rows the same way).
+is fanned out here, in `publish`: the buyer's mail (`mail_jobs`, worked by hub.delivery.mail_queue)
+and the organizer's outgoing webhooks (`webhook_deliveries`, services.webhooks, worked by
+hub.delivery.webhooks).
 
 A notification row: id (increasing), kind (one of KINDS), event_id (the organizer is the event's),
 order_id, ticket_id (ticket.* kinds), payload (small JSON of facts at publish time, e.g.
@@ -93,6 +94,9 @@ def publish(
         conn.execute(
             _QUEUE_MAIL, {"notification_id": notification_id, "status": "queued", "attempts": 0, "next_attempt_at": now}
         )
+    from .webhooks import fan_out  # here, not at the top: webhooks validates subscriptions against KINDS
+
+    fan_out(conn, notification_id, kind, event_id, now)
     return notification_id
 
 
