@@ -32,14 +32,16 @@ from common.protocol import (
     SCAN_ID_HEX_DIGITS,
     VERDICTS,
     Verdict,
+    format_utc,
     is_scan_id,
     plausible_time,
 )
 from common.signing import SigningKey
 
 from ..db import atomic
-from ..schema import counters, events, revocations
+from ..schema import counters, events, revocations, tickets
 from ..schema_devices import SCAN_COUNTER, devices, gate_scans
+from . import notifications, webhooks
 from .clock import utcnow
 from .devices import device_config
 from .errors import Invalid
@@ -191,6 +193,7 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         scans = [s for s in scans if s["scan_id"] not in refused]
     # atomic(): on SQLite, this process's writers queue on the engine's write lock (hub.db)
     with atomic(conn):
+        announce = _admissions_to_announce(conn, scans)
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
         # a gap, which cursors do not mind.
@@ -233,6 +236,20 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
             and owners.get(s["scan_id"], device_id) == device_id
         }
         resolve_duplicates(conn, moved)
+        for scan in announce:  # organizers' webhooks hear of admissions (services.webhooks)
+            notifications.publish(
+                conn,
+                notifications.TICKET_ADMITTED,
+                order_id=scan["order_id"],
+                ticket_id=scan["ticket_id"],
+                event_id=scan["event_id"],
+                now=now,
+                payload={
+                    "device_id": device_id,
+                    "scan_id": scan["scan_id"],
+                    "device_time": format_utc(scan["device_time"]),
+                },
+            )
         conn.execute(
             update(devices)
             .where(devices.c.id == device_id)
@@ -248,6 +265,30 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         "hub_time": hub_now,
         "clock_offset_s": offset,
     }
+
+
+def _admissions_to_announce(conn: Connection, scans: list[dict]) -> list[dict]:
+    """The admissions of this push that an organizer's webhook listens for and that are new (a retried
+    push announces nothing twice), each with its ticket's order; [] at the cost of one query when
+    nobody listens."""
+    admitted = [
+        s for s in scans if s["verdict"] == ADMITTED and s["ticket_id"] is not None and s["event_id"] is not None
+    ]
+    wanted = webhooks.subscribed_events(conn, {s["event_id"] for s in admitted}, notifications.TICKET_ADMITTED)
+    admitted = [s for s in admitted if s["event_id"] in wanted]
+    if not admitted:
+        return []
+    known = set(_owners(conn, [s["scan_id"] for s in admitted]))
+    orders = dict(
+        conn.execute(
+            select(tickets.c.id, tickets.c.order_id).where(tickets.c.id.in_(sorted({s["ticket_id"] for s in admitted})))
+        ).all()
+    )
+    return [
+        {**s, "order_id": orders[s["ticket_id"]]}
+        for s in admitted
+        if s["scan_id"] not in known and s["ticket_id"] in orders
+    ]
 
 
 def _refusals(conn: Connection, device: dict, scans: list[dict], offset: float) -> dict[str, str]:

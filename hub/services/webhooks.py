@@ -167,6 +167,19 @@ def delete_endpoint(conn: Connection, endpoint_id: int, owner: int | None) -> No
         )
 
 
+def subscribed_events(conn: Connection, event_ids: set[int], kind: str) -> set[int]:
+    """Those of `event_ids` whose organizer has an active endpoint for `kind`: lets a hot path (a gate's
+    push of admissions) publish only what somebody listens to."""
+    if not event_ids:
+        return set()
+    rows = conn.execute(
+        select(events.c.id, webhook_endpoints.c.kinds)
+        .join(webhook_endpoints, webhook_endpoints.c.organizer_id == events.c.organizer_id)
+        .where(events.c.id.in_(sorted(event_ids)), webhook_endpoints.c.active.is_(True))
+    ).all()
+    return {row.id for row in rows if kind in json.loads(row.kinds)}
+
+
 def fan_out(conn: Connection, notification_id: int, kind: str, event_id: int, now: datetime) -> int:
     """Queue a delivery of the notification to each active endpoint of the event's organizer that
     subscribed to `kind`, in the caller's transaction. Returns how many were queued."""

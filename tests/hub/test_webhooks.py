@@ -254,3 +254,24 @@ def test_internal_addresses_are_refused_unless_allowed(app, organizer, url):
     app.config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"] = False
     response = app.test_client().post("/api/v1/webhooks", json={"url": url, "kinds": ["order.paid"]}, headers=organizer)
     assert response.status_code == 422 and response.json["error"]["code"] == "webhook_address_not_public"
+
+
+def test_gate_admissions_reach_subscribed_webhooks_once(client, organizer, engine, receiver):
+    from tests.hub.test_sync import FakeGate
+
+    endpoint = _register(client, organizer, receiver.url, kinds=["ticket.admitted"])
+    receiver.secret = endpoint["secret"]
+    event = create_event(client, organizer, rows=1, seats=3, price=0)
+    order = buy(client, _hold(client, event["id"], seat("A", "1", "1"), seat("A", "1", "2"))).json
+    first, second = (t["ticket_id"] for t in order["tickets"])
+    gate = FakeGate(client, organizer, event["id"], "Gate A")
+    admitted = gate.scan(first)
+    body = gate.push_body([admitted, gate.scan(second, verdict="refused", reason="already_used")])
+    assert gate.push([], body).status_code == 200
+    assert gate.push([], body).status_code == 200  # a retried push announces nothing twice
+    with engine.connect() as conn:
+        assert work_deliveries(conn, allow_private=True) == {"delivered": 1}
+    [post] = receiver.posts
+    assert post["kind"] == "ticket.admitted" and post["signed"]
+    assert post["body"]["ticket_id"] == first and post["body"]["data"]["scan_id"] == admitted["scan_id"]
+    assert post["body"]["data"]["device_id"] == gate.id
