@@ -205,3 +205,29 @@ def test_the_same_mail_whichever_channel_made_the_change(
     assert "not paid yet" in placed and "at the box office" in placed and f"/orders/{web_order}/" in placed
     assert [a.get_content_type() for a in web_paid.iter_attachments()] == ["application/pdf"]
     assert web_paid["Subject"] == f"Your tickets for Brass Night (order {web_order})"
+
+
+def test_reissue_refund_and_cancel_mail_say_what_happened_in_plain_words(app, client, engine, make_user, smtp):
+    user, headers = make_user("organizer")
+    with engine.connect() as conn:
+        event = make_event(conn, user["id"], price=0, fee=0)
+    order = _api_buy("", event["id"], method="free", http=client_http(client))
+    unpaid = _api_buy("", event["id"], method="box_office", http=client_http(client))
+    [ticket] = order["tickets"]
+    assert client.post(f"/api/v1/tickets/{ticket['ticket_id']}/reissue", headers=headers).status_code == 201
+    assert mail_queue_once(app) == {"sent": 3}  # tickets, "please pay", new ticket
+    assert client.post(f"/api/v1/orders/{order['id']}/refund", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/orders/{unpaid['id']}/refund", headers=headers).status_code == 200
+    assert mail_queue_once(app) == {"sent": 2}
+
+    reissued, refunded, cancelled = smtp[2:]
+    seat = f"Section A · Row {ticket['seat']['row']} · Seat {ticket['seat']['seat']}"
+    assert reissued["Subject"] == f"New tickets for Brass Night (order {order['id']})"
+    body = reissued.get_body(("plain",)).get_content()
+    assert f"we have replaced your ticket for {seat}" in body and "no longer gets you in" in body
+    assert [a.get_content_type() for a in reissued.iter_attachments()] == ["application/pdf"]
+    body = refunded.get_body(("plain",)).get_content()
+    assert f"These tickets are no longer valid and will not get you in: {seat}." in body
+    assert "sync" not in body and "revoked" not in body  # no gate words
+    assert cancelled["Subject"] == f"Your order {unpaid['id']} for Brass Night is cancelled"
+    assert "You have not been charged." in cancelled.get_body(("plain",)).get_content()
