@@ -4,17 +4,22 @@ message is kept in the outbox folder; and the buyer gets the same mail whichever
 
 from __future__ import annotations
 
+import email
 import re
 import threading
 from datetime import timedelta
+from email import policy
+from pathlib import Path
 
 import requests
 from sqlalchemy import select
 
+from hub import create_app
 from hub.delivery.mail_queue import LEASE, work_queue
 from hub.scheduler import start_background_jobs
 from hub.schema_notifications import mail_jobs
 from hub.schema_web import mail_log
+from hub.services import users
 from hub.services.clock import utcnow
 from hub.web.mailing import links, mail_queue_once, mail_settings
 from tests.hub.web.support import MailCollector, make_event, smtp_server
@@ -231,3 +236,22 @@ def test_reissue_refund_and_cancel_mail_say_what_happened_in_plain_words(app, cl
     assert "sync" not in body and "revoked" not in body  # no gate words
     assert cancelled["Subject"] == f"Your order {unpaid['id']} for Brass Night is cancelled"
     assert "You have not been charged." in cancelled.get_body(("plain",)).get_content()
+
+
+def test_an_api_only_hub_mails_too_with_links_to_the_api(app_config, make_user):
+    api_only = create_app(app_config | {"WEB_PAGES": False, "PUBLIC_URL": "https://tickets.example.org"})
+    api_only.extensions["tickethub.keys"].ensure()
+    try:
+        engine = api_only.extensions["tickethub.engine"]
+        with engine.connect() as conn:
+            user = users.create_user(conn, "solo@example.org", "correct horse", "organizer")
+            event = make_event(conn, user["id"], price=0, fee=0)
+        order = _api_buy("", event["id"], method="free", http=client_http(api_only.test_client()))
+        assert mail_queue_once(api_only) == {"outbox": 1}  # no SMTP host: kept in the outbox folder
+        [eml] = (Path(api_only.instance_path) / "outbox").glob("*.eml")
+        text = email.message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+        token = order["access_token"]
+        assert f"https://tickets.example.org/api/v1/orders/{order['id']}?access_token={token}" in text
+        assert f"https://tickets.example.org/api/v1/tickets/{order['tickets'][0]['ticket_id']}/qr.png" in text
+    finally:
+        api_only.extensions["tickethub.engine"].dispose()
