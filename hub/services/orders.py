@@ -9,7 +9,7 @@ so never replay or block) another client's purchase, and a replay is only
 returned to a caller who proves the hold token, like the first purchase did.
 
 An order that is not paid at once (box office; a card while the buyer pays) has a payment
-deadline, ``payment_due_at`` (`payment_due_at`): past it the order expires (`expire_overdue`, run by
+deadline, ``orders.payment_due_at`` (`payment_due_at` says when): past it the order expires (`expire_overdue`, run by
 the sweeper) and its places go back on sale. A payment confirmed after that takes the same places
 back only if they are still free (`confirm_payment`); otherwise 409 and nothing changes.
 Every change of an order's state publishes a notification (services.notifications) in its own
@@ -46,6 +46,8 @@ from .tickets import issue_tickets, revoke_tickets, ticket_json, ticket_rows
 from .tokens import same_secret, sha256_hex
 from .validate import email_address, obj, plain_text
 
+log = logging.getLogger(__name__)
+
 # The one rule for a buyer, used by the API and the checkout page alike: the name and
 # address go into mail headers, so no line breaks or control characters, and one real address.
 MAX_BUYER_NAME = 200
@@ -64,8 +66,6 @@ _SELL_HELD_SEATS = (
     .where(held_by(bindparam("sold_hold"), bindparam("now")))
     .values(status="sold", order_id=bindparam("new_order"), held_until=None)
 )
-log = logging.getLogger(__name__)
-
 _COUNT_GA_SOLD = (
     update(ticket_types)
     .where(ticket_types.c.id == bindparam("sold_type"))

@@ -167,44 +167,35 @@ def delete_endpoint(conn: Connection, endpoint_id: int, owner: int | None) -> No
         )
 
 
-def subscribed_events(conn: Connection, event_ids: set[int], kind: str) -> set[int]:
-    """Those of `event_ids` whose organizer has an active endpoint for `kind`: lets a hot path (a gate's
-    push of admissions) publish only what somebody listens to."""
-    if not event_ids:
-        return set()
+def fan_out(conn: Connection, kind: str, published: list[tuple[int, int]], now: datetime) -> int:
+    """Queue a delivery of each published (notification id, event id) to every active endpoint of the
+    event's organizer that subscribed to `kind`, in the caller's transaction (one query for the
+    subscribers of all the events). Returns how many deliveries were queued."""
+    by_event = sorted({event_id for _, event_id in published})
     rows = conn.execute(
-        select(events.c.id, webhook_endpoints.c.kinds)
+        select(events.c.id.label("event_id"), webhook_endpoints.c.id, webhook_endpoints.c.kinds)
         .join(webhook_endpoints, webhook_endpoints.c.organizer_id == events.c.organizer_id)
-        .where(events.c.id.in_(sorted(event_ids)), webhook_endpoints.c.active.is_(True))
+        .where(events.c.id.in_(by_event), webhook_endpoints.c.active.is_(True))
     ).all()
-    return {row.id for row in rows if kind in json.loads(row.kinds)}
-
-
-def fan_out(conn: Connection, notification_id: int, kind: str, event_id: int, now: datetime) -> int:
-    """Queue a delivery of the notification to each active endpoint of the event's organizer that
-    subscribed to `kind`, in the caller's transaction. Returns how many were queued."""
-    rows = conn.execute(
-        select(webhook_endpoints.c.id, webhook_endpoints.c.kinds)
-        .join(events, events.c.organizer_id == webhook_endpoints.c.organizer_id)
-        .where(events.c.id == event_id, webhook_endpoints.c.active.is_(True))
-    ).all()
-    wanted = [row.id for row in rows if kind in json.loads(row.kinds)]
-    if wanted:
-        conn.execute(
-            insert(webhook_deliveries),
-            [
-                {
-                    "endpoint_id": endpoint_id,
-                    "notification_id": notification_id,
-                    "status": "queued",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for endpoint_id in wanted
-            ],
-        )
-    return len(wanted)
+    listeners: dict[int, list[int]] = {}
+    for row in rows:
+        if kind in json.loads(row.kinds):
+            listeners.setdefault(row.event_id, []).append(row.id)
+    deliveries = [
+        {
+            "endpoint_id": endpoint_id,
+            "notification_id": notification_id,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for notification_id, event_id in published
+        for endpoint_id in listeners.get(event_id, ())
+    ]
+    if deliveries:
+        conn.execute(insert(webhook_deliveries), deliveries)
+    return len(deliveries)
 
 
 def payload(conn: Connection, notification_id: int) -> dict:
