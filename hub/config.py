@@ -156,6 +156,30 @@ SETTINGS: tuple[Setting, ...] = (
         "jobs",
         "how often the reminder job mails paid orders whose event starts within 24 hours; `0` disables it.",
     ),
+    Setting(
+        "MAIL_QUEUE_INTERVAL_SECONDS",
+        2,
+        "jobs",
+        "how often the mail job sends the buyers' queued mail (order placed, paid, expired, refunded, ...); "
+        "`0` disables it and the mail waits in the queue.",
+    ),
+    # orders not paid at once (box office; card while the buyer pays): kept this long, then they expire
+    # and their places go back on sale. An event may set its own (events.payment_deadlines). One setting
+    # per method: PAYMENT_DEADLINE_<METHOD>_MINUTES (services.orders.payment_due_at).
+    Setting(
+        "PAYMENT_DEADLINE_CARD_MINUTES",
+        30,
+        "payments",
+        "minutes a card order may stay unpaid before it expires and its seats go back on sale "
+        "(never past the event's start).",
+    ),
+    Setting(
+        "PAYMENT_DEADLINE_BOX_OFFICE_MINUTES",
+        3 * 24 * 60,
+        "payments",
+        "minutes a box-office order may stay unpaid (default 3 days) before it expires and its seats go "
+        "back on sale (never past the event's start).",
+    ),
     # live streams (the dashboard's server-sent events): each open stream holds a server thread
     Setting(
         "MAX_STREAMS",
@@ -330,6 +354,42 @@ SETTINGS: tuple[Setting, ...] = (
         "CA bundle that signed the SMTP server's certificate (a private CA); empty: the system's CAs.",
     ),
     Setting("SMTP_FROM", "ticketgate <tickets@localhost>", "mail", "the sender of every message."),
+    Setting(
+        "MAIL_RETRY_SECONDS",
+        60,
+        "mail",
+        "wait before the first retry of a message the SMTP server refused or did not answer; doubled "
+        "after each further failure (at most 6 hours).",
+    ),
+    Setting(
+        "MAIL_MAX_ATTEMPTS",
+        10,
+        "mail",
+        "failed SMTP attempts after which a queued message is written to `<instance>/outbox/` instead "
+        "(and logged) so nothing is lost.",
+    ),
+    # outgoing webhooks for organizers' integrations (services.webhooks, hub/delivery/webhooks.py)
+    Setting(
+        "WEBHOOK_INTERVAL_SECONDS",
+        5,
+        "webhooks",
+        "how often the webhook job posts the queued deliveries; `0` disables it and deliveries wait.",
+    ),
+    Setting(
+        "WEBHOOK_RETRY_SECONDS",
+        30,
+        "webhooks",
+        "wait before the first retry of a delivery the receiver did not accept (no 2xx, timeout, refused); "
+        "doubled after each further failure (at most 6 hours), for a day, then it is marked failed.",
+    ),
+    Setting("WEBHOOK_TIMEOUT_SECONDS", 10, "webhooks", "how long one post may take before it counts as failed."),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE_ADDRESSES",
+        False,
+        "webhooks",
+        "allow endpoints on loopback, private and link-local addresses; off, an organizer's URL cannot make "
+        "the hub probe its own network (turn on only where every organizer is trusted, or in tests).",
+    ),
 )
 
 # Variables that say where the settings are, read only from the environment.

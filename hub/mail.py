@@ -63,23 +63,29 @@ class MailSettings:
 
 def send(settings: MailSettings, message: EmailMessage) -> str:
     """Deliver `message`; returns SENT, or OUTBOX when it was written to the outbox folder."""
+    try:
+        return deliver(settings, message)
+    except (OSError, smtplib.SMTPException) as exc:
+        path = write_to_outbox(settings.outbox, message)
+        log.error("sending %r to %s failed (%s); kept it in %s", message["Subject"], message["To"], exc, path)
+        return OUTBOX
+
+
+def deliver(settings: MailSettings, message: EmailMessage) -> str:
+    """Like `send`, but an SMTP failure raises (OSError or smtplib.SMTPException) for the caller to retry;
+    without a host the message goes to the outbox folder (OUTBOX)."""
     if "From" not in message:
         message["From"] = settings.sender
     if not settings.host:
         path = write_to_outbox(settings.outbox, message)
         log.info("SMTP not configured; wrote %r to %s", message["Subject"], path)
         return OUTBOX
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
-            if settings.starttls:
-                smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
-            if settings.user:
-                smtp.login(settings.user, settings.password or "")
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        path = write_to_outbox(settings.outbox, message)
-        log.error("sending %r to %s failed (%s); kept it in %s", message["Subject"], message["To"], exc, path)
-        return OUTBOX
+    with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
+        if settings.starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=settings.ca_file))
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+        smtp.send_message(message)
     log.info("sent %r to %s", message["Subject"], message["To"])
     return SENT
 
@@ -115,23 +121,38 @@ def purchase_confirmation(
     cards: Sequence[TicketCard],
     ticket_urls: Sequence[str],
     pdf: bytes,
+    replaced: Sequence[str] = (),
 ) -> EmailMessage:
-    """Order confirmation with the tickets as a PDF attachment and a link to each ticket's phone page."""
+    """Order confirmation with the tickets as a PDF attachment and a link to each ticket's phone page.
+    `replaced`: the seats whose tickets were just re-issued; the message then says so and carries
+    every valid ticket of the order."""
     first = cards[0]
+    if replaced:
+        intro = [
+            f"we have replaced your ticket for {', '.join(replaced)} ({first.event_title}, order {order_code}).",
+            "The old ticket no longer gets you in: please use the new one. All your tickets",
+            f"for {first.event_title} ({first.when_label}, {first.venue_name}) are attached as a PDF.",
+        ]
+        subject = f"New tickets for {first.event_title} (order {order_code})"
+    else:
+        intro = [
+            f"thank you for your order {order_code}. Your tickets for {first.event_title}",
+            f"({first.when_label}, {first.venue_name}) are attached as a PDF.",
+        ]
+        subject = f"Your tickets for {first.event_title} (order {order_code})"
     lines = [
         f"Hello {buyer_name},",
         "",
-        f"thank you for your order {order_code}. Your tickets for {first.event_title}",
-        f"({first.when_label}, {first.venue_name}) are attached as a PDF.",
+        *intro,
         "",
         "Open a ticket on your phone and show the QR code at the entrance:",
     ]
     for card, url in zip(cards, ticket_urls, strict=True):
         lines.append(f"  - {card.seat_label} ({card.ticket_type_name}): {url}")
     lines += ["", f"Total paid: {total}", f"Your order: {order_url}", "", "See you there!"]
-    message = _message(to, buyer_name, f"Your tickets for {first.event_title} (order {order_code})", "\n".join(lines))
+    message = _message(to, buyer_name, subject, "\n".join(lines))
     message.add_alternative(
-        _confirmation_html(buyer_name, order_code, order_url, total, cards, ticket_urls), subtype="html"
+        _confirmation_html(buyer_name, " ".join(intro), order_url, total, cards, ticket_urls), subtype="html"
     )
     message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"tickets-{order_code}.pdf")
     return message
@@ -139,13 +160,12 @@ def purchase_confirmation(
 
 def _confirmation_html(
     buyer_name: str,
-    order_code: str,
+    intro: str,
     order_url: str,
     total: str,
     cards: Sequence[TicketCard],
     ticket_urls: Sequence[str],
 ) -> str:
-    first = cards[0]
     items = "".join(
         f'<li><a href="{escape(url)}">{escape(card.seat_label)}</a> ({escape(card.ticket_type_name)})</li>'
         for card, url in zip(cards, ticket_urls, strict=True)
@@ -153,8 +173,7 @@ def _confirmation_html(
     return (
         f'<!doctype html><html><body style="font-family:sans-serif">'
         f"<p>Hello {escape(buyer_name)},</p>"
-        f"<p>thank you for your order {escape(order_code)}. Your tickets for <strong>{escape(first.event_title)}"
-        f"</strong> ({escape(first.when_label)}, {escape(first.venue_name)}) are attached as a PDF.</p>"
+        f"<p>{escape(intro)}</p>"
         f"<p>Open a ticket on your phone and show the QR code at the entrance:</p><ul>{items}</ul>"
         f'<p>Total paid: {escape(total)} · <a href="{escape(order_url)}">your order</a></p>'
         f"<p>See you there!</p></body></html>"
@@ -162,19 +181,79 @@ def _confirmation_html(
 
 
 def refund_notice(
-    *, to: str, buyer_name: str, order_code: str, event_title: str, amount: str, ticket_ids: Iterable[int]
+    *, to: str, buyer_name: str, order_code: str, event_title: str, amount: str, tickets: Iterable[str]
 ) -> EmailMessage:
-    ids = ", ".join(str(ticket_id) for ticket_id in ticket_ids)
+    """A paid order refunded; `tickets`: the seats (or ticket types) whose tickets no longer get in."""
     body = "\n".join(
         [
             f"Hello {buyer_name},",
             "",
             f"we have refunded {amount} for your order {order_code} ({event_title}).",
-            f"These tickets are no longer valid: {ids}.",
-            "The gates refuse them from their next sync.",
+            f"These tickets are no longer valid and will not get you in: {', '.join(tickets)}.",
+            "You can delete them.",
         ]
     )
     return _message(to, buyer_name, f"Refund for order {order_code}", body)
+
+
+# How the buyer pays an order that is not paid at once, in plain words (payment method -> phrase).
+PAY_LATER = {"box_office": "at the box office", "card": "by card"}
+
+
+def order_received(
+    *,
+    to: str,
+    buyer_name: str,
+    order_code: str,
+    event_title: str,
+    when: str,
+    venue: str,
+    total: str,
+    payment_method: str,
+    pay_by: str,
+    order_url: str,
+) -> EmailMessage:
+    """An order placed but not paid yet: what to pay, how, and by when; the link back to it."""
+    how = PAY_LATER.get(payment_method, "")
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"thank you for your order {order_code} for {event_title} ({when}, {venue}).",
+            f"Your seats are reserved, but the order is not paid yet. Please pay {total} {how}".rstrip()
+            + f" by {pay_by}.",
+            "If it is not paid by then, the order is cancelled and the seats are offered to others.",
+            "Your tickets arrive by mail as soon as it is paid.",
+            "",
+            f"Your order: {order_url}",
+        ]
+    )
+    return _message(to, buyer_name, f"Your order {order_code} for {event_title}: please pay by {pay_by}", body)
+
+
+def order_expired(*, to: str, buyer_name: str, order_code: str, event_title: str, pay_by: str) -> EmailMessage:
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"your order {order_code} for {event_title} was not paid by {pay_by}, so we have cancelled it",
+            "and offered its seats to others. You have not been charged.",
+            "If you still want to come, you are welcome to order again.",
+        ]
+    )
+    return _message(to, buyer_name, f"Your order {order_code} for {event_title} has expired", body)
+
+
+def order_cancelled(*, to: str, buyer_name: str, order_code: str, event_title: str) -> EmailMessage:
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"your order {order_code} for {event_title} has been cancelled before it was paid.",
+            "You have not been charged.",
+        ]
+    )
+    return _message(to, buyer_name, f"Your order {order_code} for {event_title} is cancelled", body)
 
 
 def event_reminder(

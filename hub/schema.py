@@ -131,6 +131,9 @@ events = Table(
     # the on-sale waiting room (services.waiting_room): holds need an admission while it is on
     Column("waiting_room", Boolean, nullable=False, default=False, server_default=false()),
     Column("admit_per_minute", Integer, nullable=False, default=600, server_default="600"),
+    # JSON {payment method: minutes an unpaid order of that method is kept}; a missing method takes the
+    # hub's PAYMENT_DEADLINE_<METHOD>_MINUTES (services.orders.payment_due_at)
+    Column("payment_deadlines", Text, nullable=False, default="{}", server_default="{}"),
     Index("ix_events_starts_at", "starts_at"),
 )
 
@@ -202,7 +205,7 @@ orders = Table(
     Column("hold_id", BigId, ForeignKey("holds.id"), nullable=False, unique=True),
     Column("buyer_name", String(200), nullable=False),
     Column("buyer_email", String(320), nullable=False),
-    Column("status", String(10), nullable=False),  # pending | paid | refunded | cancelled
+    Column("status", String(10), nullable=False),  # pending | paid | expired | refunded | cancelled
     Column("payment_method", String(20), nullable=False),
     Column("subtotal", Integer, nullable=False),
     Column("fees", Integer, nullable=False),
@@ -212,6 +215,12 @@ orders = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("paid_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
+    # an unpaid order expires at this time (services.orders.expire_overdue); None once paid or for free orders
+    Column("payment_due_at", UTCDateTime),
+    # JSON [[seat_id, ticket_type_id], ...]: the seats an expired order gave back, so a late
+    # confirmation can take exactly those again if they are still free
+    Column("released_seats", Text),
+    Index("ix_orders_due", "status", "payment_due_at"),
 )
 
 tickets = Table(

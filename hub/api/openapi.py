@@ -18,6 +18,7 @@ from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
 from ..services.events import EVENT_SPEC
 from ..services.venues import VENUE_SPEC
+from ..services.webhooks import ENDPOINT_CHANGE_SPEC, ENDPOINT_SPEC
 from .holds import HOLD_SEATS_SPEC, HOLD_SPEC
 from .orders import ORDER_SPEC
 from .queue import ADMISSION_HEADER, TICKET_HEADER
@@ -175,6 +176,11 @@ SCHEMAS = {
             "service_fee": INT,
             "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
             "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"},
+            "payment_deadlines": {
+                "type": "object",
+                "additionalProperties": INT,
+                "description": "minutes an unpaid order of a payment method is kept; others: the hub's setting",
+            },
         },
         optional={
             "ticket_types": {
@@ -347,7 +353,7 @@ SCHEMAS = {
             "id": INT,
             "event_id": INT,
             "hold_id": INT,
-            "status": {"enum": ["pending", "paid", "refunded", "cancelled"]},
+            "status": {"enum": ["pending", "paid", "expired", "refunded", "cancelled"]},
             "buyer": _record({"name": STR, "email": STR}),
             "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
             "subtotal": INT,
@@ -357,6 +363,7 @@ SCHEMAS = {
             "access_token": STR,
             "created_at": TIME,
             "paid_at": _nullable(TIME),
+            "payment_due_at": _nullable(TIME, "an unpaid order expires at this time (docs/payments.md)"),
             "tickets": {"type": "array", "items": ref("Ticket")},
         }
     ),
@@ -1074,6 +1081,117 @@ def _sync_paths() -> dict:
     }
 
 
+def _webhook_paths() -> dict:
+    tag = "webhooks"
+    kinds = {"type": "array", "items": STR}
+    endpoint = _record({"id": INT, "organizer_id": INT, "url": STR, "kinds": kinds, "active": BOOL, "created_at": TIME})
+    created = _record(
+        {"id": INT, "organizer_id": INT, "url": STR, "kinds": kinds, "active": BOOL, "created_at": TIME, "secret": STR}
+    )
+    delivery = _record(
+        {
+            "id": INT,
+            "endpoint_id": INT,
+            "notification_id": INT,
+            "kind": STR,
+            "order_id": _nullable(INT),
+            "status": {"enum": ["queued", "delivered", "failed"]},
+            "attempts": INT,
+            "next_attempt_at": _nullable(TIME),
+            "last_attempt_at": _nullable(TIME),
+            "last_status": _nullable(INT),
+            "last_error": _nullable(STR),
+            "delivered_at": _nullable(TIME),
+            "created_at": TIME,
+        }
+    )
+    page = _record({"items": {"type": "array", "items": delivery}, "total": INT, "offset": INT, "limit": INT})
+    endpoint_id, delivery_id = _path("endpoint_id"), _path("delivery_id")
+    paging = [_query("offset", {"type": "integer", "minimum": 0}), _query("limit", {"type": "integer", "minimum": 1})]
+    return {
+        "/api/v1/webhooks": {
+            "post": _op(
+                "Register a webhook endpoint for your events; the answer shows its signing secret once",
+                {"201": _resp("Endpoint with its secret", created)},
+                401,
+                403,
+                422,
+                429,
+                body=ENDPOINT_SPEC.json_schema(),
+                auth=True,
+                tag=tag,
+            ),
+            "get": _op(
+                "Your webhook endpoints",
+                {"200": _resp("Endpoints", _record({"items": {"type": "array", "items": endpoint}}))},
+                401,
+                403,
+                auth=True,
+                tag=tag,
+            ),
+        },
+        "/api/v1/webhooks/{endpoint_id}": {
+            "get": _op(
+                "One webhook endpoint",
+                {"200": _resp("Endpoint", endpoint)},
+                401,
+                403,
+                404,
+                params=[endpoint_id],
+                auth=True,
+                tag=tag,
+            ),
+            "patch": _op(
+                "Change an endpoint's URL, kinds, or switch it on or off",
+                {"200": _resp("Endpoint", endpoint)},
+                401,
+                403,
+                404,
+                422,
+                body=ENDPOINT_CHANGE_SPEC.json_schema(),
+                params=[endpoint_id],
+                auth=True,
+                tag=tag,
+            ),
+            "delete": _op(
+                "Switch an endpoint off for good: nothing more is sent; its delivery log stays",
+                {"204": _resp("Removed")},
+                401,
+                403,
+                404,
+                params=[endpoint_id],
+                auth=True,
+                tag=tag,
+            ),
+        },
+        "/api/v1/webhooks/{endpoint_id}/deliveries": {
+            "get": _op(
+                "The endpoint's delivery log, newest first",
+                {"200": _resp("Deliveries", page)},
+                401,
+                403,
+                404,
+                params=[endpoint_id, *paging],
+                auth=True,
+                tag=tag,
+            )
+        },
+        "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/send-again": {
+            "post": _op(
+                "Queue a delivery's notification once more (same Webhook-Id)",
+                {"201": _resp("The new delivery", delivery)},
+                401,
+                403,
+                404,
+                422,
+                params=[endpoint_id, delivery_id],
+                auth=True,
+                tag=tag,
+            )
+        },
+    }
+
+
 def openapi_document() -> dict:
     return {
         "openapi": "3.0.3",
@@ -1083,7 +1201,7 @@ def openapi_document() -> dict:
             "description": "Sales core: events, seat holds, orders and signed tickets. Errors are "
             '{"error": {"code", "message"}} with a 4xx status.',
         },
-        "paths": {**_paths(), **_device_paths(), **_sync_paths()},
+        "paths": {**_paths(), **_device_paths(), **_sync_paths(), **_webhook_paths()},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -74,6 +74,7 @@ def create_order():
         spec["payment"]["method"],
         signer(),
         idempotency_key=request.headers.get("Idempotency-Key"),
+        config=current_app.config,
     )
     seatmap.changed(order["event_id"], hold_id=order["hold_id"])  # the hold's seats are sold
     return jsonify(_with_urls(order)), 201
@@ -130,7 +131,9 @@ def refund_order(order_id: int):
 @require_role(*DOOR)
 def confirm_payment(order_id: int):
     _staff_order(order_id)
-    return jsonify(_with_urls(order_service.confirm_payment(get_db(), order_id, signer())))
+    order = order_service.confirm_payment(get_db(), order_id, signer())
+    seatmap.changed(order["event_id"])  # an expired order may have taken its seats back
+    return jsonify(_with_urls(order))
 
 
 def _ticket_access(ticket_id: int) -> dict:

@@ -1,19 +1,21 @@
-"""Mail the buyer about an order: confirmation with tickets, refund notice, reminder before the event.
+"""The buyer's mail about an order, built from a notification (services.notifications): order received
+(with the deadline), tickets, expired, cancelled, refunded, re-issued, reminder before the event.
 
 Plain functions on a connection. Links come from a `Links` object (the web
 layer builds them under the configured PUBLIC_URL, hub.deployment.external_url),
-so the same code runs in a request and in the scheduler.
-Every message is recorded in mail_log; a reminder is claimed in
-order_reminders before it is sent, so each order gets exactly one.
+so the same code runs in a request and in the background jobs. The mail queue
+(hub.delivery.mail_queue) sends them; every message is recorded in mail_log. A
+reminder is claimed in order_reminders when it is published, so each order gets one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +24,7 @@ from .. import mail
 from ..db import atomic
 from ..schema import events, orders, ticket_types, tickets, venues
 from ..schema_web import mail_log, order_reminders
+from ..services import notifications
 from ..services.clock import utcnow
 from ..services.tickets import ticket_rows
 from .card import TicketCard
@@ -65,8 +68,10 @@ def event_facts(conn: Connection, event_id: int) -> dict:
     return {**row, "place": row["venue_name"] or row["location"] or "see the event page"}
 
 
-def ticket_cards(conn: Connection, order_id: int, only_valid: bool = True) -> list[TicketCard]:
-    """The order's tickets as the holder sees them (valid ones by default)."""
+def ticket_cards(
+    conn: Connection, order_id: int, only_valid: bool = True, ticket_ids: list[int] | None = None
+) -> list[TicketCard]:
+    """The order's tickets as the holder sees them (valid ones by default; only `ticket_ids` if given)."""
     order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
     facts = event_facts(conn, order["event_id"])
     zones = {
@@ -77,7 +82,7 @@ def ticket_cards(conn: Connection, order_id: int, only_valid: bool = True) -> li
     }
     cards = []
     for t in ticket_rows(conn, tickets.c.order_id == order_id):
-        if only_valid and t["status"] != "valid":
+        if (only_valid and t["status"] != "valid") or (ticket_ids is not None and t["ticket_id"] not in ticket_ids):
             continue
         seat = t["seat"] or {}
         cards.append(
@@ -98,7 +103,8 @@ def ticket_cards(conn: Connection, order_id: int, only_valid: bool = True) -> li
     return cards
 
 
-def _record(conn: Connection, kind: str, order_id: int | None, message, status: str, now: datetime) -> None:
+def record(conn: Connection, kind: str, order_id: int | None, message, status: str, now: datetime) -> None:
+    """Add a message to mail_log (what the order page lists)."""
     with atomic(conn):
         conn.execute(
             insert(mail_log).values(
@@ -112,16 +118,89 @@ def _record(conn: Connection, kind: str, order_id: int | None, message, status: 
         )
 
 
-def send_confirmation(
-    conn: Connection, settings: mail.MailSettings, order_id: int, links: Links, now: datetime | None = None
-) -> str | None:
-    """Mail the tickets of a paid order (PDF attached); None when there is nothing to send yet."""
-    now = now or utcnow()
+def when_label(starts_at: datetime) -> str:
+    return f"{starts_at:%a %d %b %Y, %H:%M} UTC"
+
+
+# The mail_log kind of each notification's mail (the organizer's order page lists these words).
+MAIL_KINDS = {
+    notifications.ORDER_PLACED: "order_received",
+    notifications.ORDER_PAID: "confirmation",
+    notifications.ORDER_EXPIRED: "expired",
+    notifications.ORDER_REFUNDED: "refund",
+    notifications.ORDER_CANCELLED: "cancelled",
+    notifications.TICKET_REISSUED: "reissued",
+    notifications.EVENT_REMINDER: "reminder",
+}
+
+
+def build_message(conn: Connection, notification: Mapping, links: Links) -> EmailMessage | None:
+    """The buyer's mail for a notification (a row of `notifications`), from the order as it is now; None
+    when there is nothing to say any more (the paid mail of an order refunded since, the "please pay"
+    mail of an order paid since). The same message whichever channel published the notification."""
+    kind, order_id = notification["kind"], notification["order_id"]
+    data = json.loads(notification["payload"] or "{}")
     order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
+    facts = event_facts(conn, order["event_id"])
+    buyer = {"to": order["buyer_email"], "buyer_name": order["buyer_name"], "order_code": str(order_id)}
+    order_url = links.order_url(order_id, order["access_token"])
+    if kind in (notifications.ORDER_PAID, notifications.TICKET_REISSUED):
+        if order["status"] != "paid":
+            return None
+        replaced = []
+        if kind == notifications.TICKET_REISSUED:
+            [new] = ticket_cards(conn, order_id, ticket_ids=[notification["ticket_id"]]) or [None]
+            if new is None:
+                return None  # re-issued again or refunded since: a later mail says so
+            replaced = [new.seat_label if new.is_seated else new.ticket_type_name]
+        return _confirmation(conn, order, links, replaced)
+    if kind == notifications.ORDER_PLACED:
+        if order["status"] != "pending":
+            return None
+        return mail.order_received(
+            **buyer,
+            event_title=facts["title"],
+            when=when_label(facts["starts_at"]),
+            venue=facts["place"],
+            total=money(order["total"]),
+            payment_method=order["payment_method"],
+            pay_by=when_label(order["payment_due_at"]),
+            order_url=order_url,
+        )
+    if kind == notifications.ORDER_EXPIRED:
+        if order["status"] != "expired":
+            return None  # paid after all
+        return mail.order_expired(**buyer, event_title=facts["title"], pay_by=when_label(order["payment_due_at"]))
+    if kind == notifications.ORDER_CANCELLED:
+        return mail.order_cancelled(**buyer, event_title=facts["title"])
+    if kind == notifications.ORDER_REFUNDED:
+        revoked = ticket_cards(conn, order_id, ticket_ids=data.get("revoked", []), only_valid=False)
+        return mail.refund_notice(
+            **buyer,
+            event_title=facts["title"],
+            amount=money(order["total"]),
+            tickets=[c.seat_label if c.is_seated else c.ticket_type_name for c in revoked],
+        )
+    if kind == notifications.EVENT_REMINDER:
+        if order["status"] != "paid":
+            return None
+        return mail.event_reminder(
+            **buyer,
+            event_title=facts["title"],
+            when=when_label(facts["starts_at"]),
+            venue=facts["place"],
+            order_url=order_url,
+        )
+    raise ValueError(f"no mail for {kind}")
+
+
+def _confirmation(conn: Connection, order: Mapping, links: Links, replaced: list[str] = ()) -> EmailMessage | None:
+    """The tickets of a paid order (PDF attached, a phone link each); None when it has no valid ticket."""
+    order_id = order["id"]
     cards = ticket_cards(conn, order_id)
-    if order["status"] != "paid" or not cards:
+    if not cards:
         return None
-    message = mail.purchase_confirmation(
+    return mail.purchase_confirmation(
         to=order["buyer_email"],
         buyer_name=order["buyer_name"],
         order_code=str(order_id),
@@ -130,96 +209,56 @@ def send_confirmation(
         cards=cards,
         ticket_urls=[links.ticket_url(order_id, order["access_token"], c.ticket_id) for c in cards],
         pdf=tickets_pdf(cards, title=f"Tickets, order {order_id}"),
+        replaced=replaced,
     )
-    status = mail.send(settings, message)
-    _record(conn, "confirmation", order_id, message, status, now)
-    return status
 
 
-def send_refund_notice(
-    conn: Connection, settings: mail.MailSettings, order_id: int, now: datetime | None = None
-) -> str:
+def send_confirmation(
+    conn: Connection, settings: mail.MailSettings, order_id: int, links: Links, now: datetime | None = None
+) -> str | None:
+    """Mail the tickets of a paid order again now (staff's "send again"); None when there is nothing to send."""
     now = now or utcnow()
     order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
-    facts = event_facts(conn, order["event_id"])
-    revoked = [t["ticket_id"] for t in ticket_rows(conn, tickets.c.order_id == order_id) if t["status"] == "revoked"]
-    message = mail.refund_notice(
-        to=order["buyer_email"],
-        buyer_name=order["buyer_name"],
-        order_code=str(order_id),
-        event_title=facts["title"],
-        amount=money(order["total"]),
-        ticket_ids=revoked,
-    )
+    message = _confirmation(conn, order, links) if order["status"] == "paid" else None
+    if message is None:
+        return None
     status = mail.send(settings, message)
-    _record(conn, "refund", order_id, message, status, now)
+    record(conn, "confirmation", order_id, message, status, now)
     return status
 
 
-def send_due_reminders(
-    conn: Connection,
-    settings: mail.MailSettings,
-    links: Links,
-    now: datetime | None = None,
-    ahead: timedelta = REMINDER_AHEAD,
+def publish_due_reminders(
+    conn: Connection, now: datetime | None = None, ahead: timedelta = REMINDER_AHEAD
 ) -> list[int]:
-    """Remind buyers of paid orders whose event starts within `ahead`; each order once. Returns order ids.
-
-    An order whose reminder cannot be built or sent (a bad address stored before
-    addresses were checked) is logged and skipped, not retried; the others still go out.
-    """
+    """Publish event.reminder for paid orders whose event starts within `ahead`; each order once (claimed
+    in order_reminders in the same transaction). Returns the order ids; the mail queue sends them."""
     now = now or utcnow()
-    due = (
-        conn.execute(
-            select(orders.c.id)
-            .join(events, events.c.id == orders.c.event_id)
-            .outerjoin(order_reminders, order_reminders.c.order_id == orders.c.id)
-            .where(
-                orders.c.status == "paid",
-                events.c.starts_at > now,
-                events.c.starts_at <= now + ahead,
-                order_reminders.c.order_id.is_(None),
-            )
-            .order_by(orders.c.id)
+    due = conn.execute(
+        select(orders.c.id, orders.c.event_id)
+        .join(events, events.c.id == orders.c.event_id)
+        .outerjoin(order_reminders, order_reminders.c.order_id == orders.c.id)
+        .where(
+            orders.c.status == "paid",
+            events.c.starts_at > now,
+            events.c.starts_at <= now + ahead,
+            order_reminders.c.order_id.is_(None),
         )
-        .scalars()
-        .all()
-    )
+        .order_by(orders.c.id)
+    ).all()
     if conn.in_transaction():
         conn.commit()
-    sent = []
-    for order_id in due:
+    published = []
+    for order_id, event_id in due:
         try:
             with atomic(conn):
                 conn.execute(insert(order_reminders).values(order_id=order_id, sent_at=now))
+                notifications.publish(conn, notifications.EVENT_REMINDER, order_id=order_id, event_id=event_id, now=now)
         except IntegrityError:
             continue  # another run claimed it
-        try:
-            _remind(conn, settings, links, order_id, now)
-        except Exception:  # one bad order (an address no message can be built for) must not stop the rest
-            log.exception("could not mail the event reminder for order %s; skipped", order_id)
-            if conn.in_transaction():
-                conn.rollback()
-            continue
-        sent.append(order_id)
-    if sent:
-        log.info("sent %d event reminder(s)", len(sent))
-    return sent
-
-
-def _remind(conn: Connection, settings: mail.MailSettings, links: Links, order_id: int, now: datetime) -> None:
-    order = conn.execute(select(orders).where(orders.c.id == order_id)).mappings().one()
-    facts = event_facts(conn, order["event_id"])
-    message = mail.event_reminder(
-        to=order["buyer_email"],
-        buyer_name=order["buyer_name"],
-        order_code=str(order_id),
-        event_title=facts["title"],
-        when=f"{facts['starts_at']:%a %d %b %Y, %H:%M} UTC",
-        venue=facts["place"],
-        order_url=links.order_url(order_id, order["access_token"]),
-    )
-    _record(conn, "reminder", order_id, message, mail.send(settings, message), now)
+        published.append(order_id)
+    if published:
+        log.info("queued %d event reminder(s)", len(published))
+    return published
 
 
 def mail_history(conn: Connection, order_ids: list[int]) -> dict[int, list[dict]]:
@@ -237,8 +276,8 @@ __all__ = [
     "Links",
     "money",
     "ticket_cards",
+    "build_message",
     "send_confirmation",
-    "send_refund_notice",
-    "send_due_reminders",
+    "publish_due_reminders",
     "mail_history",
 ]

@@ -6,6 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import hub.schema_devices  # noqa: E402,F401  devices/sync tables live on the same metadata
+import hub.schema_notifications  # noqa: E402,F401  the outbox and mail queue too
+import hub.schema_webhooks  # noqa: E402,F401  and outgoing webhooks
 from hub.schema import metadata
 
 config = context.config

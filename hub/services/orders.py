@@ -8,6 +8,13 @@ hash of the client's key, so a key chosen by one client can never match (and
 so never replay or block) another client's purchase, and a replay is only
 returned to a caller who proves the hold token, like the first purchase did.
 
+An order that is not paid at once (box office; a card while the buyer pays) has a payment
+deadline, ``orders.payment_due_at`` (`payment_due_at` says when): past it the order expires (`expire_overdue`, run by
+the sweeper) and its places go back on sale. A payment confirmed after that takes the same places
+back only if they are still free (`confirm_payment`); otherwise 409 and nothing changes.
+Every change of an order's state publishes a notification (services.notifications) in its own
+transaction, so mail (and webhooks) follow whichever channel made the change.
+
 Cost: a purchase is one write transaction (the hold under lock, its price, the order, the two
 conditional UPDATEs, the tickets signed and inserted with one executemany) of statements built
 once at import, and its answer is built from what it wrote, not read back.
@@ -15,25 +22,31 @@ once at import, and its answer is built from what it wrote, not read back.
 
 from __future__ import annotations
 
+import json
+import logging
 import secrets
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from common.signing import SigningKey
 
+from ..config import DEFAULTS, typed
 from ..db import atomic, retrying
-from ..schema import event_seats, holds, orders, ticket_types, tickets
-from . import pricing, promos
+from ..schema import event_seats, events, holds, orders, ticket_types, tickets
+from . import notifications, pricing, promos
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, NotFound
-from .holds import find_hold, hold_is_live, live_hold
+from .holds import _ga_places_left, find_hold, hold_is_live, live_hold
 from .payments import get_provider
-from .seats import held_by
+from .seats import held_by, seat_is_free
 from .tickets import issue_tickets, revoke_tickets, ticket_json, ticket_rows
 from .tokens import same_secret, sha256_hex
 from .validate import email_address, obj, plain_text
+
+log = logging.getLogger(__name__)
 
 # The one rule for a buyer, used by the API and the checkout page alike: the name and
 # address go into mail headers, so no line breaks or control characters, and one real address.
@@ -71,11 +84,13 @@ def purchase(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     promo_code: str | None = None,
+    config: Mapping | None = None,
 ) -> dict:
     """Convert a live hold into an order; tickets are issued at once when the payment is done.
 
     The order is charged the hold's services.pricing price (with the promo code's discount,
     whose use is counted in the same transaction): what the checkout page showed.
+    An unpaid order gets its payment deadline from the event or `config` (the hub's settings).
     """
     now = now or utcnow()
     buyer = BUYER_SPEC(buyer, "buyer")
@@ -87,6 +102,9 @@ def purchase(
             hold = live_hold(conn, hold_id, hold_token, now, lock=True)
             price = pricing.hold_price(conn, hold, now, promo_code)
             payment_status = provider.start(price.total, price.currency)
+            due = (
+                payment_due_at(conn, hold.event_id, provider.name, now, config) if payment_status == "pending" else None
+            )
             order = {
                 "event_id": hold.event_id,
                 "hold_id": hold.id,
@@ -101,6 +119,7 @@ def purchase(
                 "access_token": secrets.token_urlsafe(24),
                 "created_at": now,
                 "paid_at": now if payment_status == "paid" else None,
+                "payment_due_at": due,
             }
             order["id"] = order_id = conn.execute(_INSERT_ORDER, order).scalar_one()
             if price.promo:
@@ -121,6 +140,19 @@ def purchase(
                 if payment_status == "paid"
                 else []
             )
+            if payment_status == "paid":
+                notifications.publish(
+                    conn, notifications.ORDER_PAID, order_id=order_id, event_id=hold.event_id, now=now
+                )
+            else:
+                notifications.publish(
+                    conn,
+                    notifications.ORDER_PLACED,
+                    order_id=order_id,
+                    event_id=hold.event_id,
+                    now=now,
+                    payload={"payment_method": provider.name, "payment_due_at": iso(due)},
+                )
         # what get_order would read back, from what was just written (tickets in id order, as items)
         return order_json(
             order, [ticket_json(ticket, item["ticket_type"], item["seat"]) for ticket, item in zip(issued, price.items)]
@@ -185,6 +217,7 @@ def order_json(order, order_tickets: list[dict]) -> dict:
         "access_token": order["access_token"],
         "created_at": iso(order["created_at"]),
         "paid_at": iso(order["paid_at"]),
+        "payment_due_at": iso(order["payment_due_at"]),
         "tickets": order_tickets,
     }
 
@@ -198,15 +231,150 @@ def check_access(conn: Connection, order_id: int, access_token: str | None) -> N
 
 
 def confirm_payment(conn: Connection, order_id: int, signer: SigningKey, now: datetime | None = None) -> dict:
-    """Staff confirm a pending (box office) payment; the tickets are issued now."""
+    """The payment of an unpaid order arrived (staff at the box office, or a payment provider); the
+    tickets are issued now.
+
+    An expired order is confirmed only if the places it gave back are all still free: it takes them
+    again. Otherwise 409 ``order_expired_places_taken`` and nothing changes (the caller refunds the
+    money). A pending order past its deadline that no sweep has expired yet still has its places, which
+    were never back on sale, so it is confirmed like one inside its deadline.
+    """
     now = now or utcnow()
     with atomic(conn):
         order = _locked_order(conn, order_id)
-        if order.status != "pending":
+        if order.status == "expired":
+            _take_places_back(conn, order, now)
+        elif order.status != "pending":
             raise Conflict(f"order {order_id} is {order.status}", "order_not_pending")
-        conn.execute(update(orders).where(orders.c.id == order_id).values(status="paid", paid_at=now))
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(status="paid", paid_at=now, closed_at=None, released_seats=None)
+        )
         issue_tickets(conn, order_id, order.event_id, _sold_items(conn, order), signer, now)
+        notifications.publish(conn, notifications.ORDER_PAID, order_id=order_id, event_id=order.event_id, now=now)
     return get_order(conn, order_id)
+
+
+def payment_due_at(
+    conn: Connection, event_id: int, method: str, now: datetime, config: Mapping | None = None
+) -> datetime:
+    """When an order placed now with `method` must be paid: the event's own deadline for the method,
+    else the hub's PAYMENT_DEADLINE_<METHOD>_MINUTES; never after the event starts. 409
+    ``pay_now_required`` when that leaves no time at all (the event has started)."""
+    starts_at, own = conn.execute(
+        select(events.c.starts_at, events.c.payment_deadlines).where(events.c.id == event_id)
+    ).one()
+    minutes = json.loads(own or "{}").get(method)
+    if minutes is None:
+        minutes = _hub_deadline_minutes(method, config or DEFAULTS)
+    due = min(now + timedelta(minutes=minutes), starts_at)
+    if due <= now:
+        raise Conflict(
+            "the event starts before a later payment could arrive: choose a way to pay now", "pay_now_required"
+        )
+    return due
+
+
+def _hub_deadline_minutes(method: str, config: Mapping) -> int:
+    key = f"PAYMENT_DEADLINE_{method.upper()}_MINUTES"
+    if key not in DEFAULTS:  # a provider without its own setting: the short card deadline frees seats soonest
+        log.warning("no setting %s; using PAYMENT_DEADLINE_CARD_MINUTES", key)
+        key = "PAYMENT_DEADLINE_CARD_MINUTES"
+    return typed(key, config.get(key, DEFAULTS[key]))
+
+
+def expire_overdue(conn: Connection, now: datetime | None = None, batch: int = 100) -> list[dict]:
+    """Expire unpaid orders past their payment deadline: their places go back on sale and the buyer is
+    notified. Each order in its own short transaction, re-checked under lock, so a payment confirmed
+    at the same moment either wins (paid) or takes the places back after. Returns [{id, event_id}]."""
+    now = now or utcnow()
+    expired: list[dict] = []
+    while True:
+        if conn.in_transaction():
+            conn.commit()
+        due = list(
+            conn.execute(
+                select(orders.c.id)
+                .where(orders.c.status == "pending", orders.c.payment_due_at <= now)
+                .order_by(orders.c.payment_due_at)
+                .limit(batch)
+            ).scalars()
+        )
+        if conn.in_transaction():
+            conn.commit()
+        done = [found for order_id in due if (found := retrying(lambda o=order_id: _expire(conn, o, now)))]
+        expired += done
+        if len(due) < batch or not done:
+            return expired
+
+
+def _expire(conn: Connection, order_id: int, now: datetime) -> dict | None:
+    with atomic(conn):
+        order = _locked_order(conn, order_id)
+        if order.status != "pending" or order.payment_due_at is None or order.payment_due_at > now:
+            return None  # paid, cancelled or expired meanwhile
+        seats = _release_places(conn, order)
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(status="expired", closed_at=now, released_seats=json.dumps(seats) if seats else None)
+        )
+        notifications.publish(
+            conn,
+            notifications.ORDER_EXPIRED,
+            order_id=order_id,
+            event_id=order.event_id,
+            now=now,
+            payload={"payment_due_at": iso(order.payment_due_at)},
+        )
+    return {"id": order_id, "event_id": order.event_id}
+
+
+def _release_places(conn: Connection, order) -> list[list[int]]:
+    """Put the order's seats or GA places back on sale; returns the seats given back as [seat_id, type_id]."""
+    hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
+    if hold.kind == "ga":
+        conn.execute(
+            update(ticket_types)
+            .where(ticket_types.c.id == hold.ticket_type_id)
+            .values(sold=ticket_types.c.sold - hold.quantity)
+        )
+        return []
+    sold = _ORDER_SEATS.where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
+    seats = [[row.seat_id, row.ticket_type_id] for row in conn.execute(sold)]
+    conn.execute(
+        update(event_seats)
+        .where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
+        .values(status="available", hold_id=None, held_until=None, ticket_type_id=None, order_id=None)
+    )
+    return seats
+
+
+def _take_places_back(conn: Connection, order, now: datetime) -> None:
+    """An expired order takes back the places it gave up, all or none (409, the transaction rolls back)."""
+    taken = Conflict(
+        f"order {order.id} expired and its places were sold again; nothing changed", "order_expired_places_taken"
+    )
+    hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
+    if hold.kind == "ga":
+        ga = conn.execute(
+            select(ticket_types).where(ticket_types.c.id == hold.ticket_type_id).with_for_update()
+        ).first()
+        if _ga_places_left(conn, ga, now) < hold.quantity:
+            raise taken
+        conn.execute(_COUNT_GA_SOLD, {"sold_type": ga.id, "added": hold.quantity})
+        return
+    for seat_id, ticket_type_id in json.loads(order.released_seats or "[]"):
+        retaken = conn.execute(
+            update(event_seats)
+            .where(event_seats.c.event_id == order.event_id, event_seats.c.seat_id == seat_id, seat_is_free(now))
+            .values(
+                status="sold", order_id=order.id, hold_id=order.hold_id, held_until=None, ticket_type_id=ticket_type_id
+            )
+        ).rowcount
+        if retaken != 1:
+            raise taken
 
 
 def _locked_order(conn: Connection, order_id: int):
@@ -216,15 +384,14 @@ def _locked_order(conn: Connection, order_id: int):
     return order
 
 
+_ORDER_SEATS = select(event_seats.c.seat_id, event_seats.c.ticket_type_id).order_by(event_seats.c.seat_id)
+
+
 def _sold_items(conn: Connection, order) -> list[dict]:
     hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
     if hold.kind == "ga":
         return [{"ticket_type_id": hold.ticket_type_id} for _ in range(hold.quantity)]
-    rows = conn.execute(
-        select(event_seats.c.seat_id, event_seats.c.ticket_type_id)
-        .where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")
-        .order_by(event_seats.c.seat_id)
-    ).all()
+    rows = conn.execute(_ORDER_SEATS.where(event_seats.c.order_id == order.id, event_seats.c.status == "sold")).all()
     return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows]
 
 
@@ -237,25 +404,17 @@ def refund(conn: Connection, order_id: int, now: datetime | None = None) -> dict
             raise Conflict(f"order {order_id} is already {order.status}", "order_closed")
         new_status = "refunded" if order.status == "paid" else "cancelled"
         conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status, closed_at=now))
-        hold = conn.execute(select(holds).where(holds.c.id == order.hold_id)).first()
-        if hold.kind == "ga":
-            conn.execute(
-                update(ticket_types)
-                .where(ticket_types.c.id == hold.ticket_type_id)
-                .values(sold=ticket_types.c.sold - hold.quantity)
-            )
-        else:
-            conn.execute(
-                update(event_seats)
-                .where(event_seats.c.order_id == order_id, event_seats.c.status == "sold")
-                .values(status="available", hold_id=None, held_until=None, ticket_type_id=None, order_id=None)
-            )
+        _release_places(conn, order)
         ticket_ids = list(
             conn.execute(
                 select(tickets.c.id).where(tickets.c.order_id == order_id, tickets.c.status == "valid")
             ).scalars()
         )
         revoke_tickets(conn, ticket_ids, new_status, now)
+        kind = notifications.ORDER_REFUNDED if new_status == "refunded" else notifications.ORDER_CANCELLED
+        notifications.publish(
+            conn, kind, order_id=order_id, event_id=order.event_id, now=now, payload={"revoked": ticket_ids}
+        )
     return get_order(conn, order_id)
 
 

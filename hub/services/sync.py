@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from common.protocol import (
     COUNT_MAX,
@@ -38,9 +38,10 @@ from common.protocol import (
 from common.signing import SigningKey
 
 from ..db import atomic
-from ..schema import counters, events, revocations
+from ..schema import counters, events, revocations, tickets
 from ..schema_devices import SCAN_COUNTER, devices, gate_scans
-from .clock import utcnow
+from . import notifications
+from .clock import iso, utcnow
 from .devices import device_config
 from .errors import Invalid
 from .tickets import revocations_since
@@ -233,6 +234,8 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
             and owners.get(s["scan_id"], device_id) == device_id
         }
         resolve_duplicates(conn, moved)
+        if any(s["verdict"] == ADMITTED for s in scans):
+            _publish_admissions(conn, first, last, now)
         conn.execute(
             update(devices)
             .where(devices.c.id == device_id)
@@ -248,6 +251,46 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         "hub_time": hub_now,
         "clock_offset_s": offset,
     }
+
+
+def _publish_admissions(conn: Connection, first: int, last: int, now: datetime) -> None:
+    """ticket.admitted for each admission stored by this push (hub_seq first..last: rows stored before,
+    by a retry, keep their old hub_seq), of a ticket this hub sold, not flagged as a double."""
+    rows = conn.execute(
+        select(
+            gate_scans.c.scan_id,
+            gate_scans.c.device_id,
+            gate_scans.c.event_id,
+            gate_scans.c.ticket_id,
+            gate_scans.c.corrected_time,
+            tickets.c.order_id,
+        )
+        .join(tickets, and_(tickets.c.id == gate_scans.c.ticket_id, tickets.c.event_id == gate_scans.c.event_id))
+        .where(
+            gate_scans.c.hub_seq.between(first, last),
+            gate_scans.c.verdict == ADMITTED,
+            gate_scans.c.duplicate_of.is_(None),
+        )
+        .order_by(gate_scans.c.hub_seq)
+    ).all()
+    notifications.publish_many(
+        conn,
+        notifications.TICKET_ADMITTED,
+        [
+            {
+                "order_id": row.order_id,
+                "event_id": row.event_id,
+                "ticket_id": row.ticket_id,
+                "payload": {
+                    "scan_id": row.scan_id,
+                    "device_id": row.device_id,
+                    "admitted_at": iso(datetime.fromtimestamp(row.corrected_time, UTC)),
+                },
+            }
+            for row in rows
+        ],
+        now=now,
+    )
 
 
 def _refusals(conn: Connection, device: dict, scans: list[dict], offset: float) -> dict[str, str]:

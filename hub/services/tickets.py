@@ -11,6 +11,7 @@ from common.signing import Revocation, RevocationList, SigningKey, sign_ticket
 
 from ..db import atomic, is_sqlite
 from ..schema import counters, events, revocations, ticket_types, tickets, venue_seats
+from . import notifications
 from .clock import iso, utcnow
 from .errors import Conflict, NotFound
 
@@ -141,6 +142,15 @@ def reissue_ticket(conn: Connection, ticket_id: int, signer: SigningKey, now: da
             [{"ticket_type_id": old.ticket_type_id, "seat_id": old.seat_id, "replaces_id": ticket_id}],
             signer,
             now,
+        )
+        notifications.publish(
+            conn,
+            notifications.TICKET_REISSUED,
+            order_id=old.order_id,
+            ticket_id=new["id"],
+            event_id=old.event_id,
+            now=now,
+            payload={"replaces": ticket_id},
         )
     return get_ticket(conn, new["id"])
 

@@ -38,7 +38,7 @@ from .forms import (
     cents,
     choice,
 )
-from .mailing import send_confirmation_now, send_refund_now
+from .mailing import send_confirmation_now
 from .store import MAX_PAGE
 
 bp = pages_blueprint("manage", __name__, url_prefix="/manage")
@@ -335,8 +335,7 @@ def order_refund(order_id: int):
     if ActionForm().validate_on_submit():
         order_service.refund(get_db(), order_id)
         seatmap.changed(order["event_id"])
-        send_refund_now(get_db(), order_id)
-        flash(f"Order {order_id} refunded; its tickets are revoked.", "success")
+        flash(f"Order {order_id} refunded; its tickets are revoked and the buyer is mailed.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 
@@ -345,9 +344,13 @@ def order_refund(order_id: int):
 def order_mark_paid(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
-        order_service.confirm_payment(get_db(), order_id, _signer())
-        send_confirmation_now(get_db(), order_id)
-        flash(f"Order {order_id} marked paid; tickets issued and mailed.", "success")
+        try:
+            order_service.confirm_payment(get_db(), order_id, _signer())
+        except ServiceError as exc:  # e.g. expired, and its seats sold again: nothing changed
+            flash(exc.message, "error")
+        else:
+            seatmap.changed(order["event_id"])  # an expired order may have taken its seats back
+            flash(f"Order {order_id} marked paid; the tickets are issued and mailed to the buyer.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 
@@ -377,8 +380,7 @@ def ticket_reissue(ticket_id: int):
     old = get_ticket(get_db(), ticket_id)
     check_owner(get_db(), old["event_id"], g.user)
     if ActionForm().validate_on_submit():
-        new = reissue_ticket(get_db(), ticket_id, _signer())
-        send_confirmation_now(get_db(), old["order_id"])  # the buyer gets the new code
+        new = reissue_ticket(get_db(), ticket_id, _signer())  # the buyer is mailed the new code
         flash(f"Ticket {ticket_id} replaced by ticket {new['ticket_id']}; the old code no longer admits.", "success")
     return redirect(url_for(".event_orders", event_id=old["event_id"]))
 

@@ -38,7 +38,6 @@ from ..streaming import stream_url
 from . import pages_blueprint
 from .auth import public
 from .forms import CheckoutForm, choice
-from .mailing import send_confirmation_now
 from .queue import hold_refused, queue_detour
 
 bp = pages_blueprint("store", __name__)
@@ -388,6 +387,7 @@ def checkout(hold_id: int):
                 idempotency_key=_checkout_key(token),
                 now=now,
                 promo_code=form.promo_code.data or None,
+                config=current_app.config,
             )
         except ServiceError as exc:
             flash(plain_message(exc), "error")
@@ -396,7 +396,6 @@ def checkout(hold_id: int):
             if g.user:
                 accounts.link_order(conn, order["id"], g.user["id"])
             session["holds"] = {k: v for k, v in session.get("holds", {}).items() if k != str(hold_id)}
-            send_confirmation_now(conn, order["id"])
             return redirect(url_for(".order", order_id=order["id"], token=order["access_token"]))
     # The countdown runs from the hub's clock: a phone whose clock is off still shows the right time left.
     seconds_left = max(0, int((held.expires_at - now).total_seconds()))

@@ -151,7 +151,7 @@ def test_wrong_smtp_password_keeps_message_in_outbox(smtp_server_with_auth, tmp_
         outbox=tmp_path / "outbox", host=controller.hostname, port=controller.port, user="hub", password="wrong"
     )
     message = mail.refund_notice(
-        to="c@example.org", buyer_name="C", order_code="X1", event_title="Gig", amount="EUR 5.00", ticket_ids=[9]
+        to="c@example.org", buyer_name="C", order_code="X1", event_title="Gig", amount="EUR 5.00", tickets=["Seat 9"]
     )
     with caplog.at_level(logging.ERROR, logger="hub.mail"):
         assert mail.send(settings, message) == mail.OUTBOX

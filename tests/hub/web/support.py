@@ -160,30 +160,48 @@ def make_event(
 
 
 class MailCollector:
-    """aiosmtpd handler that keeps every accepted message (parsed)."""
+    """aiosmtpd handler that keeps every accepted message (parsed).
 
-    def __init__(self):
+    ``refuse``: answer the first that many messages with a temporary failure (451), as a busy server
+    does. ``gate``: a threading.Event each message waits for before it is accepted (a slow server);
+    ``arrived`` is set when a message is waiting at the gate."""
+
+    def __init__(self, refuse: int = 0, gate=None):
+        import threading
+
         self.messages = []
+        self.refuse = refuse
+        self.gate = gate
+        self.arrived = threading.Event()
 
     async def handle_DATA(self, server, session, envelope):
+        import asyncio
         import email
         from email import policy
 
+        if self.refuse > 0:
+            self.refuse -= 1
+            return "451 4.3.0 try again later"
+        if self.gate is not None:
+            self.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.gate.wait)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
 
 @contextmanager
-def smtp_server():
+def smtp_server(collector: MailCollector | None = None):
     """Yield (host, port, collector) of a real aiosmtpd server on 127.0.0.1."""
     from aiosmtpd.controller import Controller
 
     from tests.support import free_port
 
-    collector = MailCollector()
+    collector = collector or MailCollector()
     controller = Controller(collector, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller.hostname, controller.port, collector
     finally:
+        if collector.gate is not None:
+            collector.gate.set()  # a session still waiting would keep the server from stopping
         controller.stop()

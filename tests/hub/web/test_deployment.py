@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from hub.config import ConfigError
-from hub.web.mailing import remind_once
+from hub.web.mailing import mail_queue_once, remind_once
 from tests.hub.web.support import Browser, make_event
 
 EVIL = {"Host": "evil.example"}
@@ -96,7 +96,9 @@ def test_order_confirmation_and_reminder_links_come_from_public_url(app, make_ap
         {"name": "Ada", "email": "ada@example.org", "payment_method": "free", "action": "buy"},
         headers=EVIL,
     )
+    assert mail_queue_once(hub) == {"sent": 1}
     assert remind_once(hub)
+    assert mail_queue_once(hub) == {"sent": 1}
     confirmation, reminder = smtp
     links = re.findall(r"https?://\S+", _text(confirmation)) + re.findall(r"https?://\S+", _text(reminder))
     assert len(links) == 3  # the ticket, the order; the order again in the reminder

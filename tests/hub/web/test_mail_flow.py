@@ -1,5 +1,6 @@
 """Mail sent by the running hub through a real SMTP server (aiosmtpd on loopback):
-purchase confirmation with the tickets PDF, refund notice, the once-per-order event reminder."""
+purchase confirmation with the tickets PDF, refund notice, the once-per-order event reminder.
+Pages only queue it; the mail job (mail_queue_once, as the background job runs it) sends it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select, update
 from common.signing import verify_ticket
 from hub.schema import orders
 from hub.schema_web import mail_log, order_reminders
-from hub.web.mailing import remind_once
+from hub.web.mailing import mail_queue_once, remind_once
 from tests.hub.web.support import make_event, pdf_pages, read_pdf_qr
 
 
@@ -34,6 +35,8 @@ def test_free_purchase_mails_pdf_whose_qr_is_the_ticket_on_the_order_page(
     with engine.connect() as conn:
         event = make_event(conn, organizer["id"], price=0, fee=0, title="Free Matinee")
     order_url = _buy(browser_client, event, [5, 6])
+    assert smtp == []  # the page only queued it
+    assert mail_queue_once(app) == {"sent": 1}
 
     [message] = smtp
     assert message["From"] == "Tickets <tickets@hub.test>" and message["To"] == "Ada Lovelace <ada@example.org>"
@@ -61,6 +64,7 @@ def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(
     with engine.connect() as conn:
         event = make_event(conn, organizer["id"], price=0, fee=0)
     order_url = _buy(browser_client, event, [0])
+    assert mail_queue_once(app) == {"sent": 1}
     order_id = int(re.search(r"/orders/(\d+)/", order_url).group(1))
     ticket_url = re.search(
         r'href="(/orders/[^"]+/tickets/\d+)"', browser_client.get(order_url).get_data(as_text=True)
@@ -70,6 +74,7 @@ def test_refund_through_the_organizer_page_mails_a_notice_and_revokes(
     staff.login("org@example.org")
     staff.get(f"/manage/events/{event['id']}/orders")
     assert staff.post(f"/manage/orders/{order_id}/refund").status_code == 302
+    assert mail_queue_once(app) == {"sent": 1}
 
     assert [m["Subject"] for m in smtp] == [smtp[0]["Subject"], f"Refund for order {order_id}"]
     log = staff.get(f"/manage/events/{event['id']}/orders").get_data(as_text=True)
@@ -88,10 +93,13 @@ def test_reminder_job_mails_each_order_once_within_24_hours(app, browser_client,
     _buy(browser_client, soon, [0], email="soon@example.org")
     _buy(browser_client, later, [0], email="later@example.org")
     _buy(browser_client, unpaid, [0], method="box_office", email="unpaid@example.org")  # not paid: no reminder
+    mail_queue_once(app)
     confirmations = len(smtp)
 
     assert len(remind_once(app)) == 1
-    assert remind_once(app) == []  # a second run sends nothing again
+    assert remind_once(app) == []  # a second run queues nothing again
+    assert mail_queue_once(app) == {"sent": 1}
+    assert mail_queue_once(app) == {}
     reminders = smtp[confirmations:]
     assert [m["To"] for m in reminders] == ["Ada Lovelace <soon@example.org>"]
     assert reminders[0]["Subject"].startswith("Reminder: Tomorrow Gig")
@@ -121,6 +129,7 @@ def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(
         soon = make_event(conn, organizer["id"], price=0, fee=0, title="Tomorrow Gig", starts_in=timedelta(hours=20))
     _buy(browser_client, soon, [0], email="first@example.org")
     _buy(browser_client, soon, [1], email="second@example.org")
+    mail_queue_once(app)
     confirmations = len(smtp)
     with engine.begin() as conn:  # a row stored before addresses were checked
         first_id = conn.execute(select(func.min(orders.c.id))).scalar_one()
@@ -132,8 +141,8 @@ def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(
             )
         )
 
-    reminded = remind_once(app)
-    assert reminded == [first_id + 1]
+    assert remind_once(app) == [first_id, first_id + 1]
+    assert mail_queue_once(app) == {"sent": 1, "skipped": 1}
     assert [m["To"] for m in smtp[confirmations:]] == ["Ada Lovelace <second@example.org>"]
-    assert f"could not mail the event reminder for order {first_id}" in caplog.text
-    assert remind_once(app) == []  # the bad one is not retried on every run
+    assert f"could not mail the reminder for order {first_id}" in caplog.text
+    assert remind_once(app) == [] and mail_queue_once(app) == {}  # the bad one is not retried on every run

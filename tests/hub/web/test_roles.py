@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from flask import url_for
 
-from hub.services import accounts, promos, staff
+from hub.services import accounts, promos, staff, webhooks
+from hub.services.clock import utcnow
 from hub.services.holds import hold_seats
 from hub.services.orders import confirm_payment, purchase
 from tests.hub.web.support import Browser, make_event
@@ -79,9 +80,13 @@ ROUTES = {
     "dashboard.stream": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
     "reports.report": ("GET", OWNER),
     "reports.export_csv": ("GET", OWNER),
+    "webhooks.endpoints": ("GET", STAFF),
+    "webhooks.endpoint": ("GET", OWNER),
+    "webhooks.send_again": ("POST", OWNER),
+    "webhooks.remove": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports"}
+PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports", "webhooks"}
 
 
 @pytest.fixture
@@ -91,6 +96,13 @@ def world(app, engine, make_account):
     spare = make_account("customer", "spare@example.org")
     signer = app.extensions["tickethub.keys"].current()
     with engine.connect() as conn:
+        endpoint = webhooks.create_endpoint(
+            conn,
+            {"url": "http://127.0.0.1:9/hook", "kinds": ["order.placed"]},
+            people[ORGANIZER]["id"],
+            utcnow(),
+            allow_private=True,
+        )
         event = make_event(conn, people[ORGANIZER]["id"])
         held = hold_seats(conn, event["id"], [("A", "1", "1")])
         order = purchase(
@@ -100,6 +112,7 @@ def world(app, engine, make_account):
         promo = promos.create_promo(conn, event["id"], "TENOFF", "percent", 10)
         accounts.link_order(conn, order["id"], people[CUSTOMER]["id"])
         staff.assign_staff(conn, people[DOOR_STAFF]["id"], people[ORGANIZER]["id"])  # works at ORGANIZER's door
+        delivery_id = webhooks.deliveries(conn, endpoint["id"], None)["items"][0]["id"]  # its order.placed
     args = {
         "event_id": event["id"],
         "venue_id": event["venue_id"],
@@ -112,6 +125,8 @@ def world(app, engine, make_account):
         "user_id": spare["id"],
         "filename": "hub.css",
         "kind": "orders",
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery_id,
     }
     return people, args
 
