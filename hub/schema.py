@@ -1,7 +1,7 @@
 """Tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them.
 
 Times are stored as naive UTC and returned as aware UTC datetimes (UTCDateTime).
-Money is integer minor units (cents).
+Money is integer minor units of the event's currency (services.money).
 """
 
 from __future__ import annotations
@@ -131,6 +131,9 @@ events = Table(
     # the on-sale waiting room (services.waiting_room): holds need an admission while it is on
     Column("waiting_room", Boolean, nullable=False, default=False, server_default=false()),
     Column("admit_per_minute", Integer, nullable=False, default=600, server_default="600"),
+    # ISO 4217; every amount of the event (prices, fees, its orders) is in minor units of it (services.money)
+    Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),
+    Column("cancelled_at", UTCDateTime),  # set once the event is cancelled (event_admin.cancel_event): no more sales
     Index("ix_events_starts_at", "starts_at"),
 )
 
@@ -207,6 +210,7 @@ orders = Table(
     Column("subtotal", Integer, nullable=False),
     Column("fees", Integer, nullable=False),
     Column("total", Integer, nullable=False),
+    Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),  # the event's, when placed
     Column("idempotency_key", String(200), unique=True),
     Column("access_token", String(64), nullable=False),  # lets the buyer fetch tickets, like the ticket text itself
     Column("created_at", UTCDateTime, nullable=False),

@@ -23,6 +23,7 @@ from ..db import atomic
 from ..schema import events, orders, ticket_types, tickets, venues
 from ..schema_web import mail_log, order_reminders
 from ..services.clock import utcnow
+from ..services.money import format_money
 from ..services.tickets import ticket_rows
 from .card import TicketCard
 from .pdf import tickets_pdf
@@ -38,10 +39,6 @@ class Links:
 
     order_url: Callable[[int, str], str]
     ticket_url: Callable[[int, str, int], str]
-
-
-def money(minor: int, currency: str = "EUR") -> str:
-    return f"{currency} {minor // 100}.{minor % 100:02d}"
 
 
 def zone_label(zones: list[int] | frozenset[int]) -> str | None:
@@ -126,7 +123,7 @@ def send_confirmation(
         buyer_name=order["buyer_name"],
         order_code=str(order_id),
         order_url=links.order_url(order_id, order["access_token"]),
-        total=money(order["total"]),
+        total=format_money(order["total"], order["currency"]),
         cards=cards,
         ticket_urls=[links.ticket_url(order_id, order["access_token"], c.ticket_id) for c in cards],
         pdf=tickets_pdf(cards, title=f"Tickets, order {order_id}"),
@@ -148,7 +145,7 @@ def send_refund_notice(
         buyer_name=order["buyer_name"],
         order_code=str(order_id),
         event_title=facts["title"],
-        amount=money(order["total"]),
+        amount=format_money(order["total"], order["currency"]),
         ticket_ids=revoked,
     )
     status = mail.send(settings, message)
@@ -235,7 +232,6 @@ def mail_history(conn: Connection, order_ids: list[int]) -> dict[int, list[dict]
 
 __all__ = [
     "Links",
-    "money",
     "ticket_cards",
     "send_confirmation",
     "send_refund_notice",

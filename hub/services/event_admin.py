@@ -1,4 +1,5 @@
-"""Organizer edits after an event exists: details, release time, fees and prices; door look-up."""
+"""Organizer edits after an event exists: details, release time, fees, currency, ticket types and prices;
+door look-up."""
 
 from __future__ import annotations
 
@@ -8,30 +9,57 @@ from sqlalchemy import Connection, func, insert, literal, or_, select, update
 
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
-from .errors import Invalid, NotFound
-from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
+from .errors import Conflict, Invalid, NotFound
+from .events import EVENT_CHANGES, TICKET_TYPE_CHANGES, TICKET_TYPE_SPEC, check_ticket_type, event_row, get_event
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
-    """Change an event's details (events.EVENT_DETAILS: checked as when it is created)."""
+    """Change an event's details (events.EVENT_DETAILS: checked as when it is created). The currency
+    changes only while the event has no orders: orders keep the currency they were charged in."""
     spec = EVENT_CHANGES(changes, "event")
     with atomic(conn):
-        event_row(conn, event_id)
+        event = event_row(conn, event_id, lock=True)
+        if spec.get("currency", event.currency) != event.currency and _has_orders(conn, event_id):
+            raise Conflict(
+                f"event {event_id} has orders in {event.currency}; its currency can no longer change",
+                "currency_locked",
+            )
         if spec:
             conn.execute(update(events).where(events.c.id == event_id).values(**spec))
 
 
-def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) -> None:
-    """New price for future holds; orders already placed keep what they paid."""
-    price = PRICE(price, "price")
+def _has_orders(conn: Connection, event_id: int) -> bool:
+    return conn.execute(select(orders.c.id).where(orders.c.event_id == event_id).limit(1)).first() is not None
+
+
+def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, changes: dict) -> dict:
+    """Change a ticket type's name, price, capacity (general admission; never below what is sold) or sale
+    window (events.TICKET_TYPE_CHANGES). A new price applies to new holds; orders keep what they paid."""
+    spec = TICKET_TYPE_CHANGES(changes, "ticket_type")
     with atomic(conn):
-        changed = conn.execute(
-            update(ticket_types)
+        row = conn.execute(
+            select(ticket_types)
             .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
-            .values(price=price)
-        ).rowcount
-    if changed != 1:
-        raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+        merged = {
+            "kind": row.kind,
+            "sales_start": row.sales_start,
+            "sales_end": row.sales_end,
+            **({"capacity": row.capacity} if row.kind == "ga" else {}),
+            **spec,
+        }
+        check_ticket_type(merged, "ticket_type")  # the rules of a new ticket type, on the result
+        if "capacity" in spec and spec["capacity"] < row.sold:
+            raise Conflict(
+                f"ticket type {ticket_type_id} has sold {row.sold}; its capacity cannot be lower",
+                "capacity_below_sold",
+            )
+        if spec:
+            conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**spec))
+    return next(t for t in get_event(conn, event_id)["ticket_types"] if t["id"] == ticket_type_id)
 
 
 def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:

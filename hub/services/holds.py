@@ -123,7 +123,7 @@ _CLIENT_HELD = select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(hol
 # The event's venue and release time with its seated ticket types, cheapest first (one row with
 # NULL type columns when it has none).
 _SEATED_EVENT = (
-    select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
+    select(events.c.venue_id, events.c.ticket_release_at, events.c.cancelled_at, ticket_types)
     .select_from(
         events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id, ticket_types.c.kind == "seated"))
     )
@@ -219,11 +219,15 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
 
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
-    _check_released(event_id, event.ticket_release_at, now)
+    _check_released(event_id, event, now)
     return event
 
 
-def _check_released(event_id: int, release_at: datetime, now: datetime) -> None:
+def _check_released(event_id: int, event, now: datetime) -> None:
+    """Tickets of the event (a row with ticket_release_at and cancelled_at) can be held now."""
+    if event.cancelled_at is not None:
+        raise Conflict(f"event {event_id} is cancelled", "event_cancelled")
+    release_at = event.ticket_release_at
     if now < release_at:
         raise Conflict(f"tickets for event {event_id} are released at {iso(release_at)}", "not_released")
 
@@ -233,7 +237,7 @@ def _open_seated_event(conn: Connection, event_id: int, now: datetime):
     rows = conn.execute(_SEATED_EVENT, {"event_id": event_id}).all()
     if not rows:
         raise NotFound(f"no event {event_id}", "event_not_found")
-    _check_released(event_id, rows[0].ticket_release_at, now)
+    _check_released(event_id, rows[0], now)
     return rows[0].venue_id, [t for t in rows if t.id is not None]
 
 

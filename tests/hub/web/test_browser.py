@@ -72,7 +72,7 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
         "Section A · Row 2 · Seat 6",
     ]
     assert re.fullmatch(r"\d+:\d\d", page.text_content("#countdown"))
-    assert page.text_content("#total") == "EUR 53.00"
+    assert page.text_content("#total") == "€53.00"
     page.fill("#name", "Ada Lovelace")
     page.fill("#email", "ada@example.org")
     page.select_option("#payment_method", "box_office")
@@ -142,5 +142,5 @@ def test_organizer_creates_venue_and_event_through_the_pages(browser, tmp_path):
         page.click("text=Public page")
         page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
         assert page.locator("button.seat.available").count() == 16
-        assert "EUR 18.50" in page.text_content(".prices")
+        assert "€18.50" in page.text_content(".prices")
         context.close()
