@@ -1,16 +1,24 @@
 """Organizer edits after an event exists: details, release time, fees, currency, ticket types and prices;
-door look-up."""
+cancelling an event; door look-up."""
 
 from __future__ import annotations
 
 import json
+import logging
+from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, literal, or_, select, update
 
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
+from . import orders as order_service
+from .clock import iso, utcnow
 from .errors import Conflict, Invalid, NotFound
 from .events import EVENT_CHANGES, TICKET_TYPE_CHANGES, TICKET_TYPE_SPEC, check_ticket_type, event_row, get_event
+from .holds import release_event_holds
+from .money import format_money
+
+log = logging.getLogger(__name__)
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
@@ -169,3 +177,88 @@ def lookup_tickets(conn: Connection, query: str, event_ids: list[int] | None = N
     if event_ids is not None:
         statement = statement.where(tickets.c.event_id.in_(event_ids))
     return [dict(r) for r in conn.execute(statement).mappings()]
+
+
+def cancellation_preview(conn: Connection, event_id: int) -> dict:
+    """What cancelling the event would do now: its paid orders refunded (and how much), its pending
+    orders cancelled, its valid tickets revoked. The confirmation step shows this."""
+    event = event_row(conn, event_id)
+    open_orders = conn.execute(
+        select(orders.c.status, func.count(), func.coalesce(func.sum(orders.c.total), 0))
+        .where(orders.c.event_id == event_id, orders.c.status.in_(("paid", "pending")))
+        .group_by(orders.c.status)
+    ).all()
+    counts = {status: (n, amount) for status, n, amount in open_orders}
+    valid = conn.execute(
+        select(func.count()).where(tickets.c.event_id == event_id, tickets.c.status == "valid")
+    ).scalar_one()
+    return {
+        "event_id": event_id,
+        "title": event.title,
+        "cancelled_at": iso(event.cancelled_at),
+        "currency": event.currency,
+        "paid_orders": counts.get("paid", (0, 0))[0],
+        "refund_total": counts.get("paid", (0, 0))[1],
+        "pending_orders": counts.get("pending", (0, 0))[0],
+        "valid_tickets": valid,
+    }
+
+
+def cancellation_consequences(preview: dict) -> str:
+    """The confirmation text: what cancelling does, in plain words (the API's error message, the page)."""
+    return (
+        f"Cancelling {preview['title']!r} stops all sales, refunds {preview['paid_orders']} paid order(s) "
+        f"({format_money(preview['refund_total'], preview['currency'])}), cancels {preview['pending_orders']} "
+        f"unpaid order(s) and revokes {preview['valid_tickets']} ticket(s): their QR codes stop working at the gate."
+        " Every buyer is mailed. This cannot be undone."
+    )
+
+
+def cancel_event(conn: Connection, event_id: int, confirm: str | None, now: datetime | None = None) -> dict:
+    """Cancel an event: no more sales, every paid order refunded and every pending one cancelled
+    (orders.refund, one order at a time), so their tickets are revoked and gates refuse them (revocation list).
+
+    `confirm` must be the event's exact title (the second step; Invalid confirmation_required says what would
+    happen). Calling it again on a cancelled event finishes what an interrupted run left open.
+    Returns the event and the ids of the orders refunded and cancelled by this call: the caller mails
+    those buyers.
+    """
+    now = now or utcnow()
+    preview = cancellation_preview(conn, event_id)
+    if confirm != preview["title"]:
+        raise Invalid(
+            cancellation_consequences(preview) + ' To go ahead, send {"confirm": "<the event\'s exact title>"}.',
+            "confirmation_required",
+        )
+    with atomic(conn):
+        # FOR NO KEY UPDATE, not FOR UPDATE: a purchase under way holds its hold's lock and then inserts an
+        # order referencing the event (a key-share lock on it); it must not wait for us while we wait for it.
+        conn.execute(
+            update(events).where(events.c.id == event_id, events.c.cancelled_at.is_(None)).values(cancelled_at=now)
+        )
+        # No hold can become an order any more; a purchase already under way commits first (see release_event_holds).
+        release_event_holds(conn, event_id)
+    refunded, cancelled, tried = [], [], set()
+    while True:
+        if conn.in_transaction():
+            conn.commit()  # a fresh snapshot: orders committed since
+        open_ids = [
+            i
+            for i in conn.execute(
+                select(orders.c.id)
+                .where(orders.c.event_id == event_id, orders.c.status.in_(("paid", "pending")))
+                .order_by(orders.c.id)
+            ).scalars()
+            if i not in tried
+        ]
+        if not open_ids:
+            break
+        for order_id in open_ids:
+            tried.add(order_id)
+            try:
+                order = order_service.refund(conn, order_id, now)
+            except Conflict:  # staff refunded it a moment ago
+                continue
+            (refunded if order["status"] == "refunded" else cancelled).append(order_id)
+    log.info("event %s cancelled: %d order(s) refunded, %d cancelled", event_id, len(refunded), len(cancelled))
+    return {"event": get_event(conn, event_id), "refunded": refunded, "cancelled": cancelled}

@@ -751,6 +751,23 @@ def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetim
         _free_held_seats(conn, [hold_id])
 
 
+def release_event_holds(conn: Connection, event_id: int) -> int:
+    """Release every active hold of the event and free its seats (inside the caller's transaction), so none
+    can become an order any more: event_admin.cancel_event. A purchase that has its hold locked finishes
+    first (this UPDATE waits for the lock), so its order exists once this returns."""
+    ids = list(
+        conn.execute(
+            update(holds)
+            .where(holds.c.event_id == event_id, holds.c.status == "active")
+            .values(status="released")
+            .returning(holds.c.id)
+        ).scalars()
+    )
+    if ids:
+        _free_held_seats(conn, ids)
+    return len(ids)
+
+
 def _free_held_seats(conn: Connection, hold_ids: list[int]) -> int:
     return conn.execute(
         update(event_seats)

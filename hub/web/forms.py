@@ -199,6 +199,12 @@ class PromoForm(FlaskForm):
     valid_until = DateTimeLocalField("Valid until (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 
+class CancelEventForm(FlaskForm):
+    """The second step of cancelling an event: its title typed in (services.event_admin.cancel_event)."""
+
+    confirm = StringField("Event title", validators=[InputRequired(), Length(max=300)])
+
+
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[choice(r, r) for r in ROLES])
 

@@ -27,6 +27,7 @@ from . import pages_blueprint
 from .auth import roles
 from .forms import (
     ActionForm,
+    CancelEventForm,
     EventEditForm,
     EventForm,
     NewTicketTypeForm,
@@ -271,6 +272,42 @@ def event_edit(event_id: int):
             flash("Event saved.", "success")
             return redirect(url_for(".event", event_id=event_id))
     return render_template("manage/event_edit.html", form=form, event=found)
+
+
+@bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
+@roles(*STAFF)
+def event_cancel(event_id: int):
+    """Cancel an event in two steps: this page says what happens, the organizer types the title to go ahead."""
+    conn = get_db()
+    found = _own_event(event_id)
+    form = CancelEventForm()
+    if form.validate_on_submit():
+        try:
+            result = event_admin.cancel_event(conn, event_id, form.confirm.data.strip())
+        except ServiceError as exc:
+            form.confirm.errors = (
+                ["That is not the event's title; nothing was cancelled."]
+                if exc.code == "confirmation_required"
+                else [exc.message]
+            )
+        else:
+            seatmap.changed(event_id)
+            for order_id in result["refunded"] + result["cancelled"]:
+                send_refund_now(conn, order_id)
+            flash(
+                f"Event cancelled: {len(result['refunded'])} order(s) refunded, {len(result['cancelled'])} unpaid "
+                "order(s) cancelled; their tickets no longer admit and the buyers were mailed.",
+                "success",
+            )
+            return redirect(url_for(".event", event_id=event_id))
+    preview = event_admin.cancellation_preview(conn, event_id)
+    return render_template(
+        "manage/event_cancel.html",
+        event=found,
+        form=form,
+        preview=preview,
+        consequences=event_admin.cancellation_consequences(preview),
+    )
 
 
 @bp.post("/events/<int:event_id>/ticket-types/<int:type_id>/price")
