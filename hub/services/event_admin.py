@@ -230,13 +230,16 @@ def cancel_event(conn: Connection, event_id: int, confirm: str | None, now: date
             cancellation_consequences(preview) + ' To go ahead, send {"confirm": "<the event\'s exact title>"}.',
             "confirmation_required",
         )
+    # First the mark, committed: from then on no hold is made and no purchase priced (holds, pricing).
+    # A plain UPDATE (no SELECT ... FOR UPDATE), so a purchase under way, which inserts an order referencing
+    # the event (a key-share lock on it), never waits for us while we wait for its hold below.
     with atomic(conn):
-        # FOR NO KEY UPDATE, not FOR UPDATE: a purchase under way holds its hold's lock and then inserts an
-        # order referencing the event (a key-share lock on it); it must not wait for us while we wait for it.
         conn.execute(
             update(events).where(events.c.id == event_id, events.c.cancelled_at.is_(None)).values(cancelled_at=now)
         )
-        # No hold can become an order any more; a purchase already under way commits first (see release_event_holds).
+    # Then the holds made before the mark: released, so none becomes an order; a purchase priced before the
+    # mark holds its hold's lock, so this waits for it to commit and its order is refunded below.
+    with atomic(conn):
         release_event_holds(conn, event_id)
     refunded, cancelled, tried = [], [], set()
     while True:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.services.errors import Invalid
 from hub.services.money import csv_amount, currency_code, format_money, to_minor
@@ -89,3 +91,14 @@ def test_migration_0007_gives_existing_events_and_orders_euros_and_goes_down_and
         row = conn.exec_driver_sql("SELECT title, currency, cancelled_at FROM events").one()
     engine.dispose()
     assert tuple(row) == ("kept", "EUR", None)
+
+
+@given(st.text(max_size=30), st.sampled_from(["EUR", "JPY", "KWD"]))
+@settings(max_examples=300, deadline=None)
+def test_any_typed_amount_is_accepted_or_explained(text, currency):
+    try:
+        minor = to_minor(text, currency)
+    except Invalid as exc:
+        assert exc.code == "invalid_amount" and exc.message
+    else:
+        assert minor >= 0 and to_minor(csv_amount(minor, currency), currency) == minor

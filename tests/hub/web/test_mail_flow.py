@@ -166,6 +166,8 @@ def test_cancelling_an_event_on_its_page_says_what_happens_then_refunds_revokes_
     done = staff.post(url, {"confirm": "Rained Off"}, follow_redirects=True).get_data(as_text=True)
     assert "Event cancelled: 1 order(s) refunded, 1 unpaid order(s) cancelled" in done and 'id="cancelled"' in done
     assert sorted(m["To"].addresses[0].addr_spec for m in smtp) == ["paid@example.org", "unpaid@example.org"]
+    refund_mail = next(m for m in smtp if m["To"].addresses[0].addr_spec == "paid@example.org")
+    assert "we have refunded €20.00" in refund_mail.get_body(("plain",)).get_content()  # the event's currency format
     with engine.connect() as conn:
         statuses = dict(conn.execute(select(orders.c.buyer_email, orders.c.status)).all())
     assert statuses == {"paid@example.org": "refunded", "unpaid@example.org": "cancelled"}
