@@ -1,7 +1,7 @@
 """Tables (SQLAlchemy Core). Alembic migrations in hub/migrations create them.
 
 Times are stored as naive UTC and returned as aware UTC datetimes (UTCDateTime).
-Money is integer minor units (cents).
+Money is integer minor units of the event's currency (services.money).
 """
 
 from __future__ import annotations
@@ -134,6 +134,9 @@ events = Table(
     # JSON {payment method: minutes an unpaid order of that method is kept}; a missing method takes the
     # hub's PAYMENT_DEADLINE_<METHOD>_MINUTES (services.orders.payment_due_at)
     Column("payment_deadlines", Text, nullable=False, default="{}", server_default="{}"),
+    # ISO 4217; every amount of the event (prices, fees, its orders) is in minor units of it (services.money)
+    Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),
+    Column("cancelled_at", UTCDateTime),  # set once the event is cancelled (event_admin.cancel_event): no more sales
     Index("ix_events_starts_at", "starts_at"),
 )
 
@@ -210,6 +213,7 @@ orders = Table(
     Column("subtotal", Integer, nullable=False),
     Column("fees", Integer, nullable=False),
     Column("total", Integer, nullable=False),
+    Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),  # the event's, when placed
     Column("idempotency_key", String(200), unique=True),
     Column("access_token", String(64), nullable=False),  # lets the buyer fetch tickets, like the ticket text itself
     Column("created_at", UTCDateTime, nullable=False),

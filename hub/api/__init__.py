@@ -1,4 +1,4 @@
-"""JSON API under /api/v1: one blueprint per area (events and venues, holds, orders,
+"""JSON API under /api/v1: one blueprint per area (events and venues, event changes and cancellation, holds, orders,
 signing keys, meta, gate devices, sync, waiting room, outgoing webhooks), nested in the `api` blueprint by `build_api`.
 
 A new area is a module here with its own blueprint, added to `build_api`'s list,
@@ -22,10 +22,11 @@ BODY_LIMITS = {"api.sync.push": PUSH_MAX_BYTES}
 
 
 def build_api() -> Blueprint:
-    from . import devices, events, holds, keys, meta, orders, queue, sync, webhooks
+    from . import devices, event_admin, events, holds, keys, meta, orders, queue, sync, webhooks
 
     api = Blueprint("api", __name__, url_prefix="/api/v1")
-    for child in (events.bp, holds.bp, orders.bp, keys.bp, meta.bp, devices.bp, sync.bp, queue.bp, webhooks.bp):
+    children = (events, event_admin, holds, orders, keys, meta, devices, sync, queue, webhooks)
+    for child in (module.bp for module in children):
         api.register_blueprint(child)
     api.before_request(apply_body_limit)  # first: the next one reads the body
     api.before_request(refuse_nul_characters)

@@ -16,9 +16,11 @@ from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, SIG
 from ..services import payments
 from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
-from ..services.events import EVENT_SPEC
+from ..services.events import EVENT_CHANGES, EVENT_SPEC, TICKET_TYPE_CHANGES, TICKET_TYPE_SPEC
+from ..services.promos import PROMO_CHANGES, PROMO_SPEC
 from ..services.venues import VENUE_SPEC
 from ..services.webhooks import ENDPOINT_CHANGE_SPEC, ENDPOINT_SPEC
+from .event_admin import CANCEL_SPEC
 from .holds import HOLD_SEATS_SPEC, HOLD_SPEC
 from .orders import ORDER_SPEC
 from .queue import ADMISSION_HEADER, TICKET_HEADER
@@ -159,7 +161,66 @@ SCHEMAS = {
             "ticket_types.price": "minor units",
             "ticket_types.capacity": "ga only (required there)",
             "ticket_types.sections": "seated: sections it covers (empty: all)",
+            "currency": "ISO 4217 code (default EUR); every amount of the event is minor units of it",
         },
+    ),
+    "EventChanges": annotated(
+        EVENT_CHANGES.json_schema(),
+        {
+            "": "any of the event's details, checked as when it is created",
+            "currency": "changes only while the event has no orders (409 currency_locked)",
+        },
+    ),
+    "TicketTypeIn": annotated(
+        TICKET_TYPE_SPEC.json_schema(),
+        {"price": "minor units of the event's currency", "capacity": "ga only (required there)"},
+    ),
+    "TicketTypeChanges": annotated(
+        TICKET_TYPE_CHANGES.json_schema(),
+        {
+            "": "kind, sections and zones stay; a new price applies to new holds",
+            "capacity": "ga only; never below what is sold (409 capacity_below_sold)",
+        },
+    ),
+    "PromoIn": annotated(
+        PROMO_SPEC.json_schema(),
+        {"value": "percent (1-100) or minor units of the event's currency", "code": "2-40 letters, digits, - or _"},
+    ),
+    "PromoChanges": annotated(PROMO_CHANGES.json_schema(), {"": "the code and its kind stay"}),
+    "Promo": _record(
+        {
+            "id": INT,
+            "event_id": INT,
+            "code": STR,
+            "kind": {"enum": ["percent", "fixed"]},
+            "value": INT,
+            "max_uses": _nullable(INT, "null: unlimited"),
+            "used": INT,
+            "valid_from": _nullable(TIME),
+            "valid_until": _nullable(TIME),
+            "created_at": TIME,
+        }
+    ),
+    "CancelIn": annotated(CANCEL_SPEC.json_schema(), {"confirm": "the event's exact title"}),
+    "CancellationPreview": _record(
+        {
+            "event_id": INT,
+            "title": STR,
+            "cancelled_at": _nullable(TIME),
+            "currency": STR,
+            "paid_orders": INT,
+            "refund_total": {"type": "integer", "description": "minor units"},
+            "pending_orders": INT,
+            "valid_tickets": INT,
+            "consequences": STR,
+        }
+    ),
+    "Cancellation": _record(
+        {
+            "event": ref("Event"),
+            "refunded": {"type": "array", "items": INT, "description": "orders refunded by this call"},
+            "cancelled": {"type": "array", "items": INT, "description": "pending orders cancelled by this call"},
+        }
     ),
     "Event": _record(
         {
@@ -181,6 +242,8 @@ SCHEMAS = {
                 "additionalProperties": INT,
                 "description": "minutes an unpaid order of a payment method is kept; others: the hub's setting",
             },
+            "currency": {"type": "string", "description": "ISO 4217; amounts are minor units of it"},
+            "cancelled_at": _nullable(TIME, "set once the event is cancelled"),
         },
         optional={
             "ticket_types": {
@@ -514,6 +577,133 @@ def _paths() -> dict:
         "/api/v1/events/{event_id}": {
             "get": _op(
                 "One event (public)", {"200": _resp("Event", ref("Event"))}, 404, params=[event_id], tag="events"
+            ),
+            "patch": _op(
+                "Change your event's details (title, starts_at, fee, currency, waiting room...)",
+                {"200": _resp("Event", ref("Event"))},
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                body=ref("EventChanges"),
+                params=[event_id],
+                auth=True,
+                tag="events",
+            ),
+        },
+        "/api/v1/events/{event_id}/ticket-types": {
+            "post": _op(
+                "Add a ticket type to your event",
+                {"201": _resp("Ticket type", ref("TicketType"))},
+                400,
+                401,
+                403,
+                404,
+                422,
+                body=ref("TicketTypeIn"),
+                params=[event_id],
+                auth=True,
+                tag="events",
+            )
+        },
+        "/api/v1/events/{event_id}/ticket-types/{ticket_type_id}": {
+            "patch": _op(
+                "Change a ticket type: name, price, capacity (ga), sale window",
+                {"200": _resp("Ticket type", ref("TicketType"))},
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                body=ref("TicketTypeChanges"),
+                params=[event_id, _path("ticket_type_id")],
+                auth=True,
+                tag="events",
+            )
+        },
+        "/api/v1/events/{event_id}/promos": {
+            "get": _op(
+                "Your event's promo codes",
+                {"200": _resp("Promo codes", _record({"items": {"type": "array", "items": ref("Promo")}}))},
+                401,
+                403,
+                404,
+                params=[event_id],
+                auth=True,
+                tag="events",
+            ),
+            "post": _op(
+                "Create a promo code (percent or fixed, usage limit, validity window)",
+                {"201": _resp("Promo code", ref("Promo"))},
+                400,
+                401,
+                403,
+                404,
+                409,
+                422,
+                body=ref("PromoIn"),
+                params=[event_id],
+                auth=True,
+                tag="events",
+            ),
+        },
+        "/api/v1/events/{event_id}/promos/{promo_id}": {
+            "patch": _op(
+                "Change a promo code's value, usage limit or validity window",
+                {"200": _resp("Promo code", ref("Promo"))},
+                400,
+                401,
+                403,
+                404,
+                422,
+                body=ref("PromoChanges"),
+                params=[event_id, _path("promo_id")],
+                auth=True,
+                tag="events",
+            )
+        },
+        "/api/v1/events/{event_id}/promos/{promo_id}/deactivate": {
+            "post": _op(
+                "End a promo code's validity now",
+                {"200": _resp("Promo code", ref("Promo"))},
+                401,
+                403,
+                404,
+                params=[event_id, _path("promo_id")],
+                auth=True,
+                tag="events",
+            )
+        },
+        "/api/v1/events/{event_id}/cancellation": {
+            "get": _op(
+                "What cancelling your event would do now (step one)",
+                {"200": _resp("Preview", ref("CancellationPreview"))},
+                401,
+                403,
+                404,
+                params=[event_id],
+                auth=True,
+                tag="events",
+            )
+        },
+        "/api/v1/events/{event_id}/cancel": {
+            "post": _op(
+                'Cancel your event (step two, {"confirm": "<exact title>"}): sales stop, paid orders are '
+                "refunded, pending ones cancelled, tickets revoked (gates refuse them); without the title "
+                "422 confirmation_required says what would happen. Again on a cancelled event: finishes what is open",
+                {"200": _resp("Cancelled", ref("Cancellation"))},
+                400,
+                401,
+                403,
+                404,
+                422,
+                body=ref("CancelIn"),
+                params=[event_id],
+                auth=True,
+                tag="events",
             )
         },
         "/api/v1/events/{event_id}/seats": {

@@ -26,6 +26,7 @@ from ..schema import events, orders, ticket_types, tickets, venues
 from ..schema_web import mail_log, order_reminders
 from ..services import notifications
 from ..services.clock import utcnow
+from ..services.money import format_money
 from ..services.tickets import ticket_rows
 from .card import TicketCard
 from .pdf import tickets_pdf
@@ -41,10 +42,6 @@ class Links:
 
     order_url: Callable[[int, str], str]
     ticket_url: Callable[[int, str, int], str]
-
-
-def money(minor: int, currency: str = "EUR") -> str:
-    return f"{currency} {minor // 100}.{minor % 100:02d}"
 
 
 def zone_label(zones: list[int] | frozenset[int]) -> str | None:
@@ -162,7 +159,7 @@ def build_message(conn: Connection, notification: Mapping, links: Links) -> Emai
             event_title=facts["title"],
             when=when_label(facts["starts_at"]),
             venue=facts["place"],
-            total=money(order["total"]),
+            total=format_money(order["total"], order["currency"]),
             payment_method=order["payment_method"],
             pay_by=when_label(order["payment_due_at"]),
             order_url=order_url,
@@ -178,7 +175,7 @@ def build_message(conn: Connection, notification: Mapping, links: Links) -> Emai
         return mail.refund_notice(
             **buyer,
             event_title=facts["title"],
-            amount=money(order["total"]),
+            amount=format_money(order["total"], order["currency"]),
             tickets=[c.seat_label if c.is_seated else c.ticket_type_name for c in revoked],
         )
     if kind == notifications.EVENT_REMINDER:
@@ -205,7 +202,7 @@ def _confirmation(conn: Connection, order: Mapping, links: Links, replaced: list
         buyer_name=order["buyer_name"],
         order_code=str(order_id),
         order_url=links.order_url(order_id, order["access_token"]),
-        total=money(order["total"]),
+        total=format_money(order["total"], order["currency"]),
         cards=cards,
         ticket_urls=[links.ticket_url(order_id, order["access_token"], c.ticket_id) for c in cards],
         pdf=tickets_pdf(cards, title=f"Tickets, order {order_id}"),
@@ -274,7 +271,6 @@ def mail_history(conn: Connection, order_ids: list[int]) -> dict[int, list[dict]
 
 __all__ = [
     "Links",
-    "money",
     "ticket_cards",
     "build_message",
     "send_confirmation",

@@ -209,6 +209,7 @@ def order_history(conn: Connection, user_id: int) -> list[dict]:
             orders.c.id,
             orders.c.status,
             orders.c.total,
+            orders.c.currency,
             orders.c.created_at,
             orders.c.access_token,
             events.c.title.label("event_title"),

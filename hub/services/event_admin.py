@@ -1,37 +1,81 @@
-"""Organizer edits after an event exists: details, release time, fees and prices; door look-up."""
+"""Organizer edits after an event exists: details, release time, fees, currency, ticket types and prices;
+cancelling an event; door look-up."""
 
 from __future__ import annotations
 
 import json
+import logging
+from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, literal, or_, select, update
 
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
-from .errors import Invalid, NotFound
-from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row, stored_details
+from . import orders as order_service
+from .clock import iso, utcnow
+from .errors import Conflict, Invalid, NotFound
+from .events import (
+    EVENT_CHANGES,
+    TICKET_TYPE_CHANGES,
+    TICKET_TYPE_SPEC,
+    check_ticket_type,
+    event_row,
+    get_event,
+    stored_details,
+)
+from .holds import release_event_holds
+from .money import format_money
+
+log = logging.getLogger(__name__)
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
-    """Change an event's details (events.EVENT_DETAILS: checked as when it is created)."""
+    """Change an event's details (events.EVENT_DETAILS: checked as when it is created). The currency
+    changes only while the event has no orders: orders keep the currency they were charged in."""
     spec = EVENT_CHANGES(changes, "event")
     with atomic(conn):
-        event_row(conn, event_id)
+        event = event_row(conn, event_id, lock=True)
+        if spec.get("currency", event.currency) != event.currency and _has_orders(conn, event_id):
+            raise Conflict(
+                f"event {event_id} has orders in {event.currency}; its currency can no longer change",
+                "currency_locked",
+            )
         if spec:
             conn.execute(update(events).where(events.c.id == event_id).values(**stored_details(spec)))
 
 
-def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) -> None:
-    """New price for future holds; orders already placed keep what they paid."""
-    price = PRICE(price, "price")
+def _has_orders(conn: Connection, event_id: int) -> bool:
+    return conn.execute(select(orders.c.id).where(orders.c.event_id == event_id).limit(1)).first() is not None
+
+
+def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, changes: dict) -> dict:
+    """Change a ticket type's name, price, capacity (general admission; never below what is sold) or sale
+    window (events.TICKET_TYPE_CHANGES). A new price applies to new holds; orders keep what they paid."""
+    spec = TICKET_TYPE_CHANGES(changes, "ticket_type")
     with atomic(conn):
-        changed = conn.execute(
-            update(ticket_types)
+        row = conn.execute(
+            select(ticket_types)
             .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
-            .values(price=price)
-        ).rowcount
-    if changed != 1:
-        raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+        merged = {
+            "kind": row.kind,
+            "sales_start": row.sales_start,
+            "sales_end": row.sales_end,
+            **({"capacity": row.capacity} if row.kind == "ga" else {}),
+            **spec,
+        }
+        check_ticket_type(merged, "ticket_type")  # the rules of a new ticket type, on the result
+        if "capacity" in spec and spec["capacity"] < row.sold:
+            raise Conflict(
+                f"ticket type {ticket_type_id} has sold {row.sold}; its capacity cannot be lower",
+                "capacity_below_sold",
+            )
+        if spec:
+            conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**spec))
+    return next(t for t in get_event(conn, event_id)["ticket_types"] if t["id"] == ticket_type_id)
 
 
 def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
@@ -141,3 +185,91 @@ def lookup_tickets(conn: Connection, query: str, event_ids: list[int] | None = N
     if event_ids is not None:
         statement = statement.where(tickets.c.event_id.in_(event_ids))
     return [dict(r) for r in conn.execute(statement).mappings()]
+
+
+def cancellation_preview(conn: Connection, event_id: int) -> dict:
+    """What cancelling the event would do now: its paid orders refunded (and how much), its pending
+    orders cancelled, its valid tickets revoked. The confirmation step shows this."""
+    event = event_row(conn, event_id)
+    open_orders = conn.execute(
+        select(orders.c.status, func.count(), func.coalesce(func.sum(orders.c.total), 0))
+        .where(orders.c.event_id == event_id, orders.c.status.in_(("paid", "pending")))
+        .group_by(orders.c.status)
+    ).all()
+    counts = {status: (n, amount) for status, n, amount in open_orders}
+    valid = conn.execute(
+        select(func.count()).where(tickets.c.event_id == event_id, tickets.c.status == "valid")
+    ).scalar_one()
+    return {
+        "event_id": event_id,
+        "title": event.title,
+        "cancelled_at": iso(event.cancelled_at),
+        "currency": event.currency,
+        "paid_orders": counts.get("paid", (0, 0))[0],
+        "refund_total": counts.get("paid", (0, 0))[1],
+        "pending_orders": counts.get("pending", (0, 0))[0],
+        "valid_tickets": valid,
+    }
+
+
+def cancellation_consequences(preview: dict) -> str:
+    """The confirmation text: what cancelling does, in plain words (the API's error message, the page)."""
+    return (
+        f"Cancelling {preview['title']!r} stops all sales, refunds {preview['paid_orders']} paid order(s) "
+        f"({format_money(preview['refund_total'], preview['currency'])}), cancels {preview['pending_orders']} "
+        f"unpaid order(s) and revokes {preview['valid_tickets']} ticket(s): their QR codes stop working at the gate."
+        " Every buyer is mailed. This cannot be undone."
+    )
+
+
+def cancel_event(conn: Connection, event_id: int, confirm: str | None, now: datetime | None = None) -> dict:
+    """Cancel an event: no more sales, every paid order refunded and every pending one cancelled
+    (orders.refund, one order at a time), so their tickets are revoked and gates refuse them (revocation list).
+
+    `confirm` must be the event's exact title (the second step; Invalid confirmation_required says what would
+    happen). Calling it again on a cancelled event finishes what an interrupted run left open.
+    Returns the event and the ids of the orders refunded and cancelled by this call: the caller mails
+    those buyers.
+    """
+    now = now or utcnow()
+    preview = cancellation_preview(conn, event_id)
+    if confirm != preview["title"]:
+        raise Invalid(
+            cancellation_consequences(preview) + ' To go ahead, send {"confirm": "<the event\'s exact title>"}.',
+            "confirmation_required",
+        )
+    # First the mark, committed: from then on no hold is made and no purchase priced (holds, pricing).
+    # A plain UPDATE (no SELECT ... FOR UPDATE), so a purchase under way, which inserts an order referencing
+    # the event (a key-share lock on it), never waits for us while we wait for its hold below.
+    with atomic(conn):
+        conn.execute(
+            update(events).where(events.c.id == event_id, events.c.cancelled_at.is_(None)).values(cancelled_at=now)
+        )
+    # Then the holds made before the mark: released, so none becomes an order; a purchase priced before the
+    # mark holds its hold's lock, so this waits for it to commit and its order is refunded below.
+    with atomic(conn):
+        release_event_holds(conn, event_id)
+    refunded, cancelled, tried = [], [], set()
+    while True:
+        if conn.in_transaction():
+            conn.commit()  # a fresh snapshot: orders committed since
+        open_ids = [
+            i
+            for i in conn.execute(
+                select(orders.c.id)
+                .where(orders.c.event_id == event_id, orders.c.status.in_(("paid", "pending")))
+                .order_by(orders.c.id)
+            ).scalars()
+            if i not in tried
+        ]
+        if not open_ids:
+            break
+        for order_id in open_ids:
+            tried.add(order_id)
+            try:
+                order = order_service.refund(conn, order_id, now)
+            except Conflict:  # staff refunded it a moment ago
+                continue
+            (refunded if order["status"] == "refunded" else cancelled).append(order_id)
+    log.info("event %s cancelled: %d order(s) refunded, %d cancelled", event_id, len(refunded), len(cancelled))
+    return {"event": get_event(conn, event_id), "refunded": refunded, "cancelled": cancelled}

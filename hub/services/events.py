@@ -11,21 +11,32 @@ from ..db import atomic
 from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
+from .money import DEFAULT_CURRENCY, currency_code
 from .seats import seat_status
 from .validate import boolean, integer, list_of, obj, one_of, string, timestamp
 
 MAX_PRICE = 10**9
-PRICE = integer(0, MAX_PRICE)  # minor units (cents) of the event's currency
+PRICE = integer(0, MAX_PRICE)  # minor units of the event's currency (services.money)
 
+TICKET_TYPE_FIELDS = {
+    "name": string(200, 1),
+    "kind": one_of("seated", "ga"),
+    "price": PRICE,
+    "capacity": integer(1, 1_000_000),
+    "sections": list_of(string(100, 1), 200),
+    "sales_start": timestamp(),
+    "sales_end": timestamp(),
+    "zones": list_of(integer(1, 16), 16),
+}
+_REQUIRED_TYPE_FIELDS = ("name", "kind", "price")
 TICKET_TYPE_SPEC = obj(
-    required={"name": string(200, 1), "kind": one_of("seated", "ga"), "price": PRICE},
-    optional={
-        "capacity": integer(1, 1_000_000),
-        "sections": list_of(string(100, 1), 200),
-        "sales_start": timestamp(),
-        "sales_end": timestamp(),
-        "zones": list_of(integer(1, 16), 16),
-    },
+    required={k: TICKET_TYPE_FIELDS[k] for k in _REQUIRED_TYPE_FIELDS},
+    optional={k: v for k, v in TICKET_TYPE_FIELDS.items() if k not in _REQUIRED_TYPE_FIELDS},
+)
+# What an existing ticket type may change (event_admin.update_ticket_type). Its kind, sections and zones
+# stay: seats were given out by them and issued tickets carry the zones; add another ticket type instead.
+TICKET_TYPE_CHANGES = obj(
+    optional={k: TICKET_TYPE_FIELDS[k] for k in ("name", "price", "capacity", "sales_start", "sales_end")}
 )
 # What an event is, the same when it is created (EVENT_SPEC) and when it is edited (EVENT_CHANGES).
 EVENT_DETAILS = {
@@ -43,6 +54,8 @@ EVENT_DETAILS = {
     # minutes an unpaid order of each method is kept (services.orders.payment_due_at); a missing
     # method takes the hub's PAYMENT_DEADLINE_<METHOD>_MINUTES
     "payment_deadlines": obj(optional={method: integer(1, 366 * 24 * 60) for method in ("box_office", "card")}),
+    # prices, fees and promo amounts are minor units of it; it changes only while the event has no orders
+    "currency": currency_code(),
 }
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
@@ -113,6 +126,7 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                 ticket_release_at=spec.get("ticket_release_at", now),
                 venue_id=spec.get("venue_id"),
                 service_fee=spec.get("service_fee", 0),
+                currency=spec.get("currency", DEFAULT_CURRENCY),
                 created_at=now,
                 **stored_details(
                     {k: spec[k] for k in ("waiting_room", "admit_per_minute", "payment_deadlines") if k in spec}
@@ -213,6 +227,8 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "waiting_room": row.waiting_room,
         "admit_per_minute": row.admit_per_minute,
         "payment_deadlines": json.loads(row.payment_deadlines),
+        "currency": row.currency,
+        "cancelled_at": iso(row.cancelled_at),
     }
     if types is not None:
         out["ticket_types"] = types

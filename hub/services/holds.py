@@ -124,7 +124,7 @@ _CLIENT_HELD = select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(hol
 # The event's venue and release time with its seated ticket types, cheapest first (one row with
 # NULL type columns when it has none).
 _SEATED_EVENT = (
-    select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
+    select(events.c.venue_id, events.c.ticket_release_at, events.c.cancelled_at, ticket_types)
     .select_from(
         events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id, ticket_types.c.kind == "seated"))
     )
@@ -220,11 +220,15 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
 
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
-    _check_released(event_id, event.ticket_release_at, now)
+    _check_released(event_id, event, now)
     return event
 
 
-def _check_released(event_id: int, release_at: datetime, now: datetime) -> None:
+def _check_released(event_id: int, event, now: datetime) -> None:
+    """Tickets of the event (a row with ticket_release_at and cancelled_at) can be held now."""
+    if event.cancelled_at is not None:
+        raise Conflict(f"event {event_id} is cancelled", "event_cancelled")
+    release_at = event.ticket_release_at
     if now < release_at:
         raise Conflict(f"tickets for event {event_id} are released at {iso(release_at)}", "not_released")
 
@@ -234,7 +238,7 @@ def _open_seated_event(conn: Connection, event_id: int, now: datetime):
     rows = conn.execute(_SEATED_EVENT, {"event_id": event_id}).all()
     if not rows:
         raise NotFound(f"no event {event_id}", "event_not_found")
-    _check_released(event_id, rows[0].ticket_release_at, now)
+    _check_released(event_id, rows[0], now)
     return rows[0].venue_id, [t for t in rows if t.id is not None]
 
 
@@ -890,6 +894,23 @@ def release_hold(conn: Connection, hold_id: int, token: str | None, now: datetim
         live_hold(conn, hold_id, token, now, lock=True)
         conn.execute(update(holds).where(holds.c.id == hold_id).values(status="released"))
         _free_held_seats(conn, [hold_id])
+
+
+def release_event_holds(conn: Connection, event_id: int) -> int:
+    """Release every active hold of the event and free its seats (inside the caller's transaction), so none
+    can become an order any more: event_admin.cancel_event. A purchase that has its hold locked finishes
+    first (this UPDATE waits for the lock), so its order exists once this returns."""
+    ids = list(
+        conn.execute(
+            update(holds)
+            .where(holds.c.event_id == event_id, holds.c.status == "active")
+            .values(status="released")
+            .returning(holds.c.id)
+        ).scalars()
+    )
+    if ids:
+        _free_held_seats(conn, ids)
+    return len(ids)
 
 
 def _free_held_seats(conn: Connection, hold_ids: list[int]) -> int:

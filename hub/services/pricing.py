@@ -20,12 +20,10 @@ from . import promos
 from .errors import Conflict
 from .seats import held_by
 
-CURRENCY = "EUR"
-
 
 @dataclass(frozen=True)
 class Price:
-    """Amounts in minor units (cents) of `currency`."""
+    """Amounts in minor units of `currency`, the event's (services.money)."""
 
     event_id: int
     # One item a ticket: what the buyer sees (label, ticket_type, price) and what the
@@ -33,8 +31,8 @@ class Price:
     # "seat" is the seat as tickets show it ({section, row, seat, index}; None for GA).
     items: tuple[dict, ...]
     fee_per_ticket: int
+    currency: str
     promo: dict | None = None  # promos.quote() of the applied code: code, discount, promo_id, ...
-    currency: str = CURRENCY
 
     @property
     def subtotal(self) -> int:
@@ -64,6 +62,8 @@ _TYPE_COLUMNS = (
     ticket_types.c.price,
     ticket_types.c.zones,
     events.c.service_fee,
+    events.c.currency,
+    events.c.cancelled_at,
 )
 # Built once, values bound per call (the purchase runs these under lock).
 _GA_TYPE = (
@@ -94,8 +94,8 @@ def hold_price(conn: Connection, hold, now: datetime, promo_code: str | None = N
     With `promo_code`, its discount is applied; a code that does not apply raises
     (see with_promo). A seat hold that no longer holds all its seats is 409 hold_expired.
     """
-    items, fee = _items_and_fee(conn, hold, now)
-    price = Price(event_id=hold.event_id, items=tuple(items), fee_per_ticket=fee)
+    items, fee, currency = _items_and_fee(conn, hold, now)
+    price = Price(event_id=hold.event_id, items=tuple(items), fee_per_ticket=fee, currency=currency)
     return with_promo(conn, price, promo_code, now) if promo_code else price
 
 
@@ -104,10 +104,11 @@ def with_promo(conn: Connection, price: Price, promo_code: str, now: datetime) -
     return replace(price, promo=promos.quote(conn, price.event_id, promo_code, price.subtotal, now))
 
 
-def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], int]:
-    """The hold's tickets and the event's fee per ticket, in one query (the purchase runs it under lock)."""
+def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], int, str]:
+    """The hold's tickets, the event's fee per ticket and its currency, in one query (the purchase runs it under lock)."""
     if hold.kind == "ga":
         t = conn.execute(_GA_TYPE, {"ticket_type_id": hold.ticket_type_id}).one()
+        _check_not_cancelled(hold.event_id, t)
         item = {
             "label": seat_label(None, None, None),
             "ticket_type": t.name,
@@ -116,20 +117,31 @@ def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], i
             "zones": json.loads(t.zones),
             "seat": None,
         }
-        return [dict(item) for _ in range(hold.quantity)], t.service_fee
+        return [dict(item) for _ in range(hold.quantity)], t.service_fee, t.currency
     rows = conn.execute(_HELD_SEATS, {"event_id": hold.event_id, "hold_id": hold.id, "now": now}).all()
     if not rows or len(rows) != hold.quantity:  # its time ran out: no price, and no sale
         raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
-    return [
-        {
-            "label": seat_label(r.section, r.row, r.label),
-            "ticket_type": r.name,
-            "price": r.price,
-            "ticket_type_id": r.id,
-            "zones": json.loads(r.zones),
-            "seat_id": r.seat_id,
-            "seat_index": r.position,
-            "seat": {"section": r.section, "row": r.row, "seat": r.label, "index": r.position},
-        }
-        for r in rows
-    ], rows[0].service_fee
+    _check_not_cancelled(hold.event_id, rows[0])
+    return (
+        [
+            {
+                "label": seat_label(r.section, r.row, r.label),
+                "ticket_type": r.name,
+                "price": r.price,
+                "ticket_type_id": r.id,
+                "zones": json.loads(r.zones),
+                "seat_id": r.seat_id,
+                "seat_index": r.position,
+                "seat": {"section": r.section, "row": r.row, "seat": r.label, "index": r.position},
+            }
+            for r in rows
+        ],
+        rows[0].service_fee,
+        rows[0].currency,
+    )
+
+
+def _check_not_cancelled(event_id: int, row) -> None:
+    """A cancelled event sells nothing, not even a hold made a moment before (event_admin.cancel_event)."""
+    if row.cancelled_at is not None:
+        raise Conflict(f"event {event_id} is cancelled; nothing was sold", "event_cancelled")

@@ -4,7 +4,8 @@ refunds; attendance and no-show rate once the event is over; CSV exports.
 Money is integer minor units. An order's ticket revenue is its total minus its
 fees (promo discounts come off the tickets); it is spread over the order's
 tickets in proportion to their list prices, so per-type and per-section
-figures add up to the order totals exactly.
+figures add up to the order totals exactly. The CSV export writes amounts as
+decimals in the order's currency ("219.00") with the currency in its own column.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..schema import orders, ticket_types, tickets, venue_seats
 from .attendance import attendance, export_scans
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
-from .pricing import CURRENCY, recorded_discount
+from .money import csv_amount
+from .pricing import recorded_discount
 
 EVENT_LENGTH = timedelta(hours=6)  # events have a start time only: no-shows are final this long after it
 GENERAL_ADMISSION = "General admission"
@@ -58,7 +60,7 @@ def sales_report(conn: Connection, event_id: int, now: datetime | None = None) -
     return {
         "event_id": event_id,
         "title": event["title"],
-        "currency": CURRENCY,
+        "currency": event["currency"],
         "starts_at": event["starts_at"],
         "orders": {
             "paid": len(paid),
@@ -195,11 +197,11 @@ def order_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
             o.buyer_email,
             o.payment_method,
             counts.get(o.id, 0),
-            o.subtotal,
-            o.fees,
-            recorded_discount(o),
-            o.total,
-            CURRENCY,
+            csv_amount(o.subtotal, o.currency),
+            csv_amount(o.fees, o.currency),
+            csv_amount(recorded_discount(o), o.currency),
+            csv_amount(o.total, o.currency),
+            o.currency,
         ]
 
 

@@ -8,7 +8,7 @@ from flask import Flask
 
 from common.protocol import INVALID_TIME, to_utc
 
-from ..delivery.notify import money
+from ..services.money import csv_amount, format_money
 
 
 def when(value: datetime | str | None) -> str:
@@ -31,6 +31,7 @@ def time_of_day(value: datetime | str | None) -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["money"] = format_money  # {{ amount|money(currency) }}: "€219.00"
+    app.jinja_env.filters["amount"] = csv_amount  # {{ amount|amount(currency) }}: "219.00", for form inputs
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["time_of_day"] = time_of_day

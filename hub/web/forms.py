@@ -20,6 +20,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Opti
 
 from ..services.errors import Invalid
 from ..services.events import EVENT_DETAILS
+from ..services.money import DEFAULT_CURRENCY
 from ..services.orders import BUYER_FIELDS, MAX_BUYER_NAME
 from ..services.roles import DOOR_STAFF, ROLES
 from ..services.validate import MAX_EMAIL, normal_email
@@ -43,6 +44,10 @@ def EMAIL(_form, field) -> None:
             normal_email(field.data)
         except ValueError as exc:
             raise ValidationError(f"not an email address: {exc}") from None
+
+
+# An amount as organizers type it; how many decimals the event's currency allows is services.money.to_minor's rule.
+AMOUNT = Regexp(r"^\s*\d{1,9}([.,]\d{0,3})?\s*$", message="an amount like 25 or 24.50")
 
 
 def by_rule(checker):
@@ -121,9 +126,7 @@ class VenueEditForm(FlaskForm):
 class TicketTypeForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     kind = SelectField("Kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
-    price = StringField(
-        "Price (EUR)", validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")]
-    )
+    price = StringField("Price", validators=[Optional(), AMOUNT])
     capacity = IntegerField("Capacity (GA)", validators=[Optional(), NumberRange(1, 1_000_000)])
     sections = StringField("Sections (seated, comma separated; empty = all)", validators=[Optional(), Length(max=2000)])
     zones = StringField(
@@ -148,6 +151,13 @@ class _EventDetails(FlaskForm):
         default=600,
         validators=[Optional(), by_rule(EVENT_DETAILS["admit_per_minute"])],
     )
+    currency = StringField(
+        "Currency (ISO code, e.g. EUR, USD, JPY)",
+        default=DEFAULT_CURRENCY,
+        validators=[Optional(), by_rule(EVENT_DETAILS["currency"])],  # not sent: the event keeps its own
+        render_kw={"maxlength": 3},
+        description="Prices, fees and promo amounts are in it; it can change only until the first order.",
+    )
 
 
 class EventForm(_EventDetails):
@@ -155,11 +165,7 @@ class EventForm(_EventDetails):
         "Tickets on sale from (UTC; empty = now)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
     )
     venue_id = SelectField("Venue", coerce=int, choices=[])
-    service_fee = StringField(
-        "Service fee per ticket (EUR)",
-        default="0",
-        validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")],
-    )
+    service_fee = StringField("Service fee per ticket", default="0", validators=[Optional(), AMOUNT])
     ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
 
 
@@ -167,10 +173,7 @@ class EventEditForm(_EventDetails):
     ticket_release_at = DateTimeLocalField(
         "Tickets on sale from (UTC)", format="%Y-%m-%dT%H:%M", validators=[InputRequired()]
     )
-    service_fee = StringField(
-        "Service fee per ticket (EUR)",
-        validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")],
-    )
+    service_fee = StringField("Service fee per ticket", validators=[InputRequired(), AMOUNT])
 
 
 class NewTicketTypeForm(FlaskForm, TicketTypeForm):
@@ -178,9 +181,7 @@ class NewTicketTypeForm(FlaskForm, TicketTypeForm):
 
 
 class PriceForm(FlaskForm):
-    price = StringField(
-        "Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25")]
-    )
+    price = StringField("Price", validators=[InputRequired(), AMOUNT])
 
 
 class PromoForm(FlaskForm):
@@ -191,11 +192,17 @@ class PromoForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$", message="2-40 letters, digits, - or _"),
         ],
     )
-    kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off (EUR)")])
-    value = StringField("Value", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="a number")])
+    kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off")])
+    value = StringField("Value", validators=[InputRequired(), AMOUNT])
     max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
     valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     valid_until = DateTimeLocalField("Valid until (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class CancelEventForm(FlaskForm):
+    """The second step of cancelling an event: its title typed in (services.event_admin.cancel_event)."""
+
+    confirm = StringField("Event title", validators=[InputRequired(), Length(max=300)])
 
 
 class RoleForm(FlaskForm):
@@ -225,11 +232,3 @@ class TotpSetupForm(TotpForm):
 
 class DisableTotpForm(TotpForm):
     """Turning two-factor login off takes a current code: a borrowed session alone cannot."""
-
-
-def cents(text: str | None) -> int:
-    """ "24.50" -> 2450 (forms validate the shape first)."""
-    if not text:
-        return 0
-    whole, _, frac = text.strip().replace(",", ".").partition(".")
-    return int(whole) * 100 + int((frac + "00")[:2])

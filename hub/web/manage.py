@@ -18,6 +18,7 @@ from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event, list_events
 from ..services.layouts import layout_text, parse_layout
+from ..services.money import DEFAULT_CURRENCY, csv_amount, to_minor
 from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user, list_users, set_role
@@ -26,6 +27,7 @@ from . import pages_blueprint
 from .auth import roles
 from .forms import (
     ActionForm,
+    CancelEventForm,
     EventEditForm,
     EventForm,
     NewTicketTypeForm,
@@ -35,7 +37,6 @@ from .forms import (
     StaffUserForm,
     VenueEditForm,
     VenueForm,
-    cents,
     choice,
 )
 from .mailing import send_confirmation_now
@@ -127,8 +128,14 @@ def venue_edit(venue_id: int):
 # --- events ----------------------------------------------------------------
 
 
-def _ticket_type_spec(sub) -> dict:
-    spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
+def _ticket_type_spec(sub, currency: str) -> dict:
+    """A ticket type form's fields as services.events.TICKET_TYPE_SPEC takes them (the price in minor units
+    of `currency`; money.to_minor raises Invalid for an amount the currency cannot have)."""
+    spec = {
+        "name": sub.name.data.strip(),
+        "kind": sub.kind.data,
+        "price": to_minor(sub.price.data or "0", currency, "price"),
+    }
     if sub.kind.data == "ga":
         spec["capacity"] = sub.capacity.data or 0
     elif sub.sections.data:
@@ -138,13 +145,20 @@ def _ticket_type_spec(sub) -> dict:
     return spec
 
 
-def _ticket_type_specs(form: EventForm) -> list[dict]:
+def _ticket_type_specs(form: EventForm, currency: str) -> list[dict]:
     return [
-        _ticket_type_spec(entry.form) for entry in form.ticket_types.entries if (entry.form.name.data or "").strip()
+        _ticket_type_spec(entry.form, currency)
+        for entry in form.ticket_types.entries
+        if (entry.form.name.data or "").strip()
     ]
 
 
-def _event_details(form: EventForm | EventEditForm) -> dict:
+def _currency(form: EventForm | EventEditForm, current: str) -> str:
+    """The currency the form chose, or `current` (the event's, or the default) when it sent none."""
+    return form.currency.data if form.currency.raw_data and form.currency.data else current
+
+
+def _event_details(form: EventForm | EventEditForm, currency: str) -> dict:
     """The event details of a new-event or edit form, as services.events.EVENT_DETAILS takes them."""
     details = {
         "title": form.title.data,
@@ -153,7 +167,8 @@ def _event_details(form: EventForm | EventEditForm) -> dict:
         "location": form.location.data or "",
         "description": form.description.data or "",
         "starts_at": iso(_utc(form.starts_at.data)),
-        "service_fee": cents(form.service_fee.data),
+        "currency": currency,
+        "service_fee": to_minor(form.service_fee.data or "0", currency, "service fee"),
         "waiting_room": form.waiting_room.data,
     }
     if form.admit_per_minute.data is not None:
@@ -172,10 +187,11 @@ def event_new():
         choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())
     ]
     if form.validate_on_submit():
-        data = {**_event_details(form), "ticket_types": _ticket_type_specs(form)}
-        if form.venue_id.data:
-            data["venue_id"] = form.venue_id.data
         try:
+            currency = _currency(form, DEFAULT_CURRENCY)
+            data = {**_event_details(form, currency), "ticket_types": _ticket_type_specs(form, currency)}
+            if form.venue_id.data:
+                data["venue_id"] = form.venue_id.data
             if not data["ticket_types"]:
                 raise ServiceError("add at least one ticket type (give it a name)", "missing_field")
             event = create_event(conn, data, organizer_id=g.user["id"])
@@ -209,11 +225,11 @@ def event(event_id: int):
 @bp.post("/events/<int:event_id>/ticket-types")
 @roles(*STAFF)
 def ticket_type_new(event_id: int):
-    _own_event(event_id)
+    found = _own_event(event_id)
     form = NewTicketTypeForm()
     if form.validate_on_submit() and (form.name.data or "").strip():
         try:
-            event_admin.add_ticket_type(get_db(), event_id, _ticket_type_spec(form))
+            event_admin.add_ticket_type(get_db(), event_id, _ticket_type_spec(form, found["currency"]))
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
@@ -230,16 +246,25 @@ def event_edit(event_id: int):
     found = _own_event(event_id)
     form = EventEditForm()
     if request.method == "GET":
-        for key in ("title", "artist", "category", "location", "description", "waiting_room", "admit_per_minute"):
+        for key in (
+            "title",
+            "artist",
+            "category",
+            "location",
+            "description",
+            "waiting_room",
+            "admit_per_minute",
+            "currency",
+        ):
             getattr(form, key).data = found[key]
         for key in ("starts_at", "ticket_release_at"):
             getattr(form, key).data = datetime.fromisoformat(found[key].replace("Z", "")).replace(
                 second=0, microsecond=0
             )
-        form.service_fee.data = f"{found['service_fee'] / 100:.2f}"
+        form.service_fee.data = csv_amount(found["service_fee"], found["currency"])
     if form.validate_on_submit():
         try:
-            event_admin.update_event(get_db(), event_id, _event_details(form))
+            event_admin.update_event(get_db(), event_id, _event_details(form, _currency(form, found["currency"])))
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
@@ -249,15 +274,54 @@ def event_edit(event_id: int):
     return render_template("manage/event_edit.html", form=form, event=found)
 
 
+@bp.route("/events/<int:event_id>/cancel", methods=["GET", "POST"])
+@roles(*STAFF)
+def event_cancel(event_id: int):
+    """Cancel an event in two steps: this page says what happens, the organizer types the title to go ahead."""
+    conn = get_db()
+    found = _own_event(event_id)
+    form = CancelEventForm()
+    if form.validate_on_submit():
+        try:
+            result = event_admin.cancel_event(conn, event_id, form.confirm.data.strip())
+        except ServiceError as exc:
+            form.confirm.errors = (
+                ["That is not the event's title; nothing was cancelled."]
+                if exc.code == "confirmation_required"
+                else [exc.message]
+            )
+        else:
+            seatmap.changed(event_id)  # each refund and cancellation queued its buyer's mail (services.notifications)
+            flash(
+                f"Event cancelled: {len(result['refunded'])} order(s) refunded, {len(result['cancelled'])} unpaid "
+                "order(s) cancelled; their tickets no longer admit and the buyers were mailed.",
+                "success",
+            )
+            return redirect(url_for(".event", event_id=event_id))
+    preview = event_admin.cancellation_preview(conn, event_id)
+    return render_template(
+        "manage/event_cancel.html",
+        event=found,
+        form=form,
+        preview=preview,
+        consequences=event_admin.cancellation_consequences(preview),
+    )
+
+
 @bp.post("/events/<int:event_id>/ticket-types/<int:type_id>/price")
 @roles(*STAFF)
 def ticket_price(event_id: int, type_id: int):
-    _own_event(event_id)
+    found = _own_event(event_id)
     form = PriceForm()
     if form.validate_on_submit():
-        event_admin.set_price(get_db(), event_id, type_id, cents(form.price.data))
-        seatmap.changed(event_id)
-        flash("Price changed; it applies to new holds.", "success")
+        try:
+            price = to_minor(form.price.data, found["currency"], "price")
+            event_admin.update_ticket_type(get_db(), event_id, type_id, {"price": price})
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            seatmap.changed(event_id)
+            flash("Price changed; it applies to new holds.", "success")
     else:
         flash("Give the price like 25 or 24.50.", "error")
     return redirect(url_for(".event", event_id=event_id))
@@ -266,11 +330,15 @@ def ticket_price(event_id: int, type_id: int):
 @bp.post("/events/<int:event_id>/promos")
 @roles(*STAFF)
 def promo_new(event_id: int):
-    _own_event(event_id)
+    found = _own_event(event_id)
     form = PromoForm()
     if form.validate_on_submit():
-        value = int(float(form.value.data.replace(",", "."))) if form.kind.data == "percent" else cents(form.value.data)
         try:
+            value = (
+                int(float(form.value.data.replace(",", ".")))
+                if form.kind.data == "percent"
+                else to_minor(form.value.data, found["currency"], "value")
+            )
             promo = promos.create_promo(
                 get_db(),
                 event_id,

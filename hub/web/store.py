@@ -24,7 +24,7 @@ from ..api.seatmap_reads import flask_response
 from ..db import get_db
 from ..delivery.card import seat_label
 from ..delivery.images import qr_png, qr_svg
-from ..delivery.notify import money, ticket_cards
+from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
 from ..services import accounts, pricing, promos, seatmap, storefront
 from ..services import holds as hold_service
@@ -32,6 +32,7 @@ from ..services import orders as order_service
 from ..services.clock import utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events
+from ..services.money import format_money
 from ..services.payments import PROVIDERS
 from ..services.tokens import as_bytes
 from ..streaming import stream_url
@@ -155,8 +156,8 @@ def event(event_id: int):
         "store/event.html",
         cart=cart,
         picks=picks,
-        choices=_choices(conn, event_id, now) if layout else {},
-        currency=pricing.CURRENCY,  # seatmap.js writes the cart bar's total in it, as money() does
+        choices=_choices(conn, event_id, found["currency"], now) if layout else {},
+        currency=found["currency"],  # seatmap.js writes prices and the cart bar's total in it, as format_money does
         event=found,
         venue=storefront.venue_name(conn, found["venue_id"]),
         available=storefront.availability(conn, found, now),
@@ -255,10 +256,10 @@ def hold(event_id: int):
     return redirect(url_for(".checkout", hold_id=result["hold_id"]))
 
 
-def _choices(conn, event_id: int, now: datetime) -> dict[str, list[dict]]:
+def _choices(conn, event_id: int, currency: str, now: datetime) -> dict[str, list[dict]]:
     """The ticket types a buyer may choose per section (holds.seat_type_choices), with their prices as shown."""
     return {
-        section: [{**t, "label": f"{t['name']} {money(t['price'])}"} for t in types]
+        section: [{**t, "label": f"{t['name']} {format_money(t['price'], currency)}"} for t in types]
         for section, types in hold_service.seat_type_choices(conn, event_id, now).items()
     }
 

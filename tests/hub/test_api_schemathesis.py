@@ -4,7 +4,7 @@
 for every documented operation from the document itself and checks that none
 answers 5xx (`not_a_server_error`) and every documented answer matches its
 schema (`response_schema_conformance`). The hub is seeded first with real
-objects (a venue, an event with seated and GA ticket types, a live hold, a paid
+objects (a venue, an event with seated and GA ticket types, a promo code, a live hold, a paid
 and a pending order, a pending device, an enrolled gate) and their ids, tokens
 and seat labels are what the generated path parameters and token headers
 mostly hold, so requests get past 404/403 to the code behind them; the
@@ -54,7 +54,7 @@ def _keypair() -> tuple[str, str]:
 
 def seed(app) -> dict:
     """Real objects of one organizer, so generated requests reach the code behind 404 and 403."""
-    from hub.services import devices, events, holds, orders, users, venues
+    from hub.services import devices, events, holds, orders, promos, users, venues
     from hub.services.clock import iso, utcnow
 
     now = utcnow()  # the served hub runs on the real clock: the event lies a month ahead of it
@@ -97,6 +97,7 @@ def seed(app) -> dict:
         pending = orders.purchase(
             conn, pending_hold["hold_id"], pending_hold["hold_token"], buyer, "box_office", signer
         )
+        promo = promos.create_promo(conn, event["id"], "PROBE", "percent", 10)
         device, _enrolment = devices.create_device(conn, {"name": "Door 1", "event_id": event["id"]})
         _gate, gate_token = devices.create_device(conn, {"name": "Gate", "event_id": event["id"]})
         gate_private, gate_public = _keypair()
@@ -112,6 +113,7 @@ def seed(app) -> dict:
             "order_id": pending["id"],
             "ticket_id": paid["tickets"][0]["ticket_id"],
             "device_id": device["id"],
+            "promo_id": promo["id"],
         },
         "ticket_type_ids": [t["id"] for t in event["ticket_types"]],
         "hold_token": hold["hold_token"],
@@ -138,7 +140,7 @@ def config_text(base_url: str, seeded: dict) -> str:
         lines.append(f"{name} = {{ values = [{value}] }}")
     lines.append(f"ticket_type_id = {{ values = [{', '.join(map(str, seeded['ticket_type_ids']))}] }}")
     lines += ["", "[parameters]"]
-    for name in seeded["ids"]:
+    for name in [*seeded["ids"], "ticket_type_id"]:
         lines.append(f'"path.{name}" = {{ dictionary = "{name}", probability = {REAL_ID_PROBABILITY} }}')
     # request bodies naming existing objects get past "not found" to the rest of their validation
     # (a hold_id comes with its token from the hold just made: the stateful phase follows the OpenAPI links)

@@ -113,7 +113,7 @@ def test_the_purchase_charges_and_records_the_price(app, client, organizer, kind
 
 
 def _money(page: str, element_id: str) -> int:
-    match = re.search(rf'id="{element_id}">−?EUR ([\d,]+)\.(\d\d)<', page)
+    match = re.search(rf'id="{element_id}">−?€([\d,]+)\.(\d\d)<', page)
     assert match, f"no #{element_id} on the page"
     return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
 
@@ -134,7 +134,7 @@ def test_the_checkout_page_shows_what_the_purchase_charges(app, client, organize
     ).get_data(as_text=True)
     shown = {key: _money(page, key) for key in ("fees", "discount", "total")}
     assert shown == {"fees": 2 * FEE, "discount": 6500 * 15 // 100, "total": 6500 - 975 + 2 * FEE}
-    assert f"Pay EUR {shown['total'] // 100}.{shown['total'] % 100:02d}" in page
+    assert f"Pay €{shown['total'] // 100:,}.{shown['total'] % 100:02d}" in page
     bought = web.post(
         checkout,
         {

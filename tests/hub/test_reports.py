@@ -120,7 +120,14 @@ def test_csv_exports_have_every_row_and_neutralise_formulas(engine, sold):
             )
         )
     assert [o["status"] for o in orders] == ["paid", "paid", "refunded", "pending"]
-    assert orders[2]["discount"] == "250" and orders[2]["total"] == "2400" and orders[0]["tickets"] == "2"
+    # decimal amounts in the order's currency, the currency in its own column (not 2400 for EUR 24.00)
+    assert (orders[2]["discount"], orders[2]["fees"], orders[2]["total"], orders[2]["currency"]) == (
+        "2.50",
+        "1.50",
+        "24.00",
+        "EUR",
+    )
+    assert orders[0]["subtotal"] == "50.00" and orders[0]["tickets"] == "2"
     assert {o["buyer_name"] for o in orders} == {"'" + BUYER["name"]}  # not a live formula in a spreadsheet
     assert len(tickets) == 2 + 1 + 2 + 1  # two seats, the re-issued replacement, two standing, the refunded seat
     assert sorted(t["status"] for t in tickets).count("revoked") == 2
@@ -134,3 +141,21 @@ def test_csv_cells_round_trip_and_never_start_a_formula(cells):
     for original, written in zip(cells, row):
         assert written in (original, "'" + original)
         assert not written.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_an_event_in_yen_reports_and_exports_yen_without_decimals(app, engine):
+    """The currency is the event's: its prices, its orders, the report and the CSV are in it."""
+    signer = app.extensions["tickethub.keys"].current()
+    with engine.connect() as conn:
+        organizer = users.create_user(conn, "yen@example.org", "correct horse", "organizer")
+        event = make_event(conn, organizer["id"], price=21900, fee=300, currency="jpy")
+        order = _paid(conn, signer, hold_seats(conn, event["id"], [("A", "1", "1")]))
+        report = reports.sales_report(conn, event["id"])
+        [row] = list(
+            csv.DictReader(
+                io.StringIO(reports.to_csv(reports.ORDER_COLUMNS, reports.order_csv_rows(conn, event["id"])))
+            )
+        )
+    assert event["currency"] == "JPY" and (order["total"], order["currency"]) == (22200, "JPY")
+    assert (report["currency"], report["gross"]) == ("JPY", 22200)
+    assert (row["subtotal"], row["fees"], row["total"], row["currency"]) == ("21900", "300", "22200", "JPY")

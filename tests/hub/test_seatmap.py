@@ -157,7 +157,7 @@ def test_layout_follows_ticket_type_changes(app, client, organizer, engine):
     before = client.get(urls["status"]).json
     type_id = event["ticket_types"][0]["id"]
     with engine.connect() as conn:
-        event_admin.set_price(conn, event["id"], type_id, 4200)
+        event_admin.update_ticket_type(conn, event["id"], type_id, {"price": 4200})
     seatmap.changed(event["id"], app)  # what the organizer's price page does after the change
     after = client.get(urls["status"]).json
     assert after["layout"] != before["layout"] and after["version"] != before["version"]

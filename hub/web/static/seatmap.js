@@ -47,9 +47,12 @@
   for (const [index, type] of mine) picked.set(index, type);
   for (const index of JSON.parse(form.dataset.picks || "[]")) picked.set(String(index), null);
 
-  // The cart bar's total as the hub writes amounts (hub/delivery/notify.py money: "EUR 12.50").
-  function money(cents) {
-    return currency + " " + Math.floor(cents / 100) + "." + String(cents % 100).padStart(2, "0");
+  // Amounts as the hub writes them (hub/services/money.py format_money, CLDR's English: "€12.50",
+  // "¥21,900"): the browser's Intl knows each currency's symbol and decimal places.
+  const moneyFormat = new Intl.NumberFormat("en", { style: "currency", currency: currency });
+  const minorUnits = 10 ** moneyFormat.resolvedOptions().maximumFractionDigits;
+  function money(minor) {
+    return moneyFormat.format(minor / minorUnits);
   }
 
   async function getJSON(url) {

@@ -72,7 +72,7 @@ def test_customer_picks_two_seats_and_phone_ticket_screenshot_decodes_and_verifi
         "Section A · Row 2 · Seat 6",
     ]
     assert re.fullmatch(r"\d+:\d\d", page.text_content("#countdown"))
-    assert page.text_content("#total") == "EUR 53.00"
+    assert page.text_content("#total") == "€53.00"
     page.fill("#name", "Ada Lovelace")
     page.fill("#email", "ada@example.org")
     page.select_option("#payment_method", "box_office")
@@ -142,5 +142,65 @@ def test_organizer_creates_venue_and_event_through_the_pages(browser, tmp_path):
         page.click("text=Public page")
         page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data
         assert page.locator("button.seat.available").count() == 16
-        assert "EUR 18.50" in page.text_content(".prices")
+        assert "€18.50" in page.text_content(".prices")
         context.close()
+
+
+def test_refund_and_reissue_buttons_ask_first_and_cancelling_the_dialog_changes_nothing(browser, hub):
+    """The organizer's order page: each button that takes a buyer's QR code away says so in a dialog;
+    "Cancel" in it leaves the order and its tickets as they were, "OK" does what it said."""
+    from hub.services.orders import confirm_payment, get_order, purchase
+
+    app, base_url, event = hub
+    signer = app.extensions["tickethub.keys"].current()
+    with app.extensions["tickethub.engine"].connect() as conn:
+        held = holds.hold_seats(conn, event["id"], [("A", "1", "1")])
+        order = purchase(
+            conn, held["hold_id"], held["hold_token"], {"name": "Ada", "email": "ada@example.org"}, "box_office", signer
+        )
+        order = confirm_payment(conn, order["id"], signer)
+    [ticket] = order["tickets"]
+
+    def state() -> tuple:
+        with app.extensions["tickethub.engine"].connect() as conn:
+            now = get_order(conn, order["id"])
+        return now["status"], [(t["ticket_id"], t["status"]) for t in now["tickets"]]
+
+    before = state()
+    context = browser.new_context()
+    page = context.new_page()
+    console_errors = []
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    _login(page, base_url, "org@example.org")
+    page.goto(f"{base_url}/manage/events/{event['id']}/orders")
+    asked = []
+
+    def answer(accept: bool):
+        def handle(dialog) -> None:
+            asked.append((dialog.type, dialog.message))
+            dialog.accept() if accept else dialog.dismiss()
+
+        return handle
+
+    page.once("dialog", answer(False))
+    page.click(f"#order-{order['id']} button:text('Refund')")
+    page.once("dialog", answer(False))
+    page.click(f"#order-{order['id']} button:text('Re-issue')")
+    assert [kind for kind, _ in asked] == ["confirm", "confirm"]
+    refund_text, reissue_text = (message for _, message in asked)
+    assert "(€26.50)" in refund_text and "its 1 ticket QR code(s) stop working at the gate" in refund_text
+    assert "current QR code stops working at the gate" in reissue_text and "new QR code" in reissue_text
+    assert state() == before  # dismissed: nothing was sent
+    assert page.url.endswith(f"/manage/events/{event['id']}/orders")
+
+    page.once("dialog", answer(True))
+    page.click(f"#order-{order['id']} button:text('Re-issue')")
+    page.wait_for_selector(f"text=Ticket {ticket['ticket_id']} replaced")
+    status, tickets = state()
+    assert status == "paid" and (ticket["ticket_id"], "revoked") in tickets and len(tickets) == 2
+    page.once("dialog", answer(True))
+    page.click(f"#order-{order['id']} button:text('Refund')")
+    page.wait_for_selector(f"text=Order {order['id']} refunded")
+    assert state()[0] == "refunded" and len(asked) == 4
+    assert console_errors == []
+    context.close()

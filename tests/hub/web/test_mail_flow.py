@@ -146,3 +146,42 @@ def test_one_unmailable_order_does_not_stop_the_reminders_for_the_others(
     assert [m["To"] for m in smtp[confirmations:]] == ["Ada Lovelace <second@example.org>"]
     assert f"could not mail the reminder for order {first_id}" in caplog.text
     assert remind_once(app) == [] and mail_queue_once(app) == {}  # the bad one is not retried on every run
+
+
+def test_cancelling_an_event_on_its_page_says_what_happens_then_refunds_revokes_and_mails(
+    app, browser_client, new_browser, engine, make_account, smtp
+):
+    from hub.services.orders import confirm_payment
+
+    organizer = make_account("organizer", "org@example.org")
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"], price=900, fee=100, title="Rained Off")
+    paid_url = _buy(browser_client, event, [0, 1], method="box_office", email="paid@example.org")
+    _buy(browser_client, event, [2], method="box_office", email="unpaid@example.org")
+    paid_id = int(re.search(r"/orders/(\d+)/", paid_url).group(1))
+    with engine.connect() as conn:
+        confirm_payment(conn, paid_id, app.extensions["tickethub.keys"].current())
+    staff = new_browser()
+    staff.login("org@example.org")
+    url = f"/manage/events/{event['id']}/cancel"
+
+    step_one = staff.get(url).get_data(as_text=True)
+    assert "refunds 1 paid order(s) (€20.00)" in step_one and "QR codes stop working at the gate" in step_one
+    assert "1 unpaid order(s) are cancelled" in step_one and "2 ticket(s) are revoked" in step_one
+    wrong = staff.post(url, {"confirm": "rained off"})
+    assert wrong.status_code == 200 and "nothing was cancelled" in wrong.get_data(as_text=True)
+    assert staff.get(f"/api/v1/events/{event['id']}").json["cancelled_at"] is None and smtp == []
+
+    done = staff.post(url, {"confirm": "Rained Off"}, follow_redirects=True).get_data(as_text=True)
+    mail_queue_once(app)  # the refunds and the cancellation queued the buyers' mail; the job sends it
+    assert "Event cancelled: 1 order(s) refunded, 1 unpaid order(s) cancelled" in done and 'id="cancelled"' in done
+    assert sorted(m["To"].addresses[0].addr_spec for m in smtp) == ["paid@example.org", "unpaid@example.org"]
+    refund_mail = next(m for m in smtp if m["To"].addresses[0].addr_spec == "paid@example.org")
+    assert "we have refunded €20.00" in refund_mail.get_body(("plain",)).get_content()  # the event's currency format
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(orders.c.buyer_email, orders.c.status)).all())
+    assert statuses == {"paid@example.org": "refunded", "unpaid@example.org": "cancelled"}
+    public = browser_client.get(f"/events/{event['id']}").get_data(as_text=True)
+    assert "This event is cancelled" in public
+    assert '<div class="price-from">Cancelled</div>' in browser_client.get("/").get_data(as_text=True)
+    assert browser_client.get(paid_url).status_code == 200

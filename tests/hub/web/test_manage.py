@@ -80,10 +80,10 @@ def test_edit_event_price_and_promo_through_pages(browser_client, event):
     web.post(f"/manage/events/{event['id']}/ticket-types/{type_id}/price", {"price": "31.50"})
     web.post(f"/manage/events/{event['id']}/promos", {"code": "fans", "kind": "fixed", "value": "5", "max_uses": "10"})
     page = browser_client.get(f"/events/{event['id']}").get_data(as_text=True)
-    assert "Brass Night (extra date)" in page and "EUR 31.50" in page and "Potsdam" in page
+    assert "Brass Night (extra date)" in page and "€31.50" in page and "Potsdam" in page
     assert "Sat 3 Feb 2031" not in page and "Mon 3 Feb 2031, 20:00" in page
     manage = web.get(f"/manage/events/{event['id']}").get_data(as_text=True)
-    assert "FANS" in manage and "EUR 5.00" in manage and "0 / 10" in manage
+    assert "FANS" in manage and "€5.00" in manage and "0 / 10" in manage
 
 
 def test_edit_event_page_explains_a_refused_change_and_keeps_the_event(browser_client, event):
@@ -211,7 +211,7 @@ def test_add_ticket_types_to_an_existing_event(browser_client, engine, make_acco
     assert "unknown section(s) Z" in wrong.get_data(as_text=True)
     assert web.get(f"/events/{event['id']}/seats.json").get_json()["num_seats"] == 7
     page = web.get(f"/events/{event['id']}").get_data(as_text=True)
-    assert "EUR 8.00" in page and "General admission: Standing" in page and "Ghost" not in page
+    assert "€8.00" in page and "General admission: Standing" in page and "Ghost" not in page
 
 
 def test_edit_venue_renames_and_appends_seats_without_moving_existing_ones(browser_client, engine, event):
@@ -283,3 +283,35 @@ def test_orders_page_far_past_the_end_is_empty_not_a_server_error(browser_client
     web.login("org@example.org")
     response = web.get(f"/manage/events/{event['id']}/orders?page=99999999999999999999")
     assert response.status_code == 200
+
+
+def test_an_event_in_yen_shows_yen_without_decimals_and_refuses_cents(browser_client, make_account):
+    """The currency chosen in the event form: prices typed and shown in it, its minor unit respected."""
+    make_account("organizer", "yen@example.org")
+    web = browser_client
+    web.login("yen@example.org")
+    web.get("/manage/events/new")
+    form = {
+        "title": "Taiko",
+        "starts_at": "2031-02-03T20:00",
+        "currency": "jpy",
+        "service_fee": "300",
+        "venue_id": "0",
+        "ticket_types-0-name": "Standing",
+        "ticket_types-0-kind": "ga",
+        "ticket_types-0-price": "4500",
+        "ticket_types-0-capacity": "100",
+        **{f"ticket_types-{i}-kind": "seated" for i in (1, 2)},  # the form's empty rows, as a browser sends them
+    }
+    refused = web.post("/manage/events/new", {**form, "ticket_types-0-price": "45.50"}, follow_redirects=True)
+    assert "JPY amounts have no decimals" in html.unescape(refused.get_data(as_text=True))
+    created = web.post("/manage/events/new", form)
+    assert created.status_code == 302, created.get_data(as_text=True)
+    event_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    page = web.get(f"/events/{event_id}").get_data(as_text=True)
+    assert "¥4,500" in page and "service fee of ¥300" in page and "4500.00" not in page
+    manage = web.get(f"/manage/events/{event_id}").get_data(as_text=True)
+    assert 'value="4500"' in manage and "prices in JPY" in manage
+    web.post(f"/manage/events/{event_id}/promos", {"code": "yen", "kind": "fixed", "value": "500"})
+    assert "¥500" in web.get(f"/manage/events/{event_id}").get_data(as_text=True)
+    assert web.get(f"/api/v1/events/{event_id}").json["currency"] == "JPY"

@@ -27,7 +27,7 @@ def test_percent_code_shown_at_checkout_and_charged(browser_client, engine, even
     web.get(checkout)
     applied = web.post(checkout, {"name": "A", "email": "a@example.org", "promo_code": "Spring20", "action": "apply"})
     page = applied.get_data(as_text=True)
-    assert "Promo code SPRING20" in page and "−EUR 5.00" in page and "EUR 21.50" in page  # 25.00 - 5.00 + 1.50 fee
+    assert "Promo code SPRING20" in page and "−€5.00" in page and "€21.50" in page  # 25.00 - 5.00 + 1.50 fee
     bought = web.post(
         checkout,
         {
@@ -39,7 +39,7 @@ def test_percent_code_shown_at_checkout_and_charged(browser_client, engine, even
         },
     )
     order = web.get(bought.headers["Location"]).get_data(as_text=True)
-    assert "Total EUR 21.50" in order and "promo SPRING20 −EUR 5.00" in order
+    assert "Total €21.50" in order and "promo SPRING20 −€5.00" in order
 
 
 def test_unknown_or_used_up_code_blocks_the_purchase_with_a_reason(browser_client, engine, event):
@@ -57,7 +57,7 @@ def test_unknown_or_used_up_code_blocks_the_purchase_with_a_reason(browser_clien
         checkout,
         {"name": "A", "email": "a@example.org", "promo_code": "once", "payment_method": "box_office", "action": "buy"},
     )
-    assert "Total EUR 16.50" in web.get(first.headers["Location"]).get_data(as_text=True)
+    assert "Total €16.50" in web.get(first.headers["Location"]).get_data(as_text=True)
     second_checkout = _hold(web, event, 1)
     web.get(second_checkout)
     used = web.post(

@@ -25,7 +25,7 @@ def test_report_page_and_csv_downloads(app, engine, event, browser_client):
     page = browser_client.get(f"/manage/events/{event['id']}/report")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert '<td data-key="tickets_sold">2</td>' in html and '<td data-key="fees">EUR 3.00</td>' in html
+    assert '<td data-key="tickets_sold">2</td>' in html and '<td data-key="fees">€3.00</td>' in html
     assert "after the event" in html  # no no-show rate before the event
 
     for kind, rows in (("orders", 1), ("tickets", 2), ("scans", 0)):

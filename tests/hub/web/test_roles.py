@@ -59,6 +59,7 @@ ROUTES = {
     "manage.venue_edit": ("GET", OWNER),
     "manage.event": ("GET", OWNER),
     "manage.event_edit": ("GET", OWNER),
+    "manage.event_cancel": ("GET", OWNER),
     "manage.ticket_price": ("POST", OWNER),
     "manage.ticket_type_new": ("POST", OWNER),
     "manage.promo_new": ("POST", OWNER),

@@ -55,7 +55,7 @@ def test_event_list_filters_sorts_and_pages(browser_client, engine, make_account
 
     first = web.get("/").get_data(as_text=True)
     assert "14 events" in first and "Show 00" in first and "Show 13" not in first and "Page 1 of 2" in first
-    assert first.count("from EUR 25.00") == 12
+    assert first.count("from €25.00") == 12
     second = web.get("/?page=2").get_data(as_text=True)
     assert "Show 13" in second and "Show 00" not in second
     jazz = web.get("/?category=jazz").get_data(as_text=True)
@@ -83,7 +83,7 @@ def test_calendar_shows_events_on_their_day(browser_client, event):
 
 def test_event_page_shows_prices_availability_and_seat_map(browser_client, event):
     page = browser_client.get(f"/events/{event['id']}").get_data(as_text=True)
-    assert "EUR 25.00" in page and "service fee of EUR 1.50" in page
+    assert "€25.00" in page and "service fee of €1.50" in page
     # the page does not spell out its seats: seatmap.js draws them from the cached map data it names
     assert 'class="seat' not in page
     status_url = re.search(r'data-status-url="([^"]+)"', page).group(1)
@@ -98,7 +98,7 @@ def test_buy_two_seats_box_office_then_staff_marks_paid_and_tickets_verify(app, 
     checkout_url = _hold_two_seats(web, event)
     checkout = web.get(checkout_url).get_data(as_text=True)
     assert "Section A · Row 1 · Seat 1" in checkout and "Section A · Row 1 · Seat 2" in checkout
-    assert "EUR 50.00" in checkout and "EUR 3.00" in checkout and "EUR 53.00" in checkout  # fees before paying
+    assert "€50.00" in checkout and "€3.00" in checkout and "€53.00" in checkout  # fees before paying
     assert 'id="countdown"' in checkout
 
     seats = web.get(f"/events/{event['id']}/seats.json").get_json()["seats"]
@@ -108,7 +108,7 @@ def test_buy_two_seats_box_office_then_staff_marks_paid_and_tickets_verify(app, 
     assert bought.status_code == 302
     order_url = bought.headers["Location"]
     pending = web.get(order_url).get_data(as_text=True)
-    assert "Pay EUR 53.00 at the box office by " in pending
+    assert "Pay €53.00 at the box office by " in pending
     assert _outbox(app) == []  # pages only queue mail; the mail job sends it
     assert mail_queue_once(app) == {"outbox": 1}  # SMTP is not configured: kept in the outbox
     [received] = _outbox(app)
