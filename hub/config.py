@@ -390,6 +390,26 @@ SETTINGS: tuple[Setting, ...] = (
         "allow endpoints on loopback, private and link-local addresses; off, an organizer's URL cannot make "
         "the hub probe its own network (turn on only where every organizer is trusted, or in tests).",
     ),
+    # Apple Wallet passes for tickets (hub/delivery/wallet.py); all empty: no "Add to Apple Wallet" button
+    Setting(
+        "WALLET_CERT_FILE",
+        "",
+        "wallet",
+        "PEM file of the Pass Type ID certificate Apple issued to the organizer; empty: passes are not offered.",
+    ),
+    Setting("WALLET_KEY_FILE", "", "wallet", "PEM file of that certificate's private key (readable by the hub only)."),
+    Setting("WALLET_KEY_PASSWORD", "", "wallet", "the key file's password, if it has one."),
+    Setting(
+        "WALLET_WWDR_CERT_FILE",
+        "",
+        "wallet",
+        "PEM file of Apple's WWDR intermediate certificate, put into each pass's signature.",
+    ),
+    Setting(
+        "WALLET_PASS_TYPE_ID", "", "wallet", "the Pass Type ID of the certificate, e.g. `pass.org.example.tickets`."
+    ),
+    Setting("WALLET_TEAM_ID", "", "wallet", "the Apple developer team id the certificate belongs to."),
+    Setting("WALLET_ORGANIZATION", "ticketgate", "wallet", "the organization name Wallet shows on the pass."),
 )
 
 # Variables that say where the settings are, read only from the environment.

@@ -318,3 +318,18 @@ def account_exists(*, to: str, login_url: str, reset_url: str) -> EmailMessage:
         ]
     )
     return _message(to, None, "You already have a ticketgate account", body)
+
+
+def email_change_link(*, to: str, confirm_url: str, valid_hours: int) -> EmailMessage:
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            "someone (hopefully you) asked to move a ticketgate account to this address.",
+            f"Open this link within {valid_hours} hours, logged in to that account, to confirm:",
+            confirm_url,
+            "",
+            "If you did not ask for this, ignore this message; nothing changes.",
+        ]
+    )
+    return _message(to, None, "Confirm your new ticketgate email address", body)

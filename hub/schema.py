@@ -72,6 +72,8 @@ users = Table(
     Column("session_version", Integer, nullable=False, default=0, server_default="0"),
     # door staff: the organizer whose events they work at (NULL: see services.staff)
     Column("staff_of", BigId, ForeignKey("users.id")),
+    # what the account holder calls themself: prefills checkout (empty: not given)
+    Column("name", String(200), nullable=False, default="", server_default=""),
 )
 
 api_tokens = Table(

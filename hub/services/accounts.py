@@ -1,4 +1,5 @@
-"""Account features on top of users: registration links, password reset tokens, TOTP two-factor, order history."""
+"""Account features on top of users: registration links, password reset tokens, TOTP two-factor, order history,
+profile and privacy (name, email and password changes, data export, deleting the account)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import atomic
-from ..schema import events, orders
+from ..schema import api_tokens, events, orders, tickets, users, venues
 from ..schema_web import account_orders, password_resets, user_totp
-from .clock import utcnow
+from ..schema_webhooks import webhook_deliveries, webhook_endpoints
+from .clock import iso, utcnow
 from .errors import Conflict, Invalid
 from .roles import TWO_FACTOR
-from .users import end_sessions, get_user_by_email, set_password
+from .users import authenticate, end_sessions, get_user_by_email, list_tokens, set_password
+from .validate import email_address, plain_text
 
 RESET_TTL = timedelta(minutes=30)
 REGISTER_TTL = timedelta(hours=24)
@@ -221,3 +224,139 @@ def order_history(conn: Connection, user_id: int) -> list[dict]:
         .order_by(orders.c.created_at.desc())
     ).mappings()
     return [dict(r) for r in rows]
+
+
+# --- profile and privacy ---------------------------------------------------
+# What the EU's GDPR asks a shop to give its customers: see and correct what it holds (profile),
+# take it away (export), and leave (delete). Orders are the organizer's sales records and stay with
+# them when an account goes; the account's own data goes.
+
+EMAIL_CHANGE_TTL = timedelta(hours=24)
+MAX_NAME = 200
+
+
+def update_profile(conn: Connection, user_id: int, name: str) -> None:
+    name = plain_text(MAX_NAME)(name.strip(), "name")
+    with atomic(conn):
+        conn.execute(update(users).where(users.c.id == user_id).values(name=name))
+
+
+def change_password(conn: Connection, user: dict, current: str, new: str) -> None:
+    """Set a new password once the current one is proven; every other session ends."""
+    if authenticate(conn, user["email"], current) is None:
+        raise Invalid("the current password is not right", "wrong_password")
+    set_password(conn, user["id"], new)
+
+
+def _email_change_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="tickethub-email-change")
+
+
+def email_change_token(secret: str, user: dict, new_email: str, now: datetime | None = None) -> str:
+    """A link token for moving `user` to `new_email`, mailed to that address: following it proves the
+    buyer reads it. It names the address it replaces, so it works once (and not after another change)."""
+    now = now or utcnow()
+    new_email = email_address()(new_email, "email")
+    return _email_change_serializer(secret).dumps(
+        {"user": user["id"], "from": user["email"], "to": new_email, "at": int(now.timestamp())}
+    )
+
+
+def finish_email_change(conn: Connection, secret: str, token: str, user: dict, now: datetime | None = None) -> str:
+    """Move the logged-in `user` to the address the token names; returns it. Invalid when the token is
+    forged, expired, for another account, already used, or the address has an account by now."""
+    now = now or utcnow()
+    try:
+        data = _email_change_serializer(secret).loads(token or "")
+        user_id, old, new, issued = int(data["user"]), data["from"], data["to"], int(data["at"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise Invalid("this link is not valid; ask for a new one", "bad_email_link") from None
+    if not 0 <= now.timestamp() - issued <= EMAIL_CHANGE_TTL.total_seconds():
+        raise Invalid("this link has expired; ask for a new one", "bad_email_link")
+    if user_id != user["id"] or old != user["email"]:
+        raise Invalid("this link is for another account, or was already used", "bad_email_link")
+    if get_user_by_email(conn, new) is not None:
+        raise Conflict(f"{new} has an account already", "email_taken")
+    try:
+        with atomic(conn):
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.email == old)
+                .values(email=new, session_version=users.c.session_version + 1)
+            )
+    except IntegrityError:
+        raise Conflict(f"{new} has an account already", "email_taken") from None
+    return new
+
+
+def export_data(conn: Connection, user_id: int) -> dict:
+    """Everything the hub holds about the account, as JSON: profile, orders placed while logged in
+    (with their tickets' state), API tokens (names, never the secrets), two-factor state."""
+    user = conn.execute(select(users).where(users.c.id == user_id)).mappings().one()
+    history = []
+    for order in order_history(conn, user_id):
+        row = conn.execute(select(orders).where(orders.c.id == order["id"])).mappings().one()
+        history.append(
+            {
+                "id": row["id"],
+                "event": order["event_title"],
+                "event_starts_at": iso(order["starts_at"]),
+                "status": row["status"],
+                "buyer": {"name": row["buyer_name"], "email": row["buyer_email"]},
+                "total": row["total"],  # minor units of currency
+                "currency": row["currency"],
+                "payment_method": row["payment_method"],
+                "created_at": iso(row["created_at"]),
+                "tickets": [
+                    {"id": t.id, "status": t.status}
+                    for t in conn.execute(
+                        select(tickets.c.id, tickets.c.status)
+                        .where(tickets.c.order_id == row["id"])
+                        .order_by(tickets.c.id)
+                    )
+                ],
+            }
+        )
+    return {
+        "account": {
+            "id": user["id"],
+            "email": user["email"],
+            "name": user["name"],
+            "role": user["role"],
+            "created_at": iso(user["created_at"]),
+            "two_factor": totp_enabled(conn, user_id),
+        },
+        "orders": history,
+        "api_tokens": [
+            {"name": t["name"], "created_at": iso(t["created_at"]), "revoked_at": iso(t["revoked_at"])}
+            for t in list_tokens(conn, user_id)
+        ],
+        "exported_at": iso(utcnow()),
+    }
+
+
+def delete_account(conn: Connection, user: dict, password: str) -> None:
+    """Delete the account once its password is proven: its profile, order history links, API tokens,
+    two-factor secret, reset links and webhook endpoints (with their delivery log) go. Its orders stay with the organizers who sold them (their
+    sales records) and its tickets stay valid. An account that owns venues or events, or employs door
+    staff, must hand them over first (an admin can)."""
+    if authenticate(conn, user["email"], password) is None:
+        raise Invalid("the password is not right", "wrong_password")
+    user_id = user["id"]
+    owns = (
+        conn.execute(select(events.c.id).where(events.c.organizer_id == user_id).limit(1)).first()
+        or conn.execute(select(venues.c.id).where(venues.c.owner_id == user_id).limit(1)).first()
+        or conn.execute(select(users.c.id).where(users.c.staff_of == user_id).limit(1)).first()
+    )
+    if owns:
+        raise Conflict(
+            "this account owns venues, events or door-staff accounts; an admin must hand them over first",
+            "account_in_use",
+        )
+    with atomic(conn):
+        endpoints = select(webhook_endpoints.c.id).where(webhook_endpoints.c.organizer_id == user_id)
+        conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.endpoint_id.in_(endpoints)))
+        conn.execute(delete(webhook_endpoints).where(webhook_endpoints.c.organizer_id == user_id))
+        for table in (account_orders, password_resets, user_totp, api_tokens):
+            conn.execute(delete(table).where(table.c.user_id == user_id))
+        conn.execute(delete(users).where(users.c.id == user_id))

@@ -1,4 +1,5 @@
-"""Accounts: register (by mailed link), log in (with optional TOTP), log out, password reset by mail, order history.
+"""Accounts: register (by mailed link), log in (with optional TOTP), log out, password reset by mail, order history,
+the profile page (name, email and password changes, data export, deleting the account).
 
 Answers never tell whether an email has an account: login says "wrong email or
 password" after the same hash work either way, and registration and reset
@@ -7,11 +8,12 @@ requests say "check your mail" either way (the mail differs).
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pyotp
 import segno
-from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Response, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from .. import mail
 from ..db import get_db
@@ -23,8 +25,13 @@ from ..services.users import authenticate, create_user, get_user, get_user_by_em
 from . import pages_blueprint
 from .auth import login_session, logout_session, public, renew_session, roles, safe_next
 from .forms import (
+    ConfirmForm,
+    DeleteAccountForm,
     DisableTotpForm,
+    EmailChangeForm,
     LoginForm,
+    PasswordChangeForm,
+    ProfileForm,
     RegisterFinishForm,
     RegisterForm,
     ResetForm,
@@ -215,3 +222,108 @@ def two_factor():
     # omitsize: a viewBox only, so the code scales to its card instead of sitting in one corner of it
     qr = segno.make_qr(uri).svg_inline(border=4, dark="#000", light="#fff", omitsize=True)
     return render_template("account/two_factor.html", enabled=False, form=form, secret=secret, qr_svg=qr)
+
+
+def _profile_page(**forms):
+    user = g.user
+    defaults = {
+        "profile": ProfileForm(name=user.get("name", ""), formdata=None),
+        "password_form": PasswordChangeForm(formdata=None),
+        "email_form": EmailChangeForm(formdata=None),
+    }
+    return render_template("account/profile.html", **{**defaults, **forms})
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@roles()
+def profile():
+    form = ProfileForm()
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(get_db(), g.user["id"], form.name.data or "")
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Saved.", "success")
+            return redirect(url_for(".profile"))
+    return _profile_page(profile=form) if request.method == "POST" else _profile_page()
+
+
+@bp.post("/password")
+@roles()
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(get_db(), g.user, form.current.data, form.password.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            renew_session(g.user["id"])  # other sessions end; this one stays
+            flash("Your password is changed; you were logged out everywhere else.", "success")
+            return redirect(url_for(".profile"))
+    return _profile_page(password_form=form)
+
+
+@bp.post("/email")
+@roles()
+def change_email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip()
+        token = accounts.email_change_token(current_app.secret_key, g.user, email)
+        message = mail.email_change_link(
+            to=email,
+            confirm_url=external_url("account.confirm_email", token=token),
+            valid_hours=int(accounts.EMAIL_CHANGE_TTL.total_seconds() // 3600),
+        )
+        mail.send(mail_settings(), message)
+        flash(f"Check your mail at {email}: follow the link there to confirm the new address.", "success")
+        return redirect(url_for(".profile"))
+    return _profile_page(email_form=form)
+
+
+@bp.route("/email/<token>", methods=["GET", "POST"])
+@roles()
+def confirm_email(token: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            email = accounts.finish_email_change(get_db(), current_app.secret_key, token, g.user)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".profile"))
+        renew_session(g.user["id"])
+        flash(f"Your account's email is now {email}.", "success")
+        return redirect(url_for(".profile"))
+    return render_template("account/confirm_email.html", form=form)
+
+
+@bp.get("/export.json")
+@roles()
+def export():
+    data = accounts.export_data(get_db(), g.user["id"])
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="ticketgate-account.json"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+@roles()
+def delete():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        try:
+            accounts.delete_account(get_db(), g.user, form.password.data)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+        else:
+            session.clear()  # the user is gone, and with them every session (load_user finds no one)
+            g.user = None
+            flash(
+                "Your account is deleted. Your tickets still work: open them from the links in your mails.", "success"
+            )
+            return redirect(url_for("store.events"))
+    return render_template("account/delete.html", form=form)

@@ -23,7 +23,13 @@ from ..services.users import end_sessions, get_user
 
 
 def _page_user(user: dict) -> dict:
-    return {"id": user["id"], "email": user["email"], "role": user["role"], "staff_of": user["staff_of"]}
+    return {
+        "id": user["id"],
+        "email": user["email"],
+        "name": user["name"],
+        "role": user["role"],
+        "staff_of": user["staff_of"],
+    }
 
 
 def load_user() -> None:

@@ -232,3 +232,27 @@ class TotpSetupForm(TotpForm):
 
 class DisableTotpForm(TotpForm):
     """Turning two-factor login off takes a current code: a borrowed session alone cannot."""
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(
+        "Your name", validators=[Optional(), Length(max=200)], description="Filled in for you at checkout."
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField("Current password", validators=[InputRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=[InputRequired(), Length(min=8, max=200)])
+    confirm = PasswordField("Repeat new password", validators=[EqualTo("password", message="the passwords differ")])
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField("New email", validators=[InputRequired(), EMAIL, Length(max=320)])
+
+
+class ConfirmForm(FlaskForm):
+    """A step that only needs the page's CSRF token (a confirmation button)."""
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Your password", validators=[InputRequired(), Length(max=200)])

@@ -6,6 +6,7 @@ import calendar as calendar_module
 import hashlib
 import hmac
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Response,
@@ -20,12 +21,17 @@ from flask import (
     url_for,
 )
 
+from common.protocol import to_utc
+
 from ..api.seatmap_reads import flask_response
 from ..db import get_db
+from ..delivery import calendar as order_calendar
+from ..delivery import wallet
 from ..delivery.card import seat_label
 from ..delivery.images import qr_png, qr_svg
 from ..delivery.notify import ticket_cards
 from ..delivery.pdf import tickets_pdf
+from ..deployment import external_url, public_url
 from ..services import accounts, pricing, promos, seatmap, storefront
 from ..services import holds as hold_service
 from ..services import orders as order_service
@@ -363,8 +369,9 @@ def checkout(hold_id: int):
     event = get_event(conn, held.event_id)
     price = pricing.hold_price(conn, held, now)  # the purchase below charges this same price
     form = CheckoutForm()
-    if request.method == "GET" and g.user:
+    if request.method == "GET" and g.user:  # the account's profile fills in the buyer
         form.email.data = g.user["email"]
+        form.name.data = g.user["name"] or None
     if form.promo_code.data:
         try:
             price = pricing.with_promo(conn, price, form.promo_code.data, now)
@@ -475,6 +482,9 @@ def ticket(order_id: int, token: str, ticket_id: int):
         png_url=url_for(".ticket_png", order_id=order_id, token=token, ticket_id=ticket_id),
         pdf_url=url_for(".ticket_pdf", order_id=order_id, token=token, ticket_id=ticket_id),
         order_url=url_for(".order", order_id=order_id, token=token),
+        pass_url=url_for(".ticket_pass", order_id=order_id, token=token, ticket_id=ticket_id)
+        if valid and _pass_signer()
+        else None,
     )
 
 
@@ -513,3 +523,50 @@ def order_pdf(order_id: int, token: str):
     return _download(
         tickets_pdf(cards, title=f"Tickets, order {order_id}"), "application/pdf", f"tickets-{order_id}.pdf"
     )
+
+
+def _pass_signer() -> wallet.PassSigner | None:
+    """The configured Apple Wallet signer (WALLET_* settings), loaded once; None: passes not offered.
+    A configured but unreadable certificate or key is logged and passes stay off."""
+    app = current_app._get_current_object()
+    if "tickethub.wallet" not in app.extensions:
+        try:
+            app.extensions["tickethub.wallet"] = wallet.PassSigner.from_config(app.config)
+        except (OSError, ValueError) as exc:
+            app.logger.error("Apple Wallet passes are off: the WALLET_* files cannot be used (%s)", exc)
+            app.extensions["tickethub.wallet"] = None
+    return app.extensions["tickethub.wallet"]
+
+
+@bp.get("/orders/<int:order_id>/<token>/tickets/<int:ticket_id>.pkpass")
+@public
+def ticket_pass(order_id: int, token: str, ticket_id: int):
+    signer = _pass_signer()
+    card = _card(order_id, token, ticket_id)
+    if signer is None:
+        abort(404)
+    if not _is_valid(ticket_id, _order(order_id, token)):
+        abort(410)
+    order_url = external_url("store.order", order_id=order_id, token=token)
+    data = wallet.build_pkpass(card, signer, serial=f"ticket-{ticket_id}", order_url=order_url)
+    return _download(data, wallet.MIMETYPE, f"ticket-{ticket_id}.pkpass")
+
+
+@bp.get("/orders/<int:order_id>/<token>/calendar.ics")
+@public
+def order_ics(order_id: int, token: str):
+    conn = get_db()
+    found = _order(order_id, token)
+    event = get_event(conn, found["event_id"])
+    where = ", ".join(part for part in (storefront.venue_name(conn, event["venue_id"]), event.get("location")) if part)
+    data = order_calendar.order_calendar(
+        order_id=order_id,
+        title=event["title"],
+        starts_at=to_utc(event["starts_at"]),
+        ends_at=to_utc(event.get("ends_at")),
+        location=where,
+        order_url=external_url("store.order", order_id=order_id, token=token),
+        host=urlsplit(public_url()).hostname or "ticketgate",
+        now=utcnow(),
+    )
+    return _download(data, "text/calendar", f"order-{order_id}.ics")
