@@ -81,10 +81,16 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         click.echo(f"door page: {server.url}  ({gate.config.gate_name})")
 
     runner = GateRunner(gate, source, scanner_decoder, ScanDebouncer(gate.config.cooldown_s), preview=preview)
+    from ..peers.service import start_peers
     from ..sync.scheduler import start_sync
 
     door = app.extensions["door"] if app is not None else None
-    sync = start_sync(gate, on_change=(lambda: door.broadcaster.publish("state", gate.snapshot())) if door else None)
+    peers = start_peers(gate)  # before sync: the first pull tells the hub where the peers reach this gate
+    sync = start_sync(
+        gate,
+        on_change=(lambda: door.broadcaster.publish("state", gate.snapshot())) if door else None,
+        peer_port=peers.port if peers is not None else 0,  # 0: the hub lists no address for this gate
+    )
     signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
     runner.start()
     if server is not None:
@@ -99,6 +105,8 @@ def run_command(data_dir: Path, camera, source_spec, decoder, headless, host, po
         runner.stop()
         if sync is not None:
             sync.stop()
+        if peers is not None:
+            peers.stop()
         if app is not None:
             app.extensions["door"].detach()
         if server is not None:

@@ -135,6 +135,9 @@ def install_config(data_dir: Path, hub_config: dict[str, Any], hub_url: str) -> 
             previous = None  # unreadable: the hub's configuration replaces it
     config = gate_config_from_hub(hub_config, hub_url, previous)
     write_config(data_dir, config)
+    from ..peers.roster import install_roster  # the event's other gates and their keys (docs/peers.md)
+
+    install_roster(data_dir, hub_config.get("peers"))
     try:
         return apply_env(config, os.environ)
     except ValueError as exc:

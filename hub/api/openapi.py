@@ -1024,7 +1024,7 @@ def _sync_paths() -> dict:
                     _query("config_version", seq),
                     _query("limit", seq),
                     *timing,
-                    _header(PEER_PORT_HEADER, "port (1..65535) the gate's peers reach it on; absent: none"),
+                    _header(PEER_PORT_HEADER, "port the gate's peers reach it on; 0: none; absent: unchanged"),
                 ],
             ),
         },

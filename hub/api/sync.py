@@ -73,10 +73,10 @@ def push():
 @bp.get("/sync/pull")
 def pull():
     received = utcnow()
-    # where this gate's peers reach it: the address its request came from (ProxyFix: the client's)
-    device = note_peer_address(
-        get_db(), current_device(), request.remote_addr, _header_number(PEER_PORT_HEADER, int, 65535)
-    )
+    device = current_device()
+    peer_port = _header_number(PEER_PORT_HEADER, int, 65535)
+    if peer_port is not None:  # where its peers reach it: the request's address (ProxyFix: the client's); 0: nowhere
+        device = note_peer_address(get_db(), device, request.remote_addr, peer_port)
     result = sync_service.pull(
         get_db(),
         device,

@@ -329,8 +329,8 @@ def roster_changed(conn: Connection, *event_ids: int) -> None:
 
 def note_peer_address(conn: Connection, device: dict, host: str | None, port: int | None) -> dict:
     """Record where the device's peers reach it (its request's address and the port it reported;
-    None when it reported none). A change reaches the other gates of the event with their next
-    configuration. Returns the device as it is now."""
+    port 0: nowhere, its exchange is off). A change reaches the other gates of the event with their
+    next configuration. Returns the device as it is now."""
     address = None
     if host and port:
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

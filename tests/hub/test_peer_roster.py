@@ -60,7 +60,9 @@ def test_an_unchanged_address_writes_nothing_and_a_bad_port_is_a_400(client, org
     version = config_of(b)["config_version"]
     config_of(a, **{PEER_PORT_HEADER: "9001"})
     assert config_of(b)["config_version"] == version
-    config_of(a)  # no port: peers cannot reach it any more
+    config_of(a)  # not told (a one-off `gate-agent sync`): unchanged
+    assert config_of(b)["peers"][0]["address"] == "127.0.0.1:9001"
+    config_of(a, **{PEER_PORT_HEADER: "0"})  # its exchange is off: peers cannot reach it any more
     assert config_of(b)["peers"][0]["address"] is None
     bad = client.get("/api/v1/sync/pull", headers={**a.auth, PEER_PORT_HEADER: "70000"})
     assert bad.status_code == 400 and bad.json["error"]["code"] == "invalid_header"
