@@ -34,31 +34,44 @@ def entry(device_id: int, name: str, key: SigningKey, address: str | None = None
     }
 
 
-@pytest.fixture
-def pair(tmp_path):
+def make_pair(tmp_path, first_config: dict | None = None, second_config: dict | None = None):
     """Gates 1 and 2 of event 1, enrolled (a device key each), with the same ticket key."""
     gates, identities = [], []
-    first = make_gate_folder(tmp_path / "g1", gate_id="device-1", gate_name="Gate 1")
+    first = make_gate_folder(tmp_path / "g1", gate_id="device-1", gate_name="Gate 1", **(first_config or {}))
     for n in (1, 2):
-        folder = first if n == 1 else make_gate_folder(tmp_path / "g2", gate_id="device-2", gate_name="Gate 2")
-        if n == 2:  # tickets signed by gate 1's hub key must verify at gate 2 too
+        if n == 1:
+            folder = first
+        else:  # tickets signed by gate 1's hub key must verify at gate 2 too
+            folder = make_gate_folder(tmp_path / "g2", gate_id="device-2", gate_name="Gate 2", **(second_config or {}))
             (folder.path / "keyring.json").write_bytes((first.path / "keyring.json").read_bytes())
         identity = DeviceIdentity(n, "http://127.0.0.1:9", "td_x", SigningKey.generate())
         save_identity(folder.path, identity)
         gates.append(Gate.open(folder.path))
         identities.append(identity)
+    return first, gates, identities
+
+
+@pytest.fixture
+def pair(tmp_path):
+    first, gates, identities = make_pair(tmp_path)
     yield first, gates, identities
     for gate in gates:
         gate.close()
 
 
+def start_pair(gates, identities) -> list[PeerService]:
+    """Both exchanges on loopback, each on the other's roster with its address."""
+    services = [PeerService(g, i, host="127.0.0.1") for g, i in zip(gates, identities)]
+    for n, gate in enumerate(gates):
+        other = 1 - n
+        address = f"127.0.0.1:{services[other].port}"
+        install_roster(gate.data.data_dir, [entry(other + 1, f"Gate {other + 1}", identities[other].key, address)])
+    return [service.start() for service in services]
+
+
 def test_an_admission_reaches_the_peer_and_is_refused_there(pair):
-    folder, (g1, g2), (i1, i2) = pair
-    s1 = PeerService(g1, i1, host="127.0.0.1")
-    s2 = PeerService(g2, i2, host="127.0.0.1")
-    install_roster(g1.data.data_dir, [entry(2, "Gate 2", i2.key, f"127.0.0.1:{s2.port}")])
-    install_roster(g2.data.data_dir, [entry(1, "Gate 1", i1.key, f"127.0.0.1:{s1.port}")])
-    s1.start(), s2.start()
+    folder, (g1, g2), identities = pair
+    s1, s2 = start_pair((g1, g2), identities)
     try:
         code = folder.ticket(ticket_id=7)
         assert g1.check(code).verdict.value == "admitted"
@@ -69,6 +82,22 @@ def test_an_admission_reaches_the_peer_and_is_refused_there(pair):
         assert len(g2.store.unsynced_scans(10)) == 1
     finally:
         s1.stop(), s2.stop()
+
+
+def test_an_exit_at_the_exit_gate_lets_the_ticket_in_again_at_a_reentry_gate(tmp_path):
+    folder, (entry_gate, exit_gate), identities = make_pair(tmp_path, {"reentry": "reentry"}, {"direction": "exit"})
+    services = start_pair((entry_gate, exit_gate), identities)
+    try:
+        code = folder.ticket(ticket_id=21)
+        assert entry_gate.check(code).verdict.value == "admitted"
+        assert exit_gate.check(code).verdict.value == "exit_recorded"
+        wait_for(lambda: not entry_gate.store.ticket_state(1, 21).inside, what="the entry gate to learn the exit")
+        assert entry_gate.check(code).verdict.value == "admitted"  # out, so in again
+        wait_for(lambda: exit_gate.store.ticket_state(1, 21).admissions == 2, what="the exit gate to learn both")
+    finally:
+        for service in services:
+            service.stop()
+        entry_gate.close(), exit_gate.close()
 
 
 def test_a_peer_that_was_away_gets_what_it_missed(pair):
