@@ -106,6 +106,10 @@ def test_every_gate_learns_its_peers_keys_and_addresses_and_a_revocation_from_th
             timeout=30,
             what=f"{gate.name} to learn its peers' addresses",
         )
+    status = gates["B"].cli("status", "--data-dir", str(gates["B"].data_dir), "--json")
+    assert status.returncode == 0, status.stderr
+    listed = {p["device_id"]: p["address"] for p in json.loads(status.stdout)["peers"]}
+    assert listed[devices["A"]["id"]] == f"127.0.0.1:{gates['A'].peer_port}"
     revoked = devices["revoked"]["id"]
     assert revoked in roster(gates["B"])  # enrolled for the event: a peer, until revoked
     assert devices["other-event"]["id"] not in roster(gates["B"])
