@@ -47,7 +47,7 @@ def run(root: Path, samples: int) -> dict:
 
         def addresses_known() -> bool:
             for gate in gates:
-                roster = json.loads((gate.data_dir / "peers.json").read_text("utf-8"))
+                roster = json.loads((gate.data_dir / "peers.json").read_text("utf-8"))["peers"]
                 if sum(1 for p in roster if p["address"]) != len(gates) - 1:
                     return False
             return True

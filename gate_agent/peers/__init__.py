@@ -9,6 +9,15 @@ still receives each scan once: from the gate that made it.
 """
 
 from .messages import PeerRefused, sign_message, verify_message
-from .roster import Peer, Roster, install_roster, load_roster
+from .roster import Peer, Roster, install_roster, load_roster, verify_roster
 
-__all__ = ["Peer", "PeerRefused", "Roster", "install_roster", "load_roster", "sign_message", "verify_message"]
+__all__ = [
+    "Peer",
+    "PeerRefused",
+    "Roster",
+    "install_roster",
+    "load_roster",
+    "sign_message",
+    "verify_message",
+    "verify_roster",
+]

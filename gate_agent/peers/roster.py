@@ -1,6 +1,8 @@
 """The roster: the event's other enrolled gates, as the hub listed them in this gate's configuration.
 
-peers.json  [{"device_id", "gate_id", "name", "public_key", "address"}, ...]
+peers.json  the hub's signed roster document, as received:
+            {"type": "ticketgate-peer-roster", "version": 1, "device_id", "event_id", "issued_at",
+             "peers": [{"device_id", "gate_id", "name", "public_key", "address"}, ...], "signature": {...}}
 
 Only a device on the roster is a peer: its public key verifies its messages, and its
 address (what it reported at its last pull, as the hub saw it) is where this gate sends
@@ -22,6 +24,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from common.protocol import PEER_ROSTER_DOMAIN, PEER_ROSTER_TYPE
+from common.signing import KeyringError
+from common.signing.keys import verify_document_signature
+
+from ..config import KEYRING_FILE, GateDataError, load_keyring
 from ..sync.identity import write_private
 
 log = logging.getLogger(__name__)
@@ -78,20 +85,48 @@ class Roster:
         return cls(peers)
 
 
-def install_roster(data_dir: Path, items: Any) -> Roster:
-    """Write the hub's roster (none from an older hub: an empty one) to peers.json."""
-    items = items if isinstance(items, list) else []
-    roster = Roster.from_json(items)
-    write_private(Path(data_dir) / PEERS_FILE, (json.dumps(items, indent=2) + "\n").encode("utf-8"))
-    return roster
+def verify_roster(data_dir: Path, hub_config: dict[str, Any]) -> dict[str, Any] | None:
+    """The signed roster of a configuration from the hub, checked before anything is written: signed
+    by a key of the gate's keyring (installed before the configuration), for this device and one of
+    its events. None when the hub sent none (an older hub), or one older than the gate's (kept)."""
+    doc = hub_config.get("peers")
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or doc.get("type") != PEER_ROSTER_TYPE or doc.get("version") != 1:
+        raise GateDataError("the hub sent a peer roster that is not a ticketgate-peer-roster v1")
+    try:
+        verify_document_signature(doc, PEER_ROSTER_DOMAIN, load_keyring(Path(data_dir) / KEYRING_FILE))
+    except KeyringError as exc:
+        raise GateDataError(f"the hub sent a peer roster that does not verify: {exc}") from None
+    events = {e.get("event_id") for e in hub_config.get("events", []) if isinstance(e, dict)}
+    if doc.get("device_id") != hub_config.get("device_id") or doc.get("event_id") not in events:
+        raise GateDataError("the hub sent a peer roster of another device or event")
+    issued_at = doc.get("issued_at")
+    if not isinstance(issued_at, (int, float)) or not isinstance(doc.get("peers"), list):
+        raise GateDataError("the hub sent a peer roster without issued_at or peers")
+    held = _read(Path(data_dir) / PEERS_FILE)
+    if isinstance(held, dict) and isinstance(held.get("issued_at"), (int, float)) and issued_at < held["issued_at"]:
+        log.warning("the hub sent a peer roster older than the one held: kept the one held")
+        return None
+    return doc
+
+
+def install_roster(data_dir: Path, doc: dict[str, Any] | None) -> None:
+    """Write a verified roster (:func:`verify_roster`) to peers.json as received; None: leave it."""
+    if doc is not None:
+        write_private(Path(data_dir) / PEERS_FILE, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
 
 
 def load_roster(data_dir: Path) -> Roster:
-    path = Path(data_dir) / PEERS_FILE
+    doc = _read(Path(data_dir) / PEERS_FILE)
+    return Roster.from_json(doc.get("peers") if isinstance(doc, dict) else None)
+
+
+def _read(path: Path) -> Any:
     try:
-        return Roster.from_json(json.loads(path.read_text("utf-8")))
+        return json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return Roster()
+        return None
     except (OSError, ValueError) as exc:
         log.warning("cannot read %s (%s): no peers until the next configuration", path, exc)
-        return Roster()
+        return None

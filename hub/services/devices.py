@@ -20,7 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, insert, select, update
 
-from common.protocol import DIRECTIONS, PUSH_DOMAIN, MovementKind
+from common.protocol import DIRECTIONS, PEER_ROSTER_DOMAIN, PEER_ROSTER_TYPE, PUSH_DOMAIN, MovementKind
+from common.signing import SigningKey
+from common.signing.canonical import b64encode, canonical_bytes
 
 from ..db import atomic
 from ..schema import events
@@ -272,8 +274,9 @@ def revoke_device(conn: Connection, device_id: int, now: datetime | None = None)
     return get_device(conn, device_id)
 
 
-def device_config(conn: Connection, device: dict) -> dict:
-    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels."""
+def device_config(conn: Connection, device: dict, signer: SigningKey | None = None) -> dict:
+    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels; with
+    ``signer`` (the hub's ticket key) also its peers, signed (docs/peers.md)."""
     event = event_row(conn, device["event_id"])
     zones = device["zones"] if isinstance(device["zones"], list) else json.loads(device["zones"])
     return {
@@ -290,7 +293,7 @@ def device_config(conn: Connection, device: dict) -> dict:
                 "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
             }
         ],
-        "peers": peer_roster(conn, device),
+        **({"peers": signed_roster(conn, device, signer)} if signer is not None else {}),
     }
 
 
@@ -315,6 +318,22 @@ def peer_roster(conn: Connection, device: dict) -> list[dict]:
         }
         for r in rows
     ]
+
+
+def signed_roster(conn: Connection, device: dict, signer: SigningKey, now: datetime | None = None) -> dict:
+    """The device's roster as a document signed by the hub's ticket key, like a revocation list: a gate
+    accepts it only when its keyring verifies it, for itself and its event, and not older than the one
+    it has (so whoever sits between gate and hub can neither add a key nor bring back a revoked one)."""
+    doc = {
+        "type": PEER_ROSTER_TYPE,
+        "version": 1,
+        "device_id": device["id"],
+        "event_id": device["event_id"],
+        "issued_at": (now or utcnow()).timestamp(),
+        "peers": peer_roster(conn, device),
+    }
+    doc["signature"] = {"kid": signer.kid, "value": b64encode(signer.sign(canonical_bytes(doc, PEER_ROSTER_DOMAIN)))}
+    return doc
 
 
 def roster_changed(conn: Connection, *event_ids: int) -> None:

@@ -70,7 +70,7 @@ def world(tmp_path_factory):
 
 
 def roster(gate: GateProcess) -> dict[int, dict]:
-    return {p["device_id"]: p for p in json.loads((gate.data_dir / "peers.json").read_text("utf-8"))}
+    return {p["device_id"]: p for p in json.loads((gate.data_dir / "peers.json").read_text("utf-8"))["peers"]}
 
 
 def ticket_state(gate: GateProcess, event_id: int, ticket_id: int):

@@ -8,18 +8,26 @@ import base64
 
 from cryptography.hazmat.primitives import serialization
 
-from common.protocol import PEER_PORT_HEADER
+from common.protocol import PEER_PORT_HEADER, PEER_ROSTER_DOMAIN
+from common.signing import Keyring
+from common.signing.keys import verify_document_signature
 from tests.hub.helpers import create_event
 from tests.hub.test_sync import FakeGate
 
 
 def config_of(gate: FakeGate, **headers) -> dict:
-    """The configuration the hub sends this gate now (asked with a version it never had)."""
+    """The configuration the hub sends this gate now (asked with a version it never had), its roster
+    checked as a gate checks it: signed by the hub's keyring, for this device and its event."""
     response = gate.client.get(
         "/api/v1/sync/pull?config_version=0", headers={**gate.auth, "X-Device-Time": repr(gate.now()), **headers}
     )
     assert response.status_code == 200, response.json
-    return response.json["config"]
+    config = response.json["config"]
+    doc = config["peers"]
+    keyring = Keyring.from_document(gate.client.get("/api/v1/keyring").json)
+    verify_document_signature(doc, PEER_ROSTER_DOMAIN, keyring)
+    assert doc["device_id"] == gate.id and doc["event_id"] == gate.event_id
+    return {**config, "peers": doc["peers"]}
 
 
 def key_b64(gate: FakeGate) -> str:

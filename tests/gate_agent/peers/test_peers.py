@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from common.protocol import PEER_MAX_BYTES, MovementKind
+from common.protocol import PEER_MAX_BYTES, PEER_ROSTER_DOMAIN, MovementKind
 from common.signing import SigningKey
-from gate_agent.peers import Roster, install_roster, sign_message, verify_message
+from common.signing.canonical import b64encode, canonical_bytes
+from gate_agent.config import GateDataError
+from gate_agent.peers import Roster, install_roster, load_roster, sign_message, verify_message, verify_roster
 from gate_agent.peers.discovery import MdnsPeers
 from gate_agent.peers.messages import PeerRefused
 from gate_agent.peers.roster import key_fingerprint
@@ -65,7 +67,9 @@ def start_pair(gates, identities) -> list[PeerService]:
     for n, gate in enumerate(gates):
         other = 1 - n
         address = f"127.0.0.1:{services[other].port}"
-        install_roster(gate.data.data_dir, [entry(other + 1, f"Gate {other + 1}", identities[other].key, address)])
+        install_roster(
+            gate.data.data_dir, {"peers": [entry(other + 1, f"Gate {other + 1}", identities[other].key, address)]}
+        )
     return [service.start() for service in services]
 
 
@@ -106,8 +110,8 @@ def test_a_peer_that_was_away_gets_what_it_missed(pair):
     port = s2.port
     s2.stop()  # gate 2 is away
     s1 = PeerService(g1, i1, host="127.0.0.1")
-    install_roster(g1.data.data_dir, [entry(2, "Gate 2", i2.key, f"127.0.0.1:{port}")])
-    install_roster(g2.data.data_dir, [entry(1, "Gate 1", i1.key)])
+    install_roster(g1.data.data_dir, {"peers": [entry(2, "Gate 2", i2.key, f"127.0.0.1:{port}")]})
+    install_roster(g2.data.data_dir, {"peers": [entry(1, "Gate 1", i1.key)]})
     s1.start()
     try:
         assert g1.check(folder.ticket(ticket_id=8)).verdict.value == "admitted"
@@ -121,8 +125,8 @@ def test_a_peer_that_was_away_gets_what_it_missed(pair):
 
 def test_peers_found_by_mdns_on_loopback_exchange_without_addresses_from_the_hub(pair):
     folder, (g1, g2), (i1, i2) = pair
-    install_roster(g1.data.data_dir, [entry(2, "Gate 2", i2.key)])  # no address: the hub has seen none
-    install_roster(g2.data.data_dir, [entry(1, "Gate 1", i1.key)])
+    install_roster(g1.data.data_dir, {"peers": [entry(2, "Gate 2", i2.key)]})  # no address: the hub has seen none
+    install_roster(g2.data.data_dir, {"peers": [entry(1, "Gate 1", i1.key)]})
     s1 = PeerService(g1, i1, host="127.0.0.1", mdns=True).start()
     s2 = PeerService(g2, i2, host="127.0.0.1", mdns=True).start()
     try:
@@ -194,3 +198,33 @@ def test_the_store_folds_a_peer_movement_once_and_never_one_of_its_own_scans(pai
     assert g1.store.apply_peer_movements([other]) == 0
     assert g1.store.ticket_state(1, 11).admissions == 1 and g1.store.ticket_state(1, 12).admissions == 1
     assert [m["scan_id"] for m in g1.store.own_movements_after(0, 10)] == [own.record.scan_id]
+
+
+def signed(key: SigningKey, **fields) -> dict:
+    """A roster document as the hub signs it (hub/services/devices.py signed_roster)."""
+    doc = {"type": "ticketgate-peer-roster", "version": 1, "device_id": 1, "event_id": 1, "issued_at": 100.0}
+    doc.update(peers=[entry(2, "Gate 2", SigningKey.generate())], **fields)
+    doc["signature"] = {"kid": key.kid, "value": b64encode(key.sign(canonical_bytes(doc, PEER_ROSTER_DOMAIN)))}
+    return doc
+
+
+def test_a_roster_is_taken_only_signed_by_the_hub_for_this_gate_and_never_older(pair):
+    folder, (g1, _g2), _ids = pair
+    config = {"device_id": 1, "events": [{"event_id": 1}]}
+    good = signed(folder.key)
+    assert verify_roster(g1.data.data_dir, {**config, "peers": good}) == good
+    install_roster(g1.data.data_dir, good)
+    assert [p.device_id for p in load_roster(g1.data.data_dir)] == [2]
+    tampered = {**good, "peers": good["peers"] + [entry(3, "Intruder", SigningKey.generate())]}
+    refusals = [
+        (tampered, "does not verify"),
+        (signed(SigningKey.generate()), "does not verify"),  # not the hub's key
+        (signed(folder.key, device_id=2), "another device or event"),  # another gate's roster
+        (signed(folder.key, event_id=9), "another device or event"),
+        ({**good, "type": "revocations"}, "not a ticketgate-peer-roster"),
+    ]
+    for doc, message in refusals:
+        with pytest.raises(GateDataError, match=message):
+            verify_roster(g1.data.data_dir, {**config, "peers": doc})
+    assert verify_roster(g1.data.data_dir, {**config, "peers": signed(folder.key, issued_at=50.0)}) is None  # older
+    assert verify_roster(g1.data.data_dir, config) is None  # an older hub sends none
