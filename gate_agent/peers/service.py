@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from common.protocol import (
     MOVEMENT_VERDICTS,
@@ -165,7 +167,7 @@ class PeerService:
                 log.exception("sending to peers failed")
 
     def _send_to(self, address: str) -> None:
-        session = self._sessions.get(address) or self._sessions.setdefault(address, requests.Session())
+        session = self._sessions.get(address) or self._sessions.setdefault(address, _session())
         while not self._stopped.is_set():
             rows = self.gate.store.own_movements_after(self._cursors.get(address, 0), PEER_MAX_MOVEMENTS)
             if not rows:
@@ -197,10 +199,20 @@ class PeerService:
         log.warning("peer %s did not take our movements (%s); next try in %.1f s", address, why, pause)
 
 
+def _session() -> requests.Session:
+    """One kept-alive connection per peer. A connection the peer closed while idle (its handler's
+    timeout) fails at once on reuse: one immediate retry, not a pause (messages are idempotent)."""
+    session = requests.Session()
+    retry = Retry(total=1, connect=1, read=1, status=0, backoff_factor=0, allowed_methods=frozenset({"POST"}))
+    session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=1))
+    return session
+
+
 def _handler(service: PeerService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "ticketgate-peer/1"
+        timeout = 10  # seconds a connection may idle or trickle: a stalled client does not keep its thread
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
             if self.path != PEER_PATH:
