@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_signing
 	$(PY) -m bench.bench_gate
 	$(PY) -m bench.bench_sync
+	$(PY) -m bench.bench_peers
 	$(PY) -m bench.bench_sellout --workers 1,2
 	$(PY) -m bench.bench_hub_web
 	$(PY) -m bench.bench_seatmap_phone

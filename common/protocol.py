@@ -141,3 +141,26 @@ def format_scan_time(epoch: object) -> str | None:
     """A scan's time (device, hub-corrected or received; Unix seconds) as every report and
     screen shows it: :func:`format_utc` to the millisecond."""
     return format_utc(epoch, "milliseconds")
+
+
+# --- peers: gate-to-gate exchange of movements on the LAN (docs/peers.md) -----------------------
+
+PEER_DOMAIN = b"ticketgate/peer/v1\x00"  # signed before a peer message: never valid as a push, nor a push as it
+PEER_PATH = "/peer/v1/movements"  # POST a signed message to a peer
+PEER_SIGNATURE_HEADER = "X-Peer-Signature"  # base64 Ed25519 signature of PEER_DOMAIN + the body
+PEER_PORT_DEFAULT = 8471  # TCP port a gate listens on for its peers (GATE_PEER_PORT)
+PEER_PORT_HEADER = "X-Device-Peer-Port"  # on pull: the port this gate's peers reach it on (absent: none)
+PEER_MDNS_TYPE = "_ticketgate._tcp.local."  # the zeroconf service type gates announce and browse
+PEER_ROSTER_TYPE = "ticketgate-peer-roster"  # the hub's signed list of a device's peers, in its configuration
+PEER_ROSTER_DOMAIN = b"ticketgate/peer-roster/v1\x00"  # its signature's domain (common.signing canonical JSON)
+PEER_FIELDS = ("device_id", "sent_at", "movements")  # a peer message has no other field
+PEER_MOVEMENT_FIELDS = ("scan_id", "event_id", "ticket_id", "kind", "at")
+PEER_MAX_MOVEMENTS = 200  # movements in one peer message; a receiver refuses more
+PEER_MAX_BYTES = 64 * 1024  # a peer message's bytes; a receiver refuses more
+
+
+def encode_peer_message(device_id: int, sent_at: float, movements: list[dict]) -> bytes:
+    """The bytes of a peer message (compact JSON): what the sending device signs, the receiver verifies."""
+    return json.dumps(
+        {"device_id": device_id, "sent_at": sent_at, "movements": movements}, separators=(",", ":")
+    ).encode("utf-8")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, OFFLINE_AFTER_S, format_utc
+from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, OFFLINE_AFTER_S, PEER_PORT_DEFAULT, format_utc
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -203,6 +203,37 @@ def _port(raw: str) -> int:
     return int(raw)
 
 
+def _flag(variable: str) -> Callable[[str], bool]:
+    """On or off as text (1/0, true/false, yes/no, on/off)."""
+
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("1", "true", "yes", "on"):
+            return True
+        if value in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{variable} must be true or false, got {raw!r}")
+
+    return parse
+
+
+def _peer_port(raw: str) -> int:
+    if not raw.strip().isdigit() or not 0 <= int(raw) <= 65535:
+        raise ValueError(f"GATE_PEER_PORT must be a port number 0..65535, got {raw!r}")
+    return int(raw)
+
+
+def _peer_addresses(raw: str) -> tuple[str, ...]:
+    """``host:port`` entries separated by commas or spaces ([v6]:port for IPv6)."""
+    out = []
+    for entry in (p for p in re.split(r"[,\s]+", raw.strip()) if p):
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"GATE_PEERS must list host:port entries, got {entry!r}")
+        out.append(entry)
+    return tuple(out)
+
+
 # Every GATE_* variable, in the order docs/configuration.md lists them (docs/make_configuration.py
 # writes the table; tests/gate_agent/test_config.py fails when a variable read in gate_agent/ is missing).
 SETTINGS: tuple[Setting, ...] = (
@@ -353,6 +384,44 @@ SETTINGS: tuple[Setting, ...] = (
         0.0,
         _seconds("GATE_CLOCK_OFFSET_S", 0.0),
         "shifts the gate's clock by this many seconds (tests and drills of a gate whose clock is wrong).",
+    ),
+    # gate-to-gate exchange of admissions and exits (docs/peers.md); only an enrolled gate takes part
+    Setting(
+        "GATE_PEERS_ENABLED",
+        None,
+        True,
+        _flag("GATE_PEERS_ENABLED"),
+        "exchange signed admissions and exits directly with the event's other gates on the LAN "
+        "(so a ticket used here is refused there while the hub is down); `false` switches it off.",
+    ),
+    Setting(
+        "GATE_PEER_HOST",
+        None,
+        "0.0.0.0",
+        str,
+        "address the peer exchange listens on; mDNS announces the gate on that interface "
+        "(a loopback address: on loopback only).",
+    ),
+    Setting(
+        "GATE_PEER_PORT",
+        None,
+        PEER_PORT_DEFAULT,
+        _peer_port,
+        "TCP port the event's other gates send this gate's peer messages to (0: any free port).",
+    ),
+    Setting(
+        "GATE_PEER_MDNS",
+        None,
+        True,
+        _flag("GATE_PEER_MDNS"),
+        "find the event's other gates by mDNS/zeroconf besides the addresses the hub lists; `false`: hub list only.",
+    ),
+    Setting(
+        "GATE_PEERS",
+        None,
+        None,
+        _peer_addresses,
+        "fixed peer addresses `host:port,...` besides mDNS and the hub's list (networks without multicast).",
     ),
 )
 SETTING: dict[str, Setting] = {s.variable: s for s in SETTINGS}

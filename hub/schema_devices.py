@@ -37,6 +37,7 @@ devices = Table(
     Column("last_rtt_ms", Integer),
     Column("backlog", Integer),  # unsynced scans the gate reported at its last push
     Column("pull_cursor", BigInteger),  # the scan seq the gate has pulled up to
+    Column("peer_address", String(64)),  # host:port its peers reach it on, seen at its last pull (migration 0007)
 )
 
 enrolment_tokens = Table(

@@ -121,9 +121,15 @@ def run_command(
         reopen=reopen,
         on_camera_change=door.publish_state if door else None,
     )
+    from ..peers.service import start_peers
     from ..sync.scheduler import start_sync
 
-    sync = start_sync(gate, on_change=door.publish_state if door else None)
+    peers = start_peers(gate)  # before sync: the first pull tells the hub where the peers reach this gate
+    sync = start_sync(
+        gate,
+        on_change=door.publish_state if door else None,
+        peer_port=peers.port if peers is not None else 0,  # 0: the hub lists no address for this gate
+    )
     signal.signal(signal.SIGTERM, lambda *_: runner.stopped.set())
     if signal_out is not None:
         gate.subscribe(signal_out)
@@ -143,6 +149,8 @@ def run_command(
         if signal_out is not None:
             gate.unsubscribe(signal_out)
             signal_out.close()
+        if peers is not None:
+            peers.stop()
         if app is not None:
             app.extensions["door"].detach()
         if server is not None:

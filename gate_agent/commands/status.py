@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..messages import format_time
+from ..peers.roster import load_roster
 from ._common import data_dir_option, open_gate
 
 
@@ -29,6 +30,8 @@ def status_command(data_dir: Path, as_json: bool) -> None:
                 "unsynced": store.unsynced_count(),
                 "verdicts_here": store.verdict_counts(config.gate_id),
             },
+            # the gate-to-gate exchange's roster (docs/peers.md)
+            "peers": [{"device_id": p.device_id, "name": p.name, "address": p.address} for p in load_roster(data_dir)],
         }
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
@@ -44,6 +47,8 @@ def status_command(data_dir: Path, as_json: bool) -> None:
     click.echo(f"Keys      {', '.join(info['keys'])}")
     click.echo(f"Revoked   {len(data.revocations)} ticket(s), list seq {data.revocations.seq}")
     click.echo(f"Hub       {config.hub_url or 'none (offline)'}")
+    peers = [f"{p['name']} ({p['address'] or 'address not known yet'})" for p in info["peers"]]
+    click.echo(f"Peers     {', '.join(peers) or 'none'}")
     click.echo(
         f"Store     {store.path} schema v{info['store']['schema_version']}, {info['store']['unsynced']} unsynced"
     )

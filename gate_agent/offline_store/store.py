@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common.protocol import OFFLINE_AFTER_S, MovementKind
+from common.protocol import MOVEMENT_OF, OFFLINE_AFTER_S, MovementKind
 
 from ..rules import VERDICTS, Decision, Movement, TicketState, fold_movement
 
@@ -358,6 +358,36 @@ class OfflineStore:
             if meta:
                 _put_meta(conn, meta)
         return applied
+
+    # --- peers: gate-to-gate exchange (gate_agent/peers, docs/peers.md) ---------------------
+    def own_movements_after(self, seq: int, limit: int) -> list[dict[str, Any]]:
+        """This gate's own admissions and exits after ``seq``, oldest first: what it tells its peers."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, scan_id, event_id, ticket_id, verdict, wall_time FROM scans"
+                f" WHERE seq > ? AND verdict IN ({', '.join('?' * len(MOVEMENT_OF))}) ORDER BY seq LIMIT ?",
+                (seq, *MOVEMENT_OF, limit),
+            ).fetchall()
+        return [
+            {"seq": r[0], "scan_id": r[1], "event_id": r[2], "ticket_id": r[3], "kind": MOVEMENT_OF[r[4]], "at": r[5]}
+            for r in rows
+        ]
+
+    def apply_peer_movements(self, movements: Iterable[Movement]) -> int:
+        """Fold movements a peer sent, as pulled ones (each scan id once). A scan id of this gate's own
+        is left out: its own scans are already in its ticket state."""
+        movements = list(movements)
+        if not movements:
+            return 0
+        with self._lock:
+            marks = ",".join("?" * len(movements))
+            own = {
+                row[0]
+                for row in self._conn.execute(
+                    f"SELECT scan_id FROM scans WHERE scan_id IN ({marks})", [m.scan_id for m in movements]
+                )
+            }
+            return self.apply_movements([m for m in movements if m.scan_id not in own])
 
     def sync_summary(self, now: float, online_window_s: float = OFFLINE_AFTER_S) -> dict[str, Any]:
         """What the door page and `status` show about the hub link: online only while the last

@@ -133,8 +133,12 @@ def install_config(data_dir: Path, hub_config: dict[str, Any], hub_url: str) -> 
             previous = config_from_json(json.loads(path.read_text("utf-8")))
         except ValueError:
             previous = None  # unreadable: the hub's configuration replaces it
+    from ..peers.roster import install_roster, verify_roster  # the event's other gates, their keys (docs/peers.md)
+
+    roster = verify_roster(data_dir, hub_config)
     config = gate_config_from_hub(hub_config, hub_url, previous)
     write_config(data_dir, config)
+    install_roster(data_dir, roster)
     try:
         return apply_env(config, os.environ)
     except ValueError as exc:

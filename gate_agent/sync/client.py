@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 from common.protocol import (
     DEVICE_TIME_HEADER,
     LAST_RTT_HEADER,
+    PEER_PORT_HEADER,
     PUSH_DOMAIN,
     PUSH_MAX_BYTES,
     PUSH_MAX_SCANS,
@@ -110,6 +111,9 @@ class SyncClient:
         self.timeout = timeout
         self.session = session or make_session()
         self.last_rtt_ms: int | None = None
+        # where this gate's peers reach it, told to the hub on each call (docs/peers.md); 0: nowhere (exchange off);
+        # None (a one-off `gate-agent sync`): not told, the hub keeps what the running gate said
+        self.peer_port: int | None = None
         store.set_sync_meta(device_id=self.identity.device_id)
 
     @property
@@ -127,6 +131,8 @@ class SyncClient:
         headers[DEVICE_TIME_HEADER] = repr(self.wall_clock())
         if self.last_rtt_ms is not None:
             headers[LAST_RTT_HEADER] = str(self.last_rtt_ms)
+        if self.peer_port is not None:
+            headers[PEER_PORT_HEADER] = str(self.peer_port)
         try:
             response = self.session.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:

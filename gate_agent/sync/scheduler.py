@@ -169,7 +169,10 @@ def _now():
 
 
 def start_sync(
-    gate, environ: Mapping[str, str] | None = None, on_change: Callable[[], None] | None = None
+    gate,
+    environ: Mapping[str, str] | None = None,
+    on_change: Callable[[], None] | None = None,
+    peer_port: int | None = None,
 ) -> SyncScheduler | None:
     """Start background sync for a running gate whose data folder is enrolled; else None."""
     from .identity import is_enrolled
@@ -179,6 +182,7 @@ def start_sync(
         return None
     push_s, pull_s, max_backoff_s = intervals_from_env(environ)
     client = SyncClient(gate.data.data_dir, gate.store, gate, wall_clock=gate.wall_clock)
+    client.peer_port = peer_port  # the hub lists it to the event's other gates
     log.info("syncing with %s (push every %.1f s, pull every %.1f s)", client.identity.hub_url, push_s, pull_s)
     scheduler = SyncScheduler(client, push_s, pull_s, max_backoff_s, on_change).start()
     gate.subscribe(scheduler.push_soon)

@@ -102,6 +102,6 @@ def enrol():
             "hub_time": now.timestamp(),
             "keyring": keys.keyring_document(),
             "revocations": ticket_service.revocations_since(conn, device["event_id"], 0, signer(), now)["document"],
-            "config": device_service.device_config(conn, device),
+            "config": device_service.device_config(conn, device, signer()),
         }
     ), 201

@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from common import protocol
-from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, SIGNATURE_HEADER
+from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, PEER_PORT_HEADER, SIGNATURE_HEADER
 
 from ..services import payments
 from ..services import sync as sync_service
@@ -1240,6 +1240,7 @@ def _sync_paths() -> dict:
                     _query("config_version", seq),
                     _query("limit", seq),
                     *timing,
+                    _header(PEER_PORT_HEADER, "port the gate's peers reach it on; 0: none; absent: unchanged"),
                 ],
             ),
         },

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from common.protocol import COUNT_MAX, DEVICE_TIME_HEADER, LAST_RTT_HEADER, SIGNATURE_HEADER
+from common.protocol import COUNT_MAX, DEVICE_TIME_HEADER, LAST_RTT_HEADER, PEER_PORT_HEADER, SIGNATURE_HEADER
 
 from ..db import get_db
 from ..services import attendance as attendance_service
 from ..services import events as event_service
 from ..services import sync as sync_service
 from ..services.clock import utcnow
-from ..services.devices import DeviceAuthError, device_for_credential, verify_push_signature
+from ..services.devices import DeviceAuthError, device_for_credential, note_peer_address, verify_push_signature
 from ..services.live import notifier_for
 from ..services.roles import STAFF
 from .errors import ApiError
@@ -76,6 +76,9 @@ def push():
 def pull():
     received = utcnow()
     device = current_device()
+    peer_port = _header_number(PEER_PORT_HEADER, int, 65535)
+    if peer_port is not None:  # where its peers reach it: the request's address (ProxyFix: the client's); 0: nowhere
+        device = note_peer_address(get_db(), device, request.remote_addr, peer_port)
     result = sync_service.pull(
         get_db(),
         device,

@@ -89,7 +89,13 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
         children.start(
             "gate",
             [_script("gate-agent"), "run", "--data-dir", str(gate_dir), "--port", str(gate_port), *source],
-            env={"GATE_PUSH_INTERVAL_S": "1", "GATE_PULL_INTERVAL_S": "2"},
+            # one gate on this machine: its peer exchange listens on loopback only, on any free port
+            env={
+                "GATE_PUSH_INTERVAL_S": "1",
+                "GATE_PULL_INTERVAL_S": "2",
+                "GATE_PEER_HOST": "127.0.0.1",
+                "GATE_PEER_PORT": "0",
+            },
         )
         door_url = f"http://127.0.0.1:{gate_port}/"
         children.wait_http(door_url + "api/state", "gate", stopping)

@@ -20,7 +20,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, insert, select, update
 
-from common.protocol import DIRECTIONS, PUSH_DOMAIN, MovementKind
+from common.protocol import DIRECTIONS, PEER_ROSTER_DOMAIN, PEER_ROSTER_TYPE, PUSH_DOMAIN, MovementKind
+from common.signing import SigningKey
+from common.signing.canonical import b64encode, canonical_bytes
 
 from ..db import atomic
 from ..schema import events
@@ -140,9 +142,9 @@ def enroll(conn: Connection, token: str, public_key: str, now: datetime | None =
                 public_key=public_key,
                 credential_hash=hash_secret(credential),
                 enrolled_at=now,
-                config_version=devices.c.config_version + 1,
             )
         )
+        roster_changed(conn, device.event_id)  # a new configuration for it, and its peers learn its key
     return get_device(conn, claimed.device_id), credential
 
 
@@ -243,11 +245,12 @@ def change_device(conn: Connection, device_id: int, data: dict) -> dict:
         if "zones" in spec:
             values["zones"] = json.dumps(sorted(set(spec["zones"])))
         if values:
-            conn.execute(
-                update(devices)
-                .where(devices.c.id == device_id)
-                .values(**values, config_version=devices.c.config_version + 1)
-            )
+            # an active device's name and event are in its peers' rosters: they get a new configuration too
+            peers_too = row.status == "active" and ("name" in values or "event_id" in values)
+            bump = {} if peers_too else {"config_version": devices.c.config_version + 1}
+            conn.execute(update(devices).where(devices.c.id == device_id).values(**values, **bump))
+            if peers_too:
+                roster_changed(conn, row.event_id, spec.get("event_id", row.event_id))
     return get_device(conn, device_id)
 
 
@@ -255,12 +258,14 @@ def revoke_device(conn: Connection, device_id: int, now: datetime | None = None)
     """Lock a device out: every later call with its credential gets 401 device_revoked."""
     now = now or utcnow()
     with atomic(conn):
-        _device_row(conn, device_id)
-        conn.execute(
+        row = _device_row(conn, device_id)
+        revoked = conn.execute(
             update(devices)
             .where(devices.c.id == device_id, devices.c.status != "revoked")
             .values(status="revoked", revoked_at=now)
-        )
+        ).rowcount
+        if revoked and row.status == "active":
+            roster_changed(conn, row.event_id)  # its peers drop its key: its messages are refused
         conn.execute(
             update(enrolment_tokens)
             .where(enrolment_tokens.c.device_id == device_id, enrolment_tokens.c.used_at.is_(None))
@@ -269,8 +274,9 @@ def revoke_device(conn: Connection, device_id: int, now: datetime | None = None)
     return get_device(conn, device_id)
 
 
-def device_config(conn: Connection, device: dict) -> dict:
-    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels."""
+def device_config(conn: Connection, device: dict, signer: SigningKey | None = None) -> dict:
+    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels; with
+    ``signer`` (the hub's ticket key) also its peers, signed (docs/peers.md)."""
     event = event_row(conn, device["event_id"])
     zones = device["zones"] if isinstance(device["zones"], list) else json.loads(device["zones"])
     return {
@@ -287,4 +293,70 @@ def device_config(conn: Connection, device: dict) -> dict:
                 "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
             }
         ],
+        **({"peers": signed_roster(conn, device, signer)} if signer is not None else {}),
     }
+
+
+# --- peers: the gates of one event that exchange movements on the LAN (docs/peers.md) ---------
+
+
+def peer_roster(conn: Connection, device: dict) -> list[dict]:
+    """The other active devices of the device's event: whose signed movements its gate accepts
+    (their public keys) and where it may find them (the address each reported at its last pull)."""
+    rows = conn.execute(
+        select(devices.c.id, devices.c.name, devices.c.public_key, devices.c.peer_address)
+        .where(devices.c.event_id == device["event_id"], devices.c.status == "active", devices.c.id != device["id"])
+        .order_by(devices.c.id)
+    )
+    return [
+        {
+            "device_id": r.id,
+            "gate_id": f"device-{r.id}",
+            "name": r.name,
+            "public_key": r.public_key,
+            "address": r.peer_address,
+        }
+        for r in rows
+    ]
+
+
+def signed_roster(conn: Connection, device: dict, signer: SigningKey, now: datetime | None = None) -> dict:
+    """The device's roster as a document signed by the hub's ticket key, like a revocation list: a gate
+    accepts it only when its keyring verifies it, for itself and its event, and not older than the one
+    it has (so whoever sits between gate and hub can neither add a key nor bring back a revoked one)."""
+    doc = {
+        "type": PEER_ROSTER_TYPE,
+        "version": 1,
+        "device_id": device["id"],
+        "event_id": device["event_id"],
+        "issued_at": (now or utcnow()).timestamp(),
+        "peers": peer_roster(conn, device),
+    }
+    doc["signature"] = {"kid": signer.kid, "value": b64encode(signer.sign(canonical_bytes(doc, PEER_ROSTER_DOMAIN)))}
+    return doc
+
+
+def roster_changed(conn: Connection, *event_ids: int) -> None:
+    """A device of these events joined, left, was renamed or moved: every device of them gets a new
+    configuration version, so its gate pulls the new roster."""
+    conn.execute(
+        update(devices)
+        .where(devices.c.event_id.in_(set(event_ids)))
+        .values(config_version=devices.c.config_version + 1)
+    )
+
+
+def note_peer_address(conn: Connection, device: dict, host: str | None, port: int | None) -> dict:
+    """Record where the device's peers reach it (its request's address and the port it reported;
+    port 0: nowhere, its exchange is off). A change reaches the other gates of the event with their
+    next configuration. Returns the device as it is now."""
+    address = None
+    if host and port:
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if address == device.get("peer_address"):  # the common case: nothing to write
+        return device
+    with atomic(conn):
+        conn.execute(update(devices).where(devices.c.id == device["id"]).values(peer_address=address))
+        roster_changed(conn, device["event_id"])
+        version = conn.execute(select(devices.c.config_version).where(devices.c.id == device["id"])).scalar_one()
+    return {**device, "peer_address": address, "config_version": version}

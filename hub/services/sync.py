@@ -456,7 +456,7 @@ def pull(
     if keyring_doc.get("seq", 0) > keyring_seq or keyring_seq == 0:
         out["keyring"] = keyring_doc
     if device["config_version"] != config_version:
-        out["config"] = device_config(conn, device)
+        out["config"] = device_config(conn, device, signer)
     values: dict[str, Any] = {"last_sync_at": now, "pull_cursor": new_cursor}
     if device_sent_at is not None:
         values.update(clock_offset_s=measure_offset(hub_now, device_sent_at, last_rtt_ms), last_rtt_ms=last_rtt_ms)

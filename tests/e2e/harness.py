@@ -156,7 +156,10 @@ class GateProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = root / f"{name}.log"
-        self.env = {**_base_env(), **FAST_SYNC, **(env or {})}
+        self.peer_port = free_port()
+        # peers on loopback, found through the hub's list (mDNS is tested on its own, tests/gate_agent/peers)
+        peers = {"GATE_PEER_HOST": "127.0.0.1", "GATE_PEER_PORT": str(self.peer_port), "GATE_PEER_MDNS": "false"}
+        self.env = {**_base_env(), **FAST_SYNC, **peers, **(env or {})}
         self.proc: subprocess.Popen | None = None
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
