@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from pathlib import Path
 
 import requests
 
+import bench.results as results_file
 from bench.bench_sellout import Hub, make_event
 from bench.cpu import cpu_seconds, with_children
 from tests.support import free_port, wait_for
@@ -437,27 +437,16 @@ def main() -> None:
     load_before = os.getloadavg()
     results = run(args)
     print_tables(results)
-    out = Path(args.out)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "load_average_before": load_before,
-                },
-                "duration_s": args.duration,
-                "connections": CONNECTIONS,
-                "server_threads": SERVER_THREADS,
-                **results,
-            },
-            indent=2,
-        )
-        + "\n"
+    results_file.write(
+        args.out,
+        {
+            "duration_s": args.duration,
+            "connections": CONNECTIONS,
+            "server_threads": SERVER_THREADS,
+            **results,
+        },
+        load_before,
     )
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import secrets
 import sqlite3
@@ -40,6 +38,7 @@ from pathlib import Path
 
 import requests
 
+import bench.results as results_file
 from bench.aio_http import Connection
 from bench.cpu import cpu_seconds, own_cpu_seconds, with_children
 from bench.stats import percentile
@@ -474,29 +473,18 @@ def main() -> None:
                 results[row_name(backend, workers, tree_name)] = row
     add_ratios(results, workers_list[0])
     print_table(args, results)
-    out = Path(args.out)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                },
-                "seats": args.seats,
-                "clients": args.clients,
-                "server_threads": args.server_threads,
-                "buy_threads": args.buy_threads,
-                "max_queued_requests": args.max_queued,
-                "reference_tree": str(args.reference_tree) if args.reference_tree else None,
-                "results": results,
-            },
-            indent=2,
-        )
-        + "\n"
+    results_file.write(
+        args.out,
+        {
+            "seats": args.seats,
+            "clients": args.clients,
+            "server_threads": args.server_threads,
+            "buy_threads": args.buy_threads,
+            "max_queued_requests": args.max_queued,
+            "reference_tree": str(args.reference_tree) if args.reference_tree else None,
+            "results": results,
+        },
     )
-    print(f"wrote {out}")
     if any(r["oversell"] for r in results.values()):
         raise SystemExit("OVERSOLD")
 

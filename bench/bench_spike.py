@@ -29,13 +29,13 @@ import asyncio
 import json
 import multiprocessing
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import bench.results as results_file
 from bench.aio_http import Connection
 from bench.bench_sellout import Hub, make_event
 from bench.bench_viewers import Buyers
@@ -236,28 +236,16 @@ def main() -> None:
         print(f"{name:<26}{row['samples']:>9}{row['p50_ms'] or 0:>9.1f}{row['max_ms'] or 0:>9.1f}")
     print(f"readers: {json.dumps(result['readers'])}")
     print(f"summary: {json.dumps(summary)} (goal: sales ratio >= 0.8; seat check back to normal 1 s after)")
-    out = Path(args.out)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "load_average_before": os.getloadavg(),
-                },
-                "readers": args.readers,
-                "buyers": args.buyers,
-                "duration_s": args.duration,
-                "result": result,
-                "summary": summary,
-            },
-            indent=2,
-        )
-        + "\n"
+    results_file.write(
+        args.out,
+        {
+            "readers": args.readers,
+            "buyers": args.buyers,
+            "duration_s": args.duration,
+            "result": result,
+            "summary": summary,
+        },
     )
-    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

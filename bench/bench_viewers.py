@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import requests
 
+import bench.results as results_file
 from bench.aio_http import Connection
 from bench.bench_sellout import TICKETHUB, Hub, make_event
 from bench.cpu import cpu_seconds
@@ -274,29 +274,17 @@ def main() -> None:
         "missed": busy["missed"],
     }
     print(json.dumps({"phases": phases, "summary": summary}, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "machine": {
-                    "python": platform.python_version(),
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "load_average_before": os.getloadavg(),
-                },
-                "viewers": args.viewers,
-                "buyers": args.buyers,
-                "duration_s": args.duration,
-                "stream_process": args.stream_process,
-                "phases": phases,
-                "summary": summary,
-            },
-            indent=2,
-        )
-        + "\n"
+    results_file.write(
+        args.out,
+        {
+            "viewers": args.viewers,
+            "buyers": args.buyers,
+            "duration_s": args.duration,
+            "stream_process": args.stream_process,
+            "phases": phases,
+            "summary": summary,
+        },
     )
-    print(f"wrote {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,18 @@ def delete_endpoint(conn: Connection, endpoint_id: int, owner: int | None) -> No
         )
 
 
+def _queued(endpoint_id: int, notification_id: int, now: datetime) -> dict:
+    """A new delivery row: due now, not tried yet."""
+    return {
+        "endpoint_id": endpoint_id,
+        "notification_id": notification_id,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
 def fan_out(conn: Connection, kind: str, published: list[tuple[int, int]], now: datetime) -> int:
     """Queue a delivery of each published (notification id, event id) to every active endpoint of the
     event's organizer that subscribed to `kind`, in the caller's transaction (one query for the
@@ -182,14 +194,7 @@ def fan_out(conn: Connection, kind: str, published: list[tuple[int, int]], now: 
         if kind in json.loads(row.kinds):
             listeners.setdefault(row.event_id, []).append(row.id)
     deliveries = [
-        {
-            "endpoint_id": endpoint_id,
-            "notification_id": notification_id,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
+        _queued(endpoint_id, notification_id, now)
         for notification_id, event_id in published
         for endpoint_id in listeners.get(event_id, ())
     ]
@@ -357,15 +362,7 @@ def send_again(conn: Connection, endpoint_id: int, delivery_id: int, owner: int 
         if notification_id is None:
             raise NotFound(f"no delivery {delivery_id} to endpoint {endpoint_id}", "delivery_not_found")
         new_id = conn.execute(
-            insert(webhook_deliveries).returning(webhook_deliveries.c.id),
-            {
-                "endpoint_id": endpoint_id,
-                "notification_id": notification_id,
-                "status": "queued",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
+            insert(webhook_deliveries).returning(webhook_deliveries.c.id), _queued(endpoint_id, notification_id, now)
         ).scalar_one()
     row = (
         conn.execute(
