@@ -17,7 +17,7 @@ def test_background_jobs_include_the_sweeper_and_reminders(app_config):
     app = create_app(app_config | {"SWEEP_INTERVAL_SECONDS": 60, "REMINDER_INTERVAL_SECONDS": 600})
     scheduler = start_background_jobs(app)
     try:
-        assert {job.id for job in scheduler.get_jobs()} == {"sweep_holds", "mail_queue", "event_reminders"}
+        assert {job.id for job in scheduler.get_jobs()} == {"sweep_holds", "mail_queue", "event_reminders", "webhooks"}
     finally:
         scheduler.shutdown(wait=False)
         app.extensions["tickethub.engine"].dispose()
@@ -40,7 +40,9 @@ def test_serve_starts_the_background_jobs(tmp_path):
             seen.append(line)
             if "background jobs:" in line or time.monotonic() > deadline:
                 break
-        assert any("background jobs: event_reminders, mail_queue, sweep_holds" in line for line in seen), "".join(seen)
+        assert any("background jobs: event_reminders, mail_queue, sweep_holds, webhooks" in line for line in seen), (
+            "".join(seen)
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -29,6 +29,7 @@ def event(client, organizer):
         price=3500,
         release_at=NOW - timedelta(days=1),
         extra_types=[{"name": "Stalls", "kind": "seated", "price": 4500}],
+        starts_at=(NOW + timedelta(days=10)).isoformat(),  # ahead of the pinned clock: unpaid orders get time to pay
     )
 
 
