@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from common import protocol
-from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, SIGNATURE_HEADER
+from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, REENTRY_POLICIES, SIGNATURE_HEADER
 
 from ..services import payments
 from ..services import sync as sync_service
@@ -175,6 +175,9 @@ SCHEMAS = {
             "service_fee": INT,
             "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
             "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"},
+            "doors_open_at": _nullable(TIME, "gates admit from then (null: 4 h before starts_at)"),
+            "ends_at": _nullable(TIME, "gates admit until then (null: 12 h after starts_at)"),
+            "timezone": _nullable(STR, "IANA zone the door shows times in (null: the gate's)"),
         },
         optional={
             "ticket_types": {
@@ -193,6 +196,8 @@ SCHEMAS = {
             "sales_start": _nullable(TIME),
             "sales_end": _nullable(TIME),
             "zones": {"type": "array", "items": INT},
+            "valid_from": _nullable(TIME, "admits from then at the door (null: the event's window)"),
+            "valid_until": _nullable(TIME, "admits until then at the door (null: the event's window)"),
         },
         optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}},
     ),
@@ -804,6 +809,8 @@ def _device_paths() -> dict:
             "event_id": INT,
             "zones": {"type": "array", "items": INT},
             "direction": direction,
+            "reentry": {"enum": list(REENTRY_POLICIES)},
+            "more_event_ids": {"type": "array", "items": INT},
             "status": {"enum": ["pending", "active", "revoked"]},
             "config_version": INT,
             "created_at": TIME,
@@ -1022,6 +1029,7 @@ def _sync_paths() -> dict:
                     _query("revocation_seq", seq),
                     _query("keyring_seq", seq),
                     _query("config_version", seq),
+                    _query("roster_seq", seq),
                     _query("limit", seq),
                     *timing,
                 ],
