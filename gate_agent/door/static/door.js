@@ -19,6 +19,7 @@ function renderVerdict(r) {
   if (r.seat_label && !r.message.includes(r.seat_label)) parts.push(r.seat_label);
   if (r.zones && r.zones.length) parts.push("Zone " + r.zones.join(", "));
   $("seat").textContent = parts.join(" · ");
+  document.dispatchEvent(new CustomEvent("door:verdict", { detail: r }));  // helpdesk.js: type, name, undo
   beep(r.colour);
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
