@@ -324,7 +324,8 @@ class Gate:
             "events": sorted(config.events),
             **self.store.sync_summary(self.wall_clock()),  # online, backlog, last_sync_at, device_revoked
             "hub_configured": bool(config.hub_url),
-            "admitted": counts.get(Verdict.ADMITTED.value, 0),
+            # an admission a supervisor annulled no longer counts
+            "admitted": counts.get(Verdict.ADMITTED.value, 0) - counts.get(Verdict.ANNULLED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
             "recent": [
                 {
