@@ -488,8 +488,11 @@ class OfflineStore:
         """Delete the attendee rows of every event not in ``keep_event_ids``; returns how many went."""
         keep = sorted(set(keep_event_ids))
         with self._atomic() as conn:
-            marks = ",".join("?" * len(keep)) or "NULL"
-            gone = conn.execute(f"DELETE FROM attendees WHERE event_id NOT IN ({marks})", keep).rowcount
+            if keep:
+                marks = ",".join("?" * len(keep))
+                gone = conn.execute(f"DELETE FROM attendees WHERE event_id NOT IN ({marks})", keep).rowcount
+            else:  # not "NOT IN (NULL)": that is never true, and would keep everything
+                gone = conn.execute("DELETE FROM attendees").rowcount
             if meta:
                 _put_meta(conn, meta)
         return gone

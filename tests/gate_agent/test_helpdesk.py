@@ -187,6 +187,7 @@ def test_annul_takes_the_last_admission_back(folder):
         assert annulled.verdict.value == "annulled" and annulled.record.reason == admitted.record.scan_id
         assert annulled.colour == "amber"
         assert gate.store.ticket_state(1, 1900).admissions == 0
+        assert gate.snapshot()["admitted"] == 0  # the door's count leaves it out too
         assert gate.check(text).verdict.value == "admitted"  # the right guest now gets in
 
 
@@ -222,4 +223,6 @@ def test_a_version_2_gate_db_keeps_its_scans_and_gains_the_new_tables(tmp_path):
         assert (old.scan_id, old.verdict, old.note) == ("a" * 32, "admitted", None)
         assert store.integrity_check() == "ok"
         assert store.add_attendees([{"ticket_id": 5, "event_id": 1, "code": "TG1:X", "name": "N"}]) == 1
-        assert store.forget_attendees([2]) == 1 and store.attendee_count() == 0
+        assert store.forget_attendees([1]) == 0 and store.forget_attendees([2]) == 1 and store.attendee_count() == 0
+        store.add_attendees([{"ticket_id": 6, "event_id": 1, "code": "TG1:Y", "name": "M"}])
+        assert store.forget_attendees([]) == 1  # no event left to serve: nobody's name stays

@@ -199,3 +199,40 @@ def test_event_json_shows_the_door_window(client, engine, event):
     shown = client.get(f"/api/v1/events/{event['id']}").json
     assert shown["doors_open_at"] == "2031-05-01T17:00:00Z" and shown["ends_at"] is None
     assert "supervisor_pin_hash" not in str(shown)
+
+
+def test_a_gate_forgets_names_a_day_after_the_event_and_when_moved(
+    app, engine, client, organizer, live_server, tmp_path
+):
+    from tests.hub.web.gates import LiveGate
+
+    other = create_event(client, organizer, rows=1, seats=1, ga_capacity=5, title="Other Night")
+    event = create_event(client, organizer, rows=1, seats=1, ga_capacity=5)
+    order = _buy_ga(client, event, quantity=2)
+    gate = LiveGate(engine, live_server, event["id"], "Gate", tmp_path / "gate")
+    try:
+        result = gate.client.pull_once()
+        assert result.attendees == 2 and gate.gate.store.attendee_count() == 2
+        assert gate.gate.search("buyer")[0]["order"] == order["id"]
+        # the event ended 23 h ago: still kept; 25 h ago: forgotten at the next pull
+        starts = datetime.fromisoformat(event["starts_at"].replace("Z", "+00:00"))
+        for hours_ago, kept in ((23, 2), (25, 0)):
+            ends = datetime.now(starts.tzinfo) - timedelta(hours=hours_ago)
+            with engine.connect() as conn:
+                event_admin.set_door_settings(
+                    conn, event["id"], {"doors_open_at": iso(ends - timedelta(hours=5)), "ends_at": iso(ends)}
+                )
+            gate.client.pull_once()
+            assert gate.gate.store.attendee_count() == kept, hours_ago
+        # moved to another event: that event's attendees only
+        _buy_ga(client, other)
+        assert (
+            client.patch(
+                f"/api/v1/devices/{gate.device['id']}", json={"event_id": other["id"]}, headers=organizer
+            ).status_code
+            == 200
+        )
+        gate.client.pull_once()
+        assert {a["event_name"] for a in gate.gate.search("buyer")} == {"Other Night"}
+    finally:
+        gate.close()
