@@ -862,7 +862,7 @@ def _device_paths() -> dict:
         "/api/v1/devices/{device_id}": {
             "get": _op("One device", device, 401, 403, 404, params=[_path("device_id")], auth=True, tag=tag),
             "patch": _op(
-                "Rename or reassign (event, zones, direction)",
+                "Rename or reassign (event, further events, zones, direction, re-entry)",
                 device,
                 400,
                 401,

@@ -233,7 +233,8 @@ def list_devices(conn: Connection, event_id: int | None = None, organizer_id: in
 
 
 def change_device(conn: Connection, device_id: int, data: dict) -> dict:
-    """Rename or reassign (event, zones, direction); the gate picks it up at its next pull."""
+    """Rename or reassign (event, further events, zones, direction, re-entry); the gate picks it up at its
+    next pull."""
     spec = CHANGE_SPEC(data, "device")
     with atomic(conn):
         row = _device_row(conn, device_id)
