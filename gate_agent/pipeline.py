@@ -30,6 +30,12 @@ from .sync.clock import bounded_clock
 log = logging.getLogger(__name__)
 
 
+# Guessing the PIN at the door: after PIN_TRIES wrong PINs within PIN_LOCKOUT_S, none is checked until
+# the oldest of them is that old.
+PIN_TRIES = 5
+PIN_LOCKOUT_S = 60.0
+
+
 class SupervisorError(Exception):
     """A supervisor action that is not allowed: no PIN set for the event, a wrong PIN, nothing to annul,
     a ticket that cannot be forced in. ``code`` names which (the door page's JSON error)."""
@@ -112,6 +118,8 @@ class Gate:
         self.mono_clock = mono_clock
         self._listeners: list[Callable[[ScanResult], None]] = []
         self._listeners_lock = threading.Lock()
+        self._wrong_pins: list[float] = []  # monotonic times of recent wrong supervisor PINs
+        self._pin_lock = threading.Lock()
 
     @classmethod
     def open(cls, data_dir: Path | str, **clocks) -> Gate:
@@ -307,8 +315,15 @@ class Gate:
             raise SupervisorError("cannot_force", "only a genuine ticket of this gate's events can be overridden")
         if not event.supervisor_pin_hash:
             raise SupervisorError("no_supervisor_pin", "the organizer has not set a supervisor PIN for this event")
+        now = self.mono_clock()
+        with self._pin_lock:
+            self._wrong_pins = [t for t in self._wrong_pins if now - t < PIN_LOCKOUT_S]
+            if len(self._wrong_pins) >= PIN_TRIES:
+                raise SupervisorError("pin_locked", f"too many wrong PINs: try again in {PIN_LOCKOUT_S:.0f} s")
         if not check_pin(pin, event.supervisor_pin_hash):
             log.warning("a wrong supervisor PIN was typed for event %s", event.event_id)
+            with self._pin_lock:
+                self._wrong_pins.append(now)
             raise SupervisorError("wrong_pin", "wrong supervisor PIN")
 
     def snapshot(self, recent: int = 10) -> dict[str, Any]:

@@ -137,7 +137,7 @@ def create_door_app(
     return app
 
 
-SUPERVISOR_STATUS = {"wrong_pin": 403, "unknown_ticket": 404, "missing_reason": 400}
+SUPERVISOR_STATUS = {"wrong_pin": 403, "pin_locked": 429, "unknown_ticket": 404, "missing_reason": 400}
 MAX_SEARCH_TEXT = 100
 
 

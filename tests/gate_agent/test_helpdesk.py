@@ -226,3 +226,19 @@ def test_a_version_2_gate_db_keeps_its_scans_and_gains_the_new_tables(tmp_path):
         assert store.forget_attendees([1]) == 0 and store.forget_attendees([2]) == 1 and store.attendee_count() == 0
         store.add_attendees([{"ticket_id": 6, "event_id": 1, "code": "TG1:Y", "name": "M"}])
         assert store.forget_attendees([]) == 1  # no event left to serve: nobody's name stays
+
+
+def test_guessing_the_pin_locks_it_for_a_minute(folder):
+    clock = {"now": 1000.0}
+    with Gate.open(folder.path, mono_clock=lambda: clock["now"]) as gate:
+        text = enlist(gate, folder, 2100, "Guest")
+        gate.check(text)
+        for guess in ("0001", "0002", "0003", "0004", "0005"):
+            with pytest.raises(SupervisorError) as wrong:
+                gate.annul(2100, guess)
+            assert wrong.value.code == "wrong_pin"
+        with pytest.raises(SupervisorError) as locked:
+            gate.annul(2100, PIN)  # even the right PIN, while locked
+        assert locked.value.code == "pin_locked"
+        clock["now"] += 61
+        assert gate.annul(2100, PIN).verdict.value == "annulled"
