@@ -57,6 +57,7 @@ class ScanResult:
     ticket_type_name: str | None = None
     attendee_name: str | None = None  # only when the organizer asked for names at the door
     event: Any = None  # the EventConfig of the ticket's event when this gate serves it
+    several_events: bool = False  # the gate serves more than one event: the screen names the ticket's
 
     @property
     def verdict(self) -> Verdict:
@@ -79,6 +80,7 @@ class ScanResult:
             "seat": ticket.seat if ticket else None,
             "seat_label": self.seat_label,
             "event_name": self.event_name,
+            "several_events": self.several_events,
             "ticket_type_name": self.ticket_type_name,
             "attendee_name": self.attendee_name,
             "short_code": grouped(short_code(ticket.ticket_id))
@@ -233,6 +235,7 @@ class Gate:
             if attendee is not None and event.show_names and decision.verdict is Verdict.ADMITTED
             else None,
             event if ticket is not None and ticket.event_id in config.events else None,
+            len(config.events) > 1,
         )
         self._publish(result)
         return result

@@ -19,7 +19,9 @@
 
   function showVerdict(r) {
     last = r;
-    $("details").textContent = [r.ticket_type_name, r.attendee_name].filter(Boolean).join(" · ");
+    // a festival gate or a double bill: which event, by its title
+    const event = r.several_events && r.verdict !== "wrong_event" ? r.event_name : null;
+    $("details").textContent = [event, r.ticket_type_name, r.attendee_name].filter(Boolean).join(" · ");
     const canUndo = r.verdict === "admitted" && r.supervisor;
     const canForce = FORCIBLE.has(r.verdict) && r.supervisor && r.ticket_id != null;
     $("undo").hidden = !canUndo;

@@ -117,3 +117,19 @@ def test_supervisor_routes_answer_json_errors(folder):
         ]
         annulled = requests.post(base + "/api/annul", json={"ticket_id": 601, "pin": PIN}, timeout=10)
         assert annulled.status_code == 200 and annulled.json()["verdict"] == "annulled"
+
+
+@pytest.mark.browser
+def test_a_gate_serving_two_events_names_the_event_of_each_admission(tmp_path, page):
+    now = time.time()
+    window = {"doors_open": format_utc(now - 3600), "ends": format_utc(now + 3600)}
+    folder = make_gate_folder(
+        tmp_path,
+        events=[{"event_id": 1, "name": "Spring Gala", **window}, {"event_id": 2, "name": "Late Show", **window}],
+    )
+    with door_server(folder.path) as (base, gate, _):
+        page.goto(base + "/")
+        expect(page.locator("body")).to_have_attribute("data-live", "1")
+        gate.check(folder.ticket(event_id=2), source="camera:0")
+        expect(page.locator("#panel")).to_have_class("panel green")
+        expect(page.locator("#details")).to_have_text("Late Show")
