@@ -31,6 +31,8 @@ class Verdict(str, enum.Enum):
     EXPIRED = "expired"
     INVALID = "invalid"
     NOT_A_TICKET = "not_a_ticket"
+    # a supervisor took an admission back ("scanned the wrong phone"): its reason is the annulled scan's id
+    ANNULLED = "annulled"
 
     def __str__(self) -> str:
         return self.value
@@ -44,6 +46,7 @@ class MovementKind(str, enum.Enum):
 
     ENTRY = "entry"
     EXIT = "exit"
+    ANNUL = "annul"  # an admission taken back: the ticket is out and that admission no longer counts
 
     def __str__(self) -> str:
         return self.value
@@ -53,12 +56,23 @@ class MovementKind(str, enum.Enum):
 MOVEMENT_OF: dict[str, str] = {
     Verdict.ADMITTED.value: MovementKind.ENTRY.value,
     Verdict.EXIT_RECORDED.value: MovementKind.EXIT.value,
+    Verdict.ANNULLED.value: MovementKind.ANNUL.value,
 }
 MOVEMENT_VERDICTS: tuple[str, ...] = tuple(MOVEMENT_OF)
 
 # A gate's direction is the movement it records: an entry gate admits, an exit gate records exits.
-DIRECTIONS: tuple[str, ...] = tuple(kind.value for kind in MovementKind)
+DIRECTIONS: tuple[str, ...] = (MovementKind.ENTRY.value, MovementKind.EXIT.value)
 DEFAULT_DIRECTION = MovementKind.ENTRY.value  # a gate not told otherwise records entries
+
+# Re-entry policies a device is set to on the hub: one admission per ticket; again after an exit; always.
+REENTRY_POLICIES: tuple[str, ...] = ("single", "reentry", "unlimited")
+DEFAULT_REENTRY = "single"
+
+# Supervisor actions at the door (docs/sync-protocol.md, "Undo and override"). A forced admission is an
+# `admitted` scan with this reason and the supervisor's words in its note; an annulment is an `annulled`
+# scan whose reason is the id of the admission it takes back.
+FORCED_REASON = "forced"
+NOTE_MAX_CHARS = 200  # a scan's note; the hub refuses longer ones (422 invalid_field)
 
 # --- push: a signed batch of scans (POST /api/v1/sync/push) ------------------------------------
 

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from common.protocol import DEFAULT_DIRECTION, DIRECTIONS, OFFLINE_AFTER_S, PEER_PORT_DEFAULT, format_utc
+from common.protocol import (
+    DEFAULT_DIRECTION,
+    DIRECTIONS,
+    OFFLINE_AFTER_S,
+    PEER_PORT_DEFAULT,
+    REENTRY_POLICIES,
+    format_utc,
+)
 from common.signing import Keyring, KeyringError, RevocationList, RevocationListError
 
 KEYRING_FILE = "keyring.json"
@@ -36,7 +43,6 @@ CONFIG_FILE = "gate.json"
 DB_FILE = "gate.db"
 CONFIG_VERSION = 1
 
-REENTRY_POLICIES = ("single", "reentry", "unlimited")
 MAX_ZONE = 16
 
 
@@ -45,15 +51,45 @@ class GateDataError(Exception):
 
 
 @dataclass(frozen=True)
+class TicketTypeConfig:
+    """A ticket type of an event as the hub describes it: its name (shown at ADMIT) and its own
+    validity (Unix seconds; a missing bound is the event's window)."""
+
+    type_id: int
+    name: str = ""
+    valid_from: int | None = None
+    valid_until: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.type_id,
+            "name": self.name,
+            "valid_from": format_utc(self.valid_from),
+            "valid_until": format_utc(self.valid_until),
+        }
+
+
+@dataclass(frozen=True)
 class EventConfig:
     """One event this gate admits. Window bounds are Unix seconds; they apply
-    when the ticket itself carries no window."""
+    when neither the ticket nor its type carries a window. ``timezone``: the zone the event's
+    times are shown in at the door (None: the gate's). ``supervisor_pin_hash``: common.pin's hash
+    of the PIN that allows undo and override for this event (None: not allowed)."""
 
     event_id: int
     name: str = ""
     doors_open: int | None = None
     ends: int | None = None
     seat_labels: tuple[str, ...] = ()
+    starts_at: int | None = None
+    timezone: str | None = None
+    show_names: bool = False
+    supervisor_pin_hash: str | None = None
+    ticket_types: Mapping[int, TicketTypeConfig] = field(default_factory=dict)
+
+    @property
+    def tz(self):
+        return ZoneInfo(self.timezone) if self.timezone else None
 
     def seat_label(self, seat: int | None) -> str | None:
         if seat is None:
@@ -72,6 +108,16 @@ class EventConfig:
             out["ends"] = format_utc(self.ends)
         if self.seat_labels:
             out["seat_labels"] = list(self.seat_labels)
+        if self.starts_at is not None:
+            out["starts_at"] = format_utc(self.starts_at)
+        if self.timezone:
+            out["timezone"] = self.timezone
+        if self.show_names:
+            out["show_names"] = True
+        if self.supervisor_pin_hash:
+            out["supervisor_pin_hash"] = self.supervisor_pin_hash
+        if self.ticket_types:
+            out["ticket_types"] = [t.to_json() for _, t in sorted(self.ticket_types.items())]
         return out
 
 
@@ -86,6 +132,8 @@ class GateConfig:
     timezone: str | None = None  # None: the machine's local time zone
     hub_url: str | None = None
     cooldown_s: float = 2.0  # same code seen again by the camera within this is ignored
+    # the organizer's other events, by title and start only: a wrong-event verdict names the event
+    other_events: Mapping[int, EventConfig] = field(default_factory=dict)
 
     @property
     def tz(self):
@@ -103,6 +151,7 @@ class GateConfig:
             "hub_url": self.hub_url,
             "cooldown_s": self.cooldown_s,
             "events": [e.to_json() for e in sorted(self.events.values(), key=lambda e: e.event_id)],
+            "other_events": [e.to_json() for e in sorted(self.other_events.values(), key=lambda e: e.event_id)],
         }
 
 
@@ -500,15 +549,7 @@ def config_from_json(doc: Any) -> GateConfig:
     if version != CONFIG_VERSION:
         raise ValueError(f"unsupported gate.json version {version!r} (this gate-agent reads {CONFIG_VERSION})")
     defaults = GateConfig()
-    events_doc = doc.get("events", [])
-    if not isinstance(events_doc, list):
-        raise ValueError("events must be a list")
-    events: dict[int, EventConfig] = {}
-    for item in events_doc:
-        event = _event_from_json(item)
-        if event.event_id in events:
-            raise ValueError(f"event {event.event_id} is listed twice")
-        events[event.event_id] = event
+    events = _events_from_json(doc.get("events", []), "events")
     config = GateConfig(
         gate_id=_text(doc, "gate_id", defaults.gate_id),
         gate_name=_text(doc, "gate_name", defaults.gate_name),
@@ -519,6 +560,7 @@ def config_from_json(doc: Any) -> GateConfig:
         timezone=_timezone(doc.get("timezone")),
         hub_url=_optional_text(doc, "hub_url"),
         cooldown_s=_number(doc, "cooldown_s", defaults.cooldown_s),
+        other_events=_events_from_json(doc.get("other_events", []), "other_events"),
     )
     return config
 
@@ -572,6 +614,18 @@ def parse_time(value: Any, name: str) -> int | None:
     raise ValueError(f"{name} must be an ISO 8601 time or Unix seconds, got {value!r}")
 
 
+def _events_from_json(events_doc: Any, key: str) -> dict[int, EventConfig]:
+    if not isinstance(events_doc, list):
+        raise ValueError(f"{key} must be a list")
+    events: dict[int, EventConfig] = {}
+    for item in events_doc:
+        event = _event_from_json(item)
+        if event.event_id in events:
+            raise ValueError(f"event {event.event_id} is listed twice")
+        events[event.event_id] = event
+    return events
+
+
 def _event_from_json(item: Any) -> EventConfig:
     if isinstance(item, int) and not isinstance(item, bool):
         item = {"event_id": item}
@@ -591,7 +645,39 @@ def _event_from_json(item: Any) -> EventConfig:
     name = item.get("name", "")
     if not isinstance(name, str):
         raise ValueError(f"{where}: name must be text")
-    return EventConfig(event_id, name, doors_open, ends, tuple(labels))
+    pin_hash = item.get("supervisor_pin_hash")
+    if pin_hash is not None and not isinstance(pin_hash, str):
+        raise ValueError(f"{where}: supervisor_pin_hash must be text")
+    show_names = item.get("show_names", False)
+    if not isinstance(show_names, bool):
+        raise ValueError(f"{where}: show_names must be true or false")
+    types_doc = item.get("ticket_types", [])
+    if not isinstance(types_doc, list):
+        raise ValueError(f"{where}: ticket_types must be a list")
+    types = {}
+    for t in types_doc:
+        if not isinstance(t, dict) or not isinstance(t.get("id"), int) or isinstance(t.get("id"), bool):
+            raise ValueError(f"{where}: each ticket type needs an integer id")
+        if not isinstance(t.get("name", ""), str):
+            raise ValueError(f"{where}: ticket type {t['id']}: name must be text")
+        types[t["id"]] = TicketTypeConfig(
+            t["id"],
+            t.get("name", ""),
+            parse_time(t.get("valid_from"), f"{where}: ticket type {t['id']}: valid_from"),
+            parse_time(t.get("valid_until"), f"{where}: ticket type {t['id']}: valid_until"),
+        )
+    return EventConfig(
+        event_id,
+        name,
+        doors_open,
+        ends,
+        tuple(labels),
+        parse_time(item.get("starts_at"), f"{where}: starts_at"),
+        _timezone(item.get("timezone")),
+        show_names,
+        pin_hash,
+        types,
+    )
 
 
 def _text(doc: Mapping, key: str, default: str) -> str:

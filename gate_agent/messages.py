@@ -13,6 +13,8 @@ from common.protocol import INVALID_TIME, to_utc
 from .config import GateConfig
 from .rules import Decision, Verdict
 
+UNKNOWN_SHORT_CODE = "unknown_short_code"  # a not_a_ticket reason: a well-formed short code of no ticket here
+
 COLOURS = {
     Verdict.ADMITTED: "green",
     Verdict.EXIT_RECORDED: "amber",
@@ -24,6 +26,7 @@ COLOURS = {
     Verdict.EXPIRED: "red",
     Verdict.INVALID: "red",
     Verdict.NOT_A_TICKET: "amber",
+    Verdict.ANNULLED: "amber",
 }
 
 # "Last scans" on the door page: a few words per verdict, as staff would say it
@@ -38,6 +41,7 @@ LABELS = {
     Verdict.EXPIRED: "Expired",
     Verdict.INVALID: "Invalid",
     Verdict.NOT_A_TICKET: "Not a ticket",
+    Verdict.ANNULLED: "Undone",
 }
 
 # A ticket shown again at the gate that admitted it this recently is the same guest still in front
@@ -79,12 +83,37 @@ def colour(config: GateConfig, decision: Decision, now: float) -> str:
     return COLOURS[decision.verdict]
 
 
+def event_of(config: GateConfig, decision: Decision):
+    """The configuration of the decided ticket's event: one this gate serves, or one of the organizer's
+    others it knows by title; None when neither."""
+    ticket = decision.ticket
+    if ticket is None:
+        return None
+    return config.events.get(ticket.event_id) or config.other_events.get(ticket.event_id)
+
+
+def ticket_type_name(config: GateConfig, decision: Decision) -> str | None:
+    event = event_of(config, decision)
+    ttype = event.ticket_types.get(decision.ticket.ticket_type) if event else None
+    return ttype.name if ttype and ttype.name else None
+
+
 def describe(config: GateConfig, decision: Decision, now: float) -> str:
-    """One sentence for the door screen, e.g. "Already used at Gate B, 19:42"."""
-    verdict, ticket, tz = decision.verdict, decision.ticket, config.tz
+    """One sentence for the door screen, e.g. "Already used at Gate B, 19:42". Times are the
+    event's local time when the hub set its zone, else the gate's."""
+    verdict, ticket = decision.verdict, decision.ticket
+    event = event_of(config, decision)
+    tz = event.tz if event is not None and event.timezone else config.tz
     if verdict is Verdict.ADMITTED:
         seat = seat_label(config, decision)
-        return f"Welcome — {seat}" if seat else "Welcome"
+        welcome = f"Welcome — {seat}" if seat else "Welcome"
+        if decision.reason == "forced":
+            return (
+                f"{welcome} (forced in by supervisor: {decision.note})" if decision.note else f"{welcome} (forced in)"
+            )
+        return welcome
+    if verdict is Verdict.ANNULLED:
+        return "Admission annulled: this ticket may enter again"
     if verdict is Verdict.EXIT_RECORDED:
         return "Exit recorded: re-entry allowed" if config.reentry != "single" else "Exit recorded"
     if verdict is Verdict.ALREADY_ADMITTED:
@@ -97,7 +126,13 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
     if verdict is Verdict.REVOKED:
         return "Ticket cancelled"
     if verdict is Verdict.WRONG_EVENT:
-        return f"Wrong event: this ticket is for event {ticket.event_id}" if ticket else "Wrong event"
+        if ticket is None:
+            return "Wrong event"
+        if event is None or not event.name:
+            return f"Wrong event: this ticket is for another event (no. {ticket.event_id})"
+        if event.starts_at is None:
+            return f"Wrong event: this ticket is for {event.name}"
+        return f"Wrong event: this ticket is for {event.name}, {format_day(event.starts_at, tz)}"
     if verdict is Verdict.WRONG_ZONE:
         zones = ", ".join(str(z) for z in sorted(ticket.zones)) if ticket else "?"
         plural = "s" if ticket and len(ticket.zones) > 1 else ""
@@ -106,17 +141,29 @@ def describe(config: GateConfig, decision: Decision, now: float) -> str:
         when = format_time(decision.window_start, tz, now) if decision.window_start else "later"
         if decision.reason == "event_window":
             return f"Too early: doors open {when}"
+        if decision.reason == "type_window":
+            return f"Too early: {ticket_type_name(config, decision) or 'this ticket type'} valid from {when}"
         return f"Too early: ticket valid from {when}"
     if verdict is Verdict.EXPIRED:
         when = format_time(decision.window_end, tz, now) if decision.window_end else "earlier"
         if decision.reason == "event_window":
             return f"Too late: the event ended {when}"
+        if decision.reason == "type_window":
+            return f"Too late: {ticket_type_name(config, decision) or 'this ticket type'} was valid until {when}"
         return f"Ticket expired {when}"
     if verdict is Verdict.INVALID and decision.reason == "device_revoked":
         return "Device revoked: this gate no longer admits anyone"
     if verdict is Verdict.INVALID:
         return f"Invalid ticket: {INVALID_REASONS.get(decision.reason or '', 'it cannot be read')}"
+    if decision.reason == UNKNOWN_SHORT_CODE:
+        return f"Code {decision.detail} is not on this gate's ticket list"
     return "Not a ticket"
+
+
+def format_day(epoch: float, tz: tzinfo | None) -> str:
+    """ "12 Dec" in ``tz``: the day of an event, as door staff say it."""
+    moment = _local(epoch, tz)
+    return INVALID_TIME if moment is None else f"{moment.day} {moment:%b}"
 
 
 def format_time(epoch: float, tz: tzinfo | None, now: float) -> str:

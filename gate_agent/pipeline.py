@@ -16,15 +16,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from common.pin import check_pin
 from common.protocol import OFFLINE_AFTER_S, format_scan_time  # total: an absurd stored time never costs a verdict
+from common.signing import TEXT_PREFIX
+from common.signing.shortcode import MAX_TICKET_ID, grouped, parse_short_code, short_code
 
 from .config import GateData, load_gate_data
-from .messages import COLOURS, LABELS, colour, describe, seat_label
+from .messages import COLOURS, LABELS, UNKNOWN_SHORT_CODE, colour, describe, event_of, seat_label, ticket_type_name
 from .offline_store import NewScan, OfflineStore, ScanRecord
-from .rules import Decision, Precheck, Verdict, decide, next_state, precheck
+from .rules import Decision, Precheck, Verdict, annul, decide, force, next_state, precheck
 from .sync.clock import bounded_clock
 
 log = logging.getLogger(__name__)
+
+
+# Guessing the PIN at the door: after PIN_TRIES wrong PINs within PIN_LOCKOUT_S, none is checked until
+# the oldest of them is that old.
+PIN_TRIES = 5
+PIN_LOCKOUT_S = 60.0
+
+
+class SupervisorError(Exception):
+    """A supervisor action that is not allowed: no PIN set for the event, a wrong PIN, nothing to annul,
+    a ticket that cannot be forced in. ``code`` names which (the door page's JSON error)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,11 @@ class ScanResult:
     colour: str
     seat_label: str | None
     gate_name: str
+    event_name: str | None = None
+    ticket_type_name: str | None = None
+    attendee_name: str | None = None  # only when the organizer asked for names at the door
+    event: Any = None  # the EventConfig of the ticket's event when this gate serves it
+    several_events: bool = False  # the gate serves more than one event: the screen names the ticket's
 
     @property
     def verdict(self) -> Verdict:
@@ -43,6 +66,7 @@ class ScanResult:
     def to_json(self) -> dict[str, Any]:
         ticket = self.decision.ticket
         prev = self.decision.previous
+        event = self.event
         return {
             "scan_id": self.record.scan_id,
             "seq": self.record.seq,
@@ -55,6 +79,16 @@ class ScanResult:
             "ticket_id": self.record.ticket_id,
             "seat": ticket.seat if ticket else None,
             "seat_label": self.seat_label,
+            "event_name": self.event_name,
+            "several_events": self.several_events,
+            "ticket_type_name": self.ticket_type_name,
+            "attendee_name": self.attendee_name,
+            "short_code": grouped(short_code(ticket.ticket_id))
+            if ticket and ticket.ticket_id <= MAX_TICKET_ID
+            else None,
+            "note": self.record.note,
+            "forced_over": self.decision.overrides.verdict.value if self.decision.overrides else None,
+            "supervisor": bool(event is not None and event.supervisor_pin_hash) if ticket else False,
             "zones": sorted(ticket.zones) if ticket else [],
             "gate_id": self.record.gate_id,
             "gate_name": self.gate_name,
@@ -87,6 +121,8 @@ class Gate:
         self.offline_after_s = OFFLINE_AFTER_S  # GATE_OFFLINE_AFTER_S when run
         self._listeners: list[Callable[[ScanResult], None]] = []
         self._listeners_lock = threading.Lock()
+        self._wrong_pins: list[float] = []  # monotonic times of recent wrong supervisor PINs
+        self._pin_lock = threading.Lock()
 
     @classmethod
     def open(cls, data_dir: Path | str, **clocks) -> Gate:
@@ -127,9 +163,35 @@ class Gate:
                 log.exception("verdict listener failed")
 
     # --- scanning ------------------------------------------------------------
+    def resolve(self, text: str) -> tuple[str, Decision | None]:
+        """What a typed or scanned text stands for: a ``TG1:`` text in any case (base45 has no lower
+        case), a short code (common.signing.shortcode) of a ticket on the pulled attendee list (its
+        signed text, checked as if scanned), or the text as it is. A well-formed short code of no
+        ticket here is a not_a_ticket refusal that says so."""
+        text = text.strip() if isinstance(text, str) else ""
+        if text[: len(TEXT_PREFIX)].upper() == TEXT_PREFIX:
+            return text.upper(), None
+        ticket_id = parse_short_code(text) if len(text) <= 40 else None
+        if ticket_id is None:
+            return text, None
+        attendee = self.store.attendee(ticket_id)
+        if attendee is None:
+            return text, Decision(
+                Verdict.NOT_A_TICKET, reason=UNKNOWN_SHORT_CODE, detail=grouped(short_code(ticket_id))
+            )
+        return attendee.code, None
+
     def check(self, text: str, *, source: str = "manual", mono: float | None = None) -> ScanResult:
         """Decide, record durably, then publish. Never raises for any text."""
-        text = text.strip() if isinstance(text, str) else ""
+        text, unknown = self.resolve(text)
+        return self._record(text, source, mono, lambda pre, state, wall: unknown or self._decide(pre, state, wall))
+
+    def _decide(self, pre: Precheck, state, wall: float) -> Decision:
+        return pre.refusal if not pre.needs_state else decide(pre.ticket, state, self.data.config)
+
+    def _record(self, text: str, source: str, mono: float | None, decide_with, *, annulling: bool = False):
+        """Precheck ``text``, then in the store's transaction decide with ``decide_with(pre, state,
+        wall)`` (None: SupervisorError, nothing recorded), record, publish."""
         wall = self.wall_clock()
         mono = self.mono_clock() if mono is None else mono
         config = self.data.config
@@ -138,11 +200,12 @@ class Gate:
             pre = Precheck(Decision(Verdict.INVALID, pre.ticket, reason="device_revoked"), pre.ticket)
         ticket = pre.ticket
 
-        def decider(state):
-            if not pre.needs_state:
-                return pre.refusal, None
-            decision = decide(ticket, state, config)
-            return decision, next_state(state, decision, wall, config.gate_name)
+        def decider(state, last_admission=None):
+            decision = decide_with(pre, state, last_admission) if annulling else decide_with(pre, state, wall)
+            if decision is None:
+                raise _NothingToRecord()
+            changes = decision.verdict in (Verdict.ADMITTED, Verdict.EXIT_RECORDED, Verdict.ANNULLED)
+            return decision, next_state(state, decision, wall, config.gate_name) if changes else None
 
         scan = NewScan(
             gate_id=config.gate_id,
@@ -154,7 +217,12 @@ class Gate:
             event_id=ticket.event_id if ticket else None,
             ticket_id=ticket.ticket_id if ticket else None,
         )
-        record, decision = self.store.record_scan(scan, decider)
+        try:
+            record, decision = self.store.record_scan(scan, decider, with_last_admission=annulling)
+        except _NothingToRecord:
+            return None
+        event = event_of(config, decision)
+        attendee = self.store.attendee(ticket.ticket_id) if ticket is not None and event is not None else None
         result = ScanResult(
             record,
             decision,
@@ -162,6 +230,13 @@ class Gate:
             colour(config, decision, wall),
             seat_label(config, decision),
             config.gate_name,
+            event.name if event is not None and event.name else None,
+            ticket_type_name(config, decision),
+            attendee.name
+            if attendee is not None and event.show_names and decision.verdict is Verdict.ADMITTED
+            else None,
+            event if ticket is not None and ticket.event_id in config.events else None,
+            len(config.events) > 1,
         )
         self._publish(result)
         return result
@@ -169,6 +244,95 @@ class Gate:
     def link(self) -> dict[str, Any]:
         """The hub link as of now: online, backlog, last_sync_at, device_revoked, enrolled."""
         return self.store.sync_summary(self.wall_clock(), self.offline_after_s)
+
+    # --- search and supervisor actions (docs/operations.md, "A way out of every mistake") ---------
+    def search(self, query: str) -> list[dict[str, Any]]:
+        """Tickets on the pulled attendee list by holder's name, order number or ticket number (or a
+        short code), with whether each is inside at this gate's knowledge. Offline."""
+        found = []
+        ticket_id = parse_short_code(query or "")
+        if ticket_id is not None and (attendee := self.store.attendee(ticket_id)) is not None:
+            found.append((attendee, self.store.ticket_state(attendee.event_id, attendee.ticket_id)))
+        found += [hit for hit in self.store.search_attendees(query) if hit[0].ticket_id != ticket_id]
+        config = self.data.config
+        out = []
+        for attendee, state in found:
+            event = config.events.get(attendee.event_id)
+            ttype = event.ticket_types.get(attendee.ticket_type) if event else None
+            out.append(
+                {
+                    "ticket_id": attendee.ticket_id,
+                    "short_code": grouped(short_code(attendee.ticket_id)),
+                    "order": attendee.order_id,
+                    "name": attendee.name,
+                    "event_name": event.name if event else None,
+                    "ticket_type_name": ttype.name if ttype else None,
+                    "admitted": bool(state and state.admissions),
+                    "inside": bool(state and state.inside),
+                }
+            )
+        return out
+
+    def check_in(self, ticket_id: int) -> ScanResult:
+        """Check in a ticket found by search: its signed text, decided like a scan (source "search")."""
+        attendee = self.store.attendee(ticket_id)
+        if attendee is None:
+            raise SupervisorError("unknown_ticket", f"ticket {ticket_id} is not on this gate's list")
+        return self.check(attendee.code, source="search")
+
+    def force_admit(self, text: str, pin: str, note: str) -> ScanResult:
+        """Admit a genuine ticket the door's rules refuse (already used, cancelled, wrong zone, outside its
+        window), with the supervisor's PIN and reason. Recorded as an ``admitted`` scan with reason
+        ``forced`` and the note; the hub still flags an admission of an already-used ticket as a duplicate."""
+        note = " ".join((note or "").split())
+        if not note:
+            raise SupervisorError("missing_reason", "say why the ticket is let in")
+        text, unknown = self.resolve(text)
+        if unknown is not None:
+            raise SupervisorError("unknown_ticket", describe(self.data.config, unknown, self.wall_clock()))
+        self._check_pin(text, pin)
+        result = self._record(
+            text, "supervisor", None, lambda pre, state, wall: force(self._decide(pre, state, wall), note)
+        )
+        if result is None:
+            raise SupervisorError("cannot_force", "only a genuine ticket of this gate's events can be forced in")
+        return result
+
+    def annul(self, ticket_id: int, pin: str) -> ScanResult:
+        """Take back the last admission of a ticket ("scanned the wrong phone"), with the supervisor's PIN:
+        an ``annulled`` scan naming that admission; the ticket may enter again."""
+        attendee = self.store.attendee(ticket_id)
+        if attendee is None:
+            raise SupervisorError("unknown_ticket", f"ticket {ticket_id} is not on this gate's list")
+        self._check_pin(attendee.code, pin)
+
+        def decide_annul(pre, state, last_admission):
+            if pre.ticket is None or last_admission is None:
+                return None
+            return annul(pre.ticket, state, last_admission)
+
+        result = self._record(attendee.code, "supervisor", None, decide_annul, annulling=True)
+        if result is None:
+            raise SupervisorError("nothing_to_annul", f"ticket {ticket_id} has no admission to annul")
+        return result
+
+    def _check_pin(self, text: str, pin: str) -> None:
+        pre = precheck(text, self.data.config, self.data.keyring, self.data.revocations, self.wall_clock())
+        event = self.data.config.events.get(pre.ticket.event_id) if pre.ticket else None
+        if event is None:
+            raise SupervisorError("cannot_force", "only a genuine ticket of this gate's events can be overridden")
+        if not event.supervisor_pin_hash:
+            raise SupervisorError("no_supervisor_pin", "the organizer has not set a supervisor PIN for this event")
+        now = self.mono_clock()
+        with self._pin_lock:
+            self._wrong_pins = [t for t in self._wrong_pins if now - t < PIN_LOCKOUT_S]
+            if len(self._wrong_pins) >= PIN_TRIES:
+                raise SupervisorError("pin_locked", f"too many wrong PINs: try again in {PIN_LOCKOUT_S:.0f} s")
+        if not check_pin(pin, event.supervisor_pin_hash):
+            log.warning("a wrong supervisor PIN was typed for event %s", event.event_id)
+            with self._pin_lock:
+                self._wrong_pins.append(now)
+            raise SupervisorError("wrong_pin", "wrong supervisor PIN")
 
     def snapshot(self, recent: int = 10) -> dict[str, Any]:
         """What the door screen shows besides the latest verdict."""
@@ -183,7 +347,8 @@ class Gate:
             "events": sorted(config.events),
             **self.link(),
             "hub_configured": bool(config.hub_url),
-            "admitted": counts.get(Verdict.ADMITTED.value, 0),
+            # an admission a supervisor annulled no longer counts
+            "admitted": counts.get(Verdict.ADMITTED.value, 0) - counts.get(Verdict.ANNULLED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
             "recent": [
                 {
@@ -198,6 +363,10 @@ class Gate:
                 for r in self.store.recent_scans(recent)
             ],
         }
+
+
+class _NothingToRecord(Exception):
+    """A supervisor action the rules do not allow: the store's transaction is rolled back."""
 
 
 def codes_in_frame(frame, decoder) -> list[str]:

@@ -148,7 +148,7 @@ def purchase_confirmation(
         "Open a ticket on your phone and show the QR code at the entrance:",
     ]
     for card, url in zip(cards, ticket_urls, strict=True):
-        lines.append(f"  - {card.seat_label} ({card.ticket_type_name}): {url}")
+        lines.append(f"  - {card.seat_label} ({card.ticket_type_name}), code {card.short_code}: {url}")
     lines += ["", f"Total paid: {total}", f"Your order: {order_url}", "", "See you there!"]
     message = _message(to, buyer_name, subject, "\n".join(lines))
     message.add_alternative(
@@ -167,7 +167,8 @@ def _confirmation_html(
     ticket_urls: Sequence[str],
 ) -> str:
     items = "".join(
-        f'<li><a href="{escape(url)}">{escape(card.seat_label)}</a> ({escape(card.ticket_type_name)})</li>'
+        f'<li><a href="{escape(url)}">{escape(card.seat_label)}</a> ({escape(card.ticket_type_name)}),'
+        f" code <strong>{escape(card.short_code)}</strong></li>"
         for card, url in zip(cards, ticket_urls, strict=True)
     )
     return (

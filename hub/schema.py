@@ -139,6 +139,14 @@ events = Table(
     # ISO 4217; every amount of the event (prices, fees, its orders) is in minor units of it (services.money)
     Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),
     Column("cancelled_at", UTCDateTime),  # set once the event is cancelled (event_admin.cancel_event): no more sales
+    # at the door (migration 0012): the window gates admit in (NULL: services.events.door_window's
+    # defaults), the IANA zone its times are shown in, whether ADMIT shows the attendee's name, and the
+    # supervisor PIN for undo and override (services.events.pin_hash; NULL: no supervisor actions)
+    Column("doors_open_at", UTCDateTime),
+    Column("ends_at", UTCDateTime),
+    Column("timezone", String(64)),
+    Column("door_shows_names", Boolean, nullable=False, default=False, server_default=false()),
+    Column("supervisor_pin_hash", String(200)),
     Index("ix_events_starts_at", "starts_at"),
 )
 
@@ -156,6 +164,9 @@ ticket_types = Table(
     Column("zones", Text, nullable=False, default="[]"),  # JSON list of ints 1..16, [] = all
     Column("sales_start", UTCDateTime),
     Column("sales_end", UTCDateTime),
+    # the type's own validity at the door (a festival day ticket, a late-entry window); NULL: the event's
+    Column("valid_from", UTCDateTime),
+    Column("valid_until", UTCDateTime),
 )
 
 holds = Table(

@@ -37,7 +37,11 @@ devices = Table(
     Column("last_rtt_ms", Integer),
     Column("backlog", Integer),  # unsynced scans the gate reported at its last push
     Column("pull_cursor", BigInteger),  # the scan seq the gate has pulled up to
-    Column("peer_address", String(64)),  # host:port its peers reach it on, seen at its last pull (migration 0007)
+    Column("peer_address", String(64)),  # host:port its peers reach it on, seen at its last pull (migration 0011)
+    # migration 0012: re-entry policy (common.protocol.REENTRY_POLICIES) and the events the device
+    # serves besides event_id (JSON list of ids: a festival gate, a double bill)
+    Column("reentry", String(10), nullable=False, default="single", server_default="single"),
+    Column("more_event_ids", Text, nullable=False, default="[]", server_default="[]"),
 )
 
 enrolment_tokens = Table(
@@ -72,6 +76,10 @@ gate_scans = Table(
     Column("received_at", Float, nullable=False),
     Column("hub_seq", BigInteger, nullable=False, unique=True),
     Column("duplicate_of", String(32)),
+    # migration 0012: a forced admission's reason as the supervisor typed it; the annulled scan that
+    # took this admission back (set by services.sync.resolve_duplicates, which then skips it)
+    Column("note", String(200)),
+    Column("annulled_by", String(32)),
     Index("ix_gate_scans_event_seq", "event_id", "hub_seq"),
     Index("ix_gate_scans_ticket", "ticket_id", "event_id", "verdict"),
 )

@@ -21,6 +21,7 @@ from .keys import (
     write_keyring,
 )
 from .revocation import Revocation, RevocationList, RevocationListError
+from .shortcode import parse_short_code, short_code
 from .ticket import (
     MAX_TEXT_LENGTH,
     TEXT_PREFIX,
@@ -58,5 +59,7 @@ __all__ = [
     "VerifyResult",
     "looks_like_ticket",
     "sign_ticket",
+    "short_code",
+    "parse_short_code",
     "verify_ticket",
 ]

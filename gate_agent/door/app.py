@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..pipeline import Gate, ScanResult
+from common.protocol import NOTE_MAX_CHARS
+
+from ..pipeline import Gate, ScanResult, SupervisorError
 from .live import Broadcaster, PreviewBuffer
 
 MAX_MANUAL_TEXT = 4096
@@ -83,6 +85,46 @@ def create_door_app(
             return _error(400, "text_too_long", f"a code is at most {MAX_MANUAL_TEXT} characters")
         return jsonify(gate.check(text, source="manual").to_json())
 
+    # --- search and supervisor actions (docs/operations.md, "A way out of every mistake") --------
+    @app.get("/api/search")
+    def search():
+        query = request.args.get("q", "")
+        if len(query) > MAX_SEARCH_TEXT:
+            return _error(400, "query_too_long", f"search for at most {MAX_SEARCH_TEXT} characters")
+        return jsonify({"items": gate.search(query)})
+
+    @app.post("/api/checkin")
+    def check_in():
+        body = _json_body()
+        return jsonify(gate.check_in(_ticket_id(body)).to_json())
+
+    @app.post("/api/force")
+    def force_admit():
+        body = _json_body()
+        reason = body.get("reason")
+        if not isinstance(reason, str) or len(reason) > NOTE_MAX_CHARS:
+            return _error(400, "missing_reason", f"say why the ticket is let in (at most {NOTE_MAX_CHARS} characters)")
+        text = body.get("text")
+        if text is None:
+            attendee = gate.store.attendee(_ticket_id(body))
+            text = attendee.code if attendee else ""
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_MANUAL_TEXT:
+            return _error(404, "unknown_ticket", "that ticket is not on this gate's list: scan or type its code")
+        return jsonify(gate.force_admit(text, _pin(body), reason).to_json())
+
+    @app.post("/api/annul")
+    def annul():
+        body = _json_body()
+        return jsonify(gate.annul(_ticket_id(body), _pin(body)).to_json())
+
+    @app.errorhandler(SupervisorError)
+    def supervisor_refused(exc: SupervisorError):
+        return _error(SUPERVISOR_STATUS.get(exc.code, 409), exc.code, exc.message)
+
+    @app.errorhandler(_BadRequest)
+    def bad_request(exc: _BadRequest):
+        return _error(exc.status, exc.code, exc.message)
+
     @app.get("/preview.jpg")
     def preview_jpg():
         data = preview.latest_jpeg()
@@ -106,6 +148,38 @@ def create_door_app(
         return _error(500, "internal_error", "the gate hit an unexpected error; scans are still recorded")
 
     return app
+
+
+SUPERVISOR_STATUS = {"wrong_pin": 403, "pin_locked": 429, "unknown_ticket": 404, "missing_reason": 400}
+MAX_SEARCH_TEXT = 100
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json_body() -> dict:
+    # JSON only: a cross-site form cannot send it without a CORS preflight we never grant.
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise _BadRequest(415 if not request.is_json else 400, "bad_request", "send a JSON object")
+    return body
+
+
+def _ticket_id(body: dict) -> int:
+    value = body.get("ticket_id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise _BadRequest(400, "missing_ticket", "name the ticket by its ticket_id")
+    return value
+
+
+def _pin(body: dict) -> str:
+    pin = body.get("pin")
+    if not isinstance(pin, str) or len(pin) > 32:
+        raise _BadRequest(400, "missing_pin", "the supervisor PIN is needed")
+    return pin
 
 
 class _DoorHandle:

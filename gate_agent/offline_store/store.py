@@ -22,6 +22,13 @@ bookkeeping):
 * ``sync_meta``: key -> JSON value (cursors, last successful sync, device_revoked).
 * ``remote_movements``: admissions and exits pulled from other gates, keyed by
   their scan id so a movement pulled twice changes the ticket state once.
+
+Version 3 (#15) rebuilds ``scans`` (a ``note`` column, the ``annulled`` verdict) and
+``remote_movements`` (the ``annul`` kind), and adds ``attendees``: the minimal attendee list
+pulled from the hub (ticket id, event, signed text, type, order number, buyer name) to resolve
+short codes and search offline. It holds personal data (names) only of the events this gate
+serves, and forgets them (:meth:`OfflineStore.forget_attendees`) when the gate stops serving an
+event or a day after it ended (docs/operations.md, "Personal data on a gate").
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +111,66 @@ MIGRATIONS: list[list[str]] = [
         """,
     ],
 ]
+# Version 3's CHECK lists are spelled out: a later verdict or kind needs its own rebuild step.
+_V3_VERDICTS = (
+    "'admitted', 'exit_recorded', 'already_admitted', 'revoked', 'wrong_event', 'wrong_zone', "
+    "'not_yet_valid', 'expired', 'invalid', 'not_a_ticket', 'annulled'"
+)
+MIGRATIONS.append(
+    [  # version 3: supervisor overrides (note, annulled, annul) and the attendee list
+        f"""
+        CREATE TABLE scans_v3 (
+            seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+            scan_id      TEXT    NOT NULL UNIQUE CHECK (length(scan_id) = 32),
+            gate_id      TEXT    NOT NULL,
+            event_id     INTEGER,
+            ticket_id    INTEGER,
+            verdict      TEXT    NOT NULL CHECK (verdict IN ({_V3_VERDICTS})),
+            reason       TEXT,
+            detail       TEXT    NOT NULL DEFAULT '',
+            wall_time    REAL    NOT NULL,
+            mono         REAL    NOT NULL,
+            code_digest  TEXT    NOT NULL,
+            source       TEXT    NOT NULL DEFAULT '',
+            synced       INTEGER NOT NULL DEFAULT 0 CHECK (synced IN (0, 1)),
+            note         TEXT
+        )
+        """,
+        "INSERT INTO scans_v3 (seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, wall_time, mono,"
+        " code_digest, source, synced) SELECT seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail,"
+        " wall_time, mono, code_digest, source, synced FROM scans",
+        "DROP TABLE scans",
+        "ALTER TABLE scans_v3 RENAME TO scans",
+        "CREATE INDEX scans_by_ticket ON scans (event_id, ticket_id, seq)",
+        "CREATE INDEX scans_unsynced ON scans (seq) WHERE synced = 0",
+        """
+        CREATE TABLE remote_movements_v3 (
+            scan_id    TEXT    PRIMARY KEY,
+            event_id   INTEGER NOT NULL,
+            ticket_id  INTEGER NOT NULL,
+            kind       TEXT    NOT NULL CHECK (kind IN ('entry', 'exit', 'annul')),
+            at         REAL    NOT NULL,
+            gate_name  TEXT    NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "INSERT INTO remote_movements_v3 SELECT * FROM remote_movements",
+        "DROP TABLE remote_movements",
+        "ALTER TABLE remote_movements_v3 RENAME TO remote_movements",
+        """
+        CREATE TABLE attendees (
+            ticket_id    INTEGER PRIMARY KEY,
+            event_id     INTEGER NOT NULL,
+            code         TEXT    NOT NULL,
+            ticket_type  INTEGER,
+            order_id     INTEGER,
+            name         TEXT    NOT NULL DEFAULT '',
+            name_key     TEXT    NOT NULL DEFAULT ''
+        )
+        """,
+        "CREATE INDEX attendees_by_event ON attendees (event_id)",
+        "CREATE INDEX attendees_by_order ON attendees (order_id)",
+    ]
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 STATE_QUERY = (
@@ -111,9 +179,11 @@ STATE_QUERY = (
 )
 LAST_SCAN_OF_TICKET_QUERY = "SELECT seq FROM scans WHERE event_id = ? AND ticket_id = ? ORDER BY seq DESC LIMIT 1"
 SCAN_COLUMNS = (
-    "seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, wall_time, mono, code_digest, source, synced"
+    "seq, scan_id, gate_id, event_id, ticket_id, verdict, reason, detail, wall_time, mono, code_digest, source,"
+    " note, synced"
 )
-PUSH_COLUMNS = ("seq", "scan_id", "event_id", "ticket_id", "verdict", "reason", "wall_time")
+PUSH_COLUMNS = ("seq", "scan_id", "event_id", "ticket_id", "verdict", "reason", "wall_time", "note")
+SEARCH_LIMIT = 20
 
 
 class StoreError(Exception):
@@ -135,6 +205,18 @@ class NewScan:
 
 
 @dataclass(frozen=True)
+class Attendee:
+    """One ticket of the attendee list the gate pulled (docs/sync-protocol.md, "Attendee list")."""
+
+    ticket_id: int
+    event_id: int
+    code: str  # the signed TG1: text, checked like a scanned code
+    ticket_type: int | None
+    order_id: int | None
+    name: str
+
+
+@dataclass(frozen=True)
 class ScanRecord:
     seq: int
     scan_id: str
@@ -148,6 +230,7 @@ class ScanRecord:
     mono: float
     code_digest: str
     source: str
+    note: str | None
     synced: bool
 
 
@@ -220,18 +303,26 @@ class OfflineStore:
             return self._conn.execute(f"PRAGMA {name}").fetchone()[0]
 
     # --- scans -------------------------------------------------------------
-    def record_scan(self, scan: NewScan, decide: Decider) -> tuple[ScanRecord, Decision]:
+    def record_scan(
+        self, scan: NewScan, decide: Decider, *, with_last_admission: bool = False
+    ) -> tuple[ScanRecord, Decision]:
         """Read the ticket's state, decide, insert the scan and update the state:
-        one transaction, committed with synchronous=FULL before returning."""
+        one transaction, committed with synchronous=FULL before returning. ``with_last_admission``:
+        ``decide`` is called as ``decide(state, scan id of the ticket's last admission or None)``
+        (an annulment names the admission it takes back)."""
         scan_id = secrets.token_hex(16)
         with self._atomic() as conn:
             state = None
             if scan.event_id is not None and scan.ticket_id is not None:
                 state = _read_state(conn, scan.event_id, scan.ticket_id)
-            decision, new_state = decide(state)
+            if with_last_admission:
+                decision, new_state = decide(state, _last_admission(conn, scan.event_id, scan.ticket_id))
+            else:
+                decision, new_state = decide(state)
+            note = decision.note or None
             cur = conn.execute(
                 "INSERT INTO scans (scan_id, gate_id, event_id, ticket_id, verdict, reason, detail,"
-                " wall_time, mono, code_digest, source) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " wall_time, mono, code_digest, source, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     scan_id,
                     scan.gate_id,
@@ -244,6 +335,7 @@ class OfflineStore:
                     scan.mono,
                     scan.code_digest,
                     scan.source,
+                    note,
                 ),
             )
             seq = cur.lastrowid
@@ -267,6 +359,7 @@ class OfflineStore:
             scan.mono,
             scan.code_digest,
             scan.source,
+            note,
             False,
         )
         return record, decision
@@ -310,7 +403,11 @@ class OfflineStore:
             rows = self._conn.execute(
                 f"SELECT {', '.join(PUSH_COLUMNS)} FROM scans WHERE synced = 0 ORDER BY seq LIMIT ?", (limit,)
             ).fetchall()
-        return [dict(zip(PUSH_COLUMNS, row)) for row in rows]
+        items = [dict(zip(PUSH_COLUMNS, row)) for row in rows]
+        for item in items:  # a scan without a note is pushed as before
+            if item["note"] is None:
+                del item["note"]
+        return items
 
     def mark_synced(self, scan_ids: Iterable[str]) -> int:
         """Mark the scans the hub acknowledged; returns how many were not marked yet."""
@@ -389,6 +486,76 @@ class OfflineStore:
             }
             return self.apply_movements([m for m in movements if m.scan_id not in own])
 
+    # --- the attendee list (short codes and search at the door) ---------------------
+    def add_attendees(self, items: Iterable[dict[str, Any]], **meta: Any) -> int:
+        """Insert or update pulled attendee rows (a pull's ``roster.tickets``) and save ``meta`` (the
+        roster cursor) in the same transaction. Returns how many rows were written."""
+        rows = [
+            (
+                int(t["ticket_id"]),
+                int(t["event_id"]),
+                str(t["code"]),
+                t.get("ticket_type"),
+                t.get("order"),
+                str(t.get("name") or ""),
+                _name_key(str(t.get("name") or "")),
+            )
+            for t in items
+        ]
+        with self._atomic() as conn:
+            conn.executemany(
+                "INSERT INTO attendees (ticket_id, event_id, code, ticket_type, order_id, name, name_key)"
+                " VALUES (?,?,?,?,?,?,?) ON CONFLICT (ticket_id) DO UPDATE SET event_id = excluded.event_id,"
+                " code = excluded.code, ticket_type = excluded.ticket_type, order_id = excluded.order_id,"
+                " name = excluded.name, name_key = excluded.name_key",
+                rows,
+            )
+            if meta:
+                _put_meta(conn, meta)
+        return len(rows)
+
+    def forget_attendees(self, keep_event_ids: Iterable[int], **meta: Any) -> int:
+        """Delete the attendee rows of every event not in ``keep_event_ids``; returns how many went."""
+        keep = sorted(set(keep_event_ids))
+        with self._atomic() as conn:
+            if keep:
+                marks = ",".join("?" * len(keep))
+                gone = conn.execute(f"DELETE FROM attendees WHERE event_id NOT IN ({marks})", keep).rowcount
+            else:  # not "NOT IN (NULL)": that is never true, and would keep everything
+                gone = conn.execute("DELETE FROM attendees").rowcount
+            if meta:
+                _put_meta(conn, meta)
+        return gone
+
+    def attendee(self, ticket_id: int) -> Attendee | None:
+        with self._lock:
+            row = self._conn.execute(f"SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE ticket_id = ?", (ticket_id,))
+            row = row.fetchone()
+        return Attendee(*row) if row else None
+
+    def attendee_count(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM attendees").fetchone()[0]
+
+    def search_attendees(self, query: str, limit: int = SEARCH_LIMIT) -> list[tuple[Attendee, TicketState | None]]:
+        """Tickets whose ticket number or order number is ``query`` (digits, "#12" too) or whose holder's
+        name contains it (any case, accents ignored), with each ticket's state at this gate."""
+        text = (query or "").strip().lstrip("#")
+        key = _name_key(text)
+        if not key:
+            return []
+        conditions, params = ["name_key LIKE ? ESCAPE '\\'"], [f"%{_like_escape(key)}%"]
+        if text.isdigit() and len(text) < 16:
+            conditions += ["ticket_id = ?", "order_id = ?"]
+            params += [int(text), int(text)]
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT {ATTENDEE_COLUMNS} FROM attendees WHERE {' OR '.join(conditions)}"
+                " ORDER BY name_key, ticket_id LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return [(Attendee(*r), _read_state(self._conn, r[1], r[0])) for r in rows]
+
     def sync_summary(self, now: float, online_window_s: float = OFFLINE_AFTER_S) -> dict[str, Any]:
         """What the door page and `status` show about the hub link: online only while the last
         successful exchange with the hub (a push, a pull or an idle heartbeat) is recent."""
@@ -402,6 +569,35 @@ class OfflineStore:
             "device_revoked": bool(meta.get("device_revoked")),
             "sync_error": meta.get("last_error"),
         }
+
+
+ATTENDEE_COLUMNS = "ticket_id, event_id, code, ticket_type, order_id, name"
+
+
+def _name_key(text: str) -> str:
+    """A name as search compares it: case-folded, accents and separators dropped ("Zoë-Ann" ~ "zoe ann")."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).replace("-", " ").split())
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _last_admission(conn: sqlite3.Connection, event_id: int | None, ticket_id: int | None) -> str | None:
+    """The scan id of the ticket's latest admission not taken back: this gate's or a pulled one."""
+    if event_id is None or ticket_id is None:
+        return None
+    annulled = "SELECT reason FROM scans WHERE verdict = 'annulled' AND event_id = ? AND ticket_id = ?"
+    row = conn.execute(
+        "SELECT scan_id FROM ("
+        " SELECT scan_id, wall_time AS at FROM scans WHERE verdict = 'admitted' AND event_id = ? AND ticket_id = ?"
+        " UNION ALL SELECT scan_id, at FROM remote_movements WHERE kind = 'entry' AND event_id = ? AND ticket_id = ?"
+        f") WHERE scan_id NOT IN ({annulled})"
+        " ORDER BY at DESC LIMIT 1",
+        (event_id, ticket_id, event_id, ticket_id, event_id, ticket_id),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _read_state(conn: sqlite3.Connection, event_id: int, ticket_id: int) -> TicketState | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from ..config import (
     CONFIG_FILE,
     KEYRING_FILE,
     REVOCATIONS_FILE,
-    EventConfig,
     GateConfig,
     GateDataError,
     apply_env,
@@ -94,33 +92,24 @@ def install_revocations(data_dir: Path, doc: Any, keyring: Keyring) -> Revocatio
 
 
 def gate_config_from_hub(hub_config: dict[str, Any], hub_url: str, previous: GateConfig | None) -> GateConfig:
-    """The hub decides identity, direction, zones and events; local settings
-    (time zone, re-entry policy, camera cool-down) stay as the operator set them."""
+    """The hub decides identity, direction, zones, re-entry and the events with their windows, ticket
+    types, names at the door and supervisor PIN; local settings (time zone, camera cool-down) stay as
+    the operator set them. A hub that sends no re-entry policy (an older one) leaves the local one."""
     base = previous or GateConfig()
-    old_events = base.events
-    events = {}
-    for item in hub_config.get("events", []):
-        event_id = item["event_id"]
-        old = old_events.get(event_id)
-        events[event_id] = EventConfig(
-            event_id,
-            item.get("name", ""),
-            old.doors_open if old else None,
-            old.ends if old else None,
-            tuple(item.get("seat_labels", [])),
-        )
-    config = replace(
-        base,
+    doc = base.to_json()
+    doc.update(
         gate_id=hub_config["gate_id"],
         gate_name=hub_config["gate_name"],
         direction=hub_config.get("direction", DEFAULT_DIRECTION),
-        zones=frozenset(hub_config.get("zones", [])),
-        events=events,
+        reentry=hub_config.get("reentry", base.reentry),
+        zones=hub_config.get("zones", []),
+        events=hub_config.get("events", []),
+        other_events=hub_config.get("other_events", []),
         hub_url=hub_url,
     )
     try:
-        return config_from_json(config.to_json())  # validates every field
-    except ValueError as exc:
+        return config_from_json(doc)  # validates every field
+    except (ValueError, TypeError, KeyError) as exc:
         raise GateDataError(f"the hub sent an unusable configuration: {exc}") from None
 
 

@@ -24,6 +24,7 @@ from urllib3.util.retry import Retry
 from common.protocol import (
     DEVICE_TIME_HEADER,
     LAST_RTT_HEADER,
+    NOTE_MAX_CHARS,
     PEER_PORT_HEADER,
     PUSH_DOMAIN,
     PUSH_MAX_BYTES,
@@ -42,6 +43,7 @@ from .identity import DeviceIdentity, load_identity
 log = logging.getLogger(__name__)
 
 MAX_PULL_PAGES = 50
+ATTENDEES_KEPT_AFTER_END_S = 24 * 3600  # a late re-print or dispute the next morning, then forgotten
 USER_AGENT = "ticketgate-gate-agent/1"
 
 
@@ -68,6 +70,7 @@ class PullResult:
     keyring: bool = False
     config: bool = False
     cursor: int = 0
+    attendees: int = 0
 
 
 def make_session(retries: int = 2) -> requests.Session:
@@ -220,15 +223,32 @@ class SyncClient:
                 "revocation_seq": meta.get("revocation_seq", 0),
                 "keyring_seq": meta.get("keyring_seq", 0),
                 "config_version": meta.get("config_version", 0),
+                "roster_seq": meta.get("roster_seq", 0),
             }
             answer = self._call("GET", "/sync/pull", params=params)
             if self._apply(answer, result):
                 continue  # moved to another event: pull it from the start
             result.cursor = answer["cursor"]
-            if not answer.get("more"):
+            if not answer.get("more") and not (answer.get("roster") or {}).get("more"):
                 break
+        self._forget_past_attendees()
         self._succeeded()
         return result
+
+    def _forget_past_attendees(self) -> None:
+        """Names are kept only while they are needed: for the events this gate serves, until
+        ATTENDEES_KEPT_AFTER_END_S after each one ended (docs/operations.md, "Personal data on a gate")."""
+        events = self.gate.data.config.events if self.gate is not None else None
+        if events is None:
+            try:
+                events = load_config(self.data_dir).events
+            except GateDataError:
+                return
+        now = self.wall_clock()
+        keep = [e.event_id for e in events.values() if e.ends is None or now < e.ends + ATTENDEES_KEPT_AFTER_END_S]
+        gone = self.store.forget_attendees(keep)
+        if gone:
+            log.info("forgot %d attendee(s) of events this gate no longer serves or that ended", gone)
 
     def _apply(self, answer: dict[str, Any], result: PullResult) -> bool:
         """Install one pull answer. True when the gate was moved to other events: its
@@ -255,11 +275,17 @@ class SyncClient:
                 self.gate.data.config = config
             result.config = True
             if before is not None and set(config.events) != before:
+                # other events: their movements, revocations and attendees from the start; the old
+                # events' attendees are forgotten at once
+                self.store.forget_attendees(config.events, roster_seq=0)
                 self.store.set_sync_meta(config_version=answer["config"]["config_version"], cursor=0, revocation_seq=0)
                 return True
             self.store.set_sync_meta(config_version=answer["config"]["config_version"])
         movements = pulled_movements(answer.get("movements", []))
         result.movements += self.store.apply_movements(movements, cursor=answer["cursor"])
+        roster = answer.get("roster")
+        if roster:  # a hub from before the attendee list sends none
+            result.attendees += self.store.add_attendees(roster.get("tickets", []), roster_seq=roster["seq"])
         return False
 
     def _event_ids(self) -> set[int] | None:
@@ -280,7 +306,9 @@ class SyncClient:
 def _within_limits(scan: dict[str, Any]) -> dict[str, Any]:
     """A push item the hub accepts: a reason is advisory text, cut to REASON_MAX_CHARS (gate.db
     keeps it whole) rather than have the hub refuse the whole batch on every retry."""
-    reason = scan.get("reason")
+    reason, note = scan.get("reason"), scan.get("note")
     if isinstance(reason, str) and len(reason) > REASON_MAX_CHARS:
-        return {**scan, "reason": reason[:REASON_MAX_CHARS]}
+        scan = {**scan, "reason": reason[:REASON_MAX_CHARS]}
+    if isinstance(note, str) and len(note) > NOTE_MAX_CHARS:
+        scan = {**scan, "note": note[:NOTE_MAX_CHARS]}
     return scan

@@ -11,7 +11,14 @@ import copy
 from typing import Any
 
 from common import protocol
-from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, PEER_PORT_HEADER, SIGNATURE_HEADER
+from common.protocol import (
+    DEVICE_TIME_HEADER,
+    DIRECTIONS,
+    LAST_RTT_HEADER,
+    PEER_PORT_HEADER,
+    REENTRY_POLICIES,
+    SIGNATURE_HEADER,
+)
 
 from ..services import payments
 from ..services import sync as sync_service
@@ -244,6 +251,9 @@ SCHEMAS = {
             },
             "currency": {"type": "string", "description": "ISO 4217; amounts are minor units of it"},
             "cancelled_at": _nullable(TIME, "set once the event is cancelled"),
+            "doors_open_at": _nullable(TIME, "gates admit from then (null: 4 h before starts_at)"),
+            "ends_at": _nullable(TIME, "gates admit until then (null: 12 h after starts_at)"),
+            "timezone": _nullable(STR, "IANA zone the door shows times in (null: the gate's)"),
         },
         optional={
             "ticket_types": {
@@ -262,6 +272,8 @@ SCHEMAS = {
             "sales_start": _nullable(TIME),
             "sales_end": _nullable(TIME),
             "zones": {"type": "array", "items": INT},
+            "valid_from": _nullable(TIME, "admits from then at the door (null: the event's window)"),
+            "valid_until": _nullable(TIME, "admits until then at the door (null: the event's window)"),
         },
         optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}},
     ),
@@ -1020,6 +1032,8 @@ def _device_paths() -> dict:
             "event_id": INT,
             "zones": {"type": "array", "items": INT},
             "direction": direction,
+            "reentry": {"enum": list(REENTRY_POLICIES)},
+            "more_event_ids": {"type": "array", "items": INT},
             "status": {"enum": ["pending", "active", "revoked"]},
             "config_version": INT,
             "created_at": TIME,
@@ -1071,7 +1085,7 @@ def _device_paths() -> dict:
         "/api/v1/devices/{device_id}": {
             "get": _op("One device", device, 401, 403, 404, params=[_path("device_id")], auth=True, tag=tag),
             "patch": _op(
-                "Rename or reassign (event, zones, direction)",
+                "Rename or reassign (event, further events, zones, direction, re-entry)",
                 device,
                 400,
                 401,
@@ -1238,6 +1252,7 @@ def _sync_paths() -> dict:
                     _query("revocation_seq", seq),
                     _query("keyring_seq", seq),
                     _query("config_version", seq),
+                    _query("roster_seq", seq),
                     _query("limit", seq),
                     *timing,
                     _header(PEER_PORT_HEADER, "port the gate's peers reach it on; 0: none; absent: unchanged"),

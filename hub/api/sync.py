@@ -86,6 +86,7 @@ def pull():
         revocation_seq=query_int("revocation_seq", 0, 0, 2**62),
         keyring_seq=query_int("keyring_seq", 0, 0, 2**62),
         config_version=query_int("config_version", 0, 0, 2**31),
+        roster_seq=query_int("roster_seq", 0, 0, 2**62),
         limit=query_int("limit", sync_service.PULL_LIMIT, 1, sync_service.PULL_LIMIT),
         signer=signer(),
         keyring_doc=current_app.extensions["tickethub.keys"].keyring_document(),

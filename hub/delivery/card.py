@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.signing.shortcode import grouped, short_code
+
 
 @dataclass(frozen=True)
 class TicketCard:
@@ -22,6 +24,11 @@ class TicketCard:
     seat: str | None = None
     zone_name: str | None = None
     venue_address: str | None = None
+
+    @property
+    def short_code(self) -> str:
+        """The code printed under the QR for door staff to type when it will not scan, e.g. "23Q-M7T"."""
+        return grouped(short_code(self.ticket_id))
 
     @property
     def is_seated(self) -> bool:

@@ -97,7 +97,8 @@ def _ticket_page(pdf: FPDF, font: str, card: TicketCard) -> None:
     line(venue, 12, gap=6)
 
     qr_height = draw_qr(pdf, card.text, center_x=pdf.w / 2, top=pdf.get_y(), symbol_mm=QR_SYMBOL_MM)
-    pdf.set_y(pdf.get_y() + qr_height + 6)
+    pdf.set_y(pdf.get_y() + qr_height + 2)
+    line(f"Code {card.short_code}", 16, "B", gap=4)  # typed at the gate when the QR will not scan
 
     line(card.seat_label, 18, "B", gap=2)
     if card.zone_name:

@@ -7,13 +7,13 @@ duplicate is decided there (resolve_duplicates) and only reported here.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
-from common.protocol import format_scan_time
+from common.protocol import FORCED_REASON, format_scan_time
 
 from ..schema import tickets
 from ..schema_devices import devices, gate_scans
-from .sync import ADMITTED, EXITED
+from .sync import ADMITTED, ANNULLED, EXITED
 
 
 def attendance(conn: Connection, event_id: int) -> dict:
@@ -21,7 +21,9 @@ def attendance(conn: Connection, event_id: int) -> dict:
     sold = conn.execute(
         select(func.count()).select_from(tickets).where(tickets.c.event_id == event_id, tickets.c.status == "valid")
     ).scalar_one()
-    entry = and_(gate_scans.c.verdict == ADMITTED, gate_scans.c.duplicate_of.is_(None))
+    entry = and_(
+        gate_scans.c.verdict == ADMITTED, gate_scans.c.duplicate_of.is_(None), gate_scans.c.annulled_by.is_(None)
+    )
     per_gate = {}
     for d in conn.execute(
         select(devices.c.id, devices.c.name, devices.c.status)
@@ -36,6 +38,8 @@ def attendance(conn: Connection, event_id: int) -> dict:
             "exits": 0,
             "duplicates": 0,
             "rejected": 0,
+            "forced": 0,
+            "annulled": 0,
         }
     rejected: dict[str, int] = {}
     entries = exits = 0
@@ -44,10 +48,12 @@ def attendance(conn: Connection, event_id: int) -> dict:
             gate_scans.c.device_id,
             gate_scans.c.verdict,
             gate_scans.c.duplicate_of.is_not(None).label("dup"),
+            gate_scans.c.annulled_by.is_not(None).label("taken_back"),
+            (gate_scans.c.reason == FORCED_REASON).label("forced"),
             func.count().label("n"),
         )
         .where(gate_scans.c.event_id == event_id)
-        .group_by(gate_scans.c.device_id, gate_scans.c.verdict, "dup")
+        .group_by(gate_scans.c.device_id, gate_scans.c.verdict, "dup", "taken_back", "forced")
     )
     for r in rows:
         gate = per_gate.setdefault(
@@ -60,9 +66,17 @@ def attendance(conn: Connection, event_id: int) -> dict:
                 "exits": 0,
                 "duplicates": 0,
                 "rejected": 0,
+                "forced": 0,
+                "annulled": 0,
             },
         )
-        if r.verdict == ADMITTED and r.dup:
+        if r.verdict == ADMITTED and r.forced:  # counted below as well: an entry or a duplicate
+            gate["forced"] += r.n
+        if r.verdict == ANNULLED:  # the admission it took back counts nowhere (resolve_duplicates)
+            gate["annulled"] += r.n
+        elif r.verdict == ADMITTED and r.taken_back:
+            pass
+        elif r.verdict == ADMITTED and r.dup:
             gate["duplicates"] += r.n
         elif r.verdict == ADMITTED:
             gate["entries"] += r.n
@@ -86,7 +100,47 @@ def attendance(conn: Connection, event_id: int) -> dict:
         "per_gate": list(per_gate.values()),
         "rejected": dict(sorted(rejected.items())),
         "duplicates": duplicates(conn, event_id),
+        "overrides": overrides(conn, event_id),
     }
+
+
+def overrides(conn: Connection, event_id: int) -> list[dict]:
+    """Supervisor actions at the door, oldest first: forced admissions (with the reason typed) and
+    annulled admissions."""
+    rows = conn.execute(
+        select(
+            gate_scans.c.scan_id,
+            gate_scans.c.ticket_id,
+            gate_scans.c.verdict,
+            gate_scans.c.reason,
+            gate_scans.c.note,
+            gate_scans.c.duplicate_of,
+            gate_scans.c.corrected_time,
+            devices.c.name.label("gate"),
+        )
+        .join(devices, devices.c.id == gate_scans.c.device_id)
+        .where(
+            gate_scans.c.event_id == event_id,
+            or_(
+                gate_scans.c.verdict == ANNULLED,
+                and_(gate_scans.c.verdict == ADMITTED, gate_scans.c.reason == FORCED_REASON),
+            ),
+        )
+        .order_by(gate_scans.c.corrected_time, gate_scans.c.scan_id)
+    ).all()
+    return [
+        {
+            "scan_id": r.scan_id,
+            "ticket_id": r.ticket_id,
+            "action": "annulled" if r.verdict == ANNULLED else "forced",
+            "annulled_scan_id": r.reason if r.verdict == ANNULLED else None,
+            "note": r.note,
+            "duplicate": r.duplicate_of is not None,
+            "gate": r.gate,
+            "at": format_scan_time(r.corrected_time),
+        }
+        for r in rows
+    ]
 
 
 def duplicates(conn: Connection, event_id: int) -> list[dict]:
@@ -146,6 +200,8 @@ def export_scans(conn: Connection, event_id: int, since: int = 0, limit: int = 1
                 "corrected_time": format_scan_time(r.corrected_time),
                 "received_at": format_scan_time(r.received_at),
                 "duplicate_of": r.duplicate_of,
+                "note": r.note,
+                "annulled_by": r.annulled_by,
             }
             for r in rows
         ],

@@ -82,6 +82,7 @@ def arrivals_per_minute(conn: Connection, event_id: int, now: datetime, minutes:
             gate_scans.c.event_id == event_id,
             gate_scans.c.verdict == ADMITTED,
             gate_scans.c.duplicate_of.is_(None),
+            gate_scans.c.annulled_by.is_(None),
             gate_scans.c.corrected_time.between(TIME_MIN, TIME_MAX),
         )
         .group_by("m")

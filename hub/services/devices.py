@@ -20,16 +20,24 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, insert, select, update
 
-from common.protocol import DIRECTIONS, PEER_ROSTER_DOMAIN, PEER_ROSTER_TYPE, PUSH_DOMAIN, MovementKind
+from common.protocol import (
+    DEFAULT_REENTRY,
+    DIRECTIONS,
+    PEER_ROSTER_DOMAIN,
+    PEER_ROSTER_TYPE,
+    PUSH_DOMAIN,
+    REENTRY_POLICIES,
+    MovementKind,
+)
 from common.signing import SigningKey
 from common.signing.canonical import b64encode, canonical_bytes
 
 from ..db import atomic
-from ..schema import events
+from ..schema import events, ticket_types
 from ..schema_devices import devices, enrolment_tokens
 from .clock import iso, utcnow
 from .errors import Conflict, Invalid, NotFound, ServiceError
-from .events import event_row
+from .events import door_window, event_row
 from .validate import integer, list_of, obj, one_of, string
 from .venues import seat_labels
 
@@ -37,18 +45,16 @@ ENROLMENT_TTL = timedelta(hours=24)
 ENROL_PREFIX = "te_"
 CREDENTIAL_PREFIX = "td_"
 
-DEVICE_SPEC = obj(
-    required={"name": string(100, 1), "event_id": integer(1)},
-    optional={"zones": list_of(integer(1, 16), 16), "direction": one_of(*DIRECTIONS)},
-)
-CHANGE_SPEC = obj(
-    optional={
-        "name": string(100, 1),
-        "event_id": integer(1),
-        "zones": list_of(integer(1, 16), 16),
-        "direction": one_of(*DIRECTIONS),
-    },
-)
+MAX_MORE_EVENTS = 20
+DOOR_FIELDS = {  # how a device works at the door, set on the hub and pulled by the gate
+    "zones": list_of(integer(1, 16), 16),
+    "direction": one_of(*DIRECTIONS),
+    "reentry": one_of(*REENTRY_POLICIES),
+    # events served besides event_id (same organizer): a festival gate, a double bill
+    "more_event_ids": list_of(integer(1), MAX_MORE_EVENTS),
+}
+DEVICE_SPEC = obj(required={"name": string(100, 1), "event_id": integer(1)}, optional=DOOR_FIELDS)
+CHANGE_SPEC = obj(optional={"name": string(100, 1), "event_id": integer(1), **DOOR_FIELDS})
 
 
 class DeviceAuthError(ServiceError):
@@ -72,7 +78,7 @@ def create_device(
     now = now or utcnow()
     spec = DEVICE_SPEC(data, "device")
     with atomic(conn):
-        event_row(conn, spec["event_id"])
+        more = _more_events(conn, spec["event_id"], spec.get("more_event_ids", []))
         device_id = conn.execute(
             insert(devices)
             .values(
@@ -80,6 +86,8 @@ def create_device(
                 event_id=spec["event_id"],
                 zones=json.dumps(sorted(set(spec.get("zones", [])))),
                 direction=spec.get("direction", MovementKind.ENTRY.value),
+                reentry=spec.get("reentry", DEFAULT_REENTRY),
+                more_event_ids=json.dumps(more),
                 status="pending",
                 config_version=1,
                 created_at=now,
@@ -206,6 +214,8 @@ def device_json(row) -> dict:
         "event_id": row.event_id,
         "zones": json.loads(row.zones),
         "direction": row.direction,
+        "reentry": row.reentry,
+        "more_event_ids": json.loads(row.more_event_ids),
         "status": row.status,
         "config_version": row.config_version,
         "created_at": iso(row.created_at),
@@ -233,17 +243,21 @@ def list_devices(conn: Connection, event_id: int | None = None, organizer_id: in
 
 
 def change_device(conn: Connection, device_id: int, data: dict) -> dict:
-    """Rename or reassign (event, zones, direction); the gate picks it up at its next pull."""
+    """Rename or reassign (event, further events, zones, direction, re-entry); the gate picks it up at its
+    next pull."""
     spec = CHANGE_SPEC(data, "device")
     with atomic(conn):
         row = _device_row(conn, device_id)
         if row.status == "revoked":
             raise Conflict(f"device {device_id} is revoked", "device_revoked")
-        if "event_id" in spec:
-            event_row(conn, spec["event_id"])
-        values = {k: v for k, v in spec.items() if k != "zones"}
+        if "event_id" in spec or "more_event_ids" in spec:
+            more = spec.get("more_event_ids", json.loads(row.more_event_ids))
+            spec["more_event_ids"] = _more_events(conn, spec.get("event_id", row.event_id), more)
+        values = {k: v for k, v in spec.items() if k not in ("zones", "more_event_ids")}
         if "zones" in spec:
             values["zones"] = json.dumps(sorted(set(spec["zones"])))
+        if "more_event_ids" in spec:
+            values["more_event_ids"] = json.dumps(spec["more_event_ids"])
         if values:
             # an active device's name and event are in its peers' rosters: they get a new configuration too
             peers_too = row.status == "active" and ("name" in values or "event_id" in values)
@@ -274,10 +288,50 @@ def revoke_device(conn: Connection, device_id: int, now: datetime | None = None)
     return get_device(conn, device_id)
 
 
+def _more_events(conn: Connection, event_id: int, more: list[int]) -> list[int]:
+    """The further events a device of ``event_id`` serves, checked: they exist and belong to the same
+    organizer (a gate pushes scans of its organizer's events only, see services.sync)."""
+    main = event_row(conn, event_id)
+    more = sorted(set(more) - {event_id})
+    if not more:
+        return []
+    found = {
+        r.id: r.organizer_id
+        for r in conn.execute(select(events.c.id, events.c.organizer_id).where(events.c.id.in_(more)))
+    }
+    for other in more:
+        if other not in found:
+            raise NotFound(f"no event {other}", "event_not_found")
+        if found[other] != main.organizer_id:
+            raise Invalid(f"event {other} belongs to another organizer than event {event_id}", "foreign_event")
+    return more
+
+
+def served_events(device: dict) -> list[int]:
+    """Every event a device serves: its event, then the further ones."""
+    more = device.get("more_event_ids") or "[]"
+    return [device["event_id"], *(json.loads(more) if isinstance(more, str) else more)]
+
+
+def config_changed(conn: Connection, event_id: int) -> None:
+    """An event's door settings, ticket types or title changed: every device serving it pulls its
+    configuration again (inside the caller's transaction)."""
+    serving = [
+        r.id
+        for r in conn.execute(select(devices.c.id, devices.c.event_id, devices.c.more_event_ids))
+        if r.event_id == event_id or event_id in json.loads(r.more_event_ids)
+    ]
+    if serving:
+        conn.execute(
+            update(devices).where(devices.c.id.in_(serving)).values(config_version=devices.c.config_version + 1)
+        )
+
+
 def device_config(conn: Connection, device: dict, signer: SigningKey | None = None) -> dict:
-    """What the gate writes to its gate.json: identity, direction, zones, event and seat labels; with
-    ``signer`` (the hub's ticket key) also its peers, signed (docs/peers.md)."""
-    event = event_row(conn, device["event_id"])
+    """What the gate writes to its gate.json: identity, direction, zones, re-entry, and per event served
+    its title, door window and time zone, ticket types (name, own validity), seat labels, whether ADMIT
+    shows the attendee's name, and the supervisor PIN's hash (docs/sync-protocol.md, "Configuration");
+    with ``signer`` (the hub's ticket key) also its peers, signed (docs/peers.md)."""
     zones = device["zones"] if isinstance(device["zones"], list) else json.loads(device["zones"])
     return {
         "config_version": device["config_version"],
@@ -285,15 +339,52 @@ def device_config(conn: Connection, device: dict, signer: SigningKey | None = No
         "gate_id": f"device-{device['id']}",
         "gate_name": device["name"],
         "direction": device["direction"],
+        "reentry": device["reentry"],
         "zones": zones,
-        "events": [
-            {
-                "event_id": event.id,
-                "name": event.title,
-                "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
-            }
-        ],
+        "events": [_event_config(conn, event_row(conn, event_id)) for event_id in served_events(device)],
+        "other_events": _other_events(conn, device),
         **({"peers": signed_roster(conn, device, signer)} if signer is not None else {}),
+    }
+
+
+OTHER_EVENTS_SENT = 200
+
+
+def _other_events(conn: Connection, device: dict) -> list[dict]:
+    """The organizer's other events by title and start (the OTHER_EVENTS_SENT starting last), so a gate
+    names the event of a wrong-event ticket: "this ticket is for Spring Gala, 12 Dec"."""
+
+    main = event_row(conn, device["event_id"])
+    rows = conn.execute(
+        select(events.c.id, events.c.title, events.c.starts_at, events.c.timezone)
+        .where(events.c.organizer_id.is_not_distinct_from(main.organizer_id), events.c.id.not_in(served_events(device)))
+        .order_by(events.c.starts_at.desc())
+        .limit(OTHER_EVENTS_SENT)
+    )
+    return [{"event_id": r.id, "name": r.title, "starts_at": iso(r.starts_at), "timezone": r.timezone} for r in rows]
+
+
+def _event_config(conn: Connection, event) -> dict:
+    doors, ends = door_window(event)
+    types = conn.execute(
+        select(ticket_types.c.id, ticket_types.c.name, ticket_types.c.valid_from, ticket_types.c.valid_until)
+        .where(ticket_types.c.event_id == event.id)
+        .order_by(ticket_types.c.id)
+    )
+    return {
+        "event_id": event.id,
+        "name": event.title,
+        "starts_at": iso(event.starts_at),
+        "doors_open": iso(doors),
+        "ends": iso(ends),
+        "timezone": event.timezone,
+        "show_names": event.door_shows_names,
+        "supervisor_pin_hash": event.supervisor_pin_hash,
+        "ticket_types": [
+            {"id": t.id, "name": t.name, "valid_from": iso(t.valid_from), "valid_until": iso(t.valid_until)}
+            for t in types
+        ],
+        "seat_labels": seat_labels(conn, event.venue_id) if event.venue_id is not None else [],
     }
 
 

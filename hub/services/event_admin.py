@@ -9,24 +9,35 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, literal, or_, select, update
 
+from common.pin import hash_pin
+
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from . import orders as order_service
 from .clock import iso, utcnow
+from .devices import config_changed
 from .errors import Conflict, Invalid, NotFound
 from .events import (
+    CLEARABLE_DOOR_SETTINGS,
+    DOOR_DETAILS,
+    DOOR_SETTINGS,
     EVENT_CHANGES,
     TICKET_TYPE_CHANGES,
     TICKET_TYPE_SPEC,
+    check_door_window,
     check_ticket_type,
+    door_json,
     event_row,
     get_event,
     stored_details,
 )
 from .holds import release_event_holds
 from .money import format_money
+from .validate import obj, timestamp
 
 log = logging.getLogger(__name__)
+
+TYPE_VALIDITY = obj(optional={"valid_from": timestamp(), "valid_until": timestamp()})
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
@@ -40,8 +51,48 @@ def update_event(conn: Connection, event_id: int, changes: dict) -> None:
                 f"event {event_id} has orders in {event.currency}; its currency can no longer change",
                 "currency_locked",
             )
+        check_door_window(spec.get("doors_open_at", event.doors_open_at), spec.get("ends_at", event.ends_at), "event")
         if spec:
             conn.execute(update(events).where(events.c.id == event_id).values(**stored_details(spec)))
+            if {"title", "starts_at", *DOOR_DETAILS} & set(spec):  # what gates show and their window
+                config_changed(conn, event_id)
+
+
+def set_door_settings(conn: Connection, event_id: int, data: dict) -> dict:
+    """Doors-open and end times, time zone, names at the door, supervisor PIN (events.DOOR_SETTINGS; a
+    null clears a window bound, the zone or the PIN). Every gate serving the event pulls the change."""
+    spec = DOOR_SETTINGS(data, "door")
+    cleared = {k for k in CLEARABLE_DOOR_SETTINGS if isinstance(data, dict) and k in data and data[k] is None}
+    values = {k: v for k, v in spec.items() if k != "supervisor_pin"}
+    values.update({k: None for k in cleared if k != "supervisor_pin"})
+    if "supervisor_pin" in spec:
+        values["supervisor_pin_hash"] = hash_pin(spec["supervisor_pin"])
+    elif "supervisor_pin" in cleared:
+        values["supervisor_pin_hash"] = None
+    with atomic(conn):
+        row = event_row(conn, event_id)
+        check_door_window(values.get("doors_open_at", row.doors_open_at), values.get("ends_at", row.ends_at), "door")
+        if values:
+            conn.execute(update(events).where(events.c.id == event_id).values(**values))
+            config_changed(conn, event_id)
+        return door_json(event_row(conn, event_id))
+
+
+def set_ticket_type_validity(conn: Connection, event_id: int, ticket_type_id: int, data: dict) -> None:
+    """A ticket type's own validity at the door (valid_from / valid_until; null clears a bound)."""
+    spec = TYPE_VALIDITY(data, "ticket_type")
+    values = {k: spec.get(k) for k in ("valid_from", "valid_until") if k in data}
+    if values.get("valid_from") and values.get("valid_until") and values["valid_until"] <= values["valid_from"]:
+        raise Invalid("ticket_type.valid_until must be after valid_from", "invalid_field")
+    with atomic(conn):
+        changed = conn.execute(
+            update(ticket_types)
+            .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
+            .values(**values)
+        ).rowcount
+        if changed != 1:
+            raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+        config_changed(conn, event_id)
 
 
 def _has_orders(conn: Connection, event_id: int) -> bool:
@@ -75,6 +126,8 @@ def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, cha
             )
         if spec:
             conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**spec))
+            if "name" in spec:  # gates show the type's name at ADMIT
+                config_changed(conn, event_id)
     return next(t for t in get_event(conn, event_id)["ticket_types"] if t["id"] == ticket_type_id)
 
 
@@ -109,6 +162,8 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
                 zones=json.dumps(sorted(set(spec.get("zones", [])))),
                 sales_start=spec.get("sales_start"),
                 sales_end=spec.get("sales_end"),
+                valid_from=spec.get("valid_from"),
+                valid_until=spec.get("valid_until"),
             )
             .returning(ticket_types.c.id)
         ).scalar_one()

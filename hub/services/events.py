@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, insert, literal, or_, select
 
@@ -13,7 +13,7 @@ from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
 from .money import DEFAULT_CURRENCY, currency_code
 from .seats import seat_status
-from .validate import boolean, integer, list_of, obj, one_of, string, timestamp
+from .validate import boolean, integer, list_of, obj, one_of, pin, string, time_zone, timestamp
 
 MAX_PRICE = 10**9
 PRICE = integer(0, MAX_PRICE)  # minor units of the event's currency (services.money)
@@ -27,6 +27,9 @@ TICKET_TYPE_FIELDS = {
     "sales_start": timestamp(),
     "sales_end": timestamp(),
     "zones": list_of(integer(1, 16), 16),
+    # the type's own validity at the door; a missing bound is the event's (door_window)
+    "valid_from": timestamp(),
+    "valid_until": timestamp(),
 }
 _REQUIRED_TYPE_FIELDS = ("name", "kind", "price")
 TICKET_TYPE_SPEC = obj(
@@ -56,7 +59,12 @@ EVENT_DETAILS = {
     "payment_deadlines": obj(optional={method: integer(1, 366 * 24 * 60) for method in ("box_office", "card")}),
     # prices, fees and promo amounts are minor units of it; it changes only while the event has no orders
     "currency": currency_code(),
+    # at the door: when gates admit (see door_window) and the zone the door shows times in
+    "doors_open_at": timestamp(),
+    "ends_at": timestamp(),
+    "timezone": time_zone(),
 }
+DOOR_DETAILS = ("doors_open_at", "ends_at", "timezone")  # also set with event_admin.set_door_settings
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
     required={**{k: EVENT_DETAILS[k] for k in _REQUIRED_DETAILS}, "ticket_types": list_of(TICKET_TYPE_SPEC, 50, 1)},
@@ -78,6 +86,47 @@ def stored_details(spec: dict) -> dict:
     return spec
 
 
+# At the door (events.doors_open_at .. ends_at, set with event_admin.set_door_settings). Without them a
+# gate admits from DOORS_BEFORE_START before the start until ENDS_AFTER_START after it: a ticket for
+# another day is refused even when the organizer set nothing.
+DOORS_BEFORE_START = timedelta(hours=4)
+ENDS_AFTER_START = timedelta(hours=12)
+DOOR_SETTINGS = obj(
+    optional={
+        "doors_open_at": timestamp(),
+        "ends_at": timestamp(),
+        "timezone": time_zone(),
+        "door_shows_names": boolean(),
+        "supervisor_pin": pin(),
+    }
+)
+CLEARABLE_DOOR_SETTINGS = ("doors_open_at", "ends_at", "timezone", "supervisor_pin")  # null clears these
+
+
+def check_door_window(doors: datetime | None, ends: datetime | None, where: str) -> None:
+    if doors is not None and ends is not None and ends <= doors:
+        raise Invalid(f"{where}.ends_at must be after doors_open_at", "invalid_field")
+
+
+def door_window(row) -> tuple[datetime, datetime]:
+    """When gates admit tickets of the event ``row`` (an events row): doors-open .. end."""
+    doors = row.doors_open_at or row.starts_at - DOORS_BEFORE_START
+    return doors, row.ends_at or max(row.starts_at + ENDS_AFTER_START, doors + ENDS_AFTER_START)
+
+
+def door_json(row) -> dict:
+    """The door settings of an event as its organizer sees them (never the PIN or its hash)."""
+    doors, ends = door_window(row)
+    return {
+        "doors_open_at": iso(row.doors_open_at),
+        "ends_at": iso(row.ends_at),
+        "window": {"from": iso(doors), "until": iso(ends)},
+        "timezone": row.timezone,
+        "door_shows_names": row.door_shows_names,
+        "supervisor_pin_set": row.supervisor_pin_hash is not None,
+    }
+
+
 def check_ticket_type(spec: dict, where: str) -> None:
     """What TICKET_TYPE_SPEC cannot say field by field; for a new event's ticket types and for one added later."""
     if spec["kind"] == "ga" and "capacity" not in spec:
@@ -88,12 +137,15 @@ def check_ticket_type(spec: dict, where: str) -> None:
         raise Invalid(f"{where}: sections only apply to seated ticket types", "invalid_field")
     if spec.get("sales_start") and spec.get("sales_end") and spec["sales_end"] <= spec["sales_start"]:
         raise Invalid(f"{where}: sales_end must be after sales_start", "invalid_field")
+    if spec.get("valid_from") and spec.get("valid_until") and spec["valid_until"] <= spec["valid_from"]:
+        raise Invalid(f"{where}: valid_until must be after valid_from", "invalid_field")
 
 
 def create_event(conn: Connection, data: dict, organizer_id: int | None = None, now: datetime | None = None) -> dict:
     """Create an event with its ticket types and, for a venue, its seat inventory."""
     now = now or utcnow()
     spec = EVENT_SPEC(data, "event")
+    check_door_window(spec.get("doors_open_at"), spec.get("ends_at"), "event")
     seated = [t for t in spec["ticket_types"] if t["kind"] == "seated"]
     for i, t in enumerate(spec["ticket_types"]):
         check_ticket_type(t, f"event.ticket_types[{i}]")
@@ -129,7 +181,11 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                 currency=spec.get("currency", DEFAULT_CURRENCY),
                 created_at=now,
                 **stored_details(
-                    {k: spec[k] for k in ("waiting_room", "admit_per_minute", "payment_deadlines") if k in spec}
+                    {
+                        k: spec[k]
+                        for k in ("waiting_room", "admit_per_minute", "payment_deadlines", *DOOR_DETAILS)
+                        if k in spec
+                    }
                 ),  # else the columns' defaults
             )
             .returning(events.c.id)
@@ -148,6 +204,8 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                     "zones": json.dumps(sorted(set(t.get("zones", [])))),
                     "sales_start": t.get("sales_start"),
                     "sales_end": t.get("sales_end"),
+                    "valid_from": t.get("valid_from"),
+                    "valid_until": t.get("valid_until"),
                 }
                 for t in spec["ticket_types"]
             ],
@@ -185,6 +243,8 @@ def _type_json(row) -> dict:
         "sales_start": iso(row.sales_start),
         "sales_end": iso(row.sales_end),
         "zones": json.loads(row.zones),
+        "valid_from": iso(row.valid_from),
+        "valid_until": iso(row.valid_until),
     }
     if row.kind == "ga":
         out.update(capacity=row.capacity, sold=row.sold)
@@ -229,6 +289,10 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "payment_deadlines": json.loads(row.payment_deadlines),
         "currency": row.currency,
         "cancelled_at": iso(row.cancelled_at),
+        # when gates admit (null: door_window's default around starts_at) and the zone its times are in
+        "doors_open_at": iso(row.doors_open_at),
+        "ends_at": iso(row.ends_at),
+        "timezone": row.timezone,
     }
     if types is not None:
         out["ticket_types"] = types

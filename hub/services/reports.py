@@ -177,6 +177,8 @@ SCAN_COLUMNS = [
     "corrected_time",
     "received_at",
     "duplicate_of",
+    "note",  # a forced admission's reason
+    "annulled_by",  # the annulled scan that took this admission back
 ]
 
 

@@ -26,6 +26,7 @@ from common.protocol import (
     ID_MAX,
     MOVEMENT_OF,
     MOVEMENT_VERDICTS,
+    NOTE_MAX_CHARS,
     PUSH_FIELDS,
     PUSH_MAX_SCANS,
     REASON_MAX_CHARS,
@@ -38,18 +39,19 @@ from common.protocol import (
 from common.signing import SigningKey
 
 from ..db import atomic
-from ..schema import counters, events, revocations, tickets
+from ..schema import counters, events, orders, revocations, tickets
 from ..schema_devices import SCAN_COUNTER, devices, gate_scans
 from . import notifications
 from .clock import iso, utcnow
-from .devices import device_config
+from .devices import device_config, served_events
 from .errors import Invalid
-from .tickets import revocations_since
+from .tickets import revocation_document
 
 log = logging.getLogger(__name__)
 
 PULL_LIMIT = 1000
-ADMITTED, EXITED = Verdict.ADMITTED.value, Verdict.EXIT_RECORDED.value
+ADMITTED, EXITED, ANNULLED = Verdict.ADMITTED.value, Verdict.EXIT_RECORDED.value, Verdict.ANNULLED.value
+ROSTER_LIMIT = 5000  # attendee list rows in one pull; the gate pulls again for the rest
 MOVEMENTS = MOVEMENT_VERDICTS
 
 
@@ -117,7 +119,7 @@ def parse_push(body: Any) -> dict:
     for i, scan in enumerate(scans):
         if not isinstance(scan, dict):
             raise Invalid(f"batch.scans[{i}] must be an object", "invalid_field")
-        scan_id, verdict, reason = scan.get("scan_id"), scan.get("verdict"), scan.get("reason")
+        scan_id, verdict, reason, note = scan.get("scan_id"), scan.get("verdict"), scan.get("reason"), scan.get("note")
         if not is_scan_id(scan_id):
             raise Invalid(
                 f"batch.scans[{i}].scan_id must be {SCAN_ID_HEX_DIGITS} lower-case hex digits", "invalid_field"
@@ -128,11 +130,14 @@ def parse_push(body: Any) -> dict:
             raise Invalid(
                 f"batch.scans[{i}].reason must be text of at most {REASON_MAX_CHARS} characters", "invalid_field"
             )
+        if note is not None and (not isinstance(note, str) or len(note) > NOTE_MAX_CHARS):
+            raise Invalid(f"batch.scans[{i}].note must be text of at most {NOTE_MAX_CHARS} characters", "invalid_field")
         out.append(
             {
                 "scan_id": scan_id,
                 "verdict": verdict,
                 "reason": reason,
+                "note": note,
                 "device_seq": _uint(scan.get("seq"), f"batch.scans[{i}].seq"),
                 "device_time": _number(scan.get("wall_time"), f"batch.scans[{i}].wall_time"),
                 "event_id": _uint(scan.get("event_id"), f"batch.scans[{i}].event_id", True),
@@ -160,6 +165,7 @@ INSERT_COLUMNS = (
     "ticket_id",
     "verdict",
     "reason",
+    "note",
     "device_seq",
     "device_time",
     "corrected_time",
@@ -214,6 +220,7 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
                         s["ticket_id"],
                         s["verdict"],
                         s["reason"],
+                        s["note"],
                         s["device_seq"],
                         s["device_time"],
                         s["device_time"] + offset,
@@ -339,8 +346,11 @@ def _owners(conn: Connection, scan_ids: list[str]) -> dict[str, int]:
 
 
 def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) -> int:
-    """Replay each ticket's admissions and exits in corrected-time order and flag
-    every admission made while the ticket was inside. Returns rows changed."""
+    """Replay each ticket's admissions and exits in corrected-time order and flag every admission
+    made while the ticket was inside. An admission a supervisor annulled (an ``annulled`` scan naming
+    it, whenever that arrives) is marked ``annulled_by`` and skipped: it neither counts nor makes a
+    later admission a duplicate. A forced admission is an admission like any other, so forcing in an
+    already-used ticket is still flagged. Returns rows changed."""
     if not tickets_moved:
         return 0
     multi = conn.execute(
@@ -354,7 +364,14 @@ def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) ->
         if (event_id, ticket_id) not in tickets_moved:
             continue
         rows = conn.execute(
-            select(gate_scans.c.id, gate_scans.c.scan_id, gate_scans.c.verdict, gate_scans.c.duplicate_of)
+            select(
+                gate_scans.c.id,
+                gate_scans.c.scan_id,
+                gate_scans.c.verdict,
+                gate_scans.c.reason,
+                gate_scans.c.duplicate_of,
+                gate_scans.c.annulled_by,
+            )
             .where(
                 gate_scans.c.event_id == event_id,
                 gate_scans.c.ticket_id == ticket_id,
@@ -362,17 +379,28 @@ def resolve_duplicates(conn: Connection, tickets_moved: set[tuple[int, int]]) ->
             )
             .order_by(gate_scans.c.corrected_time, gate_scans.c.scan_id)
         ).all()
+        annulled = {r.reason: r.scan_id for r in rows if r.verdict == ANNULLED}
         entry = None  # the admission that let the ticket in, while it is inside
         for row in rows:
-            flag = None
-            if row.verdict == EXITED:
+            flag, annulled_by = None, None
+            if row.verdict == ANNULLED:
+                pass
+            elif row.verdict == ADMITTED and row.scan_id in annulled:
+                annulled_by = annulled[row.scan_id]
+                if entry == row.scan_id:
+                    entry = None
+            elif row.verdict == EXITED:
                 entry = None
             elif entry is None:
                 entry = row.scan_id
             else:
                 flag = entry
-            if flag != row.duplicate_of:
-                conn.execute(update(gate_scans).where(gate_scans.c.id == row.id).values(duplicate_of=flag))
+            if (flag, annulled_by) != (row.duplicate_of, row.annulled_by):
+                conn.execute(
+                    update(gate_scans)
+                    .where(gate_scans.c.id == row.id)
+                    .values(duplicate_of=flag, annulled_by=annulled_by)
+                )
                 changed += 1
     return changed
 
@@ -388,6 +416,7 @@ def pull(
     revocation_seq: int,
     keyring_seq: int,
     config_version: int,
+    roster_seq: int = 0,
     signer: SigningKey,
     keyring_doc: dict,
     device_sent_at: float | None = None,
@@ -403,6 +432,7 @@ def pull(
     counter = conn.execute(select(counters.c.value).where(counters.c.name == SCAN_COUNTER)).scalar_one()
     if cursor > counter:  # a cursor this hub never issued (its database was restored): start over
         cursor = 0
+    served = served_events(device)
     rows = conn.execute(
         select(
             gate_scans.c.scan_id,
@@ -416,7 +446,7 @@ def pull(
         )
         .join(devices, devices.c.id == gate_scans.c.device_id)
         .where(
-            gate_scans.c.event_id == device["event_id"],
+            gate_scans.c.event_id.in_(served),
             gate_scans.c.hub_seq > cursor,
             gate_scans.c.hub_seq <= counter,
             gate_scans.c.device_id != device["id"],
@@ -448,11 +478,12 @@ def pull(
         "config": None,
     }
     newest_revocation = conn.execute(
-        select(func.max(revocations.c.seq)).where(revocations.c.event_id == device["event_id"])
+        select(func.max(revocations.c.seq)).where(revocations.c.event_id.in_(served))
     ).scalar()
     if newest_revocation is not None and newest_revocation > revocation_seq:
         # The full signed list: the gate stores it as received, so it stays verifiable.
-        out["revocations"] = revocations_since(conn, device["event_id"], 0, signer, now)["document"]
+        out["revocations"] = revocation_document(conn, served, signer, now)
+    out["roster"] = roster(conn, served, roster_seq)
     if keyring_doc.get("seq", 0) > keyring_seq or keyring_seq == 0:
         out["keyring"] = keyring_doc
     if device["config_version"] != config_version:
@@ -463,6 +494,41 @@ def pull(
     with atomic(conn):
         conn.execute(update(devices).where(devices.c.id == device["id"]).values(**values))
     return out
+
+
+def roster(conn: Connection, event_ids: list[int], since: int, limit: int = ROSTER_LIMIT) -> dict:
+    """The attendee list a gate needs to resolve short codes and search offline: per ticket of the
+    served events with id > ``since``, its signed text, type, order number and buyer name; nothing
+    else (no e-mail, no payment). The gate sends back ``seq`` as its next ``roster_seq``."""
+    rows = conn.execute(
+        select(
+            tickets.c.id,
+            tickets.c.event_id,
+            tickets.c.code,
+            tickets.c.ticket_type_id,
+            tickets.c.order_id,
+            orders.c.buyer_name,
+        )
+        .join(orders, orders.c.id == tickets.c.order_id)
+        .where(tickets.c.event_id.in_(event_ids), tickets.c.id > since, tickets.c.code != "")
+        .order_by(tickets.c.id)
+        .limit(limit)
+    ).all()
+    return {
+        "seq": rows[-1].id if rows else since,
+        "more": len(rows) == limit,
+        "tickets": [
+            {
+                "ticket_id": r.id,
+                "event_id": r.event_id,
+                "code": r.code,
+                "ticket_type": r.ticket_type_id,
+                "order": r.order_id,
+                "name": r.buyer_name,
+            }
+            for r in rows
+        ],
+    }
 
 
 # --- reports -------------------------------------------------------------------

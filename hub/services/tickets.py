@@ -209,6 +209,15 @@ def get_ticket(conn: Connection, ticket_id: int) -> dict:
     return found[0]
 
 
+def revocation_document(conn: Connection, event_ids: list[int], signer: SigningKey, now: datetime) -> dict:
+    """The signed revocation list of every revocation of ``event_ids`` (what a gate serving them holds)."""
+    counter = conn.execute(select(counters.c.value).where(counters.c.name == REVOCATION_COUNTER)).scalar_one()
+    rows = conn.execute(select(revocations).where(revocations.c.event_id.in_(event_ids)).order_by(revocations.c.seq))
+    rl = RevocationList.of(Revocation(r.event_id, r.ticket_id, r.seq) for r in rows)
+    rl.seq = max(rl.seq, counter)
+    return rl.to_document(signer, int(now.timestamp()))
+
+
 def revocations_since(
     conn: Connection, event_id: int, since: int, signer: SigningKey, now: datetime | None = None
 ) -> dict:

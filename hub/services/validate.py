@@ -15,6 +15,9 @@ from datetime import datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from common.pin import PIN_MAX_DIGITS, PIN_MIN_DIGITS, valid_pin
 
 from .clock import parse_iso
 from .errors import Invalid
@@ -190,6 +193,32 @@ def timestamp() -> Checker:
             fail(where, "must be an ISO 8601 date-time such as 2026-05-01T19:30:00Z")
 
     return with_schema(check, lambda: {"type": "string", "format": "date-time"})
+
+
+def time_zone() -> Checker:
+    """An IANA time zone name the system knows, e.g. "Europe/Vienna"."""
+
+    def check(value, where) -> str:
+        if not isinstance(value, str) or not 1 <= len(value) <= 64:
+            fail(where, "must be an IANA time zone name such as Europe/Vienna")
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(where, f"{value!r} is not a time zone this system knows (e.g. Europe/Vienna)")
+        return value
+
+    return with_schema(check, lambda: {"type": "string", "maxLength": 64, "examples": ["Europe/Vienna"]})
+
+
+def pin() -> Checker:
+    """A supervisor PIN: 4 to 12 digits (common.pin)."""
+
+    def check(value, where) -> str:
+        if not valid_pin(value):
+            fail(where, f"must be {PIN_MIN_DIGITS} to {PIN_MAX_DIGITS} digits")
+        return value
+
+    return with_schema(check, lambda: {"type": "string", "pattern": f"^[0-9]{{{PIN_MIN_DIGITS},{PIN_MAX_DIGITS}}}$"})
 
 
 def list_of(item: Checker, max_items: int = 1000, min_items: int = 0) -> Checker:

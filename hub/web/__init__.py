@@ -28,7 +28,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = _PageSession()
     csrf.init_app(app)
 
-    from . import account, dashboard, devices, door, manage, queue, reports, staff, store, webhooks
+    from . import account, dashboard, devices, door, event_door, manage, queue, reports, staff, store, webhooks
     from .filters import register_filters
 
     app.register_blueprint(Blueprint("web_static", __name__, static_folder="static", static_url_path="/static/web"))
@@ -39,6 +39,7 @@ def init_app(app: Flask) -> None:
         manage.bp,
         staff.bp,
         devices.bp,
+        event_door.bp,
         door.bp,
         dashboard.bp,
         reports.bp,

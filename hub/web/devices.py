@@ -6,7 +6,7 @@ from __future__ import annotations
 import segno
 from flask import g, redirect, render_template, request, url_for
 
-from common.protocol import DEFAULT_DIRECTION
+from common.protocol import DEFAULT_DIRECTION, DEFAULT_REENTRY, REENTRY_POLICIES
 
 from ..api.devices import enrolment_text
 from ..db import get_db
@@ -32,13 +32,34 @@ def _form_zones(raw: str | None) -> list:
         return parts  # the service refuses them with a clear message
 
 
+def _form_events(values: list[str]) -> list:
+    try:
+        return [int(v) for v in values if v]
+    except ValueError:
+        return values  # the service refuses them with a clear message
+
+
+def _door_fields(form) -> dict:
+    """Re-entry policy and the further events a gate serves, as the page's forms send them."""
+    return {
+        "reentry": form.get("reentry", DEFAULT_REENTRY),
+        "more_event_ids": _form_events(form.getlist("more_event_ids")),
+    }
+
+
 def _page(message: str | None = None, enrolment: dict | None = None, status: int = 200):
     conn = get_db()
     events = event_service.list_events(conn, limit=100, organizer_id=_scope())["items"]
     titles = {e["id"]: e["title"] for e in events}
     devices = device_service.list_devices(conn, organizer_id=_scope())
     return render_template(
-        "devices/list.html", devices=devices, events=events, titles=titles, message=message, enrolment=enrolment
+        "devices/list.html",
+        devices=devices,
+        events=events,
+        titles=titles,
+        message=message,
+        enrolment=enrolment,
+        reentry_policies=REENTRY_POLICIES,
     ), status
 
 
@@ -79,6 +100,7 @@ def create():
                 "event_id": event_id,
                 "zones": _form_zones(form.get("zones")),
                 "direction": form.get("direction", DEFAULT_DIRECTION),
+                **_door_fields(form),
             },
         )
     except ValueError:
@@ -98,6 +120,7 @@ def change(device_id: int):
             "name": form.get("name", ""),
             "direction": form.get("direction", DEFAULT_DIRECTION),
             "zones": _form_zones(form.get("zones")),
+            **_door_fields(form),
         }
         if form.get("event_id"):
             changes["event_id"] = int(form["event_id"])

@@ -82,12 +82,12 @@ class HubServer:
     def ga_event(self, capacity: int = 500) -> dict:
         from datetime import timedelta
 
-        from hub.services import events
+        from hub.services import event_admin, events
         from hub.services.clock import iso, utcnow
 
         now = utcnow()
         with self.connect() as conn:
-            return events.create_event(
+            event = events.create_event(
                 conn,
                 {
                     "title": "E2E Night",
@@ -97,6 +97,9 @@ class HubServer:
                 },
                 organizer_id=self.organizer_id,
             )
+            # doors open: gates admit its tickets now (the default window opens 4 h before the start)
+            event_admin.set_door_settings(conn, event["id"], {"doors_open_at": iso(now - timedelta(hours=1))})
+            return events.get_event(conn, event["id"])
 
     def buy(self, event: dict, count: int = 1) -> dict:
         """A free order of ``count`` tickets: {"id", "tickets": [{"ticket_id", "code"}, ...]}."""

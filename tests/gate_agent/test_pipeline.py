@@ -87,7 +87,7 @@ def test_just_admitted_is_amber_only_at_the_same_gate_within_seconds(folder, gat
     [
         (lambda f: "https://example.org", "not_a_ticket", "Not a ticket"),
         (lambda f: "TG1:%%%%", "invalid", "Invalid ticket: the code is damaged or incomplete"),
-        (lambda f: f.ticket(event_id=2), "wrong_event", "Wrong event: this ticket is for event 2"),
+        (lambda f: f.ticket(event_id=2), "wrong_event", "Wrong event: this ticket is for another event (no. 2)"),
         (lambda f: f.ticket(zones=[2]), "wrong_zone", "Wrong entrance: this ticket is for zone 2"),
         (lambda f: f.ticket(ticket_id=99), "revoked", "Ticket cancelled"),
         (lambda f: f.ticket(not_before=int(time.time()) + 86400 * 3), "not_yet_valid", "Too early: ticket valid from"),

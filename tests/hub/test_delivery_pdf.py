@@ -10,6 +10,7 @@ import pytest
 
 from common.signing import Keyring, SigningKey, sign_ticket, verify_ticket
 from common.signing.qr import make_qr
+from common.signing.shortcode import grouped, parse_short_code, short_code
 from hub.delivery import TicketCard
 from hub.delivery.pdf import tickets_pdf
 from tests.hub.web.support import pdf_pages, read_pdf_qr
@@ -68,8 +69,10 @@ def test_page_shows_event_seat_zone_buyer_and_ticket_number(key):
         "Zone: Parterre",
         "Zoë Łukasiewicz",
         "Ticket no. 1001",
+        f"Code {grouped(short_code(1001))}",  # under the QR, for a QR that will not scan
     ):
         assert expected in flat
+    assert parse_short_code(flat.split("Code ", 1)[1].split()[0]) == 1001
     assert "General admission" in second and "Ticket no. 1003" in second
     assert "Seat" not in second
 

@@ -13,6 +13,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from common.signing import Keyring, SigningKey, sign_ticket, verify_ticket
+from common.signing.shortcode import parse_short_code
 from hub import mail
 from hub.delivery import TicketCard
 from hub.delivery.pdf import tickets_pdf
@@ -111,8 +112,12 @@ def test_confirmation_arrives_over_smtp_with_pdf_whose_qr_verifies(smtp_server, 
     assert "order K7Q2" in received["Subject"]
     body = received.get_body(("plain",)).get_content()
     assert "http://hub/t/501" in body and "http://hub/t/502" in body
+    for card in cards:  # the short code door staff type when a QR will not scan
+        assert f"code {card.short_code}:" in body
+        assert parse_short_code(card.short_code) == card.ticket_id
     html = received.get_body(("html",)).get_content()
     assert '<a href="http://hub/t/501">Section B · Row 1 · Seat 4</a>' in html
+    assert f"code <strong>{cards[0].short_code}</strong>" in html
     [attachment] = list(received.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     pdf = attachment.get_content()

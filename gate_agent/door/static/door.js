@@ -40,6 +40,7 @@ function flash() {
 // What shows when no verdict does (or, for a dead gate, instead of the verdict): worst first.
 function showIdle() {
   const panel = $("panel");
+  if (!alive || !showingVerdict) document.dispatchEvent(new CustomEvent("door:idle"));  // helpdesk.js: no stale undo
   if (!alive) {
     panel.dataset.verdict = "";
     setPanel("fault", "dead", "Gate not responding", "Use the backup list / call supervisor");
@@ -66,6 +67,7 @@ function renderVerdict(r) {
   panel.dataset.verdict = r.verdict;
   panel.dataset.scanId = r.scan_id;
   flash();
+  document.dispatchEvent(new CustomEvent("door:verdict", { detail: r }));  // helpdesk.js: type, name, undo
   beep(r.colour);
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => { showingVerdict = false; showIdle(); }, IDLE_AFTER_MS);

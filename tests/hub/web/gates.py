@@ -3,9 +3,13 @@ process (gate_agent's pipeline) and pushing with gate_agent's own sync client.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from hub.services import devices as device_service
+from hub.services.clock import iso, utcnow
+from hub.services.event_admin import set_door_settings
+from hub.services.events import event_row
 from hub.services.holds import hold_seats
 from hub.services.orders import confirm_payment, purchase
 
@@ -17,6 +21,9 @@ class LiveGate:
         from gate_agent.sync.enroll import enroll
 
         with engine.connect() as conn:
+            # a live gate scans now: the event's doors are open (by default they open 4 h before its start)
+            if event_row(conn, event_id).doors_open_at is None:
+                set_door_settings(conn, event_id, {"doors_open_at": iso(utcnow() - timedelta(hours=1))})
             self.device, token = device_service.create_device(conn, {"name": name, "event_id": event_id})
         enroll(data_dir, base_url, token)
         self.gate = Gate.open(data_dir)
