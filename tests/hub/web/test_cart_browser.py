@@ -202,9 +202,7 @@ def test_a_ticket_type_per_seat_prices_on_the_map_and_a_bar_with_the_total(hub, 
     assert _seat(page, 0).get_attribute("title") == "Section Stalls, row 1, seat 1, available, from €35.00"
 
     _seat(page, 0).click()
-    assert (
-        page.text_content("#seat-info") == "Section Stalls, row 1, seat 1, yours, from €35.00"
-    )  # a tap says it too
+    assert page.text_content("#seat-info") == "Section Stalls, row 1, seat 1, yours, from €35.00"  # a tap says it too
     _seat(page, 1).click()
     bar = page.locator("#cart-bar-text")
     assert bar.text_content() == "2 seats · €70.00"
