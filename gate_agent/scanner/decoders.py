@@ -20,7 +20,7 @@ With ``motion_fusion`` on, a decoder also keeps the previous frame. When the
 plain read misses and part of the picture moved since that frame (a phone
 sliding in), it deblurs the moving region of both frames together before the
 extra passes: each frame's horizontal blur has a different length, so the
-detail one blur wipes out the other keeps (see :func:`fuse_motion`).
+detail one blur wipes out the other keeps (see :func:`motion_deblurred`).
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def _double(gray: np.ndarray) -> np.ndarray:
 MOTION_CELL = 8  # px: frames are compared as 8x8-pixel block means (sensor noise averages out)
 MOTION_THRESHOLD = 12  # grey levels a block mean must change by to count as moving
 MOTION_MIN_CELLS = 16  # fewer moving blocks: nothing phone-sized moved
-MOTION_PAD = 24  # px around the moving blocks (blur tails, the code's quiet zone)
+MOTION_PAD_X, MOTION_PAD_Y = 64, 64  # px around the moving blocks: blur tails, the phone's edges
 MOTION_MAX_AREA = 0.5  # a larger moving region is the whole view changing (light, a bump), not a phone
 MIN_SHIFT_RESPONSE = 0.1  # phase-correlation peak below this: no one shift explains the motion
 
@@ -222,12 +222,12 @@ def motion_region(previous: np.ndarray, current: np.ndarray) -> tuple[slice, sli
         return None
     ys, xs = np.nonzero(moved)
     top, bottom = (
-        max(0, int(ys.min()) * MOTION_CELL - MOTION_PAD),
-        min(height, (int(ys.max()) + 1) * MOTION_CELL + MOTION_PAD),
+        max(0, int(ys.min()) * MOTION_CELL - MOTION_PAD_Y),
+        min(height, (int(ys.max()) + 1) * MOTION_CELL + MOTION_PAD_Y),
     )
     left, right = (
-        max(0, int(xs.min()) * MOTION_CELL - MOTION_PAD),
-        min(width, (int(xs.max()) + 1) * MOTION_CELL + MOTION_PAD),
+        max(0, int(xs.min()) * MOTION_CELL - MOTION_PAD_X),
+        min(width, (int(xs.max()) + 1) * MOTION_CELL + MOTION_PAD_X),
     )
     if (bottom - top) * (right - left) > MOTION_MAX_AREA * height * width or min(bottom - top, right - left) < 64:
         return None
@@ -248,48 +248,64 @@ def _shift_between(previous: np.ndarray, current: np.ndarray) -> tuple[float, fl
 
 @functools.lru_cache(maxsize=64)
 def _box_spectrum(width: int, length: int) -> np.ndarray:
-    """Row spectrum (DFT layout, read-only) of a centred 1 x ``length`` box blur."""
+    """Row spectrum (complex64, read-only) of a centred 1 x ``length`` box blur."""
     kernel = np.zeros(width, np.float64)
     kernel[:length] = 1.0 / length
-    response = np.fft.fft(np.roll(kernel, -(length // 2)))
-    spectrum = np.stack([response.real, response.imag], axis=-1).astype(np.float32)[None]
+    spectrum = np.fft.fft(np.roll(kernel, -(length // 2))).astype(np.complex64)
     spectrum.flags.writeable = False
     return spectrum
 
 
-def fuse_motion(previous: np.ndarray, current: np.ndarray) -> np.ndarray | None:
-    """The moving region of ``current``, its horizontal motion blur undone with the help of ``previous``.
+def motion_deblurred(previous: np.ndarray, current: np.ndarray) -> list[np.ndarray] | None:
+    """The moving region of ``current`` with its horizontal motion blur undone: first with the help
+    of ``previous``, then alone. None when nothing phone-sized moved.
 
     Two frames of a decelerating phone are blurred over different lengths L1, L2
-    (measured in the region, where the background does not hide the blur). A box
-    blur erases the frequencies that are multiples of 1/L; a single frame's Wiener
-    filter can only guess them, but the other frame, aligned by phase correlation,
-    still holds most of them: X = sum(conj(K_i) Y_i) / (sum |K_i|^2 + 0.01).
-    None when nothing moved. 5-15 ms for a 400x500 region.
+    (measured in the region, where the background does not hide the blur as it does
+    in the whole frame). A box blur erases the frequencies that are multiples of 1/L;
+    one frame's Wiener filter can only guess them, but the other frame, aligned by
+    phase correlation, still holds most of them:
+    X = sum(conj(K_i) Y_i) / (sum |K_i|^2 + 0.01). The region alone gets the
+    one-frame filter (the whole-frame deblur pass's job, on fewer pixels with a
+    better blur length). 10-20 ms for a 400x500 region.
     """
     region = motion_region(previous, current)
     if region is None:
         return None
     crops = [np.ascontiguousarray(previous[region]), np.ascontiguousarray(current[region])]
     shift = _shift_between(*crops)
-    if shift is None:
-        return None
     height, width = crops[1].shape
     dft_width = cv2.getOptimalDFTSize(width + MAX_BLUR_PX)  # padding: the blur does not wrap around
-    numerator = np.zeros((height, dft_width, 2), np.float32)
-    power = np.zeros(dft_width, np.float32)
-    for crop, (dx, dy) in zip(crops, (shift, (0.0, 0.0)), strict=True):
-        length = motion_blur_length(crop) or 1
-        if dx or dy:
-            move = np.float32([[1, 0, dx], [0, 1, dy]])
-            crop = cv2.warpAffine(crop, move, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    terms = []  # (conj(K) Y, |K|^2) of each frame, the current one last
+    for crop, move in ((crops[0], shift), (crops[1], (0.0, 0.0))):
+        if move is None:
+            continue  # no shift explains the motion: the current frame alone
+        length = motion_blur_length(crop)
+        if not length:
+            if crop is crops[1]:
+                break  # nothing to undo in the current frame
+            length = 1  # the previous frame was sharp: it still helps
+        if move != (0.0, 0.0):
+            matrix = np.float32([[1, 0, move[0]], [0, 1, move[1]]])
+            crop = cv2.warpAffine(
+                crop, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
         padded = cv2.copyMakeBorder(crop, 0, 0, 0, dft_width - width, cv2.BORDER_REPLICATE).astype(np.float32)
-        spectrum = cv2.dft(padded, flags=cv2.DFT_ROWS | cv2.DFT_COMPLEX_OUTPUT)
+        spectrum = cv2.dft(padded, flags=cv2.DFT_ROWS | cv2.DFT_COMPLEX_OUTPUT).view(np.complex64)[..., 0]
         blur = _box_spectrum(dft_width, length)
-        numerator += cv2.mulSpectrums(spectrum, np.repeat(blur, height, axis=0), cv2.DFT_ROWS, conjB=True)
-        power += blur[0, :, 0] ** 2 + blur[0, :, 1] ** 2
-    numerator *= (1.0 / (power + 0.01))[None, :, None]
-    out = cv2.dft(numerator, flags=cv2.DFT_ROWS | cv2.DFT_INVERSE | cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+        terms.append((spectrum * np.conj(blur), (blur.real**2 + blur.imag**2).astype(np.float32)))
+    else:
+        candidates = [terms] if len(terms) == 1 else [terms, terms[-1:]]
+        return [_wiener_inverse(chosen, width) for chosen in candidates]
+    return []
+
+
+def _wiener_inverse(terms: list[tuple[np.ndarray, np.ndarray]], width: int) -> np.ndarray:
+    numerator = terms[0][0] if len(terms) == 1 else terms[0][0] + terms[1][0]
+    power = sum(t[1] for t in terms)
+    numerator = numerator * (1.0 / (power + 0.01)).astype(np.float32)  # 0.01: noise-to-signal guess
+    pairs = np.ascontiguousarray(numerator).view(np.float32).reshape(*numerator.shape, 2)
+    out = cv2.dft(pairs, flags=cv2.DFT_ROWS | cv2.DFT_INVERSE | cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
     return cv2.convertScaleAbs(out[:, :width])
 
 
@@ -345,13 +361,18 @@ class Decoder(ABC):
             texts = self._read(gray)
             if texts:
                 return texts
+            moving = None
             if previous is not None and previous.shape == gray.shape:
-                fused = fuse_motion(previous, gray)
-                texts = self._read(fused) if fused is not None else []
-                if texts:
-                    log.debug("%s: motion fusion read %d code(s)", self.name, len(texts))
-                    return texts
-            return self._extra_passes(gray) if self.extra_passes_budget_ms > 0 else []
+                moving = motion_deblurred(previous, gray)
+                for candidate in moving or ():
+                    texts = self._read(candidate)
+                    if texts:
+                        log.debug("%s: motion fusion read %d code(s)", self.name, len(texts))
+                        return texts
+            if self.extra_passes_budget_ms <= 0:
+                return []
+            # the moving region's blur was undone already: the whole-frame deblur would only repeat it, slower
+            return self._extra_passes(gray, skip=("deblur",) if moving else ())
         except Exception:  # a decoder must not take the scan loop down
             log.exception("%s decoder failed on a frame", self.name)
             return []
@@ -373,7 +394,7 @@ class Decoder(ABC):
         """A pass that reads a prepared variant of the frame with this backend."""
         return lambda gray: self._read(prepare(gray))
 
-    def _extra_passes(self, gray: np.ndarray) -> list[str]:
+    def _extra_passes(self, gray: np.ndarray, skip: tuple[str, ...] = ()) -> list[str]:
         """Run the first pass, then the others in turn while the budget lasts.
 
         Every miss runs the first pass (the best rescue; ZBar's inverted read,
@@ -381,14 +402,15 @@ class Decoder(ABC):
         runs out, the next missed frame resumes the others where this one
         stopped, so even a small budget tries every pass over a few camera
         frames of one ticket.
-        A pass whose usual cost does not fit the time left is skipped.
+        A pass whose usual cost does not fit the time left is skipped, and so is
+        a first pass named in ``skip``.
         """
         passes = self._pass_list()
         if not passes:
             return []
         deadline = time.perf_counter() + self.extra_passes_budget_ms / 1000.0
         head, rest = passes[0], passes[1:]
-        texts = self._run_pass(head, gray)
+        texts = self._run_pass(head, gray) if head[0] not in skip else []
         if texts or not rest:
             return texts
         first = self._resume_at % len(rest)

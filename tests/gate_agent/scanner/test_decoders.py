@@ -290,16 +290,16 @@ def test_motion_fusion_reads_a_moving_phone_that_no_single_frame_pass_reads():
 
 
 def test_motion_region_is_the_moving_phone_and_nothing_when_the_view_is_still():
-    from gate_agent.scanner.decoders import fuse_motion, motion_region
+    from gate_agent.scanner.decoders import motion_deblurred, motion_region
 
     _text, frames = sliding_phone()
     rng = np.random.default_rng(1)
     still = np.clip(frames[-1] + rng.normal(0, 3.0, frames[-1].shape), 0, 255).astype(np.uint8)
     assert motion_region(frames[-1], still) is None  # sensor noise only
-    assert fuse_motion(frames[-1], still) is None  # costs ~1 ms on the frames that hold no phone
+    assert motion_deblurred(frames[-1], still) is None  # costs ~1 ms on the frames that hold no phone
     rows, cols = motion_region(frames[3], frames[4])
-    # the phone (about 400x380 px here) moved ~90 px to the left: the region holds both positions
-    assert 300 <= rows.stop - rows.start <= 480 and 350 <= cols.stop - cols.start <= 700
+    # the phone (about 400x380 px here) moved ~90 px to the left: the region holds both positions, padded
+    assert 350 <= rows.stop - rows.start <= 560 and 400 <= cols.stop - cols.start <= 800
     assert cols.stop > 640 and rows.start < 360 < rows.stop
     # the whole view changing (a light switched on) is not a phone: nothing to fuse
     assert motion_region(frames[4], brighter(frames[4])) is None
@@ -324,7 +324,35 @@ def test_motion_fusion_reads_the_real_photos_at_least_as_well(qr_photos):
             wrong += [(png.name, code) for code in codes if not any(same_text(code, a) for a in allowed)]
         return read, wrong
 
-    with_fusion, wrong = reads(decoder("zxing", motion_fusion=True))
+    # every extra pass on every photo: which photo a 10 ms budget reaches depends on the machine's load
+    with_fusion, wrong = reads(decoder("zxing", motion_fusion=True, extra_passes_budget_ms=10_000))
     assert not wrong
-    without, _ = reads(decoder("zxing"))
+    without, _ = reads(decoder("zxing", extra_passes_budget_ms=10_000))
     assert with_fusion >= without and len(with_fusion) >= MIN_PHOTOS_READ["zxing"], without - with_fusion
+
+
+def test_a_moving_frame_skips_the_whole_frame_deblur_it_already_had():
+    """The region's deblur replaces the whole-frame pass (slower, and its blur length is read
+    through the background): that is what keeps motion fusion within a frame period."""
+    text, frames = sliding_phone()
+    dec = decoder("zxing", motion_fusion=True)
+    assert dec.decode(frames[2]) == []  # no previous frame: the usual passes, deblur first
+    assert "deblur" in dec._pass_cost
+    dec._pass_cost.clear()
+    assert dec.decode(frames[3]) == []  # the phone moved: its region was deblurred instead
+    assert "deblur" not in dec._pass_cost and dec._pass_cost  # the other passes still ran
+
+
+def test_motion_fusion_setting_is_on_by_default_and_a_bad_value_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from gate_agent.cli import main
+    from gate_agent.config import setting_from_env
+
+    assert setting_from_env("GATE_MOTION_FUSION", {}) is True
+    assert setting_from_env("GATE_MOTION_FUSION", {"GATE_MOTION_FUSION": "off"}) is False
+    result = CliRunner().invoke(
+        main, ["run", "--data-dir", str(tmp_path), "--headless"], env={"GATE_MOTION_FUSION": "maybe"}
+    )
+    assert result.exit_code == 1
+    assert "GATE_MOTION_FUSION must be on or off" in result.output
