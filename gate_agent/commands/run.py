@@ -61,10 +61,14 @@ def run_command(
         exposure_s = parse_exposure(exposure) if exposure is not None else setting_from_env("GATE_EXPOSURE")
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--exposure") from None
+    try:
+        motion_fusion = setting_from_env("GATE_MOTION_FUSION")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     gate = open_gate(data_dir)
     try:
         source = open_source(spec, resolution=size, fps=fps, loop=loop, exposure=exposure_s) if spec else None
-        scanner_decoder = make_decoder(decoder) if source is not None else None
+        scanner_decoder = make_decoder(decoder, motion_fusion=motion_fusion) if source is not None else None
     except (SourceError, RuntimeError, ValueError) as exc:
         gate.close()
         raise click.ClickException(str(exc)) from None

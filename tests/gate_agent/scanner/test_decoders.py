@@ -255,3 +255,104 @@ def test_horizontal_motion_blur_is_measured_and_undone():
     assert plain.decode(_deblur_horizontal(blurred, motion_blur_length(blurred))) == [text]
     # the default decoder tries it on the first missed frame, whatever else it has yet to try
     assert decoder("zxing", extra_passes_budget_ms=1e-6).decode(blurred) == [text]
+
+
+# -- motion fusion: two consecutive frames of a phone sliding in --------------------------------
+
+
+def sliding_phone(seed: int = 7) -> tuple[str, list[np.ndarray]]:
+    """Frames of the benchmark's synthetic presentation: a phone decelerating into view at 30 fps,
+    shutter open half a frame (1/60 s), blurred by the distance it moves while open."""
+    from bench.gate_latency import bench_key, presentation, tickets
+
+    text = tickets(bench_key(), 1, 20_000)[0]
+    frames, _visible = presentation(np.random.default_rng(seed), text, 0.5)
+    return text, frames
+
+
+def test_motion_fusion_reads_a_moving_phone_that_no_single_frame_pass_reads():
+    text, frames = sliding_phone()
+    every_pass = decoder("zxing", extra_passes_budget_ms=10_000)
+    fusion = decoder("zxing", extra_passes_budget_ms=0, motion_fusion=True)
+    read_by_fusion = None
+    for index, frame in enumerate(frames):
+        if fusion.decode(frame) == [text]:
+            read_by_fusion = index
+            break
+    assert read_by_fusion is not None
+    single = [index for index, frame in enumerate(frames) if text in every_pass.decode(frame)]
+    assert single and read_by_fusion < single[0], (read_by_fusion, single[:3])
+    # the previous frame is what helps: the same frame alone is not read
+    alone = decoder("zxing", extra_passes_budget_ms=0, motion_fusion=True)
+    assert alone.decode(frames[read_by_fusion]) == []
+    # and without the setting the decoder keeps no frame
+    assert decoder("zxing", extra_passes_budget_ms=0)._previous is None
+
+
+def test_motion_region_is_the_moving_phone_and_nothing_when_the_view_is_still():
+    from gate_agent.scanner.decoders import motion_deblurred, motion_region
+
+    _text, frames = sliding_phone()
+    rng = np.random.default_rng(1)
+    still = np.clip(frames[-1] + rng.normal(0, 3.0, frames[-1].shape), 0, 255).astype(np.uint8)
+    assert motion_region(frames[-1], still) is None  # sensor noise only
+    assert motion_deblurred(frames[-1], still) is None  # costs ~1 ms on the frames that hold no phone
+    rows, cols = motion_region(frames[3], frames[4])
+    # the phone (about 400x380 px here) moved ~90 px to the left: the region holds both positions, padded
+    assert 350 <= rows.stop - rows.start <= 560 and 400 <= cols.stop - cols.start <= 800
+    assert cols.stop > 640 and rows.start < 360 < rows.stop
+    # the whole view changing (a light switched on) is not a phone: nothing to fuse
+    assert motion_region(frames[4], brighter(frames[4])) is None
+
+
+def brighter(image: np.ndarray) -> np.ndarray:
+    return np.clip(image.astype(np.int16) + 60, 0, 255).astype(np.uint8)
+
+
+def test_motion_fusion_reads_the_real_photos_at_least_as_well(qr_photos):
+    """Unrelated consecutive frames (a folder of photos) give the fusion nothing to read wrongly,
+    and every photo the decoder reads without it is still read."""
+    import cv2
+
+    def reads(dec) -> tuple[set[str], list]:
+        read, wrong = set(), []
+        for png, expected in qr_photos:
+            codes = dec.decode(cv2.imread(str(png), cv2.IMREAD_COLOR))
+            if any(same_text(code, expected) for code in codes):
+                read.add(png.name)
+            allowed = {expected} | other_codes_in(png.name, qr_photos)
+            wrong += [(png.name, code) for code in codes if not any(same_text(code, a) for a in allowed)]
+        return read, wrong
+
+    # every extra pass on every photo: which photo a 10 ms budget reaches depends on the machine's load
+    with_fusion, wrong = reads(decoder("zxing", motion_fusion=True, extra_passes_budget_ms=10_000))
+    assert not wrong
+    without, _ = reads(decoder("zxing", extra_passes_budget_ms=10_000))
+    assert with_fusion >= without and len(with_fusion) >= MIN_PHOTOS_READ["zxing"], without - with_fusion
+
+
+def test_a_moving_frame_skips_the_whole_frame_deblur_it_already_had():
+    """The region's deblur replaces the whole-frame pass (slower, and its blur length is read
+    through the background): that is what keeps motion fusion within a frame period."""
+    text, frames = sliding_phone()
+    dec = decoder("zxing", motion_fusion=True)
+    assert dec.decode(frames[2]) == []  # no previous frame: the usual passes, deblur first
+    assert "deblur" in dec._pass_cost
+    dec._pass_cost.clear()
+    assert dec.decode(frames[3]) == []  # the phone moved: its region was deblurred instead
+    assert "deblur" not in dec._pass_cost and dec._pass_cost  # the other passes still ran
+
+
+def test_motion_fusion_setting_is_on_by_default_and_a_bad_value_is_refused(tmp_path):
+    from click.testing import CliRunner
+
+    from gate_agent.cli import main
+    from gate_agent.config import setting_from_env
+
+    assert setting_from_env("GATE_MOTION_FUSION", {}) is True
+    assert setting_from_env("GATE_MOTION_FUSION", {"GATE_MOTION_FUSION": "off"}) is False
+    result = CliRunner().invoke(
+        main, ["run", "--data-dir", str(tmp_path), "--headless"], env={"GATE_MOTION_FUSION": "maybe"}
+    )
+    assert result.exit_code == 1
+    assert "GATE_MOTION_FUSION must be on or off" in result.output
