@@ -83,6 +83,22 @@ def colour(config: GateConfig, decision: Decision, now: float) -> str:
     return COLOURS[decision.verdict]
 
 
+def recent_look(record, earlier) -> tuple[str, str]:
+    """(colour, label) of a scan in "Last scans": as its verdict, except an already-used scan of a ticket the
+    same gate admitted at most JUST_ADMITTED_S before, which is the amber "Just admitted here" it showed.
+    `earlier`: the gate's scans before it (store.ScanRecord rows, any order)."""
+    verdict = Verdict(record.verdict)
+    if verdict is Verdict.ALREADY_ADMITTED and any(
+        other.verdict == Verdict.ADMITTED.value
+        and other.gate_id == record.gate_id
+        and (other.event_id, other.ticket_id) == (record.event_id, record.ticket_id)
+        and 0 <= record.wall_time - other.wall_time <= JUST_ADMITTED_S
+        for other in earlier
+    ):
+        return "amber", "Just admitted here"
+    return COLOURS[verdict], LABELS[verdict]
+
+
 def event_of(config: GateConfig, decision: Decision):
     """The configuration of the decided ticket's event: one this gate serves, or one of the organizer's
     others it knows by title; None when neither."""

@@ -22,7 +22,7 @@ from common.signing import TEXT_PREFIX
 from common.signing.shortcode import MAX_TICKET_ID, grouped, parse_short_code, short_code
 
 from .config import GateData, load_gate_data
-from .messages import COLOURS, LABELS, UNKNOWN_SHORT_CODE, colour, describe, event_of, seat_label, ticket_type_name
+from .messages import UNKNOWN_SHORT_CODE, colour, describe, event_of, recent_look, seat_label, ticket_type_name
 from .offline_store import NewScan, OfflineStore, ScanRecord
 from .rules import Decision, Precheck, Verdict, annul, decide, force, next_state, precheck
 from .sync.clock import bounded_clock
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # the oldest of them is that old.
 PIN_TRIES = 5
 PIN_LOCKOUT_S = 60.0
+RECENT_LOOKBACK = 20  # scans read beyond the "Last scans" shown, to find the admission a re-show follows
 
 
 class SupervisorError(Exception):
@@ -350,19 +351,27 @@ class Gate:
             # an admission a supervisor annulled no longer counts
             "admitted": counts.get(Verdict.ADMITTED.value, 0) - counts.get(Verdict.ANNULLED.value, 0),
             "exits": counts.get(Verdict.EXIT_RECORDED.value, 0),
-            "recent": [
+            "recent": self._recent(recent),
+        }
+
+    def _recent(self, count: int) -> list[dict[str, Any]]:
+        # a few more than are shown: the admission a just-admitted re-show points back to
+        rows = self.store.recent_scans(count + RECENT_LOOKBACK)
+        out = []
+        for i, r in enumerate(rows[:count]):
+            look, label = recent_look(r, rows[i + 1 :])
+            out.append(
                 {
                     "seq": r.seq,
                     "verdict": r.verdict,
-                    "colour": COLOURS[Verdict(r.verdict)],
-                    "label": LABELS[Verdict(r.verdict)],
+                    "colour": look,
+                    "label": label,
                     "ticket_id": r.ticket_id,
                     "event_id": r.event_id,
                     "at": format_scan_time(r.wall_time),
                 }
-                for r in self.store.recent_scans(recent)
-            ],
-        }
+            )
+        return out
 
 
 class _NothingToRecord(Exception):

@@ -202,7 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DASHBOARD_TICK_SECONDS",
-        10,
+        3,
         "streams",
         "an idle stream's heartbeat: the page refreshes, and a client that went away is noticed "
         "within two or three ticks.",

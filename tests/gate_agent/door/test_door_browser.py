@@ -46,6 +46,8 @@ def test_panel_turns_green_then_amber_then_red_for_a_second_scan(tmp_path, page)
         expect(page.locator("#recent li")).to_have_count(3)
         expect(page.locator("#recent li").first).to_have_class("red")
         expect(page.locator("#recent li").first).to_contain_text("Already used #")  # words, not codes
+        expect(page.locator("#recent li").nth(1)).to_have_class("amber")  # the re-show, as it was shown
+        expect(page.locator("#recent li").nth(1)).to_contain_text("Just admitted here #")
 
         page.fill("#code", "x" * 5000)
         page.click("#manual button[type=submit]")
