@@ -20,6 +20,8 @@ from common.protocol import PEER_MDNS_TYPE
 
 log = logging.getLogger(__name__)
 
+INFO_ATTEMPTS = 5  # questions for an announced gate's address, 3 s each, before it is left for its next announcement
+
 
 class MdnsPeers:
     """Announces this gate and keeps the addresses of the gates it finds, by key fingerprint."""
@@ -72,8 +74,13 @@ class MdnsPeers:
             with self._lock:
                 self._found.pop(fingerprint, None)
             return
-        info = zeroconf.get_service_info(service_type, name, timeout=3000)
-        if info is None:
+        # the answer to our question can be late on a busy gate: ask again rather than lose the peer
+        for _ in range(INFO_ATTEMPTS):
+            info = zeroconf.get_service_info(service_type, name, timeout=3000)
+            if info is not None:
+                break
+        else:
+            log.warning("a gate announced %s on mDNS but did not answer for its address", name)
             return
         announced = (info.properties or {}).get(b"key", b"").decode("ascii", "replace")
         addresses = info.parsed_addresses()
