@@ -131,6 +131,8 @@ events = Table(
     # the on-sale waiting room (services.waiting_room): holds need an admission while it is on
     Column("waiting_room", Boolean, nullable=False, default=False, server_default=false()),
     Column("admit_per_minute", Integer, nullable=False, default=600, server_default="600"),
+    # draft | published | paused | cancelled (services.event_status): only published and paused are listed
+    Column("status", String(10), nullable=False, default="published", server_default="published"),
     Index("ix_events_starts_at", "starts_at"),
 )
 

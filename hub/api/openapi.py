@@ -16,6 +16,7 @@ from common.protocol import DEVICE_TIME_HEADER, DIRECTIONS, LAST_RTT_HEADER, SIG
 from ..services import payments
 from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
+from ..services.event_status import STATUSES
 from ..services.events import EVENT_SPEC
 from ..services.venues import VENUE_SPEC
 from .holds import HOLD_SPEC
@@ -158,6 +159,7 @@ SCHEMAS = {
             "ticket_types.price": "minor units",
             "ticket_types.capacity": "ga only (required there)",
             "ticket_types.sections": "seated: sections it covers (empty: all)",
+            "status": "draft (only its organizer sees it) or published (the default)",
         },
     ),
     "Event": _record(
@@ -175,6 +177,10 @@ SCHEMAS = {
             "service_fee": INT,
             "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
             "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"},
+            "status": {
+                "enum": list(STATUSES),
+                "description": "draft: only its organizer sees it; paused: listed, no new holds; cancelled: not listed",
+            },
         },
         optional={
             "ticket_types": {
@@ -380,7 +386,14 @@ SCHEMAS = {
             "position": INT,
         }
     ),
-    "User": _record({"id": INT, "email": STR, "role": STR}),
+    "User": _record(
+        {
+            "id": INT,
+            "email": STR,
+            "role": STR,
+            "staff_of": _nullable(INT, "door staff and co-organizers: the organizer they work for"),
+        }
+    ),
 }
 
 

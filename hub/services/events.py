@@ -11,6 +11,8 @@ from ..db import atomic
 from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
+from .event_status import DRAFT, LISTED, PUBLISHED, check_visible
+from .roles import ADMIN, ORGANIZER, owner_scope
 from .seats import seat_status
 from .validate import boolean, integer, list_of, obj, one_of, string, timestamp
 
@@ -44,7 +46,13 @@ EVENT_DETAILS = {
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
     required={**{k: EVENT_DETAILS[k] for k in _REQUIRED_DETAILS}, "ticket_types": list_of(TICKET_TYPE_SPEC, 50, 1)},
-    optional={**{k: v for k, v in EVENT_DETAILS.items() if k not in _REQUIRED_DETAILS}, "venue_id": integer(1)},
+    optional={
+        **{k: v for k, v in EVENT_DETAILS.items() if k not in _REQUIRED_DETAILS},
+        "venue_id": integer(1),
+        # a new event is published (on sale from its release) unless made as a draft; later changes of
+        # status go through services.event_status.set_status
+        "status": one_of(DRAFT, PUBLISHED),
+    },
 )
 EVENT_CHANGES = obj(optional=EVENT_DETAILS)  # an edit changes any of the details, and only those
 SORTS = {
@@ -103,6 +111,7 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                 ticket_release_at=spec.get("ticket_release_at", now),
                 venue_id=spec.get("venue_id"),
                 service_fee=spec.get("service_fee", 0),
+                status=spec.get("status", PUBLISHED),
                 created_at=now,
                 **{k: spec[k] for k in ("waiting_room", "admit_per_minute") if k in spec},  # else the columns' defaults
             )
@@ -177,8 +186,11 @@ def event_row(conn: Connection, event_id: int, lock: bool = False):
     return row
 
 
-def get_event(conn: Connection, event_id: int) -> dict:
+def get_event(conn: Connection, event_id: int, public: bool = False) -> dict:
+    """The event with its ticket types; ``public``: as anyone may see it (a draft is 404)."""
     row = event_row(conn, event_id)
+    if public:
+        check_visible(event_id, row.status)
     types = conn.execute(
         select(ticket_types).where(ticket_types.c.event_id == event_id).order_by(ticket_types.c.id)
     ).all()
@@ -200,6 +212,7 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "service_fee": row.service_fee,
         "waiting_room": row.waiting_room,
         "admit_per_minute": row.admit_per_minute,
+        "status": row.status,
     }
     if types is not None:
         out["ticket_types"] = types
@@ -218,7 +231,9 @@ def list_events(
     starts_to: datetime | None = None,
     organizer_id: int | None = None,
     location: str | None = None,
+    public: bool = False,
 ) -> dict:
+    """A page of events; ``public``: only those listed for everyone (published or paused)."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", "invalid_sort")
     conditions = []
@@ -242,6 +257,8 @@ def list_events(
         conditions.append(events.c.organizer_id == organizer_id)
     if location:
         conditions.append(events.c.location == location)
+    if public:
+        conditions.append(events.c.status.in_(LISTED))
     where = and_(True, *conditions)
     total = conn.execute(select(func.count()).select_from(events).where(where)).scalar_one()
     rows = conn.execute(
@@ -251,18 +268,18 @@ def list_events(
 
 
 def check_owner(conn: Connection, event_id: int, user: dict) -> None:
-    """Organizers act only on their own events; admins on all."""
+    """Organizers (and their co-organizers) act only on their own events; admins on all."""
     row = event_row(conn, event_id)
-    if user["role"] == "admin":
+    if user["role"] == ADMIN:
         return
-    if user["role"] != "organizer" or row.organizer_id != user["id"]:
+    if user["role"] != ORGANIZER or row.organizer_id != owner_scope(user):
         raise Forbidden(f"event {event_id} belongs to another organizer", "not_your_event")
 
 
 def seat_map(conn: Connection, event_id: int, now: datetime | None = None) -> dict:
     """Every sellable seat of the event with its status; expired holds count as available."""
     now = now or utcnow()
-    event_row(conn, event_id)
+    check_visible(event_id, event_row(conn, event_id).status)
     seats = []
     available = 0
     for r in conn.execute(_seat_query(event_id, now)):
@@ -290,6 +307,7 @@ def check_seat(conn: Connection, event_id: int, section: str, row: str, seat: st
     """One seat's status; unknown section, row or seat give distinct 404 codes."""
     now = now or utcnow()
     event = event_row(conn, event_id)
+    check_visible(event_id, event.status)
     found = conn.execute(
         _seat_query(event_id, now).where(
             venue_seats.c.venue_id == event.venue_id,  # the label index

@@ -38,6 +38,7 @@ from ..db import atomic, is_sqlite, retrying
 from ..schema import event_seats, events, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
+from .event_status import check_selling
 from .events import _which_is_unknown, event_row
 from .seats import seat_is_free
 from .tokens import as_bytes, same_secret, sha256_hex
@@ -123,7 +124,7 @@ _CLIENT_HELD = select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(hol
 # The event's venue and release time with its seated ticket types, cheapest first (one row with
 # NULL type columns when it has none).
 _SEATED_EVENT = (
-    select(events.c.venue_id, events.c.ticket_release_at, ticket_types)
+    select(events.c.venue_id, events.c.ticket_release_at, events.c.status.label("event_status"), ticket_types)
     .select_from(
         events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id, ticket_types.c.kind == "seated"))
     )
@@ -219,6 +220,7 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
 
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
+    check_selling(event_id, event.status)
     _check_released(event_id, event.ticket_release_at, now)
     return event
 
@@ -233,6 +235,7 @@ def _open_seated_event(conn: Connection, event_id: int, now: datetime):
     rows = conn.execute(_SEATED_EVENT, {"event_id": event_id}).all()
     if not rows:
         raise NotFound(f"no event {event_id}", "event_not_found")
+    check_selling(event_id, rows[0].event_status)
     _check_released(event_id, rows[0].ticket_release_at, now)
     return rows[0].venue_id, [t for t in rows if t.id is not None]
 

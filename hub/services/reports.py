@@ -14,9 +14,9 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
-from ..schema import orders, ticket_types, tickets, venue_seats
+from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .attendance import attendance, export_scans
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
@@ -249,3 +249,128 @@ def _safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+SALES_CHART_DAYS = 14
+
+
+def organizer_sales(
+    conn: Connection, organizer_id: int | None, now: datetime | None = None, days: int = SALES_CHART_DAYS
+) -> dict:
+    """The organizer's sales dashboard (``organizer_id`` None: every event, for admins): per event the
+    tickets sold and revenue today and in total and the capacity left, and tickets and revenue per
+    day for the last ``days`` days. Days are UTC days. Tickets count as sold as in the sales report
+    (valid tickets of paid orders); revenue is what paid orders charged (fees included), as on the
+    event page."""
+    now = now or utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = today - timedelta(days=days - 1)
+    query = select(events.c.id, events.c.title, events.c.starts_at, events.c.status).order_by(
+        events.c.starts_at.desc(), events.c.id
+    )
+    if organizer_id is not None:
+        query = query.where(events.c.organizer_id == organizer_id)
+    event_rows = conn.execute(query.limit(DASHBOARD_EVENTS)).all()
+    ids = [e.id for e in event_rows]
+    paid_today = case((orders.c.paid_at >= today, 1), else_=0)
+    sold = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                tickets.c.event_id, func.count().label("total"), func.coalesce(func.sum(paid_today), 0).label("today")
+            )
+            .join(orders, orders.c.id == tickets.c.order_id)
+            .where(tickets.c.event_id.in_(ids), tickets.c.status == "valid", orders.c.status == "paid")
+            .group_by(tickets.c.event_id)
+        )
+    }
+    money = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                orders.c.event_id,
+                func.coalesce(func.sum(orders.c.total), 0).label("total"),
+                func.coalesce(func.sum(case((orders.c.paid_at >= today, orders.c.total), else_=0)), 0).label("today"),
+            )
+            .where(orders.c.event_id.in_(ids), orders.c.status == "paid")
+            .group_by(orders.c.event_id)
+        )
+    }
+    seats = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                event_seats.c.event_id,
+                func.count().label("capacity"),
+                func.coalesce(func.sum(case((event_seats.c.status == "sold", 1), else_=0)), 0).label("sold"),
+            )
+            .where(event_seats.c.event_id.in_(ids))
+            .group_by(event_seats.c.event_id)
+        )
+    }
+    standing = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                ticket_types.c.event_id,
+                func.coalesce(func.sum(ticket_types.c.capacity), 0).label("capacity"),
+                func.coalesce(func.sum(ticket_types.c.sold), 0).label("sold"),
+            )
+            .where(ticket_types.c.event_id.in_(ids), ticket_types.c.kind == "ga")
+            .group_by(ticket_types.c.event_id)
+        )
+    }
+    rows = []
+    for e in event_rows:
+        capacity = (seats[e.id].capacity if e.id in seats else 0) + (standing[e.id].capacity if e.id in standing else 0)
+        taken = (seats[e.id].sold if e.id in seats else 0) + (standing[e.id].sold if e.id in standing else 0)
+        rows.append(
+            {
+                "id": e.id,
+                "title": e.title,
+                "starts_at": iso(e.starts_at),
+                "status": e.status,
+                "sold_today": int(sold[e.id].today) if e.id in sold else 0,
+                "sold": sold[e.id].total if e.id in sold else 0,
+                "revenue_today": int(money[e.id].today) if e.id in money else 0,
+                "revenue": int(money[e.id].total) if e.id in money else 0,
+                "capacity": int(capacity),
+                "left": max(int(capacity) - int(taken), 0),
+            }
+        )
+    return {
+        "currency": CURRENCY,
+        "today": today.date().isoformat(),
+        "events": rows,
+        "totals": {k: sum(r[k] for r in rows) for k in ("sold_today", "sold", "revenue_today", "revenue", "left")},
+        "by_day": _sales_by_day(conn, ids, first_day, days),
+    }
+
+
+DASHBOARD_EVENTS = 200
+
+
+def _sales_by_day(conn: Connection, event_ids: list[int], first_day: datetime, days: int) -> list[dict]:
+    """Tickets and revenue of paid orders per UTC day from ``first_day``, every day listed (0 when none)."""
+    day = func.date(orders.c.paid_at)  # SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date
+    window = (orders.c.event_id.in_(event_ids), orders.c.status == "paid", orders.c.paid_at >= first_day)
+    counts = {
+        str(r.day): r.n
+        for r in conn.execute(
+            select(day.label("day"), func.count().label("n"))
+            .select_from(tickets.join(orders, orders.c.id == tickets.c.order_id))
+            .where(*window, tickets.c.status == "valid")
+            .group_by(day)
+        )
+    }
+    revenue = {
+        str(r.day): int(r.amount)
+        for r in conn.execute(
+            select(day.label("day"), func.sum(orders.c.total).label("amount")).where(*window).group_by(day)
+        )
+    }
+    out = []
+    for i in range(days):
+        key = (first_day + timedelta(days=i)).date().isoformat()
+        out.append({"day": key, "tickets": counts.get(key, 0), "revenue": revenue.get(key, 0)})
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask
 
@@ -30,7 +30,14 @@ def time_of_day(value: datetime | str | None) -> str:
     return INVALID_TIME if moment is None else f"{moment:%H:%M:%S}"
 
 
+def day(value: str) -> str:
+    """ "Mon 30 Nov" of an ISO date ("2026-11-30")."""
+    moment = date.fromisoformat(value)
+    return f"{moment:%a} {moment.day} {moment:%b}"
+
+
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["day"] = day
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["when"] = when
     app.jinja_env.filters["time_of_day"] = time_of_day

@@ -174,7 +174,10 @@ class EventEditForm(_EventDetails):
 
 
 class NewTicketTypeForm(FlaskForm, TicketTypeForm):
-    """One more ticket type for an existing event."""
+    """One more ticket type for an existing event. Its kind has its own id: the event page also
+    shows the promo form, whose kind is another field."""
+
+    kind = SelectField("Kind", id="type-kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
 
 
 class PriceForm(FlaskForm):
@@ -191,7 +194,9 @@ class PromoForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$", message="2-40 letters, digits, - or _"),
         ],
     )
-    kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off (EUR)")])
+    kind = SelectField(
+        "Kind", id="promo-kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off (EUR)")]
+    )
     value = StringField("Value", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="a number")])
     max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
     valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])

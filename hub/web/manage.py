@@ -12,12 +12,13 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from ..api.queue import queue_states
 from ..db import get_db
 from ..delivery.notify import mail_history
-from ..services import event_admin, promos, seatmap, waiting_room
+from ..services import event_admin, event_status, promos, seatmap, waiting_room
 from ..services import orders as order_service
 from ..services.clock import iso
 from ..services.errors import ServiceError
-from ..services.events import check_owner, create_event, get_event, list_events
+from ..services.events import check_owner, create_event, get_event
 from ..services.layouts import layout_text, parse_layout
+from ..services.reports import organizer_sales
 from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user, list_users, set_role
@@ -52,6 +53,11 @@ def _mine() -> int | None:
     return owner_scope(g.user)
 
 
+def _owner() -> int:
+    """Whose new venues and events these are: the organizer's (also for their co-organizers), an admin's own."""
+    return _mine() or g.user["id"]
+
+
 def _own_event(event_id: int) -> dict:
     check_owner(get_db(), event_id, g.user)
     return get_event(get_db(), event_id)
@@ -64,9 +70,14 @@ def _signer():
 @bp.get("")
 @roles(*STAFF)
 def dashboard():
+    """The sales dashboard: what organizers see first (tickets and revenue today and in total, per day, left)."""
     conn = get_db()
-    found = list_events(conn, limit=200, sort="-starts_at", organizer_id=_mine())["items"]
-    return render_template("manage/dashboard.html", events=found, venues=list_venues(conn, owner_id=_mine()))
+    return render_template(
+        "manage/dashboard.html",
+        sales=organizer_sales(conn, _mine()),
+        status_labels=event_status.LABELS,
+        venues=list_venues(conn, owner_id=_mine()),
+    )
 
 
 # --- venues ----------------------------------------------------------------
@@ -81,7 +92,7 @@ def venue_new():
             venue = create_venue(
                 get_db(),
                 {"name": form.name.data.strip(), "sections": parse_layout(form.layout.data)},
-                owner_id=g.user["id"],
+                owner_id=_owner(),
             )
         except ServiceError as exc:
             form.layout.errors = [exc.message]
@@ -93,7 +104,7 @@ def venue_new():
 
 def _own_venue(venue_id: int) -> dict:
     found = get_venue(get_db(), venue_id)
-    if _mine() is not None and found["owner_id"] != g.user["id"]:
+    if _mine() is not None and found["owner_id"] != _mine():
         abort(403)
     return found
 
@@ -172,17 +183,18 @@ def event_new():
         choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())
     ]
     if form.validate_on_submit():
-        data = {**_event_details(form), "ticket_types": _ticket_type_specs(form)}
+        # a draft until the organizer publishes it on the event page (services.event_status)
+        data = {**_event_details(form), "ticket_types": _ticket_type_specs(form), "status": event_status.DRAFT}
         if form.venue_id.data:
             data["venue_id"] = form.venue_id.data
         try:
             if not data["ticket_types"]:
                 raise ServiceError("add at least one ticket type (give it a name)", "missing_field")
-            event = create_event(conn, data, organizer_id=g.user["id"])
+            event = create_event(conn, data, organizer_id=_owner())
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Event {event['title']} created.", "success")
+            flash(f"Event {event['title']} created as a draft: nobody else sees it until you publish it.", "success")
             return redirect(url_for(".event", event_id=event["id"]))
     return render_template("manage/event_form.html", form=form)
 
@@ -202,8 +214,34 @@ def event(event_id: int):
         promo_form=PromoForm(),
         price_form=PriceForm(),
         type_form=NewTicketTypeForm(),
+        status_labels=event_status.LABELS,
         action=ActionForm(),
     )
+
+
+# what each status button on the event page does, and what it then says
+_STATUS_ACTIONS = {
+    "publish": (event_status.PUBLISHED, "Event published: it is listed and on sale from its release time."),
+    "pause": (event_status.PAUSED, "Sales paused: the event stays listed, but nobody can pick tickets."),
+    "resume": (event_status.PUBLISHED, "Sales resumed."),
+}
+
+
+@bp.post("/events/<int:event_id>/status")
+@roles(*STAFF)
+def event_status_change(event_id: int):
+    _own_event(event_id)
+    action = _STATUS_ACTIONS.get(request.form.get("action", ""))
+    if not ActionForm().validate_on_submit() or action is None:
+        abort(400, "Choose publish, pause or resume.")
+    try:
+        event_status.set_status(get_db(), event_id, action[0])
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        seatmap.changed(event_id)  # a published map becomes readable; forget any "no such event"
+        flash(action[1], "success")
+    return redirect(url_for(".event", event_id=event_id))
 
 
 @bp.post("/events/<int:event_id>/ticket-types")

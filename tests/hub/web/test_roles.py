@@ -58,6 +58,7 @@ ROUTES = {
     "manage.venue_edit": ("GET", OWNER),
     "manage.event": ("GET", OWNER),
     "manage.event_edit": ("GET", OWNER),
+    "manage.event_status_change": ("POST", OWNER),
     "manage.ticket_price": ("POST", OWNER),
     "manage.ticket_type_new": ("POST", OWNER),
     "manage.promo_new": ("POST", OWNER),
@@ -71,6 +72,8 @@ ROUTES = {
     "manage.user_role": ("POST", {ADMIN}),
     "staff.staff": ("GET", STAFF),
     "staff.assign": ("POST", {ADMIN}),
+    "staff.invite": ("POST", STAFF),
+    "invite.accept": ("GET", EVERYONE),
     "door.status": ("GET", DOOR),
     "door.lookup": ("GET", DOOR),
     "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
@@ -81,7 +84,7 @@ ROUTES = {
     "reports.export_csv": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports"}
+PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "invite", "door", "web_static", "dashboard", "reports"}
 
 
 @pytest.fixture

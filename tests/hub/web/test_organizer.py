@@ -1,0 +1,168 @@
+"""Organizer back office through the test client, on SQLite and PostgreSQL: the sales dashboard's
+figures (services.reports.organizer_sales, clock pinned) and event status (services.event_status):
+a draft is nowhere public, paused sales refuse holds, the moves between statuses."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import update
+
+from hub.schema import orders
+from hub.services import event_status, holds
+from hub.services.errors import Conflict, NotFound
+from hub.services.orders import confirm_payment, purchase
+from hub.services.reports import organizer_sales
+from hub.services.users import create_token
+from tests.hub.web.support import make_event
+
+NOW = datetime(2026, 3, 10, 0, 30, tzinfo=UTC)  # just after midnight: "today" is 30 minutes old
+
+
+def _sell(conn, signer, event_id: int, seats: list[str], paid_at: datetime) -> dict:
+    held = holds.hold_seats(conn, event_id, [("A", "1", s) for s in seats])
+    order = purchase(
+        conn,
+        held["hold_id"],
+        held["hold_token"],
+        {"name": "Ann Buyer", "email": "ann@example.org"},
+        "box_office",
+        signer,
+    )
+    order = confirm_payment(conn, order["id"], signer)
+    conn.execute(update(orders).where(orders.c.id == order["id"]).values(paid_at=paid_at))
+    conn.commit()
+    return order
+
+
+def test_sales_dashboard_figures_per_event_today_total_per_day_and_left(app, engine, make_account):
+    organizer, other = make_account("organizer"), make_account("organizer")
+    signer = app.extensions["tickethub.keys"].current()
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"], price=2000, fee=100, rows=2, seats=5, ga_capacity=10)
+        foreign = make_event(conn, other["id"], title="Not mine")
+        _sell(conn, signer, event["id"], ["1", "2"], NOW - timedelta(minutes=20))  # today
+        _sell(conn, signer, event["id"], ["3"], NOW - timedelta(hours=1))  # yesterday, 23:30
+        _sell(conn, signer, event["id"], ["4"], NOW - timedelta(days=20))  # before the chart's days
+        _sell(conn, signer, foreign["id"], ["1"], NOW - timedelta(minutes=5))
+        sales = organizer_sales(conn, organizer["id"], now=NOW)
+        everyone = organizer_sales(conn, None, now=NOW)
+    (row,) = sales["events"]
+    assert row["id"] == event["id"]
+    assert (row["sold_today"], row["sold"]) == (2, 4)
+    assert (row["revenue_today"], row["revenue"]) == (2 * 2100, 4 * 2100)  # fees included, as on the event page
+    assert (row["capacity"], row["left"]) == (10 + 10, 10 + 10 - 4)
+    assert sales["today"] == "2026-03-10"
+    assert len(sales["by_day"]) == 14 and sales["by_day"][-1] == {"day": "2026-03-10", "tickets": 2, "revenue": 4200}
+    assert sales["by_day"][-2] == {"day": "2026-03-09", "tickets": 1, "revenue": 2100}
+    assert sum(d["tickets"] for d in sales["by_day"]) == 3  # the sale 20 days ago is outside the chart
+    assert {e["id"] for e in everyone["events"]} == {event["id"], foreign["id"]}  # admins see all
+
+
+def test_dashboard_page_is_the_organizers_own(browser_client, engine, make_account, app):
+    organizer, other = make_account("organizer"), make_account("organizer")
+    with engine.connect() as conn:
+        make_event(conn, organizer["id"], title="Mine")
+        make_event(conn, other["id"], title="Theirs")
+    browser_client.login(organizer["email"])
+    page = browser_client.get("/manage").get_data(as_text=True)
+    assert "Sold today" in page and "Mine" in page and "Theirs" not in page
+
+
+def test_a_draft_is_nowhere_public_until_published(app, engine, make_account, browser_client, new_browser):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        draft = make_event(conn, organizer["id"], title="Secret Gig", status="draft")
+        _token_id, token = create_token(conn, organizer["id"])
+    anon = app.test_client()
+    event_id = draft["id"]
+    assert draft["status"] == "draft"
+    assert "Secret Gig" not in anon.get("/").get_data(as_text=True)
+    assert anon.get(f"/events/{event_id}").status_code == 404
+    assert "Secret Gig" not in anon.get("/calendar?month=" + draft["starts_at"][:7]).get_data(as_text=True)
+    assert all(e["id"] != event_id for e in anon.get("/api/v1/events?limit=100").get_json()["items"])
+    for path in ("", "/seatmap/layout", "/seatmap/status", "/seats", "/seats/A/1/1", "/seat-labels"):
+        response = anon.get(f"/api/v1/events/{event_id}{path}")
+        assert response.status_code == 404, path
+        assert response.get_json()["error"]["code"] == "event_not_found"
+    assert anon.get(f"/events/{event_id}/seats.json").status_code == 404
+    hold = anon.post(f"/api/v1/events/{event_id}/holds", json={"seats": [{"section": "A", "row": "1", "seat": "1"}]})
+    assert hold.status_code == 404
+    # its organizer sees it: their own list and record
+    auth = {"Authorization": f"Bearer {token}"}
+    assert event_id in [e["id"] for e in anon.get("/api/v1/events?mine=true", headers=auth).get_json()["items"]]
+    assert anon.get(f"/api/v1/events/{event_id}", headers=auth).get_json()["status"] == "draft"
+
+    browser_client.login(organizer["email"])
+    page = browser_client.get(f"/manage/events/{event_id}").get_data(as_text=True)
+    assert "only you see it" in page and "Public page" not in page
+    published = browser_client.post(f"/manage/events/{event_id}/status", {"action": "publish"}, follow_redirects=True)
+    assert "Event published" in published.get_data(as_text=True)
+    assert "Secret Gig" in anon.get("/").get_data(as_text=True)
+    assert anon.get(f"/api/v1/events/{event_id}/seatmap/layout").status_code == 200
+    assert anon.get(f"/api/v1/events/{event_id}").get_json()["status"] == "published"
+
+
+def test_paused_sales_stay_listed_but_refuse_holds_then_resume(app, engine, make_account, browser_client):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"], title="Pausable", ga_capacity=5)
+    browser_client.login(organizer["email"])
+    paused = browser_client.post(f"/manage/events/{event['id']}/status", {"action": "pause"}, follow_redirects=True)
+    assert "Sales paused" in paused.get_data(as_text=True)
+    anon = app.test_client()
+    assert "Pausable" in anon.get("/").get_data(as_text=True)
+    assert "Sales for this event are paused" in anon.get(f"/events/{event['id']}").get_data(as_text=True)
+    seats = anon.post(
+        f"/api/v1/events/{event['id']}/holds", json={"seats": [{"section": "A", "row": "1", "seat": "1"}]}
+    )
+    assert seats.status_code == 409 and seats.get_json()["error"]["code"] == "sales_paused"
+    ga_type = next(t["id"] for t in event["ticket_types"] if t["kind"] == "ga")
+    ga = anon.post(f"/api/v1/events/{event['id']}/holds", json={"ga": {"ticket_type": ga_type, "quantity": 1}})
+    assert ga.status_code == 409 and ga.get_json()["error"]["code"] == "sales_paused"
+    browser_client.post(f"/manage/events/{event['id']}/status", {"action": "resume"})
+    again = anon.post(
+        f"/api/v1/events/{event['id']}/holds", json={"seats": [{"section": "A", "row": "1", "seat": "1"}]}
+    )
+    assert again.status_code == 201, again.get_json()
+
+
+def test_status_moves(engine, make_account):
+    organizer = make_account("organizer")
+    with engine.connect() as conn:
+        event_id = make_event(conn, organizer["id"], status="draft")["id"]
+        with pytest.raises(Conflict, match="cannot become sales paused"):
+            event_status.set_status(conn, event_id, event_status.PAUSED)  # a draft is published first
+        assert event_status.set_status(conn, event_id, event_status.PUBLISHED) == "draft"
+        assert event_status.set_status(conn, event_id, event_status.CANCELLED) == "published"
+        with pytest.raises(Conflict, match="cancelled event cannot become published"):
+            event_status.set_status(conn, event_id, event_status.PUBLISHED)
+        with pytest.raises(NotFound):
+            event_status.set_status(conn, 10**6, event_status.PUBLISHED)
+
+
+def test_new_event_from_the_page_is_a_draft(browser_client, make_account, engine):
+    make_account("organizer", "maker@example.org")
+    browser_client.login("maker@example.org")
+    browser_client.get("/manage/events/new")
+    created = browser_client.post(
+        "/manage/events/new",
+        {
+            "title": "Fresh",
+            "starts_at": "2030-05-01T19:30",
+            "venue_id": "0",
+            "service_fee": "0",
+            "ticket_types-0-name": "Standing",
+            "ticket_types-0-kind": "ga",
+            "ticket_types-0-price": "10",
+            "ticket_types-0-capacity": "50",
+            "ticket_types-1-kind": "seated",  # the empty slots, as a browser sends them
+            "ticket_types-2-kind": "seated",
+        },
+        follow_redirects=True,
+    )
+    text = created.get_data(as_text=True)
+    assert "created as a draft" in text, re.findall(r"field-error\">([^<]*)|flash error[^>]*>([^<]*)", text)
+    assert 'id="event-status">Draft' in text
