@@ -150,6 +150,8 @@ ticket_types = Table(
     Column("zones", Text, nullable=False, default="[]"),  # JSON list of ints 1..16, [] = all
     Column("sales_start", UTCDateTime),
     Column("sales_end", UTCDateTime),
+    # hidden by the organizer: not shown in the shop and not sold (services.event_admin.update_ticket_type)
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 holds = Table(

@@ -199,6 +199,7 @@ SCHEMAS = {
             "sales_start": _nullable(TIME),
             "sales_end": _nullable(TIME),
             "zones": {"type": "array", "items": INT},
+            "hidden": {"type": "boolean", "description": "hidden by the organizer: not offered, not sold"},
         },
         optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}},
     ),

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, func, insert, literal, or_, select, update
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .errors import Invalid, NotFound
-from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
+from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row, get_event
+from .validate import boolean, integer, list_of, obj, string, timestamp
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
@@ -34,6 +35,109 @@ def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) 
         raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
 
 
+# What an organizer may change of a ticket type after it exists; its kind stays (seats and standing
+# places are sold differently). A sale window end given as None is cleared: no limit.
+TICKET_TYPE_CHANGES = obj(
+    optional={
+        "name": string(200, 1),
+        "price": PRICE,
+        "hidden": boolean(),
+        "capacity": integer(1, 1_000_000),
+        "sections": list_of(string(100, 1), 200),
+        "sales_start": timestamp(),
+        "sales_end": timestamp(),
+        "zones": list_of(integer(1, 16), 16),
+    }
+)
+
+
+def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, changes: dict) -> dict:
+    """Change a ticket type of an event (TICKET_TYPE_CHANGES): rename, price, hide, the standing quota
+    (never below what is sold), the sale window, the sections of a seated type (seats of sections
+    not yet on sale join the inventory) and zones. Returns the ticket type as events.get_event shows it.
+    Tickets already sold keep their type and price."""
+    spec = TICKET_TYPE_CHANGES(changes, "ticket_type")
+    spec.update({k: None for k in ("sales_start", "sales_end") if k in changes and changes[k] is None})
+    with atomic(conn):
+        event = event_row(conn, event_id, lock=True)
+        row = conn.execute(
+            select(ticket_types)
+            .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
+        if row.kind == "seated" and "capacity" in spec:
+            raise Invalid("ticket_type: a seated ticket type's capacity is its seats", "invalid_field")
+        if row.kind == "ga" and spec.get("sections"):
+            raise Invalid("ticket_type: sections only apply to seated ticket types", "invalid_field")
+        if row.kind == "ga" and spec.get("capacity", row.capacity) < row.sold:
+            raise Invalid(
+                f"ticket_type: {row.sold} are sold already; the capacity cannot be less", "capacity_below_sold"
+            )
+        start = spec.get("sales_start", row.sales_start)
+        end = spec.get("sales_end", row.sales_end)
+        if start and end and end <= start:
+            raise Invalid("ticket_type: sales_end must be after sales_start", "invalid_field")
+        values = {k: v for k, v in spec.items() if k not in ("sections", "zones")}
+        if "zones" in spec:
+            values["zones"] = json.dumps(sorted(set(spec["zones"])))
+        if "sections" in spec and row.kind == "seated":
+            sections = sorted(set(spec["sections"]))
+            _check_sections(conn, event, sections)
+            values["sections"] = json.dumps(sections)
+            _add_event_seats(conn, event, sections)
+        if values:
+            conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**values))
+    return next(t for t in get_event(conn, event_id)["ticket_types"] if t["id"] == ticket_type_id)
+
+
+def _check_sections(conn: Connection, event, sections: list[str]) -> None:
+    if event.venue_id is None:
+        raise Invalid("this event has no venue, so no seats", "missing_field")
+    unknown = sorted(set(sections) - set(venue_sections(conn, event.venue_id)))
+    if unknown:
+        raise Invalid(f"unknown section(s) {', '.join(unknown)}", "unknown_section")
+
+
+def venue_sections(conn: Connection, venue_id: int) -> list[str]:
+    """The venue's section names in seat-map order (the checkboxes of a seated ticket type)."""
+    rows = conn.execute(
+        select(venue_seats.c.section, func.min(venue_seats.c.section_order).label("o"))
+        .where(venue_seats.c.venue_id == venue_id)
+        .group_by(venue_seats.c.section)
+        .order_by("o")
+    )
+    return [r.section for r in rows]
+
+
+def _add_event_seats(conn: Connection, event, sections: list[str]) -> None:
+    """Seats of ``sections`` (all the venue's when empty) not yet in the event's inventory join it, available."""
+    # the same columns create_event fills (event_seats may carry a copy of the seat's position)
+    columns = {"event_id": literal(event.id), "seat_id": venue_seats.c.id, "status": literal("available")}
+    if "position" in event_seats.c:
+        columns["position"] = venue_seats.c.position
+    missing = select(*columns.values()).where(
+        venue_seats.c.venue_id == event.venue_id,
+        venue_seats.c.id.not_in(select(event_seats.c.seat_id).where(event_seats.c.event_id == event.id)),
+    )
+    if sections:
+        missing = missing.where(venue_seats.c.section.in_(sections))
+    conn.execute(insert(event_seats).from_select(list(columns), missing))
+
+
+def type_sales(conn: Connection, event_id: int) -> dict[int, int]:
+    """Tickets sold per ticket type id (valid tickets of paid orders), for the organizer's event page."""
+    return dict(
+        conn.execute(
+            select(tickets.c.ticket_type_id, func.count())
+            .join(orders, orders.c.id == tickets.c.order_id)
+            .where(tickets.c.event_id == event_id, tickets.c.status == "valid", orders.c.status == "paid")
+            .group_by(tickets.c.ticket_type_id)
+        ).all()
+    )
+
+
 def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
     """Add a ticket type to an existing event; seated sections not yet on sale join the seat inventory."""
     spec = TICKET_TYPE_SPEC(data, "ticket_type")
@@ -42,16 +146,7 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
         event = event_row(conn, event_id, lock=True)
         sections = sorted(set(spec.get("sections", [])))
         if spec["kind"] == "seated":
-            if event.venue_id is None:
-                raise Invalid("this event has no venue, so no seats", "missing_field")
-            known = set(
-                conn.execute(
-                    select(venue_seats.c.section).distinct().where(venue_seats.c.venue_id == event.venue_id)
-                ).scalars()
-            )
-            unknown = sorted(set(sections) - known)
-            if unknown:
-                raise Invalid(f"unknown section(s) {', '.join(unknown)}", "unknown_section")
+            _check_sections(conn, event, sections)
         type_id = conn.execute(
             insert(ticket_types)
             .values(
@@ -69,17 +164,7 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
             .returning(ticket_types.c.id)
         ).scalar_one()
         if spec["kind"] == "seated":
-            # the same columns create_event fills (event_seats may carry a copy of the seat's position)
-            columns = {"event_id": literal(event_id), "seat_id": venue_seats.c.id, "status": literal("available")}
-            if "position" in event_seats.c:
-                columns["position"] = venue_seats.c.position
-            missing = select(*columns.values()).where(
-                venue_seats.c.venue_id == event.venue_id,
-                venue_seats.c.id.not_in(select(event_seats.c.seat_id).where(event_seats.c.event_id == event_id)),
-            )
-            if sections:
-                missing = missing.where(venue_seats.c.section.in_(sections))
-            conn.execute(insert(event_seats).from_select(list(columns), missing))
+            _add_event_seats(conn, event, sections)
     return type_id
 
 

@@ -168,6 +168,7 @@ def _type_json(row) -> dict:
         "sales_start": iso(row.sales_start),
         "sales_end": iso(row.sales_end),
         "zones": json.loads(row.zones),
+        "hidden": row.hidden,
     }
     if row.kind == "ga":
         out.update(capacity=row.capacity, sold=row.sold)

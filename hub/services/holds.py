@@ -241,7 +241,10 @@ def _open_seated_event(conn: Connection, event_id: int, now: datetime):
 
 
 def _on_sale(t, now: datetime) -> bool:
-    return (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
+    """The ticket type sells now: not hidden by the organizer, inside its sale window."""
+    return (
+        not t.hidden and (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
+    )
 
 
 def _seated_types(rows: list, event_id: int, now: datetime, wanted: int | None) -> dict[str | None, object]:

@@ -101,7 +101,7 @@ def ticket_type_rows(conn: Connection, event_id: int) -> TicketTypes:
         select(
             ticket_types.c.id, ticket_types.c.name, ticket_types.c.kind, ticket_types.c.price, ticket_types.c.sections
         )
-        .where(ticket_types.c.event_id == event_id)
+        .where(ticket_types.c.event_id == event_id, ticket_types.c.hidden.is_(False))  # hidden: not offered
         .order_by(ticket_types.c.id)
     ).all()
     return tuple(tuple(row) for row in rows)

@@ -45,7 +45,7 @@ def lowest_prices(conn: Connection, event_ids: list[int]) -> dict[int, int]:
     return dict(
         conn.execute(
             select(ticket_types.c.event_id, func.min(ticket_types.c.price))
-            .where(ticket_types.c.event_id.in_(event_ids))
+            .where(ticket_types.c.event_id.in_(event_ids), ticket_types.c.hidden.is_(False))
             .group_by(ticket_types.c.event_id)
         ).all()
     )

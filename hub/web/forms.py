@@ -13,10 +13,12 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..services.errors import Invalid
 from ..services.events import EVENT_DETAILS
@@ -118,6 +120,13 @@ class VenueEditForm(FlaskForm):
     )
 
 
+class CheckboxesField(SelectMultipleField):
+    """One checkbox per choice (a venue's sections)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class TicketTypeForm(Form):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     kind = SelectField("Kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
@@ -160,7 +169,8 @@ class EventForm(_EventDetails):
         default="0",
         validators=[Optional(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 1.50")],
     )
-    ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
+    # one row to start with; "Add another ticket type" adds rows (manage.event_new), up to the events' limit
+    ticket_types = FieldList(FormField(TicketTypeForm), min_entries=1, max_entries=50)
 
 
 class EventEditForm(_EventDetails):
@@ -178,6 +188,33 @@ class NewTicketTypeForm(FlaskForm, TicketTypeForm):
     shows the promo form, whose kind is another field."""
 
     kind = SelectField("Kind", id="type-kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
+    capacity = IntegerField("Capacity", id="type-capacity", validators=[Optional(), NumberRange(1, 1_000_000)])
+    sections = CheckboxesField(
+        "Sections (none ticked: every section)", id="type-sections", choices=[], validate_choice=False
+    )
+
+
+class TicketTypeEditForm(FlaskForm):
+    """A ticket type after it exists (services.event_admin.update_ticket_type); one per type on the
+    event page, each with its own prefix (``t<id>``) so names and ids stay unique."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    price = StringField(
+        "Price (EUR)", validators=[InputRequired(), Regexp(r"^\d{1,7}([.,]\d{1,2})?$", message="e.g. 25 or 24.50")]
+    )
+    hidden = BooleanField("Hidden: not shown in the shop and not sold")
+    capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(1, 1_000_000)])
+    sales_start = DateTimeLocalField(
+        "On sale from (UTC; empty = with the event)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    sales_end = DateTimeLocalField(
+        "On sale until (UTC; empty = no end)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    sections = CheckboxesField("Sections (none ticked: every section)", choices=[], validate_choice=False)
+    zones = StringField(
+        "Zones (numbers 1-16, comma separated; empty = all)",
+        validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")],
+    )
 
 
 class PriceForm(FlaskForm):

@@ -34,6 +34,7 @@ from .forms import (
     PromoForm,
     RoleForm,
     StaffUserForm,
+    TicketTypeEditForm,
     VenueEditForm,
     VenueForm,
     cents,
@@ -142,8 +143,9 @@ def _ticket_type_spec(sub) -> dict:
     spec = {"name": sub.name.data.strip(), "kind": sub.kind.data, "price": cents(sub.price.data)}
     if sub.kind.data == "ga":
         spec["capacity"] = sub.capacity.data or 0
-    elif sub.sections.data:
-        spec["sections"] = [s.strip() for s in sub.sections.data.split(",") if s.strip()]
+    elif sub.sections.data:  # ticked checkboxes (event page) or comma-separated text (new-event form)
+        names = sub.sections.data if isinstance(sub.sections.data, list) else sub.sections.data.split(",")
+        spec["sections"] = [s.strip() for s in names if s.strip()]
     if sub.zones.data:
         spec["zones"] = [int(z) for z in sub.zones.data.split(",")]
     return spec
@@ -182,6 +184,9 @@ def event_new():
     form.venue_id.choices = [choice(0, "No venue (general admission only)")] + [
         choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())
     ]
+    if request.form.get("add_type"):  # "Add another ticket type": the same form with one more row
+        form.ticket_types.append_entry()
+        return render_template("manage/event_form.html", form=form)
     if form.validate_on_submit():
         # a draft until the organizer publishes it on the event page (services.event_status)
         data = {**_event_details(form), "ticket_types": _ticket_type_specs(form), "status": event_status.DRAFT}
@@ -199,21 +204,48 @@ def event_new():
     return render_template("manage/event_form.html", form=form)
 
 
+def _type_form(ticket_type: dict, sections: list[str], formdata=None) -> TicketTypeEditForm:
+    """The edit form of one ticket type, prefixed by its id (unique names and ids on the page)."""
+    form = TicketTypeEditForm(formdata=formdata, prefix=f"t{ticket_type['id']}")
+    form.sections.choices = [choice(s, s) for s in sections]
+    if formdata is None:
+        form.name.data = ticket_type["name"]
+        form.price.data = f"{ticket_type['price'] / 100:.2f}"
+        form.hidden.data = ticket_type["hidden"]
+        form.capacity.data = ticket_type.get("capacity")
+        for key in ("sales_start", "sales_end"):
+            if ticket_type[key]:
+                getattr(form, key).data = datetime.fromisoformat(ticket_type[key].replace("Z", ""))
+        form.sections.data = ticket_type.get("sections", [])
+        form.zones.data = ",".join(map(str, ticket_type["zones"]))
+    return form
+
+
+def _sections(found: dict) -> list[str]:
+    return event_admin.venue_sections(get_db(), found["venue_id"]) if found["venue_id"] else []
+
+
 @bp.get("/events/<int:event_id>")
 @roles(*STAFF)
 def event(event_id: int):
     conn = get_db()
     found = _own_event(event_id)
+    sections = _sections(found)
+    type_form = NewTicketTypeForm()
+    type_form.sections.choices = [choice(s, s) for s in sections]
     return render_template(
         "manage/event.html",
         event=found,
+        type_forms={t["id"]: _type_form(t, sections) for t in found["ticket_types"]},
+        type_sold=event_admin.type_sales(conn, event_id),
+        sections=sections,
         sales=event_admin.event_sales(conn, event_id),
         queue=waiting_room.queue_state(conn, event_id),
         stepped_in=waiting_room.admissions_given(conn, event_id),
         promos=promos.list_promos(conn, event_id),
         promo_form=PromoForm(),
         price_form=PriceForm(),
-        type_form=NewTicketTypeForm(),
+        type_form=type_form,
         status_labels=event_status.LABELS,
         action=ActionForm(),
     )
@@ -259,6 +291,39 @@ def ticket_type_new(event_id: int):
             flash(f"Ticket type {form.name.data.strip()} added.", "success")
     else:
         flash("Give the ticket type a name and a price like 25 or 24.50.", "error")
+    return redirect(url_for(".event", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/ticket-types/<int:type_id>")
+@roles(*STAFF)
+def ticket_type_edit(event_id: int, type_id: int):
+    found = _own_event(event_id)
+    current = next((t for t in found["ticket_types"] if t["id"] == type_id), None)
+    if current is None:
+        abort(404)
+    form = _type_form(current, _sections(found), formdata=request.form)
+    if not form.validate_on_submit():
+        flash("; ".join(f"{getattr(form, k).label.text}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        return redirect(url_for(".event", event_id=event_id))
+    changes = {
+        "name": form.name.data.strip(),
+        "price": cents(form.price.data),
+        "hidden": form.hidden.data,
+        "sales_start": iso(_utc(form.sales_start.data)),  # None (empty): no limit
+        "sales_end": iso(_utc(form.sales_end.data)),
+        "zones": [int(z) for z in form.zones.data.split(",")] if (form.zones.data or "").strip() else [],
+    }
+    if current["kind"] == "ga":
+        changes["capacity"] = form.capacity.data or current["capacity"]
+    else:
+        changes["sections"] = list(form.sections.data or [])
+    try:
+        changed = event_admin.update_ticket_type(get_db(), event_id, type_id, changes)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        seatmap.changed(event_id)  # a name, price, sections or hiding change the map's layout
+        flash(f"Ticket type {changed['name']} saved.", "success")
     return redirect(url_for(".event", event_id=event_id))
 
 

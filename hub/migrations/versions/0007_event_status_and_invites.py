@@ -1,4 +1,4 @@
-"""Event status (draft, published, paused, cancelled) and organizers' staff invitations
+"""Event status (draft, published, paused, cancelled), hidden ticket types and organizers' staff invitations
 
 Revision ID: 0007
 Revises: 0006
@@ -21,6 +21,7 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     # ADD COLUMN works in place on SQLite too (a table copy would trip over the rows referencing events)
     op.add_column("events", sa.Column("status", sa.String(10), nullable=False, server_default="published"))
+    op.add_column("ticket_types", sa.Column("hidden", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_table(
         "staff_invites",
         sa.Column("id", BigId, nullable=False),
@@ -44,6 +45,8 @@ def downgrade() -> None:
     op.drop_index("ix_staff_invites_organizer", table_name="staff_invites")
     op.drop_table("staff_invites")
     if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE ticket_types DROP COLUMN hidden")
         op.execute("ALTER TABLE events DROP COLUMN status")
         return
+    op.drop_column("ticket_types", "hidden")
     op.drop_column("events", "status")

@@ -194,3 +194,86 @@ def test_organizer_invites_door_staff_who_accept_by_the_mailed_link(browser, hub
     assert "already accepted" in invitee.text_content("main")
     invitee.context.close()
     context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_ticket_types_are_edited_on_the_event_page(browser, hub, screen):
+    with hub["app"].extensions["tickethub.engine"].connect() as conn:
+        event = make_event(conn, hub["organizer"]["id"], title=f"Types {screen}", ga_capacity=30)
+    seated, standing = (t["id"] for t in event["ticket_types"])
+    context = browser.new_context(**SCREENS[screen])
+    page = _login(context, hub["base"])
+    page.goto(f"{hub['base']}/manage/events/{event['id']}")
+    sold = page.locator(f"#ticket-types tr[data-type-id='{standing}'] .type-sold")
+    assert sold.inner_text() == "0 of 30"
+    page.click("summary:has-text('Edit Standing')")
+    page.fill(f"#t{standing}-name", "Early bird standing")
+    page.fill(f"#t{standing}-capacity", "40")
+    page.fill(f"#t{standing}-sales_end", "2031-01-01T00:00")
+    page.click("button:has-text('Save Standing')")
+    page.wait_for_selector("text=Ticket type Early bird standing saved.")
+    row = page.locator(f"#ticket-types tr[data-type-id='{standing}']")
+    assert row.locator(".type-name").inner_text() == "Early bird standing"
+    assert row.locator(".type-sold").inner_text() == "0 of 40"
+    assert "Fri 31 Dec 2030" in row.inner_text() or "Wed 1 Jan 2031" in row.inner_text()
+    assert page.locator(f"#t{seated}-capacity").count() == 0, "seated types have no capacity field"
+
+    page.click("summary:has-text('Edit Seat')")
+    page.check(f"#t{seated}-hidden")
+    page.click("button:has-text('Save Seat')")
+    page.wait_for_selector("text=Ticket type Seat saved.")
+    assert "Hidden" in page.locator(f"#ticket-types tr[data-type-id='{seated}']").inner_text()
+    buyer = browser.new_context(**SCREENS[screen]).new_page()
+    buyer.goto(f"{hub['base']}/events/{event['id']}")
+    prices = buyer.text_content(".prices")
+    assert "Early bird standing" in prices and "Seat" not in prices
+    buyer.context.close()
+
+    # the add form: capacity only for standing tickets, sections only for seated ones
+    page.select_option("#type-kind", "seated")
+    assert page.locator("#type-capacity").is_hidden() and page.locator("#type-sections").is_visible()
+    page.select_option("#type-kind", "ga")
+    assert page.locator("#type-capacity").is_visible() and page.locator("#type-sections").is_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth") <= SCREENS[screen]["viewport"]["width"]
+    context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_new_event_form_takes_any_number_of_ticket_types(browser, hub, screen):
+    context = browser.new_context(**SCREENS[screen])
+    page = _login(context, hub["base"])
+    page.goto(f"{hub['base']}/manage/events/new")
+    assert page.locator("fieldset.ticket-type").count() == 1
+    page.fill("#title", f"Many types {screen}")
+    page.fill("#starts_at", "2031-05-01T19:30")
+    for i in range(1, 4):
+        page.click("text=Add another ticket type")
+        page.wait_for_selector(f"#ticket_types-{i}-name")
+    assert page.locator("fieldset.ticket-type").count() == 4
+    assert page.input_value("#title") == f"Many types {screen}", "what was typed stays"
+    for i in range(4):
+        page.fill(f"#ticket_types-{i}-name", f"Tier {i + 1}")
+        page.select_option(f"#ticket_types-{i}-kind", "ga")
+        page.fill(f"#ticket_types-{i}-price", str(10 + i))
+        assert page.locator(f"#ticket_types-{i}-capacity").is_visible()
+        assert page.locator(f"#ticket_types-{i}-sections").is_hidden()
+        page.fill(f"#ticket_types-{i}-capacity", "50")
+    page.click("#event-form button:has-text('Create event')")
+    page.wait_for_selector("text=created as a draft")
+    assert page.locator("#ticket-types .type-name").all_inner_texts() == ["Tier 1", "Tier 2", "Tier 3", "Tier 4"]
+    context.close()
+
+
+def test_order_actions_are_on_a_phone_screen(browser, hub):
+    context = browser.new_context(**PHONE)
+    page = _login(context, hub["base"])
+    page.goto(f"{hub['base']}/manage/events/{hub['sold']['id']}/orders")
+    buttons = page.locator("table.orders .row-actions button")
+    assert buttons.count() >= 2
+    for i in range(buttons.count()):
+        button = buttons.nth(i)
+        box = button.bounding_box()  # where it is without scrolling the table sideways
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"{button.inner_text()} is off-screen at {box}"
+        assert box["height"] >= 24
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()

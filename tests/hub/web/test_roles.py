@@ -61,6 +61,7 @@ ROUTES = {
     "manage.event_status_change": ("POST", OWNER),
     "manage.ticket_price": ("POST", OWNER),
     "manage.ticket_type_new": ("POST", OWNER),
+    "manage.ticket_type_edit": ("POST", OWNER),
     "manage.promo_new": ("POST", OWNER),
     "manage.promo_delete": ("POST", OWNER),
     "manage.event_orders": ("GET", OWNER),
