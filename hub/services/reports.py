@@ -162,7 +162,12 @@ TICKET_COLUMNS = [
     "issued_at",
     "revoked_at",
     "replaces_id",
+    "buyer_name",
+    "buyer_email",
+    "order_status",
 ]
+# Who may come in: valid tickets of paid orders by buyer, for a printed or offline list at the door.
+DOOR_LIST_COLUMNS = ["buyer_name", "buyer_email", "ticket_id", "ticket_type", "section", "row", "seat", "order_id"]
 SCAN_COLUMNS = [
     "hub_seq",
     "scan_id",
@@ -207,8 +212,10 @@ def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
     """The event's tickets (tickets.ticket_rows) as CSV cells in TICKET_COLUMNS order."""
     from .tickets import ticket_rows
 
+    buyers = _buyers(conn, event_id)
     for t in ticket_rows(conn, tickets.c.event_id == event_id):
         seat = t["seat"] or {}
+        buyer = buyers[t["order_id"]]
         yield [
             t["ticket_id"],
             t["order_id"],
@@ -220,7 +227,44 @@ def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
             t["issued_at"],
             t["revoked_at"],
             t["replaces_id"],
+            buyer.buyer_name,
+            buyer.buyer_email,
+            buyer.status,
         ]
+
+
+def door_list_rows(conn: Connection, event_id: int) -> Iterator[list]:
+    """Valid tickets of paid orders, sorted by buyer name, as DOOR_LIST_COLUMNS cells."""
+    from .tickets import ticket_rows
+
+    buyers = _buyers(conn, event_id)
+    admitted = [
+        (buyers[t["order_id"]], t)
+        for t in ticket_rows(conn, tickets.c.event_id == event_id)
+        if t["status"] == "valid" and buyers[t["order_id"]].status == "paid"
+    ]
+    admitted.sort(key=lambda pair: (pair[0].buyer_name.casefold(), pair[0].buyer_email, pair[1]["ticket_id"]))
+    for buyer, t in admitted:
+        seat = t["seat"] or {}
+        yield [
+            buyer.buyer_name,
+            buyer.buyer_email,
+            t["ticket_id"],
+            t["ticket_type"],
+            seat.get("section", ""),
+            seat.get("row", ""),
+            seat.get("seat", ""),
+            t["order_id"],
+        ]
+
+
+def _buyers(conn: Connection, event_id: int) -> dict:
+    rows = conn.execute(
+        select(orders.c.id, orders.c.buyer_name, orders.c.buyer_email, orders.c.status).where(
+            orders.c.event_id == event_id
+        )
+    )
+    return {r.id: r for r in rows}
 
 
 def scan_csv_rows(conn: Connection, event_id: int, page: int = 5000) -> Iterator[list]:

@@ -166,3 +166,40 @@ def test_new_event_from_the_page_is_a_draft(browser_client, make_account, engine
     text = created.get_data(as_text=True)
     assert "created as a draft" in text, re.findall(r"field-error\">([^<]*)|flash error[^>]*>([^<]*)", text)
     assert 'id="event-status">Draft' in text
+
+
+def test_tickets_csv_and_door_list_name_the_buyers(app, engine, make_account, browser_client):
+    import csv
+    import io
+
+    organizer = make_account("organizer")
+    signer = app.extensions["tickethub.keys"].current()
+    with engine.connect() as conn:
+        event = make_event(conn, organizer["id"])
+        paid = _sell(conn, signer, event["id"], ["1", "2"], NOW)
+        held = holds.hold_seats(conn, event["id"], [("A", "2", "1")])
+        purchase(
+            conn,
+            held["hold_id"],
+            held["hold_token"],
+            {"name": "Zed Pending", "email": "z@example.org"},
+            "box_office",
+            signer,
+        )
+    browser_client.login(organizer["email"])
+    tickets = list(
+        csv.DictReader(
+            io.StringIO(browser_client.get(f"/manage/events/{event['id']}/tickets.csv").get_data(as_text=True))
+        )
+    )
+    assert {(t["buyer_name"], t["buyer_email"], t["order_status"]) for t in tickets} == {
+        ("Ann Buyer", "ann@example.org", "paid")
+    }
+    report = browser_client.get(f"/manage/events/{event['id']}/report").get_data(as_text=True)
+    assert "Door list CSV" in report
+    door = browser_client.get(f"/manage/events/{event['id']}/door-list.csv")
+    assert door.headers["Content-Disposition"] == f'attachment; filename="event-{event["id"]}-door-list.csv"'
+    rows = list(csv.reader(io.StringIO(door.get_data(as_text=True))))
+    assert rows[0] == ["buyer_name", "buyer_email", "ticket_id", "ticket_type", "section", "row", "seat", "order_id"]
+    assert [(r[0], r[5], r[6]) for r in rows[1:]] == [("Ann Buyer", "1", "1"), ("Ann Buyer", "1", "2")]
+    assert all(int(r[7]) == paid["id"] for r in rows[1:])  # the pending order is not on the list

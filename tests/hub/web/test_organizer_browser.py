@@ -4,8 +4,11 @@ the organizer publishes it; pausing sales asks first; the event page's element i
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -276,4 +279,18 @@ def test_order_actions_are_on_a_phone_screen(browser, hub):
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, f"{button.inner_text()} is off-screen at {box}"
         assert box["height"] >= 24
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_door_list_download_names_each_buyer(browser, hub, screen):
+    context = browser.new_context(**SCREENS[screen], accept_downloads=True)
+    page = _login(context, hub["base"])
+    page.goto(f"{hub['base']}/manage/events/{hub['sold']['id']}/report")
+    with page.expect_download() as download:
+        page.click("text=Door list CSV")
+    text = Path(download.value.path()).read_text("utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:2] == ["buyer_name", "buyer_email"]
+    assert [(r[0], r[1], r[6]) for r in rows[1:]] == [("Ann", "a@example.org", s) for s in ("1", "2", "3")]
     context.close()
