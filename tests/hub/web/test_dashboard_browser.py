@@ -8,6 +8,7 @@ A page refused a stream (the hub's stream cap is full) says so and keeps trying.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -75,6 +76,9 @@ def test_dashboard_updates_live_as_gates_sync_and_lists_the_duplicate(browser, t
             assert turned_away.inner_text() == "1 ticket already used: turned away"
             assert "let in twice" in page.locator(".tile", has=page.locator("#duplicate-total")).inner_text()
             assert "gates that had not yet heard of each other" in page.inner_text("main")
+            for label in page.locator(".chart-labels span").all():  # readable on the phone: not shrunk with the SVG
+                assert label.bounding_box()["height"] >= 12 and re.fullmatch(r"\d\d:\d\d", label.inner_text())
+            assert page.locator(".chart-labels span").count() == 4
             assert page.evaluate("window.notReloaded") is True  # same document all along: no reload
             assert errors == []
         finally:

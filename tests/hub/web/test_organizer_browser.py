@@ -294,3 +294,25 @@ def test_door_list_download_names_each_buyer(browser, hub, screen):
     assert rows[0][:2] == ["buyer_name", "buyer_email"]
     assert [(r[0], r[1], r[6]) for r in rows[1:]] == [("Ann", "a@example.org", s) for s in ("1", "2", "3")]
     context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_deleting_a_promo_code_asks_first(browser, hub, screen):
+    from hub.services import promos
+
+    with hub["app"].extensions["tickethub.engine"].connect() as conn:
+        event = make_event(conn, hub["organizer"]["id"], title=f"Promo {screen}")
+        promos.create_promo(conn, event["id"], "SPRING10", "percent", 10)
+    context = browser.new_context(**SCREENS[screen])
+    page = _login(context, hub["base"])
+    page.goto(f"{hub['base']}/manage/events/{event['id']}")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.click("tr:has-text('SPRING10') >> text=Delete")
+    assert questions == ["Delete promo code SPRING10? Buyers can no longer use it."]
+    assert page.locator("tr:has-text('SPRING10')").count() == 1, "dismissed: still there"
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("tr:has-text('SPRING10') >> text=Delete")
+    page.wait_for_selector("text=Promo code deleted.")
+    assert page.locator("tr:has-text('SPRING10')").count() == 0
+    context.close()
