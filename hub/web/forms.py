@@ -107,7 +107,8 @@ class VenueForm(FlaskForm):
     layout = TextAreaField(
         "Seats",
         validators=[InputRequired(), Length(max=100_000)],
-        description="One section per line: `Section: Row=seats, Row=first-last`, e.g. `Stalls: A=12, B=12, C=3-14`",
+        description="One section per line: `Section: Row=seats, Row=first-last, Row=[labels]`, "
+        "e.g. `Stalls: A=12, B=12, C=3-14` or `Box: 1=[L1 L2 R1 R2]`",
     )
 
 

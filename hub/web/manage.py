@@ -17,7 +17,7 @@ from ..services import orders as order_service
 from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event
-from ..services.layouts import layout_text, parse_layout
+from ..services.layouts import expand, layout_text, parse_layout
 from ..services.reports import organizer_sales
 from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
@@ -88,6 +88,15 @@ def dashboard():
 @roles(*STAFF)
 def venue_new():
     form = VenueForm()
+    if request.form.get("preview") and form.validate_on_submit():  # show the seats, save nothing
+        try:
+            preview = expand(parse_layout(form.layout.data))
+        except ServiceError as exc:
+            form.layout.errors = [exc.message]
+        else:
+            seats = sum(len(row["seats"]) for section in preview for row in section["rows"])
+            return render_template("manage/venue_form.html", form=form, preview=preview, seats=seats)
+        return render_template("manage/venue_form.html", form=form)
     if form.validate_on_submit():
         try:
             venue = create_venue(
