@@ -138,7 +138,11 @@ events = Table(
     Column("payment_deadlines", Text, nullable=False, default="{}", server_default="{}"),
     # ISO 4217; every amount of the event (prices, fees, its orders) is in minor units of it (services.money)
     Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),
-    Column("cancelled_at", UTCDateTime),  # set once the event is cancelled (event_admin.cancel_event): no more sales
+    # when the event was cancelled (event_admin.cancel_event, which also sets status "cancelled")
+    Column("cancelled_at", UTCDateTime),
+    # draft | published | paused | cancelled (services.event_status, the one home of what each allows):
+    # only published and paused are listed
+    Column("status", String(10), nullable=False, default="published", server_default="published"),
     Index("ix_events_starts_at", "starts_at"),
 )
 
@@ -156,6 +160,8 @@ ticket_types = Table(
     Column("zones", Text, nullable=False, default="[]"),  # JSON list of ints 1..16, [] = all
     Column("sales_start", UTCDateTime),
     Column("sales_end", UTCDateTime),
+    # hidden by the organizer: not shown in the shop and not sold (services.event_admin.update_ticket_type)
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 holds = Table(
