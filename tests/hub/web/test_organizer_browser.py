@@ -32,6 +32,8 @@ def hub(tmp_path_factory):
         ) as (app, base_url),
     ):
         app.config["PUBLIC_URL"] = base_url  # invitation links lead back to this server
+        # every test here logs the organizer in from 127.0.0.1, more than the default 10 a minute
+        app.config["LOGIN_RATE_LIMIT"] = "100000 per minute"
         signer = app.extensions["tickethub.keys"].current()
         with app.extensions["tickethub.engine"].connect() as conn:
             organizer = users.create_user(conn, "org@example.org", PASSWORD, "organizer")
