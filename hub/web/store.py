@@ -373,18 +373,17 @@ def checkout(hold_id: int):
     if request.method == "GET" and g.user:  # the account's profile fills in the buyer
         form.email.data = g.user["email"]
         form.name.data = g.user["name"] or None
+    promo_error = None
     if form.promo_code.data:
         try:
             price = pricing.with_promo(conn, price, form.promo_code.data, now)
         except ServiceError as exc:
-            form.promo_code.errors = [exc.message]
+            promo_error = exc.message
     form.payment_method.choices = _payment_choices(price.total)
-    if (
-        request.method == "POST"
-        and request.form.get("action") == "buy"
-        and form.validate()
-        and not form.promo_code.errors
-    ):
+    valid = request.method == "POST" and request.form.get("action") == "buy" and form.validate()
+    if promo_error:
+        form.promo_code.errors = [promo_error]  # after validate(), which resets every field's errors
+    if valid and not promo_error:
         try:
             order = order_service.purchase(
                 conn,

@@ -193,26 +193,24 @@ def test_a_ticket_type_per_seat_prices_on_the_map_and_a_bar_with_the_total(hub, 
         ],
     )
     page = page_on(f"{base_url}/events/{event['id']}")
-    # price levels: the balcony (from EUR 25) and the stalls (from EUR 35), with a legend
-    assert page.locator("#price-legend span").all_text_contents() == ["EUR 25.00", "EUR 35.00"]
+    # price levels: the balcony (from €25) and the stalls (from €35), with a legend
+    assert page.locator("#price-legend span").all_text_contents() == ["€25.00", "€35.00"]
     assert "level-1" in _seat(page, 0).get_attribute("class").split()
     assert "level-0" in _seat(page, 6).get_attribute("class").split()
     stalls_bar = _seat(page, 0).evaluate("b => getComputedStyle(b).boxShadow")
     assert stalls_bar != _seat(page, 6).evaluate("b => getComputedStyle(b).boxShadow")
-    assert _seat(page, 0).get_attribute("title") == "Section Stalls, row 1, seat 1, available, from EUR 35.00"
+    assert _seat(page, 0).get_attribute("title") == "Section Stalls, row 1, seat 1, available, from €35.00"
 
     _seat(page, 0).click()
-    assert (
-        page.text_content("#seat-info") == "Section Stalls, row 1, seat 1, yours, from EUR 35.00"
-    )  # a tap says it too
+    assert page.text_content("#seat-info") == "Section Stalls, row 1, seat 1, yours, from €35.00"  # a tap says it too
     _seat(page, 1).click()
     bar = page.locator("#cart-bar-text")
-    assert bar.text_content() == "2 seats · EUR 70.00"
+    assert bar.text_content() == "2 seats · €70.00"
     selects = page.locator("select.seat-type")
     assert selects.count() == 2
-    assert selects.first.locator("option").all_text_contents() == ["Early bird EUR 35.00", "Full price EUR 45.00"]
-    selects.nth(1).select_option(label="Full price EUR 45.00")
-    assert bar.text_content() == "2 seats · EUR 80.00"
+    assert selects.first.locator("option").all_text_contents() == ["Early bird €35.00", "Full price €45.00"]
+    selects.nth(1).select_option(label="Full price €45.00")
+    assert bar.text_content() == "2 seats · €80.00"
     # the bar and its Continue stay on screen wherever the page is scrolled (a phone pins it to the bottom)
     height = device["viewport"]["height"]
     for scroll in ("window.scrollTo(0, 0)", "window.scrollTo(0, document.body.scrollHeight)"):
@@ -224,8 +222,8 @@ def test_a_ticket_type_per_seat_prices_on_the_map_and_a_bar_with_the_total(hub, 
     _continue(page)
     rows = page.locator("table.card tbody tr")
     assert [rows.nth(i).locator("td").nth(1).text_content() for i in range(2)] == ["Early bird", "Full price"]
-    assert page.text_content("#total") == "EUR 83.00"  # 35 + 45 and two fees of 1.50
-    assert page.text_content("#buy") == "Pay EUR 83.00"
+    assert page.text_content("#total") == "€83.00"  # 35 + 45 and two fees of 1.50
+    assert page.text_content("#buy") == "Pay €83.00"
 
 
 def test_checkout_words_add_to_cart_continue_pay_and_get_tickets_when_free(hub, page_on):
@@ -240,7 +238,7 @@ def test_checkout_words_add_to_cart_continue_pay_and_get_tickets_when_free(hub, 
     assert page.text_content("#hold-picked") == "Continue"
     _continue(page)
     assert page.text_content("#buy") == "Get tickets"
-    assert "EUR 0.00" not in page.text_content("#buy")
+    assert "€0.00" not in page.text_content("#buy")
     assert page.text_content("#empty-cart") == "Empty cart"
 
 
@@ -274,7 +272,7 @@ def test_seats_are_labelled_touch_sized_keyboard_controls_in_their_real_columns(
     assert abs(row1_seat2["x"] - row2_seat2["x"]) < 1, (row1_seat2, row2_seat2)
     assert row2_seat2["y"] > row1_seat2["y"]
     # each seat says where it is, whether it is free and what it costs; the row is a labelled group
-    assert _seat(page, 14).get_attribute("aria-label") == "Section A, row 2, seat 2, available, EUR 30.00"
+    assert _seat(page, 14).get_attribute("aria-label") == "Section A, row 2, seat 2, available, €30.00"
     assert page.get_by_role("group", name="Section A, row 2").get_by_role("button").count() == 12
     # the keyboard alone picks seats: focus, arrows along and across rows, Space and Enter
     _seat(page, 0).focus()
