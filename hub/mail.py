@@ -287,6 +287,21 @@ def password_reset(*, to: str, reset_url: str, valid_minutes: int) -> EmailMessa
     return _message(to, None, "Reset your ticketgate password", body)
 
 
+def staff_invitation(*, to: str, organizer: str, role: str, accept_url: str, valid_days: int) -> EmailMessage:
+    body = "\n".join(
+        [
+            "Hello,",
+            "",
+            f"{organizer} invites you to work for their events on ticketgate as {role}.",
+            f"Open this link within {valid_days} days to accept; it works once:",
+            accept_url,
+            "",
+            "If you do not know the sender, ignore this message; nothing changes.",
+        ]
+    )
+    return _message(to, None, f"Invitation: {role} for {organizer}", body)
+
+
 def registration_link(*, to: str, register_url: str, valid_hours: int) -> EmailMessage:
     body = "\n".join(
         [

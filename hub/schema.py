@@ -138,7 +138,11 @@ events = Table(
     Column("payment_deadlines", Text, nullable=False, default="{}", server_default="{}"),
     # ISO 4217; every amount of the event (prices, fees, its orders) is in minor units of it (services.money)
     Column("currency", String(3), nullable=False, default="EUR", server_default="EUR"),
-    Column("cancelled_at", UTCDateTime),  # set once the event is cancelled (event_admin.cancel_event): no more sales
+    # when the event was cancelled (event_admin.cancel_event, which also sets status "cancelled")
+    Column("cancelled_at", UTCDateTime),
+    # draft | published | paused | cancelled (services.event_status, the one home of what each allows):
+    # only published and paused are listed
+    Column("status", String(10), nullable=False, default="published", server_default="published"),
     # at the door (migration 0012): the window gates admit in (NULL: services.events.door_window's
     # defaults), the IANA zone its times are shown in, whether ADMIT shows the attendee's name, and the
     # supervisor PIN for undo and override (services.events.pin_hash; NULL: no supervisor actions)
@@ -167,6 +171,8 @@ ticket_types = Table(
     # the type's own validity at the door (a festival day ticket, a late-entry window); NULL: the event's
     Column("valid_from", UTCDateTime),
     Column("valid_until", UTCDateTime),
+    # hidden by the organizer: not shown in the shop and not sold (services.event_admin.update_ticket_type)
+    Column("hidden", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 holds = Table(

@@ -86,3 +86,19 @@ order_reminders = Table(
     Column("order_id", BigId, ForeignKey("orders.id"), primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
 )
+
+# An organizer's mailed invitation to work for them: door staff or a co-organizer (services.staff).
+staff_invites = Table(
+    "staff_invites",
+    metadata,
+    Column("id", BigId, primary_key=True),
+    Column("organizer_id", BigId, ForeignKey("users.id"), nullable=False),  # whom the invitee will work for
+    Column("email", String(320), nullable=False),
+    Column("role", String(16), nullable=False),  # door_staff | organizer (a co-organizer)
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 hex; the token is only mailed
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("accepted_at", UTCDateTime),
+    Column("user_id", BigId, ForeignKey("users.id")),  # the account that accepted it
+    Index("ix_staff_invites_organizer", "organizer_id"),
+)

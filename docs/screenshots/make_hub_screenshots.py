@@ -214,6 +214,17 @@ def main() -> None:
             save(staff, "organizer-orders")
             staff.goto(f"{base}/manage/events/new")
             save(staff, "organizer-new-event")
+            staff.goto(f"{base}/manage/staff")
+            staff.fill("#invite-email", "door@example.org")
+            staff.click("#invite-form button[type=submit]")
+            staff.wait_for_selector("text=Invitation sent")
+            save(staff, "organizer-staff")
+
+            organizer_phone = browser.new_context(**PHONE)
+            organizer_phone.add_cookies(desktop.cookies())  # the organizer's session, on a phone
+            organizer_phone = organizer_phone.new_page()
+            organizer_phone.goto(f"{base}/manage")
+            save(organizer_phone, "organizer-dashboard-phone")
 
             mobile.goto(order_url)
             save(mobile, "order")

@@ -22,7 +22,8 @@ bp = Blueprint("events", __name__)
 @bp.post("/venues")
 @require_role(*STAFF)
 def create_venue():
-    venue = venue_service.create_venue(get_db(), json_body(), owner_id=current_user()["id"])
+    user = current_user()
+    venue = venue_service.create_venue(get_db(), json_body(), owner_id=owner_scope(user) or user["id"])
     return jsonify(venue), 201
 
 
@@ -56,7 +57,8 @@ def create_event():
     venue_id = data.get("venue_id")
     if isinstance(venue_id, int) and not isinstance(venue_id, bool) and 1 <= venue_id <= MAX_INTEGER:
         _check_venue_owner(venue_service.get_venue(conn, venue_id))  # else create_event names the bad field
-    event = event_service.create_event(conn, data, organizer_id=current_user()["id"])
+    user = current_user()  # a co-organizer's events are their organizer's (roles.owner_scope)
+    event = event_service.create_event(conn, data, organizer_id=owner_scope(user) or user["id"])
     return jsonify(event), 201
 
 
@@ -68,7 +70,8 @@ def list_events():
         user = current_user()
         if user is None:
             raise ApiError(401, "unauthorized", "mine=true needs an API token", {"WWW-Authenticate": "Bearer"})
-        organizer_id = user["id"]
+        # an organizer's own (a co-organizer's: their organizer's); anyone else's own is none
+        organizer_id = (owner_scope(user) or user["id"]) if user["role"] in STAFF else user["id"]
     result = event_service.list_events(
         get_db(),
         offset=query_int("offset", 0, 0, 10**9),
@@ -79,13 +82,24 @@ def list_events():
         starts_from=query_time("from"),
         starts_to=query_time("to"),
         organizer_id=organizer_id,
+        public=not mine,  # an organizer's own list has their drafts too (services.event_status)
     )
     return jsonify(result)
 
 
 @bp.get("/events/<int:event_id>")
 def get_event(event_id: int):
-    return jsonify(event_service.get_event(get_db(), event_id))
+    """Anyone: a published, paused or cancelled event; its organizer and admins: a draft too."""
+    conn = get_db()
+    user = current_user()
+    mine = False
+    if user is not None and user["role"] in STAFF:
+        try:
+            event_service.check_owner(conn, event_id, user)
+            mine = True
+        except Forbidden:
+            pass
+    return jsonify(event_service.get_event(conn, event_id, public=not mine))
 
 
 # The public seat-map reads: answered from memory (api/seatmap_reads.py), usually before Flask.
@@ -129,7 +143,7 @@ def seatmap_changes(event_id: int):
 @bp.get("/events/<int:event_id>/seat-labels")
 def seat_labels(event_id: int):
     """Labels where list index == the `seat` number in signed tickets (for gates)."""
-    event = event_service.get_event(get_db(), event_id)
+    event = event_service.get_event(get_db(), event_id, public=True)
     labels = venue_service.seat_labels(get_db(), event["venue_id"]) if event["venue_id"] else []
     return jsonify({"event_id": event_id, "labels": labels})
 

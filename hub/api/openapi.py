@@ -23,6 +23,7 @@ from common.protocol import (
 from ..services import payments
 from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
+from ..services.event_status import STATUSES
 from ..services.events import EVENT_CHANGES, EVENT_SPEC, TICKET_TYPE_CHANGES, TICKET_TYPE_SPEC
 from ..services.promos import PROMO_CHANGES, PROMO_SPEC
 from ..services.venues import VENUE_SPEC
@@ -169,6 +170,7 @@ SCHEMAS = {
             "ticket_types.capacity": "ga only (required there)",
             "ticket_types.sections": "seated: sections it covers (empty: all)",
             "currency": "ISO 4217 code (default EUR); every amount of the event is minor units of it",
+            "status": "draft (only its organizer sees it) or published (the default)",
         },
     ),
     "EventChanges": annotated(
@@ -185,8 +187,13 @@ SCHEMAS = {
     "TicketTypeChanges": annotated(
         TICKET_TYPE_CHANGES.json_schema(),
         {
-            "": "kind, sections and zones stay; a new price applies to new holds",
+            "": "the kind stays; a new price applies to new holds",
+            "sales_start": {"nullable": True, "description": "null clears it: on sale with the event"},
+            "sales_end": {"nullable": True, "description": "null clears it: no end"},
             "capacity": "ga only; never below what is sold (409 capacity_below_sold)",
+            "sections": "seated only: the sections it covers (empty: all); their seats not yet on sale join",
+            "zones": "gate zones of tickets issued from now on (empty: all)",
+            "hidden": "true: not offered and not sold, tickets already sold stay valid",
         },
     ),
     "PromoIn": annotated(
@@ -250,7 +257,12 @@ SCHEMAS = {
                 "description": "minutes an unpaid order of a payment method is kept; others: the hub's setting",
             },
             "currency": {"type": "string", "description": "ISO 4217; amounts are minor units of it"},
-            "cancelled_at": _nullable(TIME, "set once the event is cancelled"),
+            "status": {
+                "enum": list(STATUSES),
+                "description": "draft: only its organizer sees it; paused: listed, no new holds; "
+                "cancelled: listed as cancelled, nothing sold (set by POST .../cancel)",
+            },
+            "cancelled_at": _nullable(TIME, "when the event was cancelled (status cancelled)"),
             "doors_open_at": _nullable(TIME, "gates admit from then (null: 4 h before starts_at)"),
             "ends_at": _nullable(TIME, "gates admit until then (null: 12 h after starts_at)"),
             "timezone": _nullable(STR, "IANA zone the door shows times in (null: the gate's)"),
@@ -274,6 +286,7 @@ SCHEMAS = {
             "zones": {"type": "array", "items": INT},
             "valid_from": _nullable(TIME, "admits from then at the door (null: the event's window)"),
             "valid_until": _nullable(TIME, "admits until then at the door (null: the event's window)"),
+            "hidden": {"type": "boolean", "description": "hidden by the organizer: not offered, not sold"},
         },
         optional={"capacity": INT, "sold": INT, "sections": {"type": "array", "items": STR}},
     ),
@@ -466,7 +479,14 @@ SCHEMAS = {
             "position": INT,
         }
     ),
-    "User": _record({"id": INT, "email": STR, "role": STR}),
+    "User": _record(
+        {
+            "id": INT,
+            "email": STR,
+            "role": STR,
+            "staff_of": _nullable(INT, "door staff and co-organizers: the organizer they work for"),
+        }
+    ),
 }
 
 

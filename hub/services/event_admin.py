@@ -13,6 +13,7 @@ from common.pin import hash_pin
 
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
+from . import event_status
 from . import orders as order_service
 from .clock import iso, utcnow
 from .devices import config_changed
@@ -100,10 +101,15 @@ def _has_orders(conn: Connection, event_id: int) -> bool:
 
 
 def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, changes: dict) -> dict:
-    """Change a ticket type's name, price, capacity (general admission; never below what is sold) or sale
-    window (events.TICKET_TYPE_CHANGES). A new price applies to new holds; orders keep what they paid."""
+    """Change a ticket type of an event (events.TICKET_TYPE_CHANGES; the API's PATCH and the organizer's
+    page both come here): rename, price, hide, the standing quota (never below what is sold), the sale
+    window (a bound given as None is cleared: no limit), the sections of a seated type (seats of sections
+    not yet on sale join the inventory) and zones. Returns the ticket type as events.get_event shows it.
+    A new price applies to new holds; orders and tickets already sold keep their type and price."""
     spec = TICKET_TYPE_CHANGES(changes, "ticket_type")
+    spec.update({k: None for k in ("sales_start", "sales_end") if k in changes and changes[k] is None})
     with atomic(conn):
+        event = event_row(conn, event_id, lock=True)
         row = conn.execute(
             select(ticket_types)
             .where(ticket_types.c.id == ticket_type_id, ticket_types.c.event_id == event_id)
@@ -111,24 +117,80 @@ def update_ticket_type(conn: Connection, event_id: int, ticket_type_id: int, cha
         ).first()
         if row is None:
             raise NotFound(f"event {event_id} has no ticket type {ticket_type_id}", "ticket_type_not_found")
-        merged = {
-            "kind": row.kind,
-            "sales_start": row.sales_start,
-            "sales_end": row.sales_end,
-            **({"capacity": row.capacity} if row.kind == "ga" else {}),
-            **spec,
-        }
-        check_ticket_type(merged, "ticket_type")  # the rules of a new ticket type, on the result
-        if "capacity" in spec and spec["capacity"] < row.sold:
+        # the rules of a new ticket type (events.check_ticket_type), on the result
+        check_ticket_type(
+            {
+                "kind": row.kind,
+                "sales_start": row.sales_start,
+                "sales_end": row.sales_end,
+                **({"capacity": row.capacity} if row.kind == "ga" else {}),
+                **spec,
+            },
+            "ticket_type",
+        )
+        if row.kind == "ga" and spec.get("capacity", row.capacity) < row.sold:
             raise Conflict(
-                f"ticket type {ticket_type_id} has sold {row.sold}; its capacity cannot be lower",
-                "capacity_below_sold",
+                f"ticket_type: {row.sold} are sold already; the capacity cannot be less", "capacity_below_sold"
             )
-        if spec:
-            conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**spec))
-            if "name" in spec:  # gates show the type's name at ADMIT
+        values = {k: v for k, v in spec.items() if k not in ("sections", "zones")}
+        if "zones" in spec:
+            values["zones"] = json.dumps(sorted(set(spec["zones"])))
+        if "sections" in spec and row.kind == "seated":
+            sections = sorted(set(spec["sections"]))
+            _check_sections(conn, event, sections)
+            values["sections"] = json.dumps(sections)
+            _add_event_seats(conn, event, sections)
+        if values:
+            conn.execute(update(ticket_types).where(ticket_types.c.id == ticket_type_id).values(**values))
+            if "name" in values:  # gates show the type's name at ADMIT
                 config_changed(conn, event_id)
     return next(t for t in get_event(conn, event_id)["ticket_types"] if t["id"] == ticket_type_id)
+
+
+def _check_sections(conn: Connection, event, sections: list[str]) -> None:
+    if event.venue_id is None:
+        raise Invalid("this event has no venue, so no seats", "missing_field")
+    unknown = sorted(set(sections) - set(venue_sections(conn, event.venue_id)))
+    if unknown:
+        raise Invalid(f"unknown section(s) {', '.join(unknown)}", "unknown_section")
+
+
+def venue_sections(conn: Connection, venue_id: int) -> list[str]:
+    """The venue's section names in seat-map order (the checkboxes of a seated ticket type)."""
+    rows = conn.execute(
+        select(venue_seats.c.section, func.min(venue_seats.c.section_order).label("o"))
+        .where(venue_seats.c.venue_id == venue_id)
+        .group_by(venue_seats.c.section)
+        .order_by("o")
+    )
+    return [r.section for r in rows]
+
+
+def _add_event_seats(conn: Connection, event, sections: list[str]) -> None:
+    """Seats of ``sections`` (all the venue's when empty) not yet in the event's inventory join it, available."""
+    # the same columns create_event fills (event_seats may carry a copy of the seat's position)
+    columns = {"event_id": literal(event.id), "seat_id": venue_seats.c.id, "status": literal("available")}
+    if "position" in event_seats.c:
+        columns["position"] = venue_seats.c.position
+    missing = select(*columns.values()).where(
+        venue_seats.c.venue_id == event.venue_id,
+        venue_seats.c.id.not_in(select(event_seats.c.seat_id).where(event_seats.c.event_id == event.id)),
+    )
+    if sections:
+        missing = missing.where(venue_seats.c.section.in_(sections))
+    conn.execute(insert(event_seats).from_select(list(columns), missing))
+
+
+def type_sales(conn: Connection, event_id: int) -> dict[int, int]:
+    """Tickets sold per ticket type id (valid tickets of paid orders), for the organizer's event page."""
+    return dict(
+        conn.execute(
+            select(tickets.c.ticket_type_id, func.count())
+            .join(orders, orders.c.id == tickets.c.order_id)
+            .where(tickets.c.event_id == event_id, tickets.c.status == "valid", orders.c.status == "paid")
+            .group_by(tickets.c.ticket_type_id)
+        ).all()
+    )
 
 
 def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
@@ -139,16 +201,7 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
         event = event_row(conn, event_id, lock=True)
         sections = sorted(set(spec.get("sections", [])))
         if spec["kind"] == "seated":
-            if event.venue_id is None:
-                raise Invalid("this event has no venue, so no seats", "missing_field")
-            known = set(
-                conn.execute(
-                    select(venue_seats.c.section).distinct().where(venue_seats.c.venue_id == event.venue_id)
-                ).scalars()
-            )
-            unknown = sorted(set(sections) - known)
-            if unknown:
-                raise Invalid(f"unknown section(s) {', '.join(unknown)}", "unknown_section")
+            _check_sections(conn, event, sections)
         type_id = conn.execute(
             insert(ticket_types)
             .values(
@@ -168,17 +221,7 @@ def add_ticket_type(conn: Connection, event_id: int, data: dict) -> int:
             .returning(ticket_types.c.id)
         ).scalar_one()
         if spec["kind"] == "seated":
-            # the same columns create_event fills (event_seats may carry a copy of the seat's position)
-            columns = {"event_id": literal(event_id), "seat_id": venue_seats.c.id, "status": literal("available")}
-            if "position" in event_seats.c:
-                columns["position"] = venue_seats.c.position
-            missing = select(*columns.values()).where(
-                venue_seats.c.venue_id == event.venue_id,
-                venue_seats.c.id.not_in(select(event_seats.c.seat_id).where(event_seats.c.event_id == event_id)),
-            )
-            if sections:
-                missing = missing.where(venue_seats.c.section.in_(sections))
-            conn.execute(insert(event_seats).from_select(list(columns), missing))
+            _add_event_seats(conn, event, sections)
     return type_id
 
 
@@ -294,12 +337,9 @@ def cancel_event(conn: Connection, event_id: int, confirm: str | None, now: date
             "confirmation_required",
         )
     # First the mark, committed: from then on no hold is made and no purchase priced (holds, pricing).
-    # A plain UPDATE (no SELECT ... FOR UPDATE), so a purchase under way, which inserts an order referencing
-    # the event (a key-share lock on it), never waits for us while we wait for its hold below.
-    with atomic(conn):
-        conn.execute(
-            update(events).where(events.c.id == event_id, events.c.cancelled_at.is_(None)).values(cancelled_at=now)
-        )
+    # set_status locks the event row without blocking key-share locks, so a purchase under way, which
+    # inserts an order referencing the event, never waits for us while we wait for its hold below.
+    event_status.set_status(conn, event_id, event_status.CANCELLED, now)  # the one home of the status rule
     # Then the holds made before the mark: released, so none becomes an order; a purchase priced before the
     # mark holds its hold's lock, so this waits for it to commit and its order is refunded below.
     with atomic(conn):

@@ -11,7 +11,9 @@ from ..db import atomic
 from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import iso, utcnow
 from .errors import Forbidden, Invalid, NotFound
+from .event_status import DRAFT, LISTED, PUBLISHED, check_visible
 from .money import DEFAULT_CURRENCY, currency_code
+from .roles import ADMIN, ORGANIZER, owner_scope
 from .seats import seat_status
 from .validate import boolean, integer, list_of, obj, one_of, pin, string, time_zone, timestamp
 
@@ -36,10 +38,14 @@ TICKET_TYPE_SPEC = obj(
     required={k: TICKET_TYPE_FIELDS[k] for k in _REQUIRED_TYPE_FIELDS},
     optional={k: v for k, v in TICKET_TYPE_FIELDS.items() if k not in _REQUIRED_TYPE_FIELDS},
 )
-# What an existing ticket type may change (event_admin.update_ticket_type). Its kind, sections and zones
-# stay: seats were given out by them and issued tickets carry the zones; add another ticket type instead.
+# What an existing ticket type may change (event_admin.update_ticket_type). Its kind stays (seats and standing
+# places are sold differently); "hidden" takes it off sale without deleting it. Sections given join the
+# type (their seats join the inventory); tickets already issued keep the zones they were issued with.
 TICKET_TYPE_CHANGES = obj(
-    optional={k: TICKET_TYPE_FIELDS[k] for k in ("name", "price", "capacity", "sales_start", "sales_end")}
+    optional={
+        **{k: v for k, v in TICKET_TYPE_FIELDS.items() if k != "kind"},
+        "hidden": boolean(),
+    }
 )
 # What an event is, the same when it is created (EVENT_SPEC) and when it is edited (EVENT_CHANGES).
 EVENT_DETAILS = {
@@ -68,7 +74,13 @@ DOOR_DETAILS = ("doors_open_at", "ends_at", "timezone")  # also set with event_a
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
     required={**{k: EVENT_DETAILS[k] for k in _REQUIRED_DETAILS}, "ticket_types": list_of(TICKET_TYPE_SPEC, 50, 1)},
-    optional={**{k: v for k, v in EVENT_DETAILS.items() if k not in _REQUIRED_DETAILS}, "venue_id": integer(1)},
+    optional={
+        **{k: v for k, v in EVENT_DETAILS.items() if k not in _REQUIRED_DETAILS},
+        "venue_id": integer(1),
+        # a new event is published (on sale from its release) unless made as a draft; later changes of
+        # status go through services.event_status.set_status
+        "status": one_of(DRAFT, PUBLISHED),
+    },
 )
 EVENT_CHANGES = obj(optional=EVENT_DETAILS)  # an edit changes any of the details, and only those
 SORTS = {
@@ -179,6 +191,7 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                 venue_id=spec.get("venue_id"),
                 service_fee=spec.get("service_fee", 0),
                 currency=spec.get("currency", DEFAULT_CURRENCY),
+                status=spec.get("status", PUBLISHED),
                 created_at=now,
                 **stored_details(
                     {
@@ -245,6 +258,7 @@ def _type_json(row) -> dict:
         "zones": json.loads(row.zones),
         "valid_from": iso(row.valid_from),
         "valid_until": iso(row.valid_until),
+        "hidden": row.hidden,
     }
     if row.kind == "ga":
         out.update(capacity=row.capacity, sold=row.sold)
@@ -263,8 +277,11 @@ def event_row(conn: Connection, event_id: int, lock: bool = False):
     return row
 
 
-def get_event(conn: Connection, event_id: int) -> dict:
+def get_event(conn: Connection, event_id: int, public: bool = False) -> dict:
+    """The event with its ticket types; ``public``: as anyone may see it (a draft is 404)."""
     row = event_row(conn, event_id)
+    if public:
+        check_visible(event_id, row.status)
     types = conn.execute(
         select(ticket_types).where(ticket_types.c.event_id == event_id).order_by(ticket_types.c.id)
     ).all()
@@ -288,6 +305,7 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "admit_per_minute": row.admit_per_minute,
         "payment_deadlines": json.loads(row.payment_deadlines),
         "currency": row.currency,
+        "status": row.status,
         "cancelled_at": iso(row.cancelled_at),
         # when gates admit (null: door_window's default around starts_at) and the zone its times are in
         "doors_open_at": iso(row.doors_open_at),
@@ -311,7 +329,9 @@ def list_events(
     starts_to: datetime | None = None,
     organizer_id: int | None = None,
     location: str | None = None,
+    public: bool = False,
 ) -> dict:
+    """A page of events; ``public``: only those listed for everyone (published or paused)."""
     if sort not in SORTS:
         raise Invalid(f"sort must be one of {', '.join(SORTS)}", "invalid_sort")
     conditions = []
@@ -335,6 +355,8 @@ def list_events(
         conditions.append(events.c.organizer_id == organizer_id)
     if location:
         conditions.append(events.c.location == location)
+    if public:
+        conditions.append(events.c.status.in_(LISTED))
     where = and_(True, *conditions)
     total = conn.execute(select(func.count()).select_from(events).where(where)).scalar_one()
     rows = conn.execute(
@@ -344,18 +366,18 @@ def list_events(
 
 
 def check_owner(conn: Connection, event_id: int, user: dict) -> None:
-    """Organizers act only on their own events; admins on all."""
+    """Organizers (and their co-organizers) act only on their own events; admins on all."""
     row = event_row(conn, event_id)
-    if user["role"] == "admin":
+    if user["role"] == ADMIN:
         return
-    if user["role"] != "organizer" or row.organizer_id != user["id"]:
+    if user["role"] != ORGANIZER or row.organizer_id != owner_scope(user):
         raise Forbidden(f"event {event_id} belongs to another organizer", "not_your_event")
 
 
 def seat_map(conn: Connection, event_id: int, now: datetime | None = None) -> dict:
     """Every sellable seat of the event with its status; expired holds count as available."""
     now = now or utcnow()
-    event_row(conn, event_id)
+    check_visible(event_id, event_row(conn, event_id).status)
     seats = []
     available = 0
     for r in conn.execute(_seat_query(event_id, now)):
@@ -383,6 +405,7 @@ def check_seat(conn: Connection, event_id: int, section: str, row: str, seat: st
     """One seat's status; unknown section, row or seat give distinct 404 codes."""
     now = now or utcnow()
     event = event_row(conn, event_id)
+    check_visible(event_id, event.status)
     found = conn.execute(
         _seat_query(event_id, now).where(
             venue_seats.c.venue_id == event.venue_id,  # the label index

@@ -39,6 +39,7 @@ from ..delivery.card import seat_label
 from ..schema import event_seats, events, holds, ticket_types, venue_seats
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
+from .event_status import check_selling
 from .events import _which_is_unknown, event_row
 from .seats import seat_is_free
 from .tokens import as_bytes, same_secret, sha256_hex
@@ -124,7 +125,7 @@ _CLIENT_HELD = select(func.coalesce(func.sum(holds.c.quantity), 0), func.min(hol
 # The event's venue and release time with its seated ticket types, cheapest first (one row with
 # NULL type columns when it has none).
 _SEATED_EVENT = (
-    select(events.c.venue_id, events.c.ticket_release_at, events.c.cancelled_at, ticket_types)
+    select(events.c.venue_id, events.c.ticket_release_at, events.c.status.label("event_status"), ticket_types)
     .select_from(
         events.outerjoin(ticket_types, and_(ticket_types.c.event_id == events.c.id, ticket_types.c.kind == "seated"))
     )
@@ -220,15 +221,13 @@ def _check_client_limit(conn: Connection, client: str | None, quantity: int, pol
 
 def _open_event(conn: Connection, event_id: int, now: datetime, lock: bool = False):
     event = event_row(conn, event_id, lock=lock)
-    _check_released(event_id, event, now)
+    check_selling(event_id, event.status)
+    _check_released(event_id, event.ticket_release_at, now)
     return event
 
 
-def _check_released(event_id: int, event, now: datetime) -> None:
-    """Tickets of the event (a row with ticket_release_at and cancelled_at) can be held now."""
-    if event.cancelled_at is not None:
-        raise Conflict(f"event {event_id} is cancelled", "event_cancelled")
-    release_at = event.ticket_release_at
+def _check_released(event_id: int, release_at: datetime, now: datetime) -> None:
+    """Tickets of the event can be held now (after event_status.check_selling: published)."""
     if now < release_at:
         raise Conflict(f"tickets for event {event_id} are released at {iso(release_at)}", "not_released")
 
@@ -238,12 +237,16 @@ def _open_seated_event(conn: Connection, event_id: int, now: datetime):
     rows = conn.execute(_SEATED_EVENT, {"event_id": event_id}).all()
     if not rows:
         raise NotFound(f"no event {event_id}", "event_not_found")
-    _check_released(event_id, rows[0], now)
+    check_selling(event_id, rows[0].event_status)
+    _check_released(event_id, rows[0].ticket_release_at, now)
     return rows[0].venue_id, [t for t in rows if t.id is not None]
 
 
 def _on_sale(t, now: datetime) -> bool:
-    return (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
+    """The ticket type sells now: not hidden by the organizer, inside its sale window."""
+    return (
+        not t.hidden and (t.sales_start is None or t.sales_start <= now) and (t.sales_end is None or now < t.sales_end)
+    )
 
 
 def _seated_types(rows: list, event_id: int, now: datetime, wanted: int | None) -> dict[str | None, object]:

@@ -1,8 +1,10 @@
 """A simple text form of a venue's seats, for the venue page.
 
 One section per line: ``Section name: Row=seats, Row=seats, ...`` where seats
-is a count (``A=12`` gives seats 1..12) or a numbered range (``C=3-14``).
-Blank lines and lines starting with # are ignored.
+is a count (``A=12`` gives seats 1..12), a numbered range (``C=3-14``) or the
+seat labels in brackets (``1=[L1 L2 R1 R2]``, for boxes and odd numbering).
+Blank lines and lines starting with # are ignored. ``layout_text`` writes a
+venue back in this form, so what the venue page shows is accepted again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 
 from .errors import Invalid
 
-_ROW = re.compile(r"^\s*([^=,:]{1,20}?)\s*=\s*(\d{1,4})(?:\s*-\s*(\d{1,4}))?\s*$")
+_ROW = re.compile(r"^\s*([^=,:]{1,20}?)\s*=\s*(?:(\d{1,4})(?:\s*-\s*(\d{1,4}))?|\[([^\[\]=,:]*)\])\s*$")
 
 
 def parse_layout(text: str) -> list[dict]:
@@ -29,9 +31,16 @@ def parse_layout(text: str) -> list[dict]:
             match = _ROW.match(part)
             if not match:
                 raise Invalid(
-                    f"line {number}: {part.strip()!r} is not `Row=count` or `Row=first-last`", "invalid_layout"
+                    f"line {number}: {part.strip()!r} is not `Row=count`, `Row=first-last` or `Row=[label label ...]`",
+                    "invalid_layout",
                 )
-            row, first, last = match.group(1), int(match.group(2)), match.group(3)
+            row, labels = match.group(1), match.group(4)
+            if labels is not None:
+                if not labels.split():
+                    raise Invalid(f"line {number}: row {row} needs at least one seat", "invalid_layout")
+                rows.append({"name": row, "seats": labels.split()})
+                continue
+            first, last = int(match.group(2)), match.group(3)
             if last is None:
                 seats: int | list[str] = first
                 if first < 1:
@@ -48,15 +57,38 @@ def parse_layout(text: str) -> list[dict]:
 
 
 def layout_text(venue: dict) -> str:
-    """The text form of a venue as returned by venues.get_venue (numbered rows only)."""
+    """The text form of a venue as returned by venues.get_venue; parse_layout reads it back."""
     lines = []
     for section in venue["sections"]:
-        parts = []
-        for row in section["rows"]:
-            labels = row["seats"]
-            if labels == [str(n) for n in range(1, len(labels) + 1)]:
-                parts.append(f"{row['name']}={len(labels)}")
-            else:
-                parts.append(f"{row['name']}={labels[0]}-{labels[-1]}")
+        parts = [f"{row['name']}={_seats_text(row['seats'])}" for row in section["rows"]]
         lines.append(f"{section['name']}: " + ", ".join(parts))
     return "\n".join(lines)
+
+
+def _seats_text(labels: list[str]) -> str:
+    """``12`` for seats 1..12, ``3-14`` for another unbroken run of numbers, else ``[L1 L2 ...]``."""
+    if all(label.isdigit() and label == str(int(label)) for label in labels):
+        first = int(labels[0])
+        if labels == [str(n) for n in range(first, first + len(labels))]:
+            return str(len(labels)) if first == 1 else f"{first}-{first + len(labels) - 1}"
+    return "[" + " ".join(labels) + "]"
+
+
+def expand(sections: list[dict]) -> list[dict]:
+    """parse_layout's sections with every row's seat labels spelled out (a count N is "1".."N"), as
+    venues.get_venue shows them: the preview of a layout before it is saved."""
+    return [
+        {
+            "name": section["name"],
+            "rows": [
+                {
+                    "name": row["name"],
+                    "seats": row["seats"]
+                    if isinstance(row["seats"], list)
+                    else [str(n) for n in range(1, row["seats"] + 1)],
+                }
+                for row in section["rows"]
+            ],
+        }
+        for section in sections
+    ]

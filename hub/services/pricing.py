@@ -18,6 +18,7 @@ from ..delivery.card import seat_label
 from ..schema import event_seats, events, ticket_types, venue_seats
 from . import promos
 from .errors import Conflict
+from .event_status import check_buyable
 from .seats import held_by
 
 
@@ -63,7 +64,7 @@ _TYPE_COLUMNS = (
     ticket_types.c.zones,
     events.c.service_fee,
     events.c.currency,
-    events.c.cancelled_at,
+    events.c.status.label("event_status"),
 )
 # Built once, values bound per call (the purchase runs these under lock).
 _GA_TYPE = (
@@ -108,7 +109,7 @@ def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], i
     """The hold's tickets, the event's fee per ticket and its currency, in one query (the purchase runs it under lock)."""
     if hold.kind == "ga":
         t = conn.execute(_GA_TYPE, {"ticket_type_id": hold.ticket_type_id}).one()
-        _check_not_cancelled(hold.event_id, t)
+        check_buyable(hold.event_id, t.event_status)
         item = {
             "label": seat_label(None, None, None),
             "ticket_type": t.name,
@@ -121,7 +122,7 @@ def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], i
     rows = conn.execute(_HELD_SEATS, {"event_id": hold.event_id, "hold_id": hold.id, "now": now}).all()
     if not rows or len(rows) != hold.quantity:  # its time ran out: no price, and no sale
         raise Conflict(f"hold {hold.id} lost seats; nothing was sold", "hold_expired")
-    _check_not_cancelled(hold.event_id, rows[0])
+    check_buyable(hold.event_id, rows[0].event_status)
     return (
         [
             {
@@ -139,9 +140,3 @@ def _items_and_fee(conn: Connection, hold, now: datetime) -> tuple[list[dict], i
         rows[0].service_fee,
         rows[0].currency,
     )
-
-
-def _check_not_cancelled(event_id: int, row) -> None:
-    """A cancelled event sells nothing, not even a hold made a moment before (event_admin.cancel_event)."""
-    if row.cancelled_at is not None:
-        raise Conflict(f"event {event_id} is cancelled; nothing was sold", "event_cancelled")

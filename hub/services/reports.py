@@ -15,9 +15,9 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, func, select
 
-from ..schema import orders, ticket_types, tickets, venue_seats
+from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .attendance import attendance, export_scans
 from .clock import iso, parse_iso, utcnow
 from .events import get_event
@@ -164,7 +164,12 @@ TICKET_COLUMNS = [
     "issued_at",
     "revoked_at",
     "replaces_id",
+    "buyer_name",
+    "buyer_email",
+    "order_status",
 ]
+# Who may come in: valid tickets of paid orders by buyer, for a printed or offline list at the door.
+DOOR_LIST_COLUMNS = ["buyer_name", "buyer_email", "ticket_id", "ticket_type", "section", "row", "seat", "order_id"]
 SCAN_COLUMNS = [
     "hub_seq",
     "scan_id",
@@ -211,8 +216,10 @@ def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
     """The event's tickets (tickets.ticket_rows) as CSV cells in TICKET_COLUMNS order."""
     from .tickets import ticket_rows
 
+    buyers = _buyers(conn, event_id)
     for t in ticket_rows(conn, tickets.c.event_id == event_id):
         seat = t["seat"] or {}
+        buyer = buyers[t["order_id"]]
         yield [
             t["ticket_id"],
             t["order_id"],
@@ -224,7 +231,44 @@ def ticket_csv_rows(conn: Connection, event_id: int) -> Iterator[list]:
             t["issued_at"],
             t["revoked_at"],
             t["replaces_id"],
+            buyer.buyer_name,
+            buyer.buyer_email,
+            buyer.status,
         ]
+
+
+def door_list_rows(conn: Connection, event_id: int) -> Iterator[list]:
+    """Valid tickets of paid orders, sorted by buyer name, as DOOR_LIST_COLUMNS cells."""
+    from .tickets import ticket_rows
+
+    buyers = _buyers(conn, event_id)
+    admitted = [
+        (buyers[t["order_id"]], t)
+        for t in ticket_rows(conn, tickets.c.event_id == event_id)
+        if t["status"] == "valid" and buyers[t["order_id"]].status == "paid"
+    ]
+    admitted.sort(key=lambda pair: (pair[0].buyer_name.casefold(), pair[0].buyer_email, pair[1]["ticket_id"]))
+    for buyer, t in admitted:
+        seat = t["seat"] or {}
+        yield [
+            buyer.buyer_name,
+            buyer.buyer_email,
+            t["ticket_id"],
+            t["ticket_type"],
+            seat.get("section", ""),
+            seat.get("row", ""),
+            seat.get("seat", ""),
+            t["order_id"],
+        ]
+
+
+def _buyers(conn: Connection, event_id: int) -> dict:
+    rows = conn.execute(
+        select(orders.c.id, orders.c.buyer_name, orders.c.buyer_email, orders.c.status).where(
+            orders.c.event_id == event_id
+        )
+    )
+    return {r.id: r for r in rows}
 
 
 def scan_csv_rows(conn: Connection, event_id: int, page: int = 5000) -> Iterator[list]:
@@ -253,3 +297,142 @@ def _safe(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+SALES_CHART_DAYS = 14
+
+
+def organizer_sales(
+    conn: Connection, organizer_id: int | None, now: datetime | None = None, days: int = SALES_CHART_DAYS
+) -> dict:
+    """The organizer's sales dashboard (``organizer_id`` None: every event, for admins): per event the
+    tickets sold and revenue today and in total and the capacity left, and tickets and revenue per
+    day for the last ``days`` days. Days are UTC days. Tickets count as sold as in the sales report
+    (valid tickets of paid orders); revenue is what paid orders charged (fees included), as on the
+    event page: per event in minor units of its currency; totals and per day as {currency: amount},
+    since amounts in different currencies do not add up."""
+    now = now or utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = today - timedelta(days=days - 1)
+    query = select(events.c.id, events.c.title, events.c.starts_at, events.c.status, events.c.currency).order_by(
+        events.c.starts_at.desc(), events.c.id
+    )
+    if organizer_id is not None:
+        query = query.where(events.c.organizer_id == organizer_id)
+    event_rows = conn.execute(query.limit(DASHBOARD_EVENTS)).all()
+    ids = [e.id for e in event_rows]
+    paid_today = case((orders.c.paid_at >= today, 1), else_=0)
+    sold = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                tickets.c.event_id, func.count().label("total"), func.coalesce(func.sum(paid_today), 0).label("today")
+            )
+            .join(orders, orders.c.id == tickets.c.order_id)
+            .where(tickets.c.event_id.in_(ids), tickets.c.status == "valid", orders.c.status == "paid")
+            .group_by(tickets.c.event_id)
+        )
+    }
+    money = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                orders.c.event_id,
+                func.coalesce(func.sum(orders.c.total), 0).label("total"),
+                func.coalesce(func.sum(case((orders.c.paid_at >= today, orders.c.total), else_=0)), 0).label("today"),
+            )
+            .where(orders.c.event_id.in_(ids), orders.c.status == "paid")
+            .group_by(orders.c.event_id)
+        )
+    }
+    seats = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                event_seats.c.event_id,
+                func.count().label("capacity"),
+                func.coalesce(func.sum(case((event_seats.c.status == "sold", 1), else_=0)), 0).label("sold"),
+            )
+            .where(event_seats.c.event_id.in_(ids))
+            .group_by(event_seats.c.event_id)
+        )
+    }
+    standing = {
+        r.event_id: r
+        for r in conn.execute(
+            select(
+                ticket_types.c.event_id,
+                func.coalesce(func.sum(ticket_types.c.capacity), 0).label("capacity"),
+                func.coalesce(func.sum(ticket_types.c.sold), 0).label("sold"),
+            )
+            .where(ticket_types.c.event_id.in_(ids), ticket_types.c.kind == "ga")
+            .group_by(ticket_types.c.event_id)
+        )
+    }
+    rows = []
+    for e in event_rows:
+        capacity = (seats[e.id].capacity if e.id in seats else 0) + (standing[e.id].capacity if e.id in standing else 0)
+        taken = (seats[e.id].sold if e.id in seats else 0) + (standing[e.id].sold if e.id in standing else 0)
+        rows.append(
+            {
+                "id": e.id,
+                "title": e.title,
+                "starts_at": iso(e.starts_at),
+                "status": e.status,
+                "currency": e.currency,
+                "sold_today": int(sold[e.id].today) if e.id in sold else 0,
+                "sold": sold[e.id].total if e.id in sold else 0,
+                "revenue_today": int(money[e.id].today) if e.id in money else 0,
+                "revenue": int(money[e.id].total) if e.id in money else 0,
+                "capacity": int(capacity),
+                "left": max(int(capacity) - int(taken), 0),
+            }
+        )
+    currencies = sorted({r["currency"] for r in rows})
+    return {
+        "today": today.date().isoformat(),
+        "events": rows,
+        "totals": {
+            **{k: sum(r[k] for r in rows) for k in ("sold_today", "sold", "left")},
+            **{
+                k: {c: sum(r[k] for r in rows if r["currency"] == c) for c in currencies}
+                for k in ("revenue_today", "revenue")
+            },
+        },
+        "by_day": _sales_by_day(conn, ids, first_day, days, currencies),
+    }
+
+
+DASHBOARD_EVENTS = 200
+
+
+def _sales_by_day(
+    conn: Connection, event_ids: list[int], first_day: datetime, days: int, currencies: list[str]
+) -> list[dict]:
+    """Tickets and revenue ({currency: amount}, each of ``currencies``) of paid orders per UTC day from
+    ``first_day``, every day listed (0 when none)."""
+    day = func.date(orders.c.paid_at)  # SQLite: 'YYYY-MM-DD' text; PostgreSQL: a date
+    window = (orders.c.event_id.in_(event_ids), orders.c.status == "paid", orders.c.paid_at >= first_day)
+    counts = {
+        str(r.day): r.n
+        for r in conn.execute(
+            select(day.label("day"), func.count().label("n"))
+            .select_from(tickets.join(orders, orders.c.id == tickets.c.order_id))
+            .where(*window, tickets.c.status == "valid")
+            .group_by(day)
+        )
+    }
+    revenue = {
+        (str(r.day), r.currency): int(r.amount)
+        for r in conn.execute(
+            select(day.label("day"), orders.c.currency, func.sum(orders.c.total).label("amount"))
+            .where(*window)
+            .group_by(day, orders.c.currency)
+        )
+    }
+    out = []
+    for i in range(days):
+        key = (first_day + timedelta(days=i)).date().isoformat()
+        amounts = {c: revenue.get((key, c), 0) for c in currencies}
+        out.append({"day": key, "tickets": counts.get(key, 0), "revenue": amounts})
+    return out

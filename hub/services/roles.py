@@ -18,6 +18,9 @@ TWO_FACTOR = STAFF  # accounts that change events and money may turn on two-fact
 
 
 def owner_scope(user: dict) -> int | None:
-    """Whose venues, events and gates a staff user sees: an organizer their own (their id),
-    an admin everyone's (None). Lists take it as their owner filter."""
-    return None if user["role"] == ADMIN else user["id"]
+    """Whose venues, events and gates a staff user sees: an organizer their own (their id), a
+    co-organizer (an organizer account with ``staff_of``, invited by services.staff) those of the
+    organizer they work with, an admin everyone's (None). Lists take it as their owner filter."""
+    if user["role"] == ADMIN:
+        return None
+    return user.get("staff_of") or user["id"]

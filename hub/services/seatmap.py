@@ -46,6 +46,7 @@ from sqlalchemy import Connection, Engine, select
 from ..schema import event_seats, ticket_types, venue_seats
 from .clock import utcnow
 from .errors import NotFound, ServiceError
+from .event_status import check_visible
 from .events import event_row
 from .seats import seat_status
 
@@ -100,7 +101,7 @@ def ticket_type_rows(conn: Connection, event_id: int) -> TicketTypes:
         select(
             ticket_types.c.id, ticket_types.c.name, ticket_types.c.kind, ticket_types.c.price, ticket_types.c.sections
         )
-        .where(ticket_types.c.event_id == event_id)
+        .where(ticket_types.c.event_id == event_id, ticket_types.c.hidden.is_(False))  # hidden: not offered
         .order_by(ticket_types.c.id)
     ).all()
     return tuple(tuple(row) for row in rows)
@@ -168,8 +169,8 @@ def _row_json(name: str, seats: list[tuple[int, str]]) -> dict:
 
 
 def load_layout(conn: Connection, event_id: int, types: TicketTypes | None = None) -> Layout:
-    """The event's layout from the database (404 event_not_found)."""
-    event_row(conn, event_id)
+    """The event's layout from the database (404 event_not_found, also for a draft: services.event_status)."""
+    check_visible(event_id, event_row(conn, event_id).status)
     seats = conn.execute(
         select(event_seats.c.position, venue_seats.c.section, venue_seats.c.row, venue_seats.c.label)
         .join(venue_seats, venue_seats.c.id == event_seats.c.seat_id)

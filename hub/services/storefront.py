@@ -11,6 +11,7 @@ from sqlalchemy import Connection, func, select
 
 from ..schema import event_seats, events, ticket_types, venue_seats, venues
 from .clock import utcnow
+from .event_status import LISTED
 from .holds import ga_available
 from .seats import seat_is_free
 
@@ -18,7 +19,10 @@ from .seats import seat_is_free
 def categories(conn: Connection) -> list[str]:
     return list(
         conn.execute(
-            select(events.c.category).distinct().where(events.c.category != "").order_by(events.c.category)
+            select(events.c.category)
+            .distinct()
+            .where(events.c.category != "", events.c.status.in_(LISTED))
+            .order_by(events.c.category)
         ).scalars()
     )
 
@@ -26,7 +30,10 @@ def categories(conn: Connection) -> list[str]:
 def locations(conn: Connection) -> list[str]:
     return list(
         conn.execute(
-            select(events.c.location).distinct().where(events.c.location != "").order_by(events.c.location)
+            select(events.c.location)
+            .distinct()
+            .where(events.c.location != "", events.c.status.in_(LISTED))
+            .order_by(events.c.location)
         ).scalars()
     )
 
@@ -38,7 +45,7 @@ def lowest_prices(conn: Connection, event_ids: list[int]) -> dict[int, int]:
     return dict(
         conn.execute(
             select(ticket_types.c.event_id, func.min(ticket_types.c.price))
-            .where(ticket_types.c.event_id.in_(event_ids))
+            .where(ticket_types.c.event_id.in_(event_ids), ticket_types.c.hidden.is_(False))
             .group_by(ticket_types.c.event_id)
         ).all()
     )

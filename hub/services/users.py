@@ -15,7 +15,7 @@ from ..db import atomic
 from ..schema import api_tokens, users
 from .clock import utcnow
 from .errors import Conflict, Invalid, NotFound
-from .roles import DOOR_STAFF, EMPLOYERS, ROLES
+from .roles import DOOR_STAFF, EMPLOYERS, ORGANIZER, ROLES
 from .validate import normal_email
 
 TOKEN_PREFIX = "th_"
@@ -32,12 +32,13 @@ def _normal_email(email: str) -> str:
 def create_user(
     conn: Connection, email: str, password: str, role: str, now: datetime | None = None, staff_of: int | None = None
 ) -> dict:
-    """A new user; door staff may be given the organizer they work for (`staff_of`, see services.staff)."""
+    """A new user; door staff and co-organizers may be given the organizer they work for
+    (`staff_of`, see services.staff)."""
     _check_role(role)
     if not password or len(password) < 8:
         raise Invalid("the password needs at least 8 characters", "weak_password")
-    if staff_of is not None and role != DOOR_STAFF:
-        raise Invalid("only door staff work for an organizer", "invalid_role")
+    if staff_of is not None and role not in (DOOR_STAFF, ORGANIZER):
+        raise Invalid("only door staff and co-organizers work for an organizer", "invalid_role")
     email = _normal_email(email)
     try:
         with atomic(conn):
@@ -183,7 +184,7 @@ def user_for_token(conn: Connection, token: str) -> dict | None:
         return None
     row = (
         conn.execute(
-            select(users.c.id, users.c.email, users.c.role)
+            select(users.c.id, users.c.email, users.c.role, users.c.staff_of)
             .join(api_tokens, api_tokens.c.user_id == users.c.id)
             .where(api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None))
         )

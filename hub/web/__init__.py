@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
         account.bp,
         manage.bp,
         staff.bp,
+        staff.invite_bp,
         devices.bp,
         event_door.bp,
         door.bp,

@@ -13,10 +13,12 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..services.errors import Invalid
 from ..services.events import EVENT_DETAILS
@@ -110,7 +112,8 @@ class VenueForm(FlaskForm):
     layout = TextAreaField(
         "Seats",
         validators=[InputRequired(), Length(max=100_000)],
-        description="One section per line: `Section: Row=seats, Row=first-last`, e.g. `Stalls: A=12, B=12, C=3-14`",
+        description="One section per line: `Section: Row=seats, Row=first-last, Row=[labels]`, "
+        "e.g. `Stalls: A=12, B=12, C=3-14` or `Box: 1=[L1 L2 R1 R2]`",
     )
 
 
@@ -121,6 +124,13 @@ class VenueEditForm(FlaskForm):
         validators=[Optional(), Length(max=100_000)],
         description="Same form as a new venue, e.g. `Stalls: D=12` or `Gallery: A=8`. Existing seats never move.",
     )
+
+
+class CheckboxesField(SelectMultipleField):
+    """One checkbox per choice (a venue's sections)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 class TicketTypeForm(Form):
@@ -166,7 +176,8 @@ class EventForm(_EventDetails):
     )
     venue_id = SelectField("Venue", coerce=int, choices=[])
     service_fee = StringField("Service fee per ticket", default="0", validators=[Optional(), AMOUNT])
-    ticket_types = FieldList(FormField(TicketTypeForm), min_entries=3, max_entries=10)
+    # one row to start with; "Add another ticket type" adds rows (manage.event_new), up to the events' limit
+    ticket_types = FieldList(FormField(TicketTypeForm), min_entries=1, max_entries=50)
 
 
 class EventEditForm(_EventDetails):
@@ -177,7 +188,35 @@ class EventEditForm(_EventDetails):
 
 
 class NewTicketTypeForm(FlaskForm, TicketTypeForm):
-    """One more ticket type for an existing event."""
+    """One more ticket type for an existing event. Its kind has its own id: the event page also
+    shows the promo form, whose kind is another field."""
+
+    kind = SelectField("Kind", id="type-kind", choices=[choice("seated", "Seated"), choice("ga", "General admission")])
+    capacity = IntegerField("Capacity", id="type-capacity", validators=[Optional(), NumberRange(1, 1_000_000)])
+    sections = CheckboxesField(
+        "Sections (none ticked: every section)", id="type-sections", choices=[], validate_choice=False
+    )
+
+
+class TicketTypeEditForm(FlaskForm):
+    """A ticket type after it exists (services.event_admin.update_ticket_type); one per type on the
+    event page, each with its own prefix (``t<id>``) so names and ids stay unique."""
+
+    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    price = StringField("Price", validators=[InputRequired(), AMOUNT])
+    hidden = BooleanField("Hidden: not shown in the shop and not sold")
+    capacity = IntegerField("Capacity", validators=[Optional(), NumberRange(1, 1_000_000)])
+    sales_start = DateTimeLocalField(
+        "On sale from (UTC; empty = with the event)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    sales_end = DateTimeLocalField(
+        "On sale until (UTC; empty = no end)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
+    )
+    sections = CheckboxesField("Sections (none ticked: every section)", choices=[], validate_choice=False)
+    zones = StringField(
+        "Zones (numbers 1-16, comma separated; empty = all)",
+        validators=[Optional(), Regexp(r"^\s*\d{1,2}(\s*,\s*\d{1,2})*\s*$", message="e.g. 1,2")],
+    )
 
 
 class PriceForm(FlaskForm):
@@ -192,7 +231,9 @@ class PromoForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$", message="2-40 letters, digits, - or _"),
         ],
     )
-    kind = SelectField("Kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off")])
+    kind = SelectField(
+        "Kind", id="promo-kind", choices=[choice("percent", "Percent off"), choice("fixed", "Amount off")]
+    )
     value = StringField("Value", validators=[InputRequired(), AMOUNT])
     max_uses = IntegerField("Usage limit (empty = unlimited)", validators=[Optional(), NumberRange(1, 1_000_000)])
     valid_from = DateTimeLocalField("Valid from (UTC)", format="%Y-%m-%dT%H:%M", validators=[Optional()])

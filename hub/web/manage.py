@@ -12,13 +12,14 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from ..api.queue import queue_states
 from ..db import get_db
 from ..delivery.notify import mail_history
-from ..services import event_admin, promos, seatmap, waiting_room
+from ..services import event_admin, event_status, promos, seatmap, waiting_room
 from ..services import orders as order_service
 from ..services.clock import iso
 from ..services.errors import ServiceError
-from ..services.events import check_owner, create_event, get_event, list_events
-from ..services.layouts import layout_text, parse_layout
+from ..services.events import check_owner, create_event, get_event
+from ..services.layouts import expand, layout_text, parse_layout
 from ..services.money import DEFAULT_CURRENCY, csv_amount, to_minor
+from ..services.reports import organizer_sales
 from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
 from ..services.users import create_user, list_users, set_role
@@ -35,6 +36,7 @@ from .forms import (
     PromoForm,
     RoleForm,
     StaffUserForm,
+    TicketTypeEditForm,
     VenueEditForm,
     VenueForm,
     choice,
@@ -53,6 +55,11 @@ def _mine() -> int | None:
     return owner_scope(g.user)
 
 
+def _owner() -> int:
+    """Whose new venues and events these are: the organizer's (also for their co-organizers), an admin's own."""
+    return _mine() or g.user["id"]
+
+
 def _own_event(event_id: int) -> dict:
     check_owner(get_db(), event_id, g.user)
     return get_event(get_db(), event_id)
@@ -65,9 +72,14 @@ def _signer():
 @bp.get("")
 @roles(*STAFF)
 def dashboard():
+    """The sales dashboard: what organizers see first (tickets and revenue today and in total, per day, left)."""
     conn = get_db()
-    found = list_events(conn, limit=200, sort="-starts_at", organizer_id=_mine())["items"]
-    return render_template("manage/dashboard.html", events=found, venues=list_venues(conn, owner_id=_mine()))
+    return render_template(
+        "manage/dashboard.html",
+        sales=organizer_sales(conn, _mine()),
+        status_labels=event_status.LABELS,
+        venues=list_venues(conn, owner_id=_mine()),
+    )
 
 
 # --- venues ----------------------------------------------------------------
@@ -77,12 +89,21 @@ def dashboard():
 @roles(*STAFF)
 def venue_new():
     form = VenueForm()
+    if request.form.get("preview") and form.validate_on_submit():  # show the seats, save nothing
+        try:
+            preview = expand(parse_layout(form.layout.data))
+        except ServiceError as exc:
+            form.layout.errors = [exc.message]
+        else:
+            seats = sum(len(row["seats"]) for section in preview for row in section["rows"])
+            return render_template("manage/venue_form.html", form=form, preview=preview, seats=seats)
+        return render_template("manage/venue_form.html", form=form)
     if form.validate_on_submit():
         try:
             venue = create_venue(
                 get_db(),
                 {"name": form.name.data.strip(), "sections": parse_layout(form.layout.data)},
-                owner_id=g.user["id"],
+                owner_id=_owner(),
             )
         except ServiceError as exc:
             form.layout.errors = [exc.message]
@@ -94,7 +115,7 @@ def venue_new():
 
 def _own_venue(venue_id: int) -> dict:
     found = get_venue(get_db(), venue_id)
-    if _mine() is not None and found["owner_id"] != g.user["id"]:
+    if _mine() is not None and found["owner_id"] != _mine():
         abort(403)
     return found
 
@@ -138,8 +159,9 @@ def _ticket_type_spec(sub, currency: str) -> dict:
     }
     if sub.kind.data == "ga":
         spec["capacity"] = sub.capacity.data or 0
-    elif sub.sections.data:
-        spec["sections"] = [s.strip() for s in sub.sections.data.split(",") if s.strip()]
+    elif sub.sections.data:  # ticked checkboxes (event page) or comma-separated text (new-event form)
+        names = sub.sections.data if isinstance(sub.sections.data, list) else sub.sections.data.split(",")
+        spec["sections"] = [s.strip() for s in names if s.strip()]
     if sub.zones.data:
         spec["zones"] = [int(z) for z in sub.zones.data.split(",")]
     return spec
@@ -186,21 +208,50 @@ def event_new():
     form.venue_id.choices = [choice(0, "No venue (general admission only)")] + [
         choice(v["id"], f"{v['name']} ({v['num_seats']} seats)") for v in list_venues(conn, owner_id=_mine())
     ]
+    if request.form.get("add_type"):  # "Add another ticket type": the same form with one more row
+        form.ticket_types.append_entry()
+        return render_template("manage/event_form.html", form=form)
     if form.validate_on_submit():
         try:
             currency = _currency(form, DEFAULT_CURRENCY)
-            data = {**_event_details(form, currency), "ticket_types": _ticket_type_specs(form, currency)}
+            # a draft until the organizer publishes it on the event page (services.event_status)
+            data = {
+                **_event_details(form, currency),
+                "ticket_types": _ticket_type_specs(form, currency),
+                "status": event_status.DRAFT,
+            }
             if form.venue_id.data:
                 data["venue_id"] = form.venue_id.data
             if not data["ticket_types"]:
                 raise ServiceError("add at least one ticket type (give it a name)", "missing_field")
-            event = create_event(conn, data, organizer_id=g.user["id"])
+            event = create_event(conn, data, organizer_id=_owner())
         except ServiceError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Event {event['title']} created.", "success")
+            flash(f"Event {event['title']} created as a draft: nobody else sees it until you publish it.", "success")
             return redirect(url_for(".event", event_id=event["id"]))
     return render_template("manage/event_form.html", form=form)
+
+
+def _type_form(ticket_type: dict, currency: str, sections: list[str], formdata=None) -> TicketTypeEditForm:
+    """The edit form of one ticket type, prefixed by its id (unique names and ids on the page)."""
+    form = TicketTypeEditForm(formdata=formdata, prefix=f"t{ticket_type['id']}")
+    form.sections.choices = [choice(s, s) for s in sections]
+    if formdata is None:
+        form.name.data = ticket_type["name"]
+        form.price.data = csv_amount(ticket_type["price"], currency)
+        form.hidden.data = ticket_type["hidden"]
+        form.capacity.data = ticket_type.get("capacity")
+        for key in ("sales_start", "sales_end"):
+            if ticket_type[key]:
+                getattr(form, key).data = datetime.fromisoformat(ticket_type[key].replace("Z", ""))
+        form.sections.data = ticket_type.get("sections", [])
+        form.zones.data = ",".join(map(str, ticket_type["zones"]))
+    return form
+
+
+def _sections(found: dict) -> list[str]:
+    return event_admin.venue_sections(get_db(), found["venue_id"]) if found["venue_id"] else []
 
 
 @bp.get("/events/<int:event_id>")
@@ -208,18 +259,50 @@ def event_new():
 def event(event_id: int):
     conn = get_db()
     found = _own_event(event_id)
+    sections = _sections(found)
+    type_form = NewTicketTypeForm()
+    type_form.sections.choices = [choice(s, s) for s in sections]
     return render_template(
         "manage/event.html",
         event=found,
+        type_forms={t["id"]: _type_form(t, found["currency"], sections) for t in found["ticket_types"]},
+        type_sold=event_admin.type_sales(conn, event_id),
+        sections=sections,
         sales=event_admin.event_sales(conn, event_id),
         queue=waiting_room.queue_state(conn, event_id),
         stepped_in=waiting_room.admissions_given(conn, event_id),
         promos=promos.list_promos(conn, event_id),
         promo_form=PromoForm(),
         price_form=PriceForm(),
-        type_form=NewTicketTypeForm(),
+        type_form=type_form,
+        status_labels=event_status.LABELS,
         action=ActionForm(),
     )
+
+
+# what each status button on the event page does, and what it then says
+_STATUS_ACTIONS = {
+    "publish": (event_status.PUBLISHED, "Event published: it is listed and on sale from its release time."),
+    "pause": (event_status.PAUSED, "Sales paused: the event stays listed, but nobody can pick tickets."),
+    "resume": (event_status.PUBLISHED, "Sales resumed."),
+}
+
+
+@bp.post("/events/<int:event_id>/status")
+@roles(*STAFF)
+def event_status_change(event_id: int):
+    _own_event(event_id)
+    action = _STATUS_ACTIONS.get(request.form.get("action", ""))
+    if not ActionForm().validate_on_submit() or action is None:
+        abort(400, "Choose publish, pause or resume.")
+    try:
+        event_status.set_status(get_db(), event_id, action[0])
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        seatmap.changed(event_id)  # a published map becomes readable; forget any "no such event"
+        flash(action[1], "success")
+    return redirect(url_for(".event", event_id=event_id))
 
 
 @bp.post("/events/<int:event_id>/ticket-types")
@@ -237,6 +320,44 @@ def ticket_type_new(event_id: int):
             flash(f"Ticket type {form.name.data.strip()} added.", "success")
     else:
         flash("Give the ticket type a name and a price like 25 or 24.50.", "error")
+    return redirect(url_for(".event", event_id=event_id))
+
+
+@bp.post("/events/<int:event_id>/ticket-types/<int:type_id>")
+@roles(*STAFF)
+def ticket_type_edit(event_id: int, type_id: int):
+    found = _own_event(event_id)
+    current = next((t for t in found["ticket_types"] if t["id"] == type_id), None)
+    if current is None:
+        abort(404)
+    form = _type_form(current, found["currency"], _sections(found), formdata=request.form)
+    if not form.validate_on_submit():
+        flash("; ".join(f"{getattr(form, k).label.text}: {', '.join(v)}" for k, v in form.errors.items()), "error")
+        return redirect(url_for(".event", event_id=event_id))
+    try:
+        price = to_minor(form.price.data, found["currency"], "price")
+    except ServiceError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".event", event_id=event_id))
+    changes = {
+        "name": form.name.data.strip(),
+        "price": price,
+        "hidden": form.hidden.data,
+        "sales_start": iso(_utc(form.sales_start.data)),  # None (empty): no limit
+        "sales_end": iso(_utc(form.sales_end.data)),
+        "zones": [int(z) for z in form.zones.data.split(",")] if (form.zones.data or "").strip() else [],
+    }
+    if current["kind"] == "ga":
+        changes["capacity"] = form.capacity.data or current["capacity"]
+    else:
+        changes["sections"] = list(form.sections.data or [])
+    try:
+        changed = event_admin.update_ticket_type(get_db(), event_id, type_id, changes)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        seatmap.changed(event_id)  # a name, price, sections or hiding change the map's layout
+        flash(f"Ticket type {changed['name']} saved.", "success")
     return redirect(url_for(".event", event_id=event_id))
 
 

@@ -16,6 +16,7 @@ EXPORTS = {
     "orders": (reports.ORDER_COLUMNS, reports.order_csv_rows),
     "tickets": (reports.TICKET_COLUMNS, reports.ticket_csv_rows),
     "scans": (reports.SCAN_COLUMNS, reports.scan_csv_rows),
+    "door-list": (reports.DOOR_LIST_COLUMNS, reports.door_list_rows),
 }
 
 
@@ -26,7 +27,7 @@ def report(event_id: int):
     return render_template("reports/report.html", r=reports.sales_report(get_db(), event_id), exports=list(EXPORTS))
 
 
-@bp.get("/<int:event_id>/<any(orders, tickets, scans):kind>.csv")
+@bp.get("/<int:event_id>/<any(orders, tickets, scans, 'door-list'):kind>.csv")
 @roles(*STAFF)
 def export_csv(event_id: int, kind: str):
     check_owner(get_db(), event_id, g.user)

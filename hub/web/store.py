@@ -91,6 +91,7 @@ def events():
         starts_from=date_from,
         starts_to=date_to + timedelta(days=1) if date_to and date_to.date() < date.max else None,
         location=location or None,
+        public=True,
     )
     pages = max(1, -(-result["total"] // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -124,7 +125,7 @@ def calendar():
     after = (first + timedelta(days=32)).replace(day=1)
     start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(after, datetime.min.time(), tzinfo=UTC)
-    found = list_events(get_db(), limit=500, starts_from=start, starts_to=end)["items"]
+    found = list_events(get_db(), limit=500, starts_from=start, starts_to=end, public=True)["items"]
     by_day: dict[int, list[dict]] = {}
     for event in found:
         by_day.setdefault(int(event["starts_at"][8:10]), []).append(event)
@@ -149,7 +150,7 @@ def event(event_id: int):
     if detour is not None:
         return detour
     conn = get_db()
-    found = get_event(conn, event_id)
+    found = get_event(conn, event_id, public=True)  # a draft is no page at all (services.event_status)
     now = utcnow()
     seated = any(t["kind"] == "seated" for t in found["ticket_types"])
     layout = seatmap.seatmaps_for(current_app).layout(event_id) if seated else None

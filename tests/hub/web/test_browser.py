@@ -134,12 +134,16 @@ def test_organizer_creates_venue_and_event_through_the_pages(browser, tmp_path):
         page.fill("#ticket_types-0-name", "Stalls")
         page.fill("#ticket_types-0-price", "30")
         page.fill("#ticket_types-0-sections", "Stalls")
+        page.click("text=Add another ticket type")  # the form starts with one row
+        page.wait_for_selector("#ticket_types-1-name")
         page.fill("#ticket_types-1-name", "Balcony")
         page.fill("#ticket_types-1-price", "18.50")
         page.fill("#ticket_types-1-sections", "Balcony")
         page.click("#event-form button[type=submit]")
-        page.wait_for_selector("text=Event Opening Night created.")
+        page.wait_for_selector("text=Event Opening Night created as a draft")
         assert "EUR" not in page.text_content("h1")
+        page.click("#status-form button:has-text('Publish')")  # a draft is public once published
+        page.wait_for_selector("text=Event published")
 
         page.click("text=Public page")
         page.wait_for_selector("#seatmap[aria-busy=false]")  # drawn from the cached map data

@@ -8,6 +8,7 @@ A page refused a stream (the hub's stream cap is full) says so and keeps trying.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -66,6 +67,18 @@ def test_dashboard_updates_live_as_gates_sync_and_lists_the_duplicate(browser, t
             duplicate.wait_for(timeout=5_000)
             assert "Gate A" in duplicate.inner_text() and "Gate B" in duplicate.inner_text()
             assert page.inner_text("#admitted") == "3" and page.inner_text("#duplicate-total") == "1"
+            # Gate A knows ticket 1 is used: it turns it away. The page names the two cases apart, so
+            # "let in twice" and "already used" do not read as contradicting each other.
+            assert gate_a.scan(tickets[0]["code"]) != "admitted"
+            assert gate_a.push().acked == 1
+            turned_away = page.locator("#rejected li[data-reason='already_admitted']")
+            turned_away.wait_for(timeout=5_000)
+            assert turned_away.inner_text() == "1 ticket already used: turned away"
+            assert "let in twice" in page.locator(".tile", has=page.locator("#duplicate-total")).inner_text()
+            assert "gates that had not yet heard of each other" in page.inner_text("main")
+            for label in page.locator(".chart-labels span").all():  # readable on the phone: not shrunk with the SVG
+                assert label.bounding_box()["height"] >= 12 and re.fullmatch(r"\d\d:\d\d", label.inner_text())
+            assert page.locator(".chart-labels span").count() == 4
             assert page.evaluate("window.notReloaded") is True  # same document all along: no reload
             assert errors == []
         finally:

@@ -308,6 +308,7 @@ def test_an_event_in_yen_shows_yen_without_decimals_and_refuses_cents(browser_cl
     created = web.post("/manage/events/new", form)
     assert created.status_code == 302, created.get_data(as_text=True)
     event_id = int(created.headers["Location"].rsplit("/", 1)[1])
+    web.post(f"/manage/events/{event_id}/status", {"action": "publish"})  # pages make drafts
     page = web.get(f"/events/{event_id}").get_data(as_text=True)
     assert "¥4,500" in page and "service fee of ¥300" in page and "4500.00" not in page
     manage = web.get(f"/manage/events/{event_id}").get_data(as_text=True)

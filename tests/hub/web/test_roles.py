@@ -68,8 +68,10 @@ ROUTES = {
     "manage.event": ("GET", OWNER),
     "manage.event_edit": ("GET", OWNER),
     "manage.event_cancel": ("GET", OWNER),
+    "manage.event_status_change": ("POST", OWNER),
     "manage.ticket_price": ("POST", OWNER),
     "manage.ticket_type_new": ("POST", OWNER),
+    "manage.ticket_type_edit": ("POST", OWNER),
     "manage.promo_new": ("POST", OWNER),
     "manage.promo_delete": ("POST", OWNER),
     "manage.event_orders": ("GET", OWNER),
@@ -81,6 +83,8 @@ ROUTES = {
     "manage.user_role": ("POST", {ADMIN}),
     "staff.staff": ("GET", STAFF),
     "staff.assign": ("POST", {ADMIN}),
+    "staff.invite": ("POST", STAFF),
+    "invite.accept": ("GET", EVERYONE),
     "door.status": ("GET", DOOR),
     "door.lookup": ("GET", DOOR),
     "dashboard.event": ("GET", {DOOR_STAFF, ORGANIZER, ADMIN}),
@@ -95,7 +99,18 @@ ROUTES = {
     "webhooks.remove": ("GET", OWNER),
     "web_static.static": ("GET", EVERYONE),
 }
-PAGE_BLUEPRINTS = {"store", "account", "manage", "staff", "door", "web_static", "dashboard", "reports", "webhooks"}
+PAGE_BLUEPRINTS = {
+    "store",
+    "account",
+    "manage",
+    "staff",
+    "invite",
+    "door",
+    "web_static",
+    "dashboard",
+    "reports",
+    "webhooks",
+}
 
 
 @pytest.fixture
