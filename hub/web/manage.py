@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..api.queue import queue_states
+from ..api.util import payment_providers
 from ..db import get_db
 from ..delivery.notify import mail_history
 from ..services import event_admin, promos, seatmap, waiting_room
@@ -333,10 +334,13 @@ def _own_order(order_id: int) -> dict:
 def order_refund(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
-        order_service.refund(get_db(), order_id)
-        seatmap.changed(order["event_id"])
-        send_refund_now(get_db(), order_id)
-        flash(f"Order {order_id} refunded; its tickets are revoked.", "success")
+        after = order_service.refund(get_db(), order_id, providers=payment_providers())
+        if after["status"] in ("paid", "pending"):  # a card refund Stripe has not confirmed yet
+            flash(f"Order {order_id}: refund asked of Stripe; it shows here once Stripe confirms it.", "success")
+        else:
+            seatmap.changed(order["event_id"])
+            send_refund_now(get_db(), order_id)
+            flash(f"Order {order_id} {after['status']}; its tickets are revoked.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 
