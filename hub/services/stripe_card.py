@@ -117,7 +117,10 @@ class StripeCard:
             raise BadWebhook("the Stripe-Signature does not verify", "bad_signature") from None
         except ValueError:
             raise BadWebhook("the webhook body is not a Stripe event", "malformed_event") from None
-        return _event(event)
+        try:
+            return _event(event)
+        except (AttributeError, KeyError, TypeError, ValueError):  # signed, but not an event's shape
+            raise BadWebhook("the webhook body is not a Stripe event", "malformed_event") from None
 
 
 def _intent(intent) -> Intent:

@@ -316,3 +316,44 @@ def test_partial_and_whole_refunds_go_through_stripe(app, client, hub, localstri
     assert charge.amount_refunded == 5300
     again = client.post(f"/api/v1/orders/{order['id']}/refund", headers=organizer)
     assert again.status_code == 409
+
+
+def test_the_same_event_delivered_many_times_at_once_pays_once(app, client, hub, localstripe, event):
+    import threading
+
+    from hub.schema import tickets
+
+    engine = app.extensions["tickethub.engine"]
+    register_stripe_webhook(localstripe, "http://127.0.0.1:9/nowhere")  # only the racing deliveries reach the hub
+    order = card_order(client, event, "1", "2")
+    assert pay(app, localstripe, order).status == "succeeded"
+    payload = wait_for(
+        lambda: stripe_event(localstripe, "payment_intent.succeeded", intent_id(order)), 30, "localstripe's event"
+    )
+    start = threading.Barrier(8)
+    outcomes = []
+
+    def deliver_at_once():
+        start.wait()
+        response = deliver(hub, payload)
+        outcomes.append((response.status_code, response.json()["outcome"]))
+
+    threads = [threading.Thread(target=deliver_at_once) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 8 and all(status == 200 for status, _ in outcomes)
+    assert sorted(outcome for _, outcome in outcomes).count("paid") == 1, outcomes
+    assert {outcome for _, outcome in outcomes} <= {"paid", "already_paid", "duplicate"}
+    with engine.connect() as conn:
+        issued = conn.execute(select(func.count()).select_from(tickets).where(tickets.c.order_id == order["id"]))
+        assert issued.scalar_one() == 2
+    assert event_recorded(engine, json.loads(payload)["id"])
+    assert read(client, order)["status"] == "paid"
+
+
+def test_a_signed_body_that_is_no_event_is_refused(hub):
+    answer = deliver(hub, b'{"object": "event"}')
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed_event"
+    assert deliver(hub, b"not json").status_code == 400
