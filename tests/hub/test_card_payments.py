@@ -357,3 +357,24 @@ def test_a_signed_body_that_is_no_event_is_refused(hub):
     answer = deliver(hub, b'{"object": "event"}')
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "malformed_event"
     assert deliver(hub, b"not json").status_code == 400
+
+
+def test_stripe_unreachable_at_purchase_cancels_the_order_and_frees_its_seats(app_config, organizer_headers_app):
+    app, client, organizer = organizer_headers_app
+    event = create_event(client, organizer, rows=1, seats=2, price=1000)
+    response = buy(client, hold(client, event, "1"), method="card")
+    assert response.status_code == 502 and response.json["error"]["code"] == "payment_provider_error"
+    seats = client.get(f"/api/v1/events/{event['id']}/seats").json["seats"]
+    assert seats[0]["status"] == "available"  # nothing charged, nothing kept: the seat is on sale again
+    listed = client.get(f"/api/v1/events/{event['id']}/orders", headers=organizer).json["items"]
+    assert [o["status"] for o in listed] == ["cancelled"]
+
+
+@pytest.fixture
+def organizer_headers_app(app_config, make_user):
+    """A hub whose Stripe address refuses connections (nothing listens on port 9 of loopback)."""
+    from hub import create_app
+
+    down = create_app({**app_config, "STRIPE_API_BASE": "http://127.0.0.1:9"})
+    yield down, down.test_client(), make_user("organizer")[1]
+    down.extensions["tickethub.engine"].dispose()
