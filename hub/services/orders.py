@@ -192,9 +192,14 @@ def with_online_payment(
                 ).rowcount
             if not stored:  # another request stored its payment first: that one is the order's
                 return with_online_payment(conn, order, providers, now)
-    except PaymentUnavailable:
+    except PaymentUnavailable as exc:
         if ref is None:
             refund(conn, order["id"], now)  # pending -> cancelled, the seats are free again
+            raise PaymentUnavailable(
+                "the card payment could not be started (the payment provider did not answer); nothing was "
+                "charged and the order was cancelled: pick your seats again and retry in a moment",
+                exc.code,
+            ) from exc
         raise
     order["payment"].update(client_secret=intent.client_secret, publishable_key=provider.publishable_key)
     return order
