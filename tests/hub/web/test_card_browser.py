@@ -102,3 +102,26 @@ def test_buyer_pays_by_card_after_a_decline_and_the_ticket_qr_verifies(browser, 
     assert [p for p in problems if "status of 402" not in p] == []
     assert len(problems) == 1
     context.close()
+
+
+def test_card_that_asks_for_3d_secure_is_completed_in_the_browser(browser, hub):
+    app, base_url, event = hub
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{base_url}/events/{event['id']}")
+    page.wait_for_selector("#seatmap[aria-busy=false]")
+    page.click('button.seat[data-index="7"]')
+    page.click("#hold-picked")
+    page.wait_for_url(re.compile(r"/checkout/\d+"))
+    page.fill("#name", "Grace Hopper")
+    page.fill("#email", "grace@example.org")
+    page.select_option("#payment_method", "card")
+    page.click("#buy")
+    page.wait_for_url(re.compile(r"/orders/\d+/"))
+    page.wait_for_selector("#card-element input[placeholder=number]")
+    _type_card(page, "4000002500003155")  # the bank wants 3-D Secure: Stripe.js shows its dialog
+    page.click("#pay")
+    page.click("text=Complete authentication")
+    page.wait_for_selector("text=Thank you! Your tickets are below", timeout=30_000)
+    assert page.locator(".ticket-item").count() == 1
+    context.close()
