@@ -139,3 +139,20 @@ def register_stripe_webhook(api_base: str, url: str, secret: str = LOCALSTRIPE_K
     """Send localstripe's webhooks (every event, signed with `secret`) to `url`, instead of any earlier one."""
     response = requests.post(f"{api_base}/_config/webhooks/hub", json={"url": url, "secret": secret}, timeout=10)
     response.raise_for_status()
+
+
+def stripe_card_token(api_base: str, number: str = "4242424242424242") -> str:
+    """What Stripe.js makes of the card a buyer typed (a `tok_...` id; the hub never sees the number)."""
+    response = requests.post(
+        f"{api_base}/v1/tokens",
+        data={
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+            "key": LOCALSTRIPE_KEYS["STRIPE_PUBLISHABLE_KEY"],
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["id"]

@@ -22,7 +22,7 @@ from common.signing import Keyring, verify_ticket
 from hub.schema import event_seats, payment_events
 from hub.services import orders as order_service
 from hub.services.payments import PaymentDeclined
-from tests.support import LOCALSTRIPE_KEYS, register_stripe_webhook, wait_for
+from tests.support import LOCALSTRIPE_KEYS, register_stripe_webhook, stripe_card_token, wait_for
 
 from .helpers import buy, create_event, seat
 
@@ -73,27 +73,10 @@ def intent_id(order: dict) -> str:
     return order["payment"]["client_secret"].split("_secret_")[0]
 
 
-def card_token(localstripe: str, number: str) -> str:
-    """What Stripe.js makes of the card the buyer typed (the hub never sees the number)."""
-    response = requests.post(
-        f"{localstripe}/v1/tokens",
-        data={
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2030",
-            "card[cvc]": "123",
-            "key": LOCALSTRIPE_KEYS["STRIPE_PUBLISHABLE_KEY"],
-        },
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
-
-
 def pay(app, localstripe: str, order: dict, number: str = VISA):
     with app.extensions["tickethub.engine"].connect() as conn:
         return order_service.pay_online(
-            conn, order["id"], card_token(localstripe, number), app.extensions["tickethub.payments"]
+            conn, order["id"], stripe_card_token(localstripe, number), app.extensions["tickethub.payments"]
         )
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-import requests
 
-from tests.support import LOCALSTRIPE_KEYS, register_stripe_webhook, wait_for
+from tests.support import LOCALSTRIPE_KEYS, register_stripe_webhook, stripe_card_token, wait_for
 
 
 @pytest.fixture
@@ -21,22 +20,6 @@ def app_config(app_config, localstripe):
 def hub(live_server, localstripe):
     register_stripe_webhook(localstripe, f"{live_server}/payments/stripe/webhook")
     return live_server
-
-
-def card_token(localstripe: str, number: str = "4242424242424242") -> str:
-    """What Stripe.js makes of the card the buyer typed."""
-    response = requests.post(
-        f"{localstripe}/v1/tokens",
-        data={
-            "card[number]": number,
-            "card[exp_month]": "12",
-            "card[exp_year]": "2030",
-            "card[cvc]": "123",
-            "key": LOCALSTRIPE_KEYS["STRIPE_PUBLISHABLE_KEY"],
-        },
-        timeout=10,
-    )
-    return response.json()["id"]
 
 
 def test_card_checkout_pays_on_the_order_page_and_staff_refund_in_part_then_whole(
@@ -61,7 +44,7 @@ def test_card_checkout_pays_on_the_order_page_and_staff_refund_in_part_then_whol
     assert "script-src 'self' 'nonce-" in policy and localstripe in policy.split("script-src", 1)[1].split(";")[0]
     assert f"connect-src 'self' {localstripe}" in policy
 
-    token = card_token(localstripe)
+    token = stripe_card_token(localstripe)
     # the card endpoint is a page action: without the page's CSRF token it is refused, nothing is paid
     refused = web.client.post(f"{order_url}/card", json={"token": token})
     assert refused.status_code == 400
