@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..api.queue import queue_states
+from ..api.util import payment_providers
 from ..db import get_db
-from ..delivery.notify import mail_history
+from ..delivery.notify import mail_history, money
 from ..services import event_admin, promos, seatmap, waiting_room
 from ..services import orders as order_service
 from ..services.clock import iso
@@ -333,9 +334,26 @@ def _own_order(order_id: int) -> dict:
 def order_refund(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
-        order_service.refund(get_db(), order_id)
-        seatmap.changed(order["event_id"])
-        flash(f"Order {order_id} refunded; its tickets are revoked and the buyer is mailed.", "success")
+        try:
+            # a paid card order may be refunded in part: an amount such as "12.50" (empty: all that is left)
+            raw = (request.form.get("amount") or "").strip()
+            amount = cents(raw) if raw else None
+            after = order_service.refund(get_db(), order_id, amount=amount, providers=payment_providers())
+        except (ServiceError, ValueError) as exc:
+            flash(f"Order {order_id}: {getattr(exc, 'message', None) or 'give the amount like 12.50'}", "error")
+            return redirect(url_for(".event_orders", event_id=order["event_id"]))
+        if after["status"] in ("paid", "pending"):  # part of a card order, or not yet confirmed by Stripe
+            refunded = after["payment"]["refunded"] - order["payment"]["refunded"]
+            flash(
+                f"Order {order_id}: {money(refunded)} refunded through Stripe; the buyer is mailed."
+                if refunded
+                else f"Order {order_id}: refund asked of Stripe; it shows here (and the buyer is mailed) once "
+                "Stripe confirms it.",
+                "success",
+            )
+        else:
+            seatmap.changed(order["event_id"])
+            flash(f"Order {order_id} {after['status']}; its tickets are revoked and the buyer is mailed.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 
