@@ -182,6 +182,11 @@ SCHEMAS = {
             "service_fee": INT,
             "waiting_room": {"type": "boolean", "description": "holds need a queue admission"},
             "admit_per_minute": {"type": "integer", "description": "the waiting room's admission rate"},
+            "payment_deadlines": {
+                "type": "object",
+                "additionalProperties": INT,
+                "description": "minutes an unpaid order of a payment method is kept; others: the hub's setting",
+            },
         },
         optional={
             "ticket_types": {

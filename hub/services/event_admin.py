@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, insert, literal, or_, select, update
 from ..db import atomic
 from ..schema import event_seats, events, orders, ticket_types, tickets, venue_seats
 from .errors import Invalid, NotFound
-from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row
+from .events import EVENT_CHANGES, PRICE, TICKET_TYPE_SPEC, check_ticket_type, event_row, stored_details
 
 
 def update_event(conn: Connection, event_id: int, changes: dict) -> None:
@@ -18,7 +18,7 @@ def update_event(conn: Connection, event_id: int, changes: dict) -> None:
     with atomic(conn):
         event_row(conn, event_id)
         if spec:
-            conn.execute(update(events).where(events.c.id == event_id).values(**spec))
+            conn.execute(update(events).where(events.c.id == event_id).values(**stored_details(spec)))
 
 
 def set_price(conn: Connection, event_id: int, ticket_type_id: int, price: int) -> None:

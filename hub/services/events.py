@@ -40,6 +40,9 @@ EVENT_DETAILS = {
     # the on-sale waiting room (services.waiting_room); 0 a minute pauses admission
     "waiting_room": boolean(),
     "admit_per_minute": integer(0, 1_000_000),
+    # minutes an unpaid order of each method is kept (services.orders.payment_due_at); a missing
+    # method takes the hub's PAYMENT_DEADLINE_<METHOD>_MINUTES
+    "payment_deadlines": obj(optional={method: integer(1, 366 * 24 * 60) for method in ("box_office", "card")}),
 }
 _REQUIRED_DETAILS = ("title", "starts_at")
 EVENT_SPEC = obj(
@@ -53,6 +56,13 @@ SORTS = {
     "title": events.c.title.asc(),
     "-title": events.c.title.desc(),
 }
+
+
+def stored_details(spec: dict) -> dict:
+    """Checked event details as their columns hold them (payment_deadlines is JSON text)."""
+    if "payment_deadlines" in spec:
+        return {**spec, "payment_deadlines": json.dumps(spec["payment_deadlines"], sort_keys=True)}
+    return spec
 
 
 def check_ticket_type(spec: dict, where: str) -> None:
@@ -104,7 +114,9 @@ def create_event(conn: Connection, data: dict, organizer_id: int | None = None, 
                 venue_id=spec.get("venue_id"),
                 service_fee=spec.get("service_fee", 0),
                 created_at=now,
-                **{k: spec[k] for k in ("waiting_room", "admit_per_minute") if k in spec},  # else the columns' defaults
+                **stored_details(
+                    {k: spec[k] for k in ("waiting_room", "admit_per_minute", "payment_deadlines") if k in spec}
+                ),  # else the columns' defaults
             )
             .returning(events.c.id)
         ).scalar_one()
@@ -200,6 +212,7 @@ def _event_json(row, types: list[dict] | None = None) -> dict:
         "service_fee": row.service_fee,
         "waiting_room": row.waiting_room,
         "admit_per_minute": row.admit_per_minute,
+        "payment_deadlines": json.loads(row.payment_deadlines),
     }
     if types is not None:
         out["ticket_types"] = types

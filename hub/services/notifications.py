@@ -36,7 +36,10 @@ ORDER_EXPIRED = "order.expired"  # not paid by payment_due_at: its places are ba
 ORDER_REFUNDED = "order.refunded"
 ORDER_CANCELLED = "order.cancelled"  # an unpaid order cancelled by staff
 TICKET_REISSUED = "ticket.reissued"  # ticket_id is the new ticket; payload replaces: the revoked one
-TICKET_ADMITTED = "ticket.admitted"  # a gate admitted ticket_id (from sync); not mailed
+# a gate admitted ticket_id (services.sync, when its push arrives): payload scan_id, device_id,
+# admitted_at (the gate's time, corrected by its clock offset); not mailed. A double admission found
+# at the same push is not published; one found later is not taken back.
+TICKET_ADMITTED = "ticket.admitted"
 EVENT_REMINDER = "event.reminder"  # the event of a paid order starts soon
 KINDS = frozenset(
     {
@@ -55,6 +58,7 @@ KINDS = frozenset(
 MAILED = frozenset(KINDS - {TICKET_ADMITTED})
 
 _INSERT = insert(notifications).returning(notifications.c.id)
+_INSERT_MANY = insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True)
 _QUEUE_MAIL = insert(mail_jobs)
 
 
@@ -83,26 +87,48 @@ def publish(
         raise ValueError("a notification is about an order or a ticket")
     if event_id is None:
         event_id = conn.execute(select(orders.c.event_id).where(orders.c.id == order_id)).scalar_one()
-    notification_id = conn.execute(
-        _INSERT,
+    [notification_id] = publish_many(
+        conn, kind, [{"order_id": order_id, "ticket_id": ticket_id, "event_id": event_id, "payload": payload}], now=now
+    )
+    return notification_id
+
+
+def publish_many(conn: Connection, kind: str, items: list[Mapping], *, now: datetime) -> list[int]:
+    """`publish` for many at once (e.g. the admissions in one gate's push), in the caller's transaction:
+    each item has order_id, event_id, ticket_id (or None) and payload (or None); ids are not looked up.
+    Returns the notification ids in the items' order."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    if not conn.in_transaction():
+        raise RuntimeError("publish inside the transaction that makes the change")
+    if not items:
+        return []
+    rows = [
         {
             "kind": kind,
-            "event_id": event_id,
-            "order_id": order_id,
-            "ticket_id": ticket_id,
-            "payload": json.dumps(dict(payload or {}), separators=(",", ":"), sort_keys=True),
+            "event_id": item["event_id"],
+            "order_id": item["order_id"],
+            "ticket_id": item.get("ticket_id"),
+            "payload": json.dumps(dict(item.get("payload") or {}), separators=(",", ":"), sort_keys=True),
             "created_at": now,
-        },
-    ).scalar_one()
+        }
+        for item in items
+    ]
+    if len(rows) == 1:
+        ids = [conn.execute(_INSERT, rows[0]).scalar_one()]
+    else:
+        ids = list(conn.execute(_INSERT_MANY, rows).scalars())
     # fan-out: one state row per consumer that acts on this kind
     if kind in MAILED:
         conn.execute(
-            _QUEUE_MAIL, {"notification_id": notification_id, "status": "queued", "attempts": 0, "next_attempt_at": now}
+            _QUEUE_MAIL,
+            [{"notification_id": i, "status": "queued", "attempts": 0, "next_attempt_at": now} for i in ids],
         )
     from .webhooks import fan_out  # here, not at the top: webhooks validates subscriptions against KINDS
 
-    fan_out(conn, notification_id, kind, event_id, now)
-    return notification_id
+    for notification_id, row in zip(ids, rows, strict=True):
+        fan_out(conn, notification_id, kind, row["event_id"], now)
+    return ids
 
 
 def notification_json(row) -> dict:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from common.protocol import (
     COUNT_MAX,
@@ -32,7 +32,6 @@ from common.protocol import (
     SCAN_ID_HEX_DIGITS,
     VERDICTS,
     Verdict,
-    format_utc,
     is_scan_id,
     plausible_time,
 )
@@ -41,8 +40,8 @@ from common.signing import SigningKey
 from ..db import atomic
 from ..schema import counters, events, revocations, tickets
 from ..schema_devices import SCAN_COUNTER, devices, gate_scans
-from . import notifications, webhooks
-from .clock import utcnow
+from . import notifications
+from .clock import iso, utcnow
 from .devices import device_config
 from .errors import Invalid
 from .tickets import revocations_since
@@ -193,7 +192,6 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
         scans = [s for s in scans if s["scan_id"] not in refused]
     # atomic(): on SQLite, this process's writers queue on the engine's write lock (hub.db)
     with atomic(conn):
-        announce = _admissions_to_announce(conn, scans)
         # One hub_seq per scan, taken from the counter row: its lock orders concurrent
         # ingests by commit, so pull cursors never skip a row. Ids already stored leave
         # a gap, which cursors do not mind.
@@ -236,20 +234,8 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
             and owners.get(s["scan_id"], device_id) == device_id
         }
         resolve_duplicates(conn, moved)
-        for scan in announce:  # organizers' webhooks hear of admissions (services.webhooks)
-            notifications.publish(
-                conn,
-                notifications.TICKET_ADMITTED,
-                order_id=scan["order_id"],
-                ticket_id=scan["ticket_id"],
-                event_id=scan["event_id"],
-                now=now,
-                payload={
-                    "device_id": device_id,
-                    "scan_id": scan["scan_id"],
-                    "device_time": format_utc(scan["device_time"]),
-                },
-            )
+        if any(s["verdict"] == ADMITTED for s in scans):
+            _publish_admissions(conn, first, last, now)
         conn.execute(
             update(devices)
             .where(devices.c.id == device_id)
@@ -267,28 +253,44 @@ def ingest(conn: Connection, device: dict, batch: dict, now: datetime | None = N
     }
 
 
-def _admissions_to_announce(conn: Connection, scans: list[dict]) -> list[dict]:
-    """The admissions of this push that an organizer's webhook listens for and that are new (a retried
-    push announces nothing twice), each with its ticket's order; [] at the cost of one query when
-    nobody listens."""
-    admitted = [
-        s for s in scans if s["verdict"] == ADMITTED and s["ticket_id"] is not None and s["event_id"] is not None
-    ]
-    wanted = webhooks.subscribed_events(conn, {s["event_id"] for s in admitted}, notifications.TICKET_ADMITTED)
-    admitted = [s for s in admitted if s["event_id"] in wanted]
-    if not admitted:
-        return []
-    known = set(_owners(conn, [s["scan_id"] for s in admitted]))
-    orders = dict(
-        conn.execute(
-            select(tickets.c.id, tickets.c.order_id).where(tickets.c.id.in_(sorted({s["ticket_id"] for s in admitted})))
-        ).all()
+def _publish_admissions(conn: Connection, first: int, last: int, now: datetime) -> None:
+    """ticket.admitted for each admission stored by this push (hub_seq first..last: rows stored before,
+    by a retry, keep their old hub_seq), of a ticket this hub sold, not flagged as a double."""
+    rows = conn.execute(
+        select(
+            gate_scans.c.scan_id,
+            gate_scans.c.device_id,
+            gate_scans.c.event_id,
+            gate_scans.c.ticket_id,
+            gate_scans.c.corrected_time,
+            tickets.c.order_id,
+        )
+        .join(tickets, and_(tickets.c.id == gate_scans.c.ticket_id, tickets.c.event_id == gate_scans.c.event_id))
+        .where(
+            gate_scans.c.hub_seq.between(first, last),
+            gate_scans.c.verdict == ADMITTED,
+            gate_scans.c.duplicate_of.is_(None),
+        )
+        .order_by(gate_scans.c.hub_seq)
+    ).all()
+    notifications.publish_many(
+        conn,
+        notifications.TICKET_ADMITTED,
+        [
+            {
+                "order_id": row.order_id,
+                "event_id": row.event_id,
+                "ticket_id": row.ticket_id,
+                "payload": {
+                    "scan_id": row.scan_id,
+                    "device_id": row.device_id,
+                    "admitted_at": iso(datetime.fromtimestamp(row.corrected_time, UTC)),
+                },
+            }
+            for row in rows
+        ],
+        now=now,
     )
-    return [
-        {**s, "order_id": orders[s["ticket_id"]]}
-        for s in admitted
-        if s["scan_id"] not in known and s["ticket_id"] in orders
-    ]
 
 
 def _refusals(conn: Connection, device: dict, scans: list[dict], offset: float) -> dict[str, str]:

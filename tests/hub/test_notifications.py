@@ -15,6 +15,7 @@ from hub.services import notifications as outbox
 from hub.services.clock import utcnow
 
 from .helpers import buy, create_event, ga_type, seat
+from .test_sync import FakeGate
 
 
 def _hold(client, event_id, *seats):
@@ -120,3 +121,24 @@ def _table(diff) -> str | None:
         if isinstance(part, str):
             return part
     return None
+
+
+def test_a_gate_admission_publishes_ticket_admitted_once(client, organizer, engine):
+    event = create_event(client, organizer, rows=1, seats=2)
+    order = buy(client, _hold(client, event["id"], seat("A", "1", "1"), seat("A", "1", "2"))).json
+    first, second = (t["ticket_id"] for t in order["tickets"])
+    gate, other = FakeGate(client, organizer, event["id"], "Gate A"), FakeGate(client, organizer, event["id"], "B")
+    admitted = gate.scan(first)
+    batch = [admitted, gate.scan(second, verdict="revoked"), gate.scan(999_999)]  # a refusal, a stranger
+    assert gate.push(batch).status_code == 200
+    assert gate.push(batch).status_code == 200  # a retry stores and publishes nothing new
+    assert other.push([other.scan(first, at=admitted["wall_time"] + 1)]).status_code == 200  # a double: not again
+    with engine.connect() as conn:
+        rows = (
+            conn.execute(select(notifications).where(notifications.c.kind == outbox.TICKET_ADMITTED)).mappings().all()
+        )
+        assert conn.execute(select(mail_jobs).where(mail_jobs.c.notification_id == rows[0]["id"])).first() is None
+    [row] = rows
+    data = outbox.notification_json(row)
+    assert (data["order_id"], data["ticket_id"], data["event_id"]) == (order["id"], first, event["id"])
+    assert data["data"]["scan_id"] == admitted["scan_id"] and data["data"]["device_id"] == gate.id

@@ -81,8 +81,11 @@ def test_a_purchase_is_one_write_transaction_and_answers_with_what_it_stored(cli
         order = orders.purchase(conn, hold["hold_id"], hold["hold_token"], BUYER, "free", signer)
     assert seen.begun == ["write"]  # no look-up before it, no read of the order after it
     statements = seen.sql()
-    # the hold (locked), its price, the order, the hold and seats marked, ticket ids, the tickets
-    assert len(statements) <= 7 and all(inside for _, inside, _ in seen.sent), statements
+    # the hold (locked), its price, the order, the hold and seats marked, ticket ids, the tickets,
+    # and in the same transaction the order.paid notification, its mail job and the look-up of the
+    # organizer's webhook endpoints that want it (services.notifications, services.webhooks fan_out)
+    assert len(statements) <= 10 and all(inside for _, inside, _ in seen.sent), statements
+    assert sum(s.startswith(("INSERT INTO notifications", "INSERT INTO mail_jobs")) for s in statements) == 2
     assert sum(s.startswith("INSERT INTO tickets") for s in statements) == 1  # one executemany
     assert not [s for s in statements if s.startswith("UPDATE tickets")]  # signed before they went in
 

@@ -4,17 +4,22 @@ message is kept in the outbox folder; and the buyer gets the same mail whichever
 
 from __future__ import annotations
 
+import email
 import re
 import threading
 from datetime import timedelta
+from email import policy
+from pathlib import Path
 
 import requests
 from sqlalchemy import select
 
+from hub import create_app
 from hub.delivery.mail_queue import LEASE, work_queue
 from hub.scheduler import start_background_jobs
 from hub.schema_notifications import mail_jobs
 from hub.schema_web import mail_log
+from hub.services import users
 from hub.services.clock import utcnow
 from hub.web.mailing import links, mail_queue_once, mail_settings
 from tests.hub.web.support import MailCollector, make_event, smtp_server
@@ -205,3 +210,48 @@ def test_the_same_mail_whichever_channel_made_the_change(
     assert "not paid yet" in placed and "at the box office" in placed and f"/orders/{web_order}/" in placed
     assert [a.get_content_type() for a in web_paid.iter_attachments()] == ["application/pdf"]
     assert web_paid["Subject"] == f"Your tickets for Brass Night (order {web_order})"
+
+
+def test_reissue_refund_and_cancel_mail_say_what_happened_in_plain_words(app, client, engine, make_user, smtp):
+    user, headers = make_user("organizer")
+    with engine.connect() as conn:
+        event = make_event(conn, user["id"], price=0, fee=0)
+    order = _api_buy("", event["id"], method="free", http=client_http(client))
+    unpaid = _api_buy("", event["id"], method="box_office", http=client_http(client))
+    [ticket] = order["tickets"]
+    assert client.post(f"/api/v1/tickets/{ticket['ticket_id']}/reissue", headers=headers).status_code == 201
+    assert mail_queue_once(app) == {"sent": 3}  # tickets, "please pay", new ticket
+    assert client.post(f"/api/v1/orders/{order['id']}/refund", headers=headers).status_code == 200
+    assert client.post(f"/api/v1/orders/{unpaid['id']}/refund", headers=headers).status_code == 200
+    assert mail_queue_once(app) == {"sent": 2}
+
+    reissued, refunded, cancelled = smtp[2:]
+    seat = f"Section A · Row {ticket['seat']['row']} · Seat {ticket['seat']['seat']}"
+    assert reissued["Subject"] == f"New tickets for Brass Night (order {order['id']})"
+    body = reissued.get_body(("plain",)).get_content()
+    assert f"we have replaced your ticket for {seat}" in body and "no longer gets you in" in body
+    assert [a.get_content_type() for a in reissued.iter_attachments()] == ["application/pdf"]
+    body = refunded.get_body(("plain",)).get_content()
+    assert f"These tickets are no longer valid and will not get you in: {seat}." in body
+    assert "sync" not in body and "revoked" not in body  # no gate words
+    assert cancelled["Subject"] == f"Your order {unpaid['id']} for Brass Night is cancelled"
+    assert "You have not been charged." in cancelled.get_body(("plain",)).get_content()
+
+
+def test_an_api_only_hub_mails_too_with_links_to_the_api(app_config, make_user):
+    api_only = create_app(app_config | {"WEB_PAGES": False, "PUBLIC_URL": "https://tickets.example.org"})
+    api_only.extensions["tickethub.keys"].ensure()
+    try:
+        engine = api_only.extensions["tickethub.engine"]
+        with engine.connect() as conn:
+            user = users.create_user(conn, "solo@example.org", "correct horse", "organizer")
+            event = make_event(conn, user["id"], price=0, fee=0)
+        order = _api_buy("", event["id"], method="free", http=client_http(api_only.test_client()))
+        assert mail_queue_once(api_only) == {"outbox": 1}  # no SMTP host: kept in the outbox folder
+        [eml] = (Path(api_only.instance_path) / "outbox").glob("*.eml")
+        text = email.message_from_bytes(eml.read_bytes(), policy=policy.default).get_body(("plain",)).get_content()
+        token = order["access_token"]
+        assert f"https://tickets.example.org/api/v1/orders/{order['id']}?access_token={token}" in text
+        assert f"https://tickets.example.org/api/v1/tickets/{order['tickets'][0]['ticket_id']}/qr.png" in text
+    finally:
+        api_only.extensions["tickethub.engine"].dispose()
