@@ -188,6 +188,25 @@ def test_declined_card_shows_why_and_keeps_the_seats_held_for_another_try(app, c
     taken = client.post(f"/api/v1/events/{event['id']}/holds", json={"seats": [seat("A", "1", "3")]})
     assert taken.status_code == 409
 
+    # Stripe's payment_failed webhook tells the buyer why, once, with the way back to the order
+    failures = wait_for(
+        lambda: [t for t in story(engine, order["id"]) if t[0] == "order.payment_failed"], 30, "the failure's notice"
+    )
+    assert failures == [("order.payment_failed", {"message": "Your card was declined."}, 0, "queued")]
+    with engine.connect() as conn:
+        notice = (
+            conn.execute(
+                select(notifications).where(
+                    notifications.c.order_id == order["id"], notifications.c.kind == "order.payment_failed"
+                )
+            )
+            .mappings()
+            .one()
+        )
+        with app.app_context():
+            text = build_message(conn, notice, mail_links(app)).get_body(("plain",)).get_content()
+    assert "did not go through: Your card was declined." in text and f"/orders/{order['id']}/" in text
+
     # another card pays it; the error is gone
     assert pay(app, localstripe, order).status == "succeeded"
     paid = wait_for(lambda: (o := read(client, order))["status"] == "paid" and o, 30, "the succeeded webhook")
@@ -309,6 +328,24 @@ def test_partial_and_whole_refunds_go_through_stripe(app, client, hub, localstri
     assert charge.amount_refunded == 5300
     again = client.post(f"/api/v1/orders/{order['id']}/refund", headers=organizer)
     assert again.status_code == 409
+    # each refund Stripe confirmed told the buyer (and integrators) once, whichever side made it
+    told = [(kind, data) for kind, data, _, mailed in story(engine, order["id"]) if mailed == "queued"]
+    assert told == [
+        ("order.placed", {"payment_method": "card", "payment_due_at": order["payment_due_at"]}),
+        ("order.paid", {}),
+        ("order.refunded", {"amount": 1000, "refunded": 1000, "whole": False, "order_status": "paid"}),
+        ("order.refunded", {"amount": 300, "refunded": 1300, "whole": False, "order_status": "paid"}),
+        (
+            "order.refunded",
+            {
+                "amount": 4000,
+                "refunded": 5300,
+                "whole": True,
+                "order_status": "paid",
+                "revoked": [t["ticket_id"] for t in whole.json["tickets"]],
+            },
+        ),
+    ]
 
 
 def test_the_same_event_delivered_many_times_at_once_pays_once(app, client, hub, localstripe, event):
