@@ -612,7 +612,12 @@ def _close(
         revoke_tickets(conn, ticket_ids, new_status, now)
         if new_status == "cancelled":
             notifications.publish(
-                conn, notifications.ORDER_CANCELLED, order_id=order_id, event_id=order.event_id, now=now
+                conn,
+                notifications.ORDER_CANCELLED,
+                order_id=order_id,
+                event_id=order.event_id,
+                now=now,
+                payload={"revoked": ticket_ids},
             )
         else:
             notifications.publish(
