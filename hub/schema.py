@@ -228,6 +228,7 @@ orders = Table(
     Column("refunded_amount", Integer, nullable=False, default=0, server_default="0"),
     # an expired or cancelled order whose open payment the provider has not cancelled yet (the sweep retries)
     Column("payment_cancel_due", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_orders_cancel_due", "payment_cancel_due"),  # every sweep looks for the (rare) true ones
     Index("uq_orders_payment_ref", "payment_ref", unique=True),
 )
 

@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.add_column("orders", sa.Column("refunded_amount", sa.Integer(), nullable=False, server_default="0"))
     op.add_column("orders", sa.Column("payment_cancel_due", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.create_index("uq_orders_payment_ref", "orders", ["payment_ref"], unique=True)
+    op.create_index("ix_orders_cancel_due", "orders", ["payment_cancel_due"])
     op.create_table(
         "payment_events",
         sa.Column("event_id", sa.String(255), nullable=False),
@@ -36,6 +37,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("payment_events")
+    op.drop_index("ix_orders_cancel_due", table_name="orders")
     op.drop_index("uq_orders_payment_ref", table_name="orders")
     if op.get_bind().dialect.name == "sqlite":
         # SQLite >= 3.35 drops columns in place; a batch table copy would trip over the rows referencing orders
