@@ -43,6 +43,8 @@ ROUTES = {
     "store.ticket_png": ("GET", EVERYONE),
     "store.ticket_pdf": ("GET", EVERYONE),
     "store.order_pdf": ("GET", EVERYONE),
+    "store.order_status": ("GET", EVERYONE),  # the order link's token is the key, as for store.order
+    "store.pay_card": ("POST", EVERYONE),
     "account.login": ("GET", EVERYONE),
     "account.login_2fa": ("GET", EVERYONE),
     "account.register": ("GET", EVERYONE),
