@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -608,3 +609,83 @@ def test_a_card_payment_after_expiry_whose_seat_is_still_free_pays_the_order(
         ("order.expired", 1, "queued"),
         ("order.paid", 1, "queued"),
     ]
+
+
+def test_the_sweep_a_late_card_success_and_a_rival_buyer_racing_sell_each_seat_once(
+    app, client, engine, hub, localstripe, show, t0
+):
+    """Per seat: a card order paid at Stripe just before its deadline, then, all at the same pinned moment
+    past it, the sweep, Stripe's succeeded event (applied as the webhook route applies it) and another
+    buyer wanting the seat race (for seats 2 and 4 the sweep has already run, so the event and the rival
+    race for the freed seat). Whoever wins, the seat is sold once: the card order has its ticket, or the
+    rival has the seat and the card payment went back."""
+    register_stripe_webhook(localstripe, "http://127.0.0.1:9/nowhere")  # the event is applied by the race
+    providers = app.extensions["tickethub.payments"]
+    provider, signer = providers["card"], app.extensions["tickethub.keys"].current()
+    for label in ("1", "2", "3", "4"):
+        with engine.connect() as conn:
+            order = place(app, conn, show, label, t0)
+            due = datetime.fromisoformat(order["payment_due_at"])
+            order_service.pay_online(
+                conn, order["id"], stripe_card_token(localstripe), providers, now=due - timedelta(minutes=1)
+            )
+        payload = wait_for(
+            lambda o=order: stripe_event(localstripe, "payment_intent.succeeded", intent_id(o)), 30, "the event"
+        )
+        stamp = int(time.time())
+        signature = hmac.new(SECRET.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
+        event = provider.parse_event(payload, f"t={stamp},v1={signature}")
+        at = due + timedelta(minutes=1)
+        swept_first = label in ("2", "4")
+        start = threading.Barrier(2 if swept_first else 3)
+        results: dict[str, object] = {}
+
+        def sweep(at=at):
+            if not swept_first:
+                start.wait()
+            with engine.connect() as conn:
+                results["sweep"] = order_service.expire_overdue(conn, now=at, providers=providers)
+
+        if swept_first:
+            sweep()
+
+        def webhook(at=at, event=event):
+            start.wait()
+            with engine.connect() as conn:
+                results["webhook"] = order_service.apply_payment_event(conn, provider, event, signer, now=at).outcome
+
+        def rival(at=at, label=label):
+            start.wait()
+            with engine.connect() as conn:
+                try:
+                    results["rival"] = place(app, conn, show, label, at, method="box_office")
+                except Conflict as lost:
+                    results["rival"] = lost.code
+
+        threads = [
+            threading.Thread(target=job) for job in ((webhook, rival) if swept_first else (sweep, webhook, rival))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert set(results) == {"sweep", "webhook", "rival"}, results
+
+        final = read(client, order)
+        with engine.connect() as conn:
+            owner = conn.execute(
+                select(event_seats.c.order_id, event_seats.c.status).where(
+                    event_seats.c.event_id == show["id"], event_seats.c.position == int(label) - 1
+                )
+            ).one()
+        if isinstance(results["rival"], dict):  # the rival got the seat: the card payment went back
+            assert owner == (results["rival"]["id"], "sold")
+            assert results["webhook"] == "refunded_late"
+            assert final["status"] == "expired" and final["tickets"] == []
+            assert final["payment"]["refunded"] == final["total"]
+        else:  # the card order kept or took back its seat; the rival was refused
+            assert results["rival"] in ("seat_unavailable", "seats_unavailable", "hold_expired"), results["rival"]
+            assert owner == (order["id"], "sold")
+            assert results["webhook"] == "paid"
+            assert final["status"] == "paid" and final["payment"]["refunded"] == 0
+            assert [t["seat"]["seat"] for t in final["tickets"]] == [label]
