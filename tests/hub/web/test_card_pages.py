@@ -4,10 +4,14 @@ staff refunds in part and in whole from the orders page."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+from sqlalchemy import select
 
+from hub.schema_notifications import notifications
+from hub.schema_web import mail_log
 from tests.support import LOCALSTRIPE_KEYS, register_stripe_webhook, stripe_card_token, wait_for
 
 
@@ -23,7 +27,7 @@ def hub(live_server, localstripe):
 
 
 def test_card_checkout_pays_on_the_order_page_and_staff_refund_in_part_then_whole(
-    browser_client, new_browser, hub, localstripe, event
+    browser_client, new_browser, hub, localstripe, event, engine
 ):
     web = browser_client
     web.get(f"/events/{event['id']}")
@@ -71,3 +75,14 @@ def test_card_checkout_pays_on_the_order_page_and_staff_refund_in_part_then_whol
         as_text=True
     )
     assert "This order is refunded" in web.get(order_url).get_data(as_text=True)
+    # the pages mail nothing themselves: each change went to the outbox, and the mail queue sends it
+    with engine.connect() as conn:
+        told = conn.execute(
+            select(notifications.c.kind, notifications.c.payload)
+            .where(notifications.c.order_id == order_id)
+            .order_by(notifications.c.id)
+        ).all()
+        sent_by_pages = conn.execute(select(mail_log.c.kind).where(mail_log.c.order_id == order_id)).scalars().all()
+    assert [kind for kind, _ in told] == ["order.placed", "order.paid", "order.refunded", "order.refunded"]
+    assert [json.loads(payload)["whole"] for _, payload in told[2:]] == [False, True]
+    assert sent_by_pages == []
