@@ -48,6 +48,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     passphrase = app.config["KEY_PASSPHRASE"]
     app.extensions["tickethub.keys"] = HubKeys(app.config["KEYS_DIR"], passphrase.encode() if passphrase else None)
+    from .services.payments import providers_for
+
+    # this app's payment methods; card (with its own Stripe client) only when its keys are configured
+    app.extensions["tickethub.payments"] = providers_for(app.config)
     app.teardown_appcontext(close_db)
     app.before_request(require_schema)
     app.url_map.converters["int"] = DatabaseId  # before any route is added

@@ -410,6 +410,41 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("WALLET_TEAM_ID", "", "wallet", "the Apple developer team id the certificate belongs to."),
     Setting("WALLET_ORGANIZATION", "ticketgate", "wallet", "the organization name Wallet shows on the pass."),
+    # card payments through Stripe (hub/services/stripe_card.py, docs/payments.md): without both keys
+    # the card method is not offered at all
+    Setting(
+        "STRIPE_SECRET_KEY",
+        "",
+        "payments",
+        "the Stripe account's secret API key (`sk_live_...`, `sk_test_...`); with `STRIPE_PUBLISHABLE_KEY` it "
+        "turns on the `card` payment method; empty: no card payments.",
+    ),
+    Setting(
+        "STRIPE_PUBLISHABLE_KEY",
+        "",
+        "payments",
+        "the account's publishable key (`pk_...`), given to the buyer's browser for Stripe.js.",
+    ),
+    Setting(
+        "STRIPE_WEBHOOK_SECRET",
+        "",
+        "payments",
+        "signing secret (`whsec_...`) of the webhook endpoint `<PUBLIC_URL>/payments/stripe/webhook`; "
+        "events whose `Stripe-Signature` does not verify with it are refused with 400.",
+    ),
+    Setting(
+        "STRIPE_API_BASE",
+        "",
+        "payments",
+        "address of a Stripe-compatible API instead of `https://api.stripe.com`, e.g. a `localstripe` "
+        "for tests (its fake Stripe.js is then loaded from there too); empty: Stripe itself.",
+    ),
+    Setting(
+        "PAYMENT_RATE_LIMIT",
+        "20 per minute",
+        "payments",
+        "card payment attempts per address on the order page (against card testing); over it 429.",
+    ),
 )
 
 # Variables that say where the settings are, read only from the environment.

@@ -16,6 +16,7 @@ RATE_LIMITED: dict[str, tuple[str, tuple[str, ...]]] = {
     "api.holds.create_hold": ("HOLD_RATE_LIMIT", ("POST",)),
     "api.holds.change_seats": ("HOLD_RATE_LIMIT", ("PUT",)),
     "store.hold": ("HOLD_RATE_LIMIT", ("POST",)),
+    "store.pay_card": ("PAYMENT_RATE_LIMIT", ("POST",)),  # card testing: many cards tried on one order
     "account.login": ("LOGIN_RATE_LIMIT", ("POST",)),
     "account.login_2fa": ("LOGIN_RATE_LIMIT", ("POST",)),
     "account.register": ("LOGIN_RATE_LIMIT", ("POST",)),

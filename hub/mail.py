@@ -182,19 +182,56 @@ def _confirmation_html(
 
 
 def refund_notice(
-    *, to: str, buyer_name: str, order_code: str, event_title: str, amount: str, tickets: Iterable[str]
+    *,
+    to: str,
+    buyer_name: str,
+    order_code: str,
+    event_title: str,
+    amount: str,
+    tickets: Iterable[str],
+    part: bool = False,
+    closed_as: str | None = None,
 ) -> EmailMessage:
-    """A paid order refunded; `tickets`: the seats (or ticket types) whose tickets no longer get in."""
-    body = "\n".join(
-        [
-            f"Hello {buyer_name},",
-            "",
+    """Money went back to the buyer. A paid order refunded: `tickets`, the seats (or ticket types) whose
+    tickets no longer get in. `part`: a part of a paid order, whose tickets stay valid. `closed_as`: a card
+    payment that arrived for an order already "expired" or "cancelled" (its seats maybe sold to others),
+    given back in full."""
+    if closed_as is not None:
+        why = "had expired (it was not paid in time)" if closed_as == "expired" else f"was already {closed_as}"
+        lines = [
+            f"your card payment of {amount} for order {order_code} ({event_title}) arrived after the order",
+            f"{why}, so we could not give you its seats and have refunded the payment in full.",
+            "You have no tickets for this order. If you still want to come, you are welcome to order again.",
+        ]
+    elif part:
+        lines = [
+            f"we have refunded {amount} of your order {order_code} ({event_title}).",
+            "Your tickets stay valid.",
+        ]
+    else:
+        lines = [
             f"we have refunded {amount} for your order {order_code} ({event_title}).",
             f"These tickets are no longer valid and will not get you in: {', '.join(tickets)}.",
             "You can delete them.",
         ]
+    lines.append("The money reaches your account in a few days, depending on your bank.")
+    return _message(to, buyer_name, f"Refund for order {order_code}", "\n".join([f"Hello {buyer_name},", "", *lines]))
+
+
+def payment_failed(
+    *, to: str, buyer_name: str, order_code: str, event_title: str, reason: str, pay_by: str, order_url: str
+) -> EmailMessage:
+    """A card payment attempt did not go through; the order can still be paid until its deadline."""
+    body = "\n".join(
+        [
+            f"Hello {buyer_name},",
+            "",
+            f"your card payment for order {order_code} ({event_title}) did not go through: {reason}",
+            "Nothing was charged. Your seats stay reserved until " + pay_by + "; you can try again, or use",
+            f"another card, here: {order_url}",
+        ]
     )
-    return _message(to, buyer_name, f"Refund for order {order_code}", body)
+    return _message(to, buyer_name, f"Your payment for order {order_code} did not go through", body)
 
 
 # How the buyer pays an order that is not paid at once, in plain words (payment method -> phrase).

@@ -25,7 +25,7 @@ def sweep_once(app: Flask) -> int:
     """Expire stale holds and overdue unpaid orders; returns how many holds and orders."""
     with app.extensions["tickethub.engine"].connect() as conn:
         count = sweep_expired(conn)
-        expired = expire_overdue(conn)
+        expired = expire_overdue(conn, providers=app.extensions["tickethub.payments"])
     if count:
         log.info("released %d expired hold(s)", count)
     if expired:

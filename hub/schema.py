@@ -244,6 +244,25 @@ orders = Table(
     # confirmation can take exactly those again if they are still free
     Column("released_seats", Text),
     Index("ix_orders_due", "status", "payment_due_at"),
+    # online payments (card): the provider's payment id (a Stripe PaymentIntent), why the last attempt
+    # failed (shown on the order page), and how much the provider has confirmed it gave back
+    Column("payment_ref", String(255)),
+    Column("payment_error", String(300)),
+    Column("refunded_amount", Integer, nullable=False, default=0, server_default="0"),
+    # an expired or cancelled order whose open payment the provider has not cancelled yet (the sweep retries)
+    Column("payment_cancel_due", Boolean, nullable=False, default=False, server_default=false()),
+    Index("ix_orders_cancel_due", "payment_cancel_due"),  # every sweep looks for the (rare) true ones
+    Index("uq_orders_payment_ref", "payment_ref", unique=True),
+)
+
+# Webhook events of payment providers already applied (by the provider's event id): a replay changes nothing.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("provider", String(20), nullable=False),
+    Column("type", String(100), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
 )
 
 tickets = Table(

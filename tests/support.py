@@ -103,3 +103,56 @@ def stop_process(proc: subprocess.Popen | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+# The test keys a hub uses with localstripe (which accepts any sk_/pk_ key) and the webhook secret
+# both sides share.
+LOCALSTRIPE_KEYS = {
+    "STRIPE_SECRET_KEY": "sk_test_ticketgate",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_ticketgate",
+    "STRIPE_WEBHOOK_SECRET": "whsec_ticketgate_test",
+}
+
+
+def start_localstripe(log: Path) -> tuple[subprocess.Popen, str]:
+    """A real `localstripe` (a stateful fake Stripe API, fake Stripe.js and webhook sender) on a free
+    loopback port; returns the process and its address (the hub's STRIPE_API_BASE).
+
+    --from-scratch: it does not load the state an earlier run left in its one file, /tmp/localstripe.pickle."""
+    import importlib.util
+    import sys
+
+    require(importlib.util.find_spec("localstripe") is not None, "localstripe is not installed (dev extra)")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_process(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        env=dict(os.environ),
+        log=log,
+        ready_url=f"{base}/js.stripe.com/v3/",
+        what="localstripe",
+    )
+    return proc, base
+
+
+def register_stripe_webhook(api_base: str, url: str, secret: str = LOCALSTRIPE_KEYS["STRIPE_WEBHOOK_SECRET"]) -> None:
+    """Send localstripe's webhooks (every event, signed with `secret`) to `url`, instead of any earlier one."""
+    response = requests.post(f"{api_base}/_config/webhooks/hub", json={"url": url, "secret": secret}, timeout=10)
+    response.raise_for_status()
+
+
+def stripe_card_token(api_base: str, number: str = "4242424242424242") -> str:
+    """What Stripe.js makes of the card a buyer typed (a `tok_...` id; the hub never sees the number)."""
+    response = requests.post(
+        f"{api_base}/v1/tokens",
+        data={
+            "card[number]": number,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+            "key": LOCALSTRIPE_KEYS["STRIPE_PUBLISHABLE_KEY"],
+        },
+        timeout=10,
+    )
+    response.raise_for_status()
+    return response.json()["id"]

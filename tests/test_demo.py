@@ -1,5 +1,5 @@
-"""`tickethub demo` (what `make demo` runs) as a subprocess: hub, enrolled gate on ticket
-photos, admissions synced; it stops every child cleanly, and a second run reuses its folder."""
+"""`tickethub demo` (what `make demo` runs) as a subprocess: hub, a card purchase through localstripe,
+enrolled gate on ticket photos, admissions synced; it stops every child cleanly, and a second run reuses its folder."""
 
 from __future__ import annotations
 
@@ -62,6 +62,9 @@ def test_demo_syncs_admissions_then_stops_cleanly_and_runs_again(tmp_path):
     for label in ("storefront:", "dashboard:", "door page:"):
         assert re.search(rf"{label}\s+http://127\.0\.0\.1:\d+/", first.stdout), first.stdout
     assert re.search(r"admissions reached the hub: [1-9]\d* admitted", first.stdout)
+    # a card purchase end to end against the localstripe the demo started (the dev extra installs it)
+    assert re.search(r"card purchase end to end: order \d+ paid by Stripe's webhook, 2 tickets issued", first.stdout)
+    assert re.search(r"localstripe: http://127\.0\.0\.1:\d+", first.stdout)
     assert len(list((out / "ticket-photos").glob("*.png"))) == 7
     assert _processes_mentioning(str(out)) == []
 

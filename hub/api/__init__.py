@@ -91,6 +91,9 @@ def _any_text(value: Any, bad) -> bool:
 
 
 def register_api(app: Flask) -> None:
+    from . import payments
+
     api = build_api()
     register_error_handlers(app, api)
     app.register_blueprint(api)
+    app.register_blueprint(payments.bp)  # providers' webhooks, on API-only hubs too

@@ -30,7 +30,7 @@ from ..services.venues import VENUE_SPEC
 from ..services.webhooks import ENDPOINT_CHANGE_SPEC, ENDPOINT_SPEC
 from .event_admin import CANCEL_SPEC
 from .holds import HOLD_SEATS_SPEC, HOLD_SPEC
-from .orders import ORDER_SPEC
+from .orders import ORDER_SPEC, REFUND_SPEC
 from .queue import ADMISSION_HEADER, TICKET_HEADER
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -53,6 +53,7 @@ def _errors(*codes: int) -> dict:
         413: "Body too large",
         422: "Invalid field",
         429: "Rate limited, or the hold limit per client reached",
+        502: "The payment provider (Stripe) could not be reached or refused; nothing was charged",
     }
     return {str(c): _resp(texts[c], ERROR) for c in codes}
 
@@ -73,6 +74,11 @@ def _op(
         op["parameters"] = params
     if auth:
         op["security"] = [{"bearer": []}]
+    return op
+
+
+def _optional_body(op: dict) -> dict:
+    op["requestBody"]["required"] = False
     return op
 
 
@@ -414,7 +420,20 @@ SCHEMAS = {
             "seats": {"type": "array", "items": OBJ},
         }
     ),
-    "OrderIn": annotated(ORDER_SPEC.json_schema(), {"payment.method": {"enum": sorted(payments.PROVIDERS)}}),
+    "OrderIn": annotated(
+        ORDER_SPEC.json_schema(),
+        {
+            "payment.method": {
+                "enum": sorted([*payments.PROVIDERS, "card"]),
+                "description": "`card` only on a hub with Stripe keys (else 422 `unknown_payment_method`): "
+                "the order is pending until Stripe confirms the payment, see docs/payments.md",
+            }
+        },
+    ),
+    "RefundIn": annotated(
+        REFUND_SPEC.json_schema(),
+        {"amount": "minor units to give back of a paid card order (default: all that is left)"},
+    ),
     "TicketSeat": _record({"section": STR, "row": STR, "seat": STR, "index": INT}),
     "Ticket": _record(
         {
@@ -443,7 +462,22 @@ SCHEMAS = {
             "hold_id": INT,
             "status": {"enum": ["pending", "paid", "expired", "refunded", "cancelled"]},
             "buyer": _record({"name": STR, "email": STR}),
-            "payment": _record({"method": STR, "status": {"enum": ["pending", "paid"]}}),
+            "payment": _record(
+                {
+                    "method": STR,
+                    "status": {"enum": ["pending", "paid"]},
+                    "refunded": {**INT, "description": "minor units the payment provider confirmed it gave back"},
+                    "error": _nullable(STR, "why the last card payment attempt failed; null: none failed"),
+                },
+                optional={
+                    "client_secret": {
+                        **STR,
+                        "description": "a pending card order: the Stripe PaymentIntent's client secret, "
+                        "for Stripe.js or a mobile SDK (in the purchase's answer)",
+                    },
+                    "publishable_key": {**STR, "description": "a pending card order: the Stripe key to use it with"},
+                },
+            ),
             "subtotal": INT,
             "fees": INT,
             "total": INT,
@@ -932,6 +966,7 @@ def _paths() -> dict:
                 404,
                 409,
                 422,
+                502,
                 body=ref("OrderIn"),
                 tag="orders",
                 params=[
@@ -955,16 +990,23 @@ def _paths() -> dict:
             )
         },
         "/api/v1/orders/{order_id}/refund": {
-            "post": _op(
-                "Refund (paid) or cancel (pending): frees seats, revokes tickets",
-                {"200": _resp("Order", ref("Order"))},
-                401,
-                403,
-                404,
-                409,
-                params=[order_id],
-                auth=True,
-                tag="orders",
+            "post": _optional_body(
+                _op(
+                    "Refund (paid) or cancel (pending): frees seats, revokes tickets; a card order through "
+                    "Stripe, in whole or (with `amount`) in part, shown once Stripe confirms it",
+                    {"200": _resp("Order", ref("Order"))},
+                    400,
+                    401,
+                    403,
+                    404,
+                    409,
+                    422,
+                    502,
+                    body=ref("RefundIn"),
+                    params=[order_id],
+                    auth=True,
+                    tag="orders",
+                )
             )
         },
         "/api/v1/orders/{order_id}/confirm-payment": {

@@ -17,7 +17,7 @@ from ..services import tickets as ticket_service
 from ..services.roles import DOOR, DOOR_STAFF, STAFF
 from ..services.users import get_user
 from ..services.validate import integer, obj, string
-from .util import current_user, json_body, require_role, signer
+from .util import current_user, json_body, payment_providers, require_role, signer
 
 bp = Blueprint("orders", __name__)
 
@@ -29,6 +29,10 @@ ORDER_SPEC = obj(
         "payment": obj(required={"method": string(40, 1)}),
     }
 )
+
+
+# optional body of a refund: an amount (minor units) gives back part of a paid card order
+REFUND_SPEC = obj(optional={"amount": integer(1)})
 
 
 def _with_urls(order: dict) -> dict:
@@ -75,6 +79,7 @@ def create_order():
         signer(),
         idempotency_key=request.headers.get("Idempotency-Key"),
         config=current_app.config,
+        providers=payment_providers(),
     )
     seatmap.changed(order["event_id"], hold_id=order["hold_id"])  # the hold's seats are sold
     return jsonify(_with_urls(order)), 201
@@ -122,7 +127,8 @@ def _owned_order(order_id: int) -> dict:
 @require_role(*STAFF)
 def refund_order(order_id: int):
     _owned_order(order_id)
-    order = order_service.refund(get_db(), order_id)
+    spec = REFUND_SPEC(json_body(), "refund") if request.content_length else {}
+    order = order_service.refund(get_db(), order_id, amount=spec.get("amount"), providers=payment_providers())
     seatmap.changed(order["event_id"])
     return jsonify(_with_urls(order))
 

@@ -50,6 +50,11 @@ def signer():
     return current_app.extensions["tickethub.keys"].current()
 
 
+def payment_providers() -> dict:
+    """The app's payment methods (hub.services.payments.providers_for): card only with Stripe keys."""
+    return current_app.extensions["tickethub.payments"]
+
+
 def current_user() -> dict | None:
     """The user of the request's bearer token, or None (anonymous)."""
     if "api_user" not in g:

@@ -4,7 +4,10 @@ A hub on SQLite (demo venue, events and an organizer from `tickethub demo-data`)
 a few tickets sold through the services, photos of their QR codes (tilted,
 noisy, as a camera would see them), `tickethub serve`, one gate enrolled with
 `gate-agent enroll` and running `gate-agent run` on those photos (or a real
-camera). Ctrl-C stops every process. Running it again reuses `--out`.
+camera). With `localstripe` installed (the dev extra), the hub takes cards
+through it: a local fake Stripe the demo starts itself, and one card purchase
+runs end to end (order, PaymentIntent, payment, Stripe's webhook, tickets).
+Ctrl-C stops every process. Running it again reuses `--out`.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
     # demo-data and the child processes read these: this instance, on SQLite whatever the shell says
     os.environ["TICKETHUB_INSTANCE_PATH"] = str(instance)
     os.environ["TICKETHUB_DATABASE_URL"] = f"sqlite:///{instance / 'tickethub.sqlite3'}"
-    step = _stepper(5)
+    step = _stepper(6)
 
     app = _prepared_app(instance, step)
     state = _seed(app, out / "demo.json", step)
@@ -81,9 +84,15 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        stripe_base = _start_localstripe(children, stopping)  # before the hub: it reads the keys at start
         children.start("hub", [_script("tickethub"), "serve", "--port", str(port)])
         children.wait_http(f"{hub_url}/api/v1/keyring", "hub", stopping)
         step(f"hub serving on {hub_url} (log {children.log('hub')})")
+        if stripe_base is None:
+            step("card payments: skipped, localstripe is not installed (pip install -e '.[dev]' installs it)")
+        else:
+            step(_card_purchase(hub_url, stripe_base, state["event_id"]))
+            click.echo(f"      (localstripe log {children.log('localstripe')})")
         device = _enrolled_gate(app, state, gate_dir, hub_url, children)
         source = ["--camera", camera] if camera is not None else ["--source", str(photos), "--fps", str(fps)]
         children.start(
@@ -111,6 +120,8 @@ def demo_command(out: Path, camera, port: int, gate_port: int, fps: float, exit_
         )
         click.echo(f"  door page:   {door_url}")
         click.echo(f"  mail:        {instance / 'outbox'}  (links in mails point at {hub_url})")
+        if stripe_base is not None:
+            click.echo(f"  localstripe: {stripe_base}  (pay by card on the storefront with 4242 4242 4242 4242)")
         click.echo("")
         click.echo("Ctrl-C stops the hub and the gate.")
         while stopping["signal"] is None:
@@ -213,6 +224,90 @@ def _admitted(app, event_id: int) -> int:
         return attendance(conn, event_id)["admitted"]
 
 
+# --- card payments through localstripe ----------------------------------------------
+
+# localstripe takes any sk_/pk_ key; the webhook secret is what it signs its events with
+DEMO_STRIPE = {
+    "TICKETHUB_STRIPE_SECRET_KEY": "sk_test_demo",
+    "TICKETHUB_STRIPE_PUBLISHABLE_KEY": "pk_test_demo",
+    "TICKETHUB_STRIPE_WEBHOOK_SECRET": "whsec_demo",
+}
+
+
+def _start_localstripe(children: Children, stopping: dict) -> str | None:
+    """A localstripe on a free port and the hub's Stripe settings pointing at it; None when it is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("localstripe") is None:
+        return None
+    port = _port(0)
+    base = f"http://127.0.0.1:{port}"
+    # --from-scratch: not the objects an earlier run left in localstripe's file (/tmp/localstripe.pickle)
+    children.start("localstripe", [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"])
+    children.wait_http(f"{base}/js.stripe.com/v3/", "localstripe", stopping)
+    os.environ.update(DEMO_STRIPE, TICKETHUB_STRIPE_API_BASE=base)  # the hub child reads them
+    return base
+
+
+def _card_purchase(hub_url: str, stripe_base: str, event_id: int) -> str:
+    """One card purchase through the hub's API, paid at (local) Stripe, made paid by Stripe's webhook;
+    what went wrong instead, in one line (the rest of the demo runs on)."""
+    import requests
+    import stripe
+
+    try:
+        return _card_purchase_steps(hub_url, stripe_base, event_id)
+    except (requests.RequestException, stripe.StripeError, ChildFailed) as exc:
+        return f"card purchase FAILED: {exc}"
+
+
+def _card_purchase_steps(hub_url: str, stripe_base: str, event_id: int) -> str:
+    import requests
+    import stripe
+
+    requests.post(
+        f"{stripe_base}/_config/webhooks/hub",
+        json={"url": f"{hub_url}/payments/stripe/webhook", "secret": DEMO_STRIPE["TICKETHUB_STRIPE_WEBHOOK_SECRET"]},
+        timeout=10,
+    ).raise_for_status()
+    held = requests.post(f"{hub_url}/api/v1/events/{event_id}/holds", json={"best_available": {"count": 2}}, timeout=30)
+    held.raise_for_status()
+    hold = held.json()
+    placed = requests.post(
+        f"{hub_url}/api/v1/orders",
+        json={
+            "hold_id": hold["hold_id"],
+            "hold_token": hold["hold_token"],
+            "buyer": {"name": "Card Buyer", "email": "card@demo.example"},
+            "payment": {"method": "card"},
+        },
+        timeout=30,
+    )
+    placed.raise_for_status()
+    order = placed.json()
+    click.echo(f"      order {order['id']} placed, pending: {order['total'] / 100:.2f} {order['currency']} by card")
+    # what the buyer's Stripe.js does with the client secret: pay the PaymentIntent with a test card
+    client = stripe.StripeClient(DEMO_STRIPE["TICKETHUB_STRIPE_SECRET_KEY"], base_addresses={"api": stripe_base})
+    intent = order["payment"]["client_secret"].split("_secret_")[0]
+    client.v1.payment_intents.update(intent, {"payment_method": "pm_card_visa"})
+    paid_at_stripe = client.v1.payment_intents.confirm(intent)
+    click.echo(f"      PaymentIntent {intent} {paid_at_stripe.status} at localstripe (card 4242 4242 4242 4242)")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        seen = requests.get(
+            f"{hub_url}/api/v1/orders/{order['id']}", headers={"X-Order-Token": order["access_token"]}, timeout=10
+        ).json()
+        if seen["status"] != "pending":
+            break
+        time.sleep(0.2)  # Stripe's webhook arrives about a second later
+    else:
+        raise ChildFailed(f"the hub did not get localstripe's webhook for order {order['id']} within 30 s")
+    return (
+        f"card purchase end to end: order {order['id']} {seen['status']} by Stripe's webhook, "
+        f"{len(seen['tickets'])} tickets issued"
+    )
+
+
 # --- ticket photos -----------------------------------------------------------------
 
 
@@ -272,7 +367,7 @@ class Stopped(Exception):
 
 class Children:
     """The demo's subprocesses, each in its own session: Ctrl-C reaches only the demo, which
-    stops them in order (the gate first, then the hub)."""
+    stops them in order (the gate first, then the hub, then localstripe)."""
 
     def __init__(self, out: Path):
         self.out = out
@@ -318,7 +413,7 @@ class Children:
         raise ChildFailed(f"{name} did not answer on {url} within {timeout:.0f} s (log {self.log(name)})")
 
     def stop_all(self) -> None:
-        for name in ("gate", "hub"):
+        for name in ("gate", "hub", "localstripe"):
             proc = self.procs.pop(name, None)
             if proc is None or proc.poll() is not None:
                 continue

@@ -123,6 +123,7 @@ def when_label(starts_at: datetime) -> str:
 MAIL_KINDS = {
     notifications.ORDER_PLACED: "order_received",
     notifications.ORDER_PAID: "confirmation",
+    notifications.ORDER_PAYMENT_FAILED: "payment_failed",
     notifications.ORDER_EXPIRED: "expired",
     notifications.ORDER_REFUNDED: "refund",
     notifications.ORDER_CANCELLED: "cancelled",
@@ -170,13 +171,26 @@ def build_message(conn: Connection, notification: Mapping, links: Links) -> Emai
         return mail.order_expired(**buyer, event_title=facts["title"], pay_by=when_label(order["payment_due_at"]))
     if kind == notifications.ORDER_CANCELLED:
         return mail.order_cancelled(**buyer, event_title=facts["title"])
+    if kind == notifications.ORDER_PAYMENT_FAILED:
+        if order["status"] != "pending":
+            return None  # paid with another card, or closed, since
+        return mail.payment_failed(
+            **buyer,
+            event_title=facts["title"],
+            reason=data.get("message") or "the card was declined.",
+            pay_by=when_label(order["payment_due_at"]),
+            order_url=order_url,
+        )
     if kind == notifications.ORDER_REFUNDED:
         revoked = ticket_cards(conn, order_id, ticket_ids=data.get("revoked", []), only_valid=False)
+        was = data.get("order_status", "paid")
         return mail.refund_notice(
             **buyer,
             event_title=facts["title"],
-            amount=format_money(order["total"], order["currency"]),
+            amount=format_money(data.get("amount", order["total"]), order["currency"]),
             tickets=[c.seat_label if c.is_seated else c.ticket_type_name for c in revoked],
+            part=not data.get("whole", True) and was == "paid",
+            closed_as=None if was == "paid" else was,
         )
     if kind == notifications.EVENT_REMINDER:
         if order["status"] != "paid":

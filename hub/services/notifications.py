@@ -28,8 +28,12 @@ from .clock import iso
 # Every kind, in one place. Order kinds carry order_id; ticket kinds carry order_id and ticket_id.
 ORDER_PLACED = "order.placed"  # an unpaid order: payload payment_due_at (ISO 8601 UTC), payment_method
 ORDER_PAID = "order.paid"  # tickets issued
+ORDER_PAYMENT_FAILED = "order.payment_failed"  # a card attempt failed (payload message); still payable
 ORDER_EXPIRED = "order.expired"  # not paid by payment_due_at: its places are back on sale
-ORDER_REFUNDED = "order.refunded"  # a paid order refunded: its tickets revoked
+# money went back: payload amount (this refund), refunded (in all), whole (true: the order is refunded and
+# its tickets revoked, listed in revoked; false: a part of a card payment, or a card payment that arrived
+# for an order already closed, order_status), order_status (what the order was)
+ORDER_REFUNDED = "order.refunded"
 ORDER_CANCELLED = "order.cancelled"  # an unpaid order cancelled by staff
 TICKET_REISSUED = "ticket.reissued"  # ticket_id is the new ticket; payload replaces: the revoked one
 # a gate admitted ticket_id (services.sync, when its push arrives): payload scan_id, device_id,
@@ -41,6 +45,7 @@ KINDS = frozenset(
     {
         ORDER_PLACED,
         ORDER_PAID,
+        ORDER_PAYMENT_FAILED,
         ORDER_EXPIRED,
         ORDER_REFUNDED,
         ORDER_CANCELLED,

@@ -11,7 +11,8 @@ returned to a caller who proves the hold token, like the first purchase did.
 An order that is not paid at once (box office; a card while the buyer pays) has a payment
 deadline, ``orders.payment_due_at`` (`payment_due_at` says when): past it the order expires (`expire_overdue`, run by
 the sweeper) and its places go back on sale. A payment confirmed after that takes the same places
-back only if they are still free (`confirm_payment`); otherwise 409 and nothing changes.
+back only if they are still free (`confirm_payment`, or a card's succeeded webhook in `apply_payment_event`);
+otherwise 409 (a card payment is refunded) and nothing changes.
 Every change of an order's state publishes a notification (services.notifications) in its own
 transaction, so mail (and webhooks) follow whichever channel made the change.
 
@@ -27,6 +28,7 @@ import logging
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -35,12 +37,21 @@ from common.signing import SigningKey
 
 from ..config import DEFAULTS, typed
 from ..db import atomic, retrying
-from ..schema import event_seats, events, holds, orders, ticket_types, tickets
+from ..schema import event_seats, events, holds, orders, payment_events, ticket_types, tickets
 from . import notifications, pricing, promos
 from .clock import iso, utcnow
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .holds import _ga_places_left, find_hold, hold_is_live, live_hold
-from .payments import get_provider
+from .payments import (
+    Intent,
+    OnlinePayment,
+    PaymentDeclined,
+    PaymentEvent,
+    PaymentProvider,
+    PaymentUnavailable,
+    get_provider,
+    online,
+)
 from .seats import held_by, seat_is_free
 from .tickets import issue_tickets, revoke_tickets, ticket_json, ticket_rows
 from .tokens import same_secret, sha256_hex
@@ -84,17 +95,22 @@ def purchase(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     promo_code: str | None = None,
+    providers: Mapping[str, PaymentProvider] | None = None,
     config: Mapping | None = None,
 ) -> dict:
     """Convert a live hold into an order; tickets are issued at once when the payment is done.
 
     The order is charged the hold's services.pricing price (with the promo code's discount,
     whose use is counted in the same transaction): what the checkout page showed.
+    `providers`: the app's payment methods (payments.providers_for); without it, free and box office.
+    An online method (card) gets its payment opened after the order is committed (the answer's
+    `payment.client_secret` is what the buyer pays with); the order stays pending until the provider
+    says the payment succeeded (`apply_payment_event`).
     An unpaid order gets its payment deadline from the event or `config` (the hub's settings).
     """
     now = now or utcnow()
     buyer = BUYER_SPEC(buyer, "buyer")
-    provider = get_provider(payment_method)
+    provider = get_provider(payment_method, providers)
     scoped_key = _scoped_key(hold_id, idempotency_key)
 
     def attempt() -> dict:
@@ -121,6 +137,9 @@ def purchase(
                 "created_at": now,
                 "paid_at": now if payment_status == "paid" else None,
                 "payment_due_at": due,
+                "refunded_amount": 0,
+                "payment_error": None,
+                "payment_cancel_due": False,
             }
             order["id"] = order_id = conn.execute(_INSERT_ORDER, order).scalar_one()
             if price.promo:
@@ -166,15 +185,55 @@ def purchase(
         find_hold(conn, hold_id, hold_token)
         replay = _order_for_key(conn, scoped_key)
         if replay is not None:
-            return get_order(conn, replay)
+            return with_online_payment(conn, get_order(conn, replay), providers, now)
     try:
-        return retrying(attempt)
+        return with_online_payment(conn, retrying(attempt), providers, now)
     except (Conflict, IntegrityError):
         # A concurrent request with the same key may have won: return its result.
         order_id = _order_for_key(conn, scoped_key)
         if order_id is None:
             raise
-    return get_order(conn, order_id)
+    return with_online_payment(conn, get_order(conn, order_id), providers, now)
+
+
+def with_online_payment(
+    conn: Connection, order: dict, providers: Mapping[str, PaymentProvider] | None, now: datetime | None = None
+) -> dict:
+    """The order with what its buyer pays it with (`payment.client_secret`, `payment.publishable_key`)
+    while it is a pending online payment; the payment is opened with the provider the first time.
+
+    Opened outside the purchase's transaction: a call to Stripe must not hold the database's locks.
+    The provider's idempotency key is the order's, so two requests racing here open one payment; the
+    conditional UPDATE keeps the first reference. If the provider cannot open it, the order is
+    cancelled (its seats go back on sale) and the caller gets 502: nothing was charged."""
+    provider = online((providers or {}).get(order["payment"]["method"]))
+    if provider is None or order["status"] != "pending":
+        return order
+    ref = conn.execute(select(orders.c.payment_ref).where(orders.c.id == order["id"])).scalar_one()
+    try:
+        if ref is not None:
+            intent = provider.intent(ref)
+        else:
+            intent = provider.open(order["id"], order["total"], order["currency"], f"order-{order['id']}-payment")
+            with atomic(conn):
+                stored = conn.execute(
+                    update(orders)
+                    .where(orders.c.id == order["id"], orders.c.payment_ref.is_(None))
+                    .values(payment_ref=intent.ref)
+                ).rowcount
+            if not stored:  # another request stored its payment first: that one is the order's
+                return with_online_payment(conn, order, providers, now)
+    except PaymentUnavailable as exc:
+        if ref is None:
+            refund(conn, order["id"], now)  # pending -> cancelled, the seats are free again
+            raise PaymentUnavailable(
+                "the card payment could not be started (the payment provider did not answer); nothing was "
+                "charged and the order was cancelled: pick your seats again and retry in a moment",
+                exc.code,
+            ) from exc
+        raise
+    order["payment"].update(client_secret=intent.client_secret, publishable_key=provider.publishable_key)
+    return order
 
 
 def _scoped_key(hold_id: int, idempotency_key: str | None) -> str | None:
@@ -210,7 +269,12 @@ def order_json(order, order_tickets: list[dict]) -> dict:
         "hold_id": order["hold_id"],
         "status": order["status"],
         "buyer": {"name": order["buyer_name"], "email": order["buyer_email"]},
-        "payment": {"method": order["payment_method"], "status": "paid" if order["paid_at"] else "pending"},
+        "payment": {
+            "method": order["payment_method"],
+            "status": "paid" if order["paid_at"] else "pending",
+            "refunded": order["refunded_amount"],
+            "error": order["payment_error"],
+        },
         "subtotal": order["subtotal"],
         "fees": order["fees"],
         "total": order["total"],
@@ -232,29 +296,45 @@ def check_access(conn: Connection, order_id: int, access_token: str | None) -> N
 
 
 def confirm_payment(conn: Connection, order_id: int, signer: SigningKey, now: datetime | None = None) -> dict:
-    """The payment of an unpaid order arrived (staff at the box office, or a payment provider); the
-    tickets are issued now.
+    """Staff confirm the payment of an unpaid (box office) order; the tickets are issued now.
 
     An expired order is confirmed only if the places it gave back are all still free: it takes them
     again. Otherwise 409 ``order_expired_places_taken`` and nothing changes (the caller refunds the
     money). A pending order past its deadline that no sweep has expired yet still has its places, which
     were never back on sale, so it is confirmed like one inside its deadline.
+    An online payment (card) is confirmed only by its provider (`apply_payment_event`), never by hand.
     """
     now = now or utcnow()
     with atomic(conn):
         order = _locked_order(conn, order_id)
-        if order.status == "expired":
-            _take_places_back(conn, order, now)
-        elif order.status != "pending":
+        if order.status not in ("pending", "expired"):
             raise Conflict(f"order {order_id} is {order.status}", "order_not_pending")
-        conn.execute(
-            update(orders)
-            .where(orders.c.id == order_id)
-            .values(status="paid", paid_at=now, closed_at=None, released_seats=None)
-        )
-        issue_tickets(conn, order_id, order.event_id, _sold_items(conn, order), signer, now)
-        notifications.publish(conn, notifications.ORDER_PAID, order_id=order_id, event_id=order.event_id, now=now)
+        if order.payment_ref is not None:
+            raise Conflict(f"order {order_id} is paid by card: Stripe confirms it", "paid_online")
+        _mark_paid(conn, order, signer, now)
     return get_order(conn, order_id)
+
+
+def _mark_paid(conn: Connection, order, signer: SigningKey, now: datetime) -> None:
+    """Inside the caller's transaction, with the order locked and pending or expired: paid, its tickets
+    issued and order.paid published. An expired order first takes back its places (409
+    ``order_expired_places_taken`` if any was sold again: the caller's transaction rolls back)."""
+    if order.status == "expired":
+        _take_places_back(conn, order, now)
+    conn.execute(
+        update(orders)
+        .where(orders.c.id == order.id)
+        .values(
+            status="paid",
+            paid_at=now,
+            closed_at=None,
+            released_seats=None,
+            payment_error=None,
+            payment_cancel_due=False,
+        )
+    )
+    issue_tickets(conn, order.id, order.event_id, _sold_items(conn, order), signer, now)
+    notifications.publish(conn, notifications.ORDER_PAID, order_id=order.id, event_id=order.event_id, now=now)
 
 
 def payment_due_at(
@@ -285,11 +365,25 @@ def _hub_deadline_minutes(method: str, config: Mapping) -> int:
     return typed(key, config.get(key, DEFAULTS[key]))
 
 
-def expire_overdue(conn: Connection, now: datetime | None = None, batch: int = 100) -> list[dict]:
+def expire_overdue(
+    conn: Connection,
+    now: datetime | None = None,
+    batch: int = 100,
+    providers: Mapping[str, PaymentProvider] | None = None,
+) -> list[dict]:
     """Expire unpaid orders past their payment deadline: their places go back on sale and the buyer is
     notified. Each order in its own short transaction, re-checked under lock, so a payment confirmed
-    at the same moment either wins (paid) or takes the places back after. Returns [{id, event_id}]."""
+    at the same moment either wins (paid) or takes the places back after. Returns [{id, event_id}].
+
+    Then, outside those transactions, the open card payments of expired (and cancelled) orders are
+    cancelled with `providers` (`cancel_due_payments`; what fails is tried again by the next sweep)."""
     now = now or utcnow()
+    expired = _expire_all(conn, now, batch)
+    cancel_due_payments(conn, providers)
+    return expired
+
+
+def _expire_all(conn: Connection, now: datetime, batch: int) -> list[dict]:
     expired: list[dict] = []
     while True:
         if conn.in_transaction():
@@ -319,7 +413,12 @@ def _expire(conn: Connection, order_id: int, now: datetime) -> dict | None:
         conn.execute(
             update(orders)
             .where(orders.c.id == order_id)
-            .values(status="expired", closed_at=now, released_seats=json.dumps(seats) if seats else None)
+            .values(
+                status="expired",
+                closed_at=now,
+                released_seats=json.dumps(seats) if seats else None,
+                payment_cancel_due=order.payment_ref is not None,
+            )
         )
         notifications.publish(
             conn,
@@ -396,15 +495,115 @@ def _sold_items(conn: Connection, order) -> list[dict]:
     return [{"ticket_type_id": r.ticket_type_id, "seat_id": r.seat_id} for r in rows]
 
 
-def refund(conn: Connection, order_id: int, now: datetime | None = None) -> dict:
-    """Refund a paid order or cancel a pending one: seats go back on sale, tickets are revoked."""
+def refund(
+    conn: Connection,
+    order_id: int,
+    now: datetime | None = None,
+    *,
+    amount: int | None = None,
+    providers: Mapping[str, PaymentProvider] | None = None,
+) -> dict:
+    """Refund a paid order or cancel a pending one: seats go back on sale, tickets are revoked.
+
+    A paid card order is refunded through its provider: `amount` (minor units; None: all that is
+    left) goes back, and the order shows it only once the provider confirms (at once when Stripe
+    answers `succeeded`, else when its charge.refunded webhook arrives). Only when the whole total
+    has gone back is the order `refunded` with its seats freed; a partial refund keeps the tickets.
+    A pending card order is cancelled here and its payment closed with the provider."""
     now = now or utcnow()
+    order = conn.execute(select(orders).where(orders.c.id == order_id)).first()
+    if order is None:
+        raise NotFound(f"no order {order_id}", "order_not_found")
+    if conn.in_transaction():
+        conn.commit()  # the provider is called outside any transaction
+    if order.payment_ref is not None and order.status == "paid":
+        provider = _online_provider(order, providers)
+        left = order.total - order.refunded_amount
+        amount = left if amount is None else amount
+        if not 1 <= amount <= left:
+            raise Invalid(f"the refund must be 1 to {left} (what is left of the total)", "invalid_refund_amount")
+        # the same request again (a double click, a retry) is the same refund at Stripe
+        key = f"order-{order_id}-refund-{order.refunded_amount}-{amount}"
+        result = provider.refund(order.payment_ref, amount, key)
+        if result.done:
+            record_refund(conn, order_id, result.amount_refunded, now)
+        return get_order(conn, order_id)
+    if amount is not None:
+        raise Invalid("only a paid card order can be refunded in part", "partial_refund_unsupported")
+    closed = _close(conn, order_id, now)
+    if order.payment_ref is not None and order.status == "pending":
+        cancel_due_payments(conn, providers, [order_id])
+        return get_order(conn, order_id)
+    return closed
+
+
+def cancel_due_payments(
+    conn: Connection, providers: Mapping[str, PaymentProvider] | None, order_ids: list[int] | None = None
+) -> int:
+    """Cancel with the provider the open payments of expired and cancelled orders (`payment_cancel_due`), so
+    they can no longer be paid; returns how many. Called outside any transaction (a provider call must not
+    hold the database's locks): by the sweep after it expires orders, and by `refund` for a cancelled order.
+    A failure is logged and the payment stays due, so the next sweep tries again; should it be paid
+    meanwhile, its succeeded webhook finds the order closed and refunds it (`apply_payment_event`)."""
+    if conn.in_transaction():
+        conn.commit()
+    query = select(orders.c.id, orders.c.payment_method, orders.c.payment_ref).where(orders.c.payment_cancel_due)
+    if order_ids is not None:
+        query = query.where(orders.c.id.in_(order_ids))
+    due = conn.execute(query.order_by(orders.c.id)).all()
+    if conn.in_transaction():
+        conn.commit()
+    cancelled = 0
+    for order_id, method, ref in due:
+        provider = online((providers or {}).get(method))
+        if provider is None:
+            log.warning(
+                "order %s: its %s payment cannot be cancelled, this hub is not configured for it", order_id, method
+            )
+            continue
+        try:
+            provider.cancel(ref)
+        except PaymentUnavailable:
+            log.warning("could not cancel the card payment %s of order %s; the next sweep tries again", ref, order_id)
+            continue
+        with atomic(conn):
+            conn.execute(
+                update(orders)
+                .where(orders.c.id == order_id, orders.c.payment_ref == ref)
+                .values(payment_cancel_due=False)
+            )
+        cancelled += 1
+    return cancelled
+
+
+def _online_provider(order, providers: Mapping[str, PaymentProvider] | None) -> OnlinePayment:
+    provider = online((providers or {}).get(order.payment_method))
+    if provider is None:
+        raise Conflict(
+            f"order {order.id} was paid by {order.payment_method}, which this hub is not configured for",
+            "payment_method_unavailable",
+        )
+    return provider
+
+
+def _close(
+    conn: Connection, order_id: int, now: datetime, *, open_payment: bool = True, amount: int | None = None
+) -> dict:
+    """Refund a paid order or cancel a pending one: seats back on sale, tickets revoked, the buyer notified
+    (order.refunded says `amount` went back, by default the total). A cancelled card order's payment is
+    due to be cancelled with the provider (`cancel_due_payments`) unless `open_payment` is False (it has
+    succeeded and is being refunded)."""
     with atomic(conn):
         order = _locked_order(conn, order_id)
         if order.status not in ("paid", "pending"):
             raise Conflict(f"order {order_id} is already {order.status}", "order_closed")
         new_status = "refunded" if order.status == "paid" else "cancelled"
-        conn.execute(update(orders).where(orders.c.id == order_id).values(status=new_status, closed_at=now))
+        cancel_due = new_status == "cancelled" and order.payment_ref is not None and open_payment
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id)
+            .values(status=new_status, closed_at=now, payment_cancel_due=cancel_due)
+        )
         _release_places(conn, order)
         ticket_ids = list(
             conn.execute(
@@ -412,11 +611,240 @@ def refund(conn: Connection, order_id: int, now: datetime | None = None) -> dict
             ).scalars()
         )
         revoke_tickets(conn, ticket_ids, new_status, now)
-        kind = notifications.ORDER_REFUNDED if new_status == "refunded" else notifications.ORDER_CANCELLED
+        if new_status == "cancelled":
+            notifications.publish(
+                conn,
+                notifications.ORDER_CANCELLED,
+                order_id=order_id,
+                event_id=order.event_id,
+                now=now,
+                payload={"revoked": ticket_ids},
+            )
+        else:
+            notifications.publish(
+                conn,
+                notifications.ORDER_REFUNDED,
+                order_id=order_id,
+                event_id=order.event_id,
+                now=now,
+                payload={
+                    "revoked": ticket_ids,
+                    "amount": order.total if amount is None else amount,
+                    "refunded": order.total,
+                    "whole": True,
+                    "order_status": order.status,
+                },
+            )
+    return get_order(conn, order_id)
+
+
+def record_refund(conn: Connection, order_id: int, amount_refunded: int, now: datetime | None = None) -> dict:
+    """The provider confirmed that `amount_refunded` of the order's payment has gone back, in all so far.
+
+    Absolute, so the synchronous answer and the webhook for the same refund (in either order, or twice)
+    count it once. The whole total back on a paid order refunds it (seats freed, tickets revoked,
+    order.refunded); anything else (a part of a paid order, the money of a payment that arrived for a
+    closed order) publishes order.refunded with ``whole`` false, in the same transaction."""
+    now = now or utcnow()
+    with atomic(conn):
+        order = _locked_order(conn, order_id)
+        if amount_refunded <= order.refunded_amount:
+            return get_order(conn, order_id)
+        if amount_refunded >= order.total and order.status == "paid":
+            conn.execute(update(orders).where(orders.c.id == order_id).values(refunded_amount=amount_refunded))
+            return _close(conn, order_id, now, amount=amount_refunded - order.refunded_amount)  # joins this transaction
+        conn.execute(update(orders).where(orders.c.id == order_id).values(refunded_amount=amount_refunded))
         notifications.publish(
-            conn, kind, order_id=order_id, event_id=order.event_id, now=now, payload={"revoked": ticket_ids}
+            conn,
+            notifications.ORDER_REFUNDED,
+            order_id=order_id,
+            event_id=order.event_id,
+            now=now,
+            payload={
+                "amount": amount_refunded - order.refunded_amount,
+                "refunded": amount_refunded,
+                "whole": False,
+                "order_status": order.status,
+            },
         )
     return get_order(conn, order_id)
+
+
+def pay_online(
+    conn: Connection,
+    order_id: int,
+    token: str | None,
+    providers: Mapping[str, PaymentProvider] | None,
+    now: datetime | None = None,
+) -> Intent:
+    """Pay a pending online order with a token from the provider's browser library (a card token made by
+    Stripe.js: the card itself never reaches the hub). Nothing changes here: the order turns paid when the
+    provider's webhook says the payment succeeded. A declined card raises PaymentDeclined (402)."""
+    if not isinstance(token, str) or not 1 <= len(token) <= 255:
+        raise Invalid("a card token from Stripe.js is needed", "missing_card_token")
+    order = conn.execute(select(orders).where(orders.c.id == order_id)).first()
+    if order is None:
+        raise NotFound(f"no order {order_id}", "order_not_found")
+    if order.status != "pending" or order.payment_ref is None:
+        raise Conflict(f"order {order_id} is {order.status}: there is nothing to pay", "order_not_payable")
+    if order.payment_due_at is not None and order.payment_due_at <= (now or utcnow()):
+        raise Conflict(f"order {order_id} was not paid by its deadline: it has expired", "order_expired")
+    provider = _online_provider(order, providers)
+    if conn.in_transaction():
+        conn.commit()  # no snapshot held while Stripe is asked
+    try:
+        return provider.pay_with_token(order.payment_ref, token)
+    except PaymentDeclined as declined:
+        _replace_declined_payment(conn, provider, order, declined.message)
+        raise
+
+
+def _replace_declined_payment(conn: Connection, provider: OnlinePayment, order, message: str) -> None:
+    """After a declined card the order gets a fresh payment for the next try (localstripe cannot take a
+    second card on a declined PaymentIntent; with Stripe it is merely tidy). The old one is cancelled;
+    should it succeed all the same, its webhook finds it is not the order's payment and refunds it."""
+    with atomic(conn):
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.status == "pending")
+            .values(payment_error=message[:300])
+        )
+    try:
+        provider.cancel(order.payment_ref)
+        fresh = provider.open(order.id, order.total, _currency(order), f"order-{order.id}-after-{order.payment_ref}")
+    except PaymentUnavailable:
+        log.warning("could not replace the declined payment %s of order %s", order.payment_ref, order.id)
+        return
+    with atomic(conn):
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.payment_ref == order.payment_ref)
+            .values(payment_ref=fresh.ref)
+        )
+
+
+def _currency(order) -> str:
+    """The currency an order (a row of orders) is charged in: what its JSON says (order_json)."""
+    return order_json(order._mapping, [])["currency"]
+
+
+class PaymentOutcome(NamedTuple):
+    outcome: str
+    order_id: int | None
+    event_id: int | None
+
+
+def apply_payment_event(
+    conn: Connection,
+    provider: OnlinePayment,
+    event: PaymentEvent,
+    signer: SigningKey,
+    now: datetime | None = None,
+) -> PaymentOutcome:
+    """Apply a verified webhook event of an online provider; every channel's card payment ends here.
+
+    Returns the order it was about (or None) and what happened: "duplicate" (this event id was applied before: nothing changes), "ignored"
+    (not about a hub order, or a kind the hub needs nothing from), "paid", "already_paid", "failed",
+    "refunded" (the order's refunded amount is now Stripe's), or "refunded_late": the payment succeeded
+    for an order that is no longer pending (cancelled, expired; its seats may be sold again), so the
+    money is sent back at once and no ticket is issued. The event id is recorded after it was applied,
+    so an event whose handling failed (Stripe unreachable for that refund) is applied again when the
+    provider retries it; every step is idempotent on its own."""
+    now = now or utcnow()
+    if conn.execute(select(payment_events.c.event_id).where(payment_events.c.event_id == event.id)).first():
+        return PaymentOutcome("duplicate", None, None)
+    outcome = "ignored"
+    order = None
+    if event.ref is not None and event.kind != "other":
+        order = conn.execute(select(orders).where(orders.c.payment_ref == event.ref)).first()
+        if order is None and event.kind in ("succeeded", "failed") and event.order_id is not None:
+            # a payment the order replaced after a decline (its metadata names the order): a success is
+            # refunded, a failure still tells the buyer why their card did not go through
+            order = conn.execute(
+                select(orders).where(orders.c.id == event.order_id, orders.c.payment_method == provider.name)
+            ).first()
+    if order is not None:
+        if event.kind == "succeeded":
+            outcome = _payment_succeeded(conn, provider, order.id, event, signer, now)
+        elif event.kind == "failed":
+            outcome = _payment_failed(conn, order.id, event, now)
+        elif event.kind == "refunded":
+            record_refund(conn, order.id, event.amount_refunded, now)
+            outcome = "refunded"
+    try:
+        with atomic(conn):
+            conn.execute(
+                insert(payment_events).values(
+                    event_id=event.id, provider=provider.name, type=event.type, received_at=now
+                )
+            )
+    except IntegrityError:  # the same event delivered twice at once: the other delivery recorded it
+        pass
+    if order is None:
+        return PaymentOutcome(outcome, None, None)
+    return PaymentOutcome(outcome, order.id, order.event_id)
+
+
+def _payment_failed(conn: Connection, order_id: int, event: PaymentEvent, now: datetime) -> str:
+    """A card attempt failed: a pending order shows why and stays payable until its deadline; the buyer
+    is told (order.payment_failed). The event's id makes each failure one notification."""
+    with atomic(conn):
+        failed = conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.status == "pending")
+            .values(payment_error=event.message[:300])
+        ).rowcount
+        if not failed:
+            return "ignored"
+        notifications.publish(
+            conn,
+            notifications.ORDER_PAYMENT_FAILED,
+            order_id=order_id,
+            now=now,
+            payload={"message": event.message[:300]},
+        )
+    return "failed"
+
+
+def _payment_succeeded(
+    conn: Connection, provider: OnlinePayment, order_id: int, event: PaymentEvent, signer: SigningKey, now: datetime
+) -> str:
+    """A card payment succeeded: a pending order (even past its deadline, unswept: its places were never
+    on sale again) is paid; an expired one is paid if it can take back all its places. Otherwise (its
+    places sold again, the order cancelled or refunded, a replaced payment, a wrong sum) the money goes
+    back at once and the buyer is told; nothing is sold twice."""
+    try:
+        with atomic(conn):
+            order = _locked_order(conn, order_id)
+            current = event.ref == order.payment_ref  # not a payment the order replaced after a decline
+            if order.status == "paid" and current:
+                return "already_paid"
+            # what was paid must be what the order costs; anything else is given back, not half-sold
+            right_sum = event.amount == order.total and event.currency in ("", _currency(order))
+            if order.status in ("pending", "expired") and right_sum and current:
+                _mark_paid(conn, order, signer, now)  # an expired order's places taken: Conflict, rolled back
+                return "paid"
+    except Conflict as taken:
+        if taken.code != "order_expired_places_taken":
+            raise
+    log.warning(
+        "card payment %s succeeded for order %s, which is %s (paid %s %s of %s): refunding it",
+        event.ref,
+        order_id,
+        order.status,
+        event.amount,
+        event.currency,
+        order.total,
+    )
+    result = provider.refund(event.ref, None, f"refund-late-{event.ref}")
+    if current:
+        with atomic(conn):  # it was paid: there is nothing left to cancel
+            conn.execute(update(orders).where(orders.c.id == order_id).values(payment_cancel_due=False))
+    if order.status == "pending" and current:  # a wrong sum: not paid, its seats go back on sale
+        _close(conn, order_id, now, open_payment=False)
+    if result.done and current:  # a replaced payment's refund is not the order's money
+        record_refund(conn, order_id, result.amount_refunded, now)
+    return "refunded_late"
 
 
 def list_orders(conn: Connection, event_id: int, offset: int = 0, limit: int = 50) -> dict:

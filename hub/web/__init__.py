@@ -167,9 +167,12 @@ def _secure_headers(response):
     if response.mimetype == "text/html":
         # a page may name one more origin it connects to (the seat-map stream on its own port)
         connect = f"connect-src 'self' {g.csp_connect_src}; " if g.get("csp_connect_src") else ""
+        # ... and a payment provider's script and the frames it draws its card field in (Stripe.js)
+        script = f" {g.csp_script_src}" if g.get("csp_script_src") else ""
+        frame = f"frame-src {g.csp_frame_src}; " if g.get("csp_frame_src") else ""
         headers.setdefault(
             "Content-Security-Policy",
-            f"default-src 'self'; {connect}script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
+            f"default-src 'self'; {connect}{frame}script-src 'self' 'nonce-{_nonce()}'{script}; style-src 'self'; "
             "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
             "form-action 'self'",
         )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..api.queue import queue_states
+from ..api.util import payment_providers
 from ..db import get_db
 from ..delivery.notify import mail_history
 from ..services import event_admin, event_status, promos, seatmap, waiting_room
@@ -18,7 +19,7 @@ from ..services.clock import iso
 from ..services.errors import ServiceError
 from ..services.events import check_owner, create_event, get_event
 from ..services.layouts import expand, layout_text, parse_layout
-from ..services.money import DEFAULT_CURRENCY, csv_amount, to_minor
+from ..services.money import DEFAULT_CURRENCY, csv_amount, format_money, to_minor
 from ..services.reports import organizer_sales
 from ..services.roles import ADMIN, ROLES, STAFF, owner_scope
 from ..services.tickets import get_ticket, reissue_ticket
@@ -522,9 +523,27 @@ def _own_order(order_id: int) -> dict:
 def order_refund(order_id: int):
     order = _own_order(order_id)
     if ActionForm().validate_on_submit():
-        order_service.refund(get_db(), order_id)
-        seatmap.changed(order["event_id"])
-        flash(f"Order {order_id} refunded; its tickets are revoked and the buyer is mailed.", "success")
+        try:
+            # a paid card order may be refunded in part: an amount such as "12.50" (empty: all that is left)
+            raw = (request.form.get("amount") or "").strip()
+            amount = to_minor(raw, order["currency"], "amount") if raw else None
+            after = order_service.refund(get_db(), order_id, amount=amount, providers=payment_providers())
+        except (ServiceError, ValueError) as exc:
+            flash(f"Order {order_id}: {getattr(exc, 'message', None) or 'give the amount like 12.50'}", "error")
+            return redirect(url_for(".event_orders", event_id=order["event_id"]))
+        if after["status"] in ("paid", "pending"):  # part of a card order, or not yet confirmed by Stripe
+            refunded = after["payment"]["refunded"] - order["payment"]["refunded"]
+            flash(
+                f"Order {order_id}: {format_money(refunded, order['currency'])} refunded through Stripe; "
+                "the buyer is mailed."
+                if refunded
+                else f"Order {order_id}: refund asked of Stripe; it shows here (and the buyer is mailed) once "
+                "Stripe confirms it.",
+                "success",
+            )
+        else:
+            seatmap.changed(order["event_id"])
+            flash(f"Order {order_id} {after['status']}; its tickets are revoked and the buyer is mailed.", "success")
     return redirect(url_for(".event_orders", event_id=order["event_id"]))
 
 

@@ -14,6 +14,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -23,7 +24,9 @@ from flask import (
 
 from common.protocol import to_utc
 
+from ..api.errors import error_response
 from ..api.seatmap_reads import flask_response
+from ..api.util import payment_providers
 from ..db import get_db
 from ..delivery import calendar as order_calendar
 from ..delivery import wallet
@@ -39,7 +42,7 @@ from ..services.clock import utcnow
 from ..services.errors import Forbidden, NotFound, ServiceError
 from ..services.events import get_event, list_events
 from ..services.money import format_money
-from ..services.payments import PROVIDERS
+from ..services.payments import online
 from ..services.tokens import as_bytes
 from ..streaming import stream_url
 from . import pages_blueprint
@@ -350,10 +353,12 @@ def _checkout_key(hold_token: str) -> str:
 
 
 def _payment_choices(total: int) -> list[tuple[str, str]]:
-    labels = {"free": "Free — no payment needed", "box_office": "Pay at the box office"}
+    """The app's payment methods (card only when Stripe is configured), card first: it pays at once."""
+    labels = {"free": "Free — no payment needed", "box_office": "Pay at the box office", "card": "Card — pay now"}
     if total == 0:
         return [choice("free", labels["free"])]
-    return [choice(name, labels.get(name, name.replace("_", " ").title())) for name in PROVIDERS if name != "free"]
+    names = sorted((name for name in payment_providers() if name != "free"), key=lambda name: name != "card")
+    return [choice(name, labels.get(name, name.replace("_", " ").title())) for name in names]
 
 
 @bp.route("/checkout/<int:hold_id>", methods=["GET", "POST"])
@@ -396,6 +401,7 @@ def checkout(hold_id: int):
                 now=now,
                 promo_code=form.promo_code.data or None,
                 config=current_app.config,
+                providers=payment_providers(),
             )
         except ServiceError as exc:
             flash(plain_message(exc), "error")
@@ -446,6 +452,13 @@ def order(order_id: int, token: str):
     found = _order(order_id, token)
     event = get_event(conn, found["event_id"])
     cards = {c.ticket_id: c for c in ticket_cards(conn, order_id, only_valid=False)}
+    card_payment = None
+    provider = online(payment_providers().get(found["payment"]["method"]))
+    if provider is not None and found["status"] == "pending":
+        # Stripe.js runs on this page: its script, the frames it draws the card field in and its API
+        card_payment = {"publishable_key": provider.publishable_key, "script_url": provider.script_url}
+        g.csp_script_src = g.csp_frame_src = provider.script_origin
+        g.csp_connect_src = provider.api_origin
     return render_template(
         "store/order.html",
         order=found,
@@ -454,7 +467,36 @@ def order(order_id: int, token: str):
         token=token,
         venue=storefront.venue_name(conn, event["venue_id"]),
         discount=promos.order_discount(conn, order_id),
+        card_payment=card_payment,
     )
+
+
+@bp.post("/orders/<int:order_id>/<token>/card")
+@public
+def pay_card(order_id: int, token: str):
+    """The order page's card payment (JSON, from card.js): a Stripe.js card token pays the order's
+    PaymentIntent. The answer is Stripe's word on this attempt; the order turns paid when Stripe's
+    webhook says so (the page polls status.json)."""
+    conn = get_db()
+    try:
+        order_service.check_access(conn, order_id, token)
+        body = request.get_json(silent=True) or {}
+        card_token = body.get("token") if isinstance(body, dict) else None
+        intent = order_service.pay_online(conn, order_id, card_token, payment_providers())
+    except ServiceError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    answer = {"status": intent.status}
+    if intent.status == "requires_action":  # 3-D Secure: the browser finishes it with Stripe.js
+        answer["client_secret"] = intent.client_secret
+    return jsonify(answer)
+
+
+@bp.get("/orders/<int:order_id>/<token>/status.json")
+@public
+def order_status(order_id: int, token: str):
+    """What the order page polls while a card payment is on its way."""
+    found = _order(order_id, token)
+    return jsonify({"status": found["status"], "payment_error": found["payment"]["error"]})
 
 
 def _card(order_id: int, token: str, ticket_id: int):

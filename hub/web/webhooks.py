@@ -24,8 +24,9 @@ bp = pages_blueprint("webhooks", __name__, url_prefix="/manage/webhooks")
 KIND_LABELS = {
     notifications.ORDER_PLACED: "order placed, not paid yet",
     notifications.ORDER_PAID: "order paid (tickets issued)",
+    notifications.ORDER_PAYMENT_FAILED: "card payment failed (still payable)",
     notifications.ORDER_EXPIRED: "unpaid order expired",
-    notifications.ORDER_REFUNDED: "order refunded",
+    notifications.ORDER_REFUNDED: "money refunded (whole order or a part)",
     notifications.ORDER_CANCELLED: "unpaid order cancelled",
     notifications.TICKET_REISSUED: "ticket re-issued",
     notifications.TICKET_ADMITTED: "ticket admitted at a gate",

@@ -190,3 +190,14 @@ def organizer(make_user):
 @pytest.fixture
 def admin(make_user):
     return make_user("admin")[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    """The address of a real localstripe process shared by the session's tests (each registers its own
+    hub's webhook URL with it: tests.support.register_stripe_webhook)."""
+    from tests.support import start_localstripe, stop_process
+
+    proc, base = start_localstripe(tmp_path_factory.mktemp("localstripe") / "localstripe.log")
+    yield base
+    stop_process(proc)

@@ -61,7 +61,13 @@ def test_each_order_change_publishes_one_notification_and_queues_its_mail(client
         history = outbox.for_order(conn, pending["id"])
     assert history[0]["data"] == {"payment_method": "box_office", "payment_due_at": pending["payment_due_at"]}
     assert history[2]["data"] == {"replaces": ticket["ticket_id"]}
-    assert history[3]["data"] == {"revoked": [new["ticket_id"]]}
+    assert history[3]["data"] == {
+        "revoked": [new["ticket_id"]],
+        "amount": pending["total"],
+        "refunded": pending["total"],
+        "whole": True,
+        "order_status": "paid",
+    }
     assert {h["event_id"] for h in history} == {event["id"]}
 
 

@@ -412,3 +412,11 @@ def test_random_buyers_never_give_a_server_error_nor_store_control_characters(cl
             f"SELECT buyer_name, buyer_email FROM orders WHERE id = {int(response.json['id'])}"
         ).one()
     assert not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in stored[0] + stored[1])
+
+
+def test_without_stripe_keys_card_is_not_offered(client, organizer):
+    event = create_event(client, organizer, rows=1, seats=2, price=1000)
+    held = hold_seats(client, event["id"], seat("A", "1", "1"))
+    response = buy(client, held, method="card")
+    assert response.status_code == 422 and response.json["error"]["code"] == "unknown_payment_method"
+    assert client.post("/payments/stripe/webhook", data=b"{}").status_code == 404

@@ -45,6 +45,8 @@ ROUTES = {
     "store.order_pdf": ("GET", EVERYONE),
     "store.ticket_pass": ("GET", EVERYONE),
     "store.order_ics": ("GET", EVERYONE),
+    "store.order_status": ("GET", EVERYONE),  # the order link's token is the key, as for store.order
+    "store.pay_card": ("POST", EVERYONE),
     "account.login": ("GET", EVERYONE),
     "account.login_2fa": ("GET", EVERYONE),
     "account.register": ("GET", EVERYONE),
