@@ -48,7 +48,8 @@ class MdnsPeers:
         bound = self.host not in ("0.0.0.0", "")
         # on the interface the peer server listens on: a loopback gate never multicasts on the LAN
         interfaces = [self.host] if bound else InterfaceChoice.All
-        self._zeroconf = Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
+        # its own loop thread, never a loop the calling thread may have (the blocking calls below need it)
+        self._zeroconf = Zeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only, use_asyncio=False)
         addresses = [self.host] if bound else [a for a in get_all_addresses() if not a.startswith("127.")]
         info = ServiceInfo(
             PEER_MDNS_TYPE,
