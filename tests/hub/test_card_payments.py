@@ -576,7 +576,7 @@ def test_a_card_payment_after_expiry_whose_seat_was_resold_is_refunded_and_maile
         with app.app_context():
             message = build_message(conn, refunded, mail_links(app))
     text = message.get_body(("plain",)).get_content()
-    assert "EUR 26.50" in text and "arrived after the order" in text and "refunded the payment in full" in text
+    assert "€26.50" in text and "arrived after the order" in text and "refunded the payment in full" in text
     # Stripe sends it again: still one refund, one mail
     assert deliver(hub, payload).json()["outcome"] == "duplicate"
     assert len(story(engine, order["id"])) == 3
