@@ -21,6 +21,7 @@ from common.protocol import (
 )
 
 from ..services import payments
+from ..services.stripe_card import StripeCard
 from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
 from ..services.event_status import STATUSES
@@ -424,7 +425,7 @@ SCHEMAS = {
         ORDER_SPEC.json_schema(),
         {
             "payment.method": {
-                "enum": sorted([*payments.PROVIDERS, "card"]),
+                "enum": sorted([*payments.PROVIDERS, StripeCard.name]),
                 "description": "`card` only on a hub with Stripe keys (else 422 `unknown_payment_method`): "
                 "the order is pending until Stripe confirms the payment, see docs/payments.md",
             }
