@@ -21,12 +21,12 @@ from common.protocol import (
 )
 
 from ..services import payments
-from ..services.stripe_card import StripeCard
 from ..services import sync as sync_service
 from ..services.devices import CHANGE_SPEC, DEVICE_SPEC
 from ..services.event_status import STATUSES
 from ..services.events import EVENT_CHANGES, EVENT_SPEC, TICKET_TYPE_CHANGES, TICKET_TYPE_SPEC
 from ..services.promos import PROMO_CHANGES, PROMO_SPEC
+from ..services.stripe_card import StripeCard
 from ..services.venues import VENUE_SPEC
 from ..services.webhooks import ENDPOINT_CHANGE_SPEC, ENDPOINT_SPEC
 from .event_admin import CANCEL_SPEC
