@@ -219,7 +219,7 @@ def test_one_limiter_limits_every_listed_endpoint_api_and_pages(make_app):
 
     from hub.extensions import RATE_LIMITED
 
-    app = make_app(LOGIN_RATE_LIMIT="1 per minute", HOLD_RATE_LIMIT="1 per minute")
+    app = make_app(**{setting: "1 per minute" for setting, _methods in RATE_LIMITED.values()})
     assert len(app.extensions["limiter"]) == 1  # one set of counts, one check per request
     client = app.test_client()
     web = Browser(client)
