@@ -201,15 +201,6 @@ def _seconds(variable: str, default: float, positive: bool = False) -> Callable[
     return parse
 
 
-def _flag(variable: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "on", "true", "yes"):
-        return True
-    if value in ("", "0", "off", "false", "no"):
-        return False
-    raise ValueError(f"{variable} must be on or off, got {raw!r}")
-
-
 def _gpio_pin(variable: str, raw: str) -> int | None:
     if not raw.strip():
         return None
@@ -259,9 +250,9 @@ def _flag(variable: str) -> Callable[[str], bool]:
         value = raw.strip().lower()
         if value in ("1", "true", "yes", "on"):
             return True
-        if value in ("0", "false", "no", "off"):
+        if value in ("", "0", "false", "no", "off"):
             return False
-        raise ValueError(f"{variable} must be true or false, got {raw!r}")
+        raise ValueError(f"{variable} must be on or off, got {raw!r}")
 
     return parse
 
@@ -392,7 +383,7 @@ SETTINGS: tuple[Setting, ...] = (
         "GATE_SOUND",
         None,
         False,
-        lambda raw: _flag("GATE_SOUND", raw),
+        _flag("GATE_SOUND"),
         "`on`: the door page beeps from the start (a high tone to admit, a low double tone to stop); "
         "staff can still switch it off on the screen.",
     ),
@@ -409,7 +400,7 @@ SETTINGS: tuple[Setting, ...] = (
         "GATE_MOTION_FUSION",
         None,
         True,
-        lambda raw: _flag("GATE_MOTION_FUSION", raw),
+        _flag("GATE_MOTION_FUSION"),
         "`on` (default): when a camera frame misses, the decoder deblurs the part of the picture that moved "
         "together with the previous frame, which often reads a phone still sliding into view 1-3 frames "
         "earlier (a median 30 ms of CPU on such a frame instead of 13 ms, 1-2 ms more on still ones; a gain "

@@ -186,3 +186,13 @@ def test_every_gate_variable_is_one_documented_setting():
     assert setting_from_env("GATE_CLOCK_OFFSET_S", {"GATE_CLOCK_OFFSET_S": "-7200"}) == -7200.0
     with pytest.raises(ValueError, match="GATE_PORT must be a port number"):
         setting_from_env("GATE_PORT", {"GATE_PORT": "http"})
+
+
+@pytest.mark.parametrize("variable", ["GATE_SOUND", "GATE_MOTION_FUSION", "GATE_PEERS_ENABLED", "GATE_PEER_MDNS"])
+def test_every_on_off_setting_reads_on_and_off_and_names_itself_when_wrong(variable):
+    from gate_agent.config import setting_from_env
+
+    assert setting_from_env(variable, {variable: "on"}) is True
+    assert setting_from_env(variable, {variable: " OFF "}) is False
+    with pytest.raises(ValueError, match=variable):
+        setting_from_env(variable, {variable: "loud"})

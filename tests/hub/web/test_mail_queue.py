@@ -166,9 +166,10 @@ class _Answer:
 
 
 def _normal(message) -> tuple:
-    """A message with what differs between two orders (numbers, links) taken out."""
+    """A message with what differs between two orders (numbers, links, tickets' short codes) taken out."""
 
     def scrub(text: str) -> str:
+        text = re.sub(r"code [0-9A-Z]+(-[0-9A-Z]+)*", "code CODE", text)
         return re.sub(r"\d+", "N", re.sub(r"https?://\S+", "URL", text))
 
     parts = [scrub(str(message["Subject"])), scrub(message.get_body(("plain",)).get_content())]
