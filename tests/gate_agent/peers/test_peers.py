@@ -155,7 +155,7 @@ def test_switched_off_or_not_enrolled_there_is_no_exchange(tmp_path, pair):
     plain = make_gate_folder(tmp_path / "plain")
     with Gate.open(plain.path) as gate:
         assert start_peers(gate, {}) is None
-    with pytest.raises(ValueError, match="GATE_PEERS_ENABLED must be true or false"):
+    with pytest.raises(ValueError, match="GATE_PEERS_ENABLED must be on or off"):
         start_peers(g1, {"GATE_PEERS_ENABLED": "perhaps"})
 
 
